@@ -1,0 +1,134 @@
+"""Users and their KYC/KYB profiles."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+
+from paymint.core.models import TimeStampedModel
+
+from .enums import KycKind, KycStatus, Role
+
+
+def new_deposit_reference() -> str:
+    """A bank transfer reference such as ``PM-7QK2M9XD`` (no ambiguous characters)."""
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    return "PM-" + "".join(secrets.choice(alphabet) for _ in range(8))
+
+
+class PayMintUserManager(UserManager):
+    """Users sign in with their email address; ``username`` mirrors it."""
+
+    def create_user(self, username=None, email=None, password=None, **extra_fields):
+        email = self.normalize_email(email or username)
+        return super().create_user(email, email, password, **extra_fields)
+
+    def create_superuser(self, username=None, email=None, password=None, **extra_fields):
+        email = self.normalize_email(email or username)
+        extra_fields.setdefault("role", Role.STAFF)
+        return super().create_superuser(email, email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    """A person who signs in: a seller's representative, an investor, or ops staff.
+
+    ``public_id`` is the id clients see; ``deposit_reference`` is the reference the bank puts on
+    incoming transfers so that a ``deposit.received`` webhook can credit the right wallet.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    email = models.EmailField(unique=True)
+    role = models.CharField(max_length=16, choices=Role.choices)
+    deposit_reference = models.CharField(
+        max_length=16, unique=True, default=new_deposit_reference, editable=False
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = PayMintUserManager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(role__in=Role.values), name="user_role_valid"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def is_seller(self) -> bool:
+        return self.role == Role.SELLER
+
+    @property
+    def is_investor(self) -> bool:
+        return self.role == Role.INVESTOR
+
+
+class KycProfile(TimeStampedModel):
+    """Know-your-customer (investor, ``KYC``) or know-your-business (seller, ``KYB``) record.
+
+    The tax id is validated with python-stdnum for its country and stored in compact form.
+    Status changes only through :func:`accounts.services.kyc_transition`.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="kyc"
+    )
+    kind = models.CharField(max_length=3, choices=KycKind.choices)
+    legal_name = models.CharField(max_length=200)
+    country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2")
+    tax_id = models.CharField(max_length=32, blank=True)
+    tax_id_scheme = models.CharField(max_length=32, blank=True, help_text="stdnum module name")
+    address = models.CharField(max_length=300, blank=True)
+    status = models.CharField(max_length=16, choices=KycStatus.choices, default=KycStatus.DRAFT)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="kyc_decisions",
+    )
+    decision_reason = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = "KYC/KYB profile"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=KycStatus.values), name="kyc_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="REJECTED") | ~models.Q(decision_reason=""),
+                name="kyc_rejection_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.legal_name} ({self.status})"
+
+    @property
+    def is_approved(self) -> bool:
+        return self.status == KycStatus.APPROVED
+
+
+class KycStatusEvent(models.Model):
+    """Append-only audit row for each KYC/KYB status change."""
+
+    profile = models.ForeignKey(KycProfile, on_delete=models.PROTECT, related_name="events")
+    from_status = models.CharField(max_length=16, choices=KycStatus.choices)
+    to_status = models.CharField(max_length=16, choices=KycStatus.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT)
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]

@@ -1,0 +1,173 @@
+"""Writes for users and KYC/KYB: registration, onboarding, and the review decisions."""
+
+from __future__ import annotations
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from compliance.taxids import validate_tax_id
+from paymint.core.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
+
+from .enums import KYC_TRANSITIONS, KycKind, KycStatus, Role
+from .models import KycProfile, KycStatusEvent, User
+
+
+def user_register(*, email: str, password: str, role: str) -> User:
+    """Create a seller or investor account (staff are created by ops, never by sign-up).
+
+    Raises:
+        ValidationFailed: bad role (``INVALID_ROLE``) or weak password (``WEAK_PASSWORD``).
+        Conflict: ``EMAIL_TAKEN`` when the email is already registered.
+    """
+    if role not in (Role.SELLER, Role.INVESTOR):
+        raise ValidationFailed(
+            "Role must be SELLER or INVESTOR.", code="INVALID_ROLE", fields={"role": ["Invalid."]}
+        )
+    email = User.objects.normalize_email(email).lower()
+    candidate = User(email=email, username=email, role=role)
+    try:
+        validate_password(password, user=candidate)
+    except DjangoValidationError as exc:
+        raise ValidationFailed(
+            "The password is too weak.", code="WEAK_PASSWORD", fields={"password": exc.messages}
+        ) from exc
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(email=email, password=password, role=role)
+    except IntegrityError:
+        raise Conflict(
+            "An account with this email already exists.",
+            code="EMAIL_TAKEN",
+            fields={"email": ["Already registered."]},
+        ) from None
+
+
+def kyc_submit(
+    *,
+    user: User,
+    legal_name: str,
+    country: str,
+    tax_id: str,
+    address: str = "",
+) -> KycProfile:
+    """Create or update the user's KYC (investor) / KYB (seller) profile and send it for review.
+
+    The tax id is validated with python-stdnum for ``country`` and stored compact.
+
+    Raises:
+        InvalidTaxId: the tax id fails its format or check digit (``INVALID_TAX_ID``).
+        ValidationFailed: missing legal name or country.
+        InvalidTransition: the profile is already approved or pending review.
+    """
+    if user.role not in (Role.SELLER, Role.INVESTOR):
+        raise PermissionDenied("Only sellers and investors go through KYC/KYB.")
+    errors: dict[str, list[str]] = {}
+    if not legal_name.strip():
+        errors["legal_name"] = ["This field is required."]
+    if len(country.strip()) != 2:
+        errors["country"] = ["Use the two-letter ISO country code."]
+    if errors:
+        raise ValidationFailed("Please correct the highlighted fields.", fields=errors)
+    tax = validate_tax_id(tax_id, country)
+    kind = KycKind.KYB if user.role == Role.SELLER else KycKind.KYC
+    with transaction.atomic():
+        profile, _ = KycProfile.objects.select_for_update().get_or_create(
+            user=user, defaults={"kind": kind, "legal_name": legal_name, "country": country}
+        )
+        if profile.status not in (KycStatus.DRAFT, KycStatus.REJECTED):
+            raise InvalidTransition(
+                f"The profile is {profile.get_status_display().lower()} and cannot be changed.",
+                code="KYC_ALREADY_SUBMITTED",
+            )
+        profile.legal_name = legal_name.strip()
+        profile.country = country.strip().upper()
+        profile.tax_id = tax.compact
+        profile.tax_id_scheme = tax.scheme
+        profile.address = address.strip()
+        profile.save(
+            update_fields=["legal_name", "country", "tax_id", "tax_id_scheme", "address",
+                           "updated_at"]
+        )
+        return kyc_transition(
+            profile=profile, to_status=KycStatus.PENDING_REVIEW, actor=user, reason="submitted"
+        )
+
+
+def kyc_transition(*, profile: KycProfile, to_status: str, actor: User | None, reason: str = ""
+                   ) -> KycProfile:
+    """The only writer of ``KycProfile.status``: locks the row, checks the move against
+    :data:`accounts.enums.KYC_TRANSITIONS`, records a :class:`KycStatusEvent`.
+
+    Raises:
+        InvalidTransition: the move is not allowed from the current status.
+    """
+    with transaction.atomic():
+        locked = KycProfile.objects.select_for_update().get(pk=profile.pk)
+        if to_status not in KYC_TRANSITIONS[locked.status]:
+            raise InvalidTransition(
+                f"Cannot move a {locked.status} profile to {to_status}.",
+                code="INVALID_KYC_TRANSITION",
+            )
+        from_status = locked.status
+        now = timezone.now()
+        locked.status = to_status
+        fields = ["status", "updated_at"]
+        if to_status == KycStatus.PENDING_REVIEW:
+            locked.submitted_at = now
+            locked.decided_at = None
+            locked.decided_by = None
+            locked.decision_reason = ""
+            fields += ["submitted_at", "decided_at", "decided_by", "decision_reason"]
+        elif to_status in (KycStatus.APPROVED, KycStatus.REJECTED):
+            locked.decided_at = now
+            locked.decided_by = actor
+            locked.decision_reason = reason
+            fields += ["decided_at", "decided_by", "decision_reason"]
+        locked.save(update_fields=fields)
+        KycStatusEvent.objects.create(
+            profile=locked, from_status=from_status, to_status=to_status, actor=actor,
+            reason=reason,
+        )
+    profile.refresh_from_db()
+    return profile
+
+
+def _require_reviewer(reviewer: User, profile: KycProfile) -> None:
+    if not (reviewer.is_staff and reviewer.is_active):
+        raise PermissionDenied("Only operations staff can decide on KYC/KYB.")
+    if reviewer.pk == profile.user_id:
+        raise PermissionDenied("Staff cannot review their own profile.")
+
+
+def kyc_approve(*, profile: KycProfile, reviewer: User, reason: str = "") -> KycProfile:
+    """Approve a pending KYC/KYB profile; records who decided, when and why.
+
+    Raises:
+        PermissionDenied: the reviewer is not active staff, or reviews themself.
+        InvalidTransition: the profile is not pending review.
+    """
+    _require_reviewer(reviewer, profile)
+    return kyc_transition(
+        profile=profile, to_status=KycStatus.APPROVED, actor=reviewer,
+        reason=reason.strip() or "Approved",
+    )
+
+
+def kyc_reject(*, profile: KycProfile, reviewer: User, reason: str) -> KycProfile:
+    """Reject a pending KYC/KYB profile with a reason the applicant will see.
+
+    Raises:
+        ValidationFailed: ``REASON_REQUIRED`` when ``reason`` is blank.
+        PermissionDenied, InvalidTransition: as :func:`kyc_approve`.
+    """
+    if not reason.strip():
+        raise ValidationFailed(
+            "A reason is required to reject.", code="REASON_REQUIRED",
+            fields={"reason": ["Required."]},
+        )
+    _require_reviewer(reviewer, profile)
+    return kyc_transition(
+        profile=profile, to_status=KycStatus.REJECTED, actor=reviewer, reason=reason.strip()
+    )

@@ -1,0 +1,142 @@
+"""Invoices API for sellers. Every id in a URL is resolved through an ownership selector.
+
+Where two operations share a path (``GET``/``POST invoices``, ``GET``/``PATCH invoices/{id}``)
+they share one view class - URL routing needs one class per path - but each method validates
+its own input and calls one service.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from paymint.core.api import paginated
+
+from .selectors import invoice_get_for_seller, invoice_list_for_seller
+from .services import (
+    invoice_submit,
+    invoice_update_fields,
+    invoice_upload,
+    low_confidence_fields,
+)
+
+
+class ListingSummarySerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    advance_amount = serializers.DecimalField(max_digits=20, decimal_places=2)
+    funded_amount = serializers.DecimalField(max_digits=20, decimal_places=2)
+    platform_fee = serializers.DecimalField(max_digits=20, decimal_places=2)
+    advance_rate = serializers.DecimalField(max_digits=9, decimal_places=6)
+    discount_rate = serializers.DecimalField(max_digits=9, decimal_places=6)
+    investor_count = serializers.IntegerField()
+    expires_at = serializers.DateTimeField()
+    disbursed_on = serializers.DateField(allow_null=True)
+
+
+class InvoiceOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    status = serializers.CharField()
+    invoice_number = serializers.CharField()
+    issuer_name = serializers.CharField()
+    issuer_tax_id = serializers.CharField()
+    debtor_name = serializers.CharField()
+    debtor_tax_id = serializers.CharField()
+    currency = serializers.CharField()
+    face_value = serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True)
+    amount_due = serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True)
+    issue_date = serializers.DateField(allow_null=True)
+    due_date = serializers.DateField(allow_null=True)
+    extraction_method = serializers.CharField()
+    extraction_error_code = serializers.CharField()
+    extraction_error_message = serializers.CharField()
+    confidence = serializers.SerializerMethodField()
+    low_confidence_fields = serializers.SerializerMethodField()
+    verification = serializers.JSONField()
+    risk_score = serializers.IntegerField(allow_null=True)
+    risk_grade = serializers.CharField()
+    risk_factors = serializers.JSONField()
+    advance_rate = serializers.DecimalField(max_digits=9, decimal_places=6, allow_null=True)
+    discount_rate = serializers.DecimalField(max_digits=9, decimal_places=6, allow_null=True)
+    repayment_reference = serializers.CharField()
+    listing = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+
+    def get_confidence(self, invoice) -> dict:
+        return (invoice.extraction or {}).get("confidence") or {}
+
+    def get_low_confidence_fields(self, invoice) -> list[str]:
+        return low_confidence_fields(invoice) if invoice.extraction else []
+
+    def get_listing(self, invoice) -> dict | None:
+        listing = getattr(invoice, "listing", None)
+        return ListingSummarySerializer(listing).data if listing else None
+
+
+class InvoiceCollectionApi(APIView):
+    """``GET /api/v1/invoices``: the seller's invoices (cursor-paginated).
+    ``POST /api/v1/invoices``: upload a document (multipart field ``document``)."""
+
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    class UploadInputSerializer(serializers.Serializer):
+        document = serializers.FileField()
+
+    @extend_schema(responses=InvoiceOutputSerializer(many=True))
+    def get(self, request):
+        return paginated(self, invoice_list_for_seller(seller=request.user),
+                         InvoiceOutputSerializer)
+
+    @extend_schema(request={"multipart/form-data": UploadInputSerializer},
+                   responses={201: InvoiceOutputSerializer})
+    def post(self, request):
+        data = self.UploadInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["document"]
+        invoice = invoice_upload(seller=request.user, uploaded_file=upload, filename=upload.name)
+        invoice.refresh_from_db()
+        return Response(InvoiceOutputSerializer(invoice).data, status=status.HTTP_201_CREATED)
+
+
+class InvoiceDetailApi(APIView):
+    """``GET /api/v1/invoices/{id}``; ``PATCH`` corrects extracted fields."""
+
+    class UpdateInputSerializer(serializers.Serializer):
+        invoice_number = serializers.CharField(max_length=100, required=False, allow_blank=True)
+        issuer_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+        issuer_tax_id = serializers.CharField(max_length=32, required=False, allow_blank=True)
+        debtor_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+        debtor_tax_id = serializers.CharField(max_length=32, required=False, allow_blank=True)
+        currency = serializers.CharField(max_length=3, required=False)
+        face_value = serializers.DecimalField(max_digits=18, decimal_places=2, required=False)
+        amount_due = serializers.DecimalField(max_digits=18, decimal_places=2, required=False,
+                                              allow_null=True)
+        issue_date = serializers.DateField(required=False, allow_null=True)
+        due_date = serializers.DateField(required=False)
+
+    @extend_schema(responses=InvoiceOutputSerializer)
+    def get(self, request, invoice_id):
+        invoice = invoice_get_for_seller(seller=request.user, invoice_id=invoice_id)
+        return Response(InvoiceOutputSerializer(invoice).data)
+
+    @extend_schema(request=UpdateInputSerializer, responses=InvoiceOutputSerializer)
+    def patch(self, request, invoice_id):
+        invoice = invoice_get_for_seller(seller=request.user, invoice_id=invoice_id)
+        data = self.UpdateInputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        invoice = invoice_update_fields(invoice=invoice, actor=request.user,
+                                        changes=dict(data.validated_data))
+        return Response(InvoiceOutputSerializer(invoice).data)
+
+
+class InvoiceSubmitApi(APIView):
+    """``POST /api/v1/invoices/{id}/submit``: verify and send for scoring."""
+
+    @extend_schema(request=None, responses=InvoiceOutputSerializer)
+    def post(self, request, invoice_id):
+        invoice = invoice_get_for_seller(seller=request.user, invoice_id=invoice_id)
+        invoice = invoice_submit(invoice=invoice, actor=request.user)
+        invoice.refresh_from_db()
+        return Response(InvoiceOutputSerializer(invoice).data)

@@ -1,0 +1,48 @@
+"""Invoice statuses and their allowed moves (the state machine is data, not code)."""
+
+from django.db import models
+
+
+class InvoiceStatus(models.TextChoices):
+    UPLOADED = "UPLOADED", "Uploaded, reading document"
+    EXTRACTION_FAILED = "EXTRACTION_FAILED", "Could not read document"
+    EXTRACTED = "EXTRACTED", "Ready for review"
+    SUBMITTED = "SUBMITTED", "Submitted, scoring"
+    PRICED = "PRICED", "Offer ready"
+    REJECTED = "REJECTED", "Rejected"
+    LISTED = "LISTED", "Listed on the marketplace"
+    FUNDED = "FUNDED", "Fully funded"
+    CANCELLED = "CANCELLED", "Listing cancelled"
+    DISBURSED = "DISBURSED", "Advance paid to seller"
+    REPAID = "REPAID", "Repaid by debtor"
+    SETTLED = "SETTLED", "Settled"
+
+
+S = InvoiceStatus
+
+#: Allowed status moves. ``invoices.services.invoice_transition`` is the only writer.
+INVOICE_TRANSITIONS: dict[str, frozenset[str]] = {
+    S.UPLOADED: frozenset({S.EXTRACTED, S.EXTRACTION_FAILED}),
+    S.EXTRACTION_FAILED: frozenset({S.SUBMITTED, S.EXTRACTED}),
+    S.EXTRACTED: frozenset({S.SUBMITTED}),
+    S.SUBMITTED: frozenset({S.PRICED, S.REJECTED}),
+    S.PRICED: frozenset({S.LISTED, S.EXTRACTED}),
+    S.REJECTED: frozenset(),
+    S.LISTED: frozenset({S.FUNDED, S.CANCELLED}),
+    S.FUNDED: frozenset({S.DISBURSED}),
+    S.CANCELLED: frozenset(),
+    S.DISBURSED: frozenset({S.REPAID}),
+    S.REPAID: frozenset({S.SETTLED}),
+    S.SETTLED: frozenset(),
+}
+
+#: Statuses in which the seller may still edit the extracted fields.
+EDITABLE_STATUSES = frozenset({S.EXTRACTED, S.EXTRACTION_FAILED, S.PRICED})
+
+
+class RiskGrade(models.TextChoices):
+    A = "A", "A (lowest risk)"
+    B = "B", "B"
+    C = "C", "C"
+    D = "D", "D"
+    E = "E", "E (not financeable)"

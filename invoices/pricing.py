@@ -1,0 +1,158 @@
+"""Pricing of an invoice advance: pure functions, no database, no I/O.
+
+Conventions (used everywhere in PayMint):
+
+* Amounts are ``Decimal`` in the invoice currency's major unit; results are rounded once, at the
+  end, with :func:`paymint.core.money.quantize_money` (round half to even, minor unit).
+* Rates are fractions: ``advance_rate`` of face value (0 < r <= 1); ``discount_rate`` per year;
+  ``platform_fee_rate`` of the advance amount, taken once at disbursement.
+* Day count for the discount fee: **ACT/365 Fixed** (ISDA 2006 section 4.16(d)): actual days from
+  the disbursement date (inclusive) to the due date (exclusive) divided by 365. This is the
+  convention of the factoring agreements PayMint follows: fee = principal x rate x days / 365.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+from paymint.core.money import quantize_money
+
+
+class DayCount(StrEnum):
+    """Day-count conventions. Only ACT/365 Fixed is used for discount fees today."""
+
+    ACT_365_FIXED = "ACT/365F"
+    ACT_360 = "ACT/360"
+
+    @property
+    def year_days(self) -> int:
+        return 365 if self is DayCount.ACT_365_FIXED else 360
+
+
+def accrual_days(start: dt.date, end: dt.date) -> int:
+    """Actual days from ``start`` to ``end`` (0 when ``end`` is not after ``start``)."""
+    return max((end - start).days, 0)
+
+
+def discount_fee_exact(
+    principal: Decimal, annual_rate: Decimal, days: int,
+    day_count: DayCount = DayCount.ACT_365_FIXED,
+) -> Decimal:
+    """Unrounded discount fee: ``principal x annual_rate x days / year_days``."""
+    return principal * annual_rate * Decimal(days) / Decimal(day_count.year_days)
+
+
+def discount_fee(
+    principal: Decimal, annual_rate: Decimal, days: int, currency: str,
+    day_count: DayCount = DayCount.ACT_365_FIXED,
+) -> Decimal:
+    """Discount fee rounded to the currency's minor unit (see :func:`discount_fee_exact`)."""
+    return quantize_money(discount_fee_exact(principal, annual_rate, days, day_count), currency)
+
+
+def advance_amount(face_value: Decimal, advance_rate: Decimal, currency: str) -> Decimal:
+    """Advance amount = advance rate x face value, rounded to the minor unit.
+
+    Raises:
+        ValueError: ``advance_rate`` outside (0, 1] or a non-positive face value.
+    """
+    if not (0 < advance_rate <= 1):
+        raise ValueError("advance_rate must be in (0, 1]")
+    if face_value <= 0:
+        raise ValueError("face_value must be positive")
+    return quantize_money(face_value * advance_rate, currency)
+
+
+def platform_fee(advance: Decimal, fee_rate: Decimal, currency: str) -> Decimal:
+    """Platform fee = fee rate x advance amount, rounded; taken at disbursement."""
+    if fee_rate < 0:
+        raise ValueError("fee_rate must be non-negative")
+    return quantize_money(advance * fee_rate, currency)
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """What the seller is offered for an invoice (all amounts in ``currency``).
+
+    ``estimated_discount_fee`` assumes disbursement on ``start``; the fee actually charged uses
+    the real disbursement date. ``estimated_reserve`` is what returns to the seller at settlement
+    if the debtor pays the face value: face value - advance - discount fee.
+    """
+
+    currency: str
+    face_value: Decimal
+    advance_rate: Decimal
+    advance_amount: Decimal
+    discount_rate: Decimal
+    platform_fee_rate: Decimal
+    platform_fee: Decimal
+    net_advance: Decimal
+    days: int
+    estimated_discount_fee: Decimal
+    estimated_reserve: Decimal
+
+
+def invoice_offer(
+    *,
+    face_value: Decimal,
+    currency: str,
+    advance_rate: Decimal,
+    discount_rate: Decimal,
+    platform_fee_rate: Decimal,
+    start: dt.date,
+    due_date: dt.date,
+) -> Offer:
+    """The seller's offer for an invoice funded on ``start`` and due on ``due_date``."""
+    advance = advance_amount(face_value, advance_rate, currency)
+    fee = platform_fee(advance, platform_fee_rate, currency)
+    days = accrual_days(start, due_date)
+    dfee = discount_fee(advance, discount_rate, days, currency)
+    return Offer(
+        currency=currency,
+        face_value=face_value,
+        advance_rate=advance_rate,
+        advance_amount=advance,
+        discount_rate=discount_rate,
+        platform_fee_rate=platform_fee_rate,
+        platform_fee=fee,
+        net_advance=advance - fee,
+        days=days,
+        estimated_discount_fee=dfee,
+        estimated_reserve=face_value - advance - dfee,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class InvestmentQuote:
+    """The quote an investor accepts: principal, annual rate, expected days, fee and return
+    (principal + discount fee) if the invoice is disbursed on ``start`` and repaid on its due
+    date."""
+
+    principal: Decimal
+    currency: str
+    discount_rate: Decimal
+    days: int
+    expected_discount_fee: Decimal
+    expected_return: Decimal
+    expected_repayment_date: dt.date
+
+
+def investment_quote(
+    *, principal: Decimal, currency: str, discount_rate: Decimal, start: dt.date,
+    due_date: dt.date,
+) -> InvestmentQuote:
+    """Quote for funding ``principal`` of a listing at ``discount_rate`` (ACT/365F)."""
+    days = accrual_days(start, due_date)
+    fee = discount_fee(principal, discount_rate, days, currency)
+    return InvestmentQuote(
+        principal=principal,
+        currency=currency,
+        discount_rate=discount_rate,
+        days=days,
+        expected_discount_fee=fee,
+        expected_return=principal + fee,
+        expected_repayment_date=due_date,
+    )

@@ -1,0 +1,212 @@
+"""Marketplace API: listing invoices (sellers), browsing and funding (investors)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db.models import F
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from invoices.api import InvoiceOutputSerializer
+from invoices.selectors import invoice_get_for_seller
+from paymint.core.api import paginated
+from paymint.core.errors import ValidationFailed
+
+from .selectors import (
+    investment_list_for_investor,
+    listing_get_open,
+    listing_get_visible,
+    listing_open_list,
+)
+from .services import investment_create, listing_create
+
+
+class ListingOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    invoice_number = serializers.CharField(source="invoice.invoice_number")
+    seller_name = serializers.CharField(source="invoice.issuer_name")
+    debtor_name = serializers.CharField(source="invoice.debtor_name")
+    status = serializers.CharField(source="invoice.status")
+    risk_grade = serializers.CharField(source="invoice.risk_grade")
+    risk_score = serializers.IntegerField(source="invoice.risk_score")
+    risk_factors = serializers.JSONField(source="invoice.risk_factors")
+    verification = serializers.JSONField(source="invoice.verification")
+    currency = serializers.CharField()
+    face_value = serializers.DecimalField(max_digits=20, decimal_places=2)
+    advance_amount = serializers.DecimalField(max_digits=20, decimal_places=2)
+    funded_amount = serializers.DecimalField(max_digits=20, decimal_places=2)
+    remaining_amount = serializers.DecimalField(max_digits=20, decimal_places=2)
+    min_ticket = serializers.DecimalField(max_digits=20, decimal_places=2)
+    discount_rate = serializers.DecimalField(max_digits=9, decimal_places=6)
+    due_date = serializers.DateField()
+    tenor_days = serializers.SerializerMethodField()
+    expires_at = serializers.DateTimeField()
+    investor_count = serializers.IntegerField()
+
+    def get_tenor_days(self, listing) -> int:
+        from paymint.core import clock
+
+        return max((listing.due_date - clock.today()).days, 0)
+
+
+class InvestmentOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    listing_id = serializers.UUIDField(source="listing.public_id")
+    invoice_number = serializers.CharField(source="listing.invoice.invoice_number")
+    invoice_status = serializers.CharField(source="listing.invoice.status")
+    amount = serializers.DecimalField(max_digits=20, decimal_places=2)
+    currency = serializers.CharField()
+    discount_rate = serializers.DecimalField(max_digits=9, decimal_places=6)
+    expected_days = serializers.IntegerField()
+    expected_discount_fee = serializers.DecimalField(max_digits=20, decimal_places=2)
+    expected_return = serializers.DecimalField(max_digits=20, decimal_places=2)
+    discount_fee = serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True)
+    repaid_amount = serializers.DecimalField(max_digits=20, decimal_places=2)
+    status = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class InvestmentReceiptSerializer(serializers.Serializer):
+    """The create response: only fields fixed at funding time, so a replay is identical."""
+
+    id = serializers.UUIDField(source="public_id")
+    listing_id = serializers.UUIDField(source="listing.public_id")
+    amount = serializers.DecimalField(max_digits=20, decimal_places=2)
+    currency = serializers.CharField()
+    discount_rate = serializers.DecimalField(max_digits=9, decimal_places=6)
+    expected_days = serializers.IntegerField()
+    expected_discount_fee = serializers.DecimalField(max_digits=20, decimal_places=2)
+    expected_return = serializers.DecimalField(max_digits=20, decimal_places=2)
+    created_at = serializers.DateTimeField()
+
+
+class InvoiceListForFundingApi(APIView):
+    """``POST /api/v1/invoices/{id}/list``: list a priced invoice on the marketplace."""
+
+    class InputSerializer(serializers.Serializer):
+        advance_rate = serializers.DecimalField(max_digits=9, decimal_places=6, required=False,
+                                                min_value=Decimal("0.01"),
+                                                max_value=Decimal("1"))
+
+    @extend_schema(request=InputSerializer, responses=InvoiceOutputSerializer)
+    def post(self, request, invoice_id):
+        invoice = invoice_get_for_seller(seller=request.user, invoice_id=invoice_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        listing_create(invoice=invoice, seller=request.user,
+                       advance_rate=data.validated_data.get("advance_rate"))
+        invoice.refresh_from_db()
+        return Response(InvoiceOutputSerializer(invoice).data)
+
+
+class MarketplaceListApi(APIView):
+    """``GET /api/v1/marketplace``: open listings. Filters: ``grade`` (A-E, repeatable),
+    ``currency``, ``min_tenor``/``max_tenor`` (days), ``min_amount``/``max_amount`` (remaining
+    amount)."""
+
+    class FilterSerializer(serializers.Serializer):
+        grade = serializers.ListField(child=serializers.ChoiceField(choices=list("ABCDE")),
+                                      required=False)
+        currency = serializers.CharField(max_length=3, required=False)
+        min_tenor = serializers.IntegerField(min_value=0, required=False)
+        max_tenor = serializers.IntegerField(min_value=0, required=False)
+        min_amount = serializers.DecimalField(max_digits=20, decimal_places=2, required=False)
+        max_amount = serializers.DecimalField(max_digits=20, decimal_places=2, required=False)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("grade", OpenApiTypes.STR, many=True),
+            OpenApiParameter("currency", OpenApiTypes.STR),
+            OpenApiParameter("min_tenor", OpenApiTypes.INT),
+            OpenApiParameter("max_tenor", OpenApiTypes.INT),
+            OpenApiParameter("min_amount", OpenApiTypes.DECIMAL),
+            OpenApiParameter("max_amount", OpenApiTypes.DECIMAL),
+        ],
+        responses=ListingOutputSerializer(many=True),
+    )
+    def get(self, request):
+        raw = {k: v for k, v in request.query_params.items() if k != "grade"}
+        if "grade" in request.query_params:
+            raw["grade"] = request.query_params.getlist("grade")
+        filters = self.FilterSerializer(data=raw)
+        filters.is_valid(raise_exception=True)
+        f = filters.validated_data
+        from datetime import timedelta
+
+        from paymint.core import clock
+
+        qs = listing_open_list()
+        if f.get("grade"):
+            qs = qs.filter(invoice__risk_grade__in=f["grade"])
+        if f.get("currency"):
+            qs = qs.filter(currency=f["currency"].upper())
+        today = clock.today()
+        if "min_tenor" in f:
+            qs = qs.filter(due_date__gte=today + timedelta(days=f["min_tenor"]))
+        if "max_tenor" in f:
+            qs = qs.filter(due_date__lte=today + timedelta(days=f["max_tenor"]))
+        remaining = F("advance_amount") - F("funded_amount")
+        if "min_amount" in f:
+            qs = qs.alias(remaining=remaining).filter(remaining__gte=f["min_amount"])
+        if "max_amount" in f:
+            qs = qs.alias(remaining=remaining).filter(remaining__lte=f["max_amount"])
+        return paginated(self, qs, ListingOutputSerializer)
+
+
+class MarketplaceDetailApi(APIView):
+    """``GET /api/v1/marketplace/{id}``: one listing with its risk factors and checks."""
+
+    @extend_schema(responses=ListingOutputSerializer)
+    def get(self, request, listing_id):
+        listing = listing_get_visible(listing_id=listing_id, user=request.user)
+        return Response(ListingOutputSerializer(listing).data)
+
+
+class InvestmentCreateApi(APIView):
+    """``POST /api/v1/marketplace/{id}/investments``: fund part of a listing.
+
+    Send an ``Idempotency-Key`` header to make retries safe: a replay returns the first
+    response (same status and body, plus ``Idempotent-Replayed: true``); the same key with a
+    different body answers 422 ``IDEMPOTENCY_KEY_REUSED``.
+    """
+
+    class InputSerializer(serializers.Serializer):
+        amount = serializers.DecimalField(max_digits=18, decimal_places=7)
+
+    @extend_schema(
+        request=InputSerializer,
+        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR,
+                                     OpenApiParameter.HEADER)],
+        responses={201: InvestmentReceiptSerializer},
+    )
+    def post(self, request, listing_id):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        key = request.headers.get("Idempotency-Key", "")
+        if len(key) > 255:
+            raise ValidationFailed("Idempotency-Key is too long.", code="INVALID_IDEMPOTENCY_KEY")
+        listing = listing_get_open(listing_id=listing_id) if not key else \
+            listing_get_visible(listing_id=listing_id, user=request.user)
+        investment, created = investment_create(
+            investor=request.user, listing=listing, amount=data.validated_data["amount"],
+            idempotency_key=key,
+        )
+        investment = investment_list_for_investor(investor=request.user).get(pk=investment.pk)
+        response = Response(InvestmentReceiptSerializer(investment).data,
+                            status=status.HTTP_201_CREATED)
+        if not created:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+
+class InvestmentListApi(APIView):
+    """``GET /api/v1/investments``: the investor's investments (cursor-paginated)."""
+
+    @extend_schema(responses=InvestmentOutputSerializer(many=True))
+    def get(self, request):
+        return paginated(self, investment_list_for_investor(investor=request.user),
+                         InvestmentOutputSerializer)

@@ -1,0 +1,6 @@
+from django.db import models
+
+
+class InvestmentStatus(models.TextChoices):
+    ACTIVE = "ACTIVE", "Active"
+    SETTLED = "SETTLED", "Settled"

@@ -1,0 +1,107 @@
+"""Listings (an invoice offered for funding) and investments (the fractions investors fund)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from paymint.core.models import PublicModel
+
+from .enums import InvestmentStatus
+
+
+class Listing(PublicModel):
+    """The financing terms of a listed invoice, fixed when the seller lists it.
+
+    Amounts in ``currency``; rates are fractions; the discount rate is annual, ACT/365.
+    ``funded_amount`` is a counter updated with ``F()`` under this row's lock.
+    """
+
+    invoice = models.OneToOneField(
+        "invoices.Invoice", on_delete=models.PROTECT, related_name="listing"
+    )
+    currency = models.CharField(max_length=3)
+    face_value = models.DecimalField(max_digits=20, decimal_places=7)
+    advance_rate = models.DecimalField(max_digits=9, decimal_places=6)
+    advance_amount = models.DecimalField(max_digits=20, decimal_places=7)
+    discount_rate = models.DecimalField(max_digits=9, decimal_places=6)
+    platform_fee_rate = models.DecimalField(max_digits=9, decimal_places=6)
+    platform_fee = models.DecimalField(max_digits=20, decimal_places=7)
+    min_ticket = models.DecimalField(max_digits=20, decimal_places=7)
+    due_date = models.DateField()
+    funded_amount = models.DecimalField(max_digits=20, decimal_places=7, default=0)
+    investor_count = models.PositiveIntegerField(default=0)
+    listed_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    funded_at = models.DateTimeField(null=True, blank=True)
+    disbursed_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-listed_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(funded_amount__gte=0, funded_amount__lte=F("advance_amount")),
+                name="listing_never_overfunded",
+            ),
+            models.CheckConstraint(
+                condition=Q(advance_amount__gt=0, advance_amount__lte=F("face_value")),
+                name="listing_advance_within_face_value",
+            ),
+            models.CheckConstraint(
+                condition=Q(advance_rate__gt=0, advance_rate__lte=1),
+                name="listing_advance_rate_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(platform_fee__gte=0, platform_fee__lt=F("advance_amount")),
+                name="listing_fee_below_advance",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Listing of {self.invoice_id}: {self.funded_amount}/{self.advance_amount}"
+
+    @property
+    def remaining_amount(self):
+        return self.advance_amount - self.funded_amount
+
+
+class Investment(PublicModel):
+    """An investor's fraction of a listing, with the quote they accepted.
+
+    The accepted ``discount_rate`` and ``expected_*`` figures are stored at funding time and never
+    recomputed; ``discount_fee`` is fixed at disbursement (when the days are known) by splitting
+    the invoice's discount fee pro rata by funded amount (largest remainder).
+    """
+
+    listing = models.ForeignKey(Listing, on_delete=models.PROTECT, related_name="investments")
+    investor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="investments"
+    )
+    amount = models.DecimalField(max_digits=20, decimal_places=7)
+    currency = models.CharField(max_length=3)
+    discount_rate = models.DecimalField(max_digits=9, decimal_places=6)
+    expected_days = models.PositiveIntegerField()
+    expected_discount_fee = models.DecimalField(max_digits=20, decimal_places=7)
+    expected_return = models.DecimalField(max_digits=20, decimal_places=7)
+    discount_fee = models.DecimalField(max_digits=20, decimal_places=7, null=True, blank=True)
+    repaid_amount = models.DecimalField(max_digits=20, decimal_places=7, default=0)
+    status = models.CharField(
+        max_length=10, choices=InvestmentStatus.choices, default=InvestmentStatus.ACTIVE
+    )
+    idempotency_key = models.CharField(max_length=255, blank=True)
+    request_fingerprint = models.CharField(max_length=64, blank=True)
+    funding_entry = models.OneToOneField(
+        "settlements.JournalEntry", on_delete=models.PROTECT, related_name="investment"
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="investment_amount_positive"),
+            models.UniqueConstraint(
+                fields=["investor", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="investment_unique_idempotency_key",
+            ),
+        ]

@@ -1,0 +1,285 @@
+"""Writes for the marketplace: listing an invoice, funding it, disbursing the advance.
+
+Lock order for every money-moving operation on an invoice (see ``settlements.ledger``):
+``Listing`` row -> ``Invoice`` row -> ledger accounts by ascending id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from uuid import uuid4
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.enums import Role
+from accounts.selectors import kyc_is_approved
+from invoices.enums import InvoiceStatus
+from invoices.models import Invoice
+from invoices.pricing import (
+    accrual_days,
+    advance_amount,
+    discount_fee_exact,
+    investment_quote,
+    platform_fee,
+)
+from invoices.services import invoice_transition
+from paymint.core import clock
+from paymint.core.errors import ApplicationError, Conflict, PermissionDenied, ValidationFailed
+from paymint.core.money import allocate, quantize_money
+from settlements.enums import AccountKind, EntryKind
+from settlements.ledger import Leg, ledger_account, ledger_post, platform_account
+
+from .models import Investment, Listing
+
+
+class FundingRejected(Conflict):
+    code = "FUNDING_REJECTED"
+
+
+def lock_listing(*, listing_id: int) -> Listing:
+    """Lock a listing row, then its invoice row (the first two steps of the lock order)."""
+    listing = Listing.objects.select_for_update().get(pk=listing_id)
+    Invoice.objects.select_for_update().filter(pk=listing.invoice_id).values_list("pk").get()
+    return listing
+
+
+def listing_create(*, invoice: Invoice, seller, advance_rate: Decimal | None = None) -> Listing:
+    """List a priced invoice on the marketplace for an advance of ``advance_rate`` x face value.
+
+    ``advance_rate`` defaults to the grade's maximum and may not exceed it. The listing's terms
+    (rates, fee, advance amount, minimum ticket, expiry) are fixed here.
+
+    Raises:
+        PermissionDenied: not the invoice's seller, or ``KYB_NOT_APPROVED``.
+        ValidationFailed: ``ADVANCE_RATE_ABOVE_CAP`` or a non-positive rate.
+        InvalidTransition: the invoice is not ``PRICED``.
+        ApplicationError: ``DUE_DATE_NOT_IN_FUTURE`` if the due date has passed since scoring.
+    """
+    if invoice.seller_id != seller.pk:
+        raise PermissionDenied("Not your invoice.", code="NOT_INVOICE_OWNER")
+    if not kyc_is_approved(user=seller):
+        raise PermissionDenied("Your company's KYB must be approved first.",
+                               code="KYB_NOT_APPROVED")
+    config = settings.PAYMINT
+    with transaction.atomic(durable=True):
+        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if locked.status != InvoiceStatus.PRICED:
+            invoice_transition(invoice=locked, to_status=InvoiceStatus.LISTED)  # raises
+        cap = locked.advance_rate
+        rate = cap if advance_rate is None else Decimal(advance_rate)
+        if rate <= 0 or rate > cap:
+            raise ValidationFailed(
+                f"The advance rate must be above 0 and at most {cap:.2%} for grade "
+                f"{locked.risk_grade}.",
+                code="ADVANCE_RATE_ABOVE_CAP", fields={"advance_rate": ["Above the cap."]},
+            )
+        today = clock.today()
+        if (locked.due_date - today).days < config["MIN_TENOR_DAYS"]:
+            raise ApplicationError("The due date is too close to list this invoice.",
+                                   code="DUE_DATE_NOT_IN_FUTURE", http_status=422)
+        advance = advance_amount(locked.face_value, rate, locked.currency)
+        fee = platform_fee(advance, config["PLATFORM_FEE_RATE"], locked.currency)
+        now = clock.now()
+        listing = Listing.objects.create(
+            invoice=locked,
+            currency=locked.currency,
+            face_value=locked.face_value,
+            advance_rate=rate,
+            advance_amount=advance,
+            discount_rate=locked.discount_rate,
+            platform_fee_rate=config["PLATFORM_FEE_RATE"],
+            platform_fee=fee,
+            min_ticket=min(quantize_money(config["MIN_TICKET"], locked.currency), advance),
+            due_date=locked.due_date,
+            listed_at=now,
+            expires_at=min(
+                now + dt.timedelta(days=config["LISTING_DAYS"]),
+                dt.datetime.combine(locked.due_date, dt.time.min, tzinfo=dt.UTC)
+                - dt.timedelta(days=config["MIN_TENOR_DAYS"]),
+            ),
+        )
+        invoice_transition(invoice=locked, to_status=InvoiceStatus.LISTED, actor=seller,
+                           reason=f"listed for {advance} {locked.currency}")
+    return listing
+
+
+def _fingerprint(listing_id, amount: Decimal) -> str:
+    return hashlib.sha256(f"{listing_id}|{amount.normalize()}".encode()).hexdigest()
+
+
+def _parse_amount(raw, currency: str) -> Decimal:
+    try:
+        amount = Decimal(str(raw))
+    except (InvalidOperation, ValueError):
+        amount = None
+    if amount is None or not amount.is_finite() or amount <= 0:
+        raise ValidationFailed("Enter a positive amount.", code="INVALID_AMOUNT",
+                               fields={"amount": ["Enter a positive amount."]})
+    if quantize_money(amount, currency) != amount:
+        raise ValidationFailed(f"Too many decimals for {currency}.", code="INVALID_AMOUNT",
+                               fields={"amount": ["Too many decimals."]})
+    return amount
+
+
+def investment_create(
+    *, investor, listing: Listing, amount, idempotency_key: str = ""
+) -> tuple[Investment, bool]:
+    """Fund ``amount`` (listing currency) of a listing from the investor's cash.
+
+    One durable transaction: lock the listing and invoice, check the amount against the
+    minimum ticket and what is left, post ``investor cash -> invoice escrow``, record the
+    investment with its accepted quote, and - when this fills the advance amount - disburse.
+
+    Idempotent per investor and ``idempotency_key``: a replay returns the first investment
+    (``created`` is False); the same key with another listing or amount is refused.
+
+    Returns:
+        ``(investment, created)``.
+
+    Raises:
+        PermissionDenied: ``NOT_AN_INVESTOR``, ``KYC_NOT_APPROVED``.
+        ValidationFailed: ``INVALID_AMOUNT``, ``BELOW_MIN_TICKET``.
+        Conflict: ``LISTING_NOT_OPEN``, ``LISTING_EXPIRED``, ``AMOUNT_EXCEEDS_REMAINING``,
+            ``INSUFFICIENT_FUNDS``, ``IDEMPOTENCY_KEY_REUSED`` (422).
+    """
+    if investor.role != Role.INVESTOR:
+        raise PermissionDenied("Only investors can fund invoices.", code="NOT_AN_INVESTOR")
+    if not kyc_is_approved(user=investor):
+        raise PermissionDenied("Your KYC must be approved before you invest.",
+                               code="KYC_NOT_APPROVED")
+    amount = _parse_amount(amount, listing.currency)
+    fingerprint = _fingerprint(listing.public_id, amount)
+    key = (idempotency_key or "").strip()[:255]
+    try:
+        with transaction.atomic(durable=True):
+            locked = lock_listing(listing_id=listing.pk)
+            if key:
+                previous = Investment.objects.filter(investor=investor,
+                                                     idempotency_key=key).first()
+                if previous is not None:
+                    return _replayed(previous, fingerprint), False
+            invoice = locked.invoice
+            if invoice.status != InvoiceStatus.LISTED:
+                raise Conflict("This listing is not open for funding.", code="LISTING_NOT_OPEN")
+            now = clock.now()
+            if now >= locked.expires_at:
+                raise Conflict("This listing has expired.", code="LISTING_EXPIRED")
+            remaining = locked.advance_amount - locked.funded_amount
+            if amount > remaining:
+                raise Conflict(
+                    f"Only {remaining} {locked.currency} is left to fund.",
+                    code="AMOUNT_EXCEEDS_REMAINING",
+                    fields={"amount": [f"At most {remaining}."]},
+                )
+            if amount < locked.min_ticket and amount != remaining:
+                raise ValidationFailed(
+                    f"The minimum ticket is {locked.min_ticket} {locked.currency}.",
+                    code="BELOW_MIN_TICKET", fields={"amount": ["Below the minimum ticket."]},
+                )
+            quote = investment_quote(
+                principal=amount, currency=locked.currency,
+                discount_rate=locked.discount_rate, start=clock.today(),
+                due_date=locked.due_date,
+            )
+            cash = ledger_account(AccountKind.INVESTOR_CASH, locked.currency, owner=investor)
+            escrow = ledger_account(AccountKind.INVOICE_ESCROW, locked.currency, invoice=invoice)
+            entry = ledger_post(
+                kind=EntryKind.FUNDING,
+                idempotency_key=f"funding:{investor.pk}:{key}" if key else f"funding:{uuid4()}",
+                currency=locked.currency,
+                legs=[Leg(cash, -amount, "investment"), Leg(escrow, amount, "investment")],
+                effective_date=clock.today(),
+                description=f"Funding of invoice {invoice.invoice_number}",
+                invoice=invoice,
+                actor=investor,
+            )
+            investment = Investment.objects.create(
+                listing=locked,
+                investor=investor,
+                amount=amount,
+                currency=locked.currency,
+                discount_rate=quote.discount_rate,
+                expected_days=quote.days,
+                expected_discount_fee=quote.expected_discount_fee,
+                expected_return=quote.expected_return,
+                idempotency_key=key,
+                request_fingerprint=fingerprint,
+                funding_entry=entry,
+            )
+            Listing.objects.filter(pk=locked.pk).update(
+                funded_amount=F("funded_amount") + amount,
+                investor_count=F("investor_count") + 1,
+                updated_at=timezone.now(),
+            )
+            if amount == remaining:
+                Listing.objects.filter(pk=locked.pk).update(funded_at=now)
+                invoice_transition(invoice=invoice, to_status=InvoiceStatus.FUNDED,
+                                   actor=investor, reason="advance amount fully funded")
+                _disburse(listing_id=locked.pk)
+            return investment, True
+    except IntegrityError:
+        # A concurrent request with the same idempotency key (on another listing) won the race.
+        if key:
+            previous = Investment.objects.filter(investor=investor, idempotency_key=key).first()
+            if previous is not None:
+                return _replayed(previous, fingerprint), False
+        raise
+
+
+def _replayed(previous: Investment, fingerprint: str) -> Investment:
+    if previous.request_fingerprint != fingerprint:
+        raise ApplicationError(
+            "This Idempotency-Key was already used with a different request.",
+            code="IDEMPOTENCY_KEY_REUSED", http_status=422,
+        )
+    return previous
+
+
+def _disburse(*, listing_id: int) -> None:
+    """Pay the advance: invoice escrow -> seller cash (advance - platform fee) + platform fee.
+
+    Fixes each investment's discount fee: the invoice's discount fee for the actual days from
+    today (disbursement) to the due date, ACT/365F, rounded once, split pro rata by funded
+    amount with the largest-remainder method. Runs inside the funding transaction.
+    """
+    listing = Listing.objects.select_related("invoice", "invoice__seller").get(pk=listing_id)
+    invoice = listing.invoice
+    today = clock.today()
+    currency = listing.currency
+    escrow = ledger_account(AccountKind.INVOICE_ESCROW, currency, invoice=invoice)
+    seller_cash = ledger_account(AccountKind.SELLER_CASH, currency, owner=invoice.seller)
+    revenue = platform_account(AccountKind.PLATFORM_FEE_REVENUE, currency)
+    ledger_post(
+        kind=EntryKind.DISBURSEMENT,
+        idempotency_key=f"disbursement:{invoice.public_id}",
+        currency=currency,
+        legs=[
+            Leg(escrow, -listing.funded_amount, "advance paid out"),
+            Leg(seller_cash, listing.funded_amount - listing.platform_fee, "net advance"),
+            Leg(revenue, listing.platform_fee, "platform fee"),
+        ],
+        effective_date=today,
+        description=f"Advance for invoice {invoice.invoice_number}",
+        invoice=invoice,
+    )
+    investments = list(listing.investments.order_by("id"))
+    days = accrual_days(today, listing.due_date)
+    total_fee = quantize_money(
+        discount_fee_exact(listing.funded_amount, listing.discount_rate, days), currency
+    )
+    if total_fee > 0:
+        shares = allocate(total_fee, {inv.pk: inv.amount for inv in investments}, currency)
+    else:
+        shares = {inv.pk: Decimal(0) for inv in investments}
+    for inv in investments:
+        inv.discount_fee = shares[inv.pk]
+    Investment.objects.bulk_update(investments, ["discount_fee"])
+    Listing.objects.filter(pk=listing.pk).update(disbursed_on=today)
+    invoice_transition(invoice=invoice, to_status=InvoiceStatus.DISBURSED,
+                       reason=f"advance {listing.funded_amount - listing.platform_fee} "
+                       f"{currency} paid to seller, fee {listing.platform_fee}")

@@ -1,0 +1,64 @@
+"""Typed application errors.
+
+Every error the domain raises carries a stable machine ``code`` (never reworded), a human
+``message`` and optional per-field messages. The API exception handler renders them as
+``{"code", "message", "fields"}`` with ``http_status``; dashboards show ``message``.
+"""
+
+from __future__ import annotations
+
+
+class ApplicationError(Exception):
+    """Base class of all domain errors.
+
+    Attributes:
+        code: stable UPPER_SNAKE identifier clients may switch on.
+        message: human-readable explanation, safe to show to the user.
+        fields: optional ``{field_name: [message, ...]}``.
+        http_status: the 4xx status the API answers with.
+    """
+
+    code = "APPLICATION_ERROR"
+    http_status = 400
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        fields: dict[str, list[str]] | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        if http_status:
+            self.http_status = http_status
+        self.fields = fields or {}
+
+
+class ValidationFailed(ApplicationError):
+    code = "VALIDATION_ERROR"
+    http_status = 400
+
+
+class PermissionDenied(ApplicationError):
+    code = "PERMISSION_DENIED"
+    http_status = 403
+
+
+class NotFound(ApplicationError):
+    code = "NOT_FOUND"
+    http_status = 404
+
+
+class Conflict(ApplicationError):
+    """The request is valid but conflicts with the current state (e.g. an illegal transition)."""
+
+    code = "CONFLICT"
+    http_status = 409
+
+
+class InvalidTransition(Conflict):
+    code = "INVALID_STATUS_TRANSITION"

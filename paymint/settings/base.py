@@ -1,0 +1,231 @@
+"""Settings shared by every environment; everything secret or host-specific comes from the
+environment (django-environ). See ``local.py`` (embedded default), ``test.py`` and
+``production.py``.
+"""
+
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False) if (BASE_DIR / ".env").exists() else None
+
+SECRET_KEY = env("DJANGO_SECRET_KEY")
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "rest_framework_simplejwt",
+    "django_filters",
+    "drf_spectacular",
+    "paymint.core",
+    "accounts",
+    "invoices",
+    "marketplace",
+    "settlements",
+    "compliance",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "paymint.urls"
+WSGI_APPLICATION = "paymint.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.User"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(BASE_DIR / "media")))
+MEDIA_URL = "/media/"
+
+# Storage: local private files by default; S3 (django-storages) when AWS_STORAGE_BUCKET_NAME is set.
+if env("AWS_STORAGE_BUCKET_NAME", default=""):
+    STORAGES = {
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": env("AWS_STORAGE_BUCKET_NAME"),
+                "endpoint_url": env("AWS_S3_ENDPOINT_URL", default=None),
+                "default_acl": "private",
+                "querystring_auth": True,
+                "querystring_expire": 300,
+                "file_overwrite": False,
+            },
+        },
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+else:
+    STORAGES = {
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": MEDIA_ROOT, "base_url": None},
+        },
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+CACHES = {
+    "default": env.cache("CACHE_URL", default="locmemcache://paymint")
+}
+
+# --- REST API -----------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "paymint.core.api.exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_PAGINATION_CLASS": None,
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=15),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=7),
+    "ROTATE_REFRESH_TOKENS": True,
+    "UPDATE_LAST_LOGIN": True,
+    "USER_ID_FIELD": "public_id",
+    "USER_ID_CLAIM": "sub",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "PayMint API",
+    "DESCRIPTION": "Invoice financing marketplace: sellers, investors, bank webhooks.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Celery -------------------------------------------------------------------------------
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="memory://")
+CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=None)
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    "invoices.tasks.invoice_extract_task": {"queue": "extraction"},
+    "invoices.tasks.invoice_score_task": {"queue": "risk"},
+    "settlements.tasks.*": {"queue": "settlement"},
+}
+CELERY_TASK_SOFT_TIME_LIMIT = 120
+CELERY_TASK_TIME_LIMIT = 180
+
+# --- Bank webhooks ------------------------------------------------------------------------
+BANK_WEBHOOK_SECRET = env("BANK_WEBHOOK_SECRET")
+BANK_WEBHOOK_TOLERANCE_SECONDS = env.int("BANK_WEBHOOK_TOLERANCE_SECONDS", default=300)
+
+# --- Uploads and extraction limits --------------------------------------------------------
+INVOICE_UPLOAD_MAX_BYTES = env.int("INVOICE_UPLOAD_MAX_BYTES", default=15 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+EXTRACTION_MAX_PAGES = env.int("EXTRACTION_MAX_PAGES", default=20)
+EXTRACTION_OCR_MAX_PAGES = env.int("EXTRACTION_OCR_MAX_PAGES", default=3)
+EXTRACTION_MAX_IMAGE_PIXELS = env.int("EXTRACTION_MAX_IMAGE_PIXELS", default=40_000_000)
+EXTRACTION_TIMEOUT_SECONDS = env.int("EXTRACTION_TIMEOUT_SECONDS", default=90)
+
+# --- Business configuration ---------------------------------------------------------------
+PAYMINT = {
+    # Currencies PayMint finances (ISO 4217).
+    "CURRENCIES": ["EUR", "USD", "GBP", "INR"],
+    # Platform fee as a fraction of the advance amount, taken at disbursement.
+    "PLATFORM_FEE_RATE": Decimal(env("PLATFORM_FEE_RATE", default="0.010")),
+    # Smallest investment ticket, in the invoice currency.
+    "MIN_TICKET": Decimal(env("MIN_TICKET", default="50")),
+    "LISTING_DAYS": env.int("LISTING_DAYS", default=14),
+    "MIN_TENOR_DAYS": 7,
+    "MAX_TENOR_DAYS": 180,
+    "GRACE_PERIOD_DAYS": env.int("GRACE_PERIOD_DAYS", default=5),
+    "DEFAULT_AFTER_DAYS_PAST_DUE": env.int("DEFAULT_AFTER_DAYS_PAST_DUE", default=90),
+    # Grade -> (maximum advance rate, annual discount rate), both fractions; ACT/365 day count.
+    "GRADE_PRICING": {
+        "A": (Decimal("0.90"), Decimal("0.080")),
+        "B": (Decimal("0.85"), Decimal("0.100")),
+        "C": (Decimal("0.80"), Decimal("0.130")),
+        "D": (Decimal("0.70"), Decimal("0.170")),
+        "E": (Decimal("0.00"), Decimal("0.250")),
+    },
+    # Lower score bound of each grade (score 0-100, higher is safer).
+    "GRADE_THRESHOLDS": {"A": 80, "B": 65, "C": 50, "D": 35, "E": 0},
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+SENTRY_DSN = env("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    import sentry_sdk
+
+    sentry_sdk.init(dsn=SENTRY_DSN, send_default_pii=False, traces_sample_rate=0.0)
+ADMIN_URL = env("DJANGO_ADMIN_URL", default="admin/")

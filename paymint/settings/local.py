@@ -1,0 +1,14 @@
+"""Embedded default: runs on a bare machine. SQLite, Celery eager, local media storage.
+
+Development-only secrets are set here as defaults so that ``make demo`` needs no set-up; every
+one of them is overridden by the environment, and production.py refuses to start without them.
+"""
+
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "dev-only-insecure-key-not-for-production")
+os.environ.setdefault("BANK_WEBHOOK_SECRET", "whsec_dev_only")
+os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
+os.environ.setdefault("DJANGO_DEBUG", "true")
+
+from .base import *  # noqa: E402,F403

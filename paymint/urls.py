@@ -1,0 +1,47 @@
+"""URL configuration: the dashboards, the versioned API and the admin back office."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from accounts.api import KycSubmitApi, MeApi, UserRegisterApi
+from invoices.api import InvoiceCollectionApi, InvoiceDetailApi, InvoiceSubmitApi
+from marketplace.api import (
+    InvestmentCreateApi,
+    InvestmentListApi,
+    InvoiceListForFundingApi,
+    MarketplaceDetailApi,
+    MarketplaceListApi,
+)
+from settlements.api import BankWebhookApi, WalletApi
+
+api_v1 = [
+    path("auth/register", UserRegisterApi.as_view(), name="register"),
+    path("auth/token", TokenObtainPairView.as_view(), name="token"),
+    path("auth/token/refresh", TokenRefreshView.as_view(), name="token-refresh"),
+    path("me", MeApi.as_view(), name="me"),
+    path("me/kyc", KycSubmitApi.as_view(), name="kyc-submit"),
+    path("invoices", InvoiceCollectionApi.as_view(), name="invoices"),
+    path("invoices/<str:invoice_id>", InvoiceDetailApi.as_view(), name="invoice-detail"),
+    path("invoices/<str:invoice_id>/submit", InvoiceSubmitApi.as_view(), name="invoice-submit"),
+    path("invoices/<str:invoice_id>/list", InvoiceListForFundingApi.as_view(),
+         name="invoice-list"),
+    path("marketplace", MarketplaceListApi.as_view(), name="marketplace"),
+    path("marketplace/<str:listing_id>", MarketplaceDetailApi.as_view(),
+         name="marketplace-detail"),
+    path("marketplace/<str:listing_id>/investments", InvestmentCreateApi.as_view(),
+         name="investment-create"),
+    path("investments", InvestmentListApi.as_view(), name="investments"),
+    path("wallet", WalletApi.as_view(), name="wallet"),
+    path("webhooks/bank", BankWebhookApi.as_view(), name="bank-webhook"),
+    path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-v1:schema"), name="docs"),
+]
+
+urlpatterns = [
+    path(settings.ADMIN_URL, admin.site.urls),
+    path("api/v1/", include((api_v1, "api-v1"))),
+    path("", include("paymint.web_urls")),
+]

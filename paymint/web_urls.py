@@ -1,0 +1,5 @@
+"""Dashboard URLs (server-rendered pages)."""
+
+from django.urls import path
+
+urlpatterns: list = []

@@ -1,0 +1,84 @@
+"""Wallet API and the bank webhook endpoint."""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from paymint.core.errors import ValidationFailed
+
+from .selectors import wallet_balances, wallet_entries
+from .services import bank_event_apply
+from .webhooks import verify_signature
+
+
+class WalletEntrySerializer(serializers.Serializer):
+    entry_id = serializers.UUIDField(source="entry.public_id")
+    kind = serializers.CharField(source="entry.kind")
+    description = serializers.CharField(source="entry.description")
+    amount = serializers.DecimalField(max_digits=20, decimal_places=2)
+    currency = serializers.CharField()
+    effective_date = serializers.DateField(source="entry.effective_date")
+    created_at = serializers.DateTimeField(source="entry.created_at")
+
+
+class WalletApi(APIView):
+    """``GET /api/v1/wallet``: balances per currency, the deposit reference and the latest
+    entries (up to 100; older ones in the dashboard statement)."""
+
+    class OutputSerializer(serializers.Serializer):
+        deposit_reference = serializers.CharField()
+        balances = serializers.ListField(child=serializers.DictField())
+        entries = WalletEntrySerializer(many=True)
+
+    @extend_schema(responses=OutputSerializer)
+    def get(self, request):
+        balances = [
+            {"currency": b["currency"], "balance": f"{b['balance']:.2f}"}
+            for b in wallet_balances(user=request.user)
+        ]
+        entries = wallet_entries(user=request.user)[:100]
+        return Response({
+            "deposit_reference": request.user.deposit_reference,
+            "balances": balances,
+            "entries": WalletEntrySerializer(entries, many=True).data,
+        })
+
+
+class BankWebhookApi(APIView):
+    """``POST /api/v1/webhooks/bank``: signed events from the bank.
+
+    Signature: ``X-PayMint-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`` with
+    ``BANK_WEBHOOK_SECRET``. Events: ``deposit.received``, ``repayment.received``. Bad or stale
+    signatures answer 401; a replayed event id 409 ``DUPLICATE_EVENT``.
+    """
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(request={"application/json": {"type": "object"}},
+                   responses={200: dict})
+    def post(self, request):
+        body = request.body
+        verify_signature(
+            body=body,
+            header=request.headers.get("X-PayMint-Signature"),
+            secret=settings.BANK_WEBHOOK_SECRET,
+            tolerance_seconds=settings.BANK_WEBHOOK_TOLERANCE_SECONDS,
+        )
+        try:
+            payload = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise ValidationFailed("The body is not valid JSON.", code="INVALID_EVENT") from None
+        event = bank_event_apply(payload=payload)
+        return Response(
+            {"id": event.event_id, "status": event.status,
+             "entry_id": str(event.entry.public_id) if event.entry else None},
+            status=status.HTTP_200_OK,
+        )

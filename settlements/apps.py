@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SettlementsConfig(AppConfig):
+    name = "settlements"
+    verbose_name = "Ledger and settlements"

@@ -1,0 +1,44 @@
+"""Ledger account kinds, journal entry kinds and bank event types."""
+
+from django.db import models
+
+
+class AccountKind(models.TextChoices):
+    """Kinds of ledger accounts. Balances are ``sum(postings.amount)``; a positive balance on a
+    cash account is money PayMint owes its owner. ``PLATFORM_BANK_CLEARING`` mirrors the
+    platform's bank account and is the only kind that runs negative (money that came in from the
+    outside world)."""
+
+    INVESTOR_CASH = "INVESTOR_CASH", "Investor cash"
+    SELLER_CASH = "SELLER_CASH", "Seller cash"
+    INVOICE_ESCROW = "INVOICE_ESCROW", "Invoice escrow"
+    PLATFORM_FEE_REVENUE = "PLATFORM_FEE_REVENUE", "Platform fee revenue"
+    PLATFORM_BANK_CLEARING = "PLATFORM_BANK_CLEARING", "Platform bank clearing"
+
+
+#: Account kinds allowed to go below zero.
+MAY_GO_NEGATIVE = frozenset({AccountKind.PLATFORM_BANK_CLEARING})
+
+
+class EntryKind(models.TextChoices):
+    DEPOSIT = "DEPOSIT", "Deposit"
+    FUNDING = "FUNDING", "Funding"
+    DISBURSEMENT = "DISBURSEMENT", "Disbursement"
+    REPAYMENT = "REPAYMENT", "Repayment received"
+    SETTLEMENT = "SETTLEMENT", "Settlement"
+    REVERSAL = "REVERSAL", "Reversal"
+
+
+class BankEventType(models.TextChoices):
+    DEPOSIT_RECEIVED = "deposit.received", "Deposit received"
+    REPAYMENT_RECEIVED = "repayment.received", "Repayment received"
+
+
+class BankEventStatus(models.TextChoices):
+    APPLIED = "APPLIED", "Applied"
+    REJECTED = "REJECTED", "Rejected"
+
+
+class SettlementStatus(models.TextChoices):
+    PENDING = "PENDING", "Pending"
+    COMPLETED = "COMPLETED", "Completed"

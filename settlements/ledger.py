@@ -1,0 +1,207 @@
+"""The posting engine of the double-entry ledger.
+
+Every money movement goes through :func:`ledger_post`: one balanced, immutable
+:class:`~settlements.models.JournalEntry`, idempotent by its key, with a no-negative-balance
+check made under row locks inside the caller's transaction.
+
+Lock order (kept here, used by every service that moves money): first the business row the
+movement is about (the invoice's ``Listing``), then ledger accounts in ascending ``id``. A fixed
+order means concurrent movements serialize instead of deadlocking.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.db.models import Sum
+
+from paymint.core.errors import ApplicationError
+from paymint.core.money import quantize_money
+
+from .enums import MAY_GO_NEGATIVE, AccountKind
+from .models import JournalEntry, LedgerAccount, Posting
+
+
+class UnbalancedEntry(ApplicationError):
+    code = "UNBALANCED_ENTRY"
+    http_status = 500
+
+
+class InsufficientFunds(ApplicationError):
+    """An account that must not go negative would."""
+
+    code = "INSUFFICIENT_FUNDS"
+    http_status = 409
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One side of a movement: ``amount`` (signed, currency units) on ``account``."""
+
+    account: LedgerAccount
+    amount: Decimal
+    memo: str = ""
+
+
+def account_key(kind: str, currency: str, *, owner_id: int | None, invoice_id: int | None) -> str:
+    parts = [kind, currency]
+    if owner_id is not None:
+        parts.append(f"user={owner_id}")
+    if invoice_id is not None:
+        parts.append(f"invoice={invoice_id}")
+    return ":".join(parts)
+
+
+def ledger_account(
+    kind: str, currency: str, *, owner=None, invoice=None
+) -> LedgerAccount:
+    """The account of ``kind`` in ``currency`` for ``owner`` (a user) or ``invoice``, created on
+    first use. Platform accounts have neither owner nor invoice."""
+    key = account_key(
+        kind, currency,
+        owner_id=owner.pk if owner is not None else None,
+        invoice_id=invoice.pk if invoice is not None else None,
+    )
+    account, _ = LedgerAccount.objects.get_or_create(
+        key=key,
+        defaults={
+            "kind": kind,
+            "currency": currency,
+            "owner": owner,
+            "invoice": invoice,
+            "may_go_negative": kind in MAY_GO_NEGATIVE,
+        },
+    )
+    return account
+
+
+def platform_account(kind: str, currency: str) -> LedgerAccount:
+    """A platform-owned account (fee revenue, bank clearing)."""
+    if kind not in (AccountKind.PLATFORM_FEE_REVENUE, AccountKind.PLATFORM_BANK_CLEARING):
+        raise ValueError(f"{kind} is not a platform account kind")
+    return ledger_account(kind, currency)
+
+
+def lock_accounts(accounts: Iterable[LedgerAccount]) -> None:
+    """Lock ``accounts`` FOR UPDATE in ascending id order (the ledger's fixed lock order)."""
+    ids = sorted({a.pk for a in accounts})
+    if ids:
+        list(LedgerAccount.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+             .values_list("pk", flat=True))
+
+
+def account_balance(account: LedgerAccount) -> Decimal:
+    """Balance of ``account`` derived from its postings (currency units)."""
+    total = Posting.objects.filter(account=account).aggregate(total=Sum("amount"))["total"]
+    return total if total is not None else Decimal(0)
+
+
+def balances(accounts: Sequence[LedgerAccount]) -> dict[int, Decimal]:
+    """Balances of several accounts in one query: ``{account_id: balance}``."""
+    rows = (
+        Posting.objects.filter(account__in=accounts)
+        .values("account_id")
+        .annotate(total=Sum("amount"))
+    )
+    found = {row["account_id"]: row["total"] for row in rows}
+    return {a.pk: found.get(a.pk, Decimal(0)) for a in accounts}
+
+
+def ledger_post(
+    *,
+    kind: str,
+    idempotency_key: str,
+    currency: str,
+    legs: Sequence[Leg],
+    effective_date: dt.date,
+    description: str,
+    invoice=None,
+    actor=None,
+) -> JournalEntry:
+    """Write one balanced journal entry, or return the entry already written under
+    ``idempotency_key``.
+
+    Must run inside the caller's transaction (it is one step of a business operation). Legs
+    with a zero amount are dropped; amounts must already be rounded to the currency's minor unit.
+    Accounts whose balance would go negative (all but ``MAY_GO_NEGATIVE`` kinds) are locked in
+    id order and checked against their posted balance.
+
+    Raises:
+        UnbalancedEntry: legs do not sum to zero, mix currencies, or are not in minor units.
+        InsufficientFunds: a debited account would go below zero.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("ledger_post must be called inside transaction.atomic()")
+    existing = JournalEntry.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return existing
+    legs = [leg for leg in legs if leg.amount != 0]
+    if len(legs) < 2:
+        raise UnbalancedEntry("An entry needs at least two non-zero legs.")
+    total = Decimal(0)
+    for leg in legs:
+        if leg.account.currency != currency:
+            raise UnbalancedEntry(f"Leg on {leg.account.key} is not in {currency}.")
+        if quantize_money(leg.amount, currency) != leg.amount:
+            raise UnbalancedEntry(f"Leg amount {leg.amount} is not in {currency} minor units.")
+        total += leg.amount
+    if total != 0:
+        raise UnbalancedEntry(f"Entry {idempotency_key} does not balance (off by {total}).")
+
+    debits: dict[int, Decimal] = defaultdict(Decimal)
+    by_id: dict[int, LedgerAccount] = {}
+    for leg in legs:
+        by_id[leg.account.pk] = leg.account
+        if leg.amount < 0 and not leg.account.may_go_negative:
+            debits[leg.account.pk] += -leg.amount
+    if debits:
+        guarded = [by_id[pk] for pk in debits]
+        lock_accounts(guarded)
+        current = balances(guarded)
+        for pk, needed in debits.items():
+            if current[pk] < needed:
+                raise InsufficientFunds(
+                    f"Insufficient balance on {by_id[pk].get_kind_display().lower()}: "
+                    f"{current[pk]} {currency} available, {needed} {currency} needed.",
+                    code="INSUFFICIENT_FUNDS",
+                )
+
+    with transaction.atomic():
+        entry = JournalEntry.objects.create(
+            kind=kind,
+            idempotency_key=idempotency_key,
+            currency=currency,
+            effective_date=effective_date,
+            description=description[:300],
+            invoice=invoice,
+            actor=actor,
+        )
+        Posting.objects.bulk_create(
+            Posting(
+                entry=entry, leg=index, account=leg.account, amount=leg.amount,
+                currency=currency, memo=leg.memo[:200],
+            )
+            for index, leg in enumerate(legs)
+        )
+    return entry
+
+
+def trial_balance() -> dict[str, Decimal]:
+    """Sum of all postings per currency. Zero in every currency when the books balance."""
+    rows = Posting.objects.values("currency").annotate(total=Sum("amount")).order_by("currency")
+    return {row["currency"]: row["total"] for row in rows}
+
+
+def unbalanced_entries() -> list[str]:
+    """Idempotency keys of entries whose postings do not sum to zero (should always be empty)."""
+    rows = (
+        Posting.objects.values("entry__idempotency_key")
+        .annotate(total=Sum("amount"))
+        .exclude(total=0)
+    )
+    return [row["entry__idempotency_key"] for row in rows]
