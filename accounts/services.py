@@ -44,6 +44,26 @@ def user_register(*, email: str, password: str, role: str) -> User:
         ) from None
 
 
+def staff_user_create(*, email: str, password: str) -> User:
+    """Create an operations staff account (admin access). Used by ops tooling and the demo;
+    never reachable from sign-up.
+
+    Raises:
+        ValidationFailed: ``WEAK_PASSWORD``. Conflict: ``EMAIL_TAKEN``.
+    """
+    email = User.objects.normalize_email(email).lower()
+    try:
+        validate_password(password, user=User(email=email, username=email))
+    except DjangoValidationError as exc:
+        raise ValidationFailed("The password is too weak.", code="WEAK_PASSWORD",
+                               fields={"password": exc.messages}) from exc
+    try:
+        with transaction.atomic():
+            return User.objects.create_superuser(email=email, password=password)
+    except IntegrityError:
+        raise Conflict("An account with this email already exists.", code="EMAIL_TAKEN") from None
+
+
 def kyc_submit(
     *,
     user: User,

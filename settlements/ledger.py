@@ -95,10 +95,24 @@ def lock_accounts(accounts: Iterable[LedgerAccount]) -> None:
              .values_list("pk", flat=True))
 
 
+#: Storage precision of amounts (7 places, Stellar's). Database sums are brought back to it:
+#: exact already on PostgreSQL's numeric, and it removes binary float noise on SQLite, whose
+#: SUM works in doubles.
+STORAGE_QUANTUM = Decimal("0.0000001")
+
+
+def exact_sum(total) -> Decimal:
+    """A database ``SUM`` of amounts as an exact Decimal at storage precision (0 for NULL)."""
+    if total is None:
+        return Decimal(0)
+    return Decimal(str(total)).quantize(STORAGE_QUANTUM) + 0  # "+ 0" turns -0 into 0
+
+
 def account_balance(account: LedgerAccount) -> Decimal:
     """Balance of ``account`` derived from its postings (currency units)."""
-    total = Posting.objects.filter(account=account).aggregate(total=Sum("amount"))["total"]
-    return total if total is not None else Decimal(0)
+    return exact_sum(
+        Posting.objects.filter(account=account).aggregate(total=Sum("amount"))["total"]
+    )
 
 
 def balances(accounts: Sequence[LedgerAccount]) -> dict[int, Decimal]:
@@ -108,7 +122,7 @@ def balances(accounts: Sequence[LedgerAccount]) -> dict[int, Decimal]:
         .values("account_id")
         .annotate(total=Sum("amount"))
     )
-    found = {row["account_id"]: row["total"] for row in rows}
+    found = {row["account_id"]: exact_sum(row["total"]) for row in rows}
     return {a.pk: found.get(a.pk, Decimal(0)) for a in accounts}
 
 
@@ -194,14 +208,10 @@ def ledger_post(
 def trial_balance() -> dict[str, Decimal]:
     """Sum of all postings per currency. Zero in every currency when the books balance."""
     rows = Posting.objects.values("currency").annotate(total=Sum("amount")).order_by("currency")
-    return {row["currency"]: row["total"] for row in rows}
+    return {row["currency"]: exact_sum(row["total"]) for row in rows}
 
 
 def unbalanced_entries() -> list[str]:
     """Idempotency keys of entries whose postings do not sum to zero (should always be empty)."""
-    rows = (
-        Posting.objects.values("entry__idempotency_key")
-        .annotate(total=Sum("amount"))
-        .exclude(total=0)
-    )
-    return [row["entry__idempotency_key"] for row in rows]
+    rows = Posting.objects.values("entry__idempotency_key").annotate(total=Sum("amount"))
+    return [row["entry__idempotency_key"] for row in rows if exact_sum(row["total"]) != 0]

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django.db.models import QuerySet, Sum
 
 from .enums import AccountKind
+from .ledger import exact_sum
 from .models import LedgerAccount, Posting
 
 WALLET_KINDS = (AccountKind.INVESTOR_CASH, AccountKind.SELLER_CASH)
@@ -20,7 +19,7 @@ def wallet_balances(*, user) -> list[dict]:
         .values("currency", "balance")
         .order_by("currency")
     )
-    return [{"currency": r["currency"], "balance": r["balance"] or Decimal(0)} for r in rows]
+    return [{"currency": r["currency"], "balance": exact_sum(r["balance"])} for r in rows]
 
 
 def wallet_entries(*, user) -> QuerySet[Posting]:
@@ -41,6 +40,6 @@ def account_balances_table() -> list[dict]:
     )
     return [
         {"key": a.key, "kind": a.kind, "currency": a.currency,
-         "owner": a.owner.email if a.owner else "", "balance": a.balance or Decimal(0)}
+         "owner": a.owner.email if a.owner else "", "balance": exact_sum(a.balance)}
         for a in rows
     ]

@@ -12,3 +12,7 @@ os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
 os.environ.setdefault("DJANGO_DEBUG", "true")
 
 from .base import *  # noqa: E402,F403
+
+# Quiet the per-task log lines of eager Celery in the demo's output.
+LOGGING["loggers"]["celery.app.trace"] = {"level": "WARNING"}  # noqa: F405
+LOGGING["loggers"]["kombu"] = {"level": "ERROR"}  # noqa: F405

@@ -1,0 +1,116 @@
+"""Back office for users and the KYC/KYB review queue.
+
+Decisions go through ``accounts.services`` (who decided, when and why are recorded); the
+status and decision fields are read-only here; profiles and their history cannot be deleted.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.template.response import TemplateResponse
+
+from paymint.core.errors import ApplicationError
+
+from .enums import KycStatus
+from .models import KycProfile, KycStatusEvent, User
+from .services import kyc_approve, kyc_reject
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    list_display = ("email", "role", "is_active", "is_staff", "date_joined")
+    list_filter = ("role", "is_staff", "is_active")
+    search_fields = ("email",)
+    ordering = ("-date_joined",)
+    readonly_fields = ("public_id", "deposit_reference", "last_login", "date_joined")
+    fieldsets = (
+        (None, {"fields": ("email", "password", "role", "public_id", "deposit_reference")}),
+        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = ((None, {"fields": ("email", "role", "password1", "password2")}),)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class KycStatusEventInline(admin.TabularInline):
+    model = KycStatusEvent
+    extra = 0
+    can_delete = False
+    readonly_fields = ("created_at", "from_status", "to_status", "actor", "reason")
+    fields = readonly_fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class DecisionReasonForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=True,
+                             label="Reason (shown to the applicant)")
+
+
+@admin.register(KycProfile)
+class KycProfileAdmin(admin.ModelAdmin):
+    list_display = ("legal_name", "kind", "user", "country", "tax_id", "status", "submitted_at",
+                    "decided_by", "decided_at")
+    list_filter = ("status", "kind", "country")
+    search_fields = ("legal_name", "user__email", "tax_id")
+    ordering = ("status", "submitted_at")
+    readonly_fields = ("user", "kind", "legal_name", "country", "tax_id", "tax_id_scheme",
+                       "address", "status", "submitted_at", "decided_at", "decided_by",
+                       "decision_reason", "created_at", "updated_at")
+    inlines = [KycStatusEventInline]
+    actions = ["approve_selected", "reject_selected"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def _decide(self, request, queryset, decide, verb: str, reason: str) -> None:
+        done = 0
+        for profile in queryset:
+            try:
+                decide(profile=profile, reviewer=request.user, reason=reason)
+                done += 1
+            except ApplicationError as exc:
+                self.message_user(request, f"{profile.legal_name}: {exc.message}",
+                                  messages.ERROR)
+        if done:
+            self.message_user(request, f"{verb} {done} profile(s).", messages.SUCCESS)
+
+    @admin.action(description="Approve selected profiles")
+    def approve_selected(self, request, queryset):
+        return self._with_reason(request, queryset, "approve_selected", kyc_approve, "Approved",
+                                 require=False)
+
+    @admin.action(description="Reject selected profiles (reason required)")
+    def reject_selected(self, request, queryset):
+        return self._with_reason(request, queryset, "reject_selected", kyc_reject, "Rejected",
+                                 require=True)
+
+    def _with_reason(self, request, queryset, action, decide, verb, *, require: bool):
+        queryset = queryset.filter(status=KycStatus.PENDING_REVIEW)
+        if "apply" in request.POST:
+            form = DecisionReasonForm(request.POST)
+            if not require:
+                form.fields["reason"].required = False
+            if form.is_valid():
+                self._decide(request, queryset, decide, verb, form.cleaned_data["reason"])
+                return None
+        else:
+            form = DecisionReasonForm()
+            if not require:
+                form.fields["reason"].required = False
+        return TemplateResponse(request, "admin/kyc_decision.html", {
+            **self.admin_site.each_context(request),
+            "title": f"{verb[:-1]} KYC/KYB",
+            "profiles": queryset,
+            "form": form,
+            "action": action,
+            "opts": self.model._meta,
+        })

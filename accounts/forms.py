@@ -1,0 +1,90 @@
+"""Dashboard forms for sign-in, sign-up and KYC/KYB onboarding.
+
+Forms only check the shape of the input; the rules (password strength, tax id checksums, allowed
+status moves) are the services'. :class:`ServiceErrorFormMixin` puts an
+:class:`~paymint.core.errors.ApplicationError` raised by a service back on the form: each of its
+``fields`` messages next to the matching field, the rest as non-field errors.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+
+from paymint.core.errors import ApplicationError
+
+from .enums import Role
+
+
+class ServiceErrorFormMixin:
+    """Mix into a form to show a service's :class:`ApplicationError` on it."""
+
+    #: Service field name -> form field name, where they differ.
+    service_field_map: dict[str, str] = {}
+
+    def add_application_error(self, exc: ApplicationError) -> None:
+        for name, messages in (exc.fields or {}).items():
+            target = self.service_field_map.get(name, name)
+            for message in messages:
+                self.add_error(target if target in self.fields else None, message)
+        # The service's headline message (with its stable code) goes on top of the form.
+        self.add_error(None, forms.ValidationError(exc.message, code=exc.code))
+
+
+class EmailAuthenticationForm(AuthenticationForm):
+    """Django's login form; the username field is the email address (``USERNAME_FIELD``)."""
+
+    username = forms.EmailField(
+        label="Email",
+        widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
+    )
+
+
+class SignupForm(ServiceErrorFormMixin, forms.Form):
+    email = forms.EmailField(
+        label="Work email", max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
+    )
+    password = forms.CharField(
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="At least 10 characters; not a common or all-numeric password.",
+    )
+    role = forms.ChoiceField(
+        label="I want to",
+        choices=[
+            (Role.SELLER, "Get paid early for my invoices (seller)"),
+            (Role.INVESTOR, "Fund invoices and earn a return (investor)"),
+        ],
+        widget=forms.RadioSelect,
+    )
+
+
+class KycForm(ServiceErrorFormMixin, forms.Form):
+    legal_name = forms.CharField(
+        label="Legal name", max_length=200,
+        help_text="Your company's registered name (sellers) or your full legal name (investors).",
+        widget=forms.TextInput(attrs={"autocomplete": "organization"}),
+    )
+    country = forms.CharField(
+        label="Country",
+        min_length=2,
+        max_length=2,
+        help_text="Two-letter ISO code, e.g. DE, FR, IN, GB.",
+        widget=forms.TextInput(attrs={"autocomplete": "country", "size": 2,
+                                      "pattern": "[A-Za-z]{2}",
+                                      "style": "text-transform:uppercase"}),
+    )
+    tax_id = forms.CharField(
+        label="Tax id",
+        max_length=32,
+        help_text="VAT number (EU, GB, CH), GSTIN or PAN (IN), EIN (US), ABN (AU).",
+    )
+    address = forms.CharField(
+        label="Address", max_length=300, required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "autocomplete": "street-address"}),
+    )
+
+    def clean_country(self) -> str:
+        return self.cleaned_data["country"].strip().upper()

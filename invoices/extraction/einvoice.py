@@ -1,0 +1,230 @@
+"""Structured e-invoices: UN/CEFACT CII (ZUGFeRD 1/2, Factur-X, XRechnung CII) and OASIS UBL.
+
+Parsing is namespace-agnostic (local names) so that ZUGFeRD 1.0 (``CrossIndustryDocument``)
+and CII D16B (``CrossIndustryInvoice``) share one reader. Documents with a DOCTYPE/ENTITY
+declaration are refused (entity-expansion attacks); the standard library parser never fetches
+external resources.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET  # noqa: S405 - DTDs are refused before parsing
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from .errors import CorruptDocument
+from .schema import FIELD_NAMES, ExtractedField
+
+XML_CONFIDENCE = 0.98
+EINVOICE_ATTACHMENT_NAMES = (
+    "factur-x.xml",
+    "zugferd-invoice.xml",
+    "xrechnung.xml",
+    "order-x.xml",
+)
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def parse_xml(data: bytes) -> ET.Element:
+    """Parse XML safely; raises CorruptDocument for DTDs or malformed XML."""
+    head = data[:4096].lower()
+    if b"<!doctype" in head or b"<!entity" in data.lower():
+        raise CorruptDocument("XML documents with a DOCTYPE are not accepted.")
+    try:
+        return ET.fromstring(data)  # noqa: S314 - DTD/entities refused above
+    except ET.ParseError as exc:
+        raise CorruptDocument("The XML file is malformed.") from exc
+
+
+def xml_kind(root: ET.Element) -> str | None:
+    """'cii' for CrossIndustryInvoice/Document, 'ubl' for Invoice/CreditNote, else None."""
+    name = _local(root.tag)
+    if name in ("CrossIndustryInvoice", "CrossIndustryDocument"):
+        return "cii"
+    if name in ("Invoice", "CreditNote"):
+        return "ubl"
+    return None
+
+
+def looks_like_einvoice_xml(data: bytes) -> bool:
+    head = data[:4000]
+    return any(
+        marker in head
+        for marker in (b"CrossIndustryInvoice", b"CrossIndustryDocument", b"oasis:names:specification:ubl")
+    )
+
+
+def _iter(el: ET.Element, name: str) -> Iterator[ET.Element]:
+    for child in el.iter():
+        if _local(child.tag) == name:
+            yield child
+
+
+def _first(el: ET.Element | None, *path: str) -> ET.Element | None:
+    """First descendant following ``path`` of local names (each step searches descendants)."""
+    if el is None:
+        return None
+    if not path:
+        return el
+    for cand in _iter(el, path[0]):
+        found = _first(cand, *path[1:])
+        if found is not None:
+            return found
+    return None
+
+
+def _child(el: ET.Element | None, name: str) -> ET.Element | None:
+    if el is None:
+        return None
+    for c in el:
+        if _local(c.tag) == name:
+            return c
+    return None
+
+
+def _text(el: ET.Element | None) -> str | None:
+    if el is None or el.text is None:
+        return None
+    t = el.text.strip()
+    return t or None
+
+
+def _cii_date(el: ET.Element | None) -> date | None:
+    if el is None:
+        return None
+    ds = _first(el, "DateTimeString")
+    raw = _text(ds) or _text(el)
+    if not raw:
+        return None
+    digits = re.sub(r"\D", "", raw)
+    try:
+        if len(digits) >= 8:
+            return date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
+    except ValueError:
+        return None
+    return None
+
+
+def _iso_date(raw: str | None) -> date | None:
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw[:10])
+    except ValueError:
+        return None
+
+
+def _amount(elements: list[ET.Element], currency: str | None) -> Decimal | None:
+    chosen = None
+    for el in elements:
+        cur = el.get("currencyID")
+        if chosen is None or (currency and cur == currency):
+            chosen = el
+    raw = _text(chosen)
+    if raw is None:
+        return None
+    try:
+        return Decimal(raw)
+    except InvalidOperation:
+        return None
+
+
+def _vat_id(party: ET.Element | None) -> str | None:
+    if party is None:
+        return None
+    fallback = None
+    for reg in _iter(party, "SpecifiedTaxRegistration"):
+        idel = _child(reg, "ID")
+        if idel is None:
+            continue
+        if idel.get("schemeID") == "VA":
+            return _text(idel)
+        fallback = fallback or None
+    return fallback
+
+
+def parse_cii(root: ET.Element) -> dict[str, object]:
+    doc = _first(root, "ExchangedDocument") or _first(root, "HeaderExchangedDocument")
+    seller = _first(root, "SellerTradeParty")
+    buyer = _first(root, "BuyerTradeParty")
+    currency = _text(_first(root, "InvoiceCurrencyCode"))
+    summation = _first(root, "SpecifiedTradeSettlementHeaderMonetarySummation") or _first(
+        root, "SpecifiedTradeSettlementMonetarySummation"
+    )
+    terms = _first(root, "SpecifiedTradePaymentTerms")
+    return {
+        "invoice_number": _text(_child(doc, "ID")),
+        "issuer_name": _text(_child(seller, "Name")),
+        "buyer_name": _text(_child(buyer, "Name")),
+        "total_amount": _amount(list(_iter(summation, "GrandTotalAmount")), currency)
+        if summation is not None
+        else None,
+        "amount_due": _amount(list(_iter(summation, "DuePayableAmount")), currency)
+        if summation is not None
+        else None,
+        "currency": currency,
+        "issue_date": _cii_date(_child(doc, "IssueDateTime")),
+        "due_date": _cii_date(_first(terms, "DueDateDateTime")),
+        "issuer_tax_id": _vat_id(seller),
+        "buyer_tax_id": _vat_id(buyer),
+    }
+
+
+def _ubl_party(root: ET.Element, role: str) -> tuple[str | None, str | None]:
+    party = _first(_child(root, role), "Party")
+    if party is None:
+        return None, None
+    name = _text(_first(party, "PartyLegalEntity", "RegistrationName")) or _text(
+        _first(party, "PartyName", "Name")
+    )
+    tax = None
+    for scheme in _iter(party, "PartyTaxScheme"):
+        tax = _text(_child(scheme, "CompanyID"))
+        if tax:
+            break
+    return name, tax
+
+
+def parse_ubl(root: ET.Element) -> dict[str, object]:
+    currency = _text(_child(root, "DocumentCurrencyCode"))
+    total = _child(root, "LegalMonetaryTotal")
+    seller_name, seller_tax = _ubl_party(root, "AccountingSupplierParty")
+    buyer_name, buyer_tax = _ubl_party(root, "AccountingCustomerParty")
+    due = _text(_child(root, "DueDate")) or _text(_first(root, "PaymentMeans", "PaymentDueDate"))
+    return {
+        "invoice_number": _text(_child(root, "ID")),
+        "issuer_name": seller_name,
+        "buyer_name": buyer_name,
+        "total_amount": _amount([e for e in [_child(total, "TaxInclusiveAmount")] if e is not None], currency),
+        "amount_due": _amount([e for e in [_child(total, "PayableAmount")] if e is not None], currency),
+        "currency": currency,
+        "issue_date": _iso_date(_text(_child(root, "IssueDate"))),
+        "due_date": _iso_date(due),
+        "issuer_tax_id": seller_tax,
+        "buyer_tax_id": buyer_tax,
+    }
+
+
+def extract_einvoice(data: bytes) -> tuple[dict[str, ExtractedField], str] | None:
+    """Read a CII or UBL XML; returns (fields, method) or None when it is not an e-invoice.
+
+    Raises CorruptDocument for malformed XML or XML with a DOCTYPE.
+    """
+    root = parse_xml(data)
+    kind = xml_kind(root)
+    if kind is None:
+        return None
+    values = parse_cii(root) if kind == "cii" else parse_ubl(root)
+    source = f"{kind}-xml"
+    fields = {
+        name: ExtractedField(values.get(name), XML_CONFIDENCE, source)
+        if values.get(name) is not None
+        else ExtractedField.missing(source)
+        for name in FIELD_NAMES
+    }
+    return fields, f"einvoice-{kind}"

@@ -1,0 +1,194 @@
+"""Scoring of extraction results against ground truth (pure functions + a corpus runner).
+
+Rules (field-level accuracy):
+- ground-truth ``null`` fields are not scored;
+- names: case-, accent- and punctuation-insensitive, legal-form suffixes (GmbH, AG, Ltd, Inc,
+  LLC, SA, SARL, SAS, Pvt Ltd, KG, & Co. KG, B.V., ...) ignored; any of
+  ``extra.issuer_name_alternatives`` (or ``buyer_name_alternatives``) is accepted too;
+- amounts: equal to the cent; dates: exactly equal (ISO);
+- tax ids: compared without spaces/punctuation/case and without a leading "ABN"/"VAT"-style label;
+- invoice numbers: compared without whitespace and case, and without a leading "#";
+- currency: ISO code, case-insensitive.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import unicodedata
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from .schema import FIELD_NAMES
+
+LEGAL_SUFFIXES = frozenset(
+    "gmbh ag kg ohg ug mbh gbr ek ev co and ltd limited llc inc incorporated corp corporation "
+    "plc llp lp sa sarl sas sasu eurl bv nv pvt private pty srl spa oy ab as aps kft sro".split()
+)
+_TAX_LABEL = re.compile(
+    r"^(?:abn|acn|gstin|gst|vat|tva|ust|ustid|ustidnr|btw|tin|uid|nif|cif|mwst)(?:no|nr)?[:\s.#-]*",
+    re.I,
+)
+
+
+def normalize_name(name: str) -> str:
+    """Lower-case, strip accents/punctuation, drop trailing legal forms ("Bei Spiel GmbH" -> "bei spiel")."""
+    t = unicodedata.normalize("NFKD", name)
+    t = "".join(c for c in t if not unicodedata.combining(c)).lower()
+    t = re.sub(r"[.'’]", "", t)
+    t = t.replace("&", " and ")
+    t = re.sub(r"[^\w]+|_", " ", t)
+    tokens = t.split()
+    while tokens and tokens[-1] in LEGAL_SUFFIXES:
+        tokens.pop()
+    return " ".join(tokens)
+
+
+def names_match(predicted: str | None, expected: str, alternatives: tuple[str, ...] = ()) -> bool:
+    if not predicted:
+        return False
+    got = normalize_name(predicted)
+    return bool(got) and any(got == normalize_name(e) for e in (expected, *alternatives))
+
+
+def _decimal(value) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        return Decimal(str(value)).quantize(Decimal("0.01"))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def amounts_match(predicted, expected) -> bool:
+    got, want = _decimal(predicted), _decimal(expected)
+    return got is not None and got == want
+
+
+def dates_match(predicted, expected) -> bool:
+    if predicted is None:
+        return False
+    return str(predicted)[:10] == str(expected)[:10]
+
+
+def normalize_tax_id(value: str) -> str:
+    t = re.sub(r"[^0-9A-Za-z]", "", str(value)).upper()
+    return _TAX_LABEL.sub("", t) if not re.match(r"^[A-Z]{2}\d", t) else t
+
+
+def tax_ids_match(predicted, expected) -> bool:
+    if not predicted:
+        return False
+    return normalize_tax_id(predicted) == normalize_tax_id(expected)
+
+
+def normalize_invoice_number(value: str) -> str:
+    return re.sub(r"\s+", "", str(value)).lstrip("#").casefold()
+
+
+def field_matches(name: str, predicted, expected, extra: dict | None = None) -> bool | None:
+    """Compare one field; None when the ground truth is null (not scored)."""
+    if expected is None:
+        return None
+    extra = extra or {}
+    if name in ("issuer_name", "buyer_name"):
+        alts = tuple(extra.get(f"{name}_alternatives") or ())
+        return names_match(predicted, expected, alts)
+    if name in ("total_amount", "amount_due"):
+        return amounts_match(predicted, expected)
+    if name in ("issue_date", "due_date"):
+        return dates_match(predicted, expected)
+    if name in ("issuer_tax_id", "buyer_tax_id"):
+        return tax_ids_match(predicted, expected)
+    if name == "invoice_number":
+        return predicted is not None and normalize_invoice_number(
+            predicted
+        ) == normalize_invoice_number(expected)
+    if name == "currency":
+        return predicted is not None and str(predicted).upper() == str(expected).upper()
+    return predicted == expected
+
+
+def score_document(predicted: dict, ground_truth: dict) -> dict[str, bool | None]:
+    """Per-field match for one document. ``predicted``: to_json_dict() output; ``ground_truth``:
+    the parsed ``*.gt.json`` (with ``fields`` and optional ``extra``)."""
+    extra = ground_truth.get("extra") or {}
+    gt = ground_truth["fields"]
+    return {name: field_matches(name, predicted.get(name), gt.get(name), extra) for name in FIELD_NAMES}
+
+
+# --- corpus ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    path: Path
+    kind: str  # pdf-text | pdf-scan | image
+    gt_path: Path
+    ground_truth: dict = field(hash=False, compare=False)
+
+
+def load_manifest(manifest: str | Path) -> list[ManifestEntry]:
+    """Read MANIFEST.tsv; paths are resolved relative to the manifest's folder."""
+    manifest = Path(manifest)
+    base = manifest.parent
+    out = []
+    with manifest.open(newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            if row.get("has_ground_truth", "yes") != "yes" or not row.get("gt_path"):
+                continue
+            gt_path = base / row["gt_path"]
+            gt = json.loads(gt_path.read_text(encoding="utf-8"))
+            out.append(ManifestEntry(base / row["path"], row["kind"], gt_path, gt))
+    return out
+
+
+@dataclass
+class Tally:
+    correct: int = 0
+    scored: int = 0
+
+    def add(self, ok: bool) -> None:
+        self.scored += 1
+        self.correct += int(ok)
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.scored if self.scored else None
+
+
+@dataclass
+class DocumentScore:
+    path: str
+    group: str
+    matches: dict[str, bool | None]
+    predicted: dict
+    error: str | None = None
+
+    @property
+    def misses(self) -> list[str]:
+        return [k for k, v in self.matches.items() if v is False]
+
+
+def aggregate(scores: list[DocumentScore]) -> dict:
+    """Accuracy per group and field: {"groups": {group: {"overall": .., "fields": {..}}}, "overall": ..}."""
+    per_group: dict[str, dict[str, Tally]] = defaultdict(lambda: defaultdict(Tally))
+    total = Tally()
+    for s in scores:
+        for name, ok in s.matches.items():
+            if ok is None:
+                continue
+            per_group[s.group][name].add(ok)
+            per_group[s.group]["__all__"].add(ok)
+            total.add(ok)
+    groups = {}
+    for group, tallies in sorted(per_group.items()):
+        groups[group] = {
+            "overall": tallies["__all__"].accuracy,
+            "scored": tallies["__all__"].scored,
+            "fields": {n: tallies[n].accuracy for n in FIELD_NAMES if tallies[n].scored},
+        }
+    return {"groups": groups, "overall": total.accuracy, "scored": total.scored}

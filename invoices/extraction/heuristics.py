@@ -1,0 +1,639 @@
+"""Field extraction from a laid-out page (text layer or OCR) with general rules.
+
+Rules are issuer-agnostic: a label (multilingual dictionary in :mod:`labels`) is searched in
+every text segment, and its value is taken from the rest of the segment, the next segment to
+the right on the same line, or the segment below it (column layouts). Candidates are ranked by
+label tier and position (numbers/dates: top first; totals: bottom first). Confidences are
+heuristic: ~0.85 for a specific label, lower for generic labels and fallbacks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from . import labels as L
+from .layout import Document, Line, Segment
+from .parsing import (
+    ISO_CODES,
+    WORD_CURRENCIES,
+    AmountMatch,
+    currency_from_token,
+    find_amounts,
+    find_dates,
+    looks_like_date,
+    parse_money_value,
+)
+from .schema import FIELD_NAMES, ExtractedField
+from .taxids import TaxIdMatch, find_tax_ids
+
+
+@dataclass
+class Cand:
+    value: Any
+    tier: int
+    how: str  # same | right | below | column | fallback
+    label: Segment | None
+    at: Segment | None  # where the value was read
+
+    @property
+    def pos(self) -> tuple[int, float]:
+        seg = self.at or self.label
+        return (seg.page, seg.top) if seg else (0, 0.0)
+
+
+_FILLER = re.compile(r"^[\s:#\-–|=*.]*(?:[A-Z]{3}|[$€£₹])?[\s:#\-–|=*.]*$")
+_CONF = {1: 0.85, 2: 0.7, 3: 0.5}
+
+
+def _lines_below(doc: Document, line: Line, max_lines: int) -> Iterator[Line]:
+    page = doc.pages[line.page]
+    h = line.height
+    limit = line.bottom + (max_lines + 0.5) * 2.2 * h
+    count = 0
+    for other in page.lines:
+        if other.top <= line.top + 0.3 * h:
+            continue
+        if other.top > limit or count >= max_lines:
+            return
+        count += 1
+        yield other
+
+
+def _below_candidates(seg: Segment, below: Line, page_width: float) -> list[Segment]:
+    h = seg.height
+    overlapping = [s for s in below.segments if s.overlaps_x(seg, slack=0.3 * h)]
+    if overlapping:
+        return overlapping[:1]
+    # right-aligned values in a label box: first segment starting right of the label start
+    shifted = [
+        s for s in below.segments if seg.x0 - h <= s.x0 <= seg.x1 + 0.3 * page_width
+    ]
+    return shifted[:1]
+
+
+def find_labeled(
+    doc: Document,
+    specs: dict[str, int],
+    parse: Callable[[str], Any],
+    *,
+    exclude: re.Pattern[str] | None = None,
+    exclude_scope: str = "prefix",
+    override: re.Pattern[str] | None = None,
+    right: bool = True,
+    below: int = 2,
+    column: bool = False,
+    anchored: bool = False,
+    max_tier: int = 3,
+) -> list[Cand]:
+    """Find ``label -> value`` pairs in the document.
+
+    ``parse(text)`` returns the value or None. ``exclude`` rejects a label when it matches the
+    text before/including the label (``exclude_scope="prefix"``) or the whole segment
+    (``"segment"``), unless ``override`` matches. ``below``: how many lines to look down.
+    ``column``: for header-style labels read the whole column below and keep the last value.
+    ``anchored``: the label must start its segment.
+    """
+    compiled = sorted(L.compile_labels(specs), key=lambda t: t[0])
+    out: list[Cand] = []
+    for line in doc.lines:
+        for si, seg in enumerate(line.segments):
+            for tier, rx in compiled:
+                if tier > max_tier:
+                    continue
+                m = rx.search(seg.text)
+                if not m:
+                    continue
+                if anchored and seg.text[: m.start()].strip(" *•-"):
+                    continue
+                scope = seg.text[: m.end()] if exclude_scope == "prefix" else seg.text
+                if exclude and exclude.search(scope) and not (override and override.search(scope)):
+                    break
+                cand = _value_for(doc, line, si, seg, m, tier, parse, right, below, column)
+                if cand is not None:
+                    out.append(cand)
+                break
+    return out
+
+
+def _value_for(doc, line, si, seg, m, tier, parse, right, below, column) -> Cand | None:
+    rest = seg.text[m.end() :]
+    if rest.strip(" :#.-|"):
+        value = parse(rest)
+        if value is not None:
+            return Cand(value, tier, "same", seg, seg)
+        if not _FILLER.match(rest):
+            return None
+    if right:
+        for rseg in line.segments[si + 1 :]:
+            value = parse(rseg.text)
+            if value is not None:
+                return Cand(value, tier, "right", seg, rseg)
+            if not _FILLER.match(rseg.text):
+                break
+    if below:
+        page = doc.pages[line.page]
+        found: list[Cand] = []
+        for bl in _lines_below(doc, line, 8 if column else below):
+            segs = _below_candidates(seg, bl, page.width)
+            if not segs:
+                continue
+            value = parse(segs[0].text)
+            if value is None:
+                if column and found:
+                    break
+                if column:
+                    continue
+                return None
+            found.append(Cand(value, tier, "column" if column else "below", seg, segs[0]))
+            if not column:
+                break
+        if found:
+            return found[-1]
+    return None
+
+
+# --- value parsers --------------------------------------------------------------------------
+
+_ID_PREFIX = re.compile(r"^[\s:#.\-–|]*(?:(?:no|nr|n°|nº|number|nummer)\b\.?)?[\s:#.|]*", re.I)
+
+
+def parse_invoice_number(text: str) -> str | None:
+    t = _ID_PREFIX.sub("", text.strip())
+    if not t:
+        return None
+    token = t.split()[0].strip(",;:()[]")
+    if len(token) < 3 or len(token) > 40 or not re.search(r"\d", token):
+        return None
+    if looks_like_date(token) and not re.search(r"[A-Za-z_]", token):
+        return None
+    if re.fullmatch(r"[\d.,]+", token) and re.search(r"[.,]\d{2}$", token):
+        return None  # an amount
+    if re.fullmatch(r"\d{1,2}/\d{1,2}", token):
+        return None  # "page 1/1"
+    return token
+
+
+def _date_parser(order: str) -> Callable[[str], date | None]:
+    def parse(text: str) -> date | None:
+        t = text.strip(" :|.,-")
+        found = find_dates(t, order)
+        if found and found[0].start <= 3:
+            return found[0].value
+        return None
+
+    return parse
+
+
+def _money_parser(require_decimals: bool = True) -> Callable[[str], AmountMatch | None]:
+    def parse(text: str) -> AmountMatch | None:
+        m = parse_money_value(text)
+        if m is None:
+            return None
+        if require_decimals and not m.has_decimals and m.currency is None:
+            return None
+        return m
+
+    return parse
+
+
+def clean_name(text: str) -> str | None:
+    """Return a plausible party name from a text snippet, or None."""
+    t = re.sub(r"^(?:name|firma|company|raison sociale)\s*:\s*", "", text.strip(), flags=re.I)
+    t = t.strip(" ,;:-–|*•●")
+    if len(t) < 2 or len(t) > 80:
+        return None
+    letters = sum(c.isalpha() for c in t)
+    if letters < 2 or letters < 0.5 * len(t.replace(" ", "")):
+        return None
+    if L.PARTY_NOISE.match(t) or re.search(r"@|www\.|https?:|\.com\b", t, re.I):
+        return None
+    if L.DOCUMENT_TITLES.match(t) and len(t) < 30:
+        return None
+    if looks_like_date(t):
+        return None
+    return t
+
+
+# --- field extractors -----------------------------------------------------------------------
+
+
+def _best(cands: list[Cand], *, bottom: bool = False) -> Cand | None:
+    if not cands:
+        return None
+    tier = min(c.tier for c in cands)
+    same = [c for c in cands if c.tier == tier]
+    if bottom:
+        return max(same, key=lambda c: c.pos)
+    return min(same, key=lambda c: c.pos)
+
+
+def _field(value: Any, conf: float, source: str) -> ExtractedField:
+    return ExtractedField(value=value, confidence=round(min(max(conf, 0.0), 1.0), 3), source=source)
+
+
+def doc_date_order(doc: Document) -> str:
+    """'MDY' when the document looks US (dollar amounts, no euro/pound), else 'DMY'."""
+    text = doc.text
+    if "$" in text and not re.search(r"€|EUR\b|£|GBP\b|₹|\bRs\b", text):
+        return "MDY"
+    if re.search(r"\b(?:USD|U\.S\.A?|United States)\b", text) and "€" not in text:
+        return "MDY"
+    return "DMY"
+
+
+class FieldExtractor:
+    """Runs every field rule over one :class:`Document`."""
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.source = doc.source
+        self.order = doc_date_order(doc)
+        self.penalty = 0.8 if doc.source == "ocr" else 1.0
+        self.warnings: list[str] = []
+
+    def conf(self, base: float, seg: Segment | None = None) -> float:
+        c = base * self.penalty
+        if seg is not None and self.source == "ocr":
+            c *= 0.7 + 0.3 * seg.conf
+        return c
+
+    def extract(self) -> dict[str, ExtractedField]:
+        out: dict[str, ExtractedField] = {n: ExtractedField.missing(self.source) for n in FIELD_NAMES}
+        number = self.invoice_number()
+        if number:
+            out["invoice_number"] = _field(number.value, self.conf(_CONF[number.tier], number.at), self.source)
+        issue = self.issue_date()
+        if issue:
+            out["issue_date"] = issue
+        total, due = self.amounts()
+        if total:
+            out["total_amount"] = total[0]
+        if due:
+            out["amount_due"] = due[0]
+        out["currency"] = self.currency(total[1] if total else None, due[1] if due else None)
+        out["due_date"] = self.due_date(out["issue_date"].value)
+        issuer_tax, buyer_tax = self.tax_ids()
+        if issuer_tax:
+            out["issuer_tax_id"] = issuer_tax
+        if buyer_tax:
+            out["buyer_tax_id"] = buyer_tax
+        issuer, buyer = self.parties()
+        if issuer:
+            out["issuer_name"] = issuer
+        if buyer:
+            out["buyer_name"] = buyer
+        if due is None and total and self._payment_requested():
+            value = total[0].value
+            out["amount_due"] = _field(value, min(0.4, total[0].confidence), self.source)
+        return out
+
+    # invoice number
+    def invoice_number(self) -> Cand | None:
+        cands = find_labeled(
+            self.doc,
+            L.INVOICE_NUMBER,
+            parse_invoice_number,
+            exclude=L.INVOICE_NUMBER_EXCLUDE,
+            max_tier=2,
+        )
+        best = _best(cands)
+        if best:
+            return best
+        # weak labels: a document title or '#' directly followed (or underlined) by the number
+        weak = []
+        for c in find_labeled(self.doc, L.INVOICE_NUMBER, parse_invoice_number, right=True, below=1):
+            if c.tier != 3:
+                continue
+            if c.how == "below" and not L.DOCUMENT_TITLES.match(c.label.text) and c.label.text.strip() != "#":
+                continue
+            if c.how == "below" and len(c.label.text.split()) > 2:
+                continue
+            weak.append(c)
+        return _best(weak)
+
+    # dates
+    def issue_date(self) -> ExtractedField | None:
+        parse = _date_parser(self.order)
+        cands = find_labeled(self.doc, L.ISSUE_DATE, parse, exclude=L.ISSUE_DATE_EXCLUDE, below=2)
+        # "<Invoice> Nr. 4711 vom 05.03.2018" / "Invoice # X issued at 2020-11-21"
+        for line in self.doc.lines:
+            for seg in line.segments:
+                for _, rx in L.compile_labels(L.INVOICE_NUMBER):
+                    m = rx.search(seg.text)
+                    if not m:
+                        continue
+                    tail = seg.text[m.end() :]
+                    dm = re.search(r"\b(?:vom|du|dated|of|from|van|issued(?: at| on)?)\b", tail, re.I)
+                    if dm:
+                        found = find_dates(tail[dm.end() :], self.order)
+                        if found and found[0].start <= 3:
+                            cands.append(Cand(found[0].value, 1, "same", seg, seg))
+                    break
+        best = _best(cands)
+        if best:
+            return _field(best.value, self.conf(_CONF[best.tier], best.at), self.source)
+        # fallback: first date in the top part of page 1 outside excluded contexts
+        page = self.doc.pages[0] if self.doc.pages else None
+        if page:
+            for line in page.lines:
+                if line.top > 0.45 * page.height:
+                    break
+                for seg in line.segments:
+                    if L.ISSUE_DATE_EXCLUDE.search(seg.text):
+                        continue
+                    found = find_dates(seg.text, self.order)
+                    if found:
+                        return _field(found[0].value, self.conf(0.4, seg), self.source)
+        return None
+
+    def due_date(self, issue: date | None) -> ExtractedField:
+        parse = _date_parser(self.order)
+        cands = find_labeled(self.doc, L.DUE_DATE, parse, exclude=L.DUE_DATE_EXCLUDE, below=2)
+        cands = [c for c in cands if issue is None or c.value >= issue]
+        best = _best(cands)
+        if best:
+            return _field(best.value, self.conf(_CONF[best.tier] - 0.05, best.at), self.source)
+        if issue is not None:
+            for line in self.doc.lines:
+                for clause in re.split(r"[,;]", line.text):
+                    if L.DUE_DATE_EXCLUDE.search(clause) or "%" in clause:
+                        continue
+                    m = L.PAYMENT_TERMS_DAYS.search(clause)
+                    if m:
+                        days = int(next(g for g in m.groups() if g))
+                        if 0 < days <= 180:
+                            return _field(issue + timedelta(days=days), self.conf(0.55), self.source)
+        return ExtractedField.missing(self.source)
+
+    # amounts
+    def amounts(self):
+        money = _money_parser()
+        totals = find_labeled(
+            self.doc,
+            L.TOTAL,
+            money,
+            exclude=L.TOTAL_EXCLUDE,
+            exclude_scope="segment",
+            override=L.TOTAL_INCLUDE_OVERRIDE,
+            column=False,
+        )
+        # header-style labels ("Endbetrag" above a column of amounts): keep the last row
+        column_totals = find_labeled(
+            self.doc,
+            L.TOTAL,
+            money,
+            exclude=L.TOTAL_EXCLUDE,
+            exclude_scope="segment",
+            override=L.TOTAL_INCLUDE_OVERRIDE,
+            right=False,
+            column=True,
+        )
+        by_label = {id(c.label): c for c in totals}
+        for c in column_totals:
+            prev = by_label.get(id(c.label))
+            if prev is None:
+                totals.append(c)
+            elif prev.how == "below" and c.at is not prev.at:
+                totals[totals.index(prev)] = c
+        dues = find_labeled(self.doc, L.AMOUNT_DUE, money, exclude=L.AMOUNT_DUE_EXCLUDE)
+        total = _best([c for c in totals if c.tier <= 2], bottom=True)
+        due = _best(dues, bottom=True)
+        out_total = out_due = None
+        if total:
+            conf = _CONF[total.tier] + (0.05 if total.tier == 1 else 0.0)
+            out_total = (_field(total.value.value, self.conf(conf, total.at), self.source), total.value)
+        elif due:
+            out_total = (_field(due.value.value, self.conf(0.5, due.at), self.source), due.value)
+        else:
+            weak = _best(totals, bottom=True)
+            if weak:
+                out_total = (_field(weak.value.value, self.conf(0.35, weak.at), self.source), weak.value)
+        if due:
+            out_due = (_field(due.value.value, self.conf(_CONF[due.tier], due.at), self.source), due.value)
+        return out_total, out_due
+
+    def _payment_requested(self) -> bool:
+        text = self.doc.text
+        return bool(L.PAYMENT_REQUEST.search(text)) and not L.PAID_HINT.search(text)
+
+    # currency
+    def currency(self, total: AmountMatch | None, due: AmountMatch | None) -> ExtractedField:
+        def parse_code(text: str) -> str | None:
+            t = text.strip(" :|")
+            m = re.match(r"([A-Z]{3})\b", t)
+            if m and m.group(1) in ISO_CODES:
+                return m.group(1)
+            return currency_from_token(t[:1]) if t else None
+
+        best = _best(find_labeled(self.doc, L.CURRENCY, parse_code, below=2))
+        if best:
+            return _field(best.value, self.conf(0.9, best.at), self.source)
+        for m in (total, due):
+            if m is not None and m.currency:
+                return _field(m.currency, self.conf(0.8 if m.currency != "USD" else 0.7), self.source)
+        counts: Counter[str] = Counter()
+        text = self.doc.text
+        for am in find_amounts(text):
+            if am.currency:
+                counts[am.currency] += 1
+        for code in re.findall(r"\b[A-Z]{3}\b", text):
+            if code in ISO_CODES:
+                counts[code] += 1
+        for rx, code in WORD_CURRENCIES:
+            if rx.search(text):
+                counts[code] += 2
+        if "₹" in text:
+            counts["INR"] += 1
+        if counts:
+            code, _ = counts.most_common(1)[0]
+            return _field(code, self.conf(0.6), self.source)
+        return ExtractedField.missing(self.source)
+
+    # tax ids
+    def tax_ids(self) -> tuple[ExtractedField | None, ExtractedField | None]:
+        matches = find_tax_ids(self.doc)
+        issuer = [m for m in matches if m.role == "issuer"]
+        buyer = [m for m in matches if m.role == "buyer"]
+
+        def pick(ms: list[TaxIdMatch]) -> ExtractedField | None:
+            if not ms:
+                return None
+            counts = Counter(m.value for m in ms)
+            best = max(ms, key=lambda m: (m.valid, m.labelled, counts[m.value], -m.order))
+            conf = 0.6 + (0.2 if best.valid else 0.0) + (0.1 if best.labelled else 0.0)
+            return _field(best.value, self.conf(conf, best.segment), self.source)
+
+        issuer_field = pick(issuer)
+        buyer_field = pick([m for m in buyer if not issuer_field or m.value != issuer_field.value])
+        return issuer_field, buyer_field
+
+    # parties
+    def _party_label_value(self, specs: dict[str, int]) -> Cand | None:
+        def parse(text: str) -> str | None:
+            return clean_name(text)
+
+        cands: list[Cand] = []
+        compiled = sorted(L.compile_labels(specs), key=lambda t: t[0])
+        for line in self.doc.lines:
+            for si, seg in enumerate(line.segments):
+                for tier, rx in compiled:
+                    m = rx.search(seg.text)
+                    if not m or seg.text[: m.start()].strip(" *•-"):
+                        continue
+                    rest = seg.text[m.end() :]
+                    weak = tier >= 2
+                    if weak and not (re.match(r"\s*:", rest) or not rest.strip()):
+                        continue
+                    if rest.strip(" :/"):
+                        if re.match(r"\s*[/(]", rest):
+                            rest = re.sub(r"^\s*[/(][^\s:)]*\)?", "", rest)
+                        value = parse(rest)
+                        if value:
+                            cands.append(Cand(value, tier, "same", seg, seg))
+                        if value or rest.strip(" :").strip():
+                            break
+                    value = self._name_below(line, si, seg, parse)
+                    if value:
+                        cands.append(Cand(value[0], tier, "below", seg, value[1]))
+                    break
+        return _best(cands)
+
+    def _name_below(self, line: Line, si: int, seg: Segment, parse) -> tuple[str, Segment] | None:
+        if si + 1 < len(line.segments):
+            nxt = line.segments[si + 1]
+            if nxt.x0 - seg.x1 < 6 * seg.height and not re.search(r":\s*$", nxt.text):
+                value = parse(nxt.text)
+                if value and seg.text.rstrip().endswith(":"):
+                    return value, nxt
+        page = self.doc.pages[line.page]
+        for bl in _lines_below(self.doc, line, 5):
+            segs = [s for s in bl.segments if s.overlaps_x(seg, slack=0.5 * seg.height)]
+            if not segs:
+                continue
+            s = segs[0]
+            if re.fullmatch(r"\s*(?:name|firma)\s*:?\s*", s.text, re.I):
+                idx = bl.segments.index(s)
+                if idx + 1 < len(bl.segments):
+                    value = parse(bl.segments[idx + 1].text)
+                    if value:
+                        return value, bl.segments[idx + 1]
+                continue
+            if L.PARTY_NOISE.match(s.text.strip()) or not parse(s.text):
+                continue
+            if s.x0 > seg.x1 + 0.2 * page.width:
+                continue
+            return parse(s.text), s
+        return None
+
+    def _sender_line(self) -> Segment | None:
+        if not self.doc.pages:
+            return None
+        page = self.doc.pages[0]
+        for line in page.lines:
+            if line.top > 0.4 * page.height:
+                break
+            for seg in line.segments:
+                parts = re.split(r"\s+[●•·|∙]\s+|\s+[-–]\s+", seg.text)
+                if len(parts) >= 3 and re.search(r"\b(?:[A-Z]{1,2}-?)?\d{4,5}\b", seg.text):
+                    return seg
+        return None
+
+    def parties(self) -> tuple[ExtractedField | None, ExtractedField | None]:
+        issuer = buyer = None
+        seller_cand = self._party_label_value(L.SELLER)
+        buyer_cand = self._party_label_value(L.BUYER)
+        if seller_cand:
+            issuer = _field(seller_cand.value, self.conf(0.8 if seller_cand.tier == 1 else 0.6, seller_cand.at), self.source)
+        if buyer_cand:
+            buyer = _field(buyer_cand.value, self.conf(0.75 if buyer_cand.tier == 1 else 0.55, buyer_cand.at), self.source)
+        sender = self._sender_line()
+        if sender is not None:
+            first = re.split(r"\s+[●•·|∙]\s+|\s+[-–]\s+", sender.text)[0]
+            name = clean_name(first)
+            if issuer is None and name:
+                issuer = _field(name, self.conf(0.75, sender), self.source)
+            if buyer is None:
+                line = self.doc.lines[sender.line_no]
+                for bl in _lines_below(self.doc, line, 3):
+                    segs = [s for s in bl.segments if s.overlaps_x(sender, slack=sender.height)]
+                    value = clean_name(segs[0].text) if segs else None
+                    if value and not L.PARTY_NOISE.match(value):
+                        buyer = _field(value, self.conf(0.6, segs[0]), self.source)
+                        break
+        if issuer is None:
+            issuer = self._issuer_fallback(buyer.value if buyer else None)
+        return issuer, buyer
+
+    def _issuer_fallback(self, buyer_name: str | None) -> ExtractedField | None:
+        doc = self.doc
+        if not doc.pages:
+            return None
+        buyer_zone = self._buyer_zone()
+        page = doc.pages[0]
+        # a company name with a legal form in the letterhead
+        for line in page.lines:
+            if line.top > 0.3 * page.height:
+                break
+            for seg in line.segments:
+                if seg in buyer_zone:
+                    continue
+                name = clean_name(seg.text)
+                if name and L.LEGAL_FORMS.search(name) and name != buyer_name:
+                    return _field(name, self.conf(0.6, seg), self.source)
+        # the footer: a company name with a legal form, or the line above the legal notice
+        last = doc.pages[-1]
+        lines = last.lines
+        for i, line in enumerate(lines):
+            if line.top < 0.6 * last.height:
+                continue
+            if L.LEGAL_FOOTER.search(line.text) and i > 0:
+                above = lines[i - 1]
+                if len(above.segments) == 1:
+                    name = clean_name(above.segments[0].text)
+                    if name and len(name.split()) <= 5 and name != buyer_name:
+                        return _field(name, self.conf(0.5, above.segments[0]), self.source)
+            for seg in line.segments:
+                name = clean_name(seg.text)
+                if name and L.LEGAL_FORMS.search(name) and len(name.split()) <= 6 and name != buyer_name:
+                    return _field(name, self.conf(0.5, seg), self.source)
+        # the first plausible line of the letterhead
+        for line in page.lines[:6]:
+            for seg in line.segments:
+                if seg in buyer_zone:
+                    continue
+                if any(rx.search(seg.text) for _, rx in L.compile_labels(L.BUYER)):
+                    continue
+                name = clean_name(seg.text)
+                if name and len(name.split()) <= 6 and name != buyer_name:
+                    return _field(name, self.conf(0.35, seg), self.source)
+        return None
+
+    def _buyer_zone(self) -> list[Segment]:
+        """Segments under a buyer heading (same column, a few lines) - never the issuer."""
+        zone: list[Segment] = []
+        compiled = L.compile_labels(L.BUYER)
+        for line in self.doc.lines:
+            for seg in line.segments:
+                if any(tier == 1 and rx.search(seg.text) for tier, rx in compiled):
+                    zone.append(seg)
+                    for bl in _lines_below(self.doc, line, 5):
+                        zone.extend(s for s in bl.segments if s.overlaps_x(seg, slack=seg.height))
+        return zone
+
+
+def extract_fields(doc: Document) -> tuple[dict[str, ExtractedField], list[str]]:
+    """Extract all FIELD_NAMES from a laid-out document; returns (fields, warnings)."""
+    ex = FieldExtractor(doc)
+    fields = ex.extract()
+    if all(f.value is None for f in fields.values()):
+        ex.warnings.append("NO_INVOICE_FIELDS")
+    return fields, ex.warnings
+
+
+__all__ = ["extract_fields", "clean_name", "parse_invoice_number", "Decimal"]

@@ -1,0 +1,204 @@
+"""OCR: page rendering, image clean-up (grayscale, contrast, Otsu binarisation, deskew) and
+tesseract word boxes.
+
+Tesseract runs with ``OMP_THREAD_LIMIT=1`` (one core per call; parallelism comes from worker
+processes) and a timeout taken from the extraction deadline.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+
+import pytesseract
+from PIL import Image, ImageOps
+
+from .errors import (
+    CorruptDocument,
+    ExtractionTimeout,
+    ImageTooLarge,
+    OcrUnavailable,
+)
+from .layout import Word
+from .schema import Deadline, ExtractionLimits
+
+OCR_LANGUAGES = "eng+deu+fra"
+OCR_DPI = 300
+MIN_OCR_WIDTH = 2000  # upscale small renders/photos to about this width
+PageWords = tuple[float, float, list[Word]]
+
+
+def open_image(data: bytes, limits: ExtractionLimits) -> Image.Image:
+    """Decode a PNG/JPEG after checking its pixel count from the header (no full decode first).
+
+    Raises ImageTooLarge above ``limits.max_image_pixels`` and CorruptDocument when undecodable.
+    """
+    Image.MAX_IMAGE_PIXELS = limits.max_image_pixels
+    try:
+        img = Image.open(io.BytesIO(data))
+        width, height = img.size
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLarge() from exc
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise CorruptDocument("The image cannot be decoded.") from exc
+    if width * height > limits.max_image_pixels:
+        raise ImageTooLarge()
+    if width < 1 or height < 1:
+        raise CorruptDocument("The image is empty.")
+    try:
+        img.load()
+        img = ImageOps.exif_transpose(img)
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLarge() from exc
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise CorruptDocument("The image is damaged or truncated.") from exc
+    return img
+
+
+def render_pdf_pages(
+    data: bytes, limits: ExtractionLimits, deadline: Deadline
+) -> list[Image.Image]:
+    """Render the first ``limits.ocr_max_pages`` pages at ~300 dpi as grayscale images.
+
+    The resolution is lowered for very large pages so each render stays under
+    ``max_image_pixels``; pages that would need less than 100 dpi raise ImageTooLarge.
+    """
+    import pypdfium2 as pdfium
+
+    try:
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        raise CorruptDocument() from exc
+    images: list[Image.Image] = []
+    try:
+        for index in range(min(len(pdf), limits.ocr_max_pages)):
+            deadline.check()
+            page = pdf[index]
+            width_pt, height_pt = page.get_size()
+            scale = OCR_DPI / 72
+            if width_pt * height_pt * scale * scale > limits.max_image_pixels:
+                scale = math.sqrt(limits.max_image_pixels / (width_pt * height_pt)) * 0.99
+                if scale < 100 / 72:
+                    raise ImageTooLarge("A page is too large to be read.")
+            bitmap = page.render(scale=scale, grayscale=True)
+            images.append(bitmap.to_pil().convert("L"))
+            page.close()
+    except pdfium.PdfiumError as exc:
+        raise CorruptDocument() from exc
+    finally:
+        pdf.close()
+    return images
+
+
+def _otsu_threshold(img: Image.Image) -> int:
+    hist = img.histogram()[:256]
+    total = sum(hist)
+    sum_all = sum(i * h for i, h in enumerate(hist))
+    sum_b = w_b = 0.0
+    best, threshold = -1.0, 128
+    for t in range(256):
+        w_b += hist[t]
+        if w_b == 0:
+            continue
+        w_f = total - w_b
+        if w_f == 0:
+            break
+        sum_b += t * hist[t]
+        m_b = sum_b / w_b
+        m_f = (sum_all - sum_b) / w_f
+        between = w_b * w_f * (m_b - m_f) ** 2
+        if between > best:
+            best, threshold = between, t
+    return threshold
+
+
+def _skew_angle(binary: Image.Image) -> float:
+    """Small-angle deskew by projection profile: the angle with the sharpest row profile."""
+    small = binary.copy()
+    small.thumbnail((900, 900))
+    best_angle, best_score = 0.0, -1.0
+    for step in range(-10, 11):
+        angle = step * 0.5
+        rotated = small.rotate(angle, fillcolor=255, resample=Image.Resampling.NEAREST)
+        rows = rotated.resize((1, rotated.height), Image.Resampling.BOX).getdata()
+        mean = sum(rows) / len(rows)
+        score = sum((r - mean) ** 2 for r in rows)
+        if score > best_score:
+            best_angle, best_score = angle, score
+    return best_angle
+
+
+def preprocess(img: Image.Image, limits: ExtractionLimits) -> Image.Image:
+    """Grayscale, upscale small images, autocontrast, Otsu-binarise and deskew."""
+    if img.mode in ("RGBA", "LA", "P"):
+        img = img.convert("RGBA")
+        background = Image.new("RGBA", img.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, img)
+    gray = img.convert("L")
+    if gray.width < MIN_OCR_WIDTH:
+        factor = min(4.0, MIN_OCR_WIDTH / gray.width)
+        if gray.width * gray.height * factor * factor <= limits.max_image_pixels:
+            gray = gray.resize(
+                (int(gray.width * factor), int(gray.height * factor)), Image.Resampling.LANCZOS
+            )
+    gray = ImageOps.autocontrast(gray, cutoff=1)
+    threshold = _otsu_threshold(gray)
+    binary = gray.point(lambda p: 255 if p > threshold else 0)
+    angle = _skew_angle(binary)
+    if abs(angle) >= 0.5:
+        binary = binary.rotate(angle, fillcolor=255, expand=True, resample=Image.Resampling.BICUBIC)
+    return binary
+
+
+def ocr_words(img: Image.Image, deadline: Deadline, *, psm: int = 3) -> list[Word]:
+    """Run tesseract on a prepared image and return word boxes in pixels.
+
+    Raises ExtractionTimeout when the deadline passes, OcrUnavailable when tesseract is missing.
+    """
+    remaining = deadline.remaining()
+    if remaining <= 1:
+        raise ExtractionTimeout()
+    os.environ["OMP_THREAD_LIMIT"] = "1"  # inherited by the tesseract subprocess
+    try:
+        data = pytesseract.image_to_data(
+            img,
+            lang=OCR_LANGUAGES,
+            config=f"--psm {psm}",
+            output_type=pytesseract.Output.DICT,
+            timeout=max(1, int(remaining)),
+        )
+    except pytesseract.TesseractNotFoundError as exc:
+        raise OcrUnavailable() from exc
+    except RuntimeError as exc:
+        if "timeout" in str(exc).lower():
+            raise ExtractionTimeout() from exc
+        raise OcrUnavailable(str(exc)[:200]) from exc
+    except pytesseract.TesseractError as exc:
+        raise OcrUnavailable(str(exc)[:200]) from exc
+    words: list[Word] = []
+    for i, text in enumerate(data["text"]):
+        text = (text or "").strip()
+        try:
+            conf = float(data["conf"][i])
+        except (TypeError, ValueError):
+            conf = -1
+        if not text or conf < 0:
+            continue
+        left, top = data["left"][i], data["top"][i]
+        width, height = data["width"][i], data["height"][i]
+        words.append(Word(text, left, left + width, top, top + height, conf=conf / 100))
+    return words
+
+
+def ocr_images(
+    images: list[Image.Image], limits: ExtractionLimits, deadline: Deadline
+) -> list[PageWords]:
+    """Preprocess and OCR each image; returns per-page ``(width, height, words)``."""
+    pages: list[PageWords] = []
+    for img in images:
+        deadline.check()
+        prepared = preprocess(img, limits)
+        words = ocr_words(prepared, deadline)
+        pages.append((float(prepared.width), float(prepared.height), words))
+    return pages

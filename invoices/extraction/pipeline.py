@@ -1,0 +1,234 @@
+"""Orchestration: sniff the content, then e-invoice XML -> PDF text layer -> OCR."""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+
+from .einvoice import (
+    EINVOICE_ATTACHMENT_NAMES,
+    extract_einvoice,
+    looks_like_einvoice_xml,
+)
+from .errors import (
+    CorruptDocument,
+    EmptyDocument,
+    EncryptedDocument,
+    ExtractionError,
+    FileTooLarge,
+    NoTextFound,
+    TooManyPages,
+    UnsupportedFileType,
+)
+from .heuristics import extract_fields
+from .layout import Word, build_document
+from .ocr import ocr_images, open_image, render_pdf_pages
+from .schema import FIELD_NAMES, Deadline, ExtractedField, ExtractionLimits, ExtractionResult
+
+logger = logging.getLogger(__name__)
+
+MODES = ("auto", "text", "ocr")
+MIN_TEXT_WORDS = 8  # fewer words in the text layer -> treat the PDF as scanned
+
+
+def sniff_content_type(data: bytes) -> str:
+    """Detect the file type from its first bytes (never from the file name).
+
+    Returns "application/pdf", "image/png", "image/jpeg" or "application/xml" (CII/UBL
+    e-invoice). Raises UnsupportedFileType for anything else (executables, archives, text...).
+    """
+    head = data[:1024]
+    if head.lstrip(b"\x00\t\r\n ")[:5] == b"%PDF-" and b"%PDF-" in head:
+        return "application/pdf"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "image/png"
+    if data[:3] == b"\xff\xd8\xff":
+        return "image/jpeg"
+    stripped = data[:4096].lstrip(b"\xef\xbb\xbf\t\r\n ")
+    if stripped.startswith(b"<") and looks_like_einvoice_xml(stripped):
+        return "application/xml"
+    raise UnsupportedFileType()
+
+
+def _empty_fields(source: str) -> dict[str, ExtractedField]:
+    return {name: ExtractedField.missing(source) for name in FIELD_NAMES}
+
+
+class _Pdf:
+    """pypdf checks (encryption, page count, attachments) on the raw bytes."""
+
+    def __init__(self, data: bytes, limits: ExtractionLimits) -> None:
+        from pypdf import PdfReader
+        from pypdf.errors import FileNotDecryptedError, PdfReadError
+
+        if b"%%EOF" not in data[-4096:] and b"%%EOF" not in data:
+            raise CorruptDocument("The PDF is incomplete (truncated upload?).")
+        try:
+            self.reader = PdfReader(io.BytesIO(data), strict=False)
+            if self.reader.is_encrypted:
+                try:
+                    ok = self.reader.decrypt("")
+                except Exception as exc:  # noqa: BLE001 - unsupported algorithms etc.
+                    raise EncryptedDocument() from exc
+                if not ok:
+                    raise EncryptedDocument()
+            self.page_count = len(self.reader.pages)
+        except ExtractionError:
+            raise
+        except FileNotDecryptedError as exc:
+            raise EncryptedDocument() from exc
+        except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
+            raise CorruptDocument() from exc
+        except RecursionError as exc:
+            raise CorruptDocument() from exc
+        if self.page_count == 0:
+            raise EmptyDocument()
+        if self.page_count > limits.max_pages:
+            raise TooManyPages(
+                f"The document has {self.page_count} pages; at most {limits.max_pages} are accepted."
+            )
+        self.encrypted = self.reader.is_encrypted
+
+    def einvoice_xml(self) -> bytes | None:
+        """The embedded Factur-X/ZUGFeRD/XRechnung XML, if any."""
+        try:
+            attachments = self.reader.attachments
+            candidates: list[tuple[int, bytes]] = []
+            for name, blobs in attachments.items():
+                for blob in blobs:
+                    if not isinstance(blob, bytes | bytearray):
+                        continue
+                    lname = name.lower()
+                    if lname in EINVOICE_ATTACHMENT_NAMES or (
+                        lname.endswith(".xml") and looks_like_einvoice_xml(bytes(blob))
+                    ):
+                        rank = 0 if lname in EINVOICE_ATTACHMENT_NAMES else 1
+                        candidates.append((rank, bytes(blob)))
+        except Exception:  # noqa: BLE001 - broken attachment trees must not kill extraction
+            logger.info("unreadable PDF attachments", exc_info=True)
+            return None
+        if not candidates:
+            return None
+        return sorted(candidates, key=lambda c: c[0])[0][1]
+
+
+def _text_layer_pages(data: bytes, deadline: Deadline, password: str | None):
+    import pdfplumber
+    from pdfminer.pdfparser import PDFSyntaxError
+
+    pages = []
+    try:
+        with pdfplumber.open(io.BytesIO(data), password=password or "") as pdf:
+            for page in pdf.pages:
+                deadline.check()
+                raw = page.extract_words(x_tolerance_ratio=0.12, keep_blank_chars=False)
+                words = [
+                    Word(w["text"], float(w["x0"]), float(w["x1"]), float(w["top"]), float(w["bottom"]))
+                    for w in raw
+                ]
+                pages.append((float(page.width), float(page.height), words))
+                page.close()
+    except ExtractionError:
+        raise
+    except PDFSyntaxError as exc:
+        raise CorruptDocument() from exc
+    except Exception as exc:  # noqa: BLE001 - pdfminer raises many ad-hoc types on bad files
+        raise CorruptDocument() from exc
+    return pages
+
+
+def _result_from_pages(pages, source, content_type, page_count, warnings) -> ExtractionResult:
+    doc = build_document(pages, source)
+    if doc.word_count == 0:
+        raise NoTextFound()
+    fields, more = extract_fields(doc)
+    return ExtractionResult(
+        fields=fields,
+        method=source,
+        content_type=content_type,
+        page_count=page_count,
+        warnings=tuple(warnings + more),
+    )
+
+
+def _extract_pdf(data: bytes, mode: str, limits: ExtractionLimits, deadline: Deadline):
+    pdf = _Pdf(data, limits)
+    warnings: list[str] = []
+    if mode == "auto":
+        xml = pdf.einvoice_xml()
+        if xml is not None:
+            try:
+                parsed = extract_einvoice(xml)
+            except CorruptDocument:
+                parsed = None
+                warnings.append("EINVOICE_XML_UNREADABLE")
+            if parsed is not None:
+                fields, method = parsed
+                return ExtractionResult(fields, method, "application/pdf", pdf.page_count, ())
+    if mode in ("auto", "text"):
+        pages = _text_layer_pages(data, deadline, "" if pdf.encrypted else None)
+        words = sum(len(p[2]) for p in pages)
+        if words >= MIN_TEXT_WORDS or mode == "text":
+            if words == 0:
+                raise NoTextFound("The PDF has no text layer.")
+            return _result_from_pages(pages, "text-layer", "application/pdf", pdf.page_count, warnings)
+        warnings.append("NO_TEXT_LAYER")
+    if pdf.page_count > limits.ocr_max_pages:
+        warnings.append(f"OCR_LIMITED_TO_{limits.ocr_max_pages}_PAGES")
+    images = render_pdf_pages(data, limits, deadline)
+    pages = ocr_images(images, limits, deadline)
+    return _result_from_pages(pages, "ocr", "application/pdf", pdf.page_count, warnings)
+
+
+def extract_document(
+    data: bytes, *, mode: str = "auto", limits: ExtractionLimits | None = None
+) -> ExtractionResult:
+    """Extract invoice fields from an uploaded file.
+
+    ``data``: the file bytes (PDF, PNG, JPEG, or CII/UBL XML). ``mode``: "auto" (embedded
+    e-invoice XML, else text layer, else OCR), "text" (ignore embedded XML; text layer only) or
+    "ocr" (force OCR of rendered pages). Returns an ExtractionResult whose ``fields`` has every
+    FIELD_NAMES key (value None when not found). Raises only ExtractionError subclasses.
+    """
+    limits = limits or ExtractionLimits()
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}")
+    if len(data) > limits.max_bytes:
+        raise FileTooLarge(f"The file is larger than {limits.max_bytes // (1024 * 1024)} MB.")
+    if not data:
+        raise UnsupportedFileType("The file is empty.")
+    deadline = Deadline(limits.timeout_seconds)
+    content_type = sniff_content_type(data)
+    try:
+        if content_type == "application/pdf":
+            return _extract_pdf(data, mode, limits, deadline)
+        if content_type == "application/xml":
+            parsed = extract_einvoice(data)
+            if parsed is None:
+                raise UnsupportedFileType("The XML file is not a CII or UBL invoice.")
+            fields, method = parsed
+            return ExtractionResult(fields, method, content_type, 1, ())
+        img = open_image(data, limits)
+        pages = ocr_images([img], limits, deadline)
+        return _result_from_pages(pages, "ocr", content_type, 1, [])
+    except ExtractionError:
+        raise
+    except MemoryError as exc:
+        raise CorruptDocument("The document is too complex to read.") from exc
+    except Exception as exc:  # noqa: BLE001 - contract: only ExtractionError escapes
+        logger.exception("unexpected extraction failure")
+        raise CorruptDocument() from exc
+
+
+def has_embedded_einvoice(data: bytes) -> bool:
+    """True when ``data`` is a PDF with an embedded CII/UBL invoice (for evaluation splits)."""
+    try:
+        if sniff_content_type(data) != "application/pdf":
+            return False
+        return _Pdf(data, ExtractionLimits(max_pages=10_000)).einvoice_xml() is not None
+    except ExtractionError:
+        return False
+
+
+__all__ = ["extract_document", "sniff_content_type", "has_embedded_einvoice", "re"]

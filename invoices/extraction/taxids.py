@@ -1,0 +1,163 @@
+"""Tax identifier detection (EU VAT, Indian GSTIN, Australian ABN) with python-stdnum.
+
+A number counts when it has the exact national format and either a tax label nearby or a
+valid check digit. The role (issuer/buyer) comes from the label ("Ihre USt-IdNr", "Your VAT")
+or from the nearest party heading above it in the same column; the default is the issuer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from stdnum.au import abn as au_abn
+from stdnum.eu import vat as eu_vat
+from stdnum.in_ import gstin as in_gstin
+
+from . import labels as L
+from .layout import Document, Segment
+
+# national VAT formats after the country prefix (EU + GB/CH/NO)
+_VAT_FORMATS = {
+    "AT": r"U\d{8}",
+    "BE": r"[01]\d{9}",
+    "BG": r"\d{9,10}",
+    "CY": r"\d{8}[A-Z]",
+    "CZ": r"\d{8,10}",
+    "DE": r"\d{9}",
+    "DK": r"\d{8}",
+    "EE": r"\d{9}",
+    "EL": r"\d{9}",
+    "ES": r"[0-9A-Z]\d{7}[0-9A-Z]",
+    "FI": r"\d{8}",
+    "FR": r"[0-9A-Z]{2}\d{9}",
+    "GB": r"\d{9}|\d{12}|GD\d{3}|HA\d{3}",
+    "HR": r"\d{11}",
+    "HU": r"\d{8}",
+    "IE": r"\d{7}[A-Z]{1,2}|\d[A-Z]\d{5}[A-Z]",
+    "IT": r"\d{11}",
+    "LT": r"\d{9}|\d{12}",
+    "LU": r"\d{8}",
+    "LV": r"\d{11}",
+    "MT": r"\d{8}",
+    "NL": r"\d{9}B\d{2}",
+    "PL": r"\d{10}",
+    "PT": r"\d{9}",
+    "RO": r"\d{2,10}",
+    "SE": r"\d{12}",
+    "SI": r"\d{8}",
+    "SK": r"\d{10}",
+    "XI": r"\d{9}|\d{12}",
+    "CHE": r"\d{9}(?:MWST|TVA|IVA)?",
+    "NO": r"\d{9}(?:MVA)?",
+}
+_VAT_RE = re.compile(
+    r"(?<![A-Z0-9])(" + "|".join(sorted(_VAT_FORMATS, key=len, reverse=True)) + r")"
+    r"[\s.\-]?((?:[0-9A-Z][\s.\-]?){2,14}[0-9A-Z])(?![0-9A-Z])"
+)
+_GSTIN_RE = re.compile(r"(?<![0-9A-Z])\d{2}[A-Z]{5}\d{4}[A-Z][0-9A-Z]Z[0-9A-Z](?![0-9A-Z])")
+_ABN_RE = re.compile(r"\bABN\b[\s:.#]*((?:\d\s?){10}\d)(?!\d)")
+
+
+@dataclass(frozen=True)
+class TaxIdMatch:
+    value: str  # compact, e.g. "DE136695976", "11119159741"
+    kind: str  # "vat" | "gstin" | "abn"
+    valid: bool  # check digit verified
+    labelled: bool  # a tax label on the same line / just before
+    role: str  # "issuer" | "buyer"
+    segment: Segment
+    order: int
+
+
+def _vat_ok(country: str, body: str) -> tuple[bool, bool] | None:
+    """(format_ok, checksum_ok) or None when the format does not fit the country."""
+    body = re.sub(r"[\s.\-]", "", body)
+    fmt = _VAT_FORMATS.get(country)
+    if not fmt or not re.fullmatch(fmt, body):
+        return None
+    code = ("EL" if country == "GR" else country) + body
+    try:
+        valid = eu_vat.is_valid(code)
+    except Exception:  # noqa: BLE001 - stdnum raises assorted errors for exotic input
+        valid = False
+    return True, valid
+
+
+def _role(doc: Document, seg: Segment, context: str) -> str:
+    if L.BUYER_TAX_CONTEXT.search(context):
+        return "buyer"
+    line = doc.lines[seg.line_no]
+    anchor = line.segments[0] if line.segments else seg
+    page = doc.pages[line.page]
+    lines = page.lines
+    idx = lines.index(line)
+    seller = L.compile_labels(L.SELLER)
+    buyer = L.compile_labels(L.BUYER)
+    for above in reversed(lines[max(0, idx - 12) : idx]):
+        for s in above.segments:
+            if not s.overlaps_x(anchor, slack=2 * anchor.height):
+                continue
+            head = s.text.strip()
+            if len(head) > 40:
+                continue
+            if any(t == 1 and rx.match(head) for t, rx in buyer):
+                return "buyer"
+            if any(t == 1 and rx.match(head) for t, rx in seller):
+                return "issuer"
+    return "issuer"
+
+
+def find_tax_ids(doc: Document) -> list[TaxIdMatch]:
+    """All tax ids in the document with validity, labelling and issuer/buyer role."""
+    out: list[TaxIdMatch] = []
+    order = 0
+    for line in doc.lines:
+        for si, seg in enumerate(line.segments):
+            text = seg.text
+            prev = line.segments[si - 1].text if si else ""
+            for m in _VAT_RE.finditer(text):
+                res = _vat_ok(m.group(1), m.group(2))
+                if res is None:
+                    continue
+                _, valid = res
+                context = prev + " " + text[: m.start()]
+                labelled = bool(L.TAX_ID_LABEL.search(context))
+                if not (labelled or valid):
+                    continue
+                if re.search(r"iban|konto|account|bic|swift", context, re.I):
+                    continue
+                value = m.group(1) + re.sub(r"[\s.\-]", "", m.group(2))
+                order += 1
+                role = _role(doc, seg, context)
+                out.append(TaxIdMatch(value, "vat", valid, labelled, role, seg, order))
+            for m in _GSTIN_RE.finditer(text):
+                value = m.group(0)
+                order += 1
+                context = prev + " " + text[: m.start()]
+                out.append(
+                    TaxIdMatch(
+                        value,
+                        "gstin",
+                        in_gstin.is_valid(value),
+                        bool(L.TAX_ID_LABEL.search(context)),
+                        _role(doc, seg, context),
+                        seg,
+                        order,
+                    )
+                )
+            for m in _ABN_RE.finditer(prev + " " + text if not _ABN_RE.search(text) else text):
+                digits = re.sub(r"\s", "", m.group(1))
+                order += 1
+                out.append(
+                    TaxIdMatch(
+                        digits,
+                        "abn",
+                        au_abn.is_valid(digits),
+                        True,
+                        _role(doc, seg, prev + " " + text[: m.start()]),
+                        seg,
+                        order,
+                    )
+                )
+    return out

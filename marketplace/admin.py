@@ -1,0 +1,32 @@
+"""Back office for listings and investments: read-only."""
+
+from django.contrib import admin
+
+from settlements.admin import ReadOnlyAdmin
+
+from .models import Investment, Listing
+
+
+class InvestmentInline(admin.TabularInline):
+    model = Investment
+    extra = 0
+    can_delete = False
+    readonly_fields = ("investor", "amount", "currency", "discount_rate", "expected_return",
+                       "discount_fee", "repaid_amount", "status", "created_at")
+    fields = readonly_fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Listing)
+class ListingAdmin(ReadOnlyAdmin):
+    list_display = ("invoice", "currency", "advance_amount", "funded_amount", "investor_count",
+                    "expires_at", "disbursed_on")
+    inlines = [InvestmentInline]
+
+
+@admin.register(Investment)
+class InvestmentAdmin(ReadOnlyAdmin):
+    list_display = ("investor", "listing", "amount", "currency", "status", "created_at")
+    list_filter = ("status", "currency")

@@ -1,0 +1,297 @@
+"""``manage.py demo``: the full invoice lifecycle on a real invoice, end to end.
+
+Creates demo users through the real services, then drives the lifecycle through the HTTP API
+(the same endpoints the mobile app uses) and signed bank webhooks, printing each stage:
+registration and KYB/KYC approval, upload and extraction, corrections and submission, grade and
+offer, listing, funding by three investors in fractions, disbursement, the debtor's repayment,
+settlement per investor, and the trial balance after every step. Also shows OCR extraction of a
+scanned invoice.
+
+The shared invoices are historical (2013-2020), so the business clock is set to the day after
+the invoice's issue date for the financing steps and to its due date for the repayment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from decimal import Decimal
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.test import Client
+
+from accounts.services import kyc_approve, staff_user_create
+from accounts.models import KycProfile
+from paymint.core import clock
+from settlements.ledger import trial_balance, unbalanced_entries
+from settlements.selectors import account_balances_table
+from settlements.webhooks import sign
+
+SHARED = Path(settings.BASE_DIR).parent / "shared" / "invoices"
+LIFECYCLE_INVOICE = SHARED / "zugferd" / "MustangGnuaccountingBeispielRE-20201121_508.pdf"
+OCR_INVOICES = [SHARED / "google-docai" / "invoice1.pdf",
+                SHARED / "invoice2data" / "FlipkartInvoice.png"]
+PASSWORD = "PayMint-demo-2026!"
+
+SELLER = {"email": "seller@paymint.demo", "legal_name": "Bei Spiel GmbH", "country": "DE",
+          "tax_id": "DE136695976", "address": "Ecke 12, 12345 Stadthausen"}
+INVESTORS = [
+    {"email": "anna@paymint.demo", "legal_name": "Anna Investments SARL", "country": "FR",
+     "tax_id": "FR40303265045", "deposit": "400.00", "fund": "150.00"},
+    {"email": "bram@paymint.demo", "legal_name": "Bram Capital B.V.", "country": "NL",
+     "tax_id": "NL004495445B01", "deposit": "300.00", "fund": "200.00"},
+    {"email": "chiara@paymint.demo", "legal_name": "Chiara Fondi S.r.l.", "country": "IT",
+     "tax_id": "IT00743110157", "deposit": "500.00", "fund": None},  # funds the remainder
+]
+STAFF = {"email": "ops@paymint.demo"}
+
+
+class DemoFailed(CommandError):
+    pass
+
+
+class Command(BaseCommand):
+    help = "Run the full invoice-financing lifecycle on real invoices (embedded default)."
+
+    def handle(self, *args, **options):
+        if not LIFECYCLE_INVOICE.exists():
+            raise CommandError(f"Shared invoices not found at {SHARED}")
+        self.client = Client(HTTP_HOST="127.0.0.1")
+        self.event_seq = 0
+        started = time.monotonic()
+        self.section("0. Operations staff")
+        staff = staff_user_create(email=STAFF["email"], password=PASSWORD)
+        self.line(f"staff user {staff.email} (Django admin)")
+
+        self.section("1. Seller registers, completes KYB, ops approve it")
+        seller_token = self.register_and_kyc("SELLER", SELLER)
+        self.approve(staff, SELLER["email"])
+
+        self.section("2. Investors register, complete KYC, ops approve them")
+        investor_tokens = {}
+        for inv in INVESTORS:
+            investor_tokens[inv["email"]] = self.register_and_kyc("INVESTOR", inv)
+            self.approve(staff, inv["email"])
+        self.check_books()
+
+        issue_date = dt.date(2020, 11, 21)
+        with clock.frozen_at(issue_date + dt.timedelta(days=1), all_threads=True):
+            self.line(f"business date set to {clock.today()} (the invoice was issued "
+                      f"{issue_date})")
+            invoice = self.upload_and_review(seller_token)
+            invoice = self.submit_and_price(seller_token, invoice)
+            listing = self.list_invoice(seller_token, invoice)
+            self.deposits(investor_tokens)
+            self.fund(investor_tokens, listing, seller_token, invoice)
+
+        due = dt.date.fromisoformat(invoice["due_date"])
+        with clock.frozen_at(due, all_threads=True):
+            self.repay_and_settle(seller_token, investor_tokens, invoice)
+
+        self.section("9. OCR on scanned invoices (same pipeline as the Celery task)")
+        self.ocr_showcase()
+
+        self.section("Done")
+        self.line(f"lifecycle complete in {time.monotonic() - started:.1f} s")
+        self.line("Serve the site with `make serve`, then sign in at http://127.0.0.1:8000/ :")
+        for email in [SELLER["email"], *[i["email"] for i in INVESTORS]]:
+            self.line(f"  {email:24} password {PASSWORD}")
+        self.line(f"  {STAFF['email']:24} password {PASSWORD}  (admin: "
+                  f"http://127.0.0.1:8000/{settings.ADMIN_URL})")
+
+    # --- output -----------------------------------------------------------------------------
+    def section(self, title: str) -> None:
+        self.stdout.write("")
+        self.stdout.write(self.style.MIGRATE_HEADING(f"== {title}"))
+
+    def line(self, text: str) -> None:
+        self.stdout.write(f"   {text}")
+
+    def check_books(self) -> None:
+        tb = trial_balance()
+        bad = unbalanced_entries()
+        shown = ", ".join(f"{c} {v:.2f}" for c, v in tb.items()) or "no postings yet"
+        if bad or any(v != 0 for v in tb.values()):
+            raise DemoFailed(f"books do not balance: {tb} {bad}")
+        self.line(self.style.SUCCESS(f"trial balance: {shown} (zero) - every entry balanced"))
+
+    # --- HTTP helpers ----------------------------------------------------------------------
+    def api(self, method: str, path: str, token: str | None = None, expect=(200, 201),
+            **kwargs):
+        headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+        headers.update(kwargs.pop("headers", {}))
+        if "json" in kwargs:
+            kwargs["data"] = json.dumps(kwargs.pop("json"))
+            kwargs["content_type"] = "application/json"
+        response = getattr(self.client, method)(f"/api/v1/{path}", **kwargs, **headers)
+        if response.status_code not in expect:
+            raise DemoFailed(f"{method.upper()} {path} -> {response.status_code}: "
+                             f"{response.content[:500]!r}")
+        return response.json()
+
+    def webhook(self, event_type: str, reference: str, amount: str, currency: str) -> dict:
+        self.event_seq += 1
+        event = {"id": f"evt_demo_{self.event_seq:04d}", "type": event_type,
+                 "created": int(time.time()),
+                 "data": {"reference": reference, "amount": amount, "currency": currency}}
+        body = json.dumps(event).encode()
+        header = sign(body, settings.BANK_WEBHOOK_SECRET, int(time.time()))
+        response = self.client.generic("POST", "/api/v1/webhooks/bank", body,
+                                       content_type="application/json",
+                                       HTTP_X_PAYMINT_SIGNATURE=header)
+        if response.status_code != 200:
+            raise DemoFailed(f"webhook {event['id']} -> {response.status_code}: "
+                             f"{response.content!r}")
+        return event
+
+    # --- stages ----------------------------------------------------------------------------
+    def register_and_kyc(self, role: str, person: dict) -> str:
+        self.api("post", "auth/register",
+                 json={"email": person["email"], "password": PASSWORD, "role": role})
+        token = self.api("post", "auth/token",
+                         json={"email": person["email"], "password": PASSWORD})["access"]
+        kyc = self.api("post", "me/kyc", token, json={
+            "legal_name": person["legal_name"], "country": person["country"],
+            "tax_id": person["tax_id"], "address": person.get("address", ""),
+        })
+        self.line(f"{role.lower():8} {person['email']:22} {kyc['kind']} {kyc['legal_name']}, "
+                  f"tax id {kyc['tax_id']} (valid) -> {kyc['status']}")
+        return token
+
+    def approve(self, staff, email: str) -> None:
+        profile = KycProfile.objects.get(user__email=email)
+        profile = kyc_approve(profile=profile, reviewer=staff, reason="Documents verified")
+        self.line(f"         ops {staff.email} approved {profile.legal_name} "
+                  f"at {profile.decided_at:%H:%M:%S} -> {profile.status}")
+
+    def upload_and_review(self, token: str) -> dict:
+        self.section("3. Seller uploads a real invoice; a Celery task extracts the fields")
+        with LIFECYCLE_INVOICE.open("rb") as handle:
+            invoice = self.api("post", "invoices", token, data={"document": handle})
+        self.line(f"uploaded {LIFECYCLE_INVOICE.name} -> invoice {invoice['id']}")
+        invoice = self.api("get", f"invoices/{invoice['id']}", token)
+        self.line(f"status {invoice['status']}, read by {invoice['extraction_method']}")
+        for name in ("invoice_number", "issuer_name", "issuer_tax_id", "debtor_name",
+                     "debtor_tax_id", "face_value", "amount_due", "currency", "issue_date",
+                     "due_date"):
+            conf_name = {"debtor_name": "buyer_name", "debtor_tax_id": "buyer_tax_id",
+                         "face_value": "total_amount"}.get(name, name)
+            conf = invoice["confidence"].get(conf_name)
+            conf_text = f"{conf:.2f}" if conf is not None else "-"
+            self.line(f"  {name:15} {str(invoice[name] or '-'):32} confidence {conf_text}")
+        if invoice["low_confidence_fields"]:
+            self.line(f"  to confirm: {', '.join(invoice['low_confidence_fields'])}")
+        self.line("seller reviews the fields: confirms that the debtor has no tax id on file "
+                  "and adds the debtor's name as it appears on the contract")
+        invoice = self.api("patch", f"invoices/{invoice['id']}", token,
+                           json={"debtor_tax_id": "", "debtor_name": "Theodor Est"})
+        self.line(f"  saved: debtor {invoice['debtor_name']}, status {invoice['status']}")
+        return invoice
+
+    def submit_and_price(self, token: str, invoice: dict) -> dict:
+        self.section("4. Submission: verification, then risk scoring (Celery)")
+        invoice = self.api("post", f"invoices/{invoice['id']}/submit", token)
+        for check in invoice["verification"]:
+            mark = "ok  " if check["passed"] else "WARN"
+            self.line(f"  [{mark}] {check['code']:24} {check['message']}")
+        self.line(f"status {invoice['status']}: score {invoice['risk_score']}/100, "
+                  f"grade {invoice['risk_grade']}")
+        for factor in invoice["risk_factors"]:
+            self.line(f"  {factor['points']:+4d}  {factor['label']:26} {factor['detail']}")
+        self.line(f"offer: advance rate up to {Decimal(invoice['advance_rate']):.0%}, "
+                  f"discount rate {Decimal(invoice['discount_rate']):.2%} a year (ACT/365)")
+        return invoice
+
+    def list_invoice(self, token: str, invoice: dict) -> dict:
+        self.section("5. Seller lists the invoice")
+        invoice = self.api("post", f"invoices/{invoice['id']}/list", token, json={})
+        listing = invoice["listing"]
+        self.line(f"face value {invoice['face_value']} {invoice['currency']} x advance rate "
+                  f"{Decimal(listing['advance_rate']):.0%} = advance amount "
+                  f"{listing['advance_amount']} {invoice['currency']}")
+        self.line(f"platform fee {listing['platform_fee']} (taken at disbursement); "
+                  f"repayment reference {invoice['repayment_reference']}")
+        return listing
+
+    def deposits(self, tokens: dict) -> None:
+        self.section("6. Investors fund their wallets by bank transfer (signed webhooks)")
+        for inv in INVESTORS:
+            wallet = self.api("get", "wallet", tokens[inv["email"]])
+            event = self.webhook("deposit.received", wallet["deposit_reference"],
+                                 inv["deposit"], "EUR")
+            wallet = self.api("get", "wallet", tokens[inv["email"]])
+            self.line(f"{event['id']}: {inv['deposit']} EUR ref {wallet['deposit_reference']} "
+                      f"-> {inv['email']} balance {wallet['balances'][0]['balance']} EUR")
+        self.check_books()
+
+    def fund(self, tokens: dict, listing: dict, seller_token: str, invoice: dict) -> None:
+        self.section("7. Investors fund the listing in fractions; full funding disburses")
+        market = self.api("get", "marketplace?grade=A&grade=B&grade=C&grade=D&currency=EUR",
+                          tokens[INVESTORS[0]["email"]])
+        self.line(f"marketplace shows {len(market['results'])} open listing(s)")
+        for n, inv in enumerate(INVESTORS):
+            detail = self.api("get", f"marketplace/{listing['id']}", tokens[inv["email"]])
+            amount = inv["fund"] or detail["remaining_amount"]
+            receipt = self.api("post", f"marketplace/{listing['id']}/investments",
+                               tokens[inv["email"]], json={"amount": amount},
+                               headers={"HTTP_IDEMPOTENCY_KEY": f"demo-invest-{n}"})
+            self.line(f"{inv['email']:22} funds {receipt['amount']} EUR: expects "
+                      f"{receipt['expected_return']} after {receipt['expected_days']} days "
+                      f"(discount fee {receipt['expected_discount_fee']})")
+            self.check_books()
+        invoice = self.api("get", f"invoices/{invoice['id']}", seller_token)
+        listing = invoice["listing"]
+        wallet = self.api("get", "wallet", seller_token)
+        self.line(f"invoice {invoice['status']} on {listing['disbursed_on']}: advance "
+                  f"{listing['advance_amount']} - platform fee {listing['platform_fee']} -> "
+                  f"seller wallet {wallet['balances'][0]['balance']} EUR")
+
+    def repay_and_settle(self, seller_token: str, tokens: dict, invoice: dict) -> None:
+        self.section("8. The debtor pays the face value; settlement pays investors and seller")
+        invoice = self.api("get", f"invoices/{invoice['id']}", seller_token)
+        self.line(f"business date {clock.today()} (due date)")
+        event = self.webhook("repayment.received", invoice["repayment_reference"],
+                             invoice["face_value"], invoice["currency"])
+        self.line(f"{event['id']}: debtor paid {invoice['face_value']} {invoice['currency']} "
+                  f"ref {invoice['repayment_reference']}")
+        invoice = self.api("get", f"invoices/{invoice['id']}", seller_token)
+        self.line(f"invoice status {invoice['status']}")
+        for inv in INVESTORS:
+            investments = self.api("get", "investments", tokens[inv["email"]])["results"]
+            position = investments[0]
+            wallet = self.api("get", "wallet", tokens[inv["email"]])
+            self.line(f"{inv['email']:22} principal {position['amount']} + discount fee "
+                      f"{position['discount_fee']} = {position['repaid_amount']} EUR "
+                      f"(wallet {wallet['balances'][0]['balance']})")
+        wallet = self.api("get", "wallet", seller_token)
+        reserve = [e for e in wallet["entries"] if e["kind"] == "SETTLEMENT"]
+        self.line(f"seller reserve {reserve[0]['amount'] if reserve else '0.00'} EUR "
+                  f"(seller wallet {wallet['balances'][0]['balance']} EUR)")
+        self.line("ledger accounts (balances derived from postings):")
+        for row in account_balances_table():
+            self.line(f"  {row['kind']:24} {row['owner'] or '-':22} "
+                      f"{row['balance']:>10.2f} {row['currency']}")
+        self.check_books()
+
+    def ocr_showcase(self) -> None:
+        from invoices.extraction import ExtractionError, extract_document
+        from invoices.services import extraction_limits
+
+        for path in OCR_INVOICES:
+            if not path.exists():
+                continue
+            started = time.monotonic()
+            try:
+                result = extract_document(path.read_bytes(), limits=extraction_limits())
+            except ExtractionError as exc:
+                self.line(f"{path.name}: {exc.code} {exc.message}")
+                continue
+            data = result.to_json_dict()
+            self.line(f"{path.name} ({result.method}, {time.monotonic() - started:.1f} s):")
+            for name in ("invoice_number", "issuer_name", "buyer_name", "total_amount",
+                         "currency", "issue_date", "due_date"):
+                self.line(f"  {name:15} {str(data.get(name)):34} "
+                          f"confidence {data['confidence'].get(name, 0):.2f}")
