@@ -17,7 +17,7 @@ from stdnum.exceptions import ValidationError as StdnumValidationError
 from paymint.core.errors import ValidationFailed
 
 EU_COUNTRIES = frozenset(
-    "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split()
+    ["AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK"]
 )
 
 #: Explicit schemes per country, tried in order; others fall back to ``stdnum.<cc>.vat``.

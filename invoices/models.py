@@ -21,7 +21,8 @@ def new_repayment_reference() -> str:
 
 def document_upload_to(instance: Invoice, filename: str) -> str:
     # Private path keyed by the seller's and invoice's UUIDs; never the client's filename.
-    return f"invoices/{instance.seller.public_id}/{instance.public_id}.{instance.document_extension}"
+    ext = instance.document_extension
+    return f"invoices/{instance.seller.public_id}/{instance.public_id}.{ext}"
 
 
 class Invoice(PublicModel):
@@ -132,3 +133,6 @@ class InvoiceStatusEvent(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status or '-'} -> {self.to_status}"

@@ -54,6 +54,8 @@ EXTRACTED_TO_MODEL = {
     "issuer_tax_id": "issuer_tax_id",
     "buyer_tax_id": "debtor_tax_id",
 }
+AMOUNT_FIELDS = frozenset({"face_value", "amount_due"})
+NULLABLE_FIELDS = AMOUNT_FIELDS | {"issue_date", "due_date"}
 #: Fields the seller may correct.
 EDITABLE_FIELDS = tuple(EXTRACTED_TO_MODEL.values())
 #: Confidence below which the seller is asked to confirm a field.
@@ -217,17 +219,14 @@ def invoice_run_extraction(*, invoice_id: int) -> Invoice:
         update = ["extraction", "extraction_method", "updated_at"]
         for source, target in EXTRACTED_TO_MODEL.items():
             value = _model_value(target, payload.get(source))
-            if target in ("face_value", "amount_due") and value is not None:
-                if payload.get("currency") in MINOR_UNITS:
-                    value = quantize_money(value, payload["currency"])
-            if target in ("face_value", "amount_due") or value is not None:
-                setattr(locked, target, value if value is not None else
-                        (None if target in ("face_value", "amount_due") else ""))
+            if value is None:
+                value = None if target in NULLABLE_FIELDS else ""
+            elif target in AMOUNT_FIELDS and payload.get("currency") in MINOR_UNITS:
+                value = quantize_money(value, payload["currency"])
+            elif isinstance(value, str):
+                value = value[: Invoice._meta.get_field(target).max_length]
+            setattr(locked, target, value)
             update.append(target)
-        for name in ("invoice_number", "issuer_name", "debtor_name", "issuer_tax_id",
-                     "debtor_tax_id", "currency"):
-            setattr(locked, name, (getattr(locked, name) or "")[
-                : Invoice._meta.get_field(name).max_length])
         locked.save(update_fields=update)
         invoice_transition(invoice=locked, to_status=InvoiceStatus.EXTRACTED,
                            reason=f"read by {result.method}")
@@ -279,9 +278,10 @@ def invoice_update_fields(*, invoice: Invoice, actor, changes: dict) -> Invoice:
     cleaned = {name: _clean_field(name, value) for name, value in changes.items()}
     amount_currency = cleaned.get("currency") or invoice.currency
     for name in ("face_value", "amount_due"):
-        if cleaned.get(name) is not None and amount_currency in MINOR_UNITS:
-            if quantize_money(cleaned[name], amount_currency) != cleaned[name]:
-                raise ValidationFailed(
+        value = cleaned.get(name)
+        if (value is not None and amount_currency in MINOR_UNITS
+                and quantize_money(value, amount_currency) != value):
+            raise ValidationFailed(
                     "Please correct the highlighted fields.",
                     fields={name: [f"At most {MINOR_UNITS[amount_currency]} decimals."]},
                 )

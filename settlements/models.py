@@ -100,6 +100,9 @@ class Posting(models.Model):
         ]
         indexes = [models.Index(fields=["account", "entry"])]
 
+    def __str__(self) -> str:
+        return f"{self.amount:+} {self.currency} on {self.account_id}"
+
 
 class BankEvent(TimeStampedModel):
     """A bank webhook event, stored once per ``event_id`` (replays are ignored)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -18,6 +19,19 @@ from settlements.webhooks import sign
 SHARED_INVOICES = Path(settings.BASE_DIR).parent / "shared" / "invoices"
 MUSTANG_PDF = SHARED_INVOICES / "zugferd" / "MustangGnuaccountingBeispielRE-20201121_508.pdf"
 STRONG_PASSWORD = "correct-horse-battery-42"
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """Give each pytest process its own test database (``test_paymint_<pid>``), so that
+    several runs on one machine (developers, CI) never drop each other's database."""
+    from django.db import connections
+
+    suffix = f"p{os.getpid()}"
+    for alias in connections:
+        test = connections[alias].settings_dict.setdefault("TEST", {})
+        base = test.get("NAME") or f"test_{connections[alias].settings_dict['NAME']}"
+        test["NAME"] = f"{base}_{suffix}"
 
 
 @pytest.fixture(autouse=True)

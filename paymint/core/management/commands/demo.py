@@ -23,8 +23,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.test import Client
 
-from accounts.services import kyc_approve, staff_user_create
 from accounts.models import KycProfile
+from accounts.services import kyc_approve, staff_user_create
 from paymint.core import clock
 from settlements.ledger import trial_balance, unbalanced_entries
 from settlements.selectors import account_balances_table

@@ -1,0 +1,215 @@
+"""Seller dashboard pages: overview and upload, the invoice page (review, submit, list) and the
+owner-only document view.
+
+Every invoice id in a URL is resolved with :func:`invoices.selectors.invoice_get_for_seller`,
+so another seller's invoice answers 404 exactly like a missing one.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.utils.cache import patch_cache_control
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.enums import Role
+from accounts.selectors import kyc_profile_for_user
+from accounts.views import is_htmx, role_required
+from marketplace.services import listing_create
+from paymint.core.errors import ApplicationError, NotFound
+from settlements.selectors import wallet_balances
+
+from .enums import EDITABLE_STATUSES, INVOICE_TRANSITIONS, InvoiceStatus
+from .forms import InvoiceFieldsForm, InvoiceUploadForm, ListingCreateForm
+from .models import Invoice
+from .selectors import invoice_get_for_seller, invoice_list_for_seller
+from .services import (
+    EXTRACTED_TO_MODEL,
+    invoice_submit,
+    invoice_update_fields,
+    invoice_upload,
+    low_confidence_fields,
+)
+from .web_selectors import (
+    invoice_current_offer,
+    invoice_field_confidence,
+    invoice_field_values,
+    invoice_timeline,
+    seller_outstanding,
+    seller_status_counts,
+    seller_upcoming_due,
+)
+
+INVOICES_PER_PAGE = 20
+
+
+def _invoice_or_404(request: HttpRequest, invoice_id) -> Invoice:
+    try:
+        return invoice_get_for_seller(seller=request.user, invoice_id=invoice_id)
+    except NotFound:
+        raise Http404("Invoice not found.") from None
+
+
+def _dashboard_context(request: HttpRequest, upload_form: InvoiceUploadForm) -> dict:
+    seller = request.user
+    page = Paginator(invoice_list_for_seller(seller=seller), INVOICES_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    return {
+        "upload_form": upload_form,
+        "profile": kyc_profile_for_user(user=seller),
+        "balances": wallet_balances(user=seller),
+        "outstanding": seller_outstanding(seller=seller),
+        "status_counts": seller_status_counts(seller=seller),
+        "upcoming": seller_upcoming_due(seller=seller),
+        "page": page,
+    }
+
+
+@role_required(Role.SELLER)
+@require_GET
+def seller_dashboard(request: HttpRequest) -> HttpResponse:
+    """Money in hand, money outstanding, the invoices and the upload form."""
+    context = _dashboard_context(request, InvoiceUploadForm())
+    return render(request, "invoices/seller_dashboard.html", context)
+
+
+@role_required(Role.SELLER)
+@require_POST
+def invoice_upload_view(request: HttpRequest) -> HttpResponse:
+    """Upload an invoice document (multipart field ``document``), then review it."""
+    form = InvoiceUploadForm(request.POST, request.FILES)
+    if form.is_valid():
+        upload = form.cleaned_data["document"]
+        try:
+            invoice = invoice_upload(
+                seller=request.user, uploaded_file=upload, filename=upload.name
+            )
+        except ApplicationError as exc:
+            form.add_application_error(exc)
+        else:
+            messages.success(request, "Invoice uploaded. Please check what we read from it.")
+            return redirect("seller-invoice", invoice_id=invoice.public_id)
+    context = _dashboard_context(request, form)
+    return render(request, "invoices/seller_dashboard.html", context, status=400)
+
+
+def _fields_form(invoice: Invoice, data=None) -> InvoiceFieldsForm:
+    low: set[str] = set()
+    if invoice.extraction:
+        low = {EXTRACTED_TO_MODEL[name] for name in low_confidence_fields(invoice)}
+    return InvoiceFieldsForm(
+        data,
+        initial=invoice_field_values(invoice=invoice),
+        confidence=invoice_field_confidence(invoice=invoice),
+        low_confidence=low,
+        editable=invoice.status in EDITABLE_STATUSES,
+    )
+
+
+@role_required(Role.SELLER)
+@require_http_methods(["GET", "POST"])
+def seller_invoice(request: HttpRequest, invoice_id) -> HttpResponse:
+    """The seller's invoice: document, extracted fields (save corrections, submit), checks,
+    score and offer (list on the marketplace) and the status timeline.
+
+    POST ``action``: ``save`` (:func:`invoice_update_fields`), ``submit``
+    (:func:`invoice_submit`) or ``list`` (:func:`marketplace.services.listing_create`).
+    """
+    invoice = _invoice_or_404(request, invoice_id)
+    if is_htmx(request) and request.GET.get("fragment") == "progress":
+        if invoice.status == InvoiceStatus.UPLOADED:
+            return render(request, "invoices/_progress.html", {"invoice": invoice})
+        response = HttpResponse("")
+        response["HX-Refresh"] = "true"
+        return response
+
+    fields_form = _fields_form(invoice)
+    list_form = ListingCreateForm()
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action in ("save", "submit"):
+            fields_form = _fields_form(invoice, data=request.POST)
+            if fields_form.is_valid():
+                if action == "save":
+                    done = _save_corrections(request, invoice, fields_form)
+                else:
+                    done = _submit(request, invoice, fields_form)
+                if done:
+                    return redirect("seller-invoice", invoice_id=invoice.public_id)
+        elif action == "list":
+            list_form = ListingCreateForm(request.POST)
+            if list_form.is_valid():
+                try:
+                    listing_create(
+                        invoice=invoice,
+                        seller=request.user,
+                        advance_rate=list_form.cleaned_data["advance_rate"],
+                    )
+                except ApplicationError as exc:
+                    list_form.add_application_error(exc)
+                else:
+                    messages.success(request, "Your invoice is listed on the marketplace.")
+                    return redirect("seller-invoice", invoice_id=invoice.public_id)
+        else:
+            return HttpResponseBadRequest("Unknown action.")
+
+    context = {
+        "invoice": invoice,
+        "fields_form": fields_form,
+        "list_form": list_form,
+        "listing": getattr(invoice, "listing", None),
+        "offer": invoice_current_offer(invoice=invoice),
+        "timeline": invoice_timeline(invoice=invoice),
+        "editable": invoice.status in EDITABLE_STATUSES,
+        "can_submit": InvoiceStatus.SUBMITTED in INVOICE_TRANSITIONS[invoice.status],
+        "processing": invoice.status == InvoiceStatus.UPLOADED,
+        "is_image": invoice.document_content_type.startswith("image/"),
+    }
+    return render(request, "invoices/invoice_detail.html", context)
+
+
+def _save_corrections(request: HttpRequest, invoice: Invoice, form: InvoiceFieldsForm) -> bool:
+    changes = form.changes()
+    if not changes:
+        messages.info(request, "Nothing changed.")
+        return True
+    try:
+        invoice_update_fields(invoice=invoice, actor=request.user, changes=changes)
+    except ApplicationError as exc:
+        form.add_application_error(exc)
+        return False
+    messages.success(request, "Your corrections were saved.")
+    return True
+
+
+def _submit(request: HttpRequest, invoice: Invoice, form: InvoiceFieldsForm) -> bool:
+    if form.has_changed():
+        form.add_error(None, "You changed some fields: save your corrections before submitting.")
+        return False
+    try:
+        invoice = invoice_submit(invoice=invoice, actor=request.user)
+    except ApplicationError as exc:
+        form.add_application_error(exc)
+        return False
+    messages.success(request, "Submitted. We verified your invoice and are scoring it.")
+    return True
+
+
+@role_required(Role.SELLER)
+@require_GET
+@xframe_options_sameorigin
+def invoice_document(request: HttpRequest, invoice_id) -> FileResponse:
+    """The invoice's document, inline, for its seller only (embedded on the invoice page)."""
+    invoice = _invoice_or_404(request, invoice_id)
+    response = FileResponse(
+        invoice.document.open("rb"),
+        content_type=invoice.document_content_type,
+        as_attachment=False,
+        filename=f"invoice-{invoice.public_id}.{invoice.document_extension}",
+    )
+    patch_cache_control(response, private=True, no_store=True)
+    return response

@@ -1,0 +1,122 @@
+"""Reads for the seller dashboards (pure reads, owner-scoped; each a fixed number of queries).
+
+The ownership-checked lookups (``invoice_get_for_seller``) stay in :mod:`invoices.selectors`;
+this module adds the aggregates and presentation helpers the dashboard pages need.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Count, QuerySet, Sum
+
+from paymint.core import clock
+from paymint.core.money import MINOR_UNITS, quantize_money
+
+from .enums import InvoiceStatus
+from .models import Invoice, InvoiceStatusEvent
+from .pricing import Offer, invoice_offer
+
+#: Invoice statuses whose due date the seller should keep an eye on.
+UPCOMING_STATUSES = (InvoiceStatus.LISTED, InvoiceStatus.FUNDED, InvoiceStatus.DISBURSED)
+
+#: Invoice model field -> extraction field name (the inverse of the services' mapping).
+MODEL_TO_EXTRACTED = {
+    "invoice_number": "invoice_number",
+    "issuer_name": "issuer_name",
+    "debtor_name": "buyer_name",
+    "face_value": "total_amount",
+    "amount_due": "amount_due",
+    "currency": "currency",
+    "issue_date": "issue_date",
+    "due_date": "due_date",
+    "issuer_tax_id": "issuer_tax_id",
+    "debtor_tax_id": "buyer_tax_id",
+}
+
+
+def seller_outstanding(*, seller) -> list[dict]:
+    """Face value of the seller's disbursed (advance paid, not yet repaid) invoices per currency:
+    ``[{"currency", "total", "count"}]`` (one query)."""
+    rows = (
+        Invoice.objects.filter(seller=seller, status=InvoiceStatus.DISBURSED)
+        .values("currency")
+        .annotate(total=Sum("face_value"), count=Count("id"))
+        .order_by("currency")
+    )
+    return [
+        {"currency": r["currency"], "total": r["total"] or Decimal(0), "count": r["count"]}
+        for r in rows
+    ]
+
+
+def seller_status_counts(*, seller) -> list[dict]:
+    """How many of the seller's invoices are in each status, in lifecycle order (one query)."""
+    counts = dict(
+        Invoice.objects.filter(seller=seller)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return [
+        {"status": status, "label": status.label, "count": counts[status]}
+        for status in InvoiceStatus
+        if counts.get(status)
+    ]
+
+
+def seller_upcoming_due(*, seller, limit: int = 5) -> QuerySet[Invoice]:
+    """The seller's financed or listed invoices with the nearest due dates (one query)."""
+    return (
+        Invoice.objects.filter(
+            seller=seller, status__in=UPCOMING_STATUSES, due_date__gte=clock.today()
+        )
+        .order_by("due_date", "id")[:limit]
+    )
+
+
+def invoice_timeline(*, invoice: Invoice) -> QuerySet[InvoiceStatusEvent]:
+    """The invoice's status events, oldest first, with who made each change (one query)."""
+    return InvoiceStatusEvent.objects.filter(invoice=invoice).select_related("actor")
+
+
+def invoice_field_confidence(*, invoice: Invoice) -> dict[str, float | None]:
+    """Extraction confidence (0-1) per editable model field; None when nothing was extracted."""
+    confidence = (invoice.extraction or {}).get("confidence") or {}
+    if not confidence:
+        return dict.fromkeys(MODEL_TO_EXTRACTED)
+    return {
+        model_name: float(confidence.get(extracted_name) or 0.0)
+        for model_name, extracted_name in MODEL_TO_EXTRACTED.items()
+    }
+
+
+def invoice_current_offer(*, invoice: Invoice) -> Offer | None:
+    """The seller's offer for a priced invoice if funded today (None when not priced)."""
+    if invoice.status != InvoiceStatus.PRICED or not (
+        invoice.advance_rate and invoice.face_value and invoice.due_date and invoice.currency
+    ):
+        return None
+    return invoice_offer(
+        face_value=invoice.face_value,
+        currency=invoice.currency,
+        advance_rate=invoice.advance_rate,
+        discount_rate=invoice.discount_rate,
+        platform_fee_rate=settings.PAYMINT["PLATFORM_FEE_RATE"],
+        start=clock.today(),
+        due_date=invoice.due_date,
+    )
+
+
+def invoice_field_values(*, invoice: Invoice) -> dict:
+    """The editable fields' current values, amounts shown in the currency's minor unit."""
+    values = {name: getattr(invoice, name) for name in MODEL_TO_EXTRACTED}
+    for name in ("face_value", "amount_due"):
+        amount = values[name]
+        if amount is not None:
+            if invoice.currency in MINOR_UNITS:
+                values[name] = quantize_money(amount, invoice.currency)
+            else:
+                values[name] = amount.quantize(Decimal("0.01"))
+    return values
