@@ -17,7 +17,35 @@ from stdnum.exceptions import ValidationError as StdnumValidationError
 from paymint.core.errors import ValidationFailed
 
 EU_COUNTRIES = frozenset(
-    ["AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK"]
+    [
+        "AT",
+        "BE",
+        "BG",
+        "CY",
+        "CZ",
+        "DE",
+        "DK",
+        "EE",
+        "ES",
+        "FI",
+        "FR",
+        "GR",
+        "HR",
+        "HU",
+        "IE",
+        "IT",
+        "LT",
+        "LU",
+        "LV",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SE",
+        "SI",
+        "SK",
+    ]
 )
 
 #: Explicit schemes per country, tried in order; others fall back to ``stdnum.<cc>.vat``.
@@ -97,8 +125,13 @@ def detect_tax_id(value: str) -> TaxId | None:
     scheme accepts the value.
     """
     raw = (value or "").strip()
-    for scheme in ("stdnum.eu.vat", "stdnum.in_.gstin", "stdnum.in_.pan", "stdnum.gb.vat",
-                   "stdnum.au.abn"):
+    for scheme in (
+        "stdnum.eu.vat",
+        "stdnum.in_.gstin",
+        "stdnum.in_.pan",
+        "stdnum.gb.vat",
+        "stdnum.au.abn",
+    ):
         module = importlib.import_module(scheme)
         try:
             return TaxId(compact=module.validate(raw), scheme=scheme)

@@ -47,6 +47,12 @@ class Cand:
         return (seg.page, seg.top) if seg else (0, 0.0)
 
 
+_SENDER_SPLIT = re.compile(r"\s*[●•·|∙]\s*|\s+[-–]\s+")
+_ADDRESS = re.compile(
+    r"\b(?:[A-Z]{1,2}[- ]?)?\d{4,6}\b|\b(?:str\.|straße|strasse|street|st\b|road|rd\b|ave|"
+    r"avenue|rue|weg|platz|allee|lane|blvd|suite|po box|postfach)",
+    re.I,
+)
 _FILLER = re.compile(r"^[\s:#\-–|=*.]*(?:[A-Z]{3}|[$€£₹])?[\s:#\-–|=*.]*$")
 _CONF = {1: 0.85, 2: 0.7, 3: 0.5}
 
@@ -123,12 +129,16 @@ def find_labeled(
 
 def _value_for(doc, line, si, seg, m, tier, parse, right, below, column) -> Cand | None:
     rest = seg.text[m.end() :]
-    if rest.strip(" :#.-|"):
-        value = parse(rest)
-        if value is not None:
-            return Cand(value, tier, "same", seg, seg)
-        if not _FILLER.match(rest):
-            return None
+    if re.search(r"\d", rest):
+        # the value is in the same segment, possibly after a qualifier: "Summe inkl. USt: 5,00"
+        tries = [rest]
+        if ":" in rest:
+            tries.append(rest.rsplit(":", 1)[1])
+        for t in tries:
+            value = parse(t)
+            if value is not None:
+                return Cand(value, tier, "same", seg, seg)
+        return None
     if right:
         for rseg in line.segments[si + 1 :]:
             value = parse(rseg.text)
@@ -205,8 +215,8 @@ def _money_parser(require_decimals: bool = True) -> Callable[[str], AmountMatch 
 def clean_name(text: str) -> str | None:
     """Return a plausible party name from a text snippet, or None."""
     t = re.sub(r"^(?:name|firma|company|raison sociale)\s*:\s*", "", text.strip(), flags=re.I)
-    t = t.strip(" ,;:-–|*•●")
-    if len(t) < 2 or len(t) > 80:
+    t = t.strip(" ,;:-–|*•●#")
+    if len(t) < 2 or len(t) > 80 or re.search(r"[_#]", t):
         return None
     letters = sum(c.isalpha() for c in t)
     if letters < 2 or letters < 0.5 * len(t.replace(" ", "")):
@@ -396,6 +406,8 @@ class FieldExtractor:
         )
         by_label = {id(c.label): c for c in totals}
         for c in column_totals:
+            if c.tier >= 2 and self._is_table_header(c.label):
+                c.tier = 3  # "Total" over line items: the last row is an item, not the total
             prev = by_label.get(id(c.label))
             if prev is None:
                 totals.append(c)
@@ -417,6 +429,11 @@ class FieldExtractor:
         if due:
             out_due = (_field(due.value.value, self.conf(_CONF[due.tier], due.at), self.source), due.value)
         return out_total, out_due
+
+    def _is_table_header(self, seg: Segment) -> bool:
+        line = self.doc.lines[seg.line_no]
+        headers = [s for s in line.segments if not re.search(r"\d", s.text)]
+        return len(headers) >= 3
 
     def _payment_requested(self) -> bool:
         text = self.doc.text
@@ -487,8 +504,8 @@ class FieldExtractor:
                     if not m or seg.text[: m.start()].strip(" *•-"):
                         continue
                     rest = seg.text[m.end() :]
-                    weak = tier >= 2
-                    if weak and not (re.match(r"\s*:", rest) or not rest.strip()):
+                    multiword = " " in m.group(0).strip()
+                    if not (re.match(r"\s*[:/]", rest) or not rest.strip() or (multiword and tier == 1)):
                         continue
                     if rest.strip(" :/"):
                         if re.match(r"\s*[/(]", rest):
@@ -538,10 +555,19 @@ class FieldExtractor:
         for line in page.lines:
             if line.top > 0.4 * page.height:
                 break
+            # chain segments separated by moderate gaps ("Name  ●  Street 1  ●  12345 Town")
+            chains: list[list[Segment]] = []
             for seg in line.segments:
-                parts = re.split(r"\s+[●•·|∙]\s+|\s+[-–]\s+", seg.text)
-                if len(parts) >= 3 and re.search(r"\b(?:[A-Z]{1,2}-?)?\d{4,5}\b", seg.text):
-                    return seg
+                if chains and seg.x0 - chains[-1][-1].x1 < 4 * seg.height:
+                    chains[-1].append(seg)
+                else:
+                    chains.append([seg])
+            for chain in chains:
+                text = " ".join(s.text for s in chain)
+                parts = [p for p in _SENDER_SPLIT.split(text) if p.strip()]
+                if len(parts) >= 3 and re.search(r"\b(?:[A-Z]{1,2}-?)?\d{4,5}\b", text):
+                    words = [w for s in chain for w in s.words]
+                    return Segment(words, chain[0].page, chain[0].line_no)
         return None
 
     def parties(self) -> tuple[ExtractedField | None, ExtractedField | None]:
@@ -554,7 +580,7 @@ class FieldExtractor:
             buyer = _field(buyer_cand.value, self.conf(0.75 if buyer_cand.tier == 1 else 0.55, buyer_cand.at), self.source)
         sender = self._sender_line()
         if sender is not None:
-            first = re.split(r"\s+[●•·|∙]\s+|\s+[-–]\s+", sender.text)[0]
+            first = _SENDER_SPLIT.split(sender.text)[0]
             name = clean_name(first)
             if issuer is None and name:
                 issuer = _field(name, self.conf(0.75, sender), self.source)
@@ -602,17 +628,38 @@ class FieldExtractor:
                 name = clean_name(seg.text)
                 if name and L.LEGAL_FORMS.search(name) and len(name.split()) <= 6 and name != buyer_name:
                     return _field(name, self.conf(0.5, seg), self.source)
-        # the first plausible line of the letterhead
-        for line in page.lines[:6]:
+        # the first plausible line of the letterhead, preferring one that heads an address block
+        plausible: list[tuple[Segment, str]] = []
+        for line in page.lines[:8]:
             for seg in line.segments:
-                if seg in buyer_zone:
-                    continue
-                if any(rx.search(seg.text) for _, rx in L.compile_labels(L.BUYER)):
+                if seg in buyer_zone or self._is_label_value(seg):
                     continue
                 name = clean_name(seg.text)
                 if name and len(name.split()) <= 6 and name != buyer_name:
-                    return _field(name, self.conf(0.35, seg), self.source)
+                    plausible.append((seg, name))
+        for seg, name in plausible:
+            if self._heads_address(seg):
+                return _field(name, self.conf(0.4, seg), self.source)
+        if plausible:
+            seg, name = plausible[0]
+            return _field(name, self.conf(0.3, seg), self.source)
         return None
+
+    def _is_label_value(self, seg: Segment) -> bool:
+        """'Label: value' segments and any party/ship-to heading are not letterhead names."""
+        if re.match(r"^[^:]{1,30}:", seg.text):
+            return True
+        return any(
+            rx.match(seg.text.strip()) for _, rx in L.compile_labels({**L.BUYER, **L.SELLER})
+        )
+
+    def _heads_address(self, seg: Segment) -> bool:
+        line = self.doc.lines[seg.line_no]
+        for bl in _lines_below(self.doc, line, 3):
+            for s in bl.segments:
+                if s.overlaps_x(seg, slack=seg.height) and _ADDRESS.search(s.text):
+                    return True
+        return False
 
     def _buyer_zone(self) -> list[Segment]:
         """Segments under a buyer heading (same column, a few lines) - never the issuer."""

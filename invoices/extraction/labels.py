@@ -53,9 +53,9 @@ def compile_labels(specs: dict[str, int]) -> list[tuple[int, re.Pattern[str]]]:
 # Invoice number. The pattern after the label must contain a digit.
 INVOICE_NUMBER = {
     "re:(?:invoice|inv|bill|receipt|rechnungs?|facture|factuur|gutschrift|beleg|credit note)"
-    r"[\s.\-]*(?:no|nr|nummer|number|num|n°|nº|no\.|#|id)\b\.?": 1,
-    r"re:[^\W\d_]*rechnung\)?[\s(\d)]*(?:nr|no|n°)\b\.?": 1,
-    r"re:(?:gutschrift|credit note)[^\n]{0,40}?\b(?:nr|no|n°)\b\.?": 1,
+    r"[\s.\-]*(?:no|nr|nummer|number|num|n°|nº|no\.|#|id)\.?": 1,
+    r"re:[^\W\d_]*rechnung\)?[\s(\d)]*(?:nr|no|n°)\.?": 1,
+    r"re:(?:gutschrift|credit note)[^\n]{0,40}?\b(?:nr|no|n°)\.?": 1,
     "rechnungsnummer": 1,
     "rechnungsnr": 1,
     "belegnummer": 1,
@@ -255,7 +255,8 @@ BUYER = {
 PARTY_NOISE = re.compile(
     r"^(?:gln|nummer|number|nr\b|no\b|lief-nr|kunden-?nr|customer (?:no|id|number)|iln|"
     r"globale|id\b|ust|vat|tax|steuer|attn|z\.?\s?hd|t\.a\.v|c/o|tel|phone|fax|e-?mail|www|http|"
-    r"anschrift|address|adresse)",
+    r"anschrift|address|adresse|po box|p\.o\. box|postfach|ship to|shipping|deliver|"
+    r"lieferadresse|lieferanschrift|warenempfänger|afleveradres|livraison)",
     re.I,
 )
 
