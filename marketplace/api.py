@@ -91,6 +91,9 @@ class InvoiceListForFundingApi(APIView):
         advance_rate = serializers.DecimalField(max_digits=9, decimal_places=6, required=False,
                                                 min_value=Decimal("0.01"),
                                                 max_value=Decimal("1"))
+        min_fill_rate = serializers.DecimalField(max_digits=9, decimal_places=6, required=False,
+                                                 min_value=Decimal("0.01"),
+                                                 max_value=Decimal("1"))
 
     @extend_schema(request=InputSerializer, responses=InvoiceOutputSerializer)
     def post(self, request, invoice_id):
@@ -98,7 +101,8 @@ class InvoiceListForFundingApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         listing_create(invoice=invoice, seller=request.user,
-                       advance_rate=data.validated_data.get("advance_rate"))
+                       advance_rate=data.validated_data.get("advance_rate"),
+                       min_fill_rate=data.validated_data.get("min_fill_rate"))
         invoice.refresh_from_db()
         return Response(InvoiceOutputSerializer(invoice).data)
 

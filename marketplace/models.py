@@ -29,6 +29,11 @@ class Listing(PublicModel):
     platform_fee_rate = models.DecimalField(max_digits=9, decimal_places=6)
     platform_fee = models.DecimalField(max_digits=20, decimal_places=7)
     min_ticket = models.DecimalField(max_digits=20, decimal_places=7)
+    min_fill_rate = models.DecimalField(
+        max_digits=9, decimal_places=6, null=True, blank=True,
+        help_text="If set, a listing at least this fraction funded at expiry is disbursed "
+        "partially instead of cancelled.",
+    )
     due_date = models.DateField()
     funded_amount = models.DecimalField(max_digits=20, decimal_places=7, default=0)
     investor_count = models.PositiveIntegerField(default=0)
@@ -55,6 +60,11 @@ class Listing(PublicModel):
             models.CheckConstraint(
                 condition=Q(platform_fee__gte=0, platform_fee__lt=F("advance_amount")),
                 name="listing_fee_below_advance",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_fill_rate__isnull=True)
+                | Q(min_fill_rate__gt=0, min_fill_rate__lte=1),
+                name="listing_min_fill_rate_range",
             ),
         ]
 

@@ -34,6 +34,7 @@ from paymint.core.money import allocate, quantize_money
 from settlements.enums import AccountKind, EntryKind
 from settlements.ledger import Leg, ledger_account, ledger_post, platform_account
 
+from .enums import InvestmentStatus
 from .models import Investment, Listing
 
 
@@ -48,11 +49,16 @@ def lock_listing(*, listing_id: int) -> Listing:
     return listing
 
 
-def listing_create(*, invoice: Invoice, seller, advance_rate: Decimal | None = None) -> Listing:
+def listing_create(
+    *, invoice: Invoice, seller, advance_rate: Decimal | None = None,
+    min_fill_rate: Decimal | None = None,
+) -> Listing:
     """List a priced invoice on the marketplace for an advance of ``advance_rate`` x face value.
 
     ``advance_rate`` defaults to the grade's maximum and may not exceed it. The listing's terms
-    (rates, fee, advance amount, minimum ticket, expiry) are fixed here.
+    (rates, fee, advance amount, minimum ticket, expiry) are fixed here. ``min_fill_rate``
+    (fraction of the advance amount, optional) lets a listing that is not fully funded by its
+    expiry be disbursed partially instead of cancelled.
 
     Raises:
         PermissionDenied: not the invoice's seller, or ``KYB_NOT_APPROVED``.
@@ -78,6 +84,10 @@ def listing_create(*, invoice: Invoice, seller, advance_rate: Decimal | None = N
                 f"{locked.risk_grade}.",
                 code="ADVANCE_RATE_ABOVE_CAP", fields={"advance_rate": ["Above the cap."]},
             )
+        if min_fill_rate is not None and not (0 < Decimal(min_fill_rate) <= 1):
+            raise ValidationFailed("The minimum fill must be a fraction in (0, 1].",
+                                   code="INVALID_MIN_FILL_RATE",
+                                   fields={"min_fill_rate": ["Between 0 and 1."]})
         today = clock.today()
         if (locked.due_date - today).days < config["MIN_TENOR_DAYS"]:
             raise ApplicationError("The due date is too close to list this invoice.",
@@ -95,6 +105,7 @@ def listing_create(*, invoice: Invoice, seller, advance_rate: Decimal | None = N
             platform_fee_rate=config["PLATFORM_FEE_RATE"],
             platform_fee=fee,
             min_ticket=min(quantize_money(config["MIN_TICKET"], locked.currency), advance),
+            min_fill_rate=min_fill_rate,
             due_date=locked.due_date,
             listed_at=now,
             expires_at=min(
@@ -251,6 +262,11 @@ def _disburse(*, listing_id: int) -> None:
     invoice = listing.invoice
     today = clock.today()
     currency = listing.currency
+    if listing.funded_amount != listing.advance_amount:
+        # Partial disbursement (minimum fill reached at expiry): the fee is on what is paid.
+        listing.platform_fee = platform_fee(listing.funded_amount, listing.platform_fee_rate,
+                                            currency)
+        Listing.objects.filter(pk=listing.pk).update(platform_fee=listing.platform_fee)
     escrow = ledger_account(AccountKind.INVOICE_ESCROW, currency, invoice=invoice)
     seller_cash = ledger_account(AccountKind.SELLER_CASH, currency, owner=invoice.seller)
     revenue = platform_account(AccountKind.PLATFORM_FEE_REVENUE, currency)
@@ -283,3 +299,55 @@ def _disburse(*, listing_id: int) -> None:
     invoice_transition(invoice=invoice, to_status=InvoiceStatus.DISBURSED,
                        reason=f"advance {listing.funded_amount - listing.platform_fee} "
                        f"{currency} paid to seller, fee {listing.platform_fee}")
+
+
+def listing_expire(*, listing_id: int) -> Listing:
+    """Close a listing whose expiry has passed without full funding (the expiry task's body).
+
+    If the seller allowed a minimum fill and at least ``min_fill_rate`` x advance amount is
+    funded, the funded amount is disbursed (fee on the funded amount). Otherwise the listing is
+    cancelled and every investor is refunded in full (invoice escrow -> investor cash, one
+    entry). Safe to run twice: only an expired ``LISTED`` listing is processed.
+    """
+    with transaction.atomic(durable=True):
+        listing = lock_listing(listing_id=listing_id)
+        invoice = listing.invoice
+        invoice.refresh_from_db(fields=["status"])
+        if invoice.status != InvoiceStatus.LISTED or clock.now() < listing.expires_at:
+            return listing
+        funded = listing.funded_amount
+        if (listing.min_fill_rate is not None and funded > 0
+                and funded >= listing.advance_amount * listing.min_fill_rate):
+            Listing.objects.filter(pk=listing.pk).update(funded_at=clock.now())
+            invoice_transition(invoice=invoice, to_status=InvoiceStatus.FUNDED,
+                               reason=f"listing expired {funded}/{listing.advance_amount} "
+                               f"funded, above the seller's minimum fill")
+            _disburse(listing_id=listing.pk)
+            listing.refresh_from_db()
+            return listing
+        investments = list(
+            Investment.objects.filter(listing=listing, status=InvestmentStatus.ACTIVE)
+            .select_related("investor").order_by("id")
+        )
+        if investments:
+            escrow = ledger_account(AccountKind.INVOICE_ESCROW, listing.currency, invoice=invoice)
+            legs = [Leg(escrow, -funded, "listing cancelled")]
+            for inv in investments:
+                cash = ledger_account(AccountKind.INVESTOR_CASH, listing.currency,
+                                      owner=inv.investor)
+                legs.append(Leg(cash, inv.amount, "refund: listing cancelled"))
+                inv.status = InvestmentStatus.REFUNDED
+            ledger_post(
+                kind=EntryKind.REFUND,
+                idempotency_key=f"refund:{listing.public_id}",
+                currency=listing.currency,
+                legs=legs,
+                effective_date=clock.today(),
+                description=f"Refunds for cancelled listing of {invoice.invoice_number}",
+                invoice=invoice,
+            )
+            Investment.objects.bulk_update(investments, ["status", "updated_at"])
+        invoice_transition(invoice=invoice, to_status=InvoiceStatus.CANCELLED,
+                           reason=f"listing expired with {funded}/{listing.advance_amount} "
+                           f"funded; {len(investments)} investor(s) refunded")
+        return listing

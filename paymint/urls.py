@@ -15,7 +15,7 @@ from marketplace.api import (
     MarketplaceDetailApi,
     MarketplaceListApi,
 )
-from settlements.api import BankWebhookApi, WalletApi
+from settlements.api import BankWebhookApi, WalletApi, WithdrawalCollectionApi
 
 api_v1 = [
     path("auth/register", UserRegisterApi.as_view(), name="register"),
@@ -35,6 +35,7 @@ api_v1 = [
          name="investment-create"),
     path("investments", InvestmentListApi.as_view(), name="investments"),
     path("wallet", WalletApi.as_view(), name="wallet"),
+    path("wallet/withdrawals", WithdrawalCollectionApi.as_view(), name="withdrawals"),
     path("webhooks/bank", BankWebhookApi.as_view(), name="bank-webhook"),
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-v1:schema"), name="docs"),

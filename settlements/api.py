@@ -11,10 +11,11 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from paymint.core.api import paginated
 from paymint.core.errors import ValidationFailed
 
-from .selectors import wallet_balances, wallet_entries
-from .services import bank_event_apply
+from .selectors import wallet_balances, wallet_entries, withdrawal_list_for_user
+from .services import bank_event_apply, withdrawal_request
 from .webhooks import verify_signature
 
 
@@ -51,11 +52,52 @@ class WalletApi(APIView):
         })
 
 
+class WithdrawalOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    reference = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=20, decimal_places=2)
+    currency = serializers.CharField()
+    status = serializers.CharField()
+    failure_reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class WithdrawalCollectionApi(APIView):
+    """``GET /api/v1/wallet/withdrawals``: the user's withdrawals.
+    ``POST``: request one; the amount is held at once (honours ``Idempotency-Key``)."""
+
+    class InputSerializer(serializers.Serializer):
+        amount = serializers.DecimalField(max_digits=18, decimal_places=7)
+        currency = serializers.CharField(max_length=3)
+
+    @extend_schema(responses=WithdrawalOutputSerializer(many=True))
+    def get(self, request):
+        return paginated(self, withdrawal_list_for_user(user=request.user),
+                         WithdrawalOutputSerializer)
+
+    @extend_schema(request=InputSerializer, responses={201: WithdrawalOutputSerializer})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        withdrawal, created = withdrawal_request(
+            user=request.user, amount=data.validated_data["amount"],
+            currency=data.validated_data["currency"].upper(),
+            idempotency_key=request.headers.get("Idempotency-Key", ""),
+        )
+        body = WithdrawalOutputSerializer(withdrawal).data
+        body["status"] = "REQUESTED"  # the create response never changes on replay
+        response = Response(body, status=status.HTTP_201_CREATED)
+        if not created:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+
 class BankWebhookApi(APIView):
     """``POST /api/v1/webhooks/bank``: signed events from the bank.
 
     Signature: ``X-PayMint-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`` with
-    ``BANK_WEBHOOK_SECRET``. Events: ``deposit.received``, ``repayment.received``. Bad or stale
+    ``BANK_WEBHOOK_SECRET``. Events: ``deposit.received``, ``repayment.received``,
+    ``withdrawal.paid``, ``withdrawal.failed``. Bad or stale
     signatures answer 401; a replayed event id 409 ``DUPLICATE_EVENT``.
     """
 

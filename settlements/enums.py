@@ -14,6 +14,7 @@ class AccountKind(models.TextChoices):
     INVOICE_ESCROW = "INVOICE_ESCROW", "Invoice escrow"
     PLATFORM_FEE_REVENUE = "PLATFORM_FEE_REVENUE", "Platform fee revenue"
     PLATFORM_BANK_CLEARING = "PLATFORM_BANK_CLEARING", "Platform bank clearing"
+    WITHDRAWAL_HOLD = "WITHDRAWAL_HOLD", "Withdrawal on hold"
 
 
 #: Account kinds allowed to go below zero.
@@ -26,12 +27,18 @@ class EntryKind(models.TextChoices):
     DISBURSEMENT = "DISBURSEMENT", "Disbursement"
     REPAYMENT = "REPAYMENT", "Repayment received"
     SETTLEMENT = "SETTLEMENT", "Settlement"
+    REFUND = "REFUND", "Refund"
+    WITHDRAWAL_HOLD = "WITHDRAWAL_HOLD", "Withdrawal requested"
+    WITHDRAWAL_PAID = "WITHDRAWAL_PAID", "Withdrawal paid"
+    WITHDRAWAL_RELEASE = "WITHDRAWAL_RELEASE", "Withdrawal failed, hold released"
     REVERSAL = "REVERSAL", "Reversal"
 
 
 class BankEventType(models.TextChoices):
     DEPOSIT_RECEIVED = "deposit.received", "Deposit received"
     REPAYMENT_RECEIVED = "repayment.received", "Repayment received"
+    WITHDRAWAL_PAID = "withdrawal.paid", "Withdrawal paid out"
+    WITHDRAWAL_FAILED = "withdrawal.failed", "Withdrawal failed"
 
 
 class BankEventStatus(models.TextChoices):
@@ -42,3 +49,16 @@ class BankEventStatus(models.TextChoices):
 class SettlementStatus(models.TextChoices):
     PENDING = "PENDING", "Pending"
     COMPLETED = "COMPLETED", "Completed"
+
+
+class WithdrawalStatus(models.TextChoices):
+    REQUESTED = "REQUESTED", "Requested, amount on hold"
+    PAID = "PAID", "Paid out"
+    FAILED = "FAILED", "Failed, amount released"
+
+
+WITHDRAWAL_TRANSITIONS: dict[str, frozenset[str]] = {
+    WithdrawalStatus.REQUESTED: frozenset({WithdrawalStatus.PAID, WithdrawalStatus.FAILED}),
+    WithdrawalStatus.PAID: frozenset(),
+    WithdrawalStatus.FAILED: frozenset(),
+}

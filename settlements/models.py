@@ -12,7 +12,14 @@ from django.db.models import Q
 
 from paymint.core.models import PublicModel, TimeStampedModel
 
-from .enums import AccountKind, BankEventStatus, BankEventType, EntryKind, SettlementStatus
+from .enums import (
+    AccountKind,
+    BankEventStatus,
+    BankEventType,
+    EntryKind,
+    SettlementStatus,
+    WithdrawalStatus,
+)
 
 
 class LedgerAccount(PublicModel):
@@ -137,3 +144,48 @@ class Settlement(PublicModel):
         related_name="settlement",
     )
     completed_at = models.DateTimeField(null=True, blank=True)
+
+
+def new_withdrawal_reference() -> str:
+    import secrets
+
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    return "WD-" + "".join(secrets.choice(alphabet) for _ in range(10))
+
+
+class Withdrawal(PublicModel):
+    """A request to pay cash out to the user's bank account.
+
+    The amount is moved to a hold account at once; the bank's ``withdrawal.paid`` webhook
+    completes it, ``withdrawal.failed`` releases the hold. ``reference`` is what the bank quotes.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="withdrawals"
+    )
+    amount = models.DecimalField(max_digits=20, decimal_places=7)
+    currency = models.CharField(max_length=3)
+    status = models.CharField(
+        max_length=10, choices=WithdrawalStatus.choices, default=WithdrawalStatus.REQUESTED
+    )
+    reference = models.CharField(max_length=20, unique=True, default=new_withdrawal_reference,
+                                 editable=False)
+    idempotency_key = models.CharField(max_length=255, blank=True)
+    request_fingerprint = models.CharField(max_length=64, blank=True)
+    failure_reason = models.CharField(max_length=300, blank=True)
+    hold_entry = models.OneToOneField(
+        JournalEntry, on_delete=models.PROTECT, related_name="withdrawal_hold"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="withdrawal_amount_positive"),
+            models.UniqueConstraint(
+                fields=["user", "idempotency_key"], condition=~Q(idempotency_key=""),
+                name="withdrawal_unique_idempotency_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.amount} {self.currency} ({self.status})"

@@ -6,7 +6,7 @@ from django.db.models import QuerySet, Sum
 
 from .enums import AccountKind
 from .ledger import exact_sum
-from .models import LedgerAccount, Posting
+from .models import LedgerAccount, Posting, Withdrawal
 
 WALLET_KINDS = (AccountKind.INVESTOR_CASH, AccountKind.SELLER_CASH)
 
@@ -43,3 +43,8 @@ def account_balances_table() -> list[dict]:
          "owner": a.owner.email if a.owner else "", "balance": exact_sum(a.balance)}
         for a in rows
     ]
+
+
+def withdrawal_list_for_user(*, user) -> QuerySet[Withdrawal]:
+    """The user's own withdrawals, newest first."""
+    return Withdrawal.objects.filter(user=user)

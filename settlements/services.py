@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
@@ -9,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.enums import Role
-from accounts.selectors import user_by_deposit_reference
+from accounts.selectors import kyc_is_approved, user_by_deposit_reference
 from invoices.enums import InvoiceStatus
 from invoices.models import Invoice
 from invoices.services import invoice_transition
@@ -17,12 +18,26 @@ from marketplace.enums import InvestmentStatus
 from marketplace.models import Investment, Listing
 from marketplace.services import lock_listing
 from paymint.core import clock
-from paymint.core.errors import ApplicationError, Conflict, ValidationFailed
+from paymint.core.errors import (
+    ApplicationError,
+    Conflict,
+    InvalidTransition,
+    PermissionDenied,
+    ValidationFailed,
+)
 from paymint.core.money import MINOR_UNITS, quantize_money
 
-from .enums import AccountKind, BankEventStatus, BankEventType, EntryKind, SettlementStatus
-from .ledger import Leg, ledger_account, ledger_post, platform_account
-from .models import BankEvent, Settlement
+from .enums import (
+    WITHDRAWAL_TRANSITIONS,
+    AccountKind,
+    BankEventStatus,
+    BankEventType,
+    EntryKind,
+    SettlementStatus,
+    WithdrawalStatus,
+)
+from .ledger import Leg, ledger_account, ledger_post, lock_accounts, platform_account
+from .models import BankEvent, Settlement, Withdrawal
 from .waterfall import InvestorClaim, settlement_waterfall
 
 
@@ -69,7 +84,8 @@ def bank_event_apply(*, payload: dict) -> BankEvent:
     ``deposit.received`` credits the investor whose deposit reference is quoted
     (bank clearing -> investor cash). ``repayment.received`` records the debtor's payment of a
     disbursed invoice (bank clearing -> invoice escrow), creates its settlement and enqueues the
-    settlement task after commit.
+    settlement task after commit. ``withdrawal.paid`` / ``withdrawal.failed`` complete a
+    withdrawal (hold -> bank clearing) or release its hold (hold -> cash).
 
     The event id is stored under a unique constraint in the same transaction as the posting, so
     replays and concurrent deliveries of one event have one effect.
@@ -91,8 +107,10 @@ def bank_event_apply(*, payload: dict) -> BankEvent:
             )
             if event_type == BankEventType.DEPOSIT_RECEIVED:
                 entry = _apply_deposit(event)
-            else:
+            elif event_type == BankEventType.REPAYMENT_RECEIVED:
                 entry = _apply_repayment(event)
+            else:
+                entry = _apply_withdrawal_outcome(event)
             event.entry = entry
             event.save(update_fields=["entry", "updated_at"])
             return event
@@ -222,3 +240,122 @@ def settlement_execute(*, settlement_id: int) -> Settlement:
             f"seller reserve {result.seller_reserve} {currency}",
         )
     return settlement
+
+
+def withdrawal_request(
+    *, user, amount, currency: str, idempotency_key: str = ""
+) -> tuple[Withdrawal, bool]:
+    """Hold ``amount`` of the user's cash for a payout to their bank account.
+
+    One durable transaction: post cash -> withdrawal hold (refused with
+    ``INSUFFICIENT_FUNDS`` when the available balance is short) and record the withdrawal. The
+    bank confirms with ``withdrawal.paid`` or ``withdrawal.failed`` quoting its reference.
+    Idempotent per user and ``idempotency_key`` like investments.
+
+    Returns:
+        ``(withdrawal, created)``.
+
+    Raises:
+        PermissionDenied: ``KYC_NOT_APPROVED``.
+        ValidationFailed: ``INVALID_AMOUNT``, ``UNSUPPORTED_CURRENCY``.
+        InsufficientFunds: ``INSUFFICIENT_FUNDS`` (409).
+        ApplicationError: ``IDEMPOTENCY_KEY_REUSED`` (422).
+    """
+    if not kyc_is_approved(user=user):
+        raise PermissionDenied("Your KYC/KYB must be approved before you withdraw.",
+                               code="KYC_NOT_APPROVED")
+    if currency not in settings.PAYMINT["CURRENCIES"]:
+        raise ValidationFailed(f"Unsupported currency {currency!r}.", code="UNSUPPORTED_CURRENCY",
+                               fields={"currency": ["Unsupported."]})
+    try:
+        amount = Decimal(str(amount))
+    except (InvalidOperation, ValueError):
+        amount = None
+    if (amount is None or not amount.is_finite() or amount <= 0
+            or quantize_money(amount, currency) != amount):
+        raise ValidationFailed("Enter a positive amount.", code="INVALID_AMOUNT",
+                               fields={"amount": ["Enter a positive amount."]})
+    fingerprint = hashlib.sha256(f"{currency}|{amount.normalize()}".encode()).hexdigest()
+    key = (idempotency_key or "").strip()[:255]
+
+    def replay(previous: Withdrawal) -> tuple[Withdrawal, bool]:
+        if previous.request_fingerprint != fingerprint:
+            raise ApplicationError(
+                "This Idempotency-Key was already used with a different request.",
+                code="IDEMPOTENCY_KEY_REUSED", http_status=422,
+            )
+        return previous, False
+
+    kind = AccountKind.INVESTOR_CASH if user.role == Role.INVESTOR else AccountKind.SELLER_CASH
+    try:
+        with transaction.atomic(durable=True):
+            cash = ledger_account(kind, currency, owner=user)
+            hold = ledger_account(AccountKind.WITHDRAWAL_HOLD, currency, owner=user)
+            lock_accounts([cash])  # serializes withdrawals of one user, also across keys
+            if key:
+                previous = Withdrawal.objects.filter(user=user, idempotency_key=key).first()
+                if previous is not None:
+                    return replay(previous)
+            withdrawal = Withdrawal(user=user, amount=amount, currency=currency,
+                                    idempotency_key=key, request_fingerprint=fingerprint)
+            withdrawal.hold_entry = ledger_post(
+                kind=EntryKind.WITHDRAWAL_HOLD,
+                idempotency_key=f"withdrawal:{withdrawal.public_id}:hold",
+                currency=currency,
+                legs=[Leg(cash, -amount, "withdrawal requested"),
+                      Leg(hold, amount, f"held for {withdrawal.reference}")],
+                effective_date=clock.today(),
+                description=f"Withdrawal {withdrawal.reference}",
+                actor=user,
+            )
+            withdrawal.save()
+            return withdrawal, True
+    except IntegrityError:
+        if key:
+            previous = Withdrawal.objects.filter(user=user, idempotency_key=key).first()
+            if previous is not None:
+                return replay(previous)
+        raise
+
+
+def _apply_withdrawal_outcome(event: BankEvent):
+    withdrawal = (
+        Withdrawal.objects.select_for_update()
+        .select_related("user")
+        .filter(reference__iexact=event.reference)
+        .first()
+    )
+    if withdrawal is None:
+        raise ApplicationError(f"No withdrawal has reference {event.reference}.",
+                               code="UNKNOWN_REFERENCE", http_status=422)
+    if event.amount != withdrawal.amount or event.currency != withdrawal.currency:
+        raise ApplicationError("The amount or currency does not match the withdrawal.",
+                               code="AMOUNT_MISMATCH", http_status=422)
+    paid = event.event_type == BankEventType.WITHDRAWAL_PAID
+    to_status = WithdrawalStatus.PAID if paid else WithdrawalStatus.FAILED
+    if to_status not in WITHDRAWAL_TRANSITIONS[withdrawal.status]:
+        raise InvalidTransition(f"The withdrawal is already {withdrawal.status.lower()}.",
+                                code="WITHDRAWAL_ALREADY_FINAL")
+    user, currency = withdrawal.user, withdrawal.currency
+    hold = ledger_account(AccountKind.WITHDRAWAL_HOLD, currency, owner=user)
+    if paid:
+        other = platform_account(AccountKind.PLATFORM_BANK_CLEARING, currency)
+        kind, memo = EntryKind.WITHDRAWAL_PAID, "paid out to bank account"
+    else:
+        cash_kind = (AccountKind.INVESTOR_CASH if user.role == Role.INVESTOR
+                     else AccountKind.SELLER_CASH)
+        other = ledger_account(cash_kind, currency, owner=user)
+        kind, memo = EntryKind.WITHDRAWAL_RELEASE, "withdrawal failed, released"
+    entry = ledger_post(
+        kind=kind,
+        idempotency_key=f"bank:{event.event_id}",
+        currency=currency,
+        legs=[Leg(hold, -withdrawal.amount, memo), Leg(other, withdrawal.amount, memo)],
+        effective_date=clock.today(),
+        description=f"Withdrawal {withdrawal.reference} {to_status.lower()}",
+    )
+    withdrawal.status = to_status
+    withdrawal.failure_reason = "" if paid else str(
+        (event.payload.get("data") or {}).get("reason", "bank reported a failure"))[:300]
+    withdrawal.save(update_fields=["status", "failure_reason", "updated_at"])
+    return entry

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import time
@@ -122,3 +123,136 @@ def bank_event(event_id: str, event_type: str, reference: str, amount, currency=
 @pytest.fixture
 def webhook():
     return signed_webhook
+
+
+# --- Money/API core suite: helpers shared by the marketplace, settlements and lifecycle tests --
+
+LISTING_DAY = dt.date(2020, 11, 22)  # day after the Mustang invoice's issue
+MUSTANG_DUE = dt.date(2020, 12, 12)
+
+
+def mustang_bytes(variant: str = "") -> bytes:
+    """The Mustang PDF; a non-empty ``variant`` appends a PDF comment so the bytes (and hash)
+    differ while the embedded e-invoice still reads the same."""
+    data = MUSTANG_PDF.read_bytes()
+    return data + f"\n%{variant}\n".encode() if variant else data
+
+
+def uploaded(data: bytes, name: str = "invoice.pdf", content_type: str = "application/pdf"):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, data, content_type=content_type)
+
+
+def priced_invoice(seller, *, variant: str = "", invoice_number: str | None = None):
+    """Upload + extract + (optional renumber) + submit + score through the services."""
+    from invoices.services import (
+        invoice_run_extraction,
+        invoice_score,
+        invoice_submit,
+        invoice_update_fields,
+        invoice_upload,
+    )
+    from paymint.core import clock
+
+    with clock.frozen_at(LISTING_DAY):
+        invoice = invoice_upload(seller=seller, uploaded_file=uploaded(mustang_bytes(variant)))
+        invoice = invoice_run_extraction(invoice_id=invoice.pk)
+        if invoice_number is not None:
+            invoice = invoice_update_fields(invoice=invoice, actor=seller,
+                                            changes={"invoice_number": invoice_number})
+        invoice = invoice_submit(invoice=invoice, actor=seller)
+        invoice = invoice_score(invoice_id=invoice.pk)
+    invoice.refresh_from_db()
+    return invoice
+
+
+def listed_invoice(seller, *, variant: str = "", invoice_number: str | None = None,
+                   advance_rate=None):
+    """A LISTED Mustang invoice (listed on :data:`LISTING_DAY`); returns its Listing."""
+    from marketplace.services import listing_create
+    from paymint.core import clock
+
+    invoice = priced_invoice(seller, variant=variant, invoice_number=invoice_number)
+    with clock.frozen_at(LISTING_DAY):
+        return listing_create(invoice=invoice, seller=seller, advance_rate=advance_rate)
+
+
+def deposit(user, amount, *, event_id: str | None = None, currency: str = "EUR"):
+    """Credit ``user``'s wallet through the real bank-event service."""
+    import uuid
+
+    from settlements.services import bank_event_apply
+
+    return bank_event_apply(payload=bank_event(event_id or f"evt_{uuid.uuid4().hex}",
+                                               "deposit.received", user.deposit_reference,
+                                               amount, currency))
+
+
+def db_counts() -> dict[str, int]:
+    """Row counts of every table a money or invoice operation writes."""
+    from accounts.models import KycProfile, KycStatusEvent
+    from invoices.models import Invoice, InvoiceStatusEvent
+    from marketplace.models import Investment, Listing
+    from settlements.models import BankEvent, JournalEntry, LedgerAccount, Posting, Settlement
+
+    models = [Invoice, InvoiceStatusEvent, Listing, Investment, JournalEntry, Posting,
+              BankEvent, Settlement, LedgerAccount, KycProfile, KycStatusEvent]
+    return {m.__name__: m.objects.count() for m in models}
+
+
+def assert_books_balanced() -> None:
+    """Trial balance zero in every currency and no unbalanced entry."""
+    from settlements.ledger import trial_balance, unbalanced_entries
+
+    assert all(total == 0 for total in trial_balance().values()), trial_balance()
+    assert unbalanced_entries() == []
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """``with committed(): ...`` runs the on-commit callbacks (eager Celery tasks) registered
+    inside the block, as the real commit would outside a test transaction."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+LISTING_DAY = __import__("datetime").date(2020, 11, 22)
+
+
+def deposit(user, amount, currency="EUR"):
+    """Credit a wallet through the real bank-event service (a verified deposit webhook)."""
+    from uuid import uuid4
+
+    from settlements.services import bank_event_apply
+
+    return bank_event_apply(payload=bank_event(f"evt_{uuid4().hex}", "deposit.received",
+                                               user.deposit_reference, amount, currency))
+
+
+def list_mustang_invoice(seller, *, min_fill_rate=None):
+    """Upload, extract, submit, score and list the real Mustang e-invoice (business date
+    2020-11-22). Returns the listing."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import TestCase
+
+    from invoices.services import invoice_submit, invoice_upload
+    from marketplace.services import listing_create
+    from paymint.core import clock
+
+    with clock.frozen_at(LISTING_DAY):
+        # Tasks are enqueued on commit; run them as the commit would (Celery is eager).
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            invoice = invoice_upload(
+                seller=seller,
+                uploaded_file=SimpleUploadedFile("inv.pdf", MUSTANG_PDF.read_bytes()),
+            )
+        invoice.refresh_from_db()
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            invoice = invoice_submit(invoice=invoice, actor=seller)
+        invoice.refresh_from_db()
+        return listing_create(invoice=invoice, seller=seller, min_fill_rate=min_fill_rate)
+
+
+@pytest.fixture
+def listed(seller):
+    return list_mustang_invoice(seller)

@@ -229,3 +229,7 @@ if SENTRY_DSN:
 
     sentry_sdk.init(dsn=SENTRY_DSN, send_default_pii=False, traces_sample_rate=0.0)
 ADMIN_URL = env("DJANGO_ADMIN_URL", default="admin/")
+
+CELERY_BEAT_SCHEDULE = {
+    "listings-expire": {"task": "marketplace.tasks.listings_expire_task", "schedule": 600.0},
+}

@@ -6,7 +6,7 @@ one of them is overridden by the environment, and production.py refuses to start
 
 import os
 
-os.environ.setdefault("DJANGO_SECRET_KEY", "dev-only-insecure-key-not-for-production")
+os.environ.setdefault("DJANGO_SECRET_KEY", "dev-only-insecure-key-not-for-production-0123456789")
 os.environ.setdefault("BANK_WEBHOOK_SECRET", "whsec_dev_only")
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
 os.environ.setdefault("DJANGO_DEBUG", "true")

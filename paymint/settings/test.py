@@ -2,7 +2,7 @@
 
 import os
 
-os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-key")
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-key-not-secret-0123456789abcdef")
 os.environ.setdefault("BANK_WEBHOOK_SECRET", "whsec_test")
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/paymint")

@@ -1,0 +1,108 @@
+"""Dashboard forms for the marketplace: filters, the investment calculator and the two-step
+invest form (amount, then confirmation with an idempotency key)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+
+from accounts.forms import ServiceErrorFormMixin
+from invoices.enums import RiskGrade
+from paymint.core.money import MINOR_UNITS, quantize_money
+
+SORT_CHOICES = [
+    ("yield", "Highest yield"),
+    ("tenor", "Shortest tenor"),
+    ("-tenor", "Longest tenor"),
+    ("amount", "Smallest amount left"),
+    ("-amount", "Largest amount left"),
+    ("newest", "Newest"),
+]
+
+
+class MarketplaceFilterForm(forms.Form):
+    grade = forms.MultipleChoiceField(
+        label="Risk grade",
+        required=False,
+        choices=[(g.value, g.value) for g in RiskGrade if g != RiskGrade.E],
+        widget=forms.CheckboxSelectMultiple,
+    )
+    currency = forms.ChoiceField(label="Currency", required=False)
+    tenor_min = forms.IntegerField(label="Tenor from (days)", required=False, min_value=0)
+    tenor_max = forms.IntegerField(label="Tenor to (days)", required=False, min_value=0)
+    amount_min = forms.DecimalField(
+        label="Amount left from", required=False, min_value=0, max_digits=18, decimal_places=2
+    )
+    amount_max = forms.DecimalField(
+        label="Amount left to", required=False, min_value=0, max_digits=18, decimal_places=2
+    )
+    sort = forms.ChoiceField(label="Sort by", required=False, choices=SORT_CHOICES)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["currency"].choices = [("", "Any")] + [
+            (code, code) for code in settings.PAYMINT["CURRENCIES"]
+        ]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        for low, high in (("tenor_min", "tenor_max"), ("amount_min", "amount_max")):
+            if (
+                data.get(low) is not None
+                and data.get(high) is not None
+                and data[low] > data[high]
+            ):
+                self.add_error(high, "Must not be below the lower bound.")
+        return data
+
+    def search_kwargs(self) -> dict:
+        """Keyword arguments for :func:`marketplace.web_selectors.listing_search`."""
+        data = self.cleaned_data
+        return {
+            "grades": data.get("grade") or None,
+            "currency": data.get("currency") or "",
+            "tenor_min": data.get("tenor_min"),
+            "tenor_max": data.get("tenor_max"),
+            "amount_min": data.get("amount_min"),
+            "amount_max": data.get("amount_max"),
+            "sort": data.get("sort") or "yield",
+        }
+
+
+class AmountForm(ServiceErrorFormMixin, forms.Form):
+    """An amount in the listing's currency (the calculator and the first invest step)."""
+
+    amount = forms.DecimalField(
+        label="Amount",
+        min_value=0,
+        max_digits=18,
+        decimal_places=7,
+        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal", "min": "0"}),
+    )
+
+    def __init__(self, *args, currency: str = "", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+        if currency:
+            self.fields["amount"].label = f"Amount ({currency})"
+            places = MINOR_UNITS.get(currency, 2)
+            self.fields["amount"].widget.attrs["step"] = "1" if places == 0 else f"{10**-places}"
+
+    def clean_amount(self):
+        amount = self.cleaned_data["amount"]
+        if amount <= 0:
+            raise forms.ValidationError("Enter a positive amount.")
+        if self.currency in MINOR_UNITS and quantize_money(amount, self.currency) != amount:
+            raise forms.ValidationError(f"Too many decimals for {self.currency}.")
+        return amount
+
+
+class InvestConfirmForm(AmountForm):
+    """The second invest step: the amount and the key minted on the confirmation page."""
+
+    confirm = forms.BooleanField(widget=forms.HiddenInput)
+    idempotency_key = forms.CharField(max_length=64, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["amount"].widget = forms.HiddenInput()

@@ -1,0 +1,196 @@
+"""Investor pages: the dashboard (wallet, deposit instructions, portfolio), the marketplace
+with filters, a listing's detail with the investment calculator, and the two-step invest flow.
+
+Investing: the first POST (amount) renders a confirmation page with the quote and a fresh
+idempotency key in a hidden field; the second POST (``confirm=1``) calls
+:func:`marketplace.services.investment_create` with that key, so a double-click or a resent
+form funds once.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.enums import Role
+from accounts.selectors import kyc_profile_for_user
+from accounts.views import is_htmx, role_required
+from paymint.core.errors import ApplicationError, NotFound
+from paymint.core.money import Money
+from settlements.selectors import wallet_balances
+
+from .forms import AmountForm, InvestConfirmForm, MarketplaceFilterForm
+from .models import Listing
+from .selectors import investment_list_for_investor, listing_get_visible
+from .services import investment_create
+from .web_selectors import (
+    investor_allocation_by_grade,
+    investor_portfolio_totals,
+    listing_quote,
+    listing_search,
+)
+
+LISTINGS_PER_PAGE = 20
+INVESTMENTS_PER_PAGE = 20
+
+
+def _listing_or_404(request: HttpRequest, listing_id) -> Listing:
+    try:
+        return listing_get_visible(listing_id=listing_id, user=request.user)
+    except NotFound:
+        raise Http404("Listing not found.") from None
+
+
+@role_required(Role.INVESTOR)
+@require_GET
+def investor_dashboard(request: HttpRequest) -> HttpResponse:
+    """Cash per currency, how to deposit, and the portfolio with expected vs realised return."""
+    investor = request.user
+    page = Paginator(
+        investment_list_for_investor(investor=investor), INVESTMENTS_PER_PAGE
+    ).get_page(request.GET.get("page"))
+    allocation = investor_allocation_by_grade(investor=investor)
+    return render(
+        request,
+        "marketplace/investor_dashboard.html",
+        {
+            "profile": kyc_profile_for_user(user=investor),
+            "balances": wallet_balances(user=investor),
+            "totals": investor_portfolio_totals(investor=investor),
+            "allocation": allocation,
+            "allocation_chart": _allocation_chart(allocation),
+            "page": page,
+        },
+    )
+
+
+def _allocation_chart(rows: list[dict]) -> dict:
+    """Chart.js data (stacked bars: grade x currency) for the allocation rows."""
+    grades = sorted({r["grade"] for r in rows})
+    currencies = sorted({r["currency"] for r in rows})
+    totals = {(r["grade"], r["currency"]): float(r["total"]) for r in rows}
+    return {
+        "labels": [f"Grade {g}" for g in grades],
+        "datasets": [
+            {"label": c, "data": [totals.get((g, c), 0) for g in grades]} for c in currencies
+        ],
+    }
+
+
+@role_required(Role.INVESTOR, Role.SELLER)
+@require_GET
+def marketplace(request: HttpRequest) -> HttpResponse:
+    """Open listings, filtered and sorted from a GET form."""
+    form = MarketplaceFilterForm(request.GET or None)
+    if form.is_bound and form.is_valid():
+        listings = listing_search(**form.search_kwargs())
+    elif form.is_bound:
+        listings = listing_search().none()
+    else:
+        listings = listing_search()
+    page = Paginator(listings, LISTINGS_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    template = "marketplace/_listing_rows.html" if is_htmx(request) else "marketplace/list.html"
+    return render(
+        request, template, {"form": form, "page": page, "query": query.urlencode()}
+    )
+
+
+@role_required(Role.INVESTOR, Role.SELLER)
+@require_GET
+def listing_detail(request: HttpRequest, listing_id) -> HttpResponse:
+    """A listing: terms, risk factors, verification checks, the calculator and invest form.
+
+    ``?amount=`` fills the calculator (server-side quote); htmx requests get only the quote.
+    """
+    listing = _listing_or_404(request, listing_id)
+    calculator = AmountForm(
+        request.GET if "amount" in request.GET else None, currency=listing.currency
+    )
+    quote = None
+    if calculator.is_bound and calculator.is_valid():
+        quote = listing_quote(listing=listing, amount=calculator.cleaned_data["amount"])
+    context = {
+        "listing": listing,
+        "invoice": listing.invoice,
+        "calculator": calculator,
+        "quote": quote,
+        "invest_form": AmountForm(currency=listing.currency, auto_id="invest_%s"),
+    }
+    if is_htmx(request):
+        return render(request, "marketplace/_quote.html", context)
+    return render(request, "marketplace/listing_detail.html", context)
+
+
+@role_required(Role.INVESTOR)
+@require_POST
+def listing_invest(request: HttpRequest, listing_id) -> HttpResponse:
+    """Step 1 (no ``confirm``): show the quote to confirm, with a fresh idempotency key.
+    Step 2 (``confirm=1``): fund the listing once per key."""
+    listing = _listing_or_404(request, listing_id)
+    if request.POST.get("confirm"):
+        form = InvestConfirmForm(request.POST, currency=listing.currency)
+        # On failure the listing page shows the amount again with the errors next to it.
+        retry = AmountForm(
+            {"amount": request.POST.get("amount", "")},
+            currency=listing.currency,
+            auto_id="invest_%s",
+        )
+        retry.is_valid()
+        if not form.is_valid():
+            retry.add_error(None, "Please enter the amount and confirm again.")
+            return _detail_with_errors(request, listing, retry)
+        try:
+            investment, created = investment_create(
+                investor=request.user,
+                listing=listing,
+                amount=form.cleaned_data["amount"],
+                idempotency_key=form.cleaned_data["idempotency_key"],
+            )
+        except ApplicationError as exc:
+            retry.add_application_error(exc)
+            return _detail_with_errors(request, listing, retry)
+        if created:
+            messages.success(
+                request,
+                f"You funded {Money(investment.amount, investment.currency)} of invoice "
+                f"{listing.invoice.invoice_number}. Expected back "
+                f"{Money(investment.expected_return, investment.currency)} "
+                f"on {listing.due_date:%d %b %Y}.",
+            )
+        else:
+            messages.info(request, "This investment was already recorded.")
+        return redirect("investor-dashboard")
+
+    form = AmountForm(request.POST, currency=listing.currency, auto_id="invest_%s")
+    if not form.is_valid():
+        return _detail_with_errors(request, listing, form)
+    amount = form.cleaned_data["amount"]
+    return render(
+        request,
+        "marketplace/invest_confirm.html",
+        {
+            "listing": listing,
+            "invoice": listing.invoice,
+            "quote": listing_quote(listing=listing, amount=amount),
+            "amount": amount,
+            "idempotency_key": uuid.uuid4().hex,
+        },
+    )
+
+
+def _detail_with_errors(request: HttpRequest, listing: Listing, invest_form) -> HttpResponse:
+    context = {
+        "listing": listing,
+        "invoice": listing.invoice,
+        "calculator": AmountForm(currency=listing.currency),
+        "quote": None,
+        "invest_form": invest_form,
+    }
+    return render(request, "marketplace/listing_detail.html", context, status=400)
