@@ -216,43 +216,11 @@ def committed(django_capture_on_commit_callbacks):
     return lambda: django_capture_on_commit_callbacks(execute=True)
 
 
-LISTING_DAY = __import__("datetime").date(2020, 11, 22)
-
-
-def deposit(user, amount, currency="EUR"):
-    """Credit a wallet through the real bank-event service (a verified deposit webhook)."""
-    from uuid import uuid4
-
-    from settlements.services import bank_event_apply
-
-    return bank_event_apply(payload=bank_event(f"evt_{uuid4().hex}", "deposit.received",
-                                               user.deposit_reference, amount, currency))
-
-
 def list_mustang_invoice(seller, *, min_fill_rate=None):
-    """Upload, extract, submit, score and list the real Mustang e-invoice (business date
-    2020-11-22). Returns the listing."""
-    from django.core.files.uploadedfile import SimpleUploadedFile
-    from django.test import TestCase
-
-    from invoices.services import invoice_submit, invoice_upload
+    """Like :func:`listed_invoice`, with the seller's optional minimum fill."""
     from marketplace.services import listing_create
     from paymint.core import clock
 
+    invoice = priced_invoice(seller)
     with clock.frozen_at(LISTING_DAY):
-        # Tasks are enqueued on commit; run them as the commit would (Celery is eager).
-        with TestCase.captureOnCommitCallbacks(execute=True):
-            invoice = invoice_upload(
-                seller=seller,
-                uploaded_file=SimpleUploadedFile("inv.pdf", MUSTANG_PDF.read_bytes()),
-            )
-        invoice.refresh_from_db()
-        with TestCase.captureOnCommitCallbacks(execute=True):
-            invoice = invoice_submit(invoice=invoice, actor=seller)
-        invoice.refresh_from_db()
         return listing_create(invoice=invoice, seller=seller, min_fill_rate=min_fill_rate)
-
-
-@pytest.fixture
-def listed(seller):
-    return list_mustang_invoice(seller)
