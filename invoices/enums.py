@@ -13,8 +13,10 @@ class InvoiceStatus(models.TextChoices):
     LISTED = "LISTED", "Listed on the marketplace"
     FUNDED = "FUNDED", "Fully funded"
     CANCELLED = "CANCELLED", "Listing cancelled"
-    DISBURSED = "DISBURSED", "Advance paid to seller"
-    REPAID = "REPAID", "Repaid by debtor"
+    DISBURSED = "DISBURSED", "Advance paid, awaiting repayment"
+    OVERDUE = "OVERDUE", "Overdue"
+    DEFAULTED = "DEFAULTED", "Defaulted"
+    WRITTEN_OFF = "WRITTEN_OFF", "Written off"
     SETTLED = "SETTLED", "Settled"
 
 
@@ -31,8 +33,10 @@ INVOICE_TRANSITIONS: dict[str, frozenset[str]] = {
     S.LISTED: frozenset({S.FUNDED, S.CANCELLED}),
     S.FUNDED: frozenset({S.DISBURSED}),
     S.CANCELLED: frozenset(),
-    S.DISBURSED: frozenset({S.REPAID}),
-    S.REPAID: frozenset({S.SETTLED}),
+    S.DISBURSED: frozenset({S.OVERDUE, S.SETTLED}),
+    S.OVERDUE: frozenset({S.DEFAULTED, S.SETTLED}),
+    S.DEFAULTED: frozenset({S.SETTLED, S.WRITTEN_OFF}),
+    S.WRITTEN_OFF: frozenset({S.SETTLED}),
     S.SETTLED: frozenset(),
 }
 
@@ -46,3 +50,9 @@ class RiskGrade(models.TextChoices):
     C = "C", "C"
     D = "D", "D"
     E = "E", "E (not financeable)"
+
+
+#: Statuses in which the debtor still owes (or may still pay) the invoice.
+REPAYABLE_STATUSES = frozenset({S.DISBURSED, S.OVERDUE, S.DEFAULTED, S.WRITTEN_OFF, S.SETTLED})
+#: Statuses the daily aging job looks at.
+AGING_STATUSES = frozenset({S.DISBURSED, S.OVERDUE})

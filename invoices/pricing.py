@@ -53,6 +53,17 @@ def discount_fee(
     return quantize_money(discount_fee_exact(principal, annual_rate, days, day_count), currency)
 
 
+def late_interest_exact(
+    outstanding: Decimal, annual_rate: Decimal, days: int,
+    day_count: DayCount = DayCount.ACT_365_FIXED,
+) -> Decimal:
+    """Unrounded late interest on ``outstanding`` for ``days`` at ``annual_rate`` (simple
+    interest, ACT/365F). Accrued daily by the aging job and rounded once, when claimed."""
+    if days <= 0 or outstanding <= 0:
+        return Decimal(0)
+    return outstanding * annual_rate * Decimal(days) / Decimal(day_count.year_days)
+
+
 def advance_amount(face_value: Decimal, advance_rate: Decimal, currency: str) -> Decimal:
     """Advance amount = advance rate x face value, rounded to the minor unit.
 

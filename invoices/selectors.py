@@ -15,7 +15,8 @@ from .models import Invoice
 #: Statuses of invoices that count as already submitted for financing (duplicate checks).
 ACTIVE_FINANCING_STATUSES = frozenset({
     InvoiceStatus.SUBMITTED, InvoiceStatus.PRICED, InvoiceStatus.LISTED, InvoiceStatus.FUNDED,
-    InvoiceStatus.DISBURSED, InvoiceStatus.REPAID, InvoiceStatus.SETTLED,
+    InvoiceStatus.DISBURSED, InvoiceStatus.OVERDUE, InvoiceStatus.DEFAULTED,
+    InvoiceStatus.WRITTEN_OFF, InvoiceStatus.SETTLED,
 })
 
 

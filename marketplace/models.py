@@ -35,6 +35,20 @@ class Listing(PublicModel):
         "partially instead of cancelled.",
     )
     due_date = models.DateField()
+    late_rate = models.DecimalField(
+        max_digits=9, decimal_places=6,
+        help_text="Annual late-interest rate (fraction, ACT/365) on what investors are owed "
+        "once the invoice is overdue.",
+    )
+    late_fee_rate = models.DecimalField(
+        max_digits=9, decimal_places=6,
+        help_text="One-off platform late fee, fraction of the face value, due when overdue.",
+    )
+    recourse = models.BooleanField(
+        default=True, help_text="On default the seller repays investors (recourse factoring)."
+    )
+    late_fee = models.DecimalField(max_digits=20, decimal_places=7, default=0)
+    late_fee_paid = models.DecimalField(max_digits=20, decimal_places=7, default=0)
     funded_amount = models.DecimalField(max_digits=20, decimal_places=7, default=0)
     investor_count = models.PositiveIntegerField(default=0)
     listed_at = models.DateTimeField()
@@ -95,6 +109,14 @@ class Investment(PublicModel):
     expected_discount_fee = models.DecimalField(max_digits=20, decimal_places=7)
     expected_return = models.DecimalField(max_digits=20, decimal_places=7)
     discount_fee = models.DecimalField(max_digits=20, decimal_places=7, null=True, blank=True)
+    # What has been paid back, by component, and late interest accrued (storage precision;
+    # rounded to the minor unit once, when claimed).
+    principal_repaid = models.DecimalField(max_digits=20, decimal_places=7, default=0)
+    fee_repaid = models.DecimalField(max_digits=20, decimal_places=7, default=0)
+    late_interest_accrued = models.DecimalField(max_digits=20, decimal_places=7, default=0)
+    late_interest_repaid = models.DecimalField(max_digits=20, decimal_places=7, default=0)
+    interest_accrued_through = models.DateField(null=True, blank=True)
+    loss = models.DecimalField(max_digits=20, decimal_places=7, default=0)
     repaid_amount = models.DecimalField(max_digits=20, decimal_places=7, default=0)
     status = models.CharField(
         max_length=10, choices=InvestmentStatus.choices, default=InvestmentStatus.ACTIVE
@@ -109,6 +131,8 @@ class Investment(PublicModel):
         ordering = ["created_at", "id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="investment_amount_positive"),
+            models.CheckConstraint(condition=Q(principal_repaid__lte=F("amount")),
+                                   name="investment_principal_not_overpaid"),
             models.UniqueConstraint(
                 fields=["investor", "idempotency_key"],
                 condition=~Q(idempotency_key=""),

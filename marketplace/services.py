@@ -51,14 +51,15 @@ def lock_listing(*, listing_id: int) -> Listing:
 
 def listing_create(
     *, invoice: Invoice, seller, advance_rate: Decimal | None = None,
-    min_fill_rate: Decimal | None = None,
+    min_fill_rate: Decimal | None = None, recourse: bool = True,
 ) -> Listing:
     """List a priced invoice on the marketplace for an advance of ``advance_rate`` x face value.
 
     ``advance_rate`` defaults to the grade's maximum and may not exceed it. The listing's terms
     (rates, fee, advance amount, minimum ticket, expiry) are fixed here. ``min_fill_rate``
     (fraction of the advance amount, optional) lets a listing that is not fully funded by its
-    expiry be disbursed partially instead of cancelled.
+    expiry be disbursed partially instead of cancelled. ``recourse`` (default) makes the seller
+    repay investors if the debtor defaults; non-recourse invoices are written off instead.
 
     Raises:
         PermissionDenied: not the invoice's seller, or ``KYB_NOT_APPROVED``.
@@ -106,6 +107,9 @@ def listing_create(
             platform_fee=fee,
             min_ticket=min(quantize_money(config["MIN_TICKET"], locked.currency), advance),
             min_fill_rate=min_fill_rate,
+            late_rate=locked.discount_rate + config["LATE_RATE_MARGIN"],
+            late_fee_rate=config["LATE_FEE_RATE"],
+            recourse=recourse,
             due_date=locked.due_date,
             listed_at=now,
             expires_at=min(

@@ -15,10 +15,11 @@ class AccountKind(models.TextChoices):
     PLATFORM_FEE_REVENUE = "PLATFORM_FEE_REVENUE", "Platform fee revenue"
     PLATFORM_BANK_CLEARING = "PLATFORM_BANK_CLEARING", "Platform bank clearing"
     WITHDRAWAL_HOLD = "WITHDRAWAL_HOLD", "Withdrawal on hold"
+    SELLER_RECEIVABLE = "SELLER_RECEIVABLE", "Owed by seller (recourse)"
 
 
 #: Account kinds allowed to go below zero.
-MAY_GO_NEGATIVE = frozenset({AccountKind.PLATFORM_BANK_CLEARING})
+MAY_GO_NEGATIVE = frozenset({AccountKind.PLATFORM_BANK_CLEARING, AccountKind.SELLER_RECEIVABLE})
 
 
 class EntryKind(models.TextChoices):
@@ -27,6 +28,7 @@ class EntryKind(models.TextChoices):
     DISBURSEMENT = "DISBURSEMENT", "Disbursement"
     REPAYMENT = "REPAYMENT", "Repayment received"
     SETTLEMENT = "SETTLEMENT", "Settlement"
+    RECOURSE = "RECOURSE", "Recourse on seller"
     REFUND = "REFUND", "Refund"
     WITHDRAWAL_HOLD = "WITHDRAWAL_HOLD", "Withdrawal requested"
     WITHDRAWAL_PAID = "WITHDRAWAL_PAID", "Withdrawal paid"
@@ -44,6 +46,11 @@ class BankEventType(models.TextChoices):
 class BankEventStatus(models.TextChoices):
     APPLIED = "APPLIED", "Applied"
     REJECTED = "REJECTED", "Rejected"
+
+
+class SettlementSource(models.TextChoices):
+    DEBTOR = "DEBTOR", "Payment by the debtor"
+    RECOURSE = "RECOURSE", "Recourse on the seller"
 
 
 class SettlementStatus(models.TextChoices):

@@ -17,6 +17,7 @@ from .enums import (
     BankEventStatus,
     BankEventType,
     EntryKind,
+    SettlementSource,
     SettlementStatus,
     WithdrawalStatus,
 )
@@ -128,12 +129,22 @@ class BankEvent(TimeStampedModel):
 
 
 class Settlement(PublicModel):
-    """The intent to settle an invoice's repayment; created with the repayment, completed by the
-    settlement task. One per invoice (unique), so running the task twice settles once."""
+    """The intent to distribute one payment on an invoice (a debtor repayment, partial or not,
+    or a recourse payment by the seller) through the waterfall.
 
-    invoice = models.OneToOneField(
-        "invoices.Invoice", on_delete=models.PROTECT, related_name="settlement"
+    Created in the same transaction as the money's arrival (unique per bank event), completed by
+    the settlement task, which returns early when it is already ``COMPLETED``.
+    """
+
+    invoice = models.ForeignKey(
+        "invoices.Invoice", on_delete=models.PROTECT, related_name="settlements"
     )
+    source = models.CharField(max_length=10, choices=SettlementSource.choices,
+                              default=SettlementSource.DEBTOR)
+    bank_event = models.OneToOneField(
+        BankEvent, null=True, blank=True, on_delete=models.PROTECT, related_name="settlement"
+    )
+    breakdown = models.JSONField(default=dict, blank=True)
     status = models.CharField(
         max_length=12, choices=SettlementStatus.choices, default=SettlementStatus.PENDING
     )

@@ -2,11 +2,28 @@
 
 from celery import shared_task
 
+from invoices.enums import AGING_STATUSES
+from paymint.core import clock
+
 from . import services
 
 
 @shared_task(acks_late=True, autoretry_for=(ConnectionError,), retry_backoff=True,
              max_retries=5)
 def settlement_execute_task(settlement_id: int) -> str:
-    """Pay out a repaid invoice to its investors and seller."""
+    """Distribute one payment on an invoice through the waterfall."""
     return services.settlement_execute(settlement_id=settlement_id).status
+
+
+@shared_task(acks_late=True)
+def invoices_age_task() -> int:
+    """Age every disbursed invoice past its due date (beat, daily). Returns how many."""
+    from marketplace.models import Listing
+
+    ids = list(
+        Listing.objects.filter(invoice__status__in=AGING_STATUSES, due_date__lt=clock.today())
+        .values_list("invoice_id", flat=True)
+    )
+    for invoice_id in ids:
+        services.invoice_age(invoice_id=invoice_id)
+    return len(ids)

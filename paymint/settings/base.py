@@ -202,6 +202,10 @@ PAYMINT = {
     "MAX_TENOR_DAYS": 180,
     "GRACE_PERIOD_DAYS": env.int("GRACE_PERIOD_DAYS", default=5),
     "DEFAULT_AFTER_DAYS_PAST_DUE": env.int("DEFAULT_AFTER_DAYS_PAST_DUE", default=90),
+    # Late interest = discount rate + this margin, annual, ACT/365, on what investors are owed.
+    "LATE_RATE_MARGIN": Decimal(env("LATE_RATE_MARGIN", default="0.050")),
+    # One-off platform late fee, as a fraction of the face value, due once overdue.
+    "LATE_FEE_RATE": Decimal(env("LATE_FEE_RATE", default="0.005")),
     # Grade -> (maximum advance rate, annual discount rate), both fractions; ACT/365 day count.
     "GRADE_PRICING": {
         "A": (Decimal("0.90"), Decimal("0.080")),
@@ -232,4 +236,6 @@ ADMIN_URL = env("DJANGO_ADMIN_URL", default="admin/")
 
 CELERY_BEAT_SCHEDULE = {
     "listings-expire": {"task": "marketplace.tasks.listings_expire_task", "schedule": 600.0},
+    # Daily (hourly run; each invoice is aged at most once per business day).
+    "invoices-age": {"task": "settlements.tasks.invoices_age_task", "schedule": 3600.0},
 }

@@ -1,0 +1,171 @@
+"""Bank events: signed webhooks applied exactly once (deposits, repayments, withdrawals)."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from accounts.enums import Role
+from accounts.selectors import user_by_deposit_reference
+from paymint.core import clock
+from paymint.core.errors import (
+    ApplicationError,
+    Conflict,
+    InvalidTransition,
+    ValidationFailed,
+)
+from paymint.core.money import MINOR_UNITS, quantize_money
+
+from ..enums import (
+    WITHDRAWAL_TRANSITIONS,
+    AccountKind,
+    BankEventStatus,
+    BankEventType,
+    EntryKind,
+    WithdrawalStatus,
+)
+from ..ledger import Leg, ledger_account, ledger_post, platform_account
+from ..models import BankEvent, Withdrawal
+from .distribution import repayment_receive
+
+
+class DuplicateEvent(Conflict):
+    code = "DUPLICATE_EVENT"
+
+
+def _parse_event(payload: dict) -> tuple[str, str, str, Decimal, str]:
+    if not isinstance(payload, dict):
+        raise ValidationFailed("The event must be a JSON object.", code="INVALID_EVENT")
+    data = payload.get("data")
+    event_id, event_type = payload.get("id"), payload.get("type")
+    if not isinstance(event_id, str) or not event_id or len(event_id) > 100:
+        raise ValidationFailed("Missing event id.", code="INVALID_EVENT",
+                               fields={"id": ["Required."]})
+    if event_type not in BankEventType.values:
+        raise ValidationFailed(f"Unknown event type {event_type!r}.", code="UNKNOWN_EVENT_TYPE",
+                               fields={"type": ["Unknown."]})
+    if not isinstance(data, dict):
+        raise ValidationFailed("Missing data.", code="INVALID_EVENT",
+                               fields={"data": ["Required."]})
+    reference, currency = data.get("reference"), data.get("currency")
+    if not isinstance(reference, str) or not reference:
+        raise ValidationFailed("Missing reference.", code="INVALID_EVENT",
+                               fields={"data.reference": ["Required."]})
+    if currency not in MINOR_UNITS or currency not in settings.PAYMINT["CURRENCIES"]:
+        raise ValidationFailed(f"Unsupported currency {currency!r}.",
+                               code="UNSUPPORTED_CURRENCY",
+                               fields={"data.currency": ["Unsupported."]})
+    try:
+        amount = Decimal(str(data.get("amount")))
+    except (InvalidOperation, ValueError):
+        amount = None
+    if (amount is None or not amount.is_finite() or amount <= 0
+            or quantize_money(amount, currency) != amount):
+        raise ValidationFailed("The amount must be a positive amount in minor units.",
+                               code="INVALID_AMOUNT", fields={"data.amount": ["Invalid."]})
+    return event_id, event_type, reference.strip(), amount, currency
+
+
+def bank_event_apply(*, payload: dict) -> BankEvent:
+    """Apply a verified bank webhook event exactly once.
+
+    ``deposit.received`` credits the investor whose deposit reference is quoted
+    (bank clearing -> investor cash). ``repayment.received`` records the debtor's payment of a
+    disbursed invoice (bank clearing -> invoice escrow), creates its settlement and enqueues the
+    settlement task after commit. ``withdrawal.paid`` / ``withdrawal.failed`` complete a
+    withdrawal (hold -> bank clearing) or release its hold (hold -> cash).
+
+    The event id is stored under a unique constraint in the same transaction as the posting, so
+    replays and concurrent deliveries of one event have one effect.
+
+    Raises:
+        ValidationFailed: malformed event (``INVALID_EVENT``, ``INVALID_AMOUNT``, ...).
+        ApplicationError: ``UNKNOWN_REFERENCE`` (422), ``CURRENCY_MISMATCH`` (422),
+            ``INVOICE_NOT_AWAITING_REPAYMENT`` (409).
+        DuplicateEvent: the event id was already applied (409).
+    """
+    event_id, event_type, reference, amount, currency = _parse_event(payload)
+    if BankEvent.objects.filter(event_id=event_id).exists():
+        raise DuplicateEvent(f"Event {event_id} was already processed.")
+    try:
+        with transaction.atomic(durable=True):
+            event = BankEvent.objects.create(
+                event_id=event_id, event_type=event_type, reference=reference, amount=amount,
+                currency=currency, payload=payload, status=BankEventStatus.APPLIED,
+            )
+            if event_type == BankEventType.DEPOSIT_RECEIVED:
+                entry = _apply_deposit(event)
+            elif event_type == BankEventType.REPAYMENT_RECEIVED:
+                entry = repayment_receive(event=event)
+            else:
+                entry = _apply_withdrawal_outcome(event)
+            event.entry = entry
+            event.save(update_fields=["entry", "updated_at"])
+            return event
+    except IntegrityError:
+        if BankEvent.objects.filter(event_id=event_id).exists():
+            raise DuplicateEvent(f"Event {event_id} was already processed.") from None
+        raise
+
+
+def _apply_deposit(event: BankEvent):
+    user = user_by_deposit_reference(reference=event.reference)
+    if user is None or user.role != Role.INVESTOR:
+        raise ApplicationError(f"No investor wallet has reference {event.reference}.",
+                               code="UNKNOWN_REFERENCE", http_status=422)
+    bank = platform_account(AccountKind.PLATFORM_BANK_CLEARING, event.currency)
+    cash = ledger_account(AccountKind.INVESTOR_CASH, event.currency, owner=user)
+    return ledger_post(
+        kind=EntryKind.DEPOSIT,
+        idempotency_key=f"bank:{event.event_id}",
+        currency=event.currency,
+        legs=[Leg(bank, -event.amount, "bank transfer in"), Leg(cash, event.amount, "deposit")],
+        effective_date=clock.today(),
+        description=f"Deposit {event.event_id}",
+        actor=None,
+    )
+
+
+def _apply_withdrawal_outcome(event: BankEvent):
+    withdrawal = (
+        Withdrawal.objects.select_for_update()
+        .select_related("user")
+        .filter(reference__iexact=event.reference)
+        .first()
+    )
+    if withdrawal is None:
+        raise ApplicationError(f"No withdrawal has reference {event.reference}.",
+                               code="UNKNOWN_REFERENCE", http_status=422)
+    if event.amount != withdrawal.amount or event.currency != withdrawal.currency:
+        raise ApplicationError("The amount or currency does not match the withdrawal.",
+                               code="AMOUNT_MISMATCH", http_status=422)
+    paid = event.event_type == BankEventType.WITHDRAWAL_PAID
+    to_status = WithdrawalStatus.PAID if paid else WithdrawalStatus.FAILED
+    if to_status not in WITHDRAWAL_TRANSITIONS[withdrawal.status]:
+        raise InvalidTransition(f"The withdrawal is already {withdrawal.status.lower()}.",
+                                code="WITHDRAWAL_ALREADY_FINAL")
+    user, currency = withdrawal.user, withdrawal.currency
+    hold = ledger_account(AccountKind.WITHDRAWAL_HOLD, currency, owner=user)
+    if paid:
+        other = platform_account(AccountKind.PLATFORM_BANK_CLEARING, currency)
+        kind, memo = EntryKind.WITHDRAWAL_PAID, "paid out to bank account"
+    else:
+        cash_kind = (AccountKind.INVESTOR_CASH if user.role == Role.INVESTOR
+                     else AccountKind.SELLER_CASH)
+        other = ledger_account(cash_kind, currency, owner=user)
+        kind, memo = EntryKind.WITHDRAWAL_RELEASE, "withdrawal failed, released"
+    entry = ledger_post(
+        kind=kind,
+        idempotency_key=f"bank:{event.event_id}",
+        currency=currency,
+        legs=[Leg(hold, -withdrawal.amount, memo), Leg(other, withdrawal.amount, memo)],
+        effective_date=clock.today(),
+        description=f"Withdrawal {withdrawal.reference} {to_status.lower()}",
+    )
+    withdrawal.status = to_status
+    withdrawal.failure_reason = "" if paid else str(
+        (event.payload.get("data") or {}).get("reason", "bank reported a failure"))[:300]
+    withdrawal.save(update_fields=["status", "failure_reason", "updated_at"])
+    return entry

@@ -1,0 +1,250 @@
+"""Distribution of payments on an invoice through the waterfall, and late-interest accrual.
+
+A payment (the debtor's, partial, late or too much; or the seller's under recourse) first lands
+in the invoice's escrow account together with a :class:`~settlements.models.Settlement` intent
+row; :func:`settlement_execute` then divides it with
+:func:`settlements.waterfall.settlement_waterfall` in one balanced entry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from invoices.enums import REPAYABLE_STATUSES, InvoiceStatus
+from invoices.models import Invoice
+from invoices.pricing import late_interest_exact
+from invoices.services import invoice_transition
+from marketplace.enums import InvestmentStatus
+from marketplace.models import Investment, Listing
+from marketplace.services import lock_listing
+from paymint.core import clock
+from paymint.core.errors import ApplicationError
+from paymint.core.money import quantize_money
+
+from ..enums import AccountKind, EntryKind, SettlementSource, SettlementStatus
+from ..ledger import (
+    Leg,
+    account_balance,
+    account_key,
+    ledger_account,
+    ledger_post,
+    platform_account,
+)
+from ..models import BankEvent, LedgerAccount, Settlement
+from ..waterfall import InvestorClaim, settlement_waterfall
+
+ZERO = Decimal(0)
+
+
+def repayment_receive(*, event: BankEvent):
+    """Record a debtor's payment quoted with the invoice's repayment reference (inside the
+    bank event's transaction): bank clearing -> invoice escrow, plus a settlement intent whose
+    task is enqueued after commit. Any amount is accepted once the advance was paid out:
+    partial payments, late payments, overpayments and recoveries after default.
+
+    Raises:
+        ApplicationError: ``UNKNOWN_REFERENCE`` (422), ``INVOICE_NOT_AWAITING_REPAYMENT``
+            (409), ``CURRENCY_MISMATCH`` (422).
+    """
+    invoice = Invoice.objects.filter(repayment_reference__iexact=event.reference).first()
+    if invoice is None:
+        raise ApplicationError(f"No invoice has repayment reference {event.reference}.",
+                               code="UNKNOWN_REFERENCE", http_status=422)
+    listing = Listing.objects.filter(invoice=invoice).first()
+    if listing is None:
+        raise ApplicationError("This invoice was never financed.",
+                               code="INVOICE_NOT_AWAITING_REPAYMENT", http_status=409)
+    lock_listing(listing_id=listing.pk)
+    invoice.refresh_from_db(fields=["status"])
+    if invoice.status not in REPAYABLE_STATUSES:
+        raise ApplicationError("This invoice is not awaiting repayment.",
+                               code="INVOICE_NOT_AWAITING_REPAYMENT", http_status=409)
+    if event.currency != invoice.currency:
+        raise ApplicationError(
+            f"The invoice is in {invoice.currency}, the payment in {event.currency}.",
+            code="CURRENCY_MISMATCH", http_status=422,
+        )
+    bank = platform_account(AccountKind.PLATFORM_BANK_CLEARING, event.currency)
+    escrow = ledger_account(AccountKind.INVOICE_ESCROW, event.currency, invoice=invoice)
+    entry = ledger_post(
+        kind=EntryKind.REPAYMENT,
+        idempotency_key=f"bank:{event.event_id}",
+        currency=event.currency,
+        legs=[Leg(bank, -event.amount, "debtor payment"),
+              Leg(escrow, event.amount, "repayment held for distribution")],
+        effective_date=clock.today(),
+        description=f"Payment on invoice {invoice.invoice_number} by {invoice.debtor_name}",
+        invoice=invoice,
+    )
+    settlement = Settlement.objects.create(
+        invoice=invoice, source=SettlementSource.DEBTOR, bank_event=event,
+        repaid_amount=event.amount, currency=event.currency,
+    )
+    from ..tasks import settlement_execute_task
+
+    settlement_id = settlement.pk
+    transaction.on_commit(lambda: settlement_execute_task.delay(settlement_id))
+    return entry
+
+
+def accrue_late_interest(*, listing: Listing, investments: list[Investment], until: dt.date
+                         ) -> None:
+    """Bring each investment's late interest up to ``until`` (exclusive), at the listing's late
+    rate (annual, ACT/365 simple interest) on what the investor is still owed of principal and
+    discount fee, counted from the due date. Kept at storage precision; rounded when claimed.
+    Mutates and saves the investments; call with the listing locked.
+    """
+    changed = []
+    for inv in investments:
+        start = max(inv.interest_accrued_through or listing.due_date, listing.due_date)
+        days = (until - start).days
+        if days <= 0:
+            continue
+        outstanding = (inv.amount - inv.principal_repaid) + (inv.discount_fee - inv.fee_repaid)
+        inv.late_interest_accrued += late_interest_exact(outstanding, listing.late_rate, days)
+        inv.late_interest_accrued = inv.late_interest_accrued.quantize(Decimal("0.0000001"))
+        inv.interest_accrued_through = until
+        changed.append(inv)
+    if changed:
+        Investment.objects.bulk_update(
+            changed, ["late_interest_accrued", "interest_accrued_through", "updated_at"]
+        )
+
+
+def investor_claims(investments: list[Investment], currency: str) -> dict[int, InvestorClaim]:
+    """What each investor is still owed: ``{investment id: InvestorClaim}``."""
+    return {
+        inv.pk: InvestorClaim(
+            principal=inv.amount - inv.principal_repaid,
+            discount_fee=inv.discount_fee - inv.fee_repaid,
+            late_interest=max(
+                quantize_money(inv.late_interest_accrued, currency) - inv.late_interest_repaid,
+                ZERO,
+            ),
+        )
+        for inv in investments
+    }
+
+
+def seller_receivable_outstanding(*, invoice: Invoice, currency: str) -> Decimal:
+    """What the seller still owes after a recourse payment (>= 0)."""
+    key = account_key(AccountKind.SELLER_RECEIVABLE, currency, owner_id=invoice.seller_id,
+                      invoice_id=None)
+    account = LedgerAccount.objects.filter(key=key).first()
+    return max(-account_balance(account), ZERO) if account is not None else ZERO
+
+
+def settlement_execute(*, settlement_id: int) -> Settlement:
+    """Distribute one payment through the waterfall (the settlement task's body).
+
+    One durable transaction: lock the settlement, then the listing and invoice; accrue late
+    interest to today; divide the payment between investors (principal + discount fee, then
+    late interest), the platform (late fee) and the seller (recourse receivable, then reserve);
+    post it as one entry out of the invoice escrow; update each investment's repaid components;
+    settle the invoice once investors and platform are paid in full. Safe to run twice: a
+    completed settlement returns at once and the entry's key is unique.
+    """
+    with transaction.atomic(durable=True):
+        settlement = Settlement.objects.select_for_update().get(pk=settlement_id)
+        if settlement.status == SettlementStatus.COMPLETED:
+            return settlement
+        return _distribute(settlement)
+
+
+def _distribute(settlement: Settlement) -> Settlement:
+    invoice = settlement.invoice
+    listing = lock_listing(listing_id=invoice.listing.pk)
+    invoice.refresh_from_db(fields=["status"])
+    currency = settlement.currency
+    investments = list(
+        Investment.objects.filter(listing=listing, status=InvestmentStatus.ACTIVE)
+        .select_related("investor").order_by("id")
+    )
+    today = clock.today()
+    if invoice.status == InvoiceStatus.OVERDUE:
+        accrue_late_interest(listing=listing, investments=investments, until=today)
+    claims = investor_claims(investments, currency)
+    late_fee_owed = quantize_money(listing.late_fee - listing.late_fee_paid, currency)
+    receivable_owed = (
+        ZERO if settlement.source == SettlementSource.RECOURSE
+        else seller_receivable_outstanding(invoice=invoice, currency=currency)
+    )
+    result = settlement_waterfall(
+        repaid=settlement.repaid_amount, currency=currency, claims=claims,
+        platform_late_fee=late_fee_owed, seller_receivable=receivable_owed,
+    )
+
+    escrow = ledger_account(AccountKind.INVOICE_ESCROW, currency, invoice=invoice)
+    legs = [Leg(escrow, -settlement.repaid_amount, "payment distributed")]
+    for inv in investments:
+        payout = result.investors[inv.pk]
+        if payout.total:
+            cash = ledger_account(AccountKind.INVESTOR_CASH, currency, owner=inv.investor)
+            legs.append(Leg(cash, payout.total,
+                            f"principal {payout.principal}, discount fee {payout.discount_fee}, "
+                            f"late interest {payout.late_interest}"))
+        inv.principal_repaid += payout.principal
+        inv.fee_repaid += payout.discount_fee
+        inv.late_interest_repaid += payout.late_interest
+        inv.repaid_amount += payout.total
+        inv.loss = max(inv.loss - payout.total, ZERO)
+    if result.platform_late_fee:
+        legs.append(Leg(platform_account(AccountKind.PLATFORM_FEE_REVENUE, currency),
+                        result.platform_late_fee, "late fee"))
+    if result.seller_receivable:
+        legs.append(Leg(ledger_account(AccountKind.SELLER_RECEIVABLE, currency,
+                                       owner=invoice.seller),
+                        result.seller_receivable, "recourse debt repaid"))
+    if result.seller_reserve:
+        legs.append(Leg(ledger_account(AccountKind.SELLER_CASH, currency, owner=invoice.seller),
+                        result.seller_reserve, "reserve released"))
+    entry = ledger_post(
+        kind=EntryKind.SETTLEMENT,
+        idempotency_key=f"settlement:{settlement.public_id}",
+        currency=currency,
+        legs=legs,
+        effective_date=today,
+        description=f"Distribution of {settlement.repaid_amount} {currency} on invoice "
+        f"{invoice.invoice_number}",
+        invoice=invoice,
+    )
+    remaining = investor_claims(investments, currency)
+    fully_paid = all(c.total == 0 for c in remaining.values())
+    for inv in investments:
+        if fully_paid and inv.loss == 0:
+            inv.status = InvestmentStatus.SETTLED
+    Investment.objects.bulk_update(
+        investments, ["principal_repaid", "fee_repaid", "late_interest_repaid", "repaid_amount",
+                      "loss", "status", "updated_at"],
+    )
+    if result.platform_late_fee:
+        Listing.objects.filter(pk=listing.pk).update(
+            late_fee_paid=F("late_fee_paid") + result.platform_late_fee)
+    settlement.status = SettlementStatus.COMPLETED
+    settlement.entry = entry
+    settlement.completed_at = timezone.now()
+    settlement.breakdown = {
+        "investors": {str(k): str(v.total) for k, v in result.investors.items()},
+        "platform_late_fee": str(result.platform_late_fee),
+        "seller_receivable": str(result.seller_receivable),
+        "seller_reserve": str(result.seller_reserve),
+    }
+    settlement.save(update_fields=["status", "entry", "completed_at", "breakdown",
+                                   "updated_at"])
+    late_fee_cleared = result.platform_late_fee == late_fee_owed
+    seller_total = result.seller_receivable + result.seller_reserve
+    if (fully_paid and late_fee_cleared and invoice.status in
+            (InvoiceStatus.DISBURSED, InvoiceStatus.OVERDUE, InvoiceStatus.DEFAULTED,
+             InvoiceStatus.WRITTEN_OFF)):
+        invoice_transition(
+            invoice=invoice, to_status=InvoiceStatus.SETTLED,
+            reason=f"investors paid in full; this payment {settlement.repaid_amount} "
+            f"{currency}: investors {result.investors_total}, late fee "
+            f"{result.platform_late_fee}, seller {seller_total}",
+        )
+    return settlement

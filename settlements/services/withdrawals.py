@@ -1,0 +1,97 @@
+"""Withdrawals: cash held at once, paid out or released by the bank's webhook."""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from accounts.enums import Role
+from accounts.selectors import kyc_is_approved
+from paymint.core import clock
+from paymint.core.errors import ApplicationError, PermissionDenied, ValidationFailed
+from paymint.core.money import quantize_money
+
+from ..enums import AccountKind, EntryKind
+from ..ledger import Leg, ledger_account, ledger_post, lock_accounts
+from ..models import Withdrawal
+
+
+def withdrawal_request(
+    *, user, amount, currency: str, idempotency_key: str = ""
+) -> tuple[Withdrawal, bool]:
+    """Hold ``amount`` of the user's cash for a payout to their bank account.
+
+    One durable transaction: post cash -> withdrawal hold (refused with
+    ``INSUFFICIENT_FUNDS`` when the available balance is short) and record the withdrawal. The
+    bank confirms with ``withdrawal.paid`` or ``withdrawal.failed`` quoting its reference.
+    Idempotent per user and ``idempotency_key`` like investments.
+
+    Returns:
+        ``(withdrawal, created)``.
+
+    Raises:
+        PermissionDenied: ``KYC_NOT_APPROVED``.
+        ValidationFailed: ``INVALID_AMOUNT``, ``UNSUPPORTED_CURRENCY``.
+        InsufficientFunds: ``INSUFFICIENT_FUNDS`` (409).
+        ApplicationError: ``IDEMPOTENCY_KEY_REUSED`` (422).
+    """
+    if not kyc_is_approved(user=user):
+        raise PermissionDenied("Your KYC/KYB must be approved before you withdraw.",
+                               code="KYC_NOT_APPROVED")
+    if currency not in settings.PAYMINT["CURRENCIES"]:
+        raise ValidationFailed(f"Unsupported currency {currency!r}.", code="UNSUPPORTED_CURRENCY",
+                               fields={"currency": ["Unsupported."]})
+    try:
+        amount = Decimal(str(amount))
+    except (InvalidOperation, ValueError):
+        amount = None
+    if (amount is None or not amount.is_finite() or amount <= 0
+            or quantize_money(amount, currency) != amount):
+        raise ValidationFailed("Enter a positive amount.", code="INVALID_AMOUNT",
+                               fields={"amount": ["Enter a positive amount."]})
+    fingerprint = hashlib.sha256(f"{currency}|{amount.normalize()}".encode()).hexdigest()
+    key = (idempotency_key or "").strip()[:255]
+
+    def replay(previous: Withdrawal) -> tuple[Withdrawal, bool]:
+        if previous.request_fingerprint != fingerprint:
+            raise ApplicationError(
+                "This Idempotency-Key was already used with a different request.",
+                code="IDEMPOTENCY_KEY_REUSED", http_status=422,
+            )
+        return previous, False
+
+    kind = AccountKind.INVESTOR_CASH if user.role == Role.INVESTOR else AccountKind.SELLER_CASH
+    try:
+        with transaction.atomic(durable=True):
+            cash = ledger_account(kind, currency, owner=user)
+            hold = ledger_account(AccountKind.WITHDRAWAL_HOLD, currency, owner=user)
+            lock_accounts([cash])  # serializes withdrawals of one user, also across keys
+            if key:
+                previous = Withdrawal.objects.filter(user=user, idempotency_key=key).first()
+                if previous is not None:
+                    return replay(previous)
+            withdrawal = Withdrawal(user=user, amount=amount, currency=currency,
+                                    idempotency_key=key, request_fingerprint=fingerprint)
+            withdrawal.hold_entry = ledger_post(
+                kind=EntryKind.WITHDRAWAL_HOLD,
+                idempotency_key=f"withdrawal:{withdrawal.public_id}:hold",
+                currency=currency,
+                legs=[Leg(cash, -amount, "withdrawal requested"),
+                      Leg(hold, amount, f"held for {withdrawal.reference}")],
+                effective_date=clock.today(),
+                description=f"Withdrawal {withdrawal.reference}",
+                actor=user,
+            )
+            withdrawal.save()
+            return withdrawal, True
+    except IntegrityError:
+        if key:
+            previous = Withdrawal.objects.filter(user=user, idempotency_key=key).first()
+            if previous is not None:
+                return replay(previous)
+        raise
+
+
