@@ -55,7 +55,11 @@ def looks_like_einvoice_xml(data: bytes) -> bool:
     head = data[:4000]
     return any(
         marker in head
-        for marker in (b"CrossIndustryInvoice", b"CrossIndustryDocument", b"oasis:names:specification:ubl")
+        for marker in (
+            b"CrossIndustryInvoice",
+            b"CrossIndustryDocument",
+            b"oasis:names:specification:ubl",
+        )
     )
 
 
@@ -129,9 +133,12 @@ def _amount(elements: list[ET.Element], currency: str | None) -> Decimal | None:
     if raw is None:
         return None
     try:
-        return Decimal(raw)
+        value = Decimal(raw)
     except InvalidOperation:
         return None
+    if value.is_finite() and value.as_tuple().exponent > -2:
+        value = value.quantize(Decimal("0.01"))  # "300" -> "300.00"
+    return value if value.is_finite() else None
 
 
 def _vat_id(party: ET.Element | None) -> str | None:
@@ -200,8 +207,12 @@ def parse_ubl(root: ET.Element) -> dict[str, object]:
         "invoice_number": _text(_child(root, "ID")),
         "issuer_name": seller_name,
         "buyer_name": buyer_name,
-        "total_amount": _amount([e for e in [_child(total, "TaxInclusiveAmount")] if e is not None], currency),
-        "amount_due": _amount([e for e in [_child(total, "PayableAmount")] if e is not None], currency),
+        "total_amount": _amount(
+            [e for e in [_child(total, "TaxInclusiveAmount")] if e is not None], currency
+        ),
+        "amount_due": _amount(
+            [e for e in [_child(total, "PayableAmount")] if e is not None], currency
+        ),
         "currency": currency,
         "issue_date": _iso_date(_text(_child(root, "IssueDate"))),
         "due_date": _iso_date(due),

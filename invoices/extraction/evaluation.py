@@ -25,8 +25,47 @@ from pathlib import Path
 from .schema import FIELD_NAMES
 
 LEGAL_SUFFIXES = frozenset(
-    "gmbh ag kg ohg ug mbh gbr ek ev co and ltd limited llc inc incorporated corp corporation "
-    "plc llp lp sa sarl sas sasu eurl bv nv pvt private pty srl spa oy ab as aps kft sro".split()
+    [
+        "gmbh",
+        "ag",
+        "kg",
+        "ohg",
+        "ug",
+        "mbh",
+        "gbr",
+        "ek",
+        "ev",
+        "co",
+        "and",
+        "ltd",
+        "limited",
+        "llc",
+        "inc",
+        "incorporated",
+        "corp",
+        "corporation",
+        "plc",
+        "llp",
+        "lp",
+        "sa",
+        "sarl",
+        "sas",
+        "sasu",
+        "eurl",
+        "bv",
+        "nv",
+        "pvt",
+        "private",
+        "pty",
+        "srl",
+        "spa",
+        "oy",
+        "ab",
+        "as",
+        "aps",
+        "kft",
+        "sro",
+    ]
 )
 _TAX_LABEL = re.compile(
     r"^(?:abn|acn|gstin|gst|vat|tva|ust|ustid|ustidnr|btw|tin|uid|nif|cif|mwst)(?:no|nr)?[:\s.#-]*",
@@ -35,7 +74,10 @@ _TAX_LABEL = re.compile(
 
 
 def normalize_name(name: str) -> str:
-    """Lower-case, strip accents/punctuation, drop trailing legal forms ("Bei Spiel GmbH" -> "bei spiel")."""
+    """Lower-case, strip accents and punctuation, drop trailing legal forms.
+
+    "Bei Spiel GmbH" -> "bei spiel"; "Metallbau Leipzig GmbH & Co. KG" -> "metallbau leipzig".
+    """
     t = unicodedata.normalize("NFKD", name)
     t = "".join(c for c in t if not unicodedata.combining(c)).lower()
     t = re.sub(r"[.'’]", "", t)
@@ -117,7 +159,9 @@ def score_document(predicted: dict, ground_truth: dict) -> dict[str, bool | None
     the parsed ``*.gt.json`` (with ``fields`` and optional ``extra``)."""
     extra = ground_truth.get("extra") or {}
     gt = ground_truth["fields"]
-    return {name: field_matches(name, predicted.get(name), gt.get(name), extra) for name in FIELD_NAMES}
+    return {
+        name: field_matches(name, predicted.get(name), gt.get(name), extra) for name in FIELD_NAMES
+    }
 
 
 # --- corpus ---------------------------------------------------------------------------------
@@ -174,7 +218,11 @@ class DocumentScore:
 
 
 def aggregate(scores: list[DocumentScore]) -> dict:
-    """Accuracy per group and field: {"groups": {group: {"overall": .., "fields": {..}}}, "overall": ..}."""
+    """Accuracy per group and field.
+
+    Returns ``{"groups": {group: {"overall", "scored", "fields": {field: acc}}}, "overall",
+    "scored"}`` with accuracies as floats 0-1 (None when nothing was scored).
+    """
     per_group: dict[str, dict[str, Tally]] = defaultdict(lambda: defaultdict(Tally))
     total = Tally()
     for s in scores:
@@ -192,3 +240,73 @@ def aggregate(scores: list[DocumentScore]) -> dict:
             "fields": {n: tallies[n].accuracy for n in FIELD_NAMES if tallies[n].scored},
         }
     return {"groups": groups, "overall": total.accuracy, "scored": total.scored}
+
+
+def document_group(entry: ManifestEntry, data: bytes) -> str:
+    """Manifest kind, with pdf-text split into ``pdf-text/e-invoice`` and ``pdf-text/plain``."""
+    if entry.kind != "pdf-text":
+        return entry.kind
+    from .pipeline import has_embedded_einvoice
+
+    return "pdf-text/e-invoice" if has_embedded_einvoice(data) else "pdf-text/plain"
+
+
+def evaluate_entries(
+    entries: list[ManifestEntry], mode: str, limits=None, *, ocr_all: bool = False
+) -> list[DocumentScore]:
+    """Extract and score each entry. Mode "text" evaluates only text PDFs, mode "ocr" only
+    scans/images (all documents with ``ocr_all``); errors count as misses of every GT field."""
+    from .errors import ExtractionError
+    from .pipeline import extract_document
+    from .schema import ExtractionLimits
+
+    limits = limits or ExtractionLimits()
+    scores: list[DocumentScore] = []
+    for entry in entries:
+        if mode == "text" and entry.kind != "pdf-text":
+            continue
+        if mode == "ocr" and entry.kind == "pdf-text" and not ocr_all:
+            continue
+        data = entry.path.read_bytes()
+        group = document_group(entry, data)
+        try:
+            predicted = extract_document(data, mode=mode, limits=limits).to_json_dict()
+            error = None
+        except ExtractionError as exc:
+            predicted, error = {}, exc.code
+        scores.append(
+            DocumentScore(
+                str(entry.path),
+                group,
+                score_document(predicted, entry.ground_truth),
+                predicted,
+                error,
+            )
+        )
+    return scores
+
+
+def format_table(report: dict, title: str) -> str:
+    """Plain-text table: rows = fields, columns = groups (+ overall)."""
+    groups = list(report["groups"])
+    head = f"{'field':15}" + "".join(f"{g:>20}" for g in groups)
+    lines = [title, head, "-" * len(head)]
+
+    def cell(acc):
+        return f"{'-':>20}" if acc is None else f"{acc * 100:19.1f}%"
+
+    for name in FIELD_NAMES:
+        lines.append(
+            f"{name:15}" + "".join(cell(report["groups"][g]["fields"].get(name)) for g in groups)
+        )
+    lines.append(f"{'ALL':15}" + "".join(cell(report["groups"][g]["overall"]) for g in groups))
+    lines.append(
+        f"{'n scored':15}" + "".join(f"{report['groups'][g]['scored']:>20}" for g in groups)
+    )
+    overall = report["overall"]
+    lines.append(
+        f"overall: {overall * 100:.1f}% of {report['scored']} fields"
+        if overall is not None
+        else "overall: -"
+    )
+    return "\n".join(lines)

@@ -77,9 +77,7 @@ def _below_candidates(seg: Segment, below: Line, page_width: float) -> list[Segm
     if overlapping:
         return overlapping[:1]
     # right-aligned values in a label box: first segment starting right of the label start
-    shifted = [
-        s for s in below.segments if seg.x0 - h <= s.x0 <= seg.x1 + 0.3 * page_width
-    ]
+    shifted = [s for s in below.segments if seg.x0 - h <= s.x0 <= seg.x1 + 0.3 * page_width]
     return shifted[:1]
 
 
@@ -274,10 +272,14 @@ class FieldExtractor:
         return c
 
     def extract(self) -> dict[str, ExtractedField]:
-        out: dict[str, ExtractedField] = {n: ExtractedField.missing(self.source) for n in FIELD_NAMES}
+        out: dict[str, ExtractedField] = {
+            n: ExtractedField.missing(self.source) for n in FIELD_NAMES
+        }
         number = self.invoice_number()
         if number:
-            out["invoice_number"] = _field(number.value, self.conf(_CONF[number.tier], number.at), self.source)
+            out["invoice_number"] = _field(
+                number.value, self.conf(_CONF[number.tier], number.at), self.source
+            )
         issue = self.issue_date()
         if issue:
             out["issue_date"] = issue
@@ -317,10 +319,16 @@ class FieldExtractor:
             return best
         # weak labels: a document title or '#' directly followed (or underlined) by the number
         weak = []
-        for c in find_labeled(self.doc, L.INVOICE_NUMBER, parse_invoice_number, right=True, below=1):
+        for c in find_labeled(
+            self.doc, L.INVOICE_NUMBER, parse_invoice_number, right=True, below=1
+        ):
             if c.tier != 3:
                 continue
-            if c.how == "below" and not L.DOCUMENT_TITLES.match(c.label.text) and c.label.text.strip() != "#":
+            if (
+                c.how == "below"
+                and not L.DOCUMENT_TITLES.match(c.label.text)
+                and c.label.text.strip() != "#"
+            ):
                 continue
             if c.how == "below" and len(c.label.text.split()) > 2:
                 continue
@@ -339,7 +347,9 @@ class FieldExtractor:
                     if not m:
                         continue
                     tail = seg.text[m.end() :]
-                    dm = re.search(r"\b(?:vom|du|dated|of|from|van|issued(?: at| on)?)\b", tail, re.I)
+                    dm = re.search(
+                        r"\b(?:vom|du|dated|of|from|van|issued(?: at| on)?)\b", tail, re.I
+                    )
                     if dm:
                         found = find_dates(tail[dm.end() :], self.order)
                         if found and found[0].start <= 3:
@@ -378,7 +388,9 @@ class FieldExtractor:
                     if m:
                         days = int(next(g for g in m.groups() if g))
                         if 0 < days <= 180:
-                            return _field(issue + timedelta(days=days), self.conf(0.55), self.source)
+                            return _field(
+                                issue + timedelta(days=days), self.conf(0.55), self.source
+                            )
         return ExtractedField.missing(self.source)
 
     # amounts
@@ -419,15 +431,24 @@ class FieldExtractor:
         out_total = out_due = None
         if total:
             conf = _CONF[total.tier] + (0.05 if total.tier == 1 else 0.0)
-            out_total = (_field(total.value.value, self.conf(conf, total.at), self.source), total.value)
+            out_total = (
+                _field(total.value.value, self.conf(conf, total.at), self.source),
+                total.value,
+            )
         elif due:
             out_total = (_field(due.value.value, self.conf(0.5, due.at), self.source), due.value)
         else:
             weak = _best(totals, bottom=True)
             if weak:
-                out_total = (_field(weak.value.value, self.conf(0.35, weak.at), self.source), weak.value)
+                out_total = (
+                    _field(weak.value.value, self.conf(0.35, weak.at), self.source),
+                    weak.value,
+                )
         if due:
-            out_due = (_field(due.value.value, self.conf(_CONF[due.tier], due.at), self.source), due.value)
+            out_due = (
+                _field(due.value.value, self.conf(_CONF[due.tier], due.at), self.source),
+                due.value,
+            )
         return out_total, out_due
 
     def _is_table_header(self, seg: Segment) -> bool:
@@ -453,11 +474,13 @@ class FieldExtractor:
             return _field(best.value, self.conf(0.9, best.at), self.source)
         for m in (total, due):
             if m is not None and m.currency:
-                return _field(m.currency, self.conf(0.8 if m.currency != "USD" else 0.7), self.source)
+                return _field(
+                    m.currency, self.conf(0.8 if m.currency != "USD" else 0.7), self.source
+                )
         counts: Counter[str] = Counter()
         text = self.doc.text
         for am in find_amounts(text):
-            if am.currency:
+            if am.currency and am.has_decimals:
                 counts[am.currency] += 1
         for code in re.findall(r"\b[A-Z]{3}\b", text):
             if code in ISO_CODES:
@@ -505,7 +528,9 @@ class FieldExtractor:
                         continue
                     rest = seg.text[m.end() :]
                     multiword = " " in m.group(0).strip()
-                    if not (re.match(r"\s*[:/]", rest) or not rest.strip() or (multiword and tier == 1)):
+                    if not (
+                        re.match(r"\s*[:/]", rest) or not rest.strip() or (multiword and tier == 1)
+                    ):
                         continue
                     if rest.strip(" :/"):
                         if re.match(r"\s*[/(]", rest):
@@ -575,9 +600,17 @@ class FieldExtractor:
         seller_cand = self._party_label_value(L.SELLER)
         buyer_cand = self._party_label_value(L.BUYER)
         if seller_cand:
-            issuer = _field(seller_cand.value, self.conf(0.8 if seller_cand.tier == 1 else 0.6, seller_cand.at), self.source)
+            issuer = _field(
+                seller_cand.value,
+                self.conf(0.8 if seller_cand.tier == 1 else 0.6, seller_cand.at),
+                self.source,
+            )
         if buyer_cand:
-            buyer = _field(buyer_cand.value, self.conf(0.75 if buyer_cand.tier == 1 else 0.55, buyer_cand.at), self.source)
+            buyer = _field(
+                buyer_cand.value,
+                self.conf(0.75 if buyer_cand.tier == 1 else 0.55, buyer_cand.at),
+                self.source,
+            )
         sender = self._sender_line()
         if sender is not None:
             first = _SENDER_SPLIT.split(sender.text)[0]
@@ -626,7 +659,12 @@ class FieldExtractor:
                         return _field(name, self.conf(0.5, above.segments[0]), self.source)
             for seg in line.segments:
                 name = clean_name(seg.text)
-                if name and L.LEGAL_FORMS.search(name) and len(name.split()) <= 6 and name != buyer_name:
+                if (
+                    name
+                    and L.LEGAL_FORMS.search(name)
+                    and len(name.split()) <= 6
+                    and name != buyer_name
+                ):
                     return _field(name, self.conf(0.5, seg), self.source)
         # the first plausible line of the letterhead, preferring one that heads an address block
         plausible: list[tuple[Segment, str]] = []
@@ -635,7 +673,12 @@ class FieldExtractor:
                 if seg in buyer_zone or self._is_label_value(seg):
                     continue
                 name = clean_name(seg.text)
-                if name and len(name.split()) <= 6 and name != buyer_name:
+                if (
+                    name
+                    and len(name.split()) <= 6
+                    and name != buyer_name
+                    and not re.search(r"\d", name)
+                ):
                     plausible.append((seg, name))
         for seg, name in plausible:
             if self._heads_address(seg):

@@ -39,11 +39,8 @@ def _compile_phrase(phrase: str) -> str:
 @cache
 def compile_label(spec: str) -> re.Pattern[str]:
     """Compile one label spec to a case-insensitive regex with letter boundaries."""
-    if spec.startswith("re:"):
-        body = spec[3:]
-    else:
-        body = _compile_phrase(spec)
-    return re.compile(r"(?<![^\W\d_])(?:" + body + r")(?![^\W\d_])", re.I)
+    body = spec[3:] if spec.startswith("re:") else _compile_phrase(spec)
+    return re.compile(r"(?<![^\W\d])(?:" + body + r")(?![^\W\d])", re.I)
 
 
 def compile_labels(specs: dict[str, int]) -> list[tuple[int, re.Pattern[str]]]:
@@ -67,7 +64,7 @@ INVOICE_NUMBER = {
     "factuurnummer": 1,
     "document no": 2,
     "re:(?:invoice|rechnung|facture|factuur|tax invoice)": 3,  # title followed by the number
-    "re:(?<![\\w#])#": 3,  # "# 12345" under an INVOICE title
+    "re:^\\s*#": 3,  # "# 12345" under an INVOICE title
 }
 INVOICE_NUMBER_EXCLUDE = re.compile(
     r"\b(?:order|bestell|kunden|customer|client|auftrag|lieferschein|delivery|po|p\.o\.|"

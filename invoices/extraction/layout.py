@@ -130,6 +130,17 @@ def build_document(
     for page_no, (width, height, words) in enumerate(pages_words):
         page = Page(page_no, width, height)
         words = [w for w in words if w.text.strip()]
+        if source == "ocr" and words:
+            # OCR noise from rules, boxes and logos: very tall or unreadable non-words
+            typical = median(w.height for w in words)
+            words = [
+                w
+                for w in words
+                if w.height <= 2.5 * typical and (w.conf >= 0.3 or any(c.isalnum() for c in w.text))
+            ]
+            if not words:
+                pages.append(page)
+                continue
         for row in _group_lines(words):
             row.sort(key=lambda w: w.x0)
             h = median(w.height for w in row)

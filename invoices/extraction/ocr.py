@@ -10,6 +10,10 @@ from __future__ import annotations
 import io
 import math
 import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
 
 import pytesseract
 from PIL import Image, ImageOps
@@ -71,6 +75,7 @@ def render_pdf_pages(
     except pdfium.PdfiumError as exc:
         raise CorruptDocument() from exc
     images: list[Image.Image] = []
+    use_poppler = shutil.which("pdftoppm") is not None
     try:
         for index in range(min(len(pdf), limits.ocr_max_pages)):
             deadline.check()
@@ -81,14 +86,59 @@ def render_pdf_pages(
                 scale = math.sqrt(limits.max_image_pixels / (width_pt * height_pt)) * 0.99
                 if scale < 100 / 72:
                     raise ImageTooLarge("A page is too large to be read.")
-            bitmap = page.render(scale=scale, grayscale=True)
-            images.append(bitmap.to_pil().convert("L"))
+            img = None
+            if use_poppler:
+                img = _render_poppler(data, index, scale * 72, limits, deadline)
+            if img is None:  # poppler missing or failed: render in-process with pdfium
+                img = page.render(scale=scale, grayscale=True).to_pil().convert("L")
+            images.append(img)
             page.close()
     except pdfium.PdfiumError as exc:
         raise CorruptDocument() from exc
     finally:
         pdf.close()
     return images
+
+
+def _render_poppler(
+    data: bytes, index: int, dpi: float, limits: ExtractionLimits, deadline: Deadline
+) -> Image.Image | None:
+    """Render one page with poppler's pdftoppm (its image scaling OCRs better than pdfium's)."""
+    remaining = deadline.remaining()
+    if remaining <= 1:
+        raise ExtractionTimeout()
+    with tempfile.TemporaryDirectory(prefix="paymint-ocr-") as tmp:
+        src = Path(tmp) / "in.pdf"
+        src.write_bytes(data)
+        out = Path(tmp) / "page"
+        cmd = [
+            "pdftoppm",
+            "-gray",
+            "-png",
+            "-singlefile",
+            "-r",
+            str(int(dpi)),
+            "-f",
+            str(index + 1),
+            "-l",
+            str(index + 1),
+            str(src),
+            str(out),
+        ]
+        try:
+            subprocess.run(cmd, check=True, capture_output=True, timeout=remaining)  # noqa: S603
+        except subprocess.TimeoutExpired as exc:
+            raise ExtractionTimeout() from exc
+        except (subprocess.CalledProcessError, OSError):
+            return None
+        png = out.with_suffix(".png")
+        if not png.exists():
+            return None
+        img = Image.open(png)
+        if img.width * img.height > limits.max_image_pixels:
+            raise ImageTooLarge("A page is too large to be read.")
+        img.load()
+        return img.convert("L")
 
 
 def _otsu_threshold(img: Image.Image) -> int:
@@ -121,7 +171,7 @@ def _skew_angle(binary: Image.Image) -> float:
     for step in range(-10, 11):
         angle = step * 0.5
         rotated = small.rotate(angle, fillcolor=255, resample=Image.Resampling.NEAREST)
-        rows = rotated.resize((1, rotated.height), Image.Resampling.BOX).getdata()
+        rows = rotated.resize((1, rotated.height), Image.Resampling.BOX).tobytes()
         mean = sum(rows) / len(rows)
         score = sum((r - mean) ** 2 for r in rows)
         if score > best_score:
@@ -130,7 +180,7 @@ def _skew_angle(binary: Image.Image) -> float:
 
 
 def preprocess(img: Image.Image, limits: ExtractionLimits) -> Image.Image:
-    """Grayscale, upscale small images, autocontrast, Otsu-binarise and deskew."""
+    """Grayscale, upscale small images, autocontrast and deskew (angle from an Otsu copy)."""
     if img.mode in ("RGBA", "LA", "P"):
         img = img.convert("RGBA")
         background = Image.new("RGBA", img.size, (255, 255, 255, 255))
@@ -143,12 +193,14 @@ def preprocess(img: Image.Image, limits: ExtractionLimits) -> Image.Image:
                 (int(gray.width * factor), int(gray.height * factor)), Image.Resampling.LANCZOS
             )
     gray = ImageOps.autocontrast(gray, cutoff=1)
+    # the skew is measured on an Otsu-binarised copy; tesseract gets the grayscale image
+    # (its own binarisation handles inverted header bars better than a global threshold)
     threshold = _otsu_threshold(gray)
     binary = gray.point(lambda p: 255 if p > threshold else 0)
     angle = _skew_angle(binary)
     if abs(angle) >= 0.5:
-        binary = binary.rotate(angle, fillcolor=255, expand=True, resample=Image.Resampling.BICUBIC)
-    return binary
+        gray = gray.rotate(angle, fillcolor=255, expand=True, resample=Image.Resampling.BICUBIC)
+    return gray
 
 
 def ocr_words(img: Image.Image, deadline: Deadline, *, psm: int = 3) -> list[Word]:

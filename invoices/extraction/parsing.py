@@ -14,12 +14,41 @@ from decimal import Decimal, InvalidOperation
 # --- currencies -----------------------------------------------------------------------------
 
 ISO_CODES = frozenset(
-    "EUR USD GBP INR CHF AUD CAD JPY CNY SEK NOK DKK PLN CZK HUF RON BGN HRK NZD SGD HKD ZAR "
-    "AED SAR BRL MXN TRY RUB KRW".split()
+    [
+        "EUR",
+        "USD",
+        "GBP",
+        "INR",
+        "CHF",
+        "AUD",
+        "CAD",
+        "JPY",
+        "CNY",
+        "SEK",
+        "NOK",
+        "DKK",
+        "PLN",
+        "CZK",
+        "HUF",
+        "RON",
+        "BGN",
+        "HRK",
+        "NZD",
+        "SGD",
+        "HKD",
+        "ZAR",
+        "AED",
+        "SAR",
+        "BRL",
+        "MXN",
+        "TRY",
+        "RUB",
+        "KRW",
+    ]
 )
 SYMBOLS = {"€": "EUR", "£": "GBP", "₹": "INR", "¥": "JPY", "$": "USD"}
 _CODE_ALT = "|".join(sorted(ISO_CODES))
-_SYMBOL_RE = r"(?:US\$|A\$|C\$|[$€£₹¥]|Rs\.?|INR|(?:%s)(?![A-Za-z]))" % _CODE_ALT
+_SYMBOL_RE = r"(?:US\$|A\$|C\$|[$€£₹¥]|Rs\.?|INR|(?:" + _CODE_ALT + r")(?![A-Za-z]))"
 
 WORD_CURRENCIES = (
     (re.compile(r"\bUS\s*dollars?\b|\bU\.S\.\s*dollars?\b", re.I), "USD"),
@@ -131,7 +160,14 @@ def parse_money_value(text: str) -> AmountMatch | None:
     found = find_amounts(text)
     if not found:
         return None
+    if len(found) == 1 and found[0].end >= len(text.rstrip(" .")) - 1 and found[0].start <= 6:
+        # OCR junk before the value ("[sas $2,978,666.00"): accept a trailing lone amount
+        lead = text[: found[0].start]
+        if not re.search(r"[A-Za-z]{5,}", lead) and (found[0].currency or found[0].has_decimals):
+            return found[0]
     first = found[0]
+    if first.start <= 2 and first.currency and first.has_decimals and len(found) == 1:
+        return first  # "$2,978,666.00 <OCR noise>"
     rest = (text[: first.start] + text[first.end :]).strip(" :*=|")
     if re.search(r"[A-Za-zÄÖÜäöüß]{2,}", rest) and not currency_from_token(rest):
         return None

@@ -86,7 +86,8 @@ class _Pdf:
             raise EmptyDocument()
         if self.page_count > limits.max_pages:
             raise TooManyPages(
-                f"The document has {self.page_count} pages; at most {limits.max_pages} are accepted."
+                f"The document has {self.page_count} pages; "
+                f"at most {limits.max_pages} are accepted."
             )
         self.encrypted = self.reader.is_encrypted
 
@@ -124,7 +125,13 @@ def _text_layer_pages(data: bytes, deadline: Deadline, password: str | None):
                 deadline.check()
                 raw = page.extract_words(x_tolerance_ratio=0.12, keep_blank_chars=False)
                 words = [
-                    Word(w["text"], float(w["x0"]), float(w["x1"]), float(w["top"]), float(w["bottom"]))
+                    Word(
+                        w["text"],
+                        float(w["x0"]),
+                        float(w["x1"]),
+                        float(w["top"]),
+                        float(w["bottom"]),
+                    )
                     for w in raw
                 ]
                 pages.append((float(page.width), float(page.height), words))
@@ -172,7 +179,9 @@ def _extract_pdf(data: bytes, mode: str, limits: ExtractionLimits, deadline: Dea
         if words >= MIN_TEXT_WORDS or mode == "text":
             if words == 0:
                 raise NoTextFound("The PDF has no text layer.")
-            return _result_from_pages(pages, "text-layer", "application/pdf", pdf.page_count, warnings)
+            return _result_from_pages(
+                pages, "text-layer", "application/pdf", pdf.page_count, warnings
+            )
         warnings.append("NO_TEXT_LAYER")
     if pdf.page_count > limits.ocr_max_pages:
         warnings.append(f"OCR_LIMITED_TO_{limits.ocr_max_pages}_PAGES")

@@ -98,9 +98,11 @@ def _role(doc: Document, seg: Segment, context: str) -> str:
         for s in above.segments:
             if not s.overlaps_x(anchor, slack=2 * anchor.height):
                 continue
-            head = s.text.strip()
+            head = s.text.strip().rstrip(":").strip()
             if len(head) > 40:
                 continue
+            if ":" in head:
+                continue  # "Label: value" lines are not headings
             if any(t == 1 and rx.match(head) for t, rx in buyer):
                 return "buyer"
             if any(t == 1 and rx.match(head) for t, rx in seller):
