@@ -94,7 +94,24 @@ class ListingCreateForm(ServiceErrorFormMixin, forms.Form):
         widget=forms.NumberInput(attrs={"step": "0.5", "inputmode": "decimal"}),
     )
 
-    def clean_advance_rate(self) -> Decimal | None:
+    min_fill_rate = forms.DecimalField(
+        label="Minimum fill (%)",
+        required=False,
+        min_value=Decimal("0.01"),
+        max_value=Decimal("100"),
+        decimal_places=2,
+        help_text="Optional: if at least this share is funded when the listing expires, take "
+        "that part instead of cancelling.",
+        widget=forms.NumberInput(attrs={"step": "5", "inputmode": "decimal"}),
+    )
+
+    @staticmethod
+    def _fraction(value: Decimal | None) -> Decimal | None:
         """Percent in the form, a fraction for the service (``85`` -> ``0.85``)."""
-        value = self.cleaned_data.get("advance_rate")
         return None if value is None else value / Decimal(100)
+
+    def clean_advance_rate(self) -> Decimal | None:
+        return self._fraction(self.cleaned_data.get("advance_rate"))
+
+    def clean_min_fill_rate(self) -> Decimal | None:
+        return self._fraction(self.cleaned_data.get("min_fill_rate"))

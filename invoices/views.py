@@ -148,6 +148,7 @@ def seller_invoice(request: HttpRequest, invoice_id) -> HttpResponse:
                         invoice=invoice,
                         seller=request.user,
                         advance_rate=list_form.cleaned_data["advance_rate"],
+                        min_fill_rate=list_form.cleaned_data["min_fill_rate"],
                     )
                 except ApplicationError as exc:
                     list_form.add_application_error(exc)
@@ -191,7 +192,7 @@ def _submit(request: HttpRequest, invoice: Invoice, form: InvoiceFieldsForm) -> 
         form.add_error(None, "You changed some fields: save your corrections before submitting.")
         return False
     try:
-        invoice = invoice_submit(invoice=invoice, actor=request.user)
+        invoice_submit(invoice=invoice, actor=request.user)
     except ApplicationError as exc:
         form.add_application_error(exc)
         return False

@@ -18,8 +18,13 @@ from .enums import InvoiceStatus
 from .models import Invoice, InvoiceStatusEvent
 from .pricing import Offer, invoice_offer
 
+#: Advance paid, debtor has not paid yet: the seller's "outstanding" (statuses that exist in
+#: this version of the state machine).
+OUTSTANDING_STATUSES = tuple(
+    s for s in ("DISBURSED", "OVERDUE", "DEFAULTED") if s in InvoiceStatus.values
+)
 #: Invoice statuses whose due date the seller should keep an eye on.
-UPCOMING_STATUSES = (InvoiceStatus.LISTED, InvoiceStatus.FUNDED, InvoiceStatus.DISBURSED)
+UPCOMING_STATUSES = (InvoiceStatus.LISTED, InvoiceStatus.FUNDED, *OUTSTANDING_STATUSES)
 
 #: Invoice model field -> extraction field name (the inverse of the services' mapping).
 MODEL_TO_EXTRACTED = {
@@ -40,7 +45,7 @@ def seller_outstanding(*, seller) -> list[dict]:
     """Face value of the seller's disbursed (advance paid, not yet repaid) invoices per currency:
     ``[{"currency", "total", "count"}]`` (one query)."""
     rows = (
-        Invoice.objects.filter(seller=seller, status=InvoiceStatus.DISBURSED)
+        Invoice.objects.filter(seller=seller, status__in=OUTSTANDING_STATUSES)
         .values("currency")
         .annotate(total=Sum("face_value"), count=Count("id"))
         .order_by("currency")

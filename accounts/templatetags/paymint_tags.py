@@ -6,6 +6,7 @@ from decimal import Decimal, InvalidOperation
 
 from django import template
 
+from paymint.core import clock
 from paymint.core.money import MINOR_UNITS, Money
 
 register = template.Library()
@@ -78,3 +79,11 @@ def get_item(mapping, key):
         return mapping.get(key)
     except AttributeError:
         return None
+
+
+@register.filter
+def days_until(value) -> int | str:
+    """Days from today's business date to ``value`` (a date); negative when past."""
+    if not value:
+        return "\u2013"
+    return (value - clock.today()).days

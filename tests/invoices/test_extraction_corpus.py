@@ -20,7 +20,6 @@ from invoices.extraction.evaluation import (
     evaluate_entries,
     load_manifest,
 )
-
 from tests.conftest import SHARED_INVOICES
 
 CORPUS = Path(os.environ.get("PAYMINT_INVOICE_CORPUS", SHARED_INVOICES))
