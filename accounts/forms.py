@@ -42,7 +42,8 @@ class EmailAuthenticationForm(AuthenticationForm):
 
 class SignupForm(ServiceErrorFormMixin, forms.Form):
     email = forms.EmailField(
-        label="Work email", max_length=254,
+        label="Work email",
+        max_length=254,
         widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
     )
     password = forms.CharField(
@@ -63,7 +64,8 @@ class SignupForm(ServiceErrorFormMixin, forms.Form):
 
 class KycForm(ServiceErrorFormMixin, forms.Form):
     legal_name = forms.CharField(
-        label="Legal name", max_length=200,
+        label="Legal name",
+        max_length=200,
         help_text="Your company's registered name (sellers) or your full legal name (investors).",
         widget=forms.TextInput(attrs={"autocomplete": "organization"}),
     )
@@ -72,9 +74,14 @@ class KycForm(ServiceErrorFormMixin, forms.Form):
         min_length=2,
         max_length=2,
         help_text="Two-letter ISO code, e.g. DE, FR, IN, GB.",
-        widget=forms.TextInput(attrs={"autocomplete": "country", "size": 2,
-                                      "pattern": "[A-Za-z]{2}",
-                                      "style": "text-transform:uppercase"}),
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "country",
+                "size": 2,
+                "pattern": "[A-Za-z]{2}",
+                "style": "text-transform:uppercase",
+            }
+        ),
     )
     tax_id = forms.CharField(
         label="Tax id",
@@ -82,7 +89,9 @@ class KycForm(ServiceErrorFormMixin, forms.Form):
         help_text="VAT number (EU, GB, CH), GSTIN or PAN (IN), EIN (US), ABN (AU).",
     )
     address = forms.CharField(
-        label="Address", max_length=300, required=False,
+        label="Address",
+        max_length=300,
+        required=False,
         widget=forms.Textarea(attrs={"rows": 2, "autocomplete": "street-address"}),
     )
 

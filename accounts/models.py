@@ -27,6 +27,10 @@ class PayMintUserManager(UserManager):
         email = self.normalize_email(email or username)
         return super().create_user(email, email, password, **extra_fields)
 
+    def get_by_natural_key(self, username):
+        """Sign-in looks the email up case-insensitively (emails are stored lower-cased)."""
+        return self.get(email__iexact=username)
+
     def create_superuser(self, username=None, email=None, password=None, **extra_fields):
         email = self.normalize_email(email or username)
         extra_fields.setdefault("role", Role.STAFF)

@@ -71,6 +71,11 @@ class TaxId:
     scheme: str
 
 
+def _vat_prefix(country: str) -> str:
+    """The VAT number prefix of an EU member state (Greece uses ``EL``)."""
+    return "EL" if country.upper() == "GR" else country.upper()
+
+
 def _schemes_for(country: str) -> list[str]:
     country = country.upper()
     schemes = list(_COUNTRY_SCHEMES.get(country, ()))
@@ -86,7 +91,8 @@ def _schemes_for(country: str) -> list[str]:
 def validate_tax_id(value: str, country: str) -> TaxId:
     """Validate ``value`` as a tax id of ``country`` (ISO 3166-1 alpha-2).
 
-    EU VAT numbers are accepted with or without their country prefix and returned with it.
+    EU VAT numbers are accepted with or without their country prefix and returned with it; the
+    prefix must be the country's own (a valid French number is not a German tax id).
 
     Raises:
         InvalidTaxId: when no scheme of the country accepts the value (bad format or checksum).
@@ -104,13 +110,14 @@ def validate_tax_id(value: str, country: str) -> TaxId:
         module = importlib.import_module(scheme)
         candidates = [raw]
         if scheme == "stdnum.eu.vat" and not raw[:2].isalpha():
-            prefix = "EL" if country.upper() == "GR" else country.upper()
-            candidates.append(prefix + raw)
+            candidates.append(_vat_prefix(country) + raw)
         for candidate in candidates:
             try:
                 compact = module.validate(candidate)
             except StdnumValidationError:
                 continue
+            if scheme == "stdnum.eu.vat" and compact[:2] != _vat_prefix(country):
+                continue  # a valid VAT number, but of another member state
             return TaxId(compact=compact, scheme=scheme)
     raise InvalidTaxId(
         f"{raw!r} is not a valid tax id for {country.upper()} (format or check digit).",

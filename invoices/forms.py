@@ -41,15 +41,23 @@ class InvoiceFieldsForm(ServiceErrorFormMixin, forms.Form):
     debtor_name = forms.CharField(label="Debtor (your customer)", max_length=200, required=False)
     debtor_tax_id = forms.CharField(label="Debtor tax id", max_length=32, required=False)
     currency = forms.CharField(
-        label="Currency", max_length=3, required=False,
+        label="Currency",
+        max_length=3,
+        required=False,
         widget=forms.TextInput(attrs={"size": 3, "style": "text-transform:uppercase"}),
     )
     face_value = forms.DecimalField(
-        label="Invoice total (incl. tax)", max_digits=18, decimal_places=2, required=False,
+        label="Invoice total (incl. tax)",
+        max_digits=18,
+        decimal_places=2,
+        required=False,
         widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
     )
     amount_due = forms.DecimalField(
-        label="Amount due", max_digits=18, decimal_places=2, required=False,
+        label="Amount due",
+        max_digits=18,
+        decimal_places=2,
+        required=False,
         widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
     )
     issue_date = forms.DateField(label="Issue date", required=False, widget=_date_widget())
@@ -69,7 +77,10 @@ class InvoiceFieldsForm(ServiceErrorFormMixin, forms.Form):
             field.confidence = confidence.get(name)
             field.low_confidence = name in low_confidence
             if field.confidence is not None:
-                note = f"Read with {field.confidence:.0%} confidence"
+                if field.confidence > 0:
+                    note = f"Read with {field.confidence:.0%} confidence"
+                else:
+                    note = "Not found in the document"
                 if field.low_confidence:
                     note += " \u2013 please check"
                     css = field.widget.attrs.get("class", "")
@@ -104,6 +115,14 @@ class ListingCreateForm(ServiceErrorFormMixin, forms.Form):
         "that part instead of cancelling.",
         widget=forms.NumberInput(attrs={"step": "5", "inputmode": "decimal"}),
     )
+
+    def __init__(self, *args, advance_cap: Decimal | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if advance_cap:
+            cap = f"{advance_cap * 100:.2f}".rstrip("0").rstrip(".")
+            field = self.fields["advance_rate"]
+            field.widget.attrs.update({"placeholder": cap, "max": cap})
+            field.help_text = f"Up to {cap} % for this grade; leave empty to take the maximum."
 
     @staticmethod
     def _fraction(value: Decimal | None) -> Decimal | None:

@@ -109,6 +109,12 @@ def invoice_transition(
     return invoice
 
 
+def _human_size(n: int) -> str:
+    if n >= 1024 * 1024:
+        return f"{n / (1024 * 1024):.0f} MB"
+    return f"{max(n // 1024, 1)} KB"
+
+
 def invoice_upload(*, seller, uploaded_file, filename: str = "") -> Invoice:
     """Store an uploaded invoice document and queue its extraction.
 
@@ -127,18 +133,16 @@ def invoice_upload(*, seller, uploaded_file, filename: str = "") -> Invoice:
             code="KYB_NOT_APPROVED",
         )
     max_bytes = settings.INVOICE_UPLOAD_MAX_BYTES
+    too_large = UploadRejected(
+        f"The file is larger than the {_human_size(max_bytes)} limit.",
+        code="FILE_TOO_LARGE", http_status=413, fields={"document": ["File too large."]},
+    )
     size = getattr(uploaded_file, "size", None)
     if size is not None and size > max_bytes:
-        raise UploadRejected(
-            f"The file is larger than {max_bytes // (1024 * 1024)} MB.",
-            code="FILE_TOO_LARGE", http_status=413, fields={"document": ["File too large."]},
-        )
+        raise too_large
     data = uploaded_file.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise UploadRejected(
-            f"The file is larger than {max_bytes // (1024 * 1024)} MB.",
-            code="FILE_TOO_LARGE", http_status=413, fields={"document": ["File too large."]},
-        )
+        raise too_large
     if not data:
         raise UploadRejected("The file is empty.", code="EMPTY_FILE",
                              fields={"document": ["Empty file."]})
@@ -329,8 +333,13 @@ def invoice_submit(*, invoice: Invoice, actor) -> Invoice:
                 f"An invoice that is {locked.get_status_display().lower()} cannot be submitted."
             )
         duplicates = invoice_duplicates(invoice=locked)
+        values = _current_values(locked)
+        if not values["issuer_tax_id"]:
+            # A tax id printed on the document must match the seller's even if the field was
+            # blanked: the seller cannot remove the evidence of whose invoice it is.
+            values["issuer_tax_id"] = (locked.extraction or {}).get("issuer_tax_id") or ""
         checks = verification.run_checks(
-            values=_current_values(locked),
+            values=values,
             seller_tax_id=profile.tax_id,
             seller_country=profile.country,
             supported_currencies=settings.PAYMINT["CURRENCIES"],
@@ -369,8 +378,7 @@ def _extraction_confidence(invoice: Invoice) -> float:
     extracted = invoice.extraction or {}
     for index, key in enumerate(keys):
         model_name = EXTRACTED_TO_MODEL[key]
-        current = getattr(invoice, model_name)
-        if str(extracted.get(key) or "") != str(current or ""):
+        if _model_value(model_name, extracted.get(key)) != (getattr(invoice, model_name) or None):
             values[index] = 0.7
     return sum(values) / len(values)
 

@@ -62,9 +62,17 @@ def run_checks(
 ) -> list[Check]:
     """All submission checks for the invoice ``values`` (field name -> value).
 
-    Pure: duplicate lookups are done by the caller and passed in as booleans.
+    Pure: duplicate lookups are done by the caller and passed in as booleans. Duplicates come
+    first: a double-financing attempt is reported as such whatever else is wrong.
     """
     checks: list[Check] = []
+    checks.append(Check("DUPLICATE_DOCUMENT", not duplicate_by_hash, True,
+                        "This document was already submitted." if duplicate_by_hash
+                        else "No earlier submission of this document.", None))
+    checks.append(Check("DUPLICATE_INVOICE", not duplicate_by_fields, True,
+                        "An invoice with this number and debtor was already submitted."
+                        if duplicate_by_fields else "No earlier invoice with this number.",
+                        "invoice_number"))
     missing = [name for name in REQUIRED_FIELDS if values.get(name) in (None, "")]
     for name in missing:
         checks.append(Check("MISSING_FIELD", False, True, f"{name} is required.", name))
@@ -118,11 +126,4 @@ def run_checks(
     debtor_tax_id = values.get("debtor_tax_id") or ""
     checks.append(_tax_id_check(debtor_tax_id, None, "debtor_tax_id", "INVALID_DEBTOR_TAX_ID"))
 
-    checks.append(Check("DUPLICATE_DOCUMENT", not duplicate_by_hash, True,
-                        "This document was already submitted." if duplicate_by_hash
-                        else "No earlier submission of this document.", None))
-    checks.append(Check("DUPLICATE_INVOICE", not duplicate_by_fields, True,
-                        "An invoice with this number and debtor was already submitted."
-                        if duplicate_by_fields else "No earlier invoice with this number.",
-                        "invoice_number"))
     return checks

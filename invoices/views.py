@@ -128,7 +128,7 @@ def seller_invoice(request: HttpRequest, invoice_id) -> HttpResponse:
         return response
 
     fields_form = _fields_form(invoice)
-    list_form = ListingCreateForm()
+    list_form = ListingCreateForm(advance_cap=invoice.advance_rate)
     if request.method == "POST":
         action = request.POST.get("action")
         if action in ("save", "submit"):
@@ -141,7 +141,7 @@ def seller_invoice(request: HttpRequest, invoice_id) -> HttpResponse:
                 if done:
                     return redirect("seller-invoice", invoice_id=invoice.public_id)
         elif action == "list":
-            list_form = ListingCreateForm(request.POST)
+            list_form = ListingCreateForm(request.POST, advance_cap=invoice.advance_rate)
             if list_form.is_valid():
                 try:
                     listing_create(

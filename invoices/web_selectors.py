@@ -73,12 +73,9 @@ def seller_status_counts(*, seller) -> list[dict]:
 
 def seller_upcoming_due(*, seller, limit: int = 5) -> QuerySet[Invoice]:
     """The seller's financed or listed invoices with the nearest due dates (one query)."""
-    return (
-        Invoice.objects.filter(
-            seller=seller, status__in=UPCOMING_STATUSES, due_date__gte=clock.today()
-        )
-        .order_by("due_date", "id")[:limit]
-    )
+    return Invoice.objects.filter(
+        seller=seller, status__in=UPCOMING_STATUSES, due_date__gte=clock.today()
+    ).order_by("due_date", "id")[:limit]
 
 
 def invoice_timeline(*, invoice: Invoice) -> QuerySet[InvoiceStatusEvent]:

@@ -47,11 +47,7 @@ class MarketplaceFilterForm(forms.Form):
     def clean(self) -> dict:
         data = super().clean()
         for low, high in (("tenor_min", "tenor_max"), ("amount_min", "amount_max")):
-            if (
-                data.get(low) is not None
-                and data.get(high) is not None
-                and data[low] > data[high]
-            ):
+            if data.get(low) is not None and data.get(high) is not None and data[low] > data[high]:
                 self.add_error(high, "Must not be below the lower bound.")
         return data
 
@@ -80,11 +76,11 @@ class AmountForm(ServiceErrorFormMixin, forms.Form):
         widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal", "min": "0"}),
     )
 
-    def __init__(self, *args, currency: str = "", **kwargs) -> None:
+    def __init__(self, *args, currency: str = "", label: str = "Amount", **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.currency = currency
+        self.fields["amount"].label = f"{label} ({currency})" if currency else label
         if currency:
-            self.fields["amount"].label = f"Amount ({currency})"
             places = MINOR_UNITS.get(currency, 2)
             self.fields["amount"].widget.attrs["step"] = "1" if places == 0 else f"{10**-places}"
 

@@ -97,9 +97,7 @@ def marketplace(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     query.pop("page", None)
     template = "marketplace/_listing_rows.html" if is_htmx(request) else "marketplace/list.html"
-    return render(
-        request, template, {"form": form, "page": page, "query": query.urlencode()}
-    )
+    return render(request, template, {"form": form, "page": page, "query": query.urlencode()})
 
 
 @role_required(Role.INVESTOR, Role.SELLER)
@@ -121,7 +119,9 @@ def listing_detail(request: HttpRequest, listing_id) -> HttpResponse:
         "invoice": listing.invoice,
         "calculator": calculator,
         "quote": quote,
-        "invest_form": AmountForm(currency=listing.currency, auto_id="invest_%s"),
+        "invest_form": _invest_form(
+            listing, initial={"amount": quote.principal} if quote else None
+        ),
     }
     if is_htmx(request):
         return render(request, "marketplace/_quote.html", context)
@@ -137,11 +137,7 @@ def listing_invest(request: HttpRequest, listing_id) -> HttpResponse:
     if request.POST.get("confirm"):
         form = InvestConfirmForm(request.POST, currency=listing.currency)
         # On failure the listing page shows the amount again with the errors next to it.
-        retry = AmountForm(
-            {"amount": request.POST.get("amount", "")},
-            currency=listing.currency,
-            auto_id="invest_%s",
-        )
+        retry = _invest_form(listing, {"amount": request.POST.get("amount", "")})
         retry.is_valid()
         if not form.is_valid():
             retry.add_error(None, "Please enter the amount and confirm again.")
@@ -168,7 +164,7 @@ def listing_invest(request: HttpRequest, listing_id) -> HttpResponse:
             messages.info(request, "This investment was already recorded.")
         return redirect("investor-dashboard")
 
-    form = AmountForm(request.POST, currency=listing.currency, auto_id="invest_%s")
+    form = _invest_form(listing, request.POST)
     if not form.is_valid():
         return _detail_with_errors(request, listing, form)
     amount = form.cleaned_data["amount"]
@@ -182,6 +178,12 @@ def listing_invest(request: HttpRequest, listing_id) -> HttpResponse:
             "amount": amount,
             "idempotency_key": uuid.uuid4().hex,
         },
+    )
+
+
+def _invest_form(listing: Listing, data=None, **kwargs) -> AmountForm:
+    return AmountForm(
+        data, currency=listing.currency, label="Amount to invest", auto_id="invest_%s", **kwargs
     )
 
 

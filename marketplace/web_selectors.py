@@ -46,11 +46,7 @@ def listing_search(
     amount still to be funded (annotated as ``remaining``).
     """
     today = clock.today()
-    qs = (
-        listing_open_list()
-        .filter(expires_at__gt=clock.now())
-        .annotate(remaining=_REMAINING)
-    )
+    qs = listing_open_list().filter(expires_at__gt=clock.now()).annotate(remaining=_REMAINING)
     if grades:
         qs = qs.filter(invoice__risk_grade__in=grades)
     if currency:

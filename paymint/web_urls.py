@@ -17,19 +17,26 @@ urlpatterns = [
     # Sellers
     path("seller/", invoices_views.seller_dashboard, name="seller-dashboard"),
     path("seller/invoices/upload/", invoices_views.invoice_upload_view, name="invoice-upload"),
-    path("seller/invoices/<uuid:invoice_id>/", invoices_views.seller_invoice,
-         name="seller-invoice"),
-    path("seller/invoices/<uuid:invoice_id>/document/", invoices_views.invoice_document,
-         name="invoice-document"),
+    path(
+        "seller/invoices/<uuid:invoice_id>/", invoices_views.seller_invoice, name="seller-invoice"
+    ),
+    path(
+        "seller/invoices/<uuid:invoice_id>/document/",
+        invoices_views.invoice_document,
+        name="invoice-document",
+    ),
     # Investors and the marketplace
     path("investor/", marketplace_views.investor_dashboard, name="investor-dashboard"),
     path("marketplace/", marketplace_views.marketplace, name="marketplace"),
-    path("marketplace/<uuid:listing_id>/", marketplace_views.listing_detail,
-         name="listing-detail"),
-    path("marketplace/<uuid:listing_id>/invest/", marketplace_views.listing_invest,
-         name="listing-invest"),
+    path("marketplace/<uuid:listing_id>/", marketplace_views.listing_detail, name="listing-detail"),
+    path(
+        "marketplace/<uuid:listing_id>/invest/",
+        marketplace_views.listing_invest,
+        name="listing-invest",
+    ),
     # Wallet
     path("wallet/", settlements_views.wallet, name="wallet"),
-    path("wallet/statement.csv", settlements_views.wallet_statement_csv,
-         name="wallet-statement-csv"),
+    path(
+        "wallet/statement.csv", settlements_views.wallet_statement_csv, name="wallet-statement-csv"
+    ),
 ]

@@ -32,6 +32,13 @@ class UnbalancedEntry(ApplicationError):
     http_status = 500
 
 
+class IdempotencyConflict(ApplicationError):
+    """An entry key was reused for a different movement: refused, never silently dropped."""
+
+    code = "IDEMPOTENCY_KEY_REUSED"
+    http_status = 409
+
+
 class InsufficientFunds(ApplicationError):
     """An account that must not go negative would."""
 
@@ -148,13 +155,19 @@ def ledger_post(
     Raises:
         UnbalancedEntry: legs do not sum to zero, mix currencies, or are not in minor units.
         InsufficientFunds: a debited account would go below zero.
+        IdempotencyConflict: the key was already used for an entry with other legs.
     """
     if not connection.in_atomic_block:
         raise RuntimeError("ledger_post must be called inside transaction.atomic()")
+    legs = [leg for leg in legs if leg.amount != 0]
     existing = JournalEntry.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
+        posted = sorted(existing.postings.values_list("account_id", "amount"))
+        if posted != sorted((leg.account.pk, leg.amount) for leg in legs):
+            raise IdempotencyConflict(
+                f"Entry {idempotency_key} was already posted with other legs.",
+            )
         return existing
-    legs = [leg for leg in legs if leg.amount != 0]
     if len(legs) < 2:
         raise UnbalancedEntry("An entry needs at least two non-zero legs.")
     total = Decimal(0)

@@ -16,11 +16,19 @@ from accounts.views import role_required
 from paymint.core import clock
 from paymint.core.money import MINOR_UNITS
 
-from .selectors import wallet_balances, wallet_entries
+from .selectors import wallet_balances, wallet_entries, withdrawal_list_for_user
 
 ENTRIES_PER_PAGE = 50
+RECENT_WITHDRAWALS = 10
 STATEMENT_HEADER = [
-    "date", "booked_at", "entry_id", "kind", "description", "memo", "currency", "amount",
+    "date",
+    "booked_at",
+    "entry_id",
+    "kind",
+    "description",
+    "memo",
+    "currency",
+    "amount",
     "balance",
 ]
 
@@ -28,14 +36,19 @@ STATEMENT_HEADER = [
 @role_required(Role.SELLER, Role.INVESTOR)
 @require_GET
 def wallet(request: HttpRequest) -> HttpResponse:
-    """Cash balances per currency and every movement on the user's cash accounts."""
+    """Cash balances per currency, recent withdrawals and every movement on the user's cash
+    accounts."""
     page = Paginator(wallet_entries(user=request.user), ENTRIES_PER_PAGE).get_page(
         request.GET.get("page")
     )
     return render(
         request,
         "settlements/wallet.html",
-        {"balances": wallet_balances(user=request.user), "page": page},
+        {
+            "balances": wallet_balances(user=request.user),
+            "withdrawals": withdrawal_list_for_user(user=request.user)[:RECENT_WITHDRAWALS],
+            "page": page,
+        },
     )
 
 

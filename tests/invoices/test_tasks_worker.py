@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import kombu.pools
 import pytest
 from celery.contrib.testing.worker import start_worker
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -17,9 +18,19 @@ from tests.conftest import MUSTANG_PDF
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
+def _reset_connections():
+    """Drop connection/producer pools and the result backend bound to the previous URLs
+    (Celery caches them on first use, e.g. by eager tasks earlier in the session)."""
+    app._local.__dict__.pop("backend", None)
+    app._pool = None
+    app.amqp._producer_pool = None
+    kombu.pools.reset()  # kombu's process-wide producer pools, keyed by broker URL
+
+
 @pytest.fixture
 def redis_celery():
     previous = {k: app.conf[k] for k in ("broker_url", "result_backend", "task_always_eager")}
+    _reset_connections()
     app.conf.update(broker_url=REDIS_URL, result_backend=REDIS_URL, task_always_eager=False)
     try:
         with app.connection_for_write() as conn:
@@ -31,7 +42,11 @@ def redis_celery():
     with start_worker(app, pool="solo", perform_ping_check=False,
                       queues=["extraction", "risk", "default"], shutdown_timeout=10):
         yield app
+    _reset_connections()
     app.conf.update(previous)
+    # start_worker swaps Celery's current app; shared tasks must resolve to ours again.
+    app.set_current()
+    app.set_default()
 
 
 @pytest.mark.django_db(transaction=True)
