@@ -32,7 +32,13 @@ from paymint.core import clock
 from paymint.core.errors import ApplicationError, Conflict, PermissionDenied, ValidationFailed
 from paymint.core.money import allocate, quantize_money
 from settlements.enums import AccountKind, EntryKind
-from settlements.ledger import Leg, ledger_account, ledger_post, platform_account
+from settlements.ledger import (
+    Leg,
+    ledger_account,
+    ledger_accounts_for_owners,
+    ledger_post,
+    platform_account,
+)
 
 from .enums import InvestmentStatus
 from .models import Investment, Listing
@@ -336,10 +342,12 @@ def listing_expire(*, listing_id: int) -> Listing:
         if investments:
             escrow = ledger_account(AccountKind.INVOICE_ESCROW, listing.currency, invoice=invoice)
             legs = [Leg(escrow, -funded, "listing cancelled")]
+            cash_accounts = ledger_accounts_for_owners(
+                AccountKind.INVESTOR_CASH, listing.currency, [i.investor for i in investments]
+            )
             for inv in investments:
-                cash = ledger_account(AccountKind.INVESTOR_CASH, listing.currency,
-                                      owner=inv.investor)
-                legs.append(Leg(cash, inv.amount, "refund: listing cancelled"))
+                legs.append(Leg(cash_accounts[inv.investor_id], inv.amount,
+                                "refund: listing cancelled"))
                 inv.status = InvestmentStatus.REFUNDED
             ledger_post(
                 kind=EntryKind.REFUND,

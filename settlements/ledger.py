@@ -87,6 +87,22 @@ def ledger_account(
     return account
 
 
+def ledger_accounts_for_owners(kind: str, currency: str, owners) -> dict[int, LedgerAccount]:
+    """The ``kind`` accounts of many users at once: ``{user id: account}``, creating the
+    missing ones. A constant number of queries however many owners (used by settlement)."""
+    keys = {o.pk: account_key(kind, currency, owner_id=o.pk, invoice_id=None) for o in owners}
+    found = {a.key: a for a in LedgerAccount.objects.filter(key__in=keys.values())}
+    missing = [
+        LedgerAccount(key=key, kind=kind, currency=currency, owner_id=owner_id,
+                      may_go_negative=kind in MAY_GO_NEGATIVE)
+        for owner_id, key in keys.items() if key not in found
+    ]
+    if missing:
+        LedgerAccount.objects.bulk_create(missing, ignore_conflicts=True)
+        found = {a.key: a for a in LedgerAccount.objects.filter(key__in=keys.values())}
+    return {owner_id: found[key] for owner_id, key in keys.items()}
+
+
 def platform_account(kind: str, currency: str) -> LedgerAccount:
     """A platform-owned account (fee revenue, bank clearing)."""
     if kind not in (AccountKind.PLATFORM_FEE_REVENUE, AccountKind.PLATFORM_BANK_CLEARING):

@@ -32,6 +32,7 @@ from ..ledger import (
     account_balance,
     account_key,
     ledger_account,
+    ledger_accounts_for_owners,
     ledger_post,
     platform_account,
 )
@@ -180,12 +181,14 @@ def _distribute(settlement: Settlement) -> Settlement:
     )
 
     escrow = ledger_account(AccountKind.INVOICE_ESCROW, currency, invoice=invoice)
+    cash_accounts = ledger_accounts_for_owners(
+        AccountKind.INVESTOR_CASH, currency, [inv.investor for inv in investments]
+    )
     legs = [Leg(escrow, -settlement.repaid_amount, "payment distributed")]
     for inv in investments:
         payout = result.investors[inv.pk]
         if payout.total:
-            cash = ledger_account(AccountKind.INVESTOR_CASH, currency, owner=inv.investor)
-            legs.append(Leg(cash, payout.total,
+            legs.append(Leg(cash_accounts[inv.investor_id], payout.total,
                             f"principal {payout.principal}, discount fee {payout.discount_fee}, "
                             f"late interest {payout.late_interest}"))
         inv.principal_repaid += payout.principal
