@@ -17,7 +17,9 @@ from paymint.core.api import paginated
 from paymint.core.errors import ValidationFailed
 
 from .selectors import (
+    investment_get_for_investor,
     investment_list_for_investor,
+    investment_statement_lines,
     listing_get_open,
     listing_get_visible,
     listing_open_list,
@@ -205,6 +207,35 @@ class InvestmentCreateApi(APIView):
         if not created:
             response["Idempotent-Replayed"] = "true"
         return response
+
+
+class InvestmentStatementApi(APIView):
+    """``GET /api/v1/investments/{id}``: an itemized statement of one investment: the accepted
+    quote, what was paid back by component (principal, discount fee, late interest), any loss,
+    and every cash movement on the investor's wallet for this invoice."""
+
+    class OutputSerializer(InvestmentOutputSerializer):
+        principal_repaid = serializers.DecimalField(max_digits=20, decimal_places=2)
+        fee_repaid = serializers.DecimalField(max_digits=20, decimal_places=2)
+        late_interest_repaid = serializers.DecimalField(max_digits=20, decimal_places=2)
+        loss = serializers.DecimalField(max_digits=20, decimal_places=2)
+        due_date = serializers.DateField(source="listing.due_date")
+        disbursed_on = serializers.DateField(source="listing.disbursed_on", allow_null=True)
+        lines = serializers.SerializerMethodField()
+
+        def get_lines(self, investment) -> list[dict]:
+            return [
+                {"date": p.entry.effective_date.isoformat(), "kind": p.entry.kind,
+                 "description": p.memo or p.entry.description, "amount": f"{p.amount:.2f}",
+                 "currency": p.currency}
+                for p in investment_statement_lines(investment=investment)
+            ]
+
+    @extend_schema(responses=OutputSerializer)
+    def get(self, request, investment_id):
+        investment = investment_get_for_investor(investor=request.user,
+                                                 investment_id=investment_id)
+        return Response(self.OutputSerializer(investment).data)
 
 
 class InvestmentListApi(APIView):

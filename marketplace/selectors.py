@@ -62,3 +62,36 @@ def investment_list_for_investor(*, investor) -> QuerySet[Investment]:
         .select_related("listing", "listing__invoice")
         .order_by("-created_at", "-id")
     )
+
+
+def investment_get_for_investor(*, investor, investment_id) -> Investment:
+    """The investor's own investment (UUID), with listing and invoice.
+
+    Raises:
+        NotFound: ``INVESTMENT_NOT_FOUND`` for a missing id or someone else's investment.
+    """
+    investment = (
+        investment_list_for_investor(investor=investor)
+        .filter(public_id=_uuid(investment_id, "INVESTMENT_NOT_FOUND"))
+        .first()
+    )
+    if investment is None:
+        raise NotFound("Investment not found.", code="INVESTMENT_NOT_FOUND")
+    return investment
+
+
+def investment_statement_lines(*, investment: Investment) -> QuerySet:
+    """Itemized cash movements of one investment: the postings on the investor's cash account
+    that belong to the investment's invoice (funding, distributions, refunds), oldest first."""
+    from settlements.enums import AccountKind
+    from settlements.models import Posting
+
+    return (
+        Posting.objects.filter(
+            account__owner_id=investment.investor_id,
+            account__kind=AccountKind.INVESTOR_CASH,
+            entry__invoice_id=investment.listing.invoice_id,
+        )
+        .select_related("entry")
+        .order_by("entry__created_at", "leg")
+    )

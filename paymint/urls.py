@@ -11,6 +11,7 @@ from invoices.api import InvoiceCollectionApi, InvoiceDetailApi, InvoiceSubmitAp
 from marketplace.api import (
     InvestmentCreateApi,
     InvestmentListApi,
+    InvestmentStatementApi,
     InvoiceListForFundingApi,
     MarketplaceDetailApi,
     MarketplaceListApi,
@@ -34,6 +35,8 @@ api_v1 = [
     path("marketplace/<str:listing_id>/investments", InvestmentCreateApi.as_view(),
          name="investment-create"),
     path("investments", InvestmentListApi.as_view(), name="investments"),
+    path("investments/<str:investment_id>", InvestmentStatementApi.as_view(),
+         name="investment-statement"),
     path("wallet", WalletApi.as_view(), name="wallet"),
     path("wallet/withdrawals", WithdrawalCollectionApi.as_view(), name="withdrawals"),
     path("webhooks/bank", BankWebhookApi.as_view(), name="bank-webhook"),

@@ -232,3 +232,14 @@ def test_running_the_aging_job_twice_a_day_changes_nothing(disbursed):
     assert inv.late_interest_accrued == accrued
     # 301.31 x 13 % x 20 / 365 = 2.14632...
     assert inv.late_interest_accrued.quantize(Decimal("0.0001")) == Decimal("2.1463")
+
+
+def test_ops_see_days_past_due_and_filter_by_aging_bucket(disbursed, client, staff):
+    listing, a, b = disbursed()
+    client.force_login(staff)
+    with clock.frozen_at(MUSTANG_DUE + dt.timedelta(days=45)):
+        page = client.get("/admin/invoices/invoice/?aging=31-60")
+        assert page.status_code == 200
+        assert b"45 (31-60)" in page.content
+        empty = client.get("/admin/invoices/invoice/?aging=1-30")
+        assert b"45 (31-60)" not in empty.content
