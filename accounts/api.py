@@ -8,6 +8,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from paymint.core.idempotency import IdempotentWriteMixin
+
 from .enums import Role
 from .selectors import kyc_profile_for_user
 from .services import kyc_submit, user_register
@@ -64,7 +66,7 @@ class MeApi(APIView):
         return Response(payload)
 
 
-class KycSubmitApi(APIView):
+class KycSubmitApi(IdempotentWriteMixin, APIView):
     """``POST /api/v1/me/kyc``: submit KYC (investor) or KYB (seller) details for review."""
 
     class InputSerializer(serializers.Serializer):

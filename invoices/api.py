@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from paymint.core.api import paginated
+from paymint.core.idempotency import IdempotentWriteMixin
 
 from .selectors import invoice_get_for_seller, invoice_list_for_seller
 from .services import (
@@ -75,7 +76,7 @@ class InvoiceOutputSerializer(serializers.Serializer):
         return ListingSummarySerializer(listing).data if listing else None
 
 
-class InvoiceCollectionApi(APIView):
+class InvoiceCollectionApi(IdempotentWriteMixin, APIView):
     """``GET /api/v1/invoices``: the seller's invoices (cursor-paginated).
     ``POST /api/v1/invoices``: upload a document (multipart field ``document``)."""
 
@@ -100,7 +101,7 @@ class InvoiceCollectionApi(APIView):
         return Response(InvoiceOutputSerializer(invoice).data, status=status.HTTP_201_CREATED)
 
 
-class InvoiceDetailApi(APIView):
+class InvoiceDetailApi(IdempotentWriteMixin, APIView):
     """``GET /api/v1/invoices/{id}``; ``PATCH`` corrects extracted fields."""
 
     class UpdateInputSerializer(serializers.Serializer):
@@ -131,7 +132,7 @@ class InvoiceDetailApi(APIView):
         return Response(InvoiceOutputSerializer(invoice).data)
 
 
-class InvoiceSubmitApi(APIView):
+class InvoiceSubmitApi(IdempotentWriteMixin, APIView):
     """``POST /api/v1/invoices/{id}/submit``: verify and send for scoring."""
 
     @extend_schema(request=None, responses=InvoiceOutputSerializer)

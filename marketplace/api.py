@@ -15,6 +15,7 @@ from invoices.api import InvoiceOutputSerializer
 from invoices.selectors import invoice_get_for_seller
 from paymint.core.api import paginated
 from paymint.core.errors import ValidationFailed
+from paymint.core.idempotency import IdempotentWriteMixin
 
 from .selectors import (
     investment_get_for_investor,
@@ -86,7 +87,7 @@ class InvestmentReceiptSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class InvoiceListForFundingApi(APIView):
+class InvoiceListForFundingApi(IdempotentWriteMixin, APIView):
     """``POST /api/v1/invoices/{id}/list``: list a priced invoice on the marketplace."""
 
     class InputSerializer(serializers.Serializer):

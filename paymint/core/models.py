@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 
@@ -24,3 +26,28 @@ class PublicModel(TimeStampedModel):
 
     class Meta:
         abstract = True
+
+
+class IdempotencyRecord(TimeStampedModel):
+    """The first response to an API write sent with an ``Idempotency-Key`` header.
+
+    For writes without a business key of their own (uploads, submissions, listings, KYC):
+    scoped per user and request path. ``response_status`` is empty while the first request
+    is still running. Investments and withdrawals keep their key on their own rows instead.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    key = models.CharField(max_length=255)
+    path = models.CharField(max_length=255)
+    request_fingerprint = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "path", "key"],
+                                    name="idempotency_record_unique_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.path} {self.key}"
