@@ -1,0 +1,103 @@
+"""Back office for compliance alerts: worked through services, never deleted."""
+
+from __future__ import annotations
+
+import csv
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpResponse
+from django.template.response import TemplateResponse
+
+from paymint.core.errors import ApplicationError
+
+from .enums import AlertStatus
+from .models import AlertNote, ComplianceAlert
+from .services import alert_transition
+
+
+class AlertNoteInline(admin.TabularInline):
+    model = AlertNote
+    extra = 0
+    can_delete = False
+    readonly_fields = ("created_at", "author", "text")
+    fields = readonly_fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Reason")
+
+
+@admin.register(ComplianceAlert)
+class ComplianceAlertAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "kind", "severity", "title", "status", "assigned_to",
+                    "invoice", "user")
+    list_filter = ("status", "kind", "severity")
+    search_fields = ("title", "dedupe_key")
+    list_select_related = ("assigned_to", "invoice", "user")
+    inlines = [AlertNoteInline]
+    actions = ["start_review", "resolve", "escalate", "export_csv"]
+    readonly_fields = ("kind", "severity", "status", "dedupe_key", "title", "evidence",
+                       "invoice", "related_invoice", "user", "assigned_to", "resolved_by",
+                       "resolved_at", "resolution", "created_at", "updated_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def _apply(self, request, queryset, to_status, reason=""):
+        done = 0
+        for alert in queryset:
+            try:
+                alert_transition(alert=alert, to_status=to_status, actor=request.user,
+                                 reason=reason)
+                done += 1
+            except ApplicationError as exc:
+                self.message_user(request, f"{alert.title}: {exc.message}", messages.ERROR)
+        if done:
+            self.message_user(request, f"{done} alert(s) now {to_status.lower()}.",
+                              messages.SUCCESS)
+
+    @admin.action(description="Start review (assign to me)")
+    def start_review(self, request, queryset):
+        self._apply(request, queryset, AlertStatus.IN_REVIEW)
+
+    def _with_reason(self, request, queryset, action, to_status):
+        if "apply" in request.POST:
+            form = ReasonForm(request.POST)
+            if form.is_valid():
+                self._apply(request, queryset, to_status, form.cleaned_data["reason"])
+                return None
+        else:
+            form = ReasonForm()
+        return TemplateResponse(request, "admin/alert_decision.html", {
+            **self.admin_site.each_context(request), "title": f"{action.title()} alerts",
+            "alerts": queryset, "form": form, "action": action, "opts": self.model._meta,
+        })
+
+    @admin.action(description="Resolve (reason required)")
+    def resolve(self, request, queryset):
+        return self._with_reason(request, queryset, "resolve", AlertStatus.RESOLVED)
+
+    @admin.action(description="Escalate / file SAR (reason required)")
+    def escalate(self, request, queryset):
+        return self._with_reason(request, queryset, "escalate", AlertStatus.ESCALATED)
+
+    @admin.action(description="Export selected to CSV")
+    def export_csv(self, request, queryset):
+        response = HttpResponse(content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="compliance-alerts.csv"'
+        writer = csv.writer(response)
+        writer.writerow(["id", "created_at", "kind", "severity", "status", "title",
+                         "assigned_to", "resolution", "evidence"])
+        for alert in queryset.select_related("assigned_to"):
+            writer.writerow([alert.public_id, alert.created_at.isoformat(), alert.kind,
+                             alert.severity, alert.status, alert.title,
+                             alert.assigned_to.email if alert.assigned_to else "",
+                             alert.resolution, alert.evidence])
+        return response
