@@ -8,6 +8,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from paymint.core.errors import ApplicationError
 
@@ -40,12 +42,34 @@ class ComplianceAlertAdmin(admin.ModelAdmin):
     list_select_related = ("assigned_to", "invoice", "user")
     inlines = [AlertNoteInline]
     actions = ["start_review", "resolve", "escalate", "export_csv"]
-    readonly_fields = ("kind", "severity", "status", "dedupe_key", "title", "evidence",
+    readonly_fields = ("documents_side_by_side", "kind", "severity", "status", "dedupe_key",
+                       "title", "evidence",
                        "invoice", "related_invoice", "user", "assigned_to", "resolved_by",
                        "resolved_at", "resolution", "created_at", "updated_at")
 
     def has_add_permission(self, request):
         return False
+
+    @admin.display(description="documents")
+    def documents_side_by_side(self, obj: ComplianceAlert) -> str:
+        """The alert's invoice and the invoice it matches, side by side."""
+        frames = []
+        for label, invoice in (("this invoice", obj.invoice),
+                               ("matching invoice", obj.related_invoice)):
+            if invoice is None:
+                continue
+            url = reverse("admin:invoices_invoice_document", args=[invoice.pk])
+            frames.append(format_html(
+                '<figure style="flex:1;margin:0"><figcaption>{} - {} ({})</figcaption>'
+                '<iframe src="{}" title="{}" style="width:100%;height:560px;border:1px solid '
+                '#ccc"></iframe></figure>',
+                label, invoice.invoice_number or invoice.public_id, invoice.seller.email, url,
+                label,
+            ))
+        if not frames:
+            return "-"
+        return format_html('<div style="display:flex;gap:1rem">{}</div>',
+                           format_html_join("", "{}", ((f,) for f in frames)))
 
     def has_delete_permission(self, request, obj=None):
         return False

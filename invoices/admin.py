@@ -3,6 +3,10 @@
 import datetime as dt
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404
+from django.urls import path
 
 from paymint.core import clock
 from settlements.services import aging_bucket, days_past_due
@@ -60,6 +64,24 @@ class InvoiceAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.document_view)
+        return [path("<int:pk>/document/", view, name="invoices_invoice_document"),
+                *super().get_urls()]
+
+    def document_view(self, request, pk: int):
+        """The stored document, inline, for staff only (admin_view checks staff access)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        invoice = get_object_or_404(Invoice, pk=pk)
+        response = FileResponse(invoice.document.open("rb"),
+                                content_type=invoice.document_content_type)
+        response["Content-Disposition"] = f'inline; filename="{invoice.public_id}.'\
+            f'{invoice.document_extension}"'
+        response["X-Frame-Options"] = "SAMEORIGIN"
+        response["Cache-Control"] = "no-store"
+        return response
 
     @admin.display(description="days past due")
     def days_past_due(self, obj: Invoice) -> str:

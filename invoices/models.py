@@ -42,6 +42,10 @@ class Invoice(PublicModel):
     # The document, stored privately.
     document = models.FileField(upload_to=document_upload_to, max_length=300)
     document_sha256 = models.CharField(max_length=64, db_index=True)
+    document_phash = models.CharField(max_length=16, blank=True, db_index=True,
+                                      help_text="Perceptual hash of the first page")
+    fingerprint = models.CharField(max_length=64, blank=True, db_index=True,
+                                   help_text="Normalized invoice identity (double financing)")
     document_content_type = models.CharField(max_length=64)
     document_size = models.PositiveIntegerField()
     original_filename = models.CharField(max_length=255, blank=True)

@@ -49,17 +49,44 @@ def invoice_get_for_seller(*, seller, invoice_id) -> Invoice:
     return invoice
 
 
-def invoice_duplicates(*, invoice: Invoice) -> dict[str, list[Invoice]]:
-    """Earlier invoices submitted for financing that duplicate ``invoice``.
+def invoice_duplicates(*, invoice: Invoice, fingerprint: str | None = None
+                       ) -> dict[str, list[Invoice]]:
+    """Earlier invoices submitted for financing that duplicate ``invoice``, by detector:
 
-    ``by_hash``: same document bytes (SHA-256), any seller. ``by_fields``: same seller, invoice
-    number and debtor (case-insensitive).
+    * ``by_hash``: the same document bytes (SHA-256), any seller;
+    * ``by_image``: a first page within :data:`~invoices.fingerprints.PHASH_MAX_DISTANCE` bits
+      (pHash) that is also the same invoice number, or - for another seller - the same face
+      value. A page hash alone is not enough: invoices made from one template (one seller's,
+      or one software's) hash alike (measured on the shared corpus: distance 0 to 8);
+    * ``by_fingerprint``: the same normalized identity (issuer tax id, debtor, number, amount,
+      issue date), any seller;
+    * ``by_fields``: the same seller, invoice number and debtor (case-insensitive).
     """
+    from .fingerprints import PHASH_MAX_DISTANCE, normalize_reference, phash_distance
+
     others = Invoice.objects.exclude(pk=invoice.pk).filter(
         status__in=ACTIVE_FINANCING_STATUSES
-    )
+    ).select_related("seller")
     by_hash = list(others.filter(document_sha256=invoice.document_sha256)[:5])
-    by_fields = []
+    by_image: list[Invoice] = []
+    if invoice.document_phash:
+        candidates = others.exclude(document_phash="").only(
+            "id", "public_id", "seller_id", "document_phash", "face_value", "invoice_number",
+            "document_sha256",
+        )
+        for other in candidates.iterator(chunk_size=2000):
+            if phash_distance(invoice.document_phash, other.document_phash) > PHASH_MAX_DISTANCE:
+                continue
+            same_number = (normalize_reference(other.invoice_number)
+                           == normalize_reference(invoice.invoice_number) != "")
+            same_amount = other.face_value is not None and other.face_value == invoice.face_value
+            if same_number or (other.seller_id != invoice.seller_id and same_amount):
+                by_image.append(other)
+                if len(by_image) == 5:
+                    break
+    fingerprint = invoice.fingerprint if fingerprint is None else fingerprint
+    by_fingerprint = list(others.filter(fingerprint=fingerprint)[:5]) if fingerprint else []
+    by_fields: list[Invoice] = []
     if invoice.invoice_number and invoice.debtor_name:
         by_fields = list(
             others.filter(
@@ -68,7 +95,8 @@ def invoice_duplicates(*, invoice: Invoice) -> dict[str, list[Invoice]]:
                 debtor_name__iexact=invoice.debtor_name.strip(),
             )[:5]
         )
-    return {"by_hash": by_hash, "by_fields": by_fields}
+    return {"by_hash": by_hash, "by_image": by_image, "by_fingerprint": by_fingerprint,
+            "by_fields": by_fields}
 
 
 def seller_history(*, seller) -> dict:

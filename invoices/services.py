@@ -35,6 +35,7 @@ from .extraction import (
     extract_document,
     sniff_content_type,
 )
+from .fingerprints import first_page_image, invoice_fingerprint, perceptual_hash
 from .models import Invoice, InvoiceStatusEvent
 from .risk import RiskInputs, score_invoice
 from .selectors import debtor_history, invoice_duplicates, seller_history
@@ -214,13 +215,17 @@ def invoice_run_extraction(*, invoice_id: int) -> Invoice:
                                reason=f"{exc.code}: {exc.message}")
         return locked
     payload = result.to_json_dict()
+    page = first_page_image(data, invoice.document_content_type,
+                            max_pixels=settings.EXTRACTION_MAX_IMAGE_PIXELS)
+    phash = perceptual_hash(page) if page is not None else ""
     with transaction.atomic():
         locked = Invoice.objects.select_for_update().get(pk=invoice_id)
         if locked.status != InvoiceStatus.UPLOADED:
             return locked
         locked.extraction = payload
         locked.extraction_method = result.method
-        update = ["extraction", "extraction_method", "updated_at"]
+        locked.document_phash = phash
+        update = ["extraction", "extraction_method", "document_phash", "updated_at"]
         for source, target in EXTRACTED_TO_MODEL.items():
             value = _model_value(target, payload.get(source))
             if value is None:
@@ -326,13 +331,65 @@ def invoice_submit(*, invoice: Invoice, actor) -> Invoice:
     if profile is None or not profile.is_approved:
         raise PermissionDenied("Your company's KYB must be approved first.",
                                code="KYB_NOT_APPROVED")
+    found: dict[str, list[Invoice]] = {}
+    try:
+        return _submit(invoice=invoice, actor=actor, profile=profile, found=found)
+    except ApplicationError as exc:
+        if exc.code.startswith("DUPLICATE_"):
+            # The submission is refused and writes nothing; the alert is kept for ops.
+            raise_double_financing_alerts(invoice=invoice, duplicates=found)
+        raise
+
+
+def raise_double_financing_alerts(*, invoice: Invoice, duplicates: dict[str, list[Invoice]]
+                                  ) -> None:
+    """One compliance alert per pair of invoices caught by a duplicate detector, with both
+    documents' references as evidence (ops compare them side by side in the admin)."""
+    from compliance.enums import AlertKind, AlertSeverity
+    from compliance.services import alert_raise
+
+    pairs: dict[int, tuple[Invoice, list[str]]] = {}
+    for detector, others in duplicates.items():
+        for other in others:
+            pairs.setdefault(other.pk, (other, []))[1].append(detector)
+    for other, detectors in pairs.values():
+        low, high = sorted((invoice.pk, other.pk))
+        cross_seller = other.seller_id != invoice.seller_id
+        alert_raise(
+            kind=AlertKind.DOUBLE_FINANCING,
+            dedupe_key=f"double-financing:{low}:{high}",
+            title=f"Invoice {invoice.invoice_number or invoice.public_id} matches "
+            f"{other.invoice_number or other.public_id}"
+            + (" of another seller" if cross_seller else " submitted before"),
+            severity=AlertSeverity.HIGH if cross_seller else AlertSeverity.MEDIUM,
+            evidence={
+                "detectors": sorted(set(detectors)),
+                "new": {"id": str(invoice.public_id), "seller": invoice.seller.email,
+                        "number": invoice.invoice_number, "sha256": invoice.document_sha256,
+                        "phash": invoice.document_phash},
+                "earlier": {"id": str(other.public_id), "seller": other.seller.email,
+                            "number": other.invoice_number, "sha256": other.document_sha256,
+                            "phash": other.document_phash},
+            },
+            invoice=invoice, related_invoice=other, user=invoice.seller,
+        )
+
+
+def _submit(*, invoice: Invoice, actor, profile, found: dict) -> Invoice:
     with transaction.atomic():
-        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        locked = Invoice.objects.select_for_update().select_related("seller").get(pk=invoice.pk)
         if InvoiceStatus.SUBMITTED not in INVOICE_TRANSITIONS[locked.status]:
             raise InvalidTransition(
                 f"An invoice that is {locked.get_status_display().lower()} cannot be submitted."
             )
-        duplicates = invoice_duplicates(invoice=locked)
+        fingerprint = invoice_fingerprint(
+            issuer_tax_id=locked.issuer_tax_id or (locked.extraction or {}).get(
+                "issuer_tax_id") or "",
+            debtor_name=locked.debtor_name, invoice_number=locked.invoice_number,
+            amount=locked.face_value, issue_date=locked.issue_date,
+        )
+        duplicates = invoice_duplicates(invoice=locked, fingerprint=fingerprint)
+        found.update(duplicates)
         values = _current_values(locked)
         if not values["issuer_tax_id"]:
             # A tax id printed on the document must match the seller's even if the field was
@@ -347,7 +404,8 @@ def invoice_submit(*, invoice: Invoice, actor) -> Invoice:
             min_tenor_days=settings.PAYMINT["MIN_TENOR_DAYS"],
             max_tenor_days=settings.PAYMINT["MAX_TENOR_DAYS"],
             duplicate_by_hash=bool(duplicates["by_hash"]),
-            duplicate_by_fields=bool(duplicates["by_fields"]),
+            duplicate_by_fields=bool(duplicates["by_fields"] or duplicates["by_fingerprint"]),
+            duplicate_by_image=bool(duplicates["by_image"]),
         )
         failed = [c for c in checks if c.blocking and not c.passed]
         if failed:
@@ -359,7 +417,8 @@ def invoice_submit(*, invoice: Invoice, actor) -> Invoice:
             raise ApplicationError(first.message, code=first.code, fields=fields,
                                    http_status=status)
         locked.verification = [c.as_dict() for c in checks]
-        locked.save(update_fields=["verification", "updated_at"])
+        locked.fingerprint = fingerprint
+        locked.save(update_fields=["verification", "fingerprint", "updated_at"])
         invoice_transition(invoice=locked, to_status=InvoiceStatus.SUBMITTED, actor=actor,
                            reason="verified")
         from .tasks import invoice_score_task

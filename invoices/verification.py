@@ -59,6 +59,7 @@ def run_checks(
     max_tenor_days: int,
     duplicate_by_hash: bool,
     duplicate_by_fields: bool,
+    duplicate_by_image: bool = False,
 ) -> list[Check]:
     """All submission checks for the invoice ``values`` (field name -> value).
 
@@ -73,6 +74,10 @@ def run_checks(
                         "An invoice with this number and debtor was already submitted."
                         if duplicate_by_fields else "No earlier invoice with this number.",
                         "invoice_number"))
+    checks.append(Check("DUPLICATE_DOCUMENT_IMAGE", not duplicate_by_image, True,
+                        "The first page looks the same as an invoice already submitted "
+                        "(same number or amount)." if duplicate_by_image
+                        else "No look-alike document.", None))
     missing = [name for name in REQUIRED_FIELDS if values.get(name) in (None, "")]
     for name in missing:
         checks.append(Check("MISSING_FIELD", False, True, f"{name} is required.", name))

@@ -27,7 +27,8 @@ from invoices.pricing import (
     investment_quote,
     platform_fee,
 )
-from invoices.services import invoice_transition
+from invoices.selectors import invoice_duplicates
+from invoices.services import invoice_transition, raise_double_financing_alerts
 from paymint.core import clock
 from paymint.core.errors import ApplicationError, Conflict, PermissionDenied, ValidationFailed
 from paymint.core.money import allocate, quantize_money
@@ -79,6 +80,12 @@ def listing_create(
         raise PermissionDenied("Your company's KYB must be approved first.",
                                code="KYB_NOT_APPROVED")
     config = settings.PAYMINT
+    duplicates = invoice_duplicates(invoice=invoice)
+    if any(duplicates.values()):
+        # Caught after submission (e.g. two sellers submitting at once): blocks the listing.
+        raise_double_financing_alerts(invoice=invoice, duplicates=duplicates)
+        raise Conflict("This invoice matches another invoice submitted for financing; "
+                       "compliance will review it.", code="LISTING_BLOCKED_DUPLICATE")
     with transaction.atomic(durable=True):
         locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
         if locked.status != InvoiceStatus.PRICED:

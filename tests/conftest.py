@@ -253,3 +253,18 @@ def run_in_threads(count: int, work, *, timeout: float = 60.0) -> list:
         thread.join(timeout=timeout)
     assert not any(t.is_alive() for t in threads), "threads still running: deadlock or hang"
     return results
+
+
+@pytest.fixture
+def ops_client(client, staff):
+    """A test client signed in as ops staff with a verified TOTP device (the admin requires
+    two-factor authentication for staff)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.create(user=staff, name="ops phone", confirmed=True)
+    client.force_login(staff)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client

@@ -19,9 +19,8 @@ def pending_seller(db):
 
 
 @pytest.fixture
-def admin_client(client, staff):
-    client.force_login(staff)
-    return client
+def admin_client(ops_client):
+    return ops_client
 
 
 def _changelist():

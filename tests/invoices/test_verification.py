@@ -57,6 +57,7 @@ def test_good_invoice_passes_every_blocking_check():
     assert [c.code for c in result] == [
         "DUPLICATE_DOCUMENT",
         "DUPLICATE_INVOICE",
+        "DUPLICATE_DOCUMENT_IMAGE",
         "DUE_DATE",
         "INVALID_TAX_ID",
         "ISSUER_TAX_ID_MISMATCH",

@@ -234,9 +234,9 @@ def test_running_the_aging_job_twice_a_day_changes_nothing(disbursed):
     assert inv.late_interest_accrued.quantize(Decimal("0.0001")) == Decimal("2.1463")
 
 
-def test_ops_see_days_past_due_and_filter_by_aging_bucket(disbursed, client, staff):
+def test_ops_see_days_past_due_and_filter_by_aging_bucket(disbursed, ops_client):
     listing, a, b = disbursed()
-    client.force_login(staff)
+    client = ops_client
     with clock.frozen_at(MUSTANG_DUE + dt.timedelta(days=45)):
         page = client.get("/admin/invoices/invoice/?aging=31-60")
         assert page.status_code == 200
