@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from paymint.core.api import paginated
 from paymint.core.idempotency import IdempotentWriteMixin
 
+from .confirmation import debtor_confirmation_request
 from .selectors import invoice_get_for_seller, invoice_list_for_seller
 from .services import (
     invoice_submit,
@@ -62,11 +63,15 @@ class InvoiceOutputSerializer(serializers.Serializer):
     advance_rate = serializers.DecimalField(max_digits=9, decimal_places=6, allow_null=True)
     discount_rate = serializers.DecimalField(max_digits=9, decimal_places=6, allow_null=True)
     repayment_reference = serializers.CharField()
+    debtor_confirmed = serializers.SerializerMethodField()
     listing = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
 
     def get_confidence(self, invoice) -> dict:
         return (invoice.extraction or {}).get("confidence") or {}
+
+    def get_debtor_confirmed(self, invoice) -> bool:
+        return invoice.debtor_confirmed_at is not None
 
     def get_low_confidence_fields(self, invoice) -> list[str]:
         return low_confidence_fields(invoice) if invoice.extraction else []
@@ -141,3 +146,26 @@ class InvoiceSubmitApi(IdempotentWriteMixin, APIView):
         invoice = invoice_submit(invoice=invoice, actor=request.user)
         invoice.refresh_from_db()
         return Response(InvoiceOutputSerializer(invoice).data)
+
+
+class DebtorConfirmationRequestApi(IdempotentWriteMixin, APIView):
+    """``POST /api/v1/invoices/{id}/debtor-confirmation``: email the debtor a signed, expiring
+    link to confirm (or dispute) that the invoice is genuine and unpaid."""
+
+    class InputSerializer(serializers.Serializer):
+        email = serializers.EmailField()
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.UUIDField(source="public_id")
+        email = serializers.EmailField()
+        status = serializers.CharField()
+        expires_at = serializers.DateTimeField()
+
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
+    def post(self, request, invoice_id):
+        invoice = invoice_get_for_seller(seller=request.user, invoice_id=invoice_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        confirmation = debtor_confirmation_request(invoice=invoice, seller=request.user,
+                                                   email=data.validated_data["email"])
+        return Response(self.OutputSerializer(confirmation).data, status=status.HTTP_201_CREATED)

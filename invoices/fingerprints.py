@@ -103,3 +103,13 @@ def invoice_fingerprint(
         issue_date.isoformat() if issue_date else "",
     ]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def debtor_key(*, debtor_tax_id: str, debtor_name: str) -> str:
+    """A stable key for a debtor across sellers: its tax id when known, else its normalized
+    name (``TAX:DE123...`` / ``NAME:THEODOREST``)."""
+    tax = normalize_reference(debtor_tax_id)
+    if tax:
+        return f"TAX:{tax}"
+    name = normalize_name(debtor_name)
+    return f"NAME:{name}" if name else ""

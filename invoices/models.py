@@ -62,6 +62,10 @@ class Invoice(PublicModel):
     issuer_tax_id = models.CharField(max_length=32, blank=True)
     debtor_name = models.CharField(max_length=200, blank=True)
     debtor_tax_id = models.CharField(max_length=32, blank=True)
+    debtor_key = models.CharField(
+        max_length=200, blank=True, db_index=True,
+        help_text="Normalized debtor identity (tax id, else name) for exposure and history",
+    )
     currency = models.CharField(max_length=3, blank=True)
     face_value = models.DecimalField(max_digits=20, decimal_places=7, null=True, blank=True)
     amount_due = models.DecimalField(max_digits=20, decimal_places=7, null=True, blank=True)
@@ -73,8 +77,16 @@ class Invoice(PublicModel):
     risk_score = models.PositiveSmallIntegerField(null=True, blank=True)
     risk_grade = models.CharField(max_length=1, choices=RiskGrade.choices, blank=True)
     risk_factors = models.JSONField(default=list, blank=True)
+    probability_of_default = models.DecimalField(
+        max_digits=9, decimal_places=6, null=True, blank=True,
+        help_text="Estimated probability of default of the grade (fraction), for calibration",
+    )
     advance_rate = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
     discount_rate = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+
+    debtor_confirmed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the debtor confirmed the invoice (signed link)"
+    )
 
     repayment_reference = models.CharField(
         max_length=20, unique=True, default=new_repayment_reference, editable=False
@@ -140,3 +152,28 @@ class InvoiceStatusEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_status or '-'} -> {self.to_status}"
+
+
+class DebtorConfirmation(PublicModel):
+    """A request to the debtor to confirm (or dispute) that an invoice is genuine and unpaid,
+    answered through a signed, expiring link (no account needed)."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "REQUESTED", "Requested"
+        CONFIRMED = "CONFIRMED", "Confirmed by the debtor"
+        DISPUTED = "DISPUTED", "Disputed by the debtor"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT,
+                                related_name="debtor_confirmations")
+    email = models.EmailField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.REQUESTED)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    expires_at = models.DateTimeField()
+    responded_at = models.DateTimeField(null=True, blank=True)
+    response_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.email}: {self.status}"

@@ -20,8 +20,11 @@ class RiskInputs:
     """Facts about an invoice, its seller and its debtor.
 
     ``tenor_days``: days from scoring to the due date. ``extraction_confidence``: mean confidence
-    (0-1) of the key fields as read from the document (1.0 when the seller typed them all and
-    they match a structured e-invoice). Histories count invoices on PayMint only.
+    (0-1) of the key fields as read from the document (fields the seller changed count 0.7).
+    Histories count invoices on PayMint only; the debtor's across all sellers.
+    ``debtor_confirmed``: the debtor confirmed through the signed link that the invoice is
+    genuine and unpaid. ``seller_debtor_share``: share (0-1) of the seller's outstanding book on
+    this debtor including this invoice (concentration).
     """
 
     tenor_days: int
@@ -36,6 +39,10 @@ class RiskInputs:
     structured_einvoice: bool
     issuer_tax_id_matches_seller: bool | None
     debtor_tax_id_valid: bool | None
+    debtor_late_count: int = 0
+    debtor_default_count: int = 0
+    debtor_confirmed: bool = False
+    seller_debtor_share: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +66,7 @@ class RiskAssessment:
     max_advance_rate: Decimal
     discount_rate: Decimal
     factors: tuple[RiskFactor, ...] = field(default_factory=tuple)
+    probability_of_default: Decimal | None = None
 
 
 def _tenor_points(days: int) -> tuple[int, str]:
@@ -78,6 +86,7 @@ def score_invoice(
     *,
     thresholds: dict[str, int],
     pricing: dict[str, tuple[Decimal, Decimal]],
+    pd_by_grade: dict[str, Decimal] | None = None,
 ) -> RiskAssessment:
     """Score an invoice 0-100 (higher is safer) and grade it A-E.
 
@@ -85,6 +94,7 @@ def score_invoice(
         inputs: the facts, see :class:`RiskInputs`.
         thresholds: lower score bound per grade, e.g. ``{"A": 80, ..., "E": 0}``.
         pricing: per grade ``(max advance rate, annual discount rate)`` as fractions.
+        pd_by_grade: estimated probability of default per grade (fraction), optional.
     """
     factors: list[RiskFactor] = []
 
@@ -113,6 +123,23 @@ def score_invoice(
         ))
     else:
         factors.append(RiskFactor("DEBTOR_HISTORY", "Debtor history", 0, "debtor new to PayMint"))
+    if inputs.debtor_late_count or inputs.debtor_default_count:
+        factors.append(RiskFactor(
+            "DEBTOR_RECORD", "Debtor payment record",
+            -4 * inputs.debtor_late_count - 20 * inputs.debtor_default_count,
+            f"{inputs.debtor_late_count} paid late, {inputs.debtor_default_count} defaulted "
+            f"on PayMint",
+        ))
+    if inputs.debtor_confirmed:
+        factors.append(RiskFactor("DEBTOR_CONFIRMED", "Debtor confirmation", 8,
+                                  "the debtor confirmed the invoice is genuine and unpaid"))
+    share = inputs.seller_debtor_share
+    if share > 0.8:
+        factors.append(RiskFactor("CONCENTRATION", "Concentration on one debtor", -12,
+                                  f"{share:.0%} of the seller's book on this debtor"))
+    elif share > 0.5:
+        factors.append(RiskFactor("CONCENTRATION", "Concentration on one debtor", -6,
+                                  f"{share:.0%} of the seller's book on this debtor"))
 
     if inputs.seller_average_face_value and inputs.seller_average_face_value > 0:
         ratio = inputs.face_value / inputs.seller_average_face_value
@@ -153,4 +180,5 @@ def score_invoice(
     return RiskAssessment(
         score=score, grade=grade, max_advance_rate=max_advance_rate,
         discount_rate=discount_rate, factors=tuple(factors),
+        probability_of_default=(pd_by_grade or {}).get(grade),
     )

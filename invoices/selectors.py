@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
-from django.db.models import Avg, Count, QuerySet
+from django.db.models import Avg, Count, Exists, Max, OuterRef, Q, QuerySet, Sum
 
 from paymint.core.errors import NotFound
 
@@ -99,22 +99,132 @@ def invoice_duplicates(*, invoice: Invoice, fingerprint: str | None = None
             "by_fields": by_fields}
 
 
+#: Invoices whose advance is outstanding (listed or financed and not yet repaid).
+EXPOSURE_STATUSES = frozenset({
+    InvoiceStatus.LISTED, InvoiceStatus.FUNDED, InvoiceStatus.DISBURSED, InvoiceStatus.OVERDUE,
+    InvoiceStatus.DEFAULTED,
+})
+#: Invoices that were late (went overdue) or defaulted, from their status history.
+_WENT_OVERDUE = Q(events__to_status=InvoiceStatus.OVERDUE)
+_DEFAULTED = Q(events__to_status=InvoiceStatus.DEFAULTED)
+
+
 def seller_history(*, seller) -> dict:
-    """Counts for the scorecard: settled invoices and average face value of the seller."""
-    settled = Invoice.objects.filter(seller=seller, status=InvoiceStatus.SETTLED)
-    agg = settled.aggregate(count=Count("id"), avg=Avg("face_value"))
+    """The seller's record on PayMint for the scorecard: invoices repaid (settled), of those
+    how many went overdue, how many defaulted, the average face value, and the outstanding
+    book (advance amounts) per debtor key."""
+    financed = Invoice.objects.filter(seller=seller, listing__disbursed_on__isnull=False)
+    agg = financed.aggregate(
+        settled=Count("id", filter=Q(status=InvoiceStatus.SETTLED), distinct=True),
+        late=Count("id", filter=_WENT_OVERDUE, distinct=True),
+        defaults=Count("id", filter=_DEFAULTED, distinct=True),
+        avg=Avg("face_value"),
+    )
     return {
-        "settled_count": agg["count"] or 0,
-        "late_count": 0,
-        "default_count": 0,
+        "settled_count": agg["settled"] or 0,
+        "late_count": agg["late"] or 0,
+        "default_count": agg["defaults"] or 0,
         "average_face_value": Decimal(agg["avg"]) if agg["avg"] is not None else None,
     }
 
 
-def debtor_history(*, debtor_name: str) -> dict:
-    """How often the debtor has paid invoices on PayMint, and to how many sellers."""
-    settled = Invoice.objects.filter(
-        debtor_name__iexact=debtor_name.strip(), status=InvoiceStatus.SETTLED
+def debtor_history(*, debtor_key: str) -> dict:
+    """How often the debtor has paid invoices on PayMint, to how many sellers, and how many
+    of its invoices went overdue or defaulted (across all sellers)."""
+    if not debtor_key:
+        return {"settled_count": 0, "seller_count": 0, "late_count": 0, "default_count": 0}
+    invoices = Invoice.objects.filter(debtor_key=debtor_key,
+                                      listing__disbursed_on__isnull=False)
+    agg = invoices.aggregate(
+        settled=Count("id", filter=Q(status=InvoiceStatus.SETTLED), distinct=True),
+        sellers=Count("seller", filter=Q(status=InvoiceStatus.SETTLED), distinct=True),
+        late=Count("id", filter=_WENT_OVERDUE, distinct=True),
+        defaults=Count("id", filter=_DEFAULTED, distinct=True),
     )
-    agg = settled.aggregate(count=Count("id"), sellers=Count("seller", distinct=True))
-    return {"settled_count": agg["count"] or 0, "seller_count": agg["sellers"] or 0}
+    return {"settled_count": agg["settled"] or 0, "seller_count": agg["sellers"] or 0,
+            "late_count": agg["late"] or 0, "default_count": agg["defaults"] or 0}
+
+
+def exposure(*, currency: str, debtor_key: str = "", seller=None, exclude_invoice=None
+             ) -> Decimal:
+    """Outstanding advance amounts in ``currency`` on one debtor (across sellers) or of one
+    seller: listings not yet repaid (listed amounts count in full, they may fill)."""
+    qs = Invoice.objects.filter(status__in=EXPOSURE_STATUSES, currency=currency)
+    if debtor_key:
+        qs = qs.filter(debtor_key=debtor_key)
+    if seller is not None:
+        qs = qs.filter(seller=seller)
+    if exclude_invoice is not None:
+        qs = qs.exclude(pk=exclude_invoice.pk)
+    total = qs.aggregate(total=Sum("listing__advance_amount"))["total"]
+    return Decimal(total or 0)
+
+
+def seller_debtor_share(*, seller, debtor_key: str, currency: str, adding: Decimal) -> Decimal:
+    """Share (0-1) of the seller's outstanding book on one debtor once ``adding`` is added;
+    0 while the seller has nothing else outstanding (one invoice is no concentration)."""
+    book = exposure(currency=currency, seller=seller)
+    if book <= 0:
+        return Decimal(0)
+    on_debtor = exposure(currency=currency, seller=seller, debtor_key=debtor_key) + adding
+    return on_debtor / (book + adding)
+
+
+def risk_calibration() -> list[dict]:
+    """Predicted vs realized outcomes per grade, for financed invoices.
+
+    Per grade: ``financed`` (disbursed), ``closed`` (settled, defaulted or written off),
+    ``predicted_pd`` (mean probability of default recorded at scoring), ``realized_default_rate``
+    (closed invoices that went through default), ``late_rate`` (closed invoices that went
+    overdue) and ``mean_days_late`` (last distribution's business date minus the due date, over
+    closed invoices paid after their due date). Three queries whatever the number of invoices.
+    """
+    from .models import InvoiceStatusEvent
+
+    defaulted = InvoiceStatusEvent.objects.filter(invoice=OuterRef("pk"),
+                                                  to_status=InvoiceStatus.DEFAULTED)
+    overdue = InvoiceStatusEvent.objects.filter(invoice=OuterRef("pk"),
+                                                to_status=InvoiceStatus.OVERDUE)
+    rows = (
+        Invoice.objects.filter(listing__disbursed_on__isnull=False)
+        .exclude(risk_grade="")
+        .annotate(
+            defaulted=Exists(defaulted),
+            went_overdue=Exists(overdue),
+            last_paid=Max("journal_entries__effective_date",
+                          filter=Q(journal_entries__kind="SETTLEMENT")),
+        )
+        .values("risk_grade", "status", "due_date", "probability_of_default", "defaulted",
+                "went_overdue", "last_paid")
+    )
+    closed_statuses = {InvoiceStatus.SETTLED, InvoiceStatus.WRITTEN_OFF, InvoiceStatus.DEFAULTED}
+    grades: dict[str, dict] = {}
+    for row in rows:
+        g = grades.setdefault(row["risk_grade"], {
+            "grade": row["risk_grade"], "financed": 0, "closed": 0, "defaults": 0, "late": 0,
+            "pd_sum": Decimal(0), "pd_n": 0, "days_late": []})
+        g["financed"] += 1
+        if row["probability_of_default"] is not None:
+            g["pd_sum"] += row["probability_of_default"]
+            g["pd_n"] += 1
+        if row["status"] in closed_statuses or row["defaulted"]:
+            g["closed"] += 1
+            g["defaults"] += int(row["defaulted"])
+            g["late"] += int(row["went_overdue"])
+            if row["last_paid"] and row["due_date"] and row["last_paid"] > row["due_date"]:
+                g["days_late"].append((row["last_paid"] - row["due_date"]).days)
+    report = []
+    for grade in sorted(grades):
+        g = grades[grade]
+        report.append({
+            "grade": grade,
+            "financed": g["financed"],
+            "closed": g["closed"],
+            "predicted_pd": (g["pd_sum"] / g["pd_n"]) if g["pd_n"] else None,
+            "realized_default_rate": (Decimal(g["defaults"]) / g["closed"]) if g["closed"]
+            else None,
+            "late_rate": (Decimal(g["late"]) / g["closed"]) if g["closed"] else None,
+            "mean_days_late": (sum(g["days_late"]) / len(g["days_late"])) if g["days_late"]
+            else 0.0,
+        })
+    return report

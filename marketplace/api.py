@@ -38,6 +38,7 @@ class ListingOutputSerializer(serializers.Serializer):
     risk_score = serializers.IntegerField(source="invoice.risk_score")
     risk_factors = serializers.JSONField(source="invoice.risk_factors")
     verification = serializers.JSONField(source="invoice.verification")
+    debtor_confirmed = serializers.SerializerMethodField()
     currency = serializers.CharField()
     face_value = serializers.DecimalField(max_digits=20, decimal_places=2)
     advance_amount = serializers.DecimalField(max_digits=20, decimal_places=2)
@@ -49,6 +50,9 @@ class ListingOutputSerializer(serializers.Serializer):
     tenor_days = serializers.SerializerMethodField()
     expires_at = serializers.DateTimeField()
     investor_count = serializers.IntegerField()
+
+    def get_debtor_confirmed(self, listing) -> bool:
+        return listing.invoice.debtor_confirmed_at is not None
 
     def get_tenor_days(self, listing) -> int:
         from paymint.core import clock

@@ -13,7 +13,7 @@ from uuid import uuid4
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from accounts.enums import Role
@@ -27,7 +27,7 @@ from invoices.pricing import (
     investment_quote,
     platform_fee,
 )
-from invoices.selectors import invoice_duplicates
+from invoices.selectors import exposure, invoice_duplicates
 from invoices.services import invoice_transition, raise_double_financing_alerts
 from paymint.core import clock
 from paymint.core.errors import ApplicationError, Conflict, PermissionDenied, ValidationFailed
@@ -107,6 +107,7 @@ def listing_create(
             raise ApplicationError("The due date is too close to list this invoice.",
                                    code="DUE_DATE_NOT_IN_FUTURE", http_status=422)
         advance = advance_amount(locked.face_value, rate, locked.currency)
+        _check_listing_concentration(invoice=locked, advance=advance)
         fee = platform_fee(advance, config["PLATFORM_FEE_RATE"], locked.currency)
         now = clock.now()
         listing = Listing.objects.create(
@@ -134,6 +135,44 @@ def listing_create(
         invoice_transition(invoice=locked, to_status=InvoiceStatus.LISTED, actor=seller,
                            reason=f"listed for {advance} {locked.currency}")
     return listing
+
+
+class ConcentrationLimit(Conflict):
+    code = "CONCENTRATION_LIMIT"
+
+
+def _check_listing_concentration(*, invoice: Invoice, advance: Decimal) -> None:
+    """Refuse a listing that would take the debtor's (across all sellers) or the seller's
+    outstanding advances above ``MAX_DEBTOR_EXPOSURE`` / ``MAX_SELLER_EXPOSURE``."""
+    config = settings.PAYMINT
+    on_debtor = exposure(currency=invoice.currency, debtor_key=invoice.debtor_key,
+                         exclude_invoice=invoice) if invoice.debtor_key else Decimal(0)
+    if on_debtor + advance > config["MAX_DEBTOR_EXPOSURE"]:
+        raise ConcentrationLimit(
+            f"PayMint's exposure to this debtor would exceed {config['MAX_DEBTOR_EXPOSURE']} "
+            f"{invoice.currency}.", code="DEBTOR_CONCENTRATION_LIMIT")
+    of_seller = exposure(currency=invoice.currency, seller=invoice.seller,
+                         exclude_invoice=invoice)
+    if of_seller + advance > config["MAX_SELLER_EXPOSURE"]:
+        raise ConcentrationLimit(
+            f"Your outstanding advances would exceed {config['MAX_SELLER_EXPOSURE']} "
+            f"{invoice.currency}.", code="SELLER_CONCENTRATION_LIMIT")
+
+
+def _check_investor_concentration(*, investor, invoice: Invoice, currency: str,
+                                  amount: Decimal) -> None:
+    """Refuse an investment that would take the investor's outstanding principal on one
+    debtor above ``MAX_INVESTOR_DEBTOR_EXPOSURE``."""
+    cap = settings.PAYMINT["MAX_INVESTOR_DEBTOR_EXPOSURE"]
+    current = Investment.objects.filter(
+        investor=investor, status=InvestmentStatus.ACTIVE, currency=currency,
+        listing__invoice__debtor_key=invoice.debtor_key,
+    ).aggregate(total=Sum(F("amount") - F("principal_repaid")))["total"] or Decimal(0)
+    if current + amount > cap:
+        raise ConcentrationLimit(
+            f"Your exposure to this debtor would exceed {cap} {currency} "
+            f"(now {current}).", code="INVESTOR_CONCENTRATION_LIMIT",
+            fields={"amount": [f"At most {max(cap - current, Decimal(0))}."]})
 
 
 def _fingerprint(listing_id, amount: Decimal) -> str:
@@ -209,6 +248,8 @@ def investment_create(
                     f"The minimum ticket is {locked.min_ticket} {locked.currency}.",
                     code="BELOW_MIN_TICKET", fields={"amount": ["Below the minimum ticket."]},
                 )
+            _check_investor_concentration(investor=investor, invoice=invoice,
+                                          currency=locked.currency, amount=amount)
             quote = investment_quote(
                 principal=amount, currency=locked.currency,
                 discount_rate=locked.discount_rate, start=clock.today(),

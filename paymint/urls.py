@@ -7,7 +7,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts.api import KycSubmitApi, MeApi, UserRegisterApi
-from invoices.api import InvoiceCollectionApi, InvoiceDetailApi, InvoiceSubmitApi
+from invoices.api import (
+    DebtorConfirmationRequestApi,
+    InvoiceCollectionApi,
+    InvoiceDetailApi,
+    InvoiceSubmitApi,
+)
+from invoices.debtor_views import debtor_confirm
 from marketplace.api import (
     InvestmentCreateApi,
     InvestmentListApi,
@@ -29,6 +35,8 @@ api_v1 = [
     path("invoices/<str:invoice_id>/submit", InvoiceSubmitApi.as_view(), name="invoice-submit"),
     path("invoices/<str:invoice_id>/list", InvoiceListForFundingApi.as_view(),
          name="invoice-list"),
+    path("invoices/<str:invoice_id>/debtor-confirmation",
+         DebtorConfirmationRequestApi.as_view(), name="invoice-debtor-confirmation"),
     path("marketplace", MarketplaceListApi.as_view(), name="marketplace"),
     path("marketplace/<str:listing_id>", MarketplaceDetailApi.as_view(),
          name="marketplace-detail"),
@@ -47,5 +55,6 @@ api_v1 = [
 urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
     path("api/v1/", include((api_v1, "api-v1"))),
+    path("debtor/confirm/<str:token>/", debtor_confirm, name="debtor-confirm"),
     path("", include("paymint.web_urls")),
 ]

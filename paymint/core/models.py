@@ -51,3 +51,27 @@ class IdempotencyRecord(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.path} {self.key}"
+
+
+class OutboundMessage(TimeStampedModel):
+    """The outbox: every message to the outside world (email today) is written here first, in
+    the same transaction as the business change, then delivered by a task after commit.
+    ``dedupe_key`` is unique, so a retried business action never sends twice."""
+
+    class Status(models.TextChoices):
+        PENDING = "PENDING", "Pending"
+        SENT = "SENT", "Sent"
+        FAILED = "FAILED", "Failed"
+
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    channel = models.CharField(max_length=10, default="EMAIL")
+    recipient = models.EmailField()
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.channel} to {self.recipient}: {self.subject} ({self.status})"

@@ -216,6 +216,18 @@ PAYMINT = {
         "D": (Decimal("0.70"), Decimal("0.170")),
         "E": (Decimal("0.00"), Decimal("0.250")),
     },
+    # Estimated probability of default per grade (fraction), recorded with each score and
+    # compared with realized defaults by `manage.py risk_report`.
+    "GRADE_PD": {
+        "A": Decimal("0.01"), "B": Decimal("0.025"), "C": Decimal("0.05"),
+        "D": Decimal("0.10"), "E": Decimal("0.25"),
+    },
+    # Concentration limits, in the invoice's currency, on outstanding advance amounts:
+    # per debtor (across all sellers), per seller, and per investor on one debtor.
+    "MAX_DEBTOR_EXPOSURE": Decimal(env("MAX_DEBTOR_EXPOSURE", default="250000")),
+    "MAX_SELLER_EXPOSURE": Decimal(env("MAX_SELLER_EXPOSURE", default="500000")),
+    "MAX_INVESTOR_DEBTOR_EXPOSURE": Decimal(env("MAX_INVESTOR_DEBTOR_EXPOSURE",
+                                               default="50000")),
     # Lower score bound of each grade (score 0-100, higher is safer).
     "GRADE_THRESHOLDS": {"A": 80, "B": 65, "C": 50, "D": 35, "E": 0},
 }
@@ -241,3 +253,7 @@ CELERY_BEAT_SCHEDULE = {
     # Daily (hourly run; each invoice is aged at most once per business day).
     "invoices-age": {"task": "settlements.tasks.invoices_age_task", "schedule": 3600.0},
 }
+
+# Public base URL of the site (links in emails).
+SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+DEBTOR_CONFIRMATION_DAYS = env.int("DEBTOR_CONFIRMATION_DAYS", default=14)

@@ -1,0 +1,45 @@
+"""The outbox: queue messages with the business change, deliver them after commit."""
+
+from __future__ import annotations
+
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+
+from .models import OutboundMessage
+
+
+def outbox_enqueue_email(*, dedupe_key: str, recipient: str, subject: str, body: str
+                         ) -> OutboundMessage:
+    """Write an email to the outbox (inside the caller's transaction) and schedule its
+    delivery after commit. Idempotent by ``dedupe_key``."""
+    message, created = OutboundMessage.objects.get_or_create(
+        dedupe_key=dedupe_key,
+        defaults={"recipient": recipient, "subject": subject[:200], "body": body},
+    )
+    if created:
+        from .tasks import outbox_deliver_task
+
+        message_id = message.pk
+        transaction.on_commit(lambda: outbox_deliver_task.delay(message_id))
+    return message
+
+
+def outbox_deliver(*, message_id: int) -> OutboundMessage:
+    """Send one pending message (the delivery task's body). Safe to run twice: a sent message
+    is not sent again (the row is locked while sending)."""
+    with transaction.atomic():
+        message = OutboundMessage.objects.select_for_update().get(pk=message_id)
+        if message.status == OutboundMessage.Status.SENT:
+            return message
+        message.attempts += 1
+        try:
+            send_mail(message.subject, message.body, None, [message.recipient])
+        except OSError as exc:  # SMTP/network: keep pending for a retry
+            message.last_error = str(exc)[:300]
+            message.save(update_fields=["attempts", "last_error", "updated_at"])
+            raise
+        message.status = OutboundMessage.Status.SENT
+        message.sent_at = timezone.now()
+        message.save(update_fields=["status", "attempts", "sent_at", "updated_at"])
+    return message
