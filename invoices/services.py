@@ -67,7 +67,10 @@ EDITABLE_FIELDS = tuple(EXTRACTED_TO_MODEL.values())
 #: Confidence below which the seller is asked to confirm a field.
 LOW_CONFIDENCE = 0.6
 
-ALLOWED_CONTENT_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg"})
+#: Upload types, decided by content: PDF (incl. Factur-X/ZUGFeRD), images, and structured
+#: e-invoices sent as XML (UN/CEFACT CII or OASIS UBL).
+ALLOWED_CONTENT_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg",
+                                   "application/xml"})
 
 
 class UploadRejected(ValidationFailed):
@@ -158,7 +161,8 @@ def invoice_upload(*, seller, uploaded_file, filename: str = "") -> Invoice:
         content_type = None
     if content_type not in ALLOWED_CONTENT_TYPES:
         raise UploadRejected(
-            "Upload a PDF, PNG or JPEG invoice.", code="UNSUPPORTED_FILE_TYPE",
+            "Upload a PDF, PNG or JPEG invoice, or an e-invoice XML (CII or UBL).",
+            code="UNSUPPORTED_FILE_TYPE",
             http_status=415, fields={"document": ["Unsupported file type."]},
         )
     sha256 = hashlib.sha256(data).hexdigest()

@@ -137,3 +137,14 @@ def test_ops_compare_both_documents_side_by_side(first, rival, ops_client, clien
     client.force_login(rival)
     url = reverse("admin:invoices_invoice_document", args=[first.pk])
     assert client.get(url).status_code == 302
+
+
+def test_a_structured_xml_e_invoice_can_be_uploaded(seller):
+    xml = (SHARED_INVOICES / "zugferd"
+           / "MustangGnuaccountingBeispielRE-20201121_508.embedded-factur-x.xml").read_bytes()
+    invoice = upload(seller, xml, name="invoice.xml")
+    assert invoice.document_content_type == "application/xml"
+    assert invoice.status == InvoiceStatus.EXTRACTED
+    assert invoice.extraction_method.startswith("einvoice")
+    assert invoice.invoice_number == "RE-20201121/508"
+    assert invoice.document_phash == ""  # no page to hash
