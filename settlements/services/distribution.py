@@ -189,8 +189,8 @@ def _distribute(settlement: Settlement) -> Settlement:
         payout = result.investors[inv.pk]
         if payout.total:
             legs.append(Leg(cash_accounts[inv.investor_id], payout.total,
-                            f"principal {payout.principal}, discount fee {payout.discount_fee}, "
-                            f"late interest {payout.late_interest}"))
+                            f"principal {payout.principal:.2f}, discount fee "
+                            f"{payout.discount_fee:.2f}, late interest {payout.late_interest:.2f}"))
         inv.principal_repaid += payout.principal
         inv.fee_repaid += payout.discount_fee
         inv.late_interest_repaid += payout.late_interest

@@ -32,6 +32,9 @@ from settlements.webhooks import sign
 
 SHARED = Path(settings.BASE_DIR).parent / "shared" / "invoices"
 LIFECYCLE_INVOICE = SHARED / "zugferd" / "MustangGnuaccountingBeispielRE-20201121_508.pdf"
+LATE_INVOICE = SHARED / "invoice2data" / "AzureInterior.pdf"
+LATE_SELLER = {"email": "azure@paymint.demo", "legal_name": "Azure Interior Inc.",
+               "country": "US", "tax_id": "04-2103594", "address": "4557 De Silva St, Fremont"}
 OCR_INVOICES = [SHARED / "google-docai" / "invoice1.pdf",
                 SHARED / "invoice2data" / "FlipkartInvoice.png"]
 PASSWORD = "PayMint-demo-2026!"
@@ -91,7 +94,9 @@ class Command(BaseCommand):
         with clock.frozen_at(due, all_threads=True):
             self.repay_and_settle(seller_token, investor_tokens, invoice)
 
-        self.section("9. OCR on scanned invoices (same pipeline as the Celery task)")
+        self.late_and_partial(staff, investor_tokens)
+
+        self.section("10. OCR on scanned invoices (same pipeline as the Celery task)")
         self.ocr_showcase()
 
         self.section("Done")
@@ -274,6 +279,77 @@ class Command(BaseCommand):
         for row in account_balances_table():
             self.line(f"  {row['kind']:24} {row['owner'] or '-':22} "
                       f"{row['balance']:>10.2f} {row['currency']}")
+        self.check_books()
+
+    def late_and_partial(self, staff, investor_tokens: dict) -> None:
+        """A second seller's USD invoice (read from its embedded UBL XML) paid late and in two
+        parts: the daily aging job moves it to overdue, and each payment goes through the
+        waterfall (investors' principal + discount fee, late interest, the platform's late
+        fee, then the seller)."""
+        from settlements.tasks import invoices_age_task
+
+        self.section("9. A second invoice in USD, paid late and in parts (the waterfall)")
+        token = self.register_and_kyc("SELLER", LATE_SELLER)
+        self.approve(staff, LATE_SELLER["email"])
+        with clock.frozen_at(dt.date(2023, 3, 21), all_threads=True):
+            with LATE_INVOICE.open("rb") as handle:
+                invoice = self.api("post", "invoices", token, data={"document": handle})
+            invoice = self.api("get", f"invoices/{invoice['id']}", token)
+            self.line(f"{LATE_INVOICE.name}: read by {invoice['extraction_method']}: "
+                      f"{invoice['invoice_number']}, {invoice['face_value']} "
+                      f"{invoice['currency']} to {invoice['debtor_name']}, due "
+                      f"{invoice['due_date']}")
+            invoice = self.api("post", f"invoices/{invoice['id']}/submit", token)
+            self.line(f"grade {invoice['risk_grade']} (score {invoice['risk_score']})")
+            invoice = self.api("post", f"invoices/{invoice['id']}/list", token, json={})
+            listing = invoice["listing"]
+            half = (Decimal(listing["advance_amount"]) / 2).quantize(Decimal("0.01"))
+            for n, inv in enumerate(INVESTORS[:2]):
+                wallet = self.api("get", "wallet", investor_tokens[inv["email"]])
+                self.webhook("deposit.received", wallet["deposit_reference"], "200.00", "USD")
+                amount = half if n == 0 else Decimal(listing["advance_amount"]) - half
+                self.api("post", f"marketplace/{listing['id']}/investments",
+                         investor_tokens[inv["email"]], json={"amount": str(amount)},
+                         headers={"HTTP_IDEMPOTENCY_KEY": f"demo-usd-{n}"})
+                self.line(f"{inv['email']:22} funds {amount} USD")
+            invoice = self.api("get", f"invoices/{invoice['id']}", token)
+            self.line(f"invoice {invoice['status']}: advance {listing['advance_amount']} USD")
+            self.check_books()
+        schedule = [
+            (dt.date(2023, 4, 4), "100.00", "the debtor pays part on the due date"),
+            (dt.date(2023, 4, 11), None, "7 days past due (grace 5 days): the aging job runs"),
+            (dt.date(2023, 4, 24), "179.84", "the debtor pays the rest, 20 days late"),
+        ]
+        for day, amount, what in schedule:
+            with clock.frozen_at(day, all_threads=True):
+                self.line(f"{day}: {what}")
+                if amount is None:
+                    invoices_age_task()
+                else:
+                    self.webhook("repayment.received", invoice["repayment_reference"],
+                                 amount, "USD")
+                invoice = self.api("get", f"invoices/{invoice['id']}", token)
+                self.line(f"   invoice status {invoice['status']}")
+        for inv in INVESTORS[:2]:
+            positions = self.api("get", "investments?page_size=10",
+                                 investor_tokens[inv["email"]])["results"]
+            usd = next(p for p in positions if p["currency"] == "USD")
+            statement = self.api("get", f"investments/{usd['id']}",
+                                 investor_tokens[inv["email"]])
+            self.line(f"{inv['email']:22} principal {statement['principal_repaid']} + "
+                      f"discount fee {statement['fee_repaid']} + late interest "
+                      f"{statement['late_interest_repaid']} = {statement['repaid_amount']} USD")
+            for line in statement["lines"]:
+                self.line(f"     {line['date']} {line['kind']:10} {line['amount']:>9} "
+                          f"{line['description']}")
+        wallet = self.api("get", "wallet", token)
+        usd = next(b for b in wallet["balances"] if b["currency"] == "USD")
+        revenue = next(r for r in account_balances_table()
+                       if r["kind"] == "PLATFORM_FEE_REVENUE" and r["currency"] == "USD")
+        self.line(f"platform fee revenue {revenue['balance']:.2f} USD (platform fee at "
+                  f"disbursement + late fee of 0.5 % of face value once overdue)")
+        self.line(f"seller wallet {usd['balance']} USD (net advance + what was left after "
+                  f"investors and the platform's late fee)")
         self.check_books()
 
     def ocr_showcase(self) -> None:
