@@ -85,6 +85,7 @@ def extraction_limits() -> ExtractionLimits:
         ocr_max_pages=settings.EXTRACTION_OCR_MAX_PAGES,
         max_image_pixels=settings.EXTRACTION_MAX_IMAGE_PIXELS,
         timeout_seconds=settings.EXTRACTION_TIMEOUT_SECONDS,
+        gst_qr_public_key=settings.GST_QR_PUBLIC_KEY,
     )
 
 

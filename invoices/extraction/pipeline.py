@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+from dataclasses import replace
 
 from .einvoice import (
     EINVOICE_ATTACHMENT_NAMES,
@@ -21,6 +22,7 @@ from .errors import (
     TooManyPages,
     UnsupportedFileType,
 )
+from .gstqr import decode_qr_texts, gst_qr_fields, parse_gst_qr
 from .heuristics import extract_fields
 from .layout import Word, build_document
 from .ocr import ocr_images, open_image, render_pdf_pages
@@ -179,15 +181,52 @@ def _extract_pdf(data: bytes, mode: str, limits: ExtractionLimits, deadline: Dea
         if words >= MIN_TEXT_WORDS or mode == "text":
             if words == 0:
                 raise NoTextFound("The PDF has no text layer.")
-            return _result_from_pages(
+            result = _result_from_pages(
                 pages, "text-layer", "application/pdf", pdf.page_count, warnings
             )
+            if any(w.text.upper() == "IRN" or w.text.upper().startswith("IRN:")
+                   for _, _, words_ in pages for w in words_):
+                # A GST e-invoice: its signed QR code is authoritative; render page 1 for it.
+                first = render_pdf_pages(data, replace(limits, ocr_max_pages=1), deadline)
+                result = _with_gst_qr(result, first, limits)
+            return result
         warnings.append("NO_TEXT_LAYER")
     if pdf.page_count > limits.ocr_max_pages:
         warnings.append(f"OCR_LIMITED_TO_{limits.ocr_max_pages}_PAGES")
     images = render_pdf_pages(data, limits, deadline)
-    pages = ocr_images(images, limits, deadline)
-    return _result_from_pages(pages, "ocr", "application/pdf", pdf.page_count, warnings)
+    return _ocr_with_gst_qr(images, "application/pdf", pdf.page_count, warnings, limits,
+                            deadline)
+
+
+def _ocr_with_gst_qr(images, content_type: str, page_count: int, warnings: list[str],
+                     limits: ExtractionLimits, deadline: Deadline) -> ExtractionResult:
+    """OCR the page images, then overlay a GST e-invoice QR code's fields if there is one (a
+    page whose text cannot be read still yields the QR's fields)."""
+    try:
+        pages = ocr_images(images, limits, deadline)
+        result = _result_from_pages(pages, "ocr", content_type, page_count, warnings)
+    except NoTextFound:
+        empty = ExtractionResult(_empty_fields("ocr"), "ocr", content_type, page_count,
+                                 tuple(warnings))
+        result = _with_gst_qr(empty, images, limits)
+        if result is empty:
+            raise
+        return result
+    return _with_gst_qr(result, images, limits)
+
+
+def _with_gst_qr(result: ExtractionResult, images, limits: ExtractionLimits) -> ExtractionResult:
+    """Overlay the fields of an Indian GST e-invoice's signed QR code, when one is found."""
+    for text in decode_qr_texts(images):
+        parsed = parse_gst_qr(text, public_key_pem=limits.gst_qr_public_key)
+        if parsed is None:
+            continue
+        data, verified = parsed
+        fields = {**result.fields, **gst_qr_fields(data, verified=verified)}
+        warnings = result.warnings + (() if verified else ("GST_QR_SIGNATURE_NOT_VERIFIED",))
+        return ExtractionResult(fields, "einvoice-gst-qr", result.content_type,
+                                result.page_count, warnings)
+    return result
 
 
 def extract_document(
@@ -219,8 +258,7 @@ def extract_document(
             fields, method = parsed
             return ExtractionResult(fields, method, content_type, 1, ())
         img = open_image(data, limits)
-        pages = ocr_images([img], limits, deadline)
-        return _result_from_pages(pages, "ocr", content_type, 1, [])
+        return _ocr_with_gst_qr([img], content_type, 1, [], limits, deadline)
     except ExtractionError:
         raise
     except MemoryError as exc:

@@ -37,6 +37,7 @@ class ExtractionLimits:
     ocr_max_pages: int = 3  # OCR only the first N pages
     max_image_pixels: int = 40_000_000  # refuse images/rendered pages above this
     timeout_seconds: int = 90  # overall budget; tesseract calls get the remaining time
+    gst_qr_public_key: str = ""  # PEM of the IRP key that signs GST e-invoice QR codes
 
 
 @dataclass(frozen=True)

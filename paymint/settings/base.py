@@ -190,6 +190,9 @@ EXTRACTION_MAX_PAGES = env.int("EXTRACTION_MAX_PAGES", default=20)
 EXTRACTION_OCR_MAX_PAGES = env.int("EXTRACTION_OCR_MAX_PAGES", default=3)
 EXTRACTION_MAX_IMAGE_PIXELS = env.int("EXTRACTION_MAX_IMAGE_PIXELS", default=40_000_000)
 EXTRACTION_TIMEOUT_SECONDS = env.int("EXTRACTION_TIMEOUT_SECONDS", default=90)
+# PEM public key of the GST Invoice Registration Portal that signs e-invoice QR codes; when
+# unset, QR fields are read but marked as not verified.
+GST_QR_PUBLIC_KEY = env("GST_QR_PUBLIC_KEY", default="").replace("\\n", "\n")
 
 # --- Business configuration ---------------------------------------------------------------
 PAYMINT = {
