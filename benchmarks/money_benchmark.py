@@ -1,0 +1,562 @@
+"""Money engine throughput on PostgreSQL.
+
+    .venv/bin/python benchmarks/money_benchmark.py [--quick] [--no-readme]
+
+Creates a scratch database (``paymint_bench``; ``BENCH_DB`` / ``BENCH_SERVER`` override) on the
+local server, migrates it, measures, and drops it again. Measures:
+
+(a) funding throughput on one hot invoice with 1 and with 16 concurrent clients (threads, each
+    its own connection; investments of the minimum ticket), in investments/s;
+(b) funding spread over 16 invoices, one client each;
+(c) settling one invoice with 1,000 investors: wall time and SQL queries of
+    ``settlement_execute``, against a plain bulk insert of the same 1,002 postings in one
+    transaction; and the query count for 10 vs 1,000 investors (with the queries that grow).
+
+Prints a table with pass/fail against the targets and writes it into ``benchmarks/README.md``
+(its own section, replaced on every run).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+BENCH_DB = os.environ.get("BENCH_DB", "paymint_bench")
+SERVER = os.environ.get("BENCH_SERVER", "postgres://postgres@127.0.0.1:5432")
+os.environ["DATABASE_URL"] = f"{SERVER}/{BENCH_DB}"
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "paymint.settings.test")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+QUICK = "--quick" in sys.argv
+CLIENTS = 16
+HOT_TOTAL = 320 if QUICK else 960  # investments per hot-invoice run (1 or 16 clients)
+SETTLE_ROUNDS = 1 if QUICK else 3
+BIG = 1000
+SMALL = 10
+D = Decimal
+README = ROOT / "benchmarks" / "README.md"
+SECTION = "## Money engine (`money_benchmark.py`)"
+
+
+def _admin_connection():
+    import psycopg
+
+    return psycopg.connect(f"{SERVER}/postgres", autocommit=True)
+
+
+def create_database() -> None:
+    with _admin_connection() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+
+
+def drop_database() -> None:
+    from django.db import connections
+
+    connections.close_all()
+    with _admin_connection() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+
+
+def setup_django(media: str) -> None:
+    import django
+    from django.conf import settings
+
+    django.setup()
+    settings.MEDIA_ROOT = media
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": media},
+        },
+    }
+    import logging
+
+    logging.getLogger("celery").setLevel(logging.WARNING)
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+# --- fixtures through the real services ------------------------------------------------------
+
+_counter = iter(range(1, 10**9))
+
+
+def new_investors(count: int, staff, *, threads: int = 8) -> list:
+    """``count`` KYC-approved investors (created in parallel: sign-up, KYC, approval)."""
+    from django.db import connection
+
+    from tests.conftest import INVESTOR_TAX_IDS, make_user
+
+    out: list = [None] * count
+    tag = uuid.uuid4().hex[:8]
+
+    def work(part: int) -> None:
+        try:
+            for i in range(part, count, threads):
+                tax_id = INVESTOR_TAX_IDS[i % len(INVESTOR_TAX_IDS)]
+                out[i] = make_user(
+                    "INVESTOR",
+                    f"bench-{tag}-{i}@example.com",
+                    kyc={
+                        "legal_name": f"Bench investor {i}",
+                        "country": tax_id[:2],
+                        "tax_id": tax_id,
+                    },
+                    approve_by=staff,
+                )
+        finally:
+            connection.close()
+
+    run_threads(threads, work)
+    return out
+
+
+def fund_wallets(users, amount) -> None:
+    from django.db import connection
+
+    from tests.conftest import deposit
+
+    def work(part: int) -> None:
+        try:
+            for user in users[part::8]:
+                deposit(user, amount)
+        finally:
+            connection.close()
+
+    run_threads(8, work)
+
+
+def new_listing(seller, *, min_ticket: Decimal):
+    """A listed copy of the Mustang invoice (own bytes, number and face value)."""
+    from django.conf import settings
+
+    from invoices.services import (
+        invoice_run_extraction,
+        invoice_score,
+        invoice_submit,
+        invoice_update_fields,
+        invoice_upload,
+    )
+    from marketplace.services import listing_create
+    from paymint.core import clock
+    from tests.conftest import LISTING_DAY, mustang_bytes, uploaded
+
+    n = next(_counter)
+    settings.PAYMINT["MIN_TICKET"] = min_ticket
+    with clock.frozen_at(LISTING_DAY):
+        invoice = invoice_upload(seller=seller, uploaded_file=uploaded(mustang_bytes(f"bench-{n}")))
+        invoice = invoice_run_extraction(invoice_id=invoice.pk)
+        face = D("571.04") + n
+        invoice = invoice_update_fields(
+            invoice=invoice,
+            actor=seller,
+            changes={"invoice_number": f"BENCH-{n}", "face_value": face, "amount_due": face},
+        )
+        invoice = invoice_submit(invoice=invoice, actor=seller)
+        invoice = invoice_score(invoice_id=invoice.pk)
+        return listing_create(invoice=invoice, seller=seller)
+
+
+def run_threads(count: int, work) -> float:
+    """Run ``work(i)`` in ``count`` threads released together; wall seconds."""
+    barrier = threading.Barrier(count + 1)
+    errors: list[BaseException] = []
+
+    def target(i: int) -> None:
+        barrier.wait()
+        try:
+            work(i)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise errors[0]
+    return elapsed
+
+
+def funding_rate(investors, listings, per_client: int) -> float:
+    """Client ``i`` makes ``per_client`` minimum-ticket investments in ``listings[i]``."""
+    from django.db import connection
+
+    from marketplace.services import investment_create
+
+    def work(i: int) -> None:
+        try:
+            listing = listings[i]
+            for _ in range(per_client):
+                investment_create(investor=investors[i], listing=listing, amount=listing.min_ticket)
+        finally:
+            connection.close()
+
+    elapsed = run_threads(len(listings), work)
+    return len(listings) * per_client / elapsed
+
+
+def _process_client(investor_id, listing_id, per_client, barrier, failures) -> None:
+    from django.db import connections
+
+    from accounts.models import User
+    from marketplace.models import Listing
+    from marketplace.services import investment_create
+
+    connections.close_all()  # never reuse the parent's sockets
+    try:
+        investor, listing = User.objects.get(pk=investor_id), Listing.objects.get(pk=listing_id)
+    finally:
+        barrier.wait()
+    try:
+        for _ in range(per_client):
+            investment_create(investor=investor, listing=listing, amount=listing.min_ticket)
+    except BaseException:  # noqa: BLE001 - counted by the parent
+        failures.value += 1
+        raise
+    finally:
+        connections.close_all()
+
+
+def funding_rate_processes(investors, listings, per_client: int) -> float:
+    """As :func:`funding_rate`, one forked process per client (no shared GIL)."""
+    import multiprocessing
+
+    from django.db import connections
+
+    ctx = multiprocessing.get_context("fork")
+    connections.close_all()
+    barrier = ctx.Barrier(len(listings) + 1)
+    failures = ctx.Value("i", 0)
+    procs = [
+        ctx.Process(
+            target=_process_client, args=(inv.pk, listing.pk, per_client, barrier, failures)
+        )
+        for inv, listing in zip(investors, listings, strict=True)
+    ]
+    for proc in procs:
+        proc.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for proc in procs:
+        proc.join()
+    elapsed = time.perf_counter() - started
+    if failures.value or any(p.exitcode for p in procs):
+        raise RuntimeError("a funding client failed")
+    return len(listings) * per_client / elapsed
+
+
+# --- (c) settlement ----------------------------------------------------------------------------
+
+
+def funded_and_repaid(seller, investors, *, first_deposit_user=None):
+    """A listing funded by every one of ``investors`` (equal tickets, the last takes the rest),
+    disbursed, then repaid in full by the debtor; returns the pending settlement's id."""
+    from marketplace.services import investment_create
+    from paymint.core import clock
+    from settlements import tasks
+    from settlements.services import bank_event_apply
+    from tests.conftest import LISTING_DAY, MUSTANG_DUE, bank_event, deposit
+
+    listing = new_listing(seller, min_ticket=D("0.01"))
+    ticket = (listing.advance_amount / len(investors) / 2).quantize(D("0.01"))
+    with clock.frozen_at(LISTING_DAY):
+        for person in investors[:-1]:
+            if len(investors) <= 50:  # large tickets: top up the wallet first
+                deposit(person, ticket)
+            investment_create(investor=person, listing=listing, amount=ticket)
+        listing.refresh_from_db()
+        rest = listing.advance_amount - listing.funded_amount
+        deposit(investors[-1], rest)
+        investment_create(investor=investors[-1], listing=listing, amount=rest)
+    listing.refresh_from_db()
+    invoice = listing.invoice
+    invoice.refresh_from_db()
+    assert invoice.status == "DISBURSED", invoice.status
+    queued: list[int] = []
+    original = tasks.settlement_execute_task.delay
+    tasks.settlement_execute_task.delay = queued.append
+    try:
+        with clock.frozen_at(MUSTANG_DUE):
+            bank_event_apply(
+                payload=bank_event(
+                    f"bench_{uuid.uuid4().hex}",
+                    "repayment.received",
+                    invoice.repayment_reference,
+                    listing.face_value,
+                )
+            )
+    finally:
+        tasks.settlement_execute_task.delay = original
+    return queued[0]
+
+
+def normalize(sql: str) -> str:
+    sql = re.sub(r'"s\d+_x\d+"', "?", sql)  # savepoint names
+    sql = re.sub(r"'[^']*'", "?", sql)
+    sql = re.sub(r"\b\d+(\.\d+)?\b", "?", sql)
+    sql = re.sub(r"\((\?\s*,\s*)+\?\)", "(...)", sql)
+    sql = re.sub(r"(\(\.\.\.\)\s*,\s*)+\(\.\.\.\)", "(...)", sql)
+    sql = re.sub(r"(WHEN .*? THEN .*? )+", "WHEN ... ", sql)
+    return sql[:140]
+
+
+def settle(settlement_id: int) -> tuple[float, list[str]]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from paymint.core import clock
+    from settlements.services import settlement_execute
+    from tests.conftest import MUSTANG_DUE
+
+    with clock.frozen_at(MUSTANG_DUE), CaptureQueriesContext(connection) as ctx:
+        started = time.perf_counter()
+        settlement = settlement_execute(settlement_id=settlement_id)
+        elapsed = time.perf_counter() - started
+    assert settlement.status == "COMPLETED"
+    assert settlement.entry.postings.count() == len(settlement.breakdown["investors"]) + 2
+    return elapsed, list(ctx.captured_queries)
+
+
+def bulk_insert(settlement_id: int) -> tuple[float, int]:
+    """The same postings as ``settlement_id``'s entry, written by a bare bulk insert."""
+    from django.db import transaction
+
+    from settlements.models import JournalEntry, Posting, Settlement
+
+    source = Settlement.objects.get(pk=settlement_id).entry
+    rows = list(source.postings.values_list("account_id", "amount", "currency", "memo"))
+    started = time.perf_counter()
+    with transaction.atomic():
+        entry = JournalEntry.objects.create(
+            kind=source.kind,
+            idempotency_key=f"bench-bulk:{uuid.uuid4()}",
+            currency=source.currency,
+            effective_date=source.effective_date,
+            description="bulk insert baseline",
+        )
+        Posting.objects.bulk_create(
+            Posting(entry=entry, leg=i, account_id=a, amount=amt, currency=c, memo=m)
+            for i, (a, amt, c, m) in enumerate(rows)
+        )
+    return time.perf_counter() - started, len(rows)
+
+
+# --- main --------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    media = tempfile.mkdtemp(prefix="paymint-bench-media-")
+    create_database()
+    try:
+        setup_django(media)
+        results = measure()
+    finally:
+        drop_database()
+    report(results)
+
+
+def measure() -> dict:
+    from django.db import connection
+
+    from accounts.services import staff_user_create
+    from paymint.core import clock
+    from tests.conftest import LISTING_DAY, make_user
+
+    r: dict = {}
+    staff = staff_user_create(email="bench-ops@example.com", password="correct-horse-bench-42")
+    seller = make_user(
+        "SELLER",
+        "bench-seller@example.com",
+        kyc={"legal_name": "Bei Spiel GmbH", "country": "DE", "tax_id": "DE136695976"},
+        approve_by=staff,
+    )
+    print("setting up investors ...", flush=True)
+    clients = new_investors(CLIENTS, staff)
+    fund_wallets(clients, "10000.00")
+    ticket = D("0.10")
+    hot = [new_listing(seller, min_ticket=ticket) for _ in range(5)]
+    spread = [new_listing(seller, min_ticket=ticket) for _ in range(2 * CLIENTS)]
+    connection.close()
+
+    with clock.frozen_at(
+        dt.datetime.combine(LISTING_DAY, dt.time(13), tzinfo=dt.UTC), all_threads=True
+    ):
+        funding_rate(clients[:1], hot[:1], 20)  # warm-up
+        print("(a) hot invoice, 1 client ...", flush=True)
+        r["hot_1"] = funding_rate(clients[:1], hot[1:2], HOT_TOTAL)
+        print("(a) hot invoice, 16 clients ...", flush=True)
+        r["hot_16"] = funding_rate(clients, [hot[2]] * CLIENTS, HOT_TOTAL // CLIENTS)
+        print("(b) 16 clients on 16 invoices ...", flush=True)
+        r["spread_16"] = funding_rate(clients, spread[:CLIENTS], HOT_TOTAL // CLIENTS)
+        print("(a, b) again with processes ...", flush=True)
+        r["p_hot_1"] = funding_rate_processes(clients[:1], hot[3:4], HOT_TOTAL)
+        r["p_hot_16"] = funding_rate_processes(clients, [hot[4]] * CLIENTS, HOT_TOTAL // CLIENTS)
+        r["p_spread_16"] = funding_rate_processes(clients, spread[CLIENTS:], HOT_TOTAL // CLIENTS)
+    connection.close()
+
+    print(f"(c) creating {BIG} investors ...", flush=True)
+    many = new_investors(BIG, staff)
+    fund_wallets(many, "5.00")
+    r["settle_big"], r["bulk"], r["queries_big"] = [], [], None
+    for round_no in range(SETTLE_ROUNDS):
+        print(f"(c) settlement with {BIG} investors, round {round_no + 1} ...", flush=True)
+        sid = funded_and_repaid(seller, many)
+        elapsed, queries = settle(sid)
+        r["settle_big"].append(elapsed)
+        r["queries_big"] = queries
+        bulk_elapsed, r["postings"] = bulk_insert(sid)
+        r["bulk"].append(bulk_elapsed)
+    print(f"(c) settlement with {SMALL} investors ...", flush=True)
+    sid = funded_and_repaid(seller, many[:SMALL])
+    r["settle_small"], r["queries_small"] = settle(sid)
+    return r
+
+
+def report(r: dict) -> None:
+    settle_big = statistics.median(r["settle_big"])
+    bulk = statistics.median(r["bulk"])
+    n_big, n_small = len(r["queries_big"]), len(r["queries_small"])
+    big = Counter(normalize(q["sql"]) for q in r["queries_big"])
+    small = Counter(normalize(q["sql"]) for q in r["queries_small"])
+    sql_time = sum(float(q["time"]) for q in r["queries_big"])
+    slowest = sorted(r["queries_big"], key=lambda q: float(q["time"]), reverse=True)[:3]
+    growing = sorted(
+        ((big[k] - small.get(k, 0), k) for k in big if big[k] != small.get(k, 0)), reverse=True
+    )
+    checks = [
+        (
+            "16 clients on one hot invoice >= 1/2 of 1 client (threads)",
+            r["hot_16"] >= r["hot_1"] / 2,
+        ),
+        (
+            "16 clients spread >= 3x 16 clients on one invoice (threads)",
+            r["spread_16"] >= 3 * r["hot_16"],
+        ),
+        (
+            "16 clients on one hot invoice >= 1/2 of 1 client (processes)",
+            r["p_hot_16"] >= r["p_hot_1"] / 2,
+        ),
+        (
+            "16 clients spread >= 3x 16 clients on one invoice (processes)",
+            r["p_spread_16"] >= 3 * r["p_hot_16"],
+        ),
+        (
+            f"settling {BIG} investors <= 2x bulk insert of {r['postings']} postings",
+            settle_big <= 2 * bulk,
+        ),
+        (f"same query count for {SMALL} and {BIG} investors", n_big == n_small),
+    ]
+    rows = [
+        ("(a) funding, 1 client, one hot invoice", f"{r['hot_1']:.0f} investments/s"),
+        (
+            "(a) funding, 16 clients, one hot invoice",
+            f"{r['hot_16']:.0f} investments/s ({r['hot_16'] / r['hot_1']:.2f}x 1 client)",
+        ),
+        (
+            "(b) funding, 16 clients, 16 invoices",
+            f"{r['spread_16']:.0f} investments/s ({r['spread_16'] / r['hot_16']:.2f}x hot)",
+        ),
+        ("(a) funding, 1 process, one hot invoice", f"{r['p_hot_1']:.0f} investments/s"),
+        (
+            "(a) funding, 16 processes, one hot invoice",
+            f"{r['p_hot_16']:.0f} investments/s ({r['p_hot_16'] / r['p_hot_1']:.2f}x 1 process)",
+        ),
+        (
+            "(b) funding, 16 processes, 16 invoices",
+            f"{r['p_spread_16']:.0f} investments/s ({r['p_spread_16'] / r['p_hot_16']:.2f}x hot)",
+        ),
+        (
+            f"(c) settlement_execute, {BIG} investors",
+            f"{settle_big * 1000:.0f} ms, {n_big} queries (median of {len(r['settle_big'])})",
+        ),
+        (
+            f"(c) bulk insert of {r['postings']} postings",
+            f"{bulk * 1000:.0f} ms (settlement = {settle_big / bulk:.1f}x)",
+        ),
+        (
+            f"(c) settlement_execute, {SMALL} investors",
+            f"{r['settle_small'] * 1000:.0f} ms, {n_small} queries",
+        ),
+    ]
+    width = max(len(a) for a, _ in rows)
+    lines = [f"| {'measure'.ljust(width)} | result |", f"|{'-' * (width + 2)}|--------|"]
+    lines += [f"| {a.ljust(width)} | {b} |" for a, b in rows]
+    lines += ["", "| target | result |", "|--------|--------|"]
+    lines += [f"| {name} | {'PASS' if ok else 'FAIL'} |" for name, ok in checks]
+    lines += [
+        "",
+        f"Where the {BIG}-investor settlement spends its time (last round): SQL "
+        f"{sql_time * 1000:.0f} ms in {n_big} queries, Python "
+        f"{(r['settle_big'][-1] - sql_time) * 1000:.0f} ms. "
+        "Slowest queries:",
+        "",
+    ]
+    lines += [
+        f"- {float(q['time']) * 1000:.0f} ms, {len(q['sql']) // 1024} KiB of SQL: "
+        f"`{normalize(q['sql'])[:100]}`"
+        for q in slowest
+    ]
+    if growing:
+        lines += [
+            "",
+            f"Queries that grow from {SMALL} to {BIG} investors (extra count, normalized SQL):",
+            "",
+        ]
+        lines += [f"- +{extra}: `{sql}`" for extra, sql in growing[:8]]
+    table = "\n".join(lines)
+    print()
+    print(table)
+    if "--no-readme" not in sys.argv:
+        write_readme(table)
+
+
+def write_readme(table: str) -> None:
+    import platform
+
+    body = (
+        f"{SECTION}\n\n"
+        "`.venv/bin/python benchmarks/money_benchmark.py` - a scratch PostgreSQL database "
+        f"(`{BENCH_DB}`) is created, migrated and dropped. Funding: minimum-ticket (0.10 EUR) "
+        f"investments, {HOT_TOTAL} per run, threads with their own connections, business "
+        "clock frozen on the listing day. Settlement: one full repayment of an invoice "
+        f"funded by {BIG} (or {SMALL}) investors, through `settlement_execute`, queries "
+        "counted with `CaptureQueriesContext`; baseline a bare `Posting.objects.bulk_create` "
+        "of the same postings in one transaction.\n\n"
+        f"Last run: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}"
+        f"{' (--quick)' if QUICK else ''}.\n\n{table}\n"
+    )
+    text = README.read_text() if README.exists() else "# Benchmarks\n"
+    if SECTION in text:
+        start = text.index(SECTION)
+        nxt = text.find("\n## ", start + len(SECTION))
+        text = text[:start] + body + (text[nxt + 1 :] if nxt != -1 else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + body
+    README.write_text(text)
+    print(f"\nwritten to {README.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
