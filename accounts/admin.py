@@ -10,12 +10,15 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
 
 from paymint.core.errors import ApplicationError
 
 from .enums import KycStatus
-from .models import KycProfile, KycStatusEvent, User
-from .services import kyc_approve, kyc_reject
+from .four_eyes import kyc_approve_with_four_eyes, kyc_requires_four_eyes
+from .models import KycApproval, KycDocument, KycProfile, KycStatusEvent, User
+from .services import kyc_reject
 
 
 @admin.register(User)
@@ -47,22 +50,99 @@ class KycStatusEventInline(admin.TabularInline):
         return False
 
 
+class KycDocumentInline(admin.StackedInline):
+    """The uploaded documents with an inline preview (served by the staff-only view)."""
+
+    model = KycDocument
+    extra = 0
+    can_delete = False
+    fields = ("preview", "original_filename", "content_type", "size", "sha256", "uploaded_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Document")
+    def preview(self, obj: KycDocument) -> str:
+        url = reverse("kyc-document", args=[obj.public_id])
+        if obj.content_type.startswith("image/"):
+            return format_html(
+                '<a href="{}" target="_blank" rel="noopener"><img src="{}" alt="Uploaded '
+                'document" style="max-width:640px;max-height:480px;border:1px solid #ccc">'
+                "</a>",
+                url,
+                url,
+            )
+        return format_html(
+            '<iframe src="{}" title="Uploaded document" style="width:100%;max-width:800px;'
+            'height:520px;border:1px solid #ccc"></iframe><br><a href="{}" target="_blank" '
+            'rel="noopener">Open in a new tab</a>',
+            url,
+            url,
+        )
+
+
+class KycApprovalInline(admin.TabularInline):
+    """Four-eyes approvals given so far (per submission)."""
+
+    model = KycApproval
+    extra = 0
+    can_delete = False
+    fields = ("created_at", "reviewer", "submitted_at", "reason")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 class DecisionReasonForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=True,
-                             label="Reason (shown to the applicant)")
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=True,
+        label="Reason (shown to the applicant)",
+    )
 
 
 @admin.register(KycProfile)
 class KycProfileAdmin(admin.ModelAdmin):
-    list_display = ("legal_name", "kind", "user", "country", "tax_id", "status", "submitted_at",
-                    "decided_by", "decided_at")
+    list_display = (
+        "legal_name",
+        "kind",
+        "user",
+        "country",
+        "tax_id",
+        "status",
+        "submitted_at",
+        "decided_by",
+        "decided_at",
+    )
     list_filter = ("status", "kind", "country")
     search_fields = ("legal_name", "user__email", "tax_id")
     ordering = ("status", "submitted_at")
-    readonly_fields = ("user", "kind", "legal_name", "country", "tax_id", "tax_id_scheme",
-                       "address", "status", "submitted_at", "decided_at", "decided_by",
-                       "decision_reason", "created_at", "updated_at")
-    inlines = [KycStatusEventInline]
+    readonly_fields = (
+        "user",
+        "kind",
+        "legal_name",
+        "country",
+        "tax_id",
+        "tax_id_scheme",
+        "address",
+        "declared_investment",
+        "four_eyes",
+        "status",
+        "submitted_at",
+        "decided_at",
+        "decided_by",
+        "decision_reason",
+        "created_at",
+        "updated_at",
+    )
+    inlines = [KycDocumentInline, KycApprovalInline, KycStatusEventInline]
+
+    @admin.display(description="Two approvals needed", boolean=True)
+    def four_eyes(self, obj: KycProfile) -> bool:
+        return kyc_requires_four_eyes(obj)
+
     actions = ["approve_selected", "reject_selected"]
 
     def has_add_permission(self, request):
@@ -75,23 +155,38 @@ class KycProfileAdmin(admin.ModelAdmin):
         done = 0
         for profile in queryset:
             try:
-                decide(profile=profile, reviewer=request.user, reason=reason)
-                done += 1
+                result = decide(profile=profile, reviewer=request.user, reason=reason)
             except ApplicationError as exc:
-                self.message_user(request, f"{profile.legal_name}: {exc.message}",
-                                  messages.ERROR)
+                self.message_user(request, f"{profile.legal_name}: {exc.message}", messages.ERROR)
+                continue
+            if getattr(result, "approved", True):
+                done += 1
+            else:
+                self.message_user(
+                    request,
+                    f"{profile.legal_name}: your approval is recorded ({result.approvals} of "
+                    f"{result.required}); a second reviewer must approve too.",
+                    messages.WARNING,
+                )
         if done:
             self.message_user(request, f"{verb} {done} profile(s).", messages.SUCCESS)
 
-    @admin.action(description="Approve selected profiles")
+    @admin.action(description="Approve selected profiles (two approvals for large investors)")
     def approve_selected(self, request, queryset):
-        return self._with_reason(request, queryset, "approve_selected", kyc_approve, "Approved",
-                                 require=False)
+        return self._with_reason(
+            request,
+            queryset,
+            "approve_selected",
+            kyc_approve_with_four_eyes,
+            "Approved",
+            require=False,
+        )
 
     @admin.action(description="Reject selected profiles (reason required)")
     def reject_selected(self, request, queryset):
-        return self._with_reason(request, queryset, "reject_selected", kyc_reject, "Rejected",
-                                 require=True)
+        return self._with_reason(
+            request, queryset, "reject_selected", kyc_reject, "Rejected", require=True
+        )
 
     def _with_reason(self, request, queryset, action, decide, verb, *, require: bool):
         queryset = queryset.filter(status=KycStatus.PENDING_REVIEW)
@@ -106,11 +201,15 @@ class KycProfileAdmin(admin.ModelAdmin):
             form = DecisionReasonForm()
             if not require:
                 form.fields["reason"].required = False
-        return TemplateResponse(request, "admin/kyc_decision.html", {
-            **self.admin_site.each_context(request),
-            "title": f"{verb[:-1]} KYC/KYB",
-            "profiles": queryset,
-            "form": form,
-            "action": action,
-            "opts": self.model._meta,
-        })
+        return TemplateResponse(
+            request,
+            "admin/kyc_decision.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"{verb[:-1]} KYC/KYB",
+                "profiles": queryset,
+                "form": form,
+                "action": action,
+                "opts": self.model._meta,
+            },
+        )

@@ -95,5 +95,55 @@ class KycForm(ServiceErrorFormMixin, forms.Form):
         widget=forms.Textarea(attrs={"rows": 2, "autocomplete": "street-address"}),
     )
 
+    document = forms.FileField(
+        label="Identity or company registration document",
+        required=False,
+        help_text="PDF, PNG or JPEG, up to 10 MB: your passport or ID card (investors) or a "
+        "recent company register extract (sellers). Only PayMint's compliance staff see it.",
+        widget=forms.FileInput(attrs={"accept": "application/pdf,image/png,image/jpeg"}),
+    )
+    declared_investment = forms.DecimalField(
+        label="How much do you plan to invest in the next 12 months? (EUR)",
+        required=False,
+        min_value=0,
+        max_digits=14,
+        decimal_places=2,
+        help_text="An estimate is fine. Large amounts are reviewed by two compliance officers.",
+        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
+    )
+
+    def __init__(
+        self, *args, role: str = Role.INVESTOR, document_on_file: bool = False, **kwargs
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        if role != Role.INVESTOR:
+            del self.fields["declared_investment"]
+        if document_on_file:
+            self.fields["document"].help_text = (
+                "We already have your document; upload a new one only if it changed. "
+                + self.fields["document"].help_text
+            )
+        else:
+            self.fields["document"].required = True
+
     def clean_country(self) -> str:
         return self.cleaned_data["country"].strip().upper()
+
+
+class OtpTokenForm(ServiceErrorFormMixin, forms.Form):
+    """A six-digit code from the authenticator app."""
+
+    token = forms.CharField(
+        label="6-digit code from your authenticator app",
+        min_length=6,
+        max_length=8,
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "inputmode": "numeric",
+                "pattern": "[0-9 ]*",
+                "autofocus": True,
+                "size": 8,
+            }
+        ),
+    )

@@ -9,9 +9,12 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 
-from paymint.core.models import TimeStampedModel
+from paymint.core.models import PublicModel, TimeStampedModel
 
 from .enums import KycKind, KycStatus, Role
+
+#: Content types accepted for KYC/KYB documents (sniffed from the bytes).
+KYC_DOCUMENT_TYPES = ("application/pdf", "image/png", "image/jpeg")
 
 
 def new_deposit_reference() -> str:
@@ -51,6 +54,9 @@ class User(AbstractUser):
         max_length=16, unique=True, default=new_deposit_reference, editable=False
     )
     updated_at = models.DateTimeField(auto_now=True)
+    email_verified_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the user confirmed their email address."
+    )
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []
@@ -59,9 +65,7 @@ class User(AbstractUser):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(
-                condition=models.Q(role__in=Role.values), name="user_role_valid"
-            )
+            models.CheckConstraint(condition=models.Q(role__in=Role.values), name="user_role_valid")
         ]
 
     def __str__(self) -> str:
@@ -103,6 +107,14 @@ class KycProfile(TimeStampedModel):
         related_name="kyc_decisions",
     )
     decision_reason = models.TextField(blank=True)
+    declared_investment = models.DecimalField(
+        max_digits=20,
+        decimal_places=7,
+        null=True,
+        blank=True,
+        help_text="Amount (EUR) an investor expects to invest in the next 12 months; above "
+        "settings.KYC_FOUR_EYES_ABOVE approval needs two different reviewers.",
+    )
 
     class Meta:
         verbose_name = "KYC/KYB profile"
@@ -139,3 +151,72 @@ class KycStatusEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_status} -> {self.to_status}"
+
+
+def kyc_document_path(instance: KycDocument, filename: str) -> str:
+    """Private storage path: random, never the uploaded file name."""
+    extension = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}.get(
+        instance.content_type, "bin"
+    )
+    return f"kyc/{instance.public_id}.{extension}"
+
+
+class KycDocument(PublicModel):
+    """An identity (KYC) or company registration (KYB) document uploaded with a profile.
+
+    Stored privately (served only through the staff/owner view, never from MEDIA_URL); the
+    type is sniffed from the content, not from the name. Written by
+    :func:`accounts.kyc_documents.kyc_submit_with_document`.
+    """
+
+    profile = models.ForeignKey(KycProfile, on_delete=models.PROTECT, related_name="documents")
+    file = models.FileField(upload_to=kyc_document_path, max_length=200)
+    content_type = models.CharField(max_length=64)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    original_filename = models.CharField(max_length=255, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "KYC document"
+        ordering = ["-uploaded_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(content_type__in=KYC_DOCUMENT_TYPES),
+                name="kyc_document_type_allowed",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.original_filename or self.public_id} ({self.content_type})"
+
+
+class KycApproval(TimeStampedModel):
+    """One reviewer's approval of one submission of a profile (four-eyes review).
+
+    ``submitted_at`` is the profile's submission the approval is for: an approval given
+    before a rejection and resubmission never counts for the new submission.
+    """
+
+    profile = models.ForeignKey(KycProfile, on_delete=models.PROTECT, related_name="approvals")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    submitted_at = models.DateTimeField()
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = "KYC approval (four-eyes)"
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["profile", "reviewer", "submitted_at"],
+                name="kyc_approval_once_per_reviewer",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer_id} approved {self.profile_id}"

@@ -6,24 +6,52 @@ Views validate input with a form, call one service and render; service errors
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import wraps
+from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render, resolve_url
+from django.urls import reverse, reverse_lazy
+from django.utils.cache import patch_cache_control
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_otp import login as otp_login
 
-from paymint.core.errors import ApplicationError
+from paymint.core.errors import ApplicationError, NotFound
 
+from .email_verification import email_verification_send, email_verify
 from .enums import KycStatus, Role
-from .forms import EmailAuthenticationForm, KycForm, SignupForm
+from .forms import EmailAuthenticationForm, KycForm, OtpTokenForm, SignupForm
+from .kyc_documents import kyc_document_get_for_viewer, kyc_submit_with_document
 from .selectors import kyc_profile_for_user
-from .services import kyc_submit, user_register
+from .services import user_register
+from .two_factor import (
+    totp_device_for_user,
+    totp_disable,
+    totp_enrolment_confirm,
+    totp_enrolment_start,
+    totp_qr_svg,
+    totp_secret_base32,
+    totp_verify,
+    user_for_pending_sign_in,
+)
+
+#: Session key of a sign-in waiting for its second step: ``{"user", "backend", "at"}``.
+PENDING_SIGN_IN = "accounts.pending_sign_in"
+#: Seconds between the password and the code before the sign-in must start again.
+PENDING_SIGN_IN_SECONDS = 300
+#: Seconds between two verification emails for one user.
+RESEND_INTERVAL_SECONDS = 60
 
 
 def role_required(*roles: str) -> Callable:
@@ -47,12 +75,200 @@ def is_htmx(request: HttpRequest) -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
-login_view = auth_views.LoginView.as_view(
-    template_name="accounts/login.html",
-    authentication_form=EmailAuthenticationForm,
-    redirect_authenticated_user=True,
-)
+def _safe_next(request: HttpRequest, default: str = settings.LOGIN_REDIRECT_URL) -> str:
+    """The ``next`` parameter when it points at this site, else ``default``."""
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return resolve_url(default)
+
+
+def _with_next(name: str, next_url: str) -> str:
+    return f"{reverse(name)}?{urlencode({'next': next_url})}" if next_url else reverse(name)
+
+
+class TwoStepLoginView(auth_views.LoginView):
+    """Email and password; accounts with an authenticator app then give a code
+    (:func:`two_factor_verify`) before they are signed in."""
+
+    template_name = "accounts/login.html"
+    authentication_form = EmailAuthenticationForm
+    redirect_authenticated_user = True
+
+    def form_valid(self, form):
+        user = form.get_user()
+        if totp_device_for_user(user=user) is None:
+            return super().form_valid(form)
+        self.request.session[PENDING_SIGN_IN] = {
+            "user": user.pk,
+            "backend": user.backend,
+            "at": int(time.time()),
+        }
+        return redirect(_with_next("two-factor-verify", self.get_redirect_url()))
+
+
+login_view = TwoStepLoginView.as_view()
 logout_view = auth_views.LogoutView.as_view()
+
+
+@require_http_methods(["GET", "POST"])
+def two_factor_verify(request: HttpRequest) -> HttpResponse:
+    """The code step: finishes a pending sign-in, or verifies a signed-in session (staff on
+    their way to the admin)."""
+    pending = None
+    if request.user.is_authenticated:
+        user = request.user
+        if user.is_verified():
+            return redirect(_safe_next(request))
+        if totp_device_for_user(user=user) is None:
+            return redirect(_with_next("two-factor-setup", request.GET.get("next", "")))
+    else:
+        pending = request.session.get(PENDING_SIGN_IN)
+        user = None
+        if pending and time.time() - pending["at"] <= PENDING_SIGN_IN_SECONDS:
+            user = user_for_pending_sign_in(user_id=pending["user"])
+        if user is None:
+            request.session.pop(PENDING_SIGN_IN, None)
+            messages.info(request, "Please sign in again.")
+            return redirect(_with_next("login", request.GET.get("next", "")))
+    form = OtpTokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            device = totp_verify(user=user, token=form.cleaned_data["token"])
+        except ApplicationError as exc:
+            form.add_application_error(exc)
+        else:
+            if pending is not None:
+                request.session.pop(PENDING_SIGN_IN, None)
+                login(request, user, backend=pending["backend"])
+            otp_login(request, device)
+            return redirect(_safe_next(request))
+    return render(
+        request,
+        "accounts/two_factor_verify.html",
+        {"form": form, "next": request.GET.get("next", ""), "signing_in": pending is not None},
+    )
+
+
+@login_required
+@require_GET
+def account_security(request: HttpRequest) -> HttpResponse:
+    """Email verification status, password change link and two-factor sign-in."""
+    return render(
+        request,
+        "accounts/security.html",
+        {"device": totp_device_for_user(user=request.user), "disable_form": OtpTokenForm()},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def two_factor_setup(request: HttpRequest) -> HttpResponse:
+    """Enrol an authenticator app: QR code and secret, then confirm with a first code."""
+    next_url = request.POST.get("next") or request.GET.get("next", "")
+    if totp_device_for_user(user=request.user) is not None:
+        messages.info(request, "Two-factor sign-in is already on.")
+        return redirect(_safe_next(request, "account-security"))
+    device = totp_enrolment_start(user=request.user)
+    form = OtpTokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            device = totp_enrolment_confirm(user=request.user, token=form.cleaned_data["token"])
+        except ApplicationError as exc:
+            form.add_application_error(exc)
+        else:
+            otp_login(request, device)
+            messages.success(
+                request, "Two-factor sign-in is on. We will ask for a code each time you sign in."
+            )
+            return redirect(_safe_next(request, "account-security"))
+    return render(
+        request,
+        "accounts/two_factor_setup.html",
+        {
+            "form": form,
+            "next": next_url,
+            "qr_svg": totp_qr_svg(device),
+            "secret": totp_secret_base32(device),
+            "otpauth_uri": device.config_url,
+            "required": request.user.is_staff,
+        },
+    )
+
+
+@login_required
+@require_POST
+def two_factor_disable(request: HttpRequest) -> HttpResponse:
+    form = OtpTokenForm(request.POST)
+    if form.is_valid():
+        try:
+            totp_disable(user=request.user, token=form.cleaned_data["token"])
+        except ApplicationError as exc:
+            form.add_application_error(exc)
+        else:
+            messages.success(request, "Two-factor sign-in is off.")
+            return redirect("account-security")
+    return render(
+        request,
+        "accounts/security.html",
+        {"device": totp_device_for_user(user=request.user), "disable_form": form},
+        status=400,
+    )
+
+
+def _verification_link(request: HttpRequest) -> Callable[[str], str]:
+    return lambda token: request.build_absolute_uri(reverse("verify-email", args=[token]))
+
+
+@require_http_methods(["GET", "POST"])
+def verify_email(request: HttpRequest, token: str) -> HttpResponse:
+    """The link from the email: GET asks to confirm (mail scanners only GET), POST confirms."""
+    if request.method == "POST":
+        try:
+            email_verify(token=token)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, "Thank you, your email address is confirmed.")
+        return redirect("dashboard" if request.user.is_authenticated else "login")
+    return render(request, "accounts/verify_email.html", {"token": token})
+
+
+@login_required
+@require_POST
+def resend_verification(request: HttpRequest) -> HttpResponse:
+    """Send the confirmation email again (at most once a minute)."""
+    user = request.user
+    if user.email_verified_at is not None:
+        messages.info(request, "Your email address is already confirmed.")
+    elif not cache.add(f"email-verification-sent:{user.pk}", 1, RESEND_INTERVAL_SECONDS):
+        messages.info(
+            request, "We just sent you an email; please wait a minute before asking again."
+        )
+    else:
+        email_verification_send(user=user, link_for=_verification_link(request))
+        messages.success(request, f"We sent a new confirmation link to {user.email}.")
+    return redirect(_safe_next(request, "dashboard"))
+
+
+password_reset = auth_views.PasswordResetView.as_view(
+    template_name="accounts/password_reset_form.html",
+    email_template_name="accounts/email/password_reset.txt",
+    subject_template_name="accounts/email/password_reset_subject.txt",
+    success_url=reverse_lazy("password-reset-done"),
+)
+password_reset_done = auth_views.PasswordResetDoneView.as_view(
+    template_name="accounts/password_reset_done.html"
+)
+password_reset_confirm = auth_views.PasswordResetConfirmView.as_view(
+    template_name="accounts/password_reset_confirm.html",
+    success_url=reverse_lazy("password-reset-complete"),
+)
+password_reset_complete = auth_views.PasswordResetCompleteView.as_view(
+    template_name="accounts/password_reset_complete.html"
+)
 
 
 @require_http_methods(["GET", "POST"])
@@ -71,8 +287,13 @@ def signup(request: HttpRequest) -> HttpResponse:
         except ApplicationError as exc:
             form.add_application_error(exc)
         else:
+            email_verification_send(user=user, link_for=_verification_link(request))
             login(request, user)
-            messages.success(request, "Welcome to PayMint. Tell us who you are to get started.")
+            messages.success(
+                request,
+                f"Welcome to PayMint. We sent a confirmation link to {user.email}: "
+                "confirm your address, then tell us who you are.",
+            )
             return redirect("kyc")
     return render(request, "accounts/signup.html", {"form": form})
 
@@ -80,8 +301,11 @@ def signup(request: HttpRequest) -> HttpResponse:
 @role_required(Role.SELLER, Role.INVESTOR)
 @require_http_methods(["GET", "POST"])
 def kyc(request: HttpRequest) -> HttpResponse:
-    """KYB (sellers) / KYC (investors) onboarding: the form, the status and the decision."""
-    profile = kyc_profile_for_user(user=request.user)
+    """KYB (sellers) / KYC (investors) onboarding: the form with the identity or registration
+    document, the status and the decision. Closed until the email address is confirmed."""
+    user = request.user
+    profile = kyc_profile_for_user(user=user)
+    documents = list(profile.documents.all()) if profile is not None else []
     initial = {}
     if profile is not None:
         initial = {
@@ -89,11 +313,22 @@ def kyc(request: HttpRequest) -> HttpResponse:
             "country": profile.country,
             "tax_id": profile.tax_id,
             "address": profile.address,
+            "declared_investment": profile.declared_investment,
         }
-    form = KycForm(request.POST or None, initial=initial)
+    email_verified = user.email_verified_at is not None
+    form = KycForm(
+        request.POST or None,
+        request.FILES or None,
+        initial=initial,
+        role=user.role,
+        document_on_file=bool(documents),
+    )
+    if request.method == "POST" and not email_verified:
+        messages.error(request, "Please confirm your email address before you send your details.")
+        return redirect("kyc")
     if request.method == "POST" and form.is_valid():
         try:
-            kyc_submit(user=request.user, **form.cleaned_data)
+            kyc_submit_with_document(user=user, **form.cleaned_data)
         except ApplicationError as exc:
             form.add_application_error(exc)
         else:
@@ -103,8 +338,37 @@ def kyc(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "accounts/kyc.html",
-        {"form": form, "profile": profile, "editable": editable, "KycStatus": KycStatus},
+        {
+            "form": form,
+            "profile": profile,
+            "documents": documents,
+            "editable": editable,
+            "email_verified": email_verified,
+            "KycStatus": KycStatus,
+        },
     )
+
+
+@login_required
+@require_GET
+@xframe_options_sameorigin
+def kyc_document(request: HttpRequest, document_id) -> FileResponse:
+    """A KYC/KYB document, inline: for two-factor verified staff (the admin's preview) and for
+    the profile's owner."""
+    try:
+        document = kyc_document_get_for_viewer(user=request.user, document_id=document_id)
+    except NotFound:
+        raise Http404("Document not found.") from None
+    extension = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}
+    response = FileResponse(
+        document.file.open("rb"),
+        content_type=document.content_type,
+        as_attachment=False,
+        filename=f"kyc-{document.public_id}.{extension.get(document.content_type, 'bin')}",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    patch_cache_control(response, private=True, no_store=True)
+    return response
 
 
 @require_GET

@@ -38,7 +38,9 @@ from .web_selectors import (
     invoice_field_confidence,
     invoice_field_values,
     invoice_timeline,
+    maturity_chart,
     seller_outstanding,
+    seller_receivables_by_maturity,
     seller_status_counts,
     seller_upcoming_due,
 )
@@ -58,8 +60,11 @@ def _dashboard_context(request: HttpRequest, upload_form: InvoiceUploadForm) -> 
     page = Paginator(invoice_list_for_seller(seller=seller), INVOICES_PER_PAGE).get_page(
         request.GET.get("page")
     )
+    maturity = seller_receivables_by_maturity(seller=seller)
     return {
         "upload_form": upload_form,
+        "maturity": maturity,
+        "maturity_chart": maturity_chart(maturity),
         "profile": kyc_profile_for_user(user=seller),
         "balances": wallet_balances(user=seller),
         "outstanding": seller_outstanding(seller=seller),

@@ -122,3 +122,56 @@ def invoice_field_values(*, invoice: Invoice) -> dict:
             else:
                 values[name] = amount.quantize(Decimal("0.01"))
     return values
+
+
+#: Maturity buckets of the receivables chart: (label, first day, last day) from today;
+#: ``None`` is open-ended.
+MATURITY_BUCKETS: tuple[tuple[str, int | None, int | None], ...] = (
+    ("Overdue", None, -1),
+    ("0-30 days", 0, 30),
+    ("31-60 days", 31, 60),
+    ("61-90 days", 61, 90),
+    ("Over 90 days", 91, None),
+)
+
+
+def seller_receivables_by_maturity(*, seller) -> list[dict]:
+    """Face value of the seller's listed, funded and financed invoices by days to maturity,
+    per currency: ``[{"bucket", "currency", "total", "count"}]`` in bucket order (one query)."""
+    today = clock.today()
+    rows = (
+        Invoice.objects.filter(seller=seller, status__in=UPCOMING_STATUSES, due_date__isnull=False)
+        .values("currency", "due_date")
+        .annotate(total=Sum("face_value"), count=Count("id"))
+        .order_by()
+    )
+    sums: dict[tuple[str, str], dict] = {}
+    for row in rows:
+        days = (row["due_date"] - today).days
+        label = next(
+            name
+            for name, first, last in MATURITY_BUCKETS
+            if (first is None or days >= first) and (last is None or days <= last)
+        )
+        cell = sums.setdefault(
+            (label, row["currency"]),
+            {"bucket": label, "currency": row["currency"], "total": Decimal(0), "count": 0},
+        )
+        cell["total"] += row["total"] or Decimal(0)
+        cell["count"] += row["count"]
+    order = {name: i for i, (name, _, _) in enumerate(MATURITY_BUCKETS)}
+    return sorted(sums.values(), key=lambda c: (order[c["bucket"]], c["currency"]))
+
+
+def maturity_chart(rows: list[dict]) -> dict:
+    """Chart.js data (bars: maturity bucket x currency) for the receivables rows (display
+    only: floats are fine here, the table beside the chart shows the exact amounts)."""
+    currencies = sorted({r["currency"] for r in rows})
+    totals = {(r["bucket"], r["currency"]): float(r["total"]) for r in rows}
+    labels = [name for name, _, _ in MATURITY_BUCKETS]
+    return {
+        "labels": labels,
+        "datasets": [
+            {"label": c, "data": [totals.get((b, c), 0) for b in labels]} for c in currencies
+        ],
+    }

@@ -10,6 +10,7 @@ form funds once.
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -20,19 +21,31 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.enums import Role
 from accounts.selectors import kyc_profile_for_user
 from accounts.views import is_htmx, role_required
+from paymint.core import clock
 from paymint.core.errors import ApplicationError, NotFound
 from paymint.core.money import Money
 from settlements.selectors import wallet_balances
 
 from .forms import AmountForm, InvestConfirmForm, MarketplaceFilterForm
 from .models import Listing
-from .selectors import investment_list_for_investor, listing_get_visible
+from .selectors import (
+    investment_get_for_investor,
+    investment_list_for_investor,
+    investment_statement_lines,
+    listing_get_visible,
+)
 from .services import investment_create
 from .web_selectors import (
+    expected_remaining,
+    investor_allocation_by_debtor,
     investor_allocation_by_grade,
+    investor_cashflows,
+    investor_open_positions,
     investor_portfolio_totals,
     listing_quote,
     listing_search,
+    portfolio_xirr,
+    split_open_positions,
 )
 
 LISTINGS_PER_PAGE = 20
@@ -49,12 +62,23 @@ def _listing_or_404(request: HttpRequest, listing_id) -> Listing:
 @role_required(Role.INVESTOR)
 @require_GET
 def investor_dashboard(request: HttpRequest) -> HttpResponse:
-    """Cash per currency, how to deposit, and the portfolio with expected vs realised return."""
+    """Cash per currency, how to deposit, and the portfolio: expected vs realised return per
+    position, XIRR per currency, allocation by grade and by debtor, upcoming repayments and
+    overdue positions."""
     investor = request.user
+    today = clock.today()
     page = Paginator(
         investment_list_for_investor(investor=investor), INVESTMENTS_PER_PAGE
     ).get_page(request.GET.get("page"))
     allocation = investor_allocation_by_grade(investor=investor)
+    by_debtor = investor_allocation_by_debtor(investor=investor)
+    open_positions = investor_open_positions(investor=investor)
+    upcoming, overdue = split_open_positions(open_positions, today=today)
+    xirr_by_currency = portfolio_xirr(
+        cashflows=investor_cashflows(investor=investor),
+        open_positions=open_positions,
+        today=today,
+    )
     return render(
         request,
         "marketplace/investor_dashboard.html",
@@ -62,23 +86,56 @@ def investor_dashboard(request: HttpRequest) -> HttpResponse:
             "profile": kyc_profile_for_user(user=investor),
             "balances": wallet_balances(user=investor),
             "totals": investor_portfolio_totals(investor=investor),
+            "xirr": xirr_by_currency,
             "allocation": allocation,
-            "allocation_chart": _allocation_chart(allocation),
+            "allocation_chart": _doughnut(allocation, lambda r: f"Grade {r['grade']}"),
+            "by_debtor": by_debtor,
+            "debtor_chart": _doughnut(by_debtor, lambda r: r["debtor"] or "Unknown debtor"),
+            "upcoming": [(p, expected_remaining(p)) for p in upcoming],
+            "overdue": [
+                (p, expected_remaining(p), (today - p.listing.due_date).days) for p in overdue
+            ],
             "page": page,
         },
     )
 
 
-def _allocation_chart(rows: list[dict]) -> dict:
-    """Chart.js data (stacked bars: grade x currency) for the allocation rows."""
-    grades = sorted({r["grade"] for r in rows})
-    currencies = sorted({r["currency"] for r in rows})
-    totals = {(r["grade"], r["currency"]): float(r["total"]) for r in rows}
+@role_required(Role.INVESTOR)
+@require_GET
+def investment_statement(request: HttpRequest, investment_id) -> HttpResponse:
+    """One investment: its terms, expected vs realised return and every cash movement."""
+    try:
+        investment = investment_get_for_investor(investor=request.user, investment_id=investment_id)
+    except NotFound:
+        raise Http404("Investment not found.") from None
+    lines = list(investment_statement_lines(investment=investment))
+    net = sum((line.amount for line in lines), Decimal(0))
+    today = clock.today()
+    open_positions = [investment] if investment.status == "ACTIVE" else []
+    flows = {investment.currency: [(line.entry.effective_date, line.amount) for line in lines]}
+    rate = portfolio_xirr(cashflows=flows, open_positions=open_positions, today=today)
+    return render(
+        request,
+        "marketplace/investment_statement.html",
+        {
+            "investment": investment,
+            "listing": investment.listing,
+            "invoice": investment.listing.invoice,
+            "lines": lines,
+            "net": net,
+            "remaining": expected_remaining(investment),
+            "realised_profit": investment.repaid_amount - investment.amount,
+            "xirr": rate.get(investment.currency),
+        },
+    )
+
+
+def _doughnut(rows: list[dict], label) -> dict:
+    """Chart.js doughnut data: one slice per row (labels carry the currency when several)."""
+    several = len({r["currency"] for r in rows}) > 1
     return {
-        "labels": [f"Grade {g}" for g in grades],
-        "datasets": [
-            {"label": c, "data": [totals.get((g, c), 0) for g in grades]} for c in currencies
-        ],
+        "labels": [f"{label(r)} ({r['currency']})" if several else label(r) for r in rows],
+        "datasets": [{"label": "Active amount", "data": [float(r["total"]) for r in rows]}],
     }
 
 

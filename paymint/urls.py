@@ -23,6 +23,7 @@ from marketplace.api import (
     MarketplaceListApi,
 )
 from settlements.api import BankWebhookApi, WalletApi, WithdrawalCollectionApi
+from settlements.stellar.api import Sep10ChallengeApi, Sep10VerifyApi
 
 api_v1 = [
     path("auth/register", UserRegisterApi.as_view(), name="register"),
@@ -48,6 +49,8 @@ api_v1 = [
     path("wallet", WalletApi.as_view(), name="wallet"),
     path("wallet/withdrawals", WithdrawalCollectionApi.as_view(), name="withdrawals"),
     path("webhooks/bank", BankWebhookApi.as_view(), name="bank-webhook"),
+    path("stellar/auth/challenge", Sep10ChallengeApi.as_view(), name="stellar-sep10-challenge"),
+    path("stellar/auth/verify", Sep10VerifyApi.as_view(), name="stellar-sep10-verify"),
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-v1:schema"), name="docs"),
 ]

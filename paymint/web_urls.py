@@ -5,6 +5,7 @@ from django.urls import path
 from accounts import views as accounts_views
 from invoices import views as invoices_views
 from marketplace import views as marketplace_views
+from paymint import wallet_views
 from settlements import views as settlements_views
 
 urlpatterns = [
@@ -13,6 +14,33 @@ urlpatterns = [
     path("logout/", accounts_views.logout_view, name="logout"),
     path("signup/", accounts_views.signup, name="signup"),
     path("onboarding/", accounts_views.kyc, name="kyc"),
+    path(
+        "onboarding/documents/<uuid:document_id>/",
+        accounts_views.kyc_document,
+        name="kyc-document",
+    ),
+    path("login/code/", accounts_views.two_factor_verify, name="two-factor-verify"),
+    path("account/security/", accounts_views.account_security, name="account-security"),
+    path("account/two-factor/setup/", accounts_views.two_factor_setup, name="two-factor-setup"),
+    path(
+        "account/two-factor/disable/",
+        accounts_views.two_factor_disable,
+        name="two-factor-disable",
+    ),
+    path("verify-email/resend/", accounts_views.resend_verification, name="verify-email-resend"),
+    path("verify-email/<str:token>/", accounts_views.verify_email, name="verify-email"),
+    path("password-reset/", accounts_views.password_reset, name="password-reset"),
+    path("password-reset/sent/", accounts_views.password_reset_done, name="password-reset-done"),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        accounts_views.password_reset_confirm,
+        name="password-reset-confirm",
+    ),
+    path(
+        "password-reset/done/",
+        accounts_views.password_reset_complete,
+        name="password-reset-complete",
+    ),
     path("", accounts_views.dashboard, name="dashboard"),
     # Sellers
     path("seller/", invoices_views.seller_dashboard, name="seller-dashboard"),
@@ -27,6 +55,11 @@ urlpatterns = [
     ),
     # Investors and the marketplace
     path("investor/", marketplace_views.investor_dashboard, name="investor-dashboard"),
+    path(
+        "investor/investments/<uuid:investment_id>/",
+        marketplace_views.investment_statement,
+        name="investment-statement",
+    ),
     path("marketplace/", marketplace_views.marketplace, name="marketplace"),
     path("marketplace/<uuid:listing_id>/", marketplace_views.listing_detail, name="listing-detail"),
     path(
@@ -36,6 +69,7 @@ urlpatterns = [
     ),
     # Wallet
     path("wallet/", settlements_views.wallet, name="wallet"),
+    path("wallet/withdraw/", wallet_views.withdrawal_new, name="withdraw"),
     path(
         "wallet/statement.csv", settlements_views.wallet_statement_csv, name="wallet-statement-csv"
     ),

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs the system packages PayMint needs (OCR, PDF rendering). Uses apt-get when running as
-# root; otherwise prints what to install and fails if anything is missing.
+# Installs the system packages PayMint needs (OCR, PDF rendering, and Chromium for the
+# end-to-end browser tests). Uses apt-get when running as root; otherwise prints what to
+# install and fails if anything is missing.
 set -euo pipefail
 
-packages=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra poppler-utils)
+packages=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra poppler-utils chromium)
 missing=()
 for pkg in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then

@@ -200,3 +200,96 @@ class Withdrawal(PublicModel):
 
     def __str__(self) -> str:
         return f"{self.reference} {self.amount} {self.currency} ({self.status})"
+
+
+# --- Stellar (settlements/stellar/) ----------------------------------------------------------
+
+from .stellar.enums import ChainPurpose, ChainTxStatus  # noqa: E402
+
+
+class ChainTransaction(PublicModel):
+    """The outbox row of one Stellar transaction: written with the business change, then
+    built, signed and saved (``envelope_xdr``, ``tx_hash``, ``sequence``, time bounds) before
+    it is ever sent, and submitted by ``settlements.stellar.tasks.chain_submit_task``.
+
+    ``operations`` is the intent (JSON operation specs) from which the envelope is rebuilt with
+    a new sequence number when the old one can no longer land; ``previous_hashes`` keeps every
+    superseded envelope's hash. ``min_time``/``max_time`` are unix seconds (the envelope's time
+    bounds). Only :func:`settlements.stellar.outbox.chain_tx_transition` writes ``status``.
+    """
+
+    purpose = models.CharField(max_length=24, choices=ChainPurpose.choices)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    status = models.CharField(max_length=10, choices=ChainTxStatus.choices,
+                              default=ChainTxStatus.PENDING)
+    source = models.CharField(max_length=56)
+    operations = models.JSONField(default=list, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    envelope_xdr = models.TextField(blank=True)
+    tx_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    previous_hashes = models.JSONField(default=list, blank=True)
+    sequence = models.BigIntegerField(null=True, blank=True)
+    min_time = models.PositiveBigIntegerField(null=True, blank=True)
+    max_time = models.PositiveBigIntegerField(null=True, blank=True)
+    fee_per_op = models.PositiveIntegerField(default=100)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+    result_codes = models.JSONField(default=dict, blank=True)
+    ledger = models.PositiveBigIntegerField(null=True, blank=True)
+    fee_charged = models.PositiveBigIntegerField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    depends_on = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="dependents")
+    invoice = models.ForeignKey("invoices.Invoice", null=True, blank=True,
+                                on_delete=models.PROTECT, related_name="chain_transactions")
+    investment = models.ForeignKey("marketplace.Investment", null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="chain_transactions")
+    settlement = models.ForeignKey(Settlement, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="chain_transactions")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=ChainTxStatus.values),
+                                   name="chain_tx_status_valid"),
+            models.CheckConstraint(condition=Q(purpose__in=ChainPurpose.values),
+                                   name="chain_tx_purpose_valid"),
+        ]
+        indexes = [models.Index(fields=["status", "purpose"])]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} {self.idempotency_key} ({self.status})"
+
+
+class ChainTransactionEvent(models.Model):
+    """One status move of a :class:`ChainTransaction` (the audit trail)."""
+
+    chain_tx = models.ForeignKey(ChainTransaction, on_delete=models.PROTECT,
+                                 related_name="events")
+    from_status = models.CharField(max_length=10)
+    to_status = models.CharField(max_length=10)
+    reason = models.CharField(max_length=300, blank=True)
+    tx_hash = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.chain_tx_id}: {self.from_status} -> {self.to_status}"
+
+
+class StellarAccount(PublicModel):
+    """A Stellar account a user proved control of with SEP-10 (``verified_at``)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                             related_name="stellar_accounts")
+    account_id = models.CharField(max_length=56, unique=True)
+    verified_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-verified_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} ({self.user_id})"

@@ -87,3 +87,12 @@ def days_until(value) -> int | str:
     if not value:
         return "\u2013"
     return (value - clock.today()).days
+
+
+@register.filter
+def subtract(value, other):
+    """``{{ a|subtract:b }}`` -> ``a - b`` as a Decimal (en dash when either is missing)."""
+    left, right = _decimal(value), _decimal(other)
+    if left is None or right is None:
+        return "\u2013"
+    return left - right

@@ -25,6 +25,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "rest_framework",
     "rest_framework_simplejwt",
     "django_filters",
@@ -45,6 +47,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.middleware.StaffTwoFactorMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -87,6 +91,13 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
+PASSWORD_RESET_TIMEOUT = 60 * 60  # reset links work for one hour, once
+# Two-factor (django-otp TOTP): the issuer shown in authenticator apps.
+OTP_TOTP_ISSUER = "PayMint"
+# Email: SMTP unless EMAIL_BACKEND says otherwise (local.py: console; tests: locmem).
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="PayMint <no-reply@paymint.example>")
+EMAIL_VERIFICATION_MAX_AGE = env.int("EMAIL_VERIFICATION_MAX_AGE", default=3 * 24 * 60 * 60)
 
 LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
@@ -194,6 +205,11 @@ EXTRACTION_TIMEOUT_SECONDS = env.int("EXTRACTION_TIMEOUT_SECONDS", default=90)
 # unset, QR fields are read but marked as not verified.
 GST_QR_PUBLIC_KEY = env("GST_QR_PUBLIC_KEY", default="").replace("\\n", "\n")
 
+# --- KYC/KYB ------------------------------------------------------------------------------
+KYC_DOCUMENT_MAX_BYTES = env.int("KYC_DOCUMENT_MAX_BYTES", default=10 * 1024 * 1024)
+# Investors declaring more than this (EUR) need two different staff approvals.
+KYC_FOUR_EYES_ABOVE = Decimal(env("KYC_FOUR_EYES_ABOVE", default="100000"))
+
 # --- Business configuration ---------------------------------------------------------------
 PAYMINT = {
     # Currencies PayMint finances (ISO 4217).
@@ -260,3 +276,37 @@ CELERY_BEAT_SCHEDULE = {
 # Public base URL of the site (links in emails).
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 DEBTOR_CONFIRMATION_DAYS = env.int("DEBTOR_CONFIRMATION_DAYS", default=14)
+
+# --- Stellar ------------------------------------------------------------------------------
+# Network: "local" (the in-process ledger of settlements/stellar/local_ledger.py: tests, demo),
+# "testnet" or "public". Horizon URL and passphrase default to the network's own.
+STELLAR_NETWORK = env("STELLAR_NETWORK", default="local")
+STELLAR_HORIZON_URL = env("STELLAR_HORIZON_URL", default="")
+STELLAR_NETWORK_PASSPHRASE = env("STELLAR_NETWORK_PASSPHRASE", default="")
+# Off by default: chain_on_funding/chain_on_settlement write nothing until enabled.
+STELLAR_ENABLED = env.bool("STELLAR_ENABLED", default=False)
+# Secret seeds (S...), from the environment only. On the "local" network an unset seed is
+# replaced by a deterministic development key derived from its role name (gateway.py,
+# `platform_keys`); on testnet/public a missing seed is a configuration error.
+STELLAR_ISSUER_SECRET = env("STELLAR_ISSUER_SECRET", default="")  # invoice tokens
+STELLAR_DISTRIBUTION_SECRET = env("STELLAR_DISTRIBUTION_SECRET", default="")  # pays stablecoin
+STELLAR_CUSTODY_SECRET = env("STELLAR_CUSTODY_SECRET", default="")  # holds unconnected shares
+STELLAR_STABLECOIN_ISSUER_SECRET = env("STELLAR_STABLECOIN_ISSUER_SECRET", default="")  # local
+STELLAR_SEP10_SIGNING_SECRET = env("STELLAR_SEP10_SIGNING_SECRET", default="")
+# The stablecoin per ledger currency; on testnet/public its issuer's public key.
+STELLAR_STABLECOIN_CODES = {"EUR": "EURC", "USD": "USDC", "GBP": "GBPC", "CHF": "CHFC"}
+STELLAR_STABLECOIN_ISSUER = env("STELLAR_STABLECOIN_ISSUER", default="")
+STELLAR_HOME_DOMAIN = env("STELLAR_HOME_DOMAIN", default="paymint.local")
+STELLAR_WEB_AUTH_DOMAIN = env("STELLAR_WEB_AUTH_DOMAIN", default="paymint.local")
+STELLAR_SEP10_TIMEOUT_SECONDS = env.int("STELLAR_SEP10_TIMEOUT_SECONDS", default=300)
+# Every envelope expires (max_time) this long after it is built; after that it is rebuilt.
+STELLAR_TX_TIMEOUT_SECONDS = env.int("STELLAR_TX_TIMEOUT_SECONDS", default=300)
+STELLAR_BASE_FEE = env.int("STELLAR_BASE_FEE", default=100)  # stroops per operation
+STELLAR_MAX_FEE = env.int("STELLAR_MAX_FEE", default=10_000)  # cap when fees are raised
+STELLAR_SUBMIT_MAX_ATTEMPTS = env.int("STELLAR_SUBMIT_MAX_ATTEMPTS", default=10)
+CELERY_IMPORTS = ("settlements.stellar.tasks",)
+# Outbox sweep (lost tasks) and chain reconciliation; both do nothing while STELLAR_ENABLED=False.
+CELERY_BEAT_SCHEDULE["stellar-outbox-sweep"] = {
+    "task": "settlements.stellar.tasks.chain_pending_sweep_task", "schedule": 300.0}
+CELERY_BEAT_SCHEDULE["stellar-reconcile"] = {
+    "task": "settlements.stellar.tasks.chain_reconcile_task", "schedule": 3600.0}

@@ -10,6 +10,7 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "dev-only-insecure-key-not-for-produc
 os.environ.setdefault("BANK_WEBHOOK_SECRET", "whsec_dev_only")
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
 os.environ.setdefault("DJANGO_DEBUG", "true")
+os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 
 from .base import *  # noqa: E402,F403
 

@@ -23,6 +23,7 @@ from marketplace.enums import InvestmentStatus
 from marketplace.models import Investment, Listing
 from marketplace.services import lock_listing
 from paymint.core import clock
+from paymint.core.db import bulk_update_rows
 from paymint.core.errors import ApplicationError
 from paymint.core.money import quantize_money
 
@@ -221,9 +222,9 @@ def _distribute(settlement: Settlement) -> Settlement:
     for inv in investments:
         if fully_paid and inv.loss == 0:
             inv.status = InvestmentStatus.SETTLED
-    Investment.objects.bulk_update(
+    bulk_update_rows(
         investments, ["principal_repaid", "fee_repaid", "late_interest_repaid", "repaid_amount",
-                      "loss", "status", "updated_at"],
+                      "loss", "status"],
     )
     if result.platform_late_fee:
         Listing.objects.filter(pk=listing.pk).update(

@@ -58,18 +58,25 @@
       if (!source) return;
       canvas.dataset.chartReady = "1";
       var data = JSON.parse(source.textContent);
-      var palette = ["#2a7b6f", "#4c9a89", "#b08600", "#c25e00", "#1d4f86"];
-      data.datasets.forEach(function (ds, i) { ds.backgroundColor = palette[i % palette.length]; });
-      new window.Chart(canvas, {
-        type: canvas.dataset.chartType || "bar",
-        data: data,
-        options: {
-          responsive: true,
-          maintainAspectRatio: false,
-          scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } },
-          plugins: { legend: { position: "bottom" } }
-        }
+      var type = canvas.dataset.chartType || "bar";
+      var round = type === "doughnut" || type === "pie";
+      var palette = ["#2a7b6f", "#4c9a89", "#b08600", "#c25e00", "#1d4f86", "#7a4f9a", "#8c8c8c", "#3f7f3f"];
+      data.datasets.forEach(function (ds, i) {
+        // Round charts colour each slice; bar charts colour each dataset (currency).
+        ds.backgroundColor = round
+          ? ds.data.map(function (_, j) { return palette[j % palette.length]; })
+          : palette[i % palette.length];
       });
+      var reduceMotion = window.matchMedia &&
+        window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+      var options = {
+        responsive: true,
+        maintainAspectRatio: false,
+        plugins: { legend: { position: "bottom" } }
+      };
+      if (reduceMotion) options.animation = false;
+      if (!round) options.scales = { x: { stacked: true }, y: { stacked: true, beginAtZero: true } };
+      new window.Chart(canvas, { type: type, data: data, options: options });
     });
   }
 

@@ -145,15 +145,14 @@ def inject(monkeypatch, point: str, fired: list[str]) -> None:
 
         monkeypatch.setattr(distribution, "ledger_post", post_then_fail)
     elif point == "investments_update":
-        manager = Investment.objects
-        real = manager.bulk_update
+        real = distribution.bulk_update_rows
 
         def bulk_update(objs, fields, *args, **kwargs):
             if "principal_repaid" in fields:
                 fail()
             return real(objs, fields, *args, **kwargs)
 
-        monkeypatch.setattr(manager, "bulk_update", bulk_update)
+        monkeypatch.setattr(distribution, "bulk_update_rows", bulk_update)
     elif point == "late_fee_paid":
         real_f = distribution.F
 

@@ -9,32 +9,53 @@ from django.urls import reverse
 from accounts.enums import KycStatus
 from accounts.models import KycProfile, User
 from accounts.services import kyc_reject
-from tests.conftest import STRONG_PASSWORD
+from tests.conftest import STRONG_PASSWORD, uploaded
+from tests.web.conftest import PNG_BYTES, mark_email_verified, verify_from_outbox
 
 pytestmark = pytest.mark.django_db
 
 
-def test_signup_then_kyc_with_invalid_tax_id_shows_field_error(client, staff):
+def test_signup_then_kyc_with_invalid_tax_id_shows_field_error(client, staff, committed):
     response = client.get(reverse("signup"))
     assert response.status_code == 200
     assert b'name="csrfmiddlewaretoken"' in response.content
 
-    response = client.post(
-        reverse("signup"),
-        {
-            "email": "Anna@Example.com",
-            "password": STRONG_PASSWORD,
-            "role": "SELLER",
-        },
-    )
+    with committed():
+        response = client.post(
+            reverse("signup"),
+            {
+                "email": "Anna@Example.com",
+                "password": STRONG_PASSWORD,
+                "role": "SELLER",
+            },
+        )
     assert response.status_code == 302
     assert response["Location"] == reverse("kyc")
     user = User.objects.get(email="anna@example.com")
     assert user.role == "SELLER"
+    assert user.email_verified_at is None
 
+    # Onboarding is closed until the email address is confirmed.
     page = client.get(reverse("kyc"))
     assert page.status_code == 200
     assert b"Company verification (KYB)" in page.content
+    assert b"Confirm your email address first" in page.content
+    assert b"Send for review" not in page.content
+    blocked = client.post(
+        reverse("kyc"),
+        {
+            "legal_name": "Anna GmbH",
+            "country": "de",
+            "tax_id": "DE136695976",
+            "document": uploaded(PNG_BYTES, "id.png", "image/png"),
+        },
+    )
+    assert blocked.status_code == 302
+    assert not KycProfile.objects.filter(user=user).exists()
+
+    verify_from_outbox(client)
+    user.refresh_from_db()
+    assert user.email_verified_at is not None
 
     response = client.post(
         reverse("kyc"),
@@ -43,6 +64,7 @@ def test_signup_then_kyc_with_invalid_tax_id_shows_field_error(client, staff):
             "country": "de",
             "tax_id": "DE123456789",
             "address": "",
+            "document": uploaded(PNG_BYTES, "id.png", "image/png"),
         },
     )
     assert response.status_code == 200
@@ -62,10 +84,12 @@ def test_signup_then_kyc_with_invalid_tax_id_shows_field_error(client, staff):
             "country": "de",
             "tax_id": "DE136695976",
             "address": "Musterstr. 1, Berlin",
+            "document": uploaded(PNG_BYTES, "register.png", "image/png"),
         },
     )
     assert response.status_code == 302
     profile = KycProfile.objects.get(user=user)
+    assert profile.documents.get().content_type == "image/png"
     assert profile.status == KycStatus.PENDING_REVIEW
     assert profile.country == "DE"
     page = client.get(reverse("kyc"))
@@ -179,6 +203,7 @@ def test_csrf_is_enforced(seller):
 
 
 def test_approved_profile_cannot_be_resubmitted(seller, login):
+    mark_email_verified(seller)
     client = login(seller)
     page = client.get(reverse("kyc"))
     assert b"You are verified" in page.content
@@ -189,6 +214,7 @@ def test_approved_profile_cannot_be_resubmitted(seller, login):
             "legal_name": "Renamed GmbH",
             "country": "DE",
             "tax_id": "DE136695976",
+            "document": uploaded(PNG_BYTES, "id.png", "image/png"),
         },
     )
     assert response.status_code == 200

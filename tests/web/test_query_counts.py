@@ -12,10 +12,13 @@ from tests.conftest import deposit, listed_invoice
 pytestmark = pytest.mark.django_db
 
 # Pinned query counts (session + user = 2 of each).
-SELLER_DASHBOARD_QUERIES = 9
+SELLER_DASHBOARD_QUERIES = 10  # + receivables by maturity
 MARKETPLACE_QUERIES = 4
-INVESTOR_DASHBOARD_QUERIES = 8
+# + allocation by debtor, open positions (upcoming/overdue/expected flows), realised cash flows
+INVESTOR_DASHBOARD_QUERIES = 11
 WALLET_QUERIES = 6
+INVESTMENT_STATEMENT_QUERIES = 4  # session, user, the investment, its lines
+WITHDRAW_PAGE_QUERIES = 3  # session, user, balances
 
 
 @pytest.fixture
@@ -100,3 +103,55 @@ def test_wallet(market, login, django_assert_num_queries):
     )
     assert len(second.context["page"].object_list) == 5
     assert len(second.context["withdrawals"]) == 2
+
+
+def test_investment_statement(market, login, django_assert_num_queries):
+    import datetime as dt
+
+    from django.test import TestCase
+
+    from paymint.core import clock
+    from settlements.services import bank_event_apply
+    from tests.conftest import MUSTANG_DUE, bank_event
+
+    investor, listing = market["investor"], market["listings"][0]
+    investment, _ = investment_create(investor=investor, listing=listing, amount="200.00")
+    # Fund the rest too, so that the invoice disburses and repayments reach the investor.
+    rest = listing.advance_amount - listing.funded_amount - investment.amount
+    investment_create(investor=investor, listing=listing, amount=str(rest))
+    invoice = listing.invoice
+
+    def repay():
+        for n, amount in enumerate(["100.00", "200.00"]):
+            with (
+                clock.frozen_at(MUSTANG_DUE + dt.timedelta(days=n)),
+                TestCase.captureOnCommitCallbacks(execute=True),
+            ):
+                bank_event_apply(
+                    payload=bank_event(
+                        f"evt_q{n}", "repayment.received", invoice.repayment_reference, amount
+                    )
+                )
+
+    client = login(investor)
+    first, second = assert_constant(
+        django_assert_num_queries,
+        client,
+        reverse("investment-statement", args=[investment.public_id]),
+        INVESTMENT_STATEMENT_QUERIES,
+        repay,
+    )
+    assert len(first.context["lines"]) == 2  # both fundings of this invoice
+    assert len(second.context["lines"]) > 2
+
+
+def test_withdraw_page(market, login, django_assert_num_queries):
+    investor = market["investor"]
+    client = login(investor)
+    assert_constant(
+        django_assert_num_queries,
+        client,
+        reverse("withdraw"),
+        WITHDRAW_PAGE_QUERIES,
+        lambda: (deposit(investor, "5.00", currency="USD"), deposit(investor, "7.00")),
+    )

@@ -1,0 +1,125 @@
+"""KYC/KYB documents: the identity or company-registration document sent with onboarding.
+
+The file's type is sniffed from its bytes (PDF, PNG or JPEG; the name and the browser's
+content type are ignored), its size is capped by ``settings.KYC_DOCUMENT_MAX_BYTES``, and it is
+stored under a random name in the default (private) storage. Only staff and the profile's
+owner can read it back (:func:`kyc_document_get_for_viewer`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+
+from invoices.extraction.pipeline import sniff_content_type
+from paymint.core.errors import NotFound, ValidationFailed
+
+from .enums import KycKind
+from .models import KYC_DOCUMENT_TYPES, KycDocument, KycProfile, User
+from .services import kyc_submit
+
+
+def kyc_document_read(*, uploaded_file) -> tuple[bytes, str]:
+    """The upload's bytes and sniffed content type.
+
+    Raises:
+        ValidationFailed: ``DOCUMENT_TOO_LARGE``, ``DOCUMENT_EMPTY`` or
+            ``UNSUPPORTED_DOCUMENT_TYPE`` (on the ``document`` field).
+    """
+    limit = settings.KYC_DOCUMENT_MAX_BYTES
+    if uploaded_file.size is not None and uploaded_file.size > limit:
+        raise _document_error(
+            f"The file is larger than {limit // (1024 * 1024)} MB.", "DOCUMENT_TOO_LARGE"
+        )
+    uploaded_file.seek(0)
+    data = uploaded_file.read(limit + 1)
+    if len(data) > limit:
+        raise _document_error(
+            f"The file is larger than {limit // (1024 * 1024)} MB.", "DOCUMENT_TOO_LARGE"
+        )
+    if not data:
+        raise _document_error("The file is empty.", "DOCUMENT_EMPTY")
+    try:
+        content_type = sniff_content_type(data)
+    except Exception:  # UnsupportedFileType (and anything the sniffer chokes on)
+        content_type = ""
+    if content_type not in KYC_DOCUMENT_TYPES:
+        raise _document_error("Upload a PDF, PNG or JPEG file.", "UNSUPPORTED_DOCUMENT_TYPE")
+    return data, content_type
+
+
+def kyc_submit_with_document(
+    *,
+    user: User,
+    legal_name: str,
+    country: str,
+    tax_id: str,
+    address: str = "",
+    document=None,
+    declared_investment: Decimal | None = None,
+) -> KycProfile:
+    """Onboarding from the dashboard: :func:`accounts.services.kyc_submit` plus the document
+    (required unless one is already on file) and, for investors, the declared investment
+    amount, in one transaction.
+
+    Raises:
+        ValidationFailed: ``DOCUMENT_REQUIRED`` and the errors of :func:`kyc_document_read`,
+            before anything is written; the errors of :func:`kyc_submit`.
+    """
+    data = content_type = None
+    if document is not None:
+        data, content_type = kyc_document_read(uploaded_file=document)
+    elif not KycDocument.objects.filter(profile__user=user).exists():
+        raise _document_error(
+            "Upload an identity or company registration document.", "DOCUMENT_REQUIRED"
+        )
+    with transaction.atomic():
+        profile = kyc_submit(
+            user=user, legal_name=legal_name, country=country, tax_id=tax_id, address=address
+        )
+        if profile.kind == KycKind.KYC and profile.declared_investment != declared_investment:
+            profile.declared_investment = declared_investment
+            profile.save(update_fields=["declared_investment", "updated_at"])
+        if data is not None:
+            doc = KycDocument(
+                public_id=uuid.uuid4(),
+                profile=profile,
+                content_type=content_type,
+                size=len(data),
+                sha256=hashlib.sha256(data).hexdigest(),
+                original_filename=(getattr(document, "name", "") or "")[:255],
+                uploaded_by=user,
+            )
+            # A rolled-back transaction can leave the stored file behind, never the row.
+            doc.file.save("document", ContentFile(data), save=False)
+            doc.save()
+    return profile
+
+
+def kyc_document_get_for_viewer(*, user: User, document_id) -> KycDocument:
+    """A document its viewer may open: two-factor verified staff, or the profile's owner.
+
+    Raises:
+        NotFound: ``DOCUMENT_NOT_FOUND`` for a bad id or someone else's document.
+    """
+    try:
+        pk = uuid.UUID(str(document_id))
+    except ValueError:
+        raise NotFound("Document not found.", code="DOCUMENT_NOT_FOUND") from None
+    documents = KycDocument.objects.select_related("profile").filter(public_id=pk)
+    staff_ok = user.is_staff and user.is_active and getattr(user, "is_verified", lambda: False)()
+    if not staff_ok:
+        documents = documents.filter(profile__user=user)
+    document = documents.first()
+    if document is None:
+        raise NotFound("Document not found.", code="DOCUMENT_NOT_FOUND")
+    return document
+
+
+def _document_error(message: str, code: str) -> ValidationFailed:
+    return ValidationFailed(message, code=code, fields={"document": [message]})
