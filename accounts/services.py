@@ -110,9 +110,15 @@ def kyc_submit(
             update_fields=["legal_name", "country", "tax_id", "tax_id_scheme", "address",
                            "updated_at"]
         )
-        return kyc_transition(
+        profile = kyc_transition(
             profile=profile, to_status=KycStatus.PENDING_REVIEW, actor=user, reason="submitted"
         )
+        # Sanctions/PEP screening of the applicant, after commit (a hit holds the account).
+        from compliance.tasks import screen_user_task
+
+        user_id = user.pk
+        transaction.on_commit(lambda: screen_user_task.delay(user_id))
+        return profile
 
 
 def kyc_transition(*, profile: KycProfile, to_status: str, actor: User | None, reason: str = ""

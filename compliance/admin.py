@@ -14,7 +14,9 @@ from django.utils.html import format_html, format_html_join
 from paymint.core.errors import ApplicationError
 
 from .enums import AlertStatus
-from .models import AlertNote, ComplianceAlert
+from .models import AccountHold, AlertNote, ComplianceAlert, SanctionedParty
+from .sar import sar_export
+from .screening import account_hold_release
 from .services import alert_transition
 
 
@@ -41,7 +43,7 @@ class ComplianceAlertAdmin(admin.ModelAdmin):
     search_fields = ("title", "dedupe_key")
     list_select_related = ("assigned_to", "invoice", "user")
     inlines = [AlertNoteInline]
-    actions = ["start_review", "resolve", "escalate", "export_csv"]
+    actions = ["start_review", "resolve", "escalate", "download_sar", "export_csv"]
     readonly_fields = ("documents_side_by_side", "kind", "severity", "status", "dedupe_key",
                        "title", "evidence",
                        "invoice", "related_invoice", "user", "assigned_to", "resolved_by",
@@ -112,6 +114,16 @@ class ComplianceAlertAdmin(admin.ModelAdmin):
     def escalate(self, request, queryset):
         return self._with_reason(request, queryset, "escalate", AlertStatus.ESCALATED)
 
+    @admin.action(description="Download suspicious-activity report (one alert)")
+    def download_sar(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one alert for a SAR.", messages.ERROR)
+            return None
+        alert = queryset.get()
+        response = HttpResponse(sar_export(alert, fmt="json"), content_type="application/json")
+        response["Content-Disposition"] = f'attachment; filename="sar-{alert.public_id}.json"'
+        return response
+
     @admin.action(description="Export selected to CSV")
     def export_csv(self, request, queryset):
         response = HttpResponse(content_type="text/csv")
@@ -125,3 +137,58 @@ class ComplianceAlertAdmin(admin.ModelAdmin):
                              alert.assigned_to.email if alert.assigned_to else "",
                              alert.resolution, alert.evidence])
         return response
+
+
+@admin.register(SanctionedParty)
+class SanctionedPartyAdmin(admin.ModelAdmin):
+    """The loaded sanctions lists (read-only; loaded with ``manage.py load_sanctions_list``)."""
+
+    list_display = ("name", "source", "list_id", "party_type", "program", "loaded_at")
+    list_filter = ("source", "party_type")
+    search_fields = ("name", "list_id")
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AccountHold)
+class AccountHoldAdmin(admin.ModelAdmin):
+    """Accounts blocked pending review; released with a note through the service."""
+
+    list_display = ("user", "reason", "alert", "created_at", "released_at", "released_by")
+    list_filter = ("reason",)
+    actions = ["release"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Release selected holds (reason required)")
+    def release(self, request, queryset):
+        if "apply" in request.POST:
+            form = ReasonForm(request.POST)
+            if form.is_valid():
+                for hold in queryset:
+                    try:
+                        account_hold_release(hold=hold, actor=request.user,
+                                             note=form.cleaned_data["reason"])
+                    except ApplicationError as exc:
+                        self.message_user(request, exc.message, messages.ERROR)
+                return None
+        else:
+            form = ReasonForm()
+        return TemplateResponse(request, "admin/alert_decision.html", {
+            **self.admin_site.each_context(request), "title": "Release holds",
+            "alerts": queryset, "form": form, "action": "release", "opts": self.model._meta,
+        })

@@ -433,9 +433,12 @@ def _submit(*, invoice: Invoice, actor, profile, found: dict) -> Invoice:
         locked.save(update_fields=["verification", "fingerprint", "debtor_key", "updated_at"])
         invoice_transition(invoice=locked, to_status=InvoiceStatus.SUBMITTED, actor=actor,
                            reason="verified")
+        from compliance.tasks import screen_debtor_task
+
         from .tasks import invoice_score_task
 
         invoice_id = locked.pk
+        transaction.on_commit(lambda: screen_debtor_task.delay(invoice_id))
         transaction.on_commit(lambda: invoice_score_task.delay(invoice_id))
     return locked
 

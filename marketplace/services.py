@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from accounts.enums import Role
 from accounts.selectors import kyc_is_approved
+from compliance.screening import invoice_has_sanctions_hit, user_is_on_hold
 from invoices.enums import InvoiceStatus
 from invoices.models import Invoice
 from invoices.pricing import (
@@ -43,6 +44,13 @@ from settlements.ledger import (
 
 from .enums import InvestmentStatus
 from .models import Investment, Listing
+
+
+def _require_no_hold(user) -> None:
+    """Refuse money movements of an account on compliance hold (e.g. a sanctions hit)."""
+    if user_is_on_hold(user):
+        raise PermissionDenied("Your account is under compliance review.",
+                               code="ACCOUNT_ON_HOLD")
 
 
 class FundingRejected(Conflict):
@@ -79,6 +87,10 @@ def listing_create(
     if not kyc_is_approved(user=seller):
         raise PermissionDenied("Your company's KYB must be approved first.",
                                code="KYB_NOT_APPROVED")
+    _require_no_hold(seller)
+    if invoice_has_sanctions_hit(invoice):
+        raise PermissionDenied("This invoice's debtor matched a sanctions list and is under "
+                               "compliance review.", code="DEBTOR_UNDER_REVIEW")
     config = settings.PAYMINT
     duplicates = invoice_duplicates(invoice=invoice)
     if any(duplicates.values()):
@@ -219,6 +231,7 @@ def investment_create(
     if not kyc_is_approved(user=investor):
         raise PermissionDenied("Your KYC must be approved before you invest.",
                                code="KYC_NOT_APPROVED")
+    _require_no_hold(investor)
     amount = _parse_amount(amount, listing.currency)
     fingerprint = _fingerprint(listing.public_id, amount)
     key = (idempotency_key or "").strip()[:255]

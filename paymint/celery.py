@@ -14,3 +14,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "paymint.settings.local")
 app = Celery("paymint")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Request ids into tasks (logging) and task outcome counters (metrics) on workers.
+import paymint.core.logging  # noqa: E402,F401
+import paymint.core.metrics  # noqa: E402,F401

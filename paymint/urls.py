@@ -61,3 +61,13 @@ urlpatterns = [
     path("debtor/confirm/<str:token>/", debtor_confirm, name="debtor-confirm"),
     path("", include("paymint.web_urls")),
 ]
+
+# --- Operations: probes and metrics (no auth for probes; /metrics needs METRICS_TOKEN) ------
+from paymint.core.health import healthz, readyz  # noqa: E402
+from paymint.core.metrics import metrics_view  # noqa: E402
+
+urlpatterns += [
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
+]

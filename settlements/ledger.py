@@ -231,7 +231,16 @@ def ledger_post(
             )
             for index, leg in enumerate(legs)
         )
+    entry_id = entry.pk
+    transaction.on_commit(lambda: _monitor(entry_id))
     return entry
+
+
+def _monitor(entry_id: int) -> None:
+    """Transaction monitoring of every money movement, after it committed (AML rules)."""
+    from compliance.tasks import monitor_movement_task
+
+    monitor_movement_task.delay(entry_id)
 
 
 def trial_balance() -> dict[str, Decimal]:

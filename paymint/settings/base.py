@@ -277,6 +277,70 @@ CELERY_BEAT_SCHEDULE = {
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 DEBTOR_CONFIRMATION_DAYS = env.int("DEBTOR_CONFIRMATION_DAYS", default=14)
 
+# --- Operations ---------------------------------------------------------------------------
+# Request id (X-Request-ID, in every log line and Celery task) and request latency metrics
+# wrap everything else.
+MIDDLEWARE = [
+    "paymint.core.middleware.RequestIdMiddleware",
+    "paymint.core.middleware.MetricsMiddleware",
+    *MIDDLEWARE,
+]
+# Redis checked by /readyz and holding Celery task outcome counts; defaults to a Redis broker.
+REDIS_URL = env(
+    "REDIS_URL",
+    default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "",
+)
+# /metrics answers only to "Authorization: Bearer <METRICS_TOKEN>" (403 while unset).
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_CELERY_QUEUES = ["extraction", "risk", "settlement", "default"]
+# Logs: one JSON object per line (json), or text for a terminal (plain, the DEBUG default).
+LOG_FORMAT = env("LOG_FORMAT", default="plain" if DEBUG else "json")
+LOGGING["filters"] = {"request_id": {"()": "paymint.core.logging.RequestIdFilter"}}
+LOGGING["formatters"]["json"] = {"()": "paymint.core.logging.JsonFormatter"}
+LOGGING["formatters"]["plain"] = {
+    "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+}
+LOGGING["handlers"]["console"]["filters"] = ["request_id"]
+LOGGING["handlers"]["console"]["formatter"] = LOG_FORMAT
+# Workers log through LOGGING too (JSON, request ids) instead of Celery's own root handler.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# Sanctions/PEP screening: a name matches a listed party at or above this score (0-100, see
+# compliance.screening.name_score: transliterated, legal forms removed, token-aligned
+# Jaro-Winkler/Levenshtein). 90 flags spelling and transliteration variants of the same name
+# (Mohammed/Muhammad, Viktor/Victor, Cyrillic/Latin) but not a different surname.
+SANCTIONS_MATCH_THRESHOLD = env.int("SANCTIONS_MATCH_THRESHOLD", default=90)
+
+# Transaction monitoring (compliance.monitoring). Amounts are in the movement's own currency
+# (no FX): each threshold is per currency; a currency not listed uses the EUR figure.
+AML_MONITORING = {
+    # A single deposit/withdrawal/funding/payout at or above this amount.
+    "LARGE_MOVEMENT": {"EUR": Decimal("10000"), "USD": Decimal("11000"),
+                       "GBP": Decimal("8500"), "INR": Decimal("900000")},
+    # Structuring: this many deposits within the window, each in [fraction, 1) x LARGE_MOVEMENT.
+    "STRUCTURING_MIN_DEPOSITS": 3,
+    "STRUCTURING_WINDOW_DAYS": 7,
+    "STRUCTURING_LOWER_FRACTION": Decimal("0.80"),
+    # Rapid in-and-out: a withdrawal of >= fraction of a deposit within the window after it,
+    # with no investment (FUNDING) in between.
+    "RAPID_OUT_WINDOW_HOURS": 48,
+    "RAPID_OUT_MIN_FRACTION": Decimal("0.80"),
+    # Velocity: more than this many movements, or more than this amount, in the window.
+    "VELOCITY_WINDOW_HOURS": 24,
+    "VELOCITY_MAX_MOVEMENTS": 10,
+    "VELOCITY_MAX_AMOUNT": {"EUR": Decimal("50000"), "USD": Decimal("55000"),
+                            "GBP": Decimal("42500"), "INR": Decimal("4500000")},
+    # Dormant account: no movement for this many days, then a movement of at least this amount.
+    "DORMANT_DAYS": 180,
+    "DORMANT_REACTIVATION_AMOUNT": {"EUR": Decimal("5000"), "USD": Decimal("5500"),
+                                    "GBP": Decimal("4250"), "INR": Decimal("450000")},
+    # How far back monitor_user reads the ledger (must exceed DORMANT_DAYS).
+    "LOOKBACK_DAYS": 400,
+}
+CELERY_BEAT_SCHEDULE["compliance-monitoring-sweep"] = {
+    "task": "compliance.tasks.monitoring_sweep_task", "schedule": 6 * 3600.0,
+}
+
 # --- Stellar ------------------------------------------------------------------------------
 # Network: "local" (the in-process ledger of settlements/stellar/local_ledger.py: tests, demo),
 # "testnet" or "public". Horizon URL and passphrase default to the network's own.

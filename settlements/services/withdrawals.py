@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 
 from accounts.enums import Role
 from accounts.selectors import kyc_is_approved
+from compliance.screening import user_is_on_hold
 from paymint.core import clock
 from paymint.core.errors import ApplicationError, PermissionDenied, ValidationFailed
 from paymint.core.money import quantize_money
@@ -37,10 +38,14 @@ def withdrawal_request(
         ValidationFailed: ``INVALID_AMOUNT``, ``UNSUPPORTED_CURRENCY``.
         InsufficientFunds: ``INSUFFICIENT_FUNDS`` (409).
         ApplicationError: ``IDEMPOTENCY_KEY_REUSED`` (422).
+        PermissionDenied: ``ACCOUNT_ON_HOLD`` while compliance reviews the account.
     """
     if not kyc_is_approved(user=user):
         raise PermissionDenied("Your KYC/KYB must be approved before you withdraw.",
                                code="KYC_NOT_APPROVED")
+    if user_is_on_hold(user):
+        raise PermissionDenied("Your account is under compliance review.",
+                               code="ACCOUNT_ON_HOLD")
     if currency not in settings.PAYMINT["CURRENCIES"]:
         raise ValidationFailed(f"Unsupported currency {currency!r}.", code="UNSUPPORTED_CURRENCY",
                                fields={"currency": ["Unsupported."]})
