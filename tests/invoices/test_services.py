@@ -248,7 +248,7 @@ class TestSubmit:
         with clock.frozen_at(LISTING_DAY), committed() as callbacks:
             invoice = invoice_submit(invoice=extracted, actor=seller)
             assert invoice.status == InvoiceStatus.SUBMITTED
-        assert len(callbacks) == 1
+        assert len(callbacks) == 2  # sanctions screening of the debtor, then scoring
         invoice.refresh_from_db()
         assert invoice.status == InvoiceStatus.PRICED
         assert {c["code"] for c in invoice.verification} >= {
