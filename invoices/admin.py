@@ -1,18 +1,27 @@
 """Back office for invoices: everything read-only, history inline, nothing deletable."""
 
+import csv
 import datetime as dt
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path
 
 from paymint.core import clock
+from paymint.core.errors import ApplicationError
 from settlements.services import aging_bucket, days_past_due
 
 from .enums import InvoiceStatus
 from .models import Invoice, InvoiceStatusEvent
+from .services import invoice_mark_disputed, invoice_ops_reject, invoice_ops_verify
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Reason")
 
 #: Statuses in which an unpaid invoice ages.
 OUTSTANDING = (InvoiceStatus.DISBURSED, InvoiceStatus.OVERDUE, InvoiceStatus.DEFAULTED,
@@ -61,6 +70,60 @@ class InvoiceAdmin(admin.ModelAdmin):
                      "document_sha256", "repayment_reference")
     inlines = [InvoiceStatusEventInline]
     list_select_related = ("seller",)
+    actions = ["verify", "reject", "mark_disputed", "export_csv"]
+
+    def _run(self, request, queryset, service, verb, *, reason: str = "") -> None:
+        done = 0
+        for invoice in queryset:
+            try:
+                if service is invoice_ops_verify:
+                    service(invoice=invoice, actor=request.user, note=reason)
+                else:
+                    service(invoice=invoice, actor=request.user, reason=reason)
+                done += 1
+            except ApplicationError as exc:
+                self.message_user(request, f"{invoice}: {exc.message}", messages.ERROR)
+        if done:
+            self.message_user(request, f"{verb} {done} invoice(s).", messages.SUCCESS)
+
+    def _with_reason(self, request, queryset, action, service, verb):
+        if "apply" in request.POST:
+            form = ReasonForm(request.POST)
+            if form.is_valid():
+                self._run(request, queryset, service, verb, reason=form.cleaned_data["reason"])
+                return None
+        else:
+            form = ReasonForm()
+        return TemplateResponse(request, "admin/alert_decision.html", {
+            **self.admin_site.each_context(request), "title": f"{verb} invoices",
+            "alerts": queryset, "form": form, "action": action, "opts": self.model._meta,
+        })
+
+    @admin.action(description="Mark verified by operations")
+    def verify(self, request, queryset):
+        self._run(request, queryset, invoice_ops_verify, "Verified")
+
+    @admin.action(description="Reject (reason required)")
+    def reject(self, request, queryset):
+        return self._with_reason(request, queryset, "reject", invoice_ops_reject, "Rejected")
+
+    @admin.action(description="Mark disputed (reason required)")
+    def mark_disputed(self, request, queryset):
+        return self._with_reason(request, queryset, "mark_disputed", invoice_mark_disputed,
+                                 "Marked disputed")
+
+    @admin.action(description="Export selected to CSV")
+    def export_csv(self, request, queryset):
+        response = HttpResponse(content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="invoices.csv"'
+        writer = csv.writer(response)
+        writer.writerow(["id", "number", "seller", "debtor", "face_value", "currency",
+                         "due_date", "grade", "score", "status"])
+        for inv in queryset.select_related("seller"):
+            writer.writerow([inv.public_id, inv.invoice_number, inv.seller.email,
+                             inv.debtor_name, inv.face_value, inv.currency, inv.due_date,
+                             inv.risk_grade, inv.risk_score, inv.status])
+        return response
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]

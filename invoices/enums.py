@@ -26,9 +26,9 @@ S = InvoiceStatus
 INVOICE_TRANSITIONS: dict[str, frozenset[str]] = {
     S.UPLOADED: frozenset({S.EXTRACTED, S.EXTRACTION_FAILED}),
     S.EXTRACTION_FAILED: frozenset({S.SUBMITTED, S.EXTRACTED}),
-    S.EXTRACTED: frozenset({S.SUBMITTED}),
+    S.EXTRACTED: frozenset({S.SUBMITTED, S.REJECTED}),
     S.SUBMITTED: frozenset({S.PRICED, S.REJECTED}),
-    S.PRICED: frozenset({S.LISTED, S.EXTRACTED}),
+    S.PRICED: frozenset({S.LISTED, S.EXTRACTED, S.REJECTED}),
     S.REJECTED: frozenset(),
     S.LISTED: frozenset({S.FUNDED, S.CANCELLED}),
     S.FUNDED: frozenset({S.DISBURSED}),

@@ -84,6 +84,13 @@ class Invoice(PublicModel):
     advance_rate = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
     discount_rate = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
 
+    ops_verified_at = models.DateTimeField(null=True, blank=True,
+                                           help_text="Checked by operations staff")
+    ops_verified_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                        on_delete=models.PROTECT, related_name="+")
+    disputed_at = models.DateTimeField(null=True, blank=True,
+                                       help_text="Marked disputed: cannot be listed or funded")
+    dispute_reason = models.TextField(blank=True)
     debtor_confirmed_at = models.DateTimeField(
         null=True, blank=True, help_text="When the debtor confirmed the invoice (signed link)"
     )

@@ -555,3 +555,69 @@ def low_confidence_fields(invoice: Invoice) -> list[str]:
     """Extraction field names the seller should confirm (confidence below 0.6)."""
     confidence = (invoice.extraction or {}).get("confidence") or {}
     return [name for name in FIELD_NAMES if float(confidence.get(name) or 0.0) < LOW_CONFIDENCE]
+
+
+def _require_staff(actor) -> None:
+    if not (actor.is_staff and actor.is_active):
+        raise PermissionDenied("Only operations staff can do this.", code="STAFF_ONLY")
+
+
+def invoice_ops_verify(*, invoice: Invoice, actor, note: str = "") -> Invoice:
+    """Operations staff record that they checked the invoice (e.g. called the debtor). The
+    check shows as a badge; the action is written to the invoice's history."""
+    _require_staff(actor)
+    with transaction.atomic():
+        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        locked.ops_verified_at = timezone.now()
+        locked.ops_verified_by = actor
+        locked.save(update_fields=["ops_verified_at", "ops_verified_by", "updated_at"])
+        InvoiceStatusEvent.objects.create(
+            invoice=locked, from_status=locked.status, to_status=locked.status, actor=actor,
+            reason=f"verified by operations. {note}".strip())
+    return locked
+
+
+def invoice_ops_reject(*, invoice: Invoice, actor, reason: str) -> Invoice:
+    """Operations staff reject an invoice before it is listed, with a reason the seller sees.
+
+    Raises:
+        ValidationFailed: ``REASON_REQUIRED``. InvalidTransition: already listed or later.
+    """
+    _require_staff(actor)
+    if not reason.strip():
+        raise ValidationFailed("A reason is required.", code="REASON_REQUIRED",
+                               fields={"reason": ["Required."]})
+    with transaction.atomic():
+        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        return invoice_transition(invoice=locked, to_status=InvoiceStatus.REJECTED, actor=actor,
+                                  reason=f"rejected by operations: {reason.strip()}")
+
+
+def invoice_mark_disputed(*, invoice: Invoice, actor, reason: str) -> Invoice:
+    """Mark an invoice disputed (the debtor contests it, or ops doubt it): it can no longer be
+    listed or funded, and a compliance alert is raised.
+
+    Raises:
+        ValidationFailed: ``REASON_REQUIRED``.
+    """
+    from compliance.enums import AlertKind, AlertSeverity
+    from compliance.services import alert_raise
+
+    _require_staff(actor)
+    if not reason.strip():
+        raise ValidationFailed("A reason is required.", code="REASON_REQUIRED",
+                               fields={"reason": ["Required."]})
+    with transaction.atomic():
+        locked = Invoice.objects.select_for_update().select_related("seller").get(pk=invoice.pk)
+        locked.disputed_at = timezone.now()
+        locked.dispute_reason = reason.strip()
+        locked.save(update_fields=["disputed_at", "dispute_reason", "updated_at"])
+        InvoiceStatusEvent.objects.create(
+            invoice=locked, from_status=locked.status, to_status=locked.status, actor=actor,
+            reason=f"marked disputed: {reason.strip()}")
+        alert_raise(kind=AlertKind.DEBTOR_DISPUTE, severity=AlertSeverity.HIGH,
+                    dedupe_key=f"invoice-disputed:{locked.public_id}",
+                    title=f"Invoice {locked.invoice_number} marked disputed",
+                    evidence={"reason": reason.strip(), "by": actor.email},
+                    invoice=locked, user=locked.seller)
+    return locked

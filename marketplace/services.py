@@ -88,6 +88,8 @@ def listing_create(
         raise PermissionDenied("Your company's KYB must be approved first.",
                                code="KYB_NOT_APPROVED")
     _require_no_hold(seller)
+    if invoice.disputed_at is not None:
+        raise Conflict("This invoice is disputed and cannot be listed.", code="INVOICE_DISPUTED")
     if invoice_has_sanctions_hit(invoice):
         raise PermissionDenied("This invoice's debtor matched a sanctions list and is under "
                                "compliance review.", code="DEBTOR_UNDER_REVIEW")
@@ -244,6 +246,10 @@ def investment_create(
                 if previous is not None:
                     return _replayed(previous, fingerprint), False
             invoice = locked.invoice
+            invoice.refresh_from_db(fields=["status", "disputed_at"])
+            if invoice.disputed_at is not None:
+                raise Conflict("This invoice is disputed and cannot be funded.",
+                               code="INVOICE_DISPUTED")
             if invoice.status != InvoiceStatus.LISTED:
                 raise Conflict("This listing is not open for funding.", code="LISTING_NOT_OPEN")
             now = clock.now()
