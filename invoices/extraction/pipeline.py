@@ -184,8 +184,7 @@ def _extract_pdf(data: bytes, mode: str, limits: ExtractionLimits, deadline: Dea
             result = _result_from_pages(
                 pages, "text-layer", "application/pdf", pdf.page_count, warnings
             )
-            if any(w.text.upper() == "IRN" or w.text.upper().startswith("IRN:")
-                   for _, _, words_ in pages for w in words_):
+            if _mentions_irn(pages):
                 # A GST e-invoice: its signed QR code is authoritative; render page 1 for it.
                 first = render_pdf_pages(data, replace(limits, ocr_max_pages=1), deadline)
                 result = _with_gst_qr(result, first, limits)
@@ -198,6 +197,13 @@ def _extract_pdf(data: bytes, mode: str, limits: ExtractionLimits, deadline: Dea
                             deadline)
 
 
+def _mentions_irn(pages) -> bool:
+    """True when a page prints an IRN (Invoice Reference Number): a GST e-invoice, whose
+    signed QR code is then looked for."""
+    return any(w.text.upper().strip(":.") in ("IRN", "GSTIN") or w.text.upper().startswith("IRN:")
+               for _, _, words in pages for w in words)
+
+
 def _ocr_with_gst_qr(images, content_type: str, page_count: int, warnings: list[str],
                      limits: ExtractionLimits, deadline: Deadline) -> ExtractionResult:
     """OCR the page images, then overlay a GST e-invoice QR code's fields if there is one (a
@@ -205,6 +211,8 @@ def _ocr_with_gst_qr(images, content_type: str, page_count: int, warnings: list[
     try:
         pages = ocr_images(images, limits, deadline)
         result = _result_from_pages(pages, "ocr", content_type, page_count, warnings)
+        if not _mentions_irn(pages):
+            return result  # not a GST e-invoice: no QR scan (it costs ~10 % of an OCR)
     except NoTextFound:
         empty = ExtractionResult(_empty_fields("ocr"), "ocr", content_type, page_count,
                                  tuple(warnings))

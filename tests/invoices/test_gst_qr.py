@@ -42,6 +42,7 @@ def invoice_png(token: str) -> bytes:
     draw.text((80, 80), "TAX INVOICE", fill=0, font=font)
     draw.text((80, 140), "Futura Textiles Pvt Ltd", fill=0, font=font)
     draw.text((80, 400), "Bill to: Bharat Retail Ltd", fill=0, font=font)
+    draw.text((80, 700), "IRN: a5c12dca80e743321740b001fd70953e", fill=0, font=font)
     qr = io.BytesIO()
     segno.make(token, error="m").save(qr, kind="png", scale=4, border=4)
     page.paste(Image.open(qr).convert("L"), (760, 80))
