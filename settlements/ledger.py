@@ -23,7 +23,7 @@ from django.db.models import Sum
 from paymint.core.errors import ApplicationError
 from paymint.core.money import quantize_money
 
-from .enums import MAY_GO_NEGATIVE, AccountKind
+from .enums import MAY_GO_NEGATIVE, AccountKind, EntryKind
 from .models import JournalEntry, LedgerAccount, Posting
 
 
@@ -231,9 +231,16 @@ def ledger_post(
             )
             for index, leg in enumerate(legs)
         )
-    entry_id = entry.pk
-    transaction.on_commit(lambda: _monitor(entry_id))
+    if kind in MONITORED_KINDS:
+        entry_id = entry.pk
+        transaction.on_commit(lambda: _monitor(entry_id))
     return entry
+
+
+#: Movements the AML rules look at (money in and out, and investments); distributions and
+#: disbursements follow from these and are not monitored one by one.
+MONITORED_KINDS = frozenset({EntryKind.DEPOSIT, EntryKind.FUNDING, EntryKind.WITHDRAWAL_HOLD,
+                             EntryKind.WITHDRAWAL_PAID})
 
 
 def _monitor(entry_id: int) -> None:
