@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+import copy
 from decimal import Decimal, InvalidOperation
 
+from babel import Locale, UnknownLocaleError
 from django import template
+from django.utils.translation import get_language, to_locale
 
 from paymint.core import clock
 from paymint.core.money import MINOR_UNITS, Money
 
 register = template.Library()
+
+
+def format_amount(amount: Decimal, currency: str = "") -> str:
+    """``amount`` with the currency's minor-unit places, grouped for the active language
+    (Django's ``get_language()``, from the user's browser via LocaleMiddleware) with Babel's
+    CLDR data: ``1,234.56`` in English, ``1.234,56`` in German, ``12,34,567.00`` in Hindi."""
+    places = MINOR_UNITS.get((currency or "").upper(), 2)
+    try:
+        locale = Locale.parse(to_locale(get_language() or "en"))
+    except (UnknownLocaleError, ValueError):
+        locale = Locale.parse("en")
+    # The locale's own grouping (e.g. Indian lakh grouping), with exactly `places` decimals.
+    pattern = copy.copy(locale.decimal_formats[None])
+    pattern.frac_prec = (places, places)
+    return pattern.apply(amount, locale)
 
 
 def _decimal(value) -> Decimal | None:
@@ -36,8 +54,7 @@ def money(value, currency: str = "") -> str:
     if amount is None:
         return "\u2013"
     currency = (currency or "").upper()
-    places = MINOR_UNITS.get(currency, 2)
-    text = f"{amount:,.{places}f}"
+    text = format_amount(amount, currency)
     return f"{text} {currency}" if currency else text
 
 
@@ -47,7 +64,7 @@ def amount(value, currency: str = "") -> str:
     parsed = _decimal(value)
     if parsed is None:
         return "\u2013"
-    return f"{parsed:,.{MINOR_UNITS.get((currency or '').upper(), 2)}f}"
+    return format_amount(parsed, currency)
 
 
 @register.filter

@@ -44,6 +44,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -100,6 +101,8 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="PayMint <no-reply@paymin
 EMAIL_VERIFICATION_MAX_AGE = env.int("EMAIL_VERIFICATION_MAX_AGE", default=3 * 24 * 60 * 60)
 
 LANGUAGE_CODE = "en"
+# Number formats follow the browser's language (LocaleMiddleware); texts are English for now.
+LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("fr", "Français"), ("hi", "हिन्दी")]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -24,3 +24,18 @@ def test_percent_and_progress():
     assert progress_percent(Decimal("150"), Decimal("485.38")) == 30
     assert progress_percent(Decimal("1"), Decimal("0")) == 0
     assert progress_percent(Decimal("600"), Decimal("485.38")) == 100
+
+
+def test_money_follows_the_users_language():
+    from decimal import Decimal
+
+    from django.utils import translation
+
+    from accounts.templatetags.paymint_tags import money
+
+    with translation.override("de"):
+        assert money(Decimal("1234.5"), "EUR") == "1.234,50 EUR"
+    with translation.override("en"):
+        assert money(Decimal("1234.5"), "EUR") == "1,234.50 EUR"
+    with translation.override("hi"):
+        assert money(Decimal("1234567"), "INR") == "12,34,567.00 INR"
