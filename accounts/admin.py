@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from paymint.core.admin import ReadOnlyInline
 from paymint.core.errors import ApplicationError
 
 from .enums import KycStatus
@@ -39,15 +40,9 @@ class UserAdmin(DjangoUserAdmin):
         return False
 
 
-class KycStatusEventInline(admin.TabularInline):
+class KycStatusEventInline(ReadOnlyInline):
     model = KycStatusEvent
-    extra = 0
-    can_delete = False
-    readonly_fields = ("created_at", "from_status", "to_status", "actor", "reason")
-    fields = readonly_fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
+    fields = ("created_at", "from_status", "to_status", "actor", "reason")
 
 
 class KycDocumentInline(admin.StackedInline):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import csv
 
-from django import forms
 from django.contrib import admin, messages
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from paymint.core.admin import ReadOnlyInline, ReasonForm
 from paymint.core.errors import ApplicationError
 
 from .enums import AlertStatus
@@ -20,19 +20,11 @@ from .screening import account_hold_release
 from .services import alert_transition
 
 
-class AlertNoteInline(admin.TabularInline):
+class AlertNoteInline(ReadOnlyInline):
     model = AlertNote
-    extra = 0
-    can_delete = False
-    readonly_fields = ("created_at", "author", "text")
-    fields = readonly_fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
+    fields = ("created_at", "author", "text")
 
 
-class ReasonForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Reason")
 
 
 @admin.register(ComplianceAlert)

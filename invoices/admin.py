@@ -3,7 +3,6 @@
 import csv
 import datetime as dt
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, HttpResponse
@@ -12,16 +11,13 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from paymint.core import clock
+from paymint.core.admin import ReadOnlyInline, ReasonForm
 from paymint.core.errors import ApplicationError
 from settlements.services import aging_bucket, days_past_due
 
 from .enums import InvoiceStatus
 from .models import Invoice, InvoiceStatusEvent
 from .services import invoice_mark_disputed, invoice_ops_reject, invoice_ops_verify
-
-
-class ReasonForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Reason")
 
 #: Statuses in which an unpaid invoice ages.
 OUTSTANDING = (InvoiceStatus.DISBURSED, InvoiceStatus.OVERDUE, InvoiceStatus.DEFAULTED,
@@ -50,15 +46,9 @@ class AgingBucketFilter(admin.SimpleListFilter):
         return queryset
 
 
-class InvoiceStatusEventInline(admin.TabularInline):
+class InvoiceStatusEventInline(ReadOnlyInline):
     model = InvoiceStatusEvent
-    extra = 0
-    can_delete = False
-    readonly_fields = ("created_at", "from_status", "to_status", "actor", "reason")
-    fields = readonly_fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
+    fields = ("created_at", "from_status", "to_status", "actor", "reason")
 
 
 @admin.register(Invoice)

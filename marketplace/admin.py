@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from settlements.admin import ReadOnlyAdmin
+from paymint.core.admin import ReadOnlyAdmin
 
 from .models import Investment, Listing
 

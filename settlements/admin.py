@@ -2,32 +2,14 @@
 
 from django.contrib import admin
 
+from paymint.core.admin import ReadOnlyAdmin, ReadOnlyInline
+
 from .models import BankEvent, JournalEntry, LedgerAccount, Posting, Settlement
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return request.method in ("GET", "HEAD") and super().has_view_permission(request, obj)
-
-
-class PostingInline(admin.TabularInline):
+class PostingInline(ReadOnlyInline):
     model = Posting
-    extra = 0
-    can_delete = False
-    readonly_fields = ("leg", "account", "amount", "currency", "memo")
-    fields = readonly_fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
+    fields = ("leg", "account", "amount", "currency", "memo")
 
 
 @admin.register(JournalEntry)
