@@ -17,6 +17,7 @@ from paymint.core.api import paginated
 from paymint.core.idempotency import IdempotentWriteMixin
 
 from .confirmation import debtor_confirmation_request
+from .enums import DebtorIndustry
 from .selectors import invoice_get_for_seller, invoice_list_for_seller
 from .services import (
     invoice_submit,
@@ -46,6 +47,7 @@ class InvoiceOutputSerializer(serializers.Serializer):
     issuer_tax_id = serializers.CharField()
     debtor_name = serializers.CharField()
     debtor_tax_id = serializers.CharField()
+    debtor_industry = serializers.CharField()
     currency = serializers.CharField()
     face_value = serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True)
     amount_due = serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True)
@@ -115,6 +117,8 @@ class InvoiceDetailApi(IdempotentWriteMixin, APIView):
         issuer_tax_id = serializers.CharField(max_length=32, required=False, allow_blank=True)
         debtor_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
         debtor_tax_id = serializers.CharField(max_length=32, required=False, allow_blank=True)
+        debtor_industry = serializers.ChoiceField(choices=DebtorIndustry.choices,
+                                                  required=False, allow_blank=True)
         currency = serializers.CharField(max_length=3, required=False)
         face_value = serializers.DecimalField(max_digits=18, decimal_places=2, required=False)
         amount_due = serializers.DecimalField(max_digits=18, decimal_places=2, required=False,

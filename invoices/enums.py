@@ -56,3 +56,25 @@ class RiskGrade(models.TextChoices):
 REPAYABLE_STATUSES = frozenset({S.DISBURSED, S.OVERDUE, S.DEFAULTED, S.WRITTEN_OFF, S.SETTLED})
 #: Statuses the daily aging job looks at.
 AGING_STATUSES = frozenset({S.DISBURSED, S.OVERDUE})
+
+
+class DebtorIndustry(models.TextChoices):
+    """The debtor's industry, by NACE Rev. 2 section (the EU statistical classification),
+    declared by the seller; investors filter the marketplace by it."""
+
+    AGRICULTURE = "A", "Agriculture, forestry and fishing"
+    MANUFACTURING = "C", "Manufacturing"
+    ENERGY = "D", "Energy supply"
+    CONSTRUCTION = "F", "Construction"
+    TRADE = "G", "Wholesale and retail trade"
+    TRANSPORT = "H", "Transportation and storage"
+    HOSPITALITY = "I", "Accommodation and food services"
+    ICT = "J", "Information and communication"
+    FINANCE = "K", "Financial and insurance activities"
+    REAL_ESTATE = "L", "Real estate"
+    PROFESSIONAL = "M", "Professional, scientific and technical services"
+    ADMINISTRATIVE = "N", "Administrative and support services"
+    PUBLIC = "O", "Public administration"
+    EDUCATION = "P", "Education"
+    HEALTH = "Q", "Human health and social work"
+    OTHER = "S", "Other services"

@@ -11,6 +11,7 @@ from decimal import Decimal
 from django import forms
 
 from accounts.forms import ServiceErrorFormMixin
+from invoices.enums import DebtorIndustry
 
 ACCEPTED_UPLOAD_TYPES = ".pdf,.png,.jpg,.jpeg,application/pdf,image/png,image/jpeg"
 
@@ -40,6 +41,8 @@ class InvoiceFieldsForm(ServiceErrorFormMixin, forms.Form):
     issuer_tax_id = forms.CharField(label="Issuer tax id", max_length=32, required=False)
     debtor_name = forms.CharField(label="Debtor (your customer)", max_length=200, required=False)
     debtor_tax_id = forms.CharField(label="Debtor tax id", max_length=32, required=False)
+    debtor_industry = forms.ChoiceField(label="Debtor industry", required=False,
+                                        choices=[("", "Not set"), *DebtorIndustry.choices])
     currency = forms.CharField(
         label="Currency",
         max_length=3,

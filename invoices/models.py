@@ -10,7 +10,7 @@ from django.db.models import Q
 
 from paymint.core.models import PublicModel
 
-from .enums import InvoiceStatus, RiskGrade
+from .enums import DebtorIndustry, InvoiceStatus, RiskGrade
 
 
 def new_repayment_reference() -> str:
@@ -62,6 +62,7 @@ class Invoice(PublicModel):
     issuer_tax_id = models.CharField(max_length=32, blank=True)
     debtor_name = models.CharField(max_length=200, blank=True)
     debtor_tax_id = models.CharField(max_length=32, blank=True)
+    debtor_industry = models.CharField(max_length=1, choices=DebtorIndustry.choices, blank=True)
     debtor_key = models.CharField(
         max_length=200, blank=True, db_index=True,
         help_text="Normalized debtor identity (tax id, else name) for exposure and history",

@@ -27,7 +27,13 @@ from paymint.core.errors import (
 from paymint.core.money import MINOR_UNITS, quantize_money
 
 from . import verification
-from .enums import EDITABLE_STATUSES, INVOICE_TRANSITIONS, InvoiceStatus, RiskGrade
+from .enums import (
+    EDITABLE_STATUSES,
+    INVOICE_TRANSITIONS,
+    DebtorIndustry,
+    InvoiceStatus,
+    RiskGrade,
+)
 from .extraction import (
     FIELD_NAMES,
     ExtractionError,
@@ -62,8 +68,8 @@ EXTRACTED_TO_MODEL = {
 }
 AMOUNT_FIELDS = frozenset({"face_value", "amount_due"})
 NULLABLE_FIELDS = AMOUNT_FIELDS | {"issue_date", "due_date"}
-#: Fields the seller may correct.
-EDITABLE_FIELDS = tuple(EXTRACTED_TO_MODEL.values())
+#: Fields the seller may correct or complete (the debtor's industry is declared, not read).
+EDITABLE_FIELDS = (*EXTRACTED_TO_MODEL.values(), "debtor_industry")
 #: Confidence below which the seller is asked to confirm a field.
 LOW_CONFIDENCE = 0.6
 
@@ -268,6 +274,9 @@ def _clean_field(name: str, raw) -> object:
         raise ValidationFailed("Please correct the highlighted fields.",
                                fields={name: ["Enter a valid value."]}) from None
     value = str(raw).strip()
+    if name == "debtor_industry" and value not in DebtorIndustry.values:
+        raise ValidationFailed("Please correct the highlighted fields.",
+                               fields={name: ["Choose an industry from the list."]})
     if name == "currency":
         value = value.upper()
         if len(value) != 3 or not value.isalpha():

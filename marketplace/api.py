@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from invoices.api import InvoiceOutputSerializer
+from invoices.enums import DebtorIndustry
 from invoices.selectors import invoice_get_for_seller
 from paymint.core.api import paginated
 from paymint.core.errors import ValidationFailed
@@ -33,6 +34,7 @@ class ListingOutputSerializer(serializers.Serializer):
     invoice_number = serializers.CharField(source="invoice.invoice_number")
     seller_name = serializers.CharField(source="invoice.issuer_name")
     debtor_name = serializers.CharField(source="invoice.debtor_name")
+    debtor_industry = serializers.CharField(source="invoice.debtor_industry")
     status = serializers.CharField(source="invoice.status")
     risk_grade = serializers.CharField(source="invoice.risk_grade")
     risk_score = serializers.IntegerField(source="invoice.risk_score")
@@ -117,7 +119,7 @@ class InvoiceListForFundingApi(IdempotentWriteMixin, APIView):
 class MarketplaceListApi(APIView):
     """``GET /api/v1/marketplace``: open listings. Filters: ``grade`` (A-E, repeatable),
     ``currency``, ``min_tenor``/``max_tenor`` (days), ``min_amount``/``max_amount`` (remaining
-    amount)."""
+    amount), ``min_yield`` (annual discount rate, fraction), ``industry`` (NACE section)."""
 
     class FilterSerializer(serializers.Serializer):
         grade = serializers.ListField(child=serializers.ChoiceField(choices=list("ABCDE")),
@@ -127,6 +129,9 @@ class MarketplaceListApi(APIView):
         max_tenor = serializers.IntegerField(min_value=0, required=False)
         min_amount = serializers.DecimalField(max_digits=20, decimal_places=2, required=False)
         max_amount = serializers.DecimalField(max_digits=20, decimal_places=2, required=False)
+        min_yield = serializers.DecimalField(max_digits=9, decimal_places=6, required=False,
+                                             min_value=Decimal(0))
+        industry = serializers.ChoiceField(choices=DebtorIndustry.choices, required=False)
 
     @extend_schema(
         parameters=[
@@ -136,6 +141,10 @@ class MarketplaceListApi(APIView):
             OpenApiParameter("max_tenor", OpenApiTypes.INT),
             OpenApiParameter("min_amount", OpenApiTypes.DECIMAL),
             OpenApiParameter("max_amount", OpenApiTypes.DECIMAL),
+            OpenApiParameter("min_yield", OpenApiTypes.DECIMAL,
+                             description="minimum annual discount rate, as a fraction"),
+            OpenApiParameter("industry", OpenApiTypes.STR,
+                             description="debtor industry, NACE Rev. 2 section letter"),
         ],
         responses=ListingOutputSerializer(many=True),
     )
@@ -165,6 +174,10 @@ class MarketplaceListApi(APIView):
             qs = qs.alias(remaining=remaining).filter(remaining__gte=f["min_amount"])
         if "max_amount" in f:
             qs = qs.alias(remaining=remaining).filter(remaining__lte=f["max_amount"])
+        if "min_yield" in f:
+            qs = qs.filter(discount_rate__gte=f["min_yield"])
+        if f.get("industry"):
+            qs = qs.filter(invoice__debtor_industry=f["industry"])
         return paginated(self, qs, ListingOutputSerializer)
 
 

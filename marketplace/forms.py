@@ -7,7 +7,7 @@ from django import forms
 from django.conf import settings
 
 from accounts.forms import ServiceErrorFormMixin
-from invoices.enums import RiskGrade
+from invoices.enums import DebtorIndustry, RiskGrade
 from paymint.core.money import MINOR_UNITS, quantize_money
 
 SORT_CHOICES = [
@@ -36,6 +36,14 @@ class MarketplaceFilterForm(forms.Form):
     amount_max = forms.DecimalField(
         label="Amount left to", required=False, min_value=0, max_digits=18, decimal_places=2
     )
+    yield_min = forms.DecimalField(
+        label="Yield from (% a year)", required=False, min_value=0, max_digits=6,
+        decimal_places=2,
+    )
+    industry = forms.ChoiceField(
+        label="Debtor industry", required=False,
+        choices=[("", "Any"), *DebtorIndustry.choices],
+    )
     sort = forms.ChoiceField(label="Sort by", required=False, choices=SORT_CHOICES)
 
     def __init__(self, *args, **kwargs) -> None:
@@ -61,6 +69,9 @@ class MarketplaceFilterForm(forms.Form):
             "tenor_max": data.get("tenor_max"),
             "amount_min": data.get("amount_min"),
             "amount_max": data.get("amount_max"),
+            "yield_min": (data["yield_min"] / 100) if data.get("yield_min") is not None
+            else None,
+            "industry": data.get("industry") or "",
             "sort": data.get("sort") or "yield",
         }
 

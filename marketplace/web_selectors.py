@@ -38,6 +38,8 @@ def listing_search(
     tenor_max: int | None = None,
     amount_min: Decimal | None = None,
     amount_max: Decimal | None = None,
+    yield_min: Decimal | None = None,
+    industry: str = "",
     sort: str = "yield",
 ) -> QuerySet[Listing]:
     """Open, unexpired listings matching the filters, with the invoice joined (one query).
@@ -59,6 +61,10 @@ def listing_search(
         qs = qs.filter(remaining__gte=amount_min)
     if amount_max is not None:
         qs = qs.filter(remaining__lte=amount_max)
+    if yield_min is not None:
+        qs = qs.filter(discount_rate__gte=yield_min)
+    if industry:
+        qs = qs.filter(invoice__debtor_industry=industry)
     return qs.order_by(*LISTING_SORTS.get(sort, LISTING_SORTS["yield"]))
 
 
