@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from compliance.taxids import validate_tax_id
 from paymint.core.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
+from paymint.core.permissions import require_staff
 
 from .enums import KYC_TRANSITIONS, KycKind, KycStatus, Role
 from .models import KycProfile, KycStatusEvent, User
@@ -161,8 +162,7 @@ def kyc_transition(*, profile: KycProfile, to_status: str, actor: User | None, r
 
 
 def _require_reviewer(reviewer: User, profile: KycProfile) -> None:
-    if not (reviewer.is_staff and reviewer.is_active):
-        raise PermissionDenied("Only operations staff can decide on KYC/KYB.")
+    require_staff(reviewer, "Only operations staff can decide on KYC/KYB.")
     if reviewer.pk == profile.user_id:
         raise PermissionDenied("Staff cannot review their own profile.")
 

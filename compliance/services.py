@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from paymint.core.errors import InvalidTransition, PermissionDenied, ValidationFailed
+from paymint.core.errors import InvalidTransition, ValidationFailed
+from paymint.core.permissions import require_staff
 
 from .enums import ALERT_TRANSITIONS, AlertStatus
 from .models import AlertNote, ComplianceAlert
@@ -31,8 +32,7 @@ def alert_raise(
 
 
 def _require_staff(actor) -> None:
-    if not (actor.is_staff and actor.is_active):
-        raise PermissionDenied("Only operations staff work compliance alerts.")
+    require_staff(actor, "Only operations staff work compliance alerts.")
 
 
 def alert_transition(*, alert: ComplianceAlert, to_status: str, actor, reason: str = ""

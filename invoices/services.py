@@ -25,6 +25,7 @@ from paymint.core.errors import (
     ValidationFailed,
 )
 from paymint.core.money import MINOR_UNITS, quantize_money
+from paymint.core.permissions import require_staff
 
 from . import verification
 from .enums import (
@@ -567,8 +568,7 @@ def low_confidence_fields(invoice: Invoice) -> list[str]:
 
 
 def _require_staff(actor) -> None:
-    if not (actor.is_staff and actor.is_active):
-        raise PermissionDenied("Only operations staff can do this.", code="STAFF_ONLY")
+    require_staff(actor, code="STAFF_ONLY")
 
 
 def invoice_ops_verify(*, invoice: Invoice, actor, note: str = "") -> Invoice:

@@ -37,7 +37,12 @@ from stellar_sdk.operation.set_options import AuthorizationFlag
 from ..models import ChainTransaction
 from .enums import ChainPurpose, ChainTxStatus
 from .gateway import HorizonGateway, platform_keys, stablecoin_asset
-from .local_ledger import STROOPS_PER_UNIT, TL_AUTHORIZED, LocalLedger, format_stroops
+from .local_ledger import (
+    TL_AUTHORIZED,
+    LocalLedger,
+    format_stroops,
+    to_stroops,
+)
 from .outbox import (
     ChainRetryLater,
     _alert,
@@ -73,13 +78,6 @@ def invoice_asset_code(invoice_id: int) -> str:
 
 def invoice_asset(invoice_id: int) -> Asset:
     return Asset(invoice_asset_code(invoice_id), platform_keys().issuer.public_key)
-
-
-def to_stroops(amount: Decimal) -> int:
-    value = Decimal(amount) * STROOPS_PER_UNIT
-    if value != value.to_integral_value():
-        raise ValueError(f"{amount} is finer than a stroop")
-    return int(value)
 
 
 def allocate_stroops(total: int, weights: Mapping[K, int]) -> dict[K, int]:
