@@ -7,7 +7,9 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 RUN pip install --no-cache-dir .
 COPY . .
-RUN DJANGO_SECRET_KEY=build BANK_WEBHOOK_SECRET=build python manage.py collectstatic --noinput
+RUN DJANGO_SECRET_KEY=build BANK_WEBHOOK_SECRET=build \
+    FIELD_ENCRYPTION_KEYS="$(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" \
+    python manage.py collectstatic --noinput
 RUN useradd --create-home paymint
 USER paymint
 EXPOSE 8000

@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup system venv demo serve test lint migrate-local clean
+.PHONY: setup system venv demo serve test lint security migrate-local clean
 
 setup: system venv
 
@@ -36,12 +36,26 @@ serve: setup
 
 # The test suite on PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/paymint).
 test: setup
-	@DJANGO_SETTINGS_MODULE=paymint.settings.test $(PY) manage.py makemigrations --check --dry-run -v 0
+	@DJANGO_SETTINGS_MODULE=paymint.settings.test $(PY) -W ignore::RuntimeWarning manage.py makemigrations --check --dry-run -v 0
 	@$(VENV)/bin/pytest -q -p no:cacheprovider
 
 lint: venv
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
+
+# Security checks: bandit (config in pyproject.toml) and Django's deployment checklist on the
+# production settings, with dummy values for the secrets production.py requires. Also run by
+# tests/security/test_static_checks.py (CI runs `make test`).
+security: venv
+	@$(VENV)/bin/bandit -r -c pyproject.toml . --severity-level medium -q
+	@env DJANGO_SETTINGS_MODULE=paymint.settings.production \
+		DJANGO_SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+		BANK_WEBHOOK_SECRET=dummy-webhook-secret \
+		FIELD_ENCRYPTION_KEYS="$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" \
+		DATABASE_URL=postgres://postgres@127.0.0.1:5432/paymint \
+		DJANGO_ALLOWED_HOSTS=paymint.example \
+		FIELD_ENCRYPTION_KEYS="$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" \
+		$(PY) manage.py check --deploy --fail-level WARNING
 
 clean:
 	rm -rf $(VENV) db.sqlite3 media .test-media staticfiles

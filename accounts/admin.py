@@ -13,17 +13,22 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from compliance.admin_history import AuditHistoryMixin
+from compliance.audit import audit_record
 from paymint.core.admin import ReadOnlyInline
 from paymint.core.errors import ApplicationError
 
 from .enums import KycStatus
+from .forms import AdminPasswordChangeServiceForm
 from .four_eyes import kyc_approve_with_four_eyes, kyc_requires_four_eyes
 from .models import KycApproval, KycDocument, KycProfile, KycStatusEvent, User
+from .selectors import kyc_profiles_with_tax_id
 from .services import kyc_reject
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(AuditHistoryMixin, DjangoUserAdmin):
+    audit_history_by_subject = True  # History: every audit event about the user
     list_display = ("email", "role", "is_active", "is_staff", "date_joined")
     list_filter = ("role", "is_staff", "is_active")
     search_fields = ("email",)
@@ -35,6 +40,7 @@ class UserAdmin(DjangoUserAdmin):
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"fields": ("email", "role", "password1", "password2")}),)
+    change_password_form = AdminPasswordChangeServiceForm  # also revokes API refresh tokens
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -59,22 +65,22 @@ class KycDocumentInline(admin.StackedInline):
 
     @admin.display(description="Document")
     def preview(self, obj: KycDocument) -> str:
+        # The link redirects to a short-lived signed URL that serves the file as an attachment;
+        # an image still previews through <img> (which ignores the attachment disposition).
         url = reverse("kyc-document", args=[obj.public_id])
+        download = format_html(
+            '<a href="{}" download rel="noopener noreferrer">Download ({})</a>',
+            url,
+            obj.content_type,
+        )
         if obj.content_type.startswith("image/"):
             return format_html(
-                '<a href="{}" target="_blank" rel="noopener"><img src="{}" alt="Uploaded '
-                'document" style="max-width:640px;max-height:480px;border:1px solid #ccc">'
-                "</a>",
+                '<img src="{}" alt="Uploaded document" style="max-width:640px;'
+                'max-height:480px;border:1px solid #ccc"><br>{}',
                 url,
-                url,
+                download,
             )
-        return format_html(
-            '<iframe src="{}" title="Uploaded document" style="width:100%;max-width:800px;'
-            'height:520px;border:1px solid #ccc"></iframe><br><a href="{}" target="_blank" '
-            'rel="noopener">Open in a new tab</a>',
-            url,
-            url,
-        )
+        return download
 
 
 class KycApprovalInline(admin.TabularInline):
@@ -99,20 +105,24 @@ class DecisionReasonForm(forms.Form):
 
 
 @admin.register(KycProfile)
-class KycProfileAdmin(admin.ModelAdmin):
+class KycProfileAdmin(AuditHistoryMixin, admin.ModelAdmin):
     list_display = (
         "legal_name",
         "kind",
         "user",
         "country",
         "tax_id",
+        "bank_account_masked",
         "status",
         "submitted_at",
         "decided_by",
         "decided_at",
     )
     list_filter = ("status", "kind", "country")
-    search_fields = ("legal_name", "user__email", "tax_id")
+    # The tax id is encrypted: searched by its keyed hash in get_search_results, not here.
+    search_fields = ("legal_name", "user__email")
+    # The payout IBAN is shown masked only (bank_account_masked), never as a form field.
+    exclude = ("bank_account_iban",)
     ordering = ("status", "submitted_at")
     readonly_fields = (
         "user",
@@ -122,6 +132,9 @@ class KycProfileAdmin(admin.ModelAdmin):
         "tax_id",
         "tax_id_scheme",
         "address",
+        "date_of_birth",
+        "identity_document_number",
+        "bank_account_masked",
         "declared_investment",
         "four_eyes",
         "status",
@@ -138,6 +151,22 @@ class KycProfileAdmin(admin.ModelAdmin):
     def four_eyes(self, obj: KycProfile) -> bool:
         return kyc_requires_four_eyes(obj)
 
+    @admin.display(description="Payout account")
+    def bank_account_masked(self, obj: KycProfile) -> str:
+        return obj.bank_account_masked or "-"
+
+    def get_search_results(self, request, queryset, search_term):
+        """Name and email as usual, plus an exact tax id match through its keyed hash."""
+        results, may_have_duplicates = super().get_search_results(
+            request, queryset, search_term
+        )
+        if search_term.strip():
+            by_tax_id = queryset.filter(
+                pk__in=kyc_profiles_with_tax_id(tax_id=search_term).values("pk")
+            )
+            results = results | by_tax_id
+        return results, may_have_duplicates
+
     actions = ["approve_selected", "reject_selected"]
 
     def has_add_permission(self, request):
@@ -148,12 +177,23 @@ class KycProfileAdmin(admin.ModelAdmin):
 
     def _decide(self, request, queryset, decide, verb: str, reason: str) -> None:
         done = 0
+        action = "kyc.approve" if decide is kyc_approve_with_four_eyes else "kyc.reject"
         for profile in queryset:
+            from_status = profile.status
             try:
                 result = decide(profile=profile, reviewer=request.user, reason=reason)
             except ApplicationError as exc:
+                audit_record(action=action, target=profile, reason=reason, request=request,
+                             changes={"outcome": "refused", "code": exc.code})
                 self.message_user(request, f"{profile.legal_name}: {exc.message}", messages.ERROR)
                 continue
+            if isinstance(result, KycProfile):
+                outcome = {"outcome": "ok", "status": [from_status, result.status]}
+            else:  # a four-eyes outcome
+                outcome = {"outcome": "ok", "status": [from_status, result.profile.status],
+                           "approvals": f"{result.approvals} of {result.required}"}
+            audit_record(action=action, target=profile, reason=reason, request=request,
+                         changes=outcome)
             if getattr(result, "approved", True):
                 done += 1
             else:

@@ -9,7 +9,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from paymint.core.idempotency import IdempotentWriteMixin
+from paymint.core.throttling import LoginThrottle, RegistrationThrottle
 
+from .auth_tokens import refresh_token_revoke, refresh_token_rotate, token_pair_obtain
 from .enums import Role
 from .selectors import kyc_profile_for_user
 from .services import kyc_submit, user_register
@@ -20,6 +22,9 @@ class KycOutputSerializer(serializers.Serializer):
     legal_name = serializers.CharField()
     country = serializers.CharField()
     tax_id = serializers.CharField()
+    bank_account = serializers.CharField(
+        source="bank_account_masked", help_text="Payout IBAN, masked: DE89 **** 3000."
+    )
     status = serializers.CharField()
     decision_reason = serializers.CharField()
     decided_at = serializers.DateTimeField(allow_null=True)
@@ -37,6 +42,7 @@ class UserRegisterApi(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
+    throttle_classes = [RegistrationThrottle]
 
     class InputSerializer(serializers.Serializer):
         email = serializers.EmailField()
@@ -74,6 +80,14 @@ class KycSubmitApi(IdempotentWriteMixin, APIView):
         country = serializers.CharField(min_length=2, max_length=2)
         tax_id = serializers.CharField(max_length=32)
         address = serializers.CharField(max_length=300, required=False, allow_blank=True)
+        # Individuals (investors, KYC) only.
+        date_of_birth = serializers.DateField(required=False, allow_null=True)
+        identity_document_number = serializers.CharField(
+            max_length=64, required=False, allow_blank=True
+        )
+        # Payout account for withdrawals; validated (INVALID_IBAN), answered masked.
+        bank_account_iban = serializers.CharField(max_length=42, required=False,
+                                                  allow_blank=True)
 
     @extend_schema(request=InputSerializer, responses={201: KycOutputSerializer})
     def post(self, request):
@@ -81,3 +95,69 @@ class KycSubmitApi(IdempotentWriteMixin, APIView):
         data.is_valid(raise_exception=True)
         profile = kyc_submit(user=request.user, **data.validated_data)
         return Response(KycOutputSerializer(profile).data, status=status.HTTP_201_CREATED)
+
+
+class TokenPairOutputSerializer(serializers.Serializer):
+    refresh = serializers.CharField()
+    access = serializers.CharField()
+
+
+class TokenObtainApi(APIView):
+    """``POST /api/v1/auth/token``: email and password -> ``{"refresh", "access"}``.
+
+    Answers 401 ``AUTHENTICATION_FAILED`` for a wrong email or password, 429 ``ACCOUNT_LOCKED``
+    after ``AXES_FAILURE_LIMIT`` failures for the email from this address (for
+    ``AXES_COOLOFF_TIME``, even with the right password), and 429 ``RATE_LIMITED`` past the
+    per-IP ``login`` rate.
+    """
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [LoginThrottle]
+
+    class InputSerializer(serializers.Serializer):
+        email = serializers.CharField(max_length=254)
+        password = serializers.CharField(write_only=True, max_length=128, trim_whitespace=False)
+
+    @extend_schema(request=InputSerializer, responses={200: TokenPairOutputSerializer})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        # The Django request: django-axes records the attempt on it.
+        tokens = token_pair_obtain(request=request._request, **data.validated_data)
+        return Response(TokenPairOutputSerializer(tokens).data)
+
+
+class TokenRefreshApi(APIView):
+    """``POST /api/v1/auth/token/refresh``: a refresh token -> a new ``{"refresh", "access"}``.
+    The refresh token sent is blacklisted (rotation): using it again answers 401
+    ``TOKEN_REVOKED``; an expired or forged one 401 ``TOKEN_EXPIRED`` / ``TOKEN_INVALID``."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    class InputSerializer(serializers.Serializer):
+        refresh = serializers.CharField()
+
+    @extend_schema(request=InputSerializer, responses={200: TokenPairOutputSerializer})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        tokens = refresh_token_rotate(raw=data.validated_data["refresh"])
+        return Response(TokenPairOutputSerializer(tokens).data)
+
+
+class LogoutApi(APIView):
+    """``POST /api/v1/auth/logout`` (signed in): blacklist the caller's refresh token
+    ``{"refresh"}``; answers 204. Another user's token is refused with 403 ``TOKEN_NOT_OWNED``.
+    The access token in use stays valid until it expires (15 minutes)."""
+
+    class InputSerializer(serializers.Serializer):
+        refresh = serializers.CharField()
+
+    @extend_schema(request=InputSerializer, responses={204: None})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        refresh_token_revoke(user=request.user, raw=data.validated_data["refresh"])
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -9,11 +9,18 @@ status moves) are the services'. :class:`ServiceErrorFormMixin` puts an
 from __future__ import annotations
 
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import (
+    AdminPasswordChangeForm,
+    AuthenticationForm,
+    PasswordChangeForm,
+    SetPasswordForm,
+)
 
 from paymint.core.errors import ApplicationError
 
+from .auth_tokens import user_refresh_tokens_revoke
 from .enums import Role
+from .services import user_password_set
 
 
 class ServiceErrorFormMixin:
@@ -94,6 +101,25 @@ class KycForm(ServiceErrorFormMixin, forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 2, "autocomplete": "street-address"}),
     )
+    date_of_birth = forms.DateField(
+        label="Date of birth",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date", "autocomplete": "bday"}),
+    )
+    identity_document_number = forms.CharField(
+        label="Passport or ID card number",
+        max_length=64,
+        required=False,
+        help_text="The number of the identity document you upload below.",
+    )
+    bank_account_iban = forms.CharField(
+        label="Bank account (IBAN) for withdrawals",
+        max_length=42,
+        required=False,
+        help_text="Where we pay your money out, e.g. DE89 3704 0044 0532 0130 00. Stored "
+        "encrypted; we show only its first and last characters.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
 
     document = forms.FileField(
         label="Identity or company registration document",
@@ -118,6 +144,9 @@ class KycForm(ServiceErrorFormMixin, forms.Form):
         super().__init__(*args, **kwargs)
         if role != Role.INVESTOR:
             del self.fields["declared_investment"]
+            # Individuals only (KYC): a company (KYB) has no birth date or passport.
+            del self.fields["date_of_birth"]
+            del self.fields["identity_document_number"]
         if document_on_file:
             self.fields["document"].help_text = (
                 "We already have your document; upload a new one only if it changed. "
@@ -147,3 +176,31 @@ class OtpTokenForm(ServiceErrorFormMixin, forms.Form):
             }
         ),
     )
+
+
+class PasswordResetSetForm(SetPasswordForm):
+    """The new password from a reset link, saved by :func:`accounts.services.user_password_set`
+    (revokes API refresh tokens, clears sign-in lockouts of the address)."""
+
+    def save(self, commit=True):
+        user_password_set(user=self.user, password=self.cleaned_data["new_password1"],
+                          via_reset=True)
+        return self.user
+
+
+class PasswordChangeServiceForm(PasswordChangeForm):
+    """Current and new password, saved by :func:`accounts.services.user_password_set`."""
+
+    def save(self, commit=True):
+        user_password_set(user=self.user, password=self.cleaned_data["new_password1"])
+        return self.user
+
+
+class AdminPasswordChangeServiceForm(AdminPasswordChangeForm):
+    """The admin's "change password" form; also revokes the user's API refresh tokens."""
+
+    def save(self, commit=True):
+        user = super().save(commit=commit)
+        if commit:
+            user_refresh_tokens_revoke(user=user)
+        return user

@@ -2,12 +2,14 @@
 
 The file's type is sniffed from its bytes (PDF, PNG or JPEG; the name and the browser's
 content type are ignored), its size is capped by ``settings.KYC_DOCUMENT_MAX_BYTES``, and it is
-stored under a random name in the default (private) storage. Only staff and the profile's
-owner can read it back (:func:`kyc_document_get_for_viewer`).
+stored under a random name in the default (private) storage, within the user's daily upload
+quota. Only staff and the profile's owner can read it back (:func:`kyc_document_get_for_viewer`),
+through a short-lived signed URL (:mod:`paymint.core.storage`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import uuid
 from decimal import Decimal
@@ -18,6 +20,8 @@ from django.db import transaction
 
 from invoices.extraction.pipeline import sniff_content_type
 from paymint.core.errors import NotFound, ValidationFailed
+from paymint.core.storage import PrivateFile
+from paymint.core.uploads import upload_quota_reserve
 
 from .enums import KycKind
 from .models import KYC_DOCUMENT_TYPES, KycDocument, KycProfile, User
@@ -62,6 +66,9 @@ def kyc_submit_with_document(
     address: str = "",
     document=None,
     declared_investment: Decimal | None = None,
+    date_of_birth: dt.date | None = None,
+    identity_document_number: str = "",
+    bank_account_iban: str = "",
 ) -> KycProfile:
     """Onboarding from the dashboard: :func:`accounts.services.kyc_submit` plus the document
     (required unless one is already on file) and, for investors, the declared investment
@@ -70,6 +77,8 @@ def kyc_submit_with_document(
     Raises:
         ValidationFailed: ``DOCUMENT_REQUIRED`` and the errors of :func:`kyc_document_read`,
             before anything is written; the errors of :func:`kyc_submit`.
+        UploadQuotaExceeded: ``UPLOAD_QUOTA_EXCEEDED`` (429) past the user's daily upload
+            quota (:mod:`paymint.core.uploads`); nothing is written.
     """
     data = content_type = None
     if document is not None:
@@ -79,8 +88,12 @@ def kyc_submit_with_document(
             "Upload an identity or company registration document.", "DOCUMENT_REQUIRED"
         )
     with transaction.atomic():
+        if data is not None:
+            upload_quota_reserve(user=user, size=len(data))
         profile = kyc_submit(
-            user=user, legal_name=legal_name, country=country, tax_id=tax_id, address=address
+            user=user, legal_name=legal_name, country=country, tax_id=tax_id, address=address,
+            date_of_birth=date_of_birth, identity_document_number=identity_document_number,
+            bank_account_iban=bank_account_iban,
         )
         if profile.kind == KycKind.KYC and profile.declared_investment != declared_investment:
             profile.declared_investment = declared_investment
@@ -119,6 +132,26 @@ def kyc_document_get_for_viewer(*, user: User, document_id) -> KycDocument:
     if document is None:
         raise NotFound("Document not found.", code="DOCUMENT_NOT_FOUND")
     return document
+
+
+def kyc_document_file_for_viewer(*, user: User, object_id) -> PrivateFile:
+    """The stored file of KYC document ``object_id`` for whoever may open it (see
+    :func:`kyc_document_get_for_viewer`): the private file resolver of ``paymint.core.storage``.
+
+    Raises:
+        NotFound: ``DOCUMENT_NOT_FOUND``.
+    """
+    return kyc_document_private_file(kyc_document_get_for_viewer(user=user, document_id=object_id))
+
+
+def kyc_document_private_file(document: KycDocument) -> PrivateFile:
+    """How a KYC document is handed out: ``kyc-<id>.<ext>`` with its sniffed content type."""
+    extension = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}
+    return PrivateFile(
+        file=document.file,
+        filename=f"kyc-{document.public_id}.{extension.get(document.content_type, 'bin')}",
+        content_type=document.content_type,
+    )
 
 
 def _document_error(message: str, code: str) -> ValidationFailed:

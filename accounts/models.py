@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 
+from paymint.core.fields import EncryptedCharField, EncryptedDateField
 from paymint.core.models import PublicModel, TimeStampedModel
 
 from .enums import KycKind, KycStatus, Role
@@ -84,6 +85,9 @@ class KycProfile(TimeStampedModel):
     """Know-your-customer (investor, ``KYC``) or know-your-business (seller, ``KYB``) record.
 
     The tax id is validated with python-stdnum for its country and stored in compact form.
+    Tax id, address, date of birth, identity document number and payout IBAN are encrypted
+    at rest; look a tax id up through ``tax_id_hash`` (:func:`accounts.selectors.
+    kyc_profiles_with_tax_id`), never by filtering on ``tax_id``.
     Status changes only through :func:`accounts.services.kyc_transition`.
     """
 
@@ -93,9 +97,23 @@ class KycProfile(TimeStampedModel):
     kind = models.CharField(max_length=3, choices=KycKind.choices)
     legal_name = models.CharField(max_length=200)
     country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2")
-    tax_id = models.CharField(max_length=32, blank=True)
+    # Personal data encrypted at rest (paymint.core.fields; keys: FIELD_ENCRYPTION_KEYS).
+    tax_id = EncryptedCharField(max_length=32, blank=True, hash_field="tax_id_hash")
+    tax_id_hash = models.CharField(
+        max_length=64, blank=True, db_index=True, editable=False,
+        help_text="HMAC of the normalized tax id (paymint.core.crypto.lookup_hash): the only "
+        "way to look a tax id up, since the tax id column is encrypted.",
+    )
     tax_id_scheme = models.CharField(max_length=32, blank=True, help_text="stdnum module name")
-    address = models.CharField(max_length=300, blank=True)
+    address = EncryptedCharField(max_length=300, blank=True)
+    date_of_birth = EncryptedDateField(null=True, blank=True, help_text="Individuals (KYC) only.")
+    identity_document_number = EncryptedCharField(
+        max_length=64, blank=True, help_text="Passport or identity card number; KYC only."
+    )
+    bank_account_iban = EncryptedCharField(
+        max_length=34, blank=True,
+        help_text="Payout account for withdrawals (IBAN, compact form, validated).",
+    )
     status = models.CharField(max_length=16, choices=KycStatus.choices, default=KycStatus.DRAFT)
     submitted_at = models.DateTimeField(null=True, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
@@ -134,6 +152,13 @@ class KycProfile(TimeStampedModel):
     @property
     def is_approved(self) -> bool:
         return self.status == KycStatus.APPROVED
+
+    @property
+    def bank_account_masked(self) -> str:
+        """The payout IBAN as shown in the admin and dashboards: ``DE89 **** 3000``."""
+        from .banking import iban_mask
+
+        return iban_mask(self.bank_account_iban)
 
 
 class KycStatusEvent(models.Model):

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
+
+from paymint.core.crypto import lookup_hashes
+
 from .enums import KycStatus
 from .models import KycProfile, User
 
@@ -14,6 +18,17 @@ def kyc_is_approved(*, user: User) -> bool:
 def kyc_profile_for_user(*, user: User) -> KycProfile | None:
     """The user's own KYC/KYB profile, or None before onboarding."""
     return KycProfile.objects.filter(user=user).first()
+
+
+def kyc_profiles_with_tax_id(*, tax_id: str) -> QuerySet[KycProfile]:
+    """Profiles whose tax id is ``tax_id`` (spacing, punctuation and case ignored).
+
+    The tax id column is encrypted, so this matches the stored HMAC (``tax_id_hash``) under
+    every configured key (rows not yet rotated match too)."""
+    hashes = lookup_hashes(tax_id)
+    if not hashes:
+        return KycProfile.objects.none()
+    return KycProfile.objects.filter(tax_id_hash__in=hashes)
 
 
 def user_by_deposit_reference(*, reference: str) -> User | None:

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from compliance.taxids import validate_tax_id
+from paymint.core.crypto import lookup_hash
 from paymint.core.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
 from paymint.core.permissions import require_staff
 
+from .auth_tokens import user_refresh_tokens_revoke
+from .banking import iban_validate
 from .enums import KYC_TRANSITIONS, KycKind, KycStatus, Role
+from .lockout import lockout_clear
 from .models import KycProfile, KycStatusEvent, User
 
 
@@ -65,6 +71,36 @@ def staff_user_create(*, email: str, password: str) -> User:
         raise Conflict("An account with this email already exists.", code="EMAIL_TAKEN") from None
 
 
+def user_password_set(*, user: User, password: str, via_reset: bool = False) -> int:
+    """Give ``user`` a new password (password change, reset link, admin) and end their other
+    sign-ins: every outstanding API refresh token is blacklisted, and Django sessions signed in
+    with the old password stop working on their next request (the session stores a hash
+    derived from the password). The caller keeps its own session with
+    ``update_session_auth_hash``.
+
+    ``via_reset``: the owner proved control of the mailbox, so the brute-force lockouts of the
+    email address are cleared too.
+
+    Returns:
+        How many refresh tokens were revoked.
+
+    Raises:
+        ValidationFailed: ``WEAK_PASSWORD``.
+    """
+    try:
+        validate_password(password, user=user)
+    except DjangoValidationError as exc:
+        raise ValidationFailed("The password is too weak.", code="WEAK_PASSWORD",
+                               fields={"password": exc.messages}) from exc
+    with transaction.atomic():
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        revoked = user_refresh_tokens_revoke(user=user)
+    if via_reset:
+        lockout_clear(email=user.email)
+    return revoked
+
+
 def kyc_submit(
     *,
     user: User,
@@ -72,14 +108,22 @@ def kyc_submit(
     country: str,
     tax_id: str,
     address: str = "",
+    date_of_birth: dt.date | None = None,
+    identity_document_number: str = "",
+    bank_account_iban: str = "",
 ) -> KycProfile:
     """Create or update the user's KYC (investor) / KYB (seller) profile and send it for review.
 
-    The tax id is validated with python-stdnum for ``country`` and stored compact.
+    The tax id is validated with python-stdnum for ``country`` and stored compact, with its
+    lookup hash. ``date_of_birth`` and ``identity_document_number`` are for individuals (KYC)
+    only; ``bank_account_iban`` (optional, the payout account for withdrawals) is validated
+    and stored compact. Personal fields are encrypted at rest (:mod:`paymint.core.fields`).
 
     Raises:
         InvalidTaxId: the tax id fails its format or check digit (``INVALID_TAX_ID``).
-        ValidationFailed: missing legal name or country.
+        ValidationFailed: missing legal name or country; ``INVALID_IBAN``;
+            ``INVALID_DATE_OF_BIRTH`` (in the future or under 18); ``NOT_AN_INDIVIDUAL``
+            (date of birth or identity document number on a KYB profile).
         InvalidTransition: the profile is already approved or pending review.
     """
     if user.role not in (Role.SELLER, Role.INVESTOR):
@@ -89,10 +133,28 @@ def kyc_submit(
         errors["legal_name"] = ["This field is required."]
     if len(country.strip()) != 2:
         errors["country"] = ["Use the two-letter ISO country code."]
-    if errors:
-        raise ValidationFailed("Please correct the highlighted fields.", fields=errors)
-    tax = validate_tax_id(tax_id, country)
     kind = KycKind.KYB if user.role == Role.SELLER else KycKind.KYC
+    identity_document_number = (identity_document_number or "").strip()
+    if kind == KycKind.KYB and (date_of_birth is not None or identity_document_number):
+        message = "Only individuals (investors) give a date of birth or identity document."
+        raise ValidationFailed(message, code="NOT_AN_INDIVIDUAL", fields={
+            name: [message] for name, value in (("date_of_birth", date_of_birth),
+                                                ("identity_document_number",
+                                                 identity_document_number)) if value})
+    if date_of_birth is not None:
+        today = timezone.localdate()
+        age = today.year - date_of_birth.year - (
+            (today.month, today.day) < (date_of_birth.month, date_of_birth.day)
+        )
+        if date_of_birth >= today:
+            errors["date_of_birth"] = ["The date of birth must be in the past."]
+        elif age < 18:
+            errors["date_of_birth"] = ["You must be at least 18 years old."]
+    if errors:
+        code = "INVALID_DATE_OF_BIRTH" if list(errors) == ["date_of_birth"] else None
+        raise ValidationFailed("Please correct the highlighted fields.", code=code, fields=errors)
+    iban = iban_validate(bank_account_iban)
+    tax = validate_tax_id(tax_id, country)
     with transaction.atomic():
         profile, _ = KycProfile.objects.select_for_update().get_or_create(
             user=user, defaults={"kind": kind, "legal_name": legal_name, "country": country}
@@ -105,11 +167,16 @@ def kyc_submit(
         profile.legal_name = legal_name.strip()
         profile.country = country.strip().upper()
         profile.tax_id = tax.compact
+        profile.tax_id_hash = lookup_hash(tax.compact)
         profile.tax_id_scheme = tax.scheme
         profile.address = address.strip()
+        profile.date_of_birth = date_of_birth
+        profile.identity_document_number = identity_document_number
+        profile.bank_account_iban = iban
         profile.save(
-            update_fields=["legal_name", "country", "tax_id", "tax_id_scheme", "address",
-                           "updated_at"]
+            update_fields=["legal_name", "country", "tax_id", "tax_id_hash", "tax_id_scheme",
+                           "address", "date_of_birth", "identity_document_number",
+                           "bank_account_iban", "updated_at"]
         )
         profile = kyc_transition(
             profile=profile, to_status=KycStatus.PENDING_REVIEW, actor=user, reason="submitted"
@@ -172,9 +239,19 @@ def kyc_approve(*, profile: KycProfile, reviewer: User, reason: str = "") -> Kyc
 
     Raises:
         PermissionDenied: the reviewer is not active staff, or reviews themself.
+        Conflict: ``SANCTIONS_HOLD_OPEN`` - a sanctions/PEP screening hit on the applicant is
+            unresolved (compliance releases the hold, or rejects, first).
         InvalidTransition: the profile is not pending review.
     """
+    from compliance.models import AccountHold
+
     _require_reviewer(reviewer, profile)
+    if AccountHold.objects.filter(user_id=profile.user_id, released_at__isnull=True,
+                                  reason=AccountHold.Reason.SANCTIONS_HIT).exists():
+        raise Conflict(
+            "A sanctions screening hit on this applicant is unresolved: review the alert and "
+            "release the hold before approving.", code="SANCTIONS_HOLD_OPEN",
+        )
     return kyc_transition(
         profile=profile, to_status=KycStatus.APPROVED, actor=reviewer,
         reason=reason.strip() or "Approved",

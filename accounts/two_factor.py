@@ -85,6 +85,34 @@ def totp_verify(*, user: User, token: str) -> TOTPDevice:
     return device
 
 
+def totp_step_up(*, user: User, code: str, action: str) -> TOTPDevice:
+    """Check a fresh code before a sensitive ``action`` (e.g. "withdraw 12,000 EUR"); the
+    errors name the ``otp_code`` field of the API input and the dashboard form.
+
+    Raises:
+        PermissionDenied: ``TWO_FACTOR_SETUP_REQUIRED`` when the user has no confirmed device.
+        ValidationFailed: ``OTP_REQUIRED`` (no code given), ``INVALID_OTP`` (wrong, reused or
+            throttled code).
+    """
+    if totp_device_for_user(user=user) is None:
+        raise PermissionDenied(
+            f"To {action}, first turn on two-factor sign-in with an authenticator app.",
+            code="TWO_FACTOR_SETUP_REQUIRED",
+            fields={"otp_code": ["Set up two-factor sign-in first."]},
+        )
+    if not _clean(code):
+        raise ValidationFailed(
+            f"To {action}, enter the 6-digit code from your authenticator app.",
+            code="OTP_REQUIRED",
+            fields={"otp_code": ["Enter the code from your authenticator app."]},
+        )
+    try:
+        return totp_verify(user=user, token=code)
+    except ValidationFailed as exc:
+        raise ValidationFailed(exc.message, code=exc.code,
+                               fields={"otp_code": ["Invalid code."]}) from None
+
+
 def totp_disable(*, user: User, token: str) -> None:
     """Turn two-factor off after checking a current code. Staff cannot turn it off.
 

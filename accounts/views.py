@@ -18,21 +18,38 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse, reverse_lazy
-from django.utils.cache import patch_cache_control
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_otp import login as otp_login
 
+from compliance.audit import audit_record
 from paymint.core.errors import ApplicationError, NotFound
+from paymint.core.storage import private_file_redirect
+from paymint.core.throttling import (
+    LoginThrottle,
+    RegistrationThrottle,
+    UploadThrottle,
+    throttle_view,
+)
 
 from .email_verification import email_verification_send, email_verify
 from .enums import KycStatus, Role
-from .forms import EmailAuthenticationForm, KycForm, OtpTokenForm, SignupForm
-from .kyc_documents import kyc_document_get_for_viewer, kyc_submit_with_document
+from .forms import (
+    EmailAuthenticationForm,
+    KycForm,
+    OtpTokenForm,
+    PasswordChangeServiceForm,
+    PasswordResetSetForm,
+    SignupForm,
+)
+from .kyc_documents import (
+    kyc_document_get_for_viewer,
+    kyc_document_private_file,
+    kyc_submit_with_document,
+)
 from .selectors import kyc_profile_for_user
 from .services import user_register
 from .two_factor import (
@@ -52,6 +69,8 @@ PENDING_SIGN_IN = "accounts.pending_sign_in"
 PENDING_SIGN_IN_SECONDS = 300
 #: Seconds between two verification emails for one user.
 RESEND_INTERVAL_SECONDS = 60
+#: The backend a new account is signed in with (axes' backend comes first but signs no one in).
+SIGNUP_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
 def role_required(*roles: str) -> Callable:
@@ -91,7 +110,11 @@ def _with_next(name: str, next_url: str) -> str:
 
 class TwoStepLoginView(auth_views.LoginView):
     """Email and password; accounts with an authenticator app then give a code
-    (:func:`two_factor_verify`) before they are signed in."""
+    (:func:`two_factor_verify`) before they are signed in.
+
+    Sign-in attempts are limited per IP address (``login`` rate); after ``AXES_FAILURE_LIMIT``
+    wrong passwords for one email from one address django-axes answers with
+    ``accounts/locked_out.html`` (429) instead (:mod:`accounts.lockout`)."""
 
     template_name = "accounts/login.html"
     authentication_form = EmailAuthenticationForm
@@ -109,7 +132,7 @@ class TwoStepLoginView(auth_views.LoginView):
         return redirect(_with_next("two-factor-verify", self.get_redirect_url()))
 
 
-login_view = TwoStepLoginView.as_view()
+login_view = throttle_view(LoginThrottle)(TwoStepLoginView.as_view())
 logout_view = auth_views.LogoutView.as_view()
 
 
@@ -264,6 +287,7 @@ password_reset_done = auth_views.PasswordResetDoneView.as_view(
 )
 password_reset_confirm = auth_views.PasswordResetConfirmView.as_view(
     template_name="accounts/password_reset_confirm.html",
+    form_class=PasswordResetSetForm,  # also revokes API tokens and clears sign-in lockouts
     success_url=reverse_lazy("password-reset-complete"),
 )
 password_reset_complete = auth_views.PasswordResetCompleteView.as_view(
@@ -271,7 +295,28 @@ password_reset_complete = auth_views.PasswordResetCompleteView.as_view(
 )
 
 
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Current and new password. This session stays signed in; the user's other sessions and
+    API refresh tokens are ended (:func:`accounts.services.user_password_set`)."""
+
+    template_name = "accounts/password_change.html"
+    form_class = PasswordChangeServiceForm
+    success_url = reverse_lazy("account-security")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        messages.success(
+            self.request,
+            "Your password was changed. You were signed out everywhere else.",
+        )
+        return response
+
+
+password_change = PasswordChangeView.as_view()
+
+
 @require_http_methods(["GET", "POST"])
+@throttle_view(RegistrationThrottle)
 def signup(request: HttpRequest) -> HttpResponse:
     """Create a seller or investor account, sign in, continue to onboarding."""
     if request.user.is_authenticated:
@@ -288,7 +333,7 @@ def signup(request: HttpRequest) -> HttpResponse:
             form.add_application_error(exc)
         else:
             email_verification_send(user=user, link_for=_verification_link(request))
-            login(request, user)
+            login(request, user, backend=SIGNUP_BACKEND)
             messages.success(
                 request,
                 f"Welcome to PayMint. We sent a confirmation link to {user.email}: "
@@ -300,9 +345,11 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 @role_required(Role.SELLER, Role.INVESTOR)
 @require_http_methods(["GET", "POST"])
+@throttle_view(UploadThrottle)
 def kyc(request: HttpRequest) -> HttpResponse:
     """KYB (sellers) / KYC (investors) onboarding: the form with the identity or registration
-    document, the status and the decision. Closed until the email address is confirmed."""
+    document, the status and the decision. Closed until the email address is confirmed.
+    Submissions (with their document upload) count against the user's ``uploads`` rate."""
     user = request.user
     profile = kyc_profile_for_user(user=user)
     documents = list(profile.documents.all()) if profile is not None else []
@@ -313,6 +360,9 @@ def kyc(request: HttpRequest) -> HttpResponse:
             "country": profile.country,
             "tax_id": profile.tax_id,
             "address": profile.address,
+            "date_of_birth": profile.date_of_birth,
+            "identity_document_number": profile.identity_document_number,
+            "bank_account_iban": profile.bank_account_iban,
             "declared_investment": profile.declared_investment,
         }
     email_verified = user.email_verified_at is not None
@@ -351,24 +401,19 @@ def kyc(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-@xframe_options_sameorigin
-def kyc_document(request: HttpRequest, document_id) -> FileResponse:
-    """A KYC/KYB document, inline: for two-factor verified staff (the admin's preview) and for
-    the profile's owner."""
+def kyc_document(request: HttpRequest, document_id) -> HttpResponse:
+    """A KYC/KYB document, for two-factor verified staff (the admin) and the profile's owner:
+    a redirect to a fresh short-lived signed URL that serves it as an attachment
+    (:mod:`paymint.core.storage`)."""
     try:
         document = kyc_document_get_for_viewer(user=request.user, document_id=document_id)
     except NotFound:
         raise Http404("Document not found.") from None
-    extension = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}
-    response = FileResponse(
-        document.file.open("rb"),
-        content_type=document.content_type,
-        as_attachment=False,
-        filename=f"kyc-{document.public_id}.{extension.get(document.content_type, 'bin')}",
+    audit_record(action="document.view", target=document, request=request, kind="access")
+    return private_file_redirect(
+        request, kind="kyc", object_id=document.public_id,
+        private_file=kyc_document_private_file(document),
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    patch_cache_control(response, private=True, no_store=True)
-    return response
 
 
 @require_GET

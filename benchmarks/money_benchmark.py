@@ -1,16 +1,24 @@
 """Money engine throughput on PostgreSQL.
 
-    .venv/bin/python benchmarks/money_benchmark.py [--quick] [--no-readme]
+    .venv/bin/python benchmarks/money_benchmark.py [--quick] [--runs N] [--no-readme]
 
 Creates a scratch database (``paymint_bench``; ``BENCH_DB`` / ``BENCH_SERVER`` override) on the
 local server, migrates it, measures, and drops it again. Measures:
 
 (a) funding throughput on one hot invoice with 1 and with 16 concurrent clients (threads, each
     its own connection; investments of the minimum ticket), in investments/s;
-(b) funding spread over 16 invoices, one client each;
+(b) funding spread over 16 invoices, one client each (both repeated ``--runs`` times, default
+    3, each run with fresh clients and listings; medians reported);
 (c) settling one invoice with 1,000 investors: wall time and SQL queries of
     ``settlement_execute``, against a plain bulk insert of the same 1,002 postings in one
     transaction; and the query count for 10 vs 1,000 investors (with the queries that grow).
+
+Besides rates and wall times, every funding client and the settlement record the CPU they
+used - the Python thread (``time.thread_time``) and its PostgreSQL backend
+(``/proc/<pid>/schedstat``, when the server runs on this machine) - and each funding client
+the time it waited for the listing's row lock (the ``SELECT ... FOR UPDATE`` on the listing).
+CPU per investment times the investments a run made, over the cores, is the ceiling that no
+spreading over invoices can lift; lock wait is what spreading can remove.
 
 Prints a table with pass/fail against the targets and writes it into ``benchmarks/README.md``
 (its own section, replaced on every run).
@@ -19,6 +27,7 @@ Prints a table with pass/fail against the targets and writes it into ``benchmark
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import os
 import re
 import statistics
@@ -44,6 +53,7 @@ QUICK = "--quick" in sys.argv
 CLIENTS = 16
 HOT_TOTAL = 320 if QUICK else 960  # investments per hot-invoice run (1 or 16 clients)
 SETTLE_ROUNDS = 1 if QUICK else 3
+RUNS = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else (1 if QUICK else 3)
 BIG = 1000
 SMALL = 10
 D = Decimal
@@ -77,6 +87,9 @@ def setup_django(media: str) -> None:
 
     django.setup()
     settings.MEDIA_ROOT = media
+    # The benchmark's one seller uploads a copy of the invoice per listing (over a hundred).
+    settings.UPLOAD_QUOTA_FILES_PER_DAY = 0
+    settings.UPLOAD_QUOTA_BYTES_PER_DAY = 0
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
@@ -173,6 +186,102 @@ def new_listing(seller, *, min_ticket: Decimal):
         return listing_create(invoice=invoice, seller=seller)
 
 
+class Usage:
+    """CPU of the current thread and its database connection; time spent in the listing's
+    ``SELECT ... FOR UPDATE`` (``lock_wait``) and from its return to the commit
+    (``lock_held``: the listing row is locked for that long)."""
+
+    LOCK_SQL = re.compile(r'FROM "marketplace_listing" .*FOR UPDATE', re.S)
+
+    def __init__(self) -> None:
+        self.lock_wait = 0.0
+        self.lock_held = 0.0
+        self._pid = None
+
+    def _wrapper(self, execute, sql, params, many, context):
+        if not self.LOCK_SQL.search(sql):
+            return execute(sql, params, many, context)
+        from django.db import connection
+
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            acquired = time.perf_counter()
+            self.lock_wait += acquired - started
+            # Registered first, so it runs first after the commit (the lock is released).
+            connection.on_commit(lambda: self._released(acquired))
+
+    def _released(self, acquired: float) -> None:
+        self.lock_held += time.perf_counter() - acquired
+
+    def _backend_seconds(self) -> float:
+        """CPU seconds of this connection's server process so far (0 if not readable)."""
+        from django.db import connection
+
+        if self._pid is None:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                self._pid = cursor.fetchone()[0]
+        try:
+            with open(f"/proc/{self._pid}/schedstat") as stat:
+                return int(stat.read().split()[0]) / 1e9
+        except OSError:  # the server runs elsewhere
+            return 0.0
+
+    def __enter__(self) -> Usage:
+        from django.db import connection
+
+        self._server0 = self._backend_seconds()
+        self._client0 = time.thread_time()
+        self._wrap = connection.execute_wrapper(self._wrapper)
+        self._wrap.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._wrap.__exit__(*exc)
+        self.client = time.thread_time() - self._client0
+        self.server = self._backend_seconds() - self._server0
+
+
+class LockSampler:
+    """Samples ``pg_stat_activity`` every ``interval`` seconds from its own connection: the
+    mean number of this database's backends waiting for a lock, times the elapsed time, is
+    the server's view of the time funding spent waiting for row locks."""
+
+    def __init__(self, interval: float = 0.02) -> None:
+        self.interval = interval
+        self.samples: list[int] = []
+        self._stop = threading.Event()
+
+    def _run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(f"{SERVER}/{BENCH_DB}", autocommit=True) as conn:
+            while not self._stop.is_set():
+                row = conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'"
+                ).fetchone()
+                self.samples.append(row[0])
+                self._stop.wait(self.interval)
+
+    def __enter__(self) -> LockSampler:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        self._started = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.elapsed = time.perf_counter() - self._started
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def waiting_seconds(self) -> float:
+        return statistics.fmean(self.samples) * self.elapsed if self.samples else 0.0
+
+
 def run_threads(count: int, work) -> float:
     """Run ``work(i)`` in ``count`` threads released together; wall seconds."""
     barrier = threading.Barrier(count + 1)
@@ -198,25 +307,41 @@ def run_threads(count: int, work) -> float:
     return elapsed
 
 
-def funding_rate(investors, listings, per_client: int) -> float:
-    """Client ``i`` makes ``per_client`` minimum-ticket investments in ``listings[i]``."""
+def funding_rate(investors, listings, per_client: int) -> dict:
+    """Client ``i`` makes ``per_client`` minimum-ticket investments in ``listings[i]``; returns
+    ``rate`` (investments/s) and, per investment, ``client``/``server`` CPU and ``lock_wait``
+    (seconds)."""
     from django.db import connection
 
     from marketplace.services import investment_create
 
+    usages: list[Usage] = []
+
     def work(i: int) -> None:
         try:
             listing = listings[i]
-            for _ in range(per_client):
-                investment_create(investor=investors[i], listing=listing, amount=listing.min_ticket)
+            with Usage() as usage:
+                for _ in range(per_client):
+                    investment_create(investor=investors[i], listing=listing,
+                                      amount=listing.min_ticket)
+            usages.append(usage)
         finally:
             connection.close()
 
-    elapsed = run_threads(len(listings), work)
-    return len(listings) * per_client / elapsed
+    with LockSampler() as sampler:
+        elapsed = run_threads(len(listings), work)
+    total = len(listings) * per_client
+    return {
+        "rate": total / elapsed,
+        "client": sum(u.client for u in usages) / total,
+        "server": sum(u.server for u in usages) / total,
+        "lock_wait": sum(u.lock_wait for u in usages) / total,
+        "lock_held": sum(u.lock_held for u in usages) / total,
+        "pg_lock_wait": sampler.waiting_seconds / total,
+    }
 
 
-def _process_client(investor_id, listing_id, per_client, barrier, failures) -> None:
+def _process_client(investor_id, listing_id, per_client, barrier, failures, totals) -> None:
     from django.db import connections
 
     from accounts.models import User
@@ -229,8 +354,14 @@ def _process_client(investor_id, listing_id, per_client, barrier, failures) -> N
     finally:
         barrier.wait()
     try:
-        for _ in range(per_client):
-            investment_create(investor=investor, listing=listing, amount=listing.min_ticket)
+        with Usage() as usage:
+            for _ in range(per_client):
+                investment_create(investor=investor, listing=listing, amount=listing.min_ticket)
+        with totals.get_lock():
+            totals[0] += usage.client
+            totals[1] += usage.server
+            totals[2] += usage.lock_wait
+            totals[3] += usage.lock_held
     except BaseException:  # noqa: BLE001 - counted by the parent
         failures.value += 1
         raise
@@ -238,7 +369,7 @@ def _process_client(investor_id, listing_id, per_client, barrier, failures) -> N
         connections.close_all()
 
 
-def funding_rate_processes(investors, listings, per_client: int) -> float:
+def funding_rate_processes(investors, listings, per_client: int) -> dict:
     """As :func:`funding_rate`, one forked process per client (no shared GIL)."""
     import multiprocessing
 
@@ -248,22 +379,28 @@ def funding_rate_processes(investors, listings, per_client: int) -> float:
     connections.close_all()
     barrier = ctx.Barrier(len(listings) + 1)
     failures = ctx.Value("i", 0)
+    totals = ctx.Array("d", 4)
     procs = [
         ctx.Process(
-            target=_process_client, args=(inv.pk, listing.pk, per_client, barrier, failures)
+            target=_process_client,
+            args=(inv.pk, listing.pk, per_client, barrier, failures, totals),
         )
         for inv, listing in zip(investors, listings, strict=True)
     ]
     for proc in procs:
         proc.start()
     barrier.wait()
-    started = time.perf_counter()
-    for proc in procs:
-        proc.join()
-    elapsed = time.perf_counter() - started
+    with LockSampler() as sampler:
+        started = time.perf_counter()
+        for proc in procs:
+            proc.join()
+        elapsed = time.perf_counter() - started
     if failures.value or any(p.exitcode for p in procs):
         raise RuntimeError("a funding client failed")
-    return len(listings) * per_client / elapsed
+    total = len(listings) * per_client
+    return {"rate": total / elapsed, "client": totals[0] / total, "server": totals[1] / total,
+            "lock_wait": totals[2] / total, "lock_held": totals[3] / total,
+            "pg_lock_wait": sampler.waiting_seconds / total}
 
 
 # --- (c) settlement ----------------------------------------------------------------------------
@@ -321,7 +458,8 @@ def normalize(sql: str) -> str:
     return sql[:140]
 
 
-def settle(settlement_id: int) -> tuple[float, list[str]]:
+def settle(settlement_id: int) -> tuple[float, list[dict], float]:
+    """Run one settlement; wall seconds, its queries, and its CPU seconds (thread + backend)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -329,24 +467,40 @@ def settle(settlement_id: int) -> tuple[float, list[str]]:
     from settlements.services import settlement_execute
     from tests.conftest import MUSTANG_DUE
 
-    with clock.frozen_at(MUSTANG_DUE), CaptureQueriesContext(connection) as ctx:
+    connection.ensure_connection()
+    gc.collect()  # a full collection of the benchmark's heap (~0.1 s) must not land inside
+    # Usage first: its one query (the backend's pid) is not counted.
+    with Usage() as usage, clock.frozen_at(MUSTANG_DUE), \
+            CaptureQueriesContext(connection) as ctx:
         started = time.perf_counter()
         settlement = settlement_execute(settlement_id=settlement_id)
         elapsed = time.perf_counter() - started
     assert settlement.status == "COMPLETED"
     assert settlement.entry.postings.count() == len(settlement.breakdown["investors"]) + 2
-    return elapsed, list(ctx.captured_queries)
+    return elapsed, list(ctx.captured_queries), usage.client + usage.server
 
 
-def bulk_insert(settlement_id: int) -> tuple[float, int]:
-    """The same postings as ``settlement_id``'s entry, written by a bare bulk insert."""
-    from django.db import transaction
+def bulk_insert(settlement_id: int) -> tuple[float, int, float]:
+    """The same postings as ``settlement_id``'s entry, written by a bare bulk insert; wall
+    seconds, posting count, CPU seconds."""
 
-    from settlements.models import JournalEntry, Posting, Settlement
+    from settlements.models import Settlement
 
     source = Settlement.objects.get(pk=settlement_id).entry
     rows = list(source.postings.values_list("account_id", "amount", "currency", "memo"))
-    started = time.perf_counter()
+    gc.collect()
+    with Usage() as usage:
+        started = time.perf_counter()
+        _bulk_insert(source, rows)
+        elapsed = time.perf_counter() - started
+    return elapsed, len(rows), usage.client + usage.server
+
+
+def _bulk_insert(source, rows) -> None:
+    from django.db import transaction
+
+    from settlements.models import JournalEntry, Posting
+
     with transaction.atomic():
         entry = JournalEntry.objects.create(
             kind=source.kind,
@@ -359,7 +513,6 @@ def bulk_insert(settlement_id: int) -> tuple[float, int]:
             Posting(entry=entry, leg=i, account_id=a, amount=amt, currency=c, memo=m)
             for i, (a, amt, c, m) in enumerate(rows)
         )
-    return time.perf_counter() - started, len(rows)
 
 
 # --- main --------------------------------------------------------------------------------------
@@ -383,7 +536,7 @@ def measure() -> dict:
     from paymint.core import clock
     from tests.conftest import LISTING_DAY, make_user
 
-    r: dict = {}
+    r: dict = {"load": [os.getloadavg()[0]]}
     staff = staff_user_create(email="bench-ops@example.com", password="correct-horse-bench-42")
     seller = make_user(
         "SELLER",
@@ -391,51 +544,87 @@ def measure() -> dict:
         kyc={"legal_name": "Bei Spiel GmbH", "country": "DE", "tax_id": "DE136695976"},
         approve_by=staff,
     )
-    print("setting up investors ...", flush=True)
-    clients = new_investors(CLIENTS, staff)
-    fund_wallets(clients, "10000.00")
     ticket = D("0.10")
-    hot = [new_listing(seller, min_ticket=ticket) for _ in range(5)]
-    spread = [new_listing(seller, min_ticket=ticket) for _ in range(2 * CLIENTS)]
-    connection.close()
-
-    with clock.frozen_at(
-        dt.datetime.combine(LISTING_DAY, dt.time(13), tzinfo=dt.UTC), all_threads=True
-    ):
-        funding_rate(clients[:1], hot[:1], 20)  # warm-up
-        print("(a) hot invoice, 1 client ...", flush=True)
-        r["hot_1"] = funding_rate(clients[:1], hot[1:2], HOT_TOTAL)
-        print("(a) hot invoice, 16 clients ...", flush=True)
-        r["hot_16"] = funding_rate(clients, [hot[2]] * CLIENTS, HOT_TOTAL // CLIENTS)
-        print("(b) 16 clients on 16 invoices ...", flush=True)
-        r["spread_16"] = funding_rate(clients, spread[:CLIENTS], HOT_TOTAL // CLIENTS)
-        print("(a, b) again with processes ...", flush=True)
-        r["p_hot_1"] = funding_rate_processes(clients[:1], hot[3:4], HOT_TOTAL)
-        r["p_hot_16"] = funding_rate_processes(clients, [hot[4]] * CLIENTS, HOT_TOTAL // CLIENTS)
-        r["p_spread_16"] = funding_rate_processes(clients, spread[CLIENTS:], HOT_TOTAL // CLIENTS)
-    connection.close()
+    r["funding"] = []
+    for run_no in range(RUNS):
+        # Fresh clients and listings per run: the AML rules read each client's movements of
+        # the look-back period after every investment, so reused clients get slower.
+        print(f"funding run {run_no + 1}/{RUNS}: setting up investors ...", flush=True)
+        clients = new_investors(CLIENTS, staff)
+        fund_wallets(clients, "10000.00")
+        hot = [new_listing(seller, min_ticket=ticket) for _ in range(5)]
+        spread = [new_listing(seller, min_ticket=ticket) for _ in range(2 * CLIENTS)]
+        connection.close()
+        run: dict = {}
+        with clock.frozen_at(
+            dt.datetime.combine(LISTING_DAY, dt.time(13), tzinfo=dt.UTC), all_threads=True
+        ):
+            funding_rate(clients[:1], hot[:1], 20)  # warm-up
+            print("(a) hot invoice, 1 client ...", flush=True)
+            run["hot_1"] = funding_rate(clients[:1], hot[1:2], HOT_TOTAL)
+            print("(a) hot invoice, 16 clients ...", flush=True)
+            run["hot_16"] = funding_rate(clients, [hot[2]] * CLIENTS, HOT_TOTAL // CLIENTS)
+            print("(b) 16 clients on 16 invoices ...", flush=True)
+            run["spread_16"] = funding_rate(clients, spread[:CLIENTS], HOT_TOTAL // CLIENTS)
+            print("(a, b) again with processes ...", flush=True)
+            run["p_hot_1"] = funding_rate_processes(clients[:1], hot[3:4], HOT_TOTAL)
+            run["p_hot_16"] = funding_rate_processes(clients, [hot[4]] * CLIENTS,
+                                                     HOT_TOTAL // CLIENTS)
+            run["p_spread_16"] = funding_rate_processes(clients, spread[CLIENTS:],
+                                                        HOT_TOTAL // CLIENTS)
+        connection.close()
+        r["funding"].append(run)
 
     print(f"(c) creating {BIG} investors ...", flush=True)
     many = new_investors(BIG, staff)
     fund_wallets(many, "5.00")
     r["settle_big"], r["bulk"], r["queries_big"] = [], [], None
+    r["settle_cpu"], r["bulk_cpu"] = [], []
     for round_no in range(SETTLE_ROUNDS):
         print(f"(c) settlement with {BIG} investors, round {round_no + 1} ...", flush=True)
         sid = funded_and_repaid(seller, many)
-        elapsed, queries = settle(sid)
+        elapsed, queries, cpu = settle(sid)
         r["settle_big"].append(elapsed)
+        r["settle_cpu"].append(cpu)
         r["queries_big"] = queries
-        bulk_elapsed, r["postings"] = bulk_insert(sid)
+        bulk_elapsed, r["postings"], cpu = bulk_insert(sid)
         r["bulk"].append(bulk_elapsed)
+        r["bulk_cpu"].append(cpu)
     print(f"(c) settlement with {SMALL} investors ...", flush=True)
     sid = funded_and_repaid(seller, many[:SMALL])
-    r["settle_small"], r["queries_small"] = settle(sid)
+    r["settle_small"], r["queries_small"], _ = settle(sid)
+    r["load"].append(os.getloadavg()[0])
     return r
 
 
+FUNDING_RUNS = {
+    "hot_1": "1 client, one hot invoice",
+    "hot_16": "16 clients, one hot invoice",
+    "spread_16": "16 clients, 16 invoices",
+    "p_hot_1": "1 process, one hot invoice",
+    "p_hot_16": "16 processes, one hot invoice",
+    "p_spread_16": "16 processes, 16 invoices",
+}
+
+
+def funding_medians(runs: list[dict]) -> dict[str, dict]:
+    """``{run name: {rate, client, server, lock_wait, rates}}``, medians over the runs."""
+    out = {}
+    for name in FUNDING_RUNS:
+        measured = [run[name] for run in runs]
+        out[name] = {k: statistics.median(m[k] for m in measured)
+                     for k in ("rate", "client", "server", "lock_wait", "lock_held",
+                           "pg_lock_wait")}
+        out[name]["rates"] = [m["rate"] for m in measured]
+    return out
+
+
 def report(r: dict) -> None:
+    f = funding_medians(r["funding"])
     settle_big = statistics.median(r["settle_big"])
     bulk = statistics.median(r["bulk"])
+    settle_cpu = statistics.median(r["settle_cpu"])
+    bulk_cpu = statistics.median(r["bulk_cpu"])
     n_big, n_small = len(r["queries_big"]), len(r["queries_small"])
     big = Counter(normalize(q["sql"]) for q in r["queries_big"])
     small = Counter(normalize(q["sql"]) for q in r["queries_small"])
@@ -444,22 +633,23 @@ def report(r: dict) -> None:
     growing = sorted(
         ((big[k] - small.get(k, 0), k) for k in big if big[k] != small.get(k, 0)), reverse=True
     )
+    rate = {name: f[name]["rate"] for name in f}
     checks = [
         (
             "16 clients on one hot invoice >= 1/2 of 1 client (threads)",
-            r["hot_16"] >= r["hot_1"] / 2,
+            rate["hot_16"] >= rate["hot_1"] / 2,
         ),
         (
             "16 clients spread >= 3x 16 clients on one invoice (threads)",
-            r["spread_16"] >= 3 * r["hot_16"],
+            rate["spread_16"] >= 3 * rate["hot_16"],
         ),
         (
             "16 clients on one hot invoice >= 1/2 of 1 client (processes)",
-            r["p_hot_16"] >= r["p_hot_1"] / 2,
+            rate["p_hot_16"] >= rate["p_hot_1"] / 2,
         ),
         (
             "16 clients spread >= 3x 16 clients on one invoice (processes)",
-            r["p_spread_16"] >= 3 * r["p_hot_16"],
+            rate["p_spread_16"] >= 3 * rate["p_hot_16"],
         ),
         (
             f"settling {BIG} investors <= 2x bulk insert of {r['postings']} postings",
@@ -467,32 +657,33 @@ def report(r: dict) -> None:
         ),
         (f"same query count for {SMALL} and {BIG} investors", n_big == n_small),
     ]
-    rows = [
-        ("(a) funding, 1 client, one hot invoice", f"{r['hot_1']:.0f} investments/s"),
-        (
-            "(a) funding, 16 clients, one hot invoice",
-            f"{r['hot_16']:.0f} investments/s ({r['hot_16'] / r['hot_1']:.2f}x 1 client)",
-        ),
-        (
-            "(b) funding, 16 clients, 16 invoices",
-            f"{r['spread_16']:.0f} investments/s ({r['spread_16'] / r['hot_16']:.2f}x hot)",
-        ),
-        ("(a) funding, 1 process, one hot invoice", f"{r['p_hot_1']:.0f} investments/s"),
-        (
-            "(a) funding, 16 processes, one hot invoice",
-            f"{r['p_hot_16']:.0f} investments/s ({r['p_hot_16'] / r['p_hot_1']:.2f}x 1 process)",
-        ),
-        (
-            "(b) funding, 16 processes, 16 invoices",
-            f"{r['p_spread_16']:.0f} investments/s ({r['p_spread_16'] / r['p_hot_16']:.2f}x hot)",
-        ),
+    relative = {"hot_16": ("hot_1", "1 client"), "spread_16": ("hot_16", "hot"),
+                "p_hot_16": ("p_hot_1", "1 process"), "p_spread_16": ("p_hot_16", "hot")}
+    rows = []
+    for name, label in FUNDING_RUNS.items():
+        m = f[name]
+        text = f"{m['rate']:.0f} investments/s"
+        if name in relative:
+            base, base_label = relative[name]
+            text += f" ({m['rate'] / rate[base]:.2f}x {base_label})"
+        spread = ", ".join(f"{x:.0f}" for x in m["rates"])
+        text += (f"; per investment: CPU {(m['client'] + m['server']) * 1000:.1f} ms (app "
+                 f"{m['client'] * 1000:.1f} + database {m['server'] * 1000:.1f}), lock wait "
+                 f"{m['pg_lock_wait'] * 1000:.1f} ms (in the listing's FOR UPDATE "
+                 f"{m['lock_wait'] * 1000:.1f} ms), listing locked {m['lock_held'] * 1000:.1f} "
+                 f"ms; runs: {spread}")
+        section = "(b)" if "spread" in name else "(a)"
+        rows.append((f"{section} funding, {label}", text))
+    rows += [
         (
             f"(c) settlement_execute, {BIG} investors",
-            f"{settle_big * 1000:.0f} ms, {n_big} queries (median of {len(r['settle_big'])})",
+            f"{settle_big * 1000:.0f} ms, {n_big} queries (median of {len(r['settle_big'])}); "
+            f"CPU {settle_cpu * 1000:.0f} ms (app + database)",
         ),
         (
             f"(c) bulk insert of {r['postings']} postings",
-            f"{bulk * 1000:.0f} ms (settlement = {settle_big / bulk:.1f}x)",
+            f"{bulk * 1000:.0f} ms (settlement = {settle_big / bulk:.1f}x); CPU "
+            f"{bulk_cpu * 1000:.0f} ms (settlement = {settle_cpu / bulk_cpu:.1f}x)",
         ),
         (
             f"(c) settlement_execute, {SMALL} investors",
@@ -524,28 +715,67 @@ def report(r: dict) -> None:
             "",
         ]
         lines += [f"- +{extra}: `{sql}`" for extra, sql in growing[:8]]
+    lines += ["", *funding_ceiling(f)]
     table = "\n".join(lines)
     print()
     print(table)
     if "--no-readme" not in sys.argv:
-        write_readme(table)
+        write_readme(table, r["load"])
 
 
-def write_readme(table: str) -> None:
+def funding_ceiling(f: dict[str, dict]) -> list[str]:
+    """Target (b) against what the machine can do: with every core busy, funding cannot go
+    faster than cores / CPU per investment, however the investments spread over invoices."""
+    cores = os.cpu_count() or 1
+    lines = [f"Target (b) on this machine ({cores} CPUs, application, clients and PostgreSQL "
+             "sharing them): CPU per investment (app thread + its database backend) bounds "
+             "the rate whatever the spread; listing-lock wait is what spreading removes.", ""]
+    for hot, spread, kind in (("hot_16", "spread_16", "threads"),
+                              ("p_hot_16", "p_spread_16", "processes")):
+        h, s = f[hot], f[spread]
+        cpu = (h["client"] + h["server"]) or float("nan")
+        ceiling = cores / cpu
+        serial = 1 / h["lock_held"] if h["lock_held"] else float("inf")
+        lines.append(
+            f"- {kind}: hot {h['rate']:.0f}/s at {cpu * 1000:.1f} ms CPU per investment = "
+            f"{h['rate'] * cpu / cores:.0%} of {cores} cores (CPU ceiling {ceiling:.0f}/s); "
+            f"the listing is locked {h['lock_held'] * 1000:.1f} ms per investment (one "
+            f"invoice: at most {serial:.0f}/s); clients waited {h['pg_lock_wait'] * 1000:.0f} "
+            f"ms per investment for the lock on one invoice, {s['pg_lock_wait'] * 1000:.0f} ms "
+            f"spread; spread reached {s['rate']:.0f}/s at {(s['client'] + s['server']) * 1000:.1f}"
+            f" ms CPU per investment; 3x hot = {3 * h['rate']:.0f}/s "
+            f"{'is above' if 3 * h['rate'] > ceiling else 'is within'} the CPU ceiling."
+        )
+    if not f["hot_1"]["server"]:
+        lines.append("- (database CPU not measured: the server is not on this machine)")
+    return lines
+
+
+def write_readme(table: str, load: list[float]) -> None:
     import platform
 
     body = (
         f"{SECTION}\n\n"
         "`.venv/bin/python benchmarks/money_benchmark.py` - a scratch PostgreSQL database "
         f"(`{BENCH_DB}`) is created, migrated and dropped. Funding: minimum-ticket (0.10 EUR) "
-        f"investments, {HOT_TOTAL} per run, threads with their own connections, business "
-        "clock frozen on the listing day. Settlement: one full repayment of an invoice "
+        f"investments, {HOT_TOTAL} per run, threads (or processes) with their own connections, "
+        f"business clock frozen on the listing day, medians of {RUNS} run(s) with fresh "
+        "clients and listings each; AML monitoring runs after each commit in the client "
+        "(Celery eager), so its CPU is counted; CPU is the client thread's plus its database "
+        "backend's; lock wait is the mean number of backends waiting for a lock in "
+        "`pg_stat_activity` (sampled every 20 ms) times the run's time, and in brackets the "
+        "time clients spent in the listing's `SELECT ... FOR UPDATE` (lock wait plus any CPU "
+        "queueing). "
+        "Settlement: one full repayment of an invoice "
         f"funded by {BIG} (or {SMALL}) investors, through `settlement_execute`, queries "
         "counted with `CaptureQueriesContext`; baseline a bare `Posting.objects.bulk_create` "
-        "of the same postings in one transaction.\n\n"
+        "of the same postings in one transaction; a full garbage collection before each timed "
+        "settlement and insert (one of ~0.1 s would otherwise land in either at random).\n\n"
         f"Last run: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}"
-        f"{' (--quick)' if QUICK else ''}.\n\n{table}\n"
+        f"{' (--quick)' if QUICK else ''}; 1-minute load average {load[0]:.1f} at the start, "
+        f"{load[-1]:.1f} at the end (anything else running shares the same CPUs)."
+        f"\n\n{table}\n"
     )
     text = README.read_text() if README.exists() else "# Benchmarks\n"
     if SECTION in text:

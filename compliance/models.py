@@ -143,3 +143,107 @@ class AccountHold(TimeStampedModel):
     def __str__(self) -> str:
         state = "released" if self.released_at else "active"
         return f"hold on {self.user_id} ({self.reason}, {state})"
+
+
+# --- Audit trail and data-subject requests -------------------------------------------------
+
+from auditlog.models import AbstractLogEntry, LogEntryManager  # noqa: E402
+
+
+class AuditEventManager(LogEntryManager):
+    """Fills in who and from where (:mod:`compliance.middleware`) on every new event, and the
+    user an event is about (:func:`compliance.audit.subject_user_id_for`) for model changes."""
+
+    def log_create(self, instance, force_log: bool = False, **kwargs):
+        from .audit import actor_for, subject_user_id_for
+
+        kwargs.setdefault("subject_user_id", subject_user_id_for(instance))
+        actor = actor_for(instance)  # the acting user the record names, e.g. a status event's
+        if actor is not None:
+            kwargs.setdefault("actor", actor)
+        return super().log_create(instance, force_log=force_log, **kwargs)
+
+    def create(self, **kwargs):
+        from .middleware import context_defaults
+
+        for key, value in context_defaults().items():
+            if kwargs.get(key) in (None, "") and f"{key}_id" not in kwargs:
+                kwargs[key] = value
+        actor = kwargs.get("actor")
+        if actor is not None and not kwargs.get("actor_email"):
+            kwargs["actor_email"] = actor.email
+        return super().create(**kwargs)
+
+
+class AuditEvent(AbstractLogEntry):
+    """One append-only audit row: a model change recorded by django-auditlog (create, update,
+    delete with the field diff in ``changes``), or a named staff/user action written by
+    :func:`compliance.audit.audit_record` (``event`` such as ``kyc.approve``, with ``reason``).
+
+    Who and from where: ``actor`` (and ``actor_email`` as it was then), ``remote_addr``,
+    ``user_agent`` and ``cid`` (the request id of :class:`paymint.core.middleware.
+    RequestIdMiddleware`, carried into Celery tasks). ``subject_user`` is the customer the
+    event is about (the owner of the changed record), for the data export and per-user history.
+
+    Rows are never changed or deleted by the application: the admin is read-only and, on
+    PostgreSQL, a trigger (migration ``0003``) rejects UPDATE and DELETE; only the retention
+    job may delete rows older than ``RETENTION["audit_events_years"]``
+    (:func:`compliance.audit.audit_events_purge_before`).
+    """
+
+    # NULL when unknown, as django-auditlog writes it.
+    cid = models.CharField(max_length=255, db_index=True, blank=True, null=True,  # noqa: DJ001
+                           verbose_name="request id")
+    event = models.CharField(max_length=64, blank=True, db_index=True,
+                             help_text="Named action (e.g. kyc.approve); empty for a model diff")
+    reason = models.TextField(blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    subject_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                     on_delete=models.PROTECT, related_name="audit_events_about")
+
+    objects = AuditEventManager()
+
+    class Meta(AbstractLogEntry.Meta):
+        verbose_name = "audit event"
+        verbose_name_plural = "audit trail"
+        ordering = ["-timestamp", "-id"]
+        indexes = [models.Index(fields=["content_type", "object_pk"],
+                                name="audit_event_object_idx")]
+
+    def __str__(self) -> str:
+        if self.event:
+            return f"{self.event} {self.object_repr}".strip()
+        return super().__str__()
+
+
+class DataErasureRequest(PublicModel):
+    """A user's request to erase their personal data (GDPR Art. 17), executed by staff with
+    :func:`accounts.data_protection.erasure_execute`. At most one open request per user."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "REQUESTED", "Requested"
+        EXECUTED = "EXECUTED", "Executed (personal data anonymized)"
+        REJECTED = "REJECTED", "Rejected"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                             related_name="erasure_requests")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.REQUESTED)
+    note = models.TextField(blank=True, help_text="What the user wrote with the request")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    decision_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user"],
+                                    condition=models.Q(status="REQUESTED"),
+                                    name="erasure_request_one_open_per_user"),
+            models.CheckConstraint(condition=models.Q(status__in=["REQUESTED", "EXECUTED",
+                                                                  "REJECTED"]),
+                                   name="erasure_request_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"erasure of {self.user_id} ({self.status})"

@@ -77,3 +77,11 @@ def monitoring_sweep_task() -> dict:
     from compliance.monitoring import monitoring_sweep
 
     return monitoring_sweep()
+
+
+@shared_task(acks_late=True, soft_time_limit=3600, time_limit=3900)
+def retention_apply_task() -> dict:
+    """Delete what has passed its retention period (``settings.RETENTION``; daily)."""
+    from compliance.retention import retention_apply
+
+    return retention_apply().as_dict()

@@ -5,18 +5,22 @@ import datetime as dt
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path
 
+from compliance.admin_history import AuditHistoryMixin
+from compliance.audit import audit_record
 from paymint.core import clock
 from paymint.core.admin import ReadOnlyInline, ReasonForm
 from paymint.core.errors import ApplicationError
+from paymint.core.storage import private_file_redirect
 from settlements.services import aging_bucket, days_past_due
 
 from .enums import InvoiceStatus
 from .models import Invoice, InvoiceStatusEvent
+from .selectors import invoice_preview_png, invoice_private_file
 from .services import invoice_mark_disputed, invoice_ops_reject, invoice_ops_verify
 
 #: Statuses in which an unpaid invoice ages.
@@ -52,7 +56,7 @@ class InvoiceStatusEventInline(ReadOnlyInline):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(admin.ModelAdmin):
+class InvoiceAdmin(AuditHistoryMixin, admin.ModelAdmin):
     list_display = ("invoice_number", "seller", "debtor_name", "face_value", "currency",
                     "due_date", "days_past_due", "risk_grade", "status", "created_at")
     list_filter = ("status", AgingBucketFilter, "risk_grade", "currency", "extraction_method")
@@ -64,15 +68,23 @@ class InvoiceAdmin(admin.ModelAdmin):
 
     def _run(self, request, queryset, service, verb, *, reason: str = "") -> None:
         done = 0
+        action = f"invoice.{service.__name__.removeprefix('invoice_')}"  # invoice.ops_verify ...
         for invoice in queryset:
+            from_status = invoice.status
             try:
                 if service is invoice_ops_verify:
-                    service(invoice=invoice, actor=request.user, note=reason)
+                    after = service(invoice=invoice, actor=request.user, note=reason)
                 else:
-                    service(invoice=invoice, actor=request.user, reason=reason)
+                    after = service(invoice=invoice, actor=request.user, reason=reason)
                 done += 1
             except ApplicationError as exc:
+                audit_record(action=action, target=invoice, reason=reason, request=request,
+                             changes={"outcome": "refused", "code": exc.code})
                 self.message_user(request, f"{invoice}: {exc.message}", messages.ERROR)
+            else:
+                audit_record(action=action, target=invoice, reason=reason, request=request,
+                             changes={"outcome": "ok", "status": [
+                                 from_status, getattr(after, "status", from_status)]})
         if done:
             self.message_user(request, f"{verb} {done} invoice(s).", messages.SUCCESS)
 
@@ -106,6 +118,9 @@ class InvoiceAdmin(admin.ModelAdmin):
     def export_csv(self, request, queryset):
         response = HttpResponse(content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="invoices.csv"'
+        audit_record(action="invoice.export_csv", request=request, kind="access",
+                     changes={"invoices": [str(i) for i in queryset.values_list("public_id",
+                                                                                flat=True)]})
         writer = csv.writer(response)
         writer.writerow(["id", "number", "seller", "debtor", "face_value", "currency",
                          "due_date", "grade", "score", "status"])
@@ -120,21 +135,37 @@ class InvoiceAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.document_view)
+        preview = self.admin_site.admin_view(self.preview_view)
         return [path("<int:pk>/document/", view, name="invoices_invoice_document"),
+                path("<int:pk>/preview.png", preview, name="invoices_invoice_preview"),
                 *super().get_urls()]
 
-    def document_view(self, request, pk: int):
-        """The stored document, inline, for staff only (admin_view checks staff access)."""
+    def preview_view(self, request, pk: int):
+        """The document's first page as a PNG rendered by PayMint (never the uploaded bytes),
+        shown inline in the back office (e.g. the double-financing comparison); staff only."""
         if not self.has_view_permission(request):
             raise PermissionDenied
         invoice = get_object_or_404(Invoice, pk=pk)
-        response = FileResponse(invoice.document.open("rb"),
-                                content_type=invoice.document_content_type)
-        response["Content-Disposition"] = f'inline; filename="{invoice.public_id}.'\
-            f'{invoice.document_extension}"'
-        response["X-Frame-Options"] = "SAMEORIGIN"
-        response["Cache-Control"] = "no-store"
+        png = invoice_preview_png(invoice=invoice)
+        if png is None:
+            raise Http404("No preview for this document.")
+        audit_record(action="document.preview", target=invoice, request=request, kind="access",
+                     changes={"document": invoice.document.name})
+        response = HttpResponse(png, content_type="image/png")
+        response["Cache-Control"] = "private, no-store"
+        response["X-Content-Type-Options"] = "nosniff"
         return response
+
+    def document_view(self, request, pk: int):
+        """The stored document, for staff only (admin_view checks staff access): a redirect to
+        a short-lived signed URL bound to this staff user, served as an attachment."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        invoice = get_object_or_404(Invoice, pk=pk)
+        audit_record(action="document.view", target=invoice, request=request, kind="access",
+                     changes={"document": invoice.document.name})
+        return private_file_redirect(request, kind="invoice", object_id=invoice.public_id,
+                                     private_file=invoice_private_file(invoice))
 
     @admin.display(description="days past due")
     def days_past_due(self, obj: Invoice) -> str:

@@ -15,10 +15,12 @@ from rest_framework.views import APIView
 
 from paymint.core.api import paginated
 from paymint.core.idempotency import IdempotentWriteMixin
+from paymint.core.storage import private_file_url
+from paymint.core.throttling import UploadThrottle
 
 from .confirmation import debtor_confirmation_request
 from .enums import DebtorIndustry
-from .selectors import invoice_get_for_seller, invoice_list_for_seller
+from .selectors import invoice_get_for_seller, invoice_list_for_seller, invoice_private_file
 from .services import (
     invoice_submit,
     invoice_update_fields,
@@ -67,7 +69,18 @@ class InvoiceOutputSerializer(serializers.Serializer):
     repayment_reference = serializers.CharField()
     debtor_confirmed = serializers.SerializerMethodField()
     listing = serializers.SerializerMethodField()
+    document_url = serializers.SerializerMethodField(
+        help_text="Short-lived signed download URL of the document (attachment), for the "
+        "requesting seller; expires after PRIVATE_FILE_URL_MAX_AGE seconds."
+    )
     created_at = serializers.DateTimeField()
+
+    def get_document_url(self, invoice) -> str | None:
+        request = self.context.get("request")
+        if request is None or not request.user.is_authenticated:
+            return None
+        return private_file_url(kind="invoice", object_id=invoice.public_id, user=request.user,
+                                private_file=invoice_private_file(invoice), request=request)
 
     def get_confidence(self, invoice) -> dict:
         return (invoice.extraction or {}).get("confidence") or {}
@@ -88,6 +101,7 @@ class InvoiceCollectionApi(IdempotentWriteMixin, APIView):
     ``POST /api/v1/invoices``: upload a document (multipart field ``document``)."""
 
     parser_classes = [MultiPartParser, FormParser, JSONParser]
+    throttle_classes = [UploadThrottle]  # uploads (POST) per seller, 429 RATE_LIMITED
 
     class UploadInputSerializer(serializers.Serializer):
         document = serializers.FileField()
@@ -105,7 +119,8 @@ class InvoiceCollectionApi(IdempotentWriteMixin, APIView):
         upload = data.validated_data["document"]
         invoice = invoice_upload(seller=request.user, uploaded_file=upload, filename=upload.name)
         invoice.refresh_from_db()
-        return Response(InvoiceOutputSerializer(invoice).data, status=status.HTTP_201_CREATED)
+        return Response(InvoiceOutputSerializer(invoice, context={"request": request}).data,
+                        status=status.HTTP_201_CREATED)
 
 
 class InvoiceDetailApi(IdempotentWriteMixin, APIView):
@@ -120,8 +135,9 @@ class InvoiceDetailApi(IdempotentWriteMixin, APIView):
         debtor_industry = serializers.ChoiceField(choices=DebtorIndustry.choices,
                                                   required=False, allow_blank=True)
         currency = serializers.CharField(max_length=3, required=False)
-        face_value = serializers.DecimalField(max_digits=18, decimal_places=2, required=False)
-        amount_due = serializers.DecimalField(max_digits=18, decimal_places=2, required=False,
+        # Money columns are DecimalField(20, 7): at most 13 digits before the point.
+        face_value = serializers.DecimalField(max_digits=15, decimal_places=2, required=False)
+        amount_due = serializers.DecimalField(max_digits=15, decimal_places=2, required=False,
                                               allow_null=True)
         issue_date = serializers.DateField(required=False, allow_null=True)
         due_date = serializers.DateField(required=False)
@@ -129,7 +145,7 @@ class InvoiceDetailApi(IdempotentWriteMixin, APIView):
     @extend_schema(responses=InvoiceOutputSerializer)
     def get(self, request, invoice_id):
         invoice = invoice_get_for_seller(seller=request.user, invoice_id=invoice_id)
-        return Response(InvoiceOutputSerializer(invoice).data)
+        return Response(InvoiceOutputSerializer(invoice, context={"request": request}).data)
 
     @extend_schema(request=UpdateInputSerializer, responses=InvoiceOutputSerializer)
     def patch(self, request, invoice_id):
@@ -138,7 +154,7 @@ class InvoiceDetailApi(IdempotentWriteMixin, APIView):
         data.is_valid(raise_exception=True)
         invoice = invoice_update_fields(invoice=invoice, actor=request.user,
                                         changes=dict(data.validated_data))
-        return Response(InvoiceOutputSerializer(invoice).data)
+        return Response(InvoiceOutputSerializer(invoice, context={"request": request}).data)
 
 
 class InvoiceSubmitApi(IdempotentWriteMixin, APIView):
@@ -149,7 +165,7 @@ class InvoiceSubmitApi(IdempotentWriteMixin, APIView):
         invoice = invoice_get_for_seller(seller=request.user, invoice_id=invoice_id)
         invoice = invoice_submit(invoice=invoice, actor=request.user)
         invoice.refresh_from_db()
-        return Response(InvoiceOutputSerializer(invoice).data)
+        return Response(InvoiceOutputSerializer(invoice, context={"request": request}).data)
 
 
 class DebtorConfirmationRequestApi(IdempotentWriteMixin, APIView):

@@ -33,10 +33,11 @@ _LEGAL_FORMS = re.compile(
 )
 
 
-def first_page_image(data: bytes, content_type: str, *, max_pixels: int) -> Image.Image | None:
-    """The first page as a small grayscale image (72 dpi for PDFs), or None if unreadable.
-
-    Bounded: images above ``max_pixels`` are not decoded.
+def first_page_image(
+    data: bytes, content_type: str, *, max_pixels: int, scale: float = 1.0
+) -> Image.Image | None:
+    """The first page as a grayscale image (PDFs rendered at ``scale`` x 72 dpi), or None if
+    unreadable. Bounded: pages and images above ``max_pixels`` are not decoded.
     """
     try:
         if content_type == "application/pdf":
@@ -48,9 +49,9 @@ def first_page_image(data: bytes, content_type: str, *, max_pixels: int) -> Imag
                     return None
                 page = pdf[0]
                 width, height = page.get_size()
-                if width * height > max_pixels:
+                if width * height * scale * scale > max_pixels:
                     return None
-                return page.render(scale=1.0, grayscale=True).to_pil().convert("L")
+                return page.render(scale=scale, grayscale=True).to_pil().convert("L")
             finally:
                 pdf.close()
         if content_type in ("image/png", "image/jpeg"):

@@ -51,14 +51,14 @@ class InvoiceFieldsForm(ServiceErrorFormMixin, forms.Form):
     )
     face_value = forms.DecimalField(
         label="Invoice total (incl. tax)",
-        max_digits=18,
+        max_digits=15,  # the money columns hold 13 digits before the point
         decimal_places=2,
         required=False,
         widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
     )
     amount_due = forms.DecimalField(
         label="Amount due",
-        max_digits=18,
+        max_digits=15,
         decimal_places=2,
         required=False,
         widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),

@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.db.models import Avg, Count, Exists, Max, OuterRef, Q, QuerySet, Sum
 
 from paymint.core.errors import NotFound
+from paymint.core.storage import PrivateFile, is_verified_staff
 
 from .enums import InvoiceStatus
 from .models import Invoice
@@ -47,6 +48,31 @@ def invoice_get_for_seller(*, seller, invoice_id) -> Invoice:
     if invoice is None:
         raise NotFound("Invoice not found.", code="INVOICE_NOT_FOUND")
     return invoice
+
+
+def invoice_private_file(invoice: Invoice) -> PrivateFile:
+    """The invoice's stored document as handed out: ``invoice-<id>.<ext>``, sniffed type."""
+    return PrivateFile(
+        file=invoice.document,
+        filename=f"invoice-{invoice.public_id}.{invoice.document_extension}",
+        content_type=invoice.document_content_type,
+    )
+
+
+def invoice_document_for_viewer(*, user, object_id) -> PrivateFile:
+    """The document of invoice ``object_id`` (UUID) for its seller or two-factor verified
+    staff (the private file resolver of ``paymint.core.storage``).
+
+    Raises:
+        NotFound: ``INVOICE_NOT_FOUND`` for a bad id or anyone else's invoice.
+    """
+    invoices = Invoice.objects.filter(public_id=_parse_uuid(object_id))
+    if not is_verified_staff(user):
+        invoices = invoices.filter(seller=user)
+    invoice = invoices.first()
+    if invoice is None:
+        raise NotFound("Invoice not found.", code="INVOICE_NOT_FOUND")
+    return invoice_private_file(invoice)
 
 
 def invoice_duplicates(*, invoice: Invoice, fingerprint: str | None = None
@@ -228,3 +254,30 @@ def risk_calibration() -> list[dict]:
             else 0.0,
         })
     return report
+
+
+def invoice_preview_png(*, invoice: Invoice, scale: float = 1.5) -> bytes | None:
+    """The document's first page rendered to PNG (``scale`` x 72 dpi, grayscale), or None when
+    the stored file is gone or cannot be rendered (XML e-invoices have no page). The caller
+    checks access; the bytes are PayMint's own rendering, safe to show inline."""
+    import io
+
+    from django.conf import settings
+
+    from .fingerprints import first_page_image
+
+    if invoice.document_content_type not in ("application/pdf", "image/png", "image/jpeg"):
+        return None
+    try:
+        with invoice.document.open("rb") as handle:
+            data = handle.read()
+    except (FileNotFoundError, OSError, ValueError):
+        return None
+    image = first_page_image(data, invoice.document_content_type,
+                             max_pixels=settings.EXTRACTION_MAX_IMAGE_PIXELS, scale=scale)
+    if image is None:
+        return None
+    image.thumbnail((1400, 1400))
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()

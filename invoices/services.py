@@ -26,6 +26,7 @@ from paymint.core.errors import (
 )
 from paymint.core.money import MINOR_UNITS, quantize_money
 from paymint.core.permissions import require_staff
+from paymint.core.uploads import upload_quota_reserve
 
 from . import verification
 from .enums import (
@@ -141,6 +142,8 @@ def invoice_upload(*, seller, uploaded_file, filename: str = "") -> Invoice:
     Raises:
         PermissionDenied: ``NOT_A_SELLER``, or ``KYB_NOT_APPROVED`` before KYB approval.
         UploadRejected: ``FILE_TOO_LARGE`` (413), ``EMPTY_FILE``, ``UNSUPPORTED_FILE_TYPE`` (415).
+        UploadQuotaExceeded: ``UPLOAD_QUOTA_EXCEEDED`` (429), past the per-user daily quota
+            (:mod:`paymint.core.uploads`); nothing is stored.
     """
     if seller.role != Role.SELLER:
         raise PermissionDenied("Only sellers can upload invoices.", code="NOT_A_SELLER")
@@ -175,6 +178,8 @@ def invoice_upload(*, seller, uploaded_file, filename: str = "") -> Invoice:
         )
     sha256 = hashlib.sha256(data).hexdigest()
     with transaction.atomic():
+        # Before anything is written (row or file): the seller's daily upload quota.
+        upload_quota_reserve(user=seller, size=len(data))
         invoice = Invoice(
             seller=seller,
             document_sha256=sha256,

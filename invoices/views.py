@@ -1,5 +1,5 @@
 """Seller dashboard pages: overview and upload, the invoice page (review, submit, list) and the
-owner-only document view.
+owner-only document link (a redirect to a short-lived signed download URL).
 
 Every invoice id in a URL is resolved with :func:`invoices.selectors.invoice_get_for_seller`,
 so another seller's invoice answers 404 exactly like a missing one.
@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
-from django.utils.cache import patch_cache_control
-from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.enums import Role
@@ -20,12 +18,13 @@ from accounts.selectors import kyc_profile_for_user
 from accounts.views import is_htmx, role_required
 from marketplace.services import listing_create
 from paymint.core.errors import ApplicationError, NotFound
+from paymint.core.storage import private_file_redirect
 from settlements.selectors import wallet_balances
 
 from .enums import EDITABLE_STATUSES, INVOICE_TRANSITIONS, InvoiceStatus
 from .forms import InvoiceFieldsForm, InvoiceUploadForm, ListingCreateForm
 from .models import Invoice
-from .selectors import invoice_get_for_seller, invoice_list_for_seller
+from .selectors import invoice_get_for_seller, invoice_list_for_seller, invoice_private_file
 from .services import (
     EXTRACTED_TO_MODEL,
     invoice_submit,
@@ -207,15 +206,11 @@ def _submit(request: HttpRequest, invoice: Invoice, form: InvoiceFieldsForm) -> 
 
 @role_required(Role.SELLER)
 @require_GET
-@xframe_options_sameorigin
-def invoice_document(request: HttpRequest, invoice_id) -> FileResponse:
-    """The invoice's document, inline, for its seller only (embedded on the invoice page)."""
+def invoice_document(request: HttpRequest, invoice_id) -> HttpResponse:
+    """The invoice's document, for its seller only: a redirect to a fresh short-lived signed
+    URL (:mod:`paymint.core.storage`) that serves it as an attachment."""
     invoice = _invoice_or_404(request, invoice_id)
-    response = FileResponse(
-        invoice.document.open("rb"),
-        content_type=invoice.document_content_type,
-        as_attachment=False,
-        filename=f"invoice-{invoice.public_id}.{invoice.document_extension}",
+    return private_file_redirect(
+        request, kind="invoice", object_id=invoice.public_id,
+        private_file=invoice_private_file(invoice),
     )
-    patch_cache_control(response, private=True, no_store=True)
-    return response

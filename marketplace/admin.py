@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 
+from compliance.admin_history import AuditHistoryMixin
 from paymint.core.admin import ReadOnlyAdmin
 
 from .models import Investment, Listing
@@ -20,13 +21,13 @@ class InvestmentInline(admin.TabularInline):
 
 
 @admin.register(Listing)
-class ListingAdmin(ReadOnlyAdmin):
+class ListingAdmin(AuditHistoryMixin, ReadOnlyAdmin):
     list_display = ("invoice", "currency", "advance_amount", "funded_amount", "investor_count",
                     "expires_at", "disbursed_on")
     inlines = [InvestmentInline]
 
 
 @admin.register(Investment)
-class InvestmentAdmin(ReadOnlyAdmin):
+class InvestmentAdmin(AuditHistoryMixin, ReadOnlyAdmin):
     list_display = ("investor", "listing", "amount", "currency", "status", "created_at")
     list_filter = ("status", "currency")

@@ -17,6 +17,7 @@ from invoices.selectors import invoice_get_for_seller
 from paymint.core.api import paginated
 from paymint.core.errors import ValidationFailed
 from paymint.core.idempotency import IdempotentWriteMixin
+from paymint.core.throttling import FundingThrottle
 
 from .selectors import (
     investment_get_for_investor,
@@ -27,6 +28,9 @@ from .selectors import (
     listing_open_list,
 )
 from .services import investment_create, listing_create
+
+#: Largest tenor filter, in days (100 years): beyond it ``today + tenor`` overflows ``date``.
+MAX_TENOR_FILTER_DAYS = 36_500
 
 
 class ListingOutputSerializer(serializers.Serializer):
@@ -52,6 +56,20 @@ class ListingOutputSerializer(serializers.Serializer):
     tenor_days = serializers.SerializerMethodField()
     expires_at = serializers.DateTimeField()
     investor_count = serializers.IntegerField()
+    token_asset = serializers.SerializerMethodField(
+        help_text="The invoice's Stellar token, CODE:ISSUER (null when the chain is off): "
+        "open an authorized trustline to it to receive your share in your own wallet."
+    )
+
+    def get_token_asset(self, listing) -> str | None:
+        from django.conf import settings
+
+        if not settings.STELLAR_ENABLED:
+            return None
+        from settlements.stellar.tokens import invoice_asset
+
+        asset = invoice_asset(listing.invoice_id)
+        return f"{asset.code}:{asset.issuer}"
 
     def get_debtor_confirmed(self, listing) -> bool:
         return listing.invoice.debtor_confirmed_at is not None
@@ -125,8 +143,11 @@ class MarketplaceListApi(APIView):
         grade = serializers.ListField(child=serializers.ChoiceField(choices=list("ABCDE")),
                                       required=False)
         currency = serializers.CharField(max_length=3, required=False)
-        min_tenor = serializers.IntegerField(min_value=0, required=False)
-        max_tenor = serializers.IntegerField(min_value=0, required=False)
+        # Days from today; capped so that today + tenor stays a valid date.
+        min_tenor = serializers.IntegerField(min_value=0, max_value=MAX_TENOR_FILTER_DAYS,
+                                             required=False)
+        max_tenor = serializers.IntegerField(min_value=0, max_value=MAX_TENOR_FILTER_DAYS,
+                                             required=False)
         min_amount = serializers.DecimalField(max_digits=20, decimal_places=2, required=False)
         max_amount = serializers.DecimalField(max_digits=20, decimal_places=2, required=False)
         min_yield = serializers.DecimalField(max_digits=9, decimal_places=6, required=False,
@@ -197,6 +218,8 @@ class InvestmentCreateApi(APIView):
     response (same status and body, plus ``Idempotent-Replayed: true``); the same key with a
     different body answers 422 ``IDEMPOTENCY_KEY_REUSED``.
     """
+
+    throttle_classes = [FundingThrottle]  # per investor, 429 RATE_LIMITED
 
     class InputSerializer(serializers.Serializer):
         amount = serializers.DecimalField(max_digits=18, decimal_places=7)

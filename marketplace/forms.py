@@ -28,8 +28,11 @@ class MarketplaceFilterForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
     )
     currency = forms.ChoiceField(label="Currency", required=False)
-    tenor_min = forms.IntegerField(label="Tenor from (days)", required=False, min_value=0)
-    tenor_max = forms.IntegerField(label="Tenor to (days)", required=False, min_value=0)
+    # At most 100 years ahead: beyond it today + tenor overflows the date type.
+    tenor_min = forms.IntegerField(label="Tenor from (days)", required=False, min_value=0,
+                                   max_value=36_500)
+    tenor_max = forms.IntegerField(label="Tenor to (days)", required=False, min_value=0,
+                                   max_value=36_500)
     amount_min = forms.DecimalField(
         label="Amount left from", required=False, min_value=0, max_digits=18, decimal_places=2
     )

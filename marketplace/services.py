@@ -31,16 +31,20 @@ from invoices.pricing import (
 from invoices.selectors import exposure, invoice_duplicates
 from invoices.services import invoice_transition, raise_double_financing_alerts
 from paymint.core import clock
+from paymint.core.db import update_columns
 from paymint.core.errors import ApplicationError, Conflict, PermissionDenied, ValidationFailed
 from paymint.core.money import allocate, quantize_money
 from settlements.enums import AccountKind, EntryKind
 from settlements.ledger import (
     Leg,
+    account_key,
     ledger_account,
+    ledger_accounts_by_key,
     ledger_accounts_for_owners,
     ledger_post,
     platform_account,
 )
+from settlements.stellar.tokens import chain_on_disbursement
 
 from .enums import InvestmentStatus
 from .models import Investment, Listing
@@ -59,9 +63,16 @@ class FundingRejected(Conflict):
 
 def lock_listing(*, listing_id: int) -> Listing:
     """Lock a listing row, then its invoice row (the first two steps of the lock order)."""
+    return _lock_listing_and_invoice(listing_id=listing_id)[0]
+
+
+def _lock_listing_and_invoice(*, listing_id: int) -> tuple[Listing, dict]:
+    """:func:`lock_listing`, also returning the invoice's ``status`` and ``disputed_at`` as
+    read by the locking statement (no second read under the lock)."""
     listing = Listing.objects.select_for_update().get(pk=listing_id)
-    Invoice.objects.select_for_update().filter(pk=listing.invoice_id).values_list("pk").get()
-    return listing
+    state = (Invoice.objects.select_for_update().filter(pk=listing.invoice_id)
+             .values("status", "disputed_at").get())
+    return listing, state
 
 
 def listing_create(
@@ -215,6 +226,10 @@ def investment_create(
     One durable transaction: lock the listing and invoice, check the amount against the
     minimum ticket and what is left, post ``investor cash -> invoice escrow``, record the
     investment with its accepted quote, and - when this fills the advance amount - disburse.
+    What does not depend on the listing's changing state (the investor's checks, a replayed
+    key, the invoice's fixed fields, the quote at the listing's fixed terms, the existing
+    ledger accounts) is read before the locks, so that the listing is held only for the
+    checks and writes that need it. AML monitoring of the entry runs after commit.
 
     Idempotent per investor and ``idempotency_key``: a replay returns the first investment
     (``created`` is False); the same key with another listing or amount is refused.
@@ -237,16 +252,34 @@ def investment_create(
     amount = _parse_amount(amount, listing.currency)
     fingerprint = _fingerprint(listing.public_id, amount)
     key = (idempotency_key or "").strip()[:255]
+    if key:
+        # A replay is answered from the first investment without taking any lock (a
+        # concurrent first request is caught again under the lock and by the unique key).
+        previous = Investment.objects.filter(investor=investor, idempotency_key=key).first()
+        if previous is not None:
+            return _replayed(previous, fingerprint), False
+    # Before the locks: the listing's terms are fixed when it is created, the invoice's
+    # number and debtor when it is submitted; accounts that do not exist yet are created
+    # under the locks (a refused funding leaves nothing behind).
+    invoice = Invoice.objects.get(pk=listing.invoice_id)
+    today = clock.today()
+    quote = investment_quote(principal=amount, currency=listing.currency,
+                             discount_rate=listing.discount_rate, start=today,
+                             due_date=listing.due_date)
+    cash_key = account_key(AccountKind.INVESTOR_CASH, listing.currency, owner_id=investor.pk,
+                           invoice_id=None)
+    escrow_key = account_key(AccountKind.INVOICE_ESCROW, listing.currency, owner_id=None,
+                             invoice_id=invoice.pk)
+    accounts = ledger_accounts_by_key([cash_key, escrow_key])
     try:
         with transaction.atomic(durable=True):
-            locked = lock_listing(listing_id=listing.pk)
+            locked, state = _lock_listing_and_invoice(listing_id=listing.pk)
             if key:
                 previous = Investment.objects.filter(investor=investor,
                                                      idempotency_key=key).first()
                 if previous is not None:
                     return _replayed(previous, fingerprint), False
-            invoice = locked.invoice
-            invoice.refresh_from_db(fields=["status", "disputed_at"])
+            invoice.status, invoice.disputed_at = state["status"], state["disputed_at"]
             if invoice.disputed_at is not None:
                 raise Conflict("This invoice is disputed and cannot be funded.",
                                code="INVOICE_DISPUTED")
@@ -269,19 +302,22 @@ def investment_create(
                 )
             _check_investor_concentration(investor=investor, invoice=invoice,
                                           currency=locked.currency, amount=amount)
-            quote = investment_quote(
-                principal=amount, currency=locked.currency,
-                discount_rate=locked.discount_rate, start=clock.today(),
-                due_date=locked.due_date,
-            )
-            cash = ledger_account(AccountKind.INVESTOR_CASH, locked.currency, owner=investor)
-            escrow = ledger_account(AccountKind.INVOICE_ESCROW, locked.currency, invoice=invoice)
+            if (locked.discount_rate, locked.due_date) != (listing.discount_rate,
+                                                           listing.due_date):
+                # Never after creation; a caller's modified Listing instance must not set it.
+                quote = investment_quote(principal=amount, currency=locked.currency,
+                                         discount_rate=locked.discount_rate, start=today,
+                                         due_date=locked.due_date)
+            cash = accounts.get(cash_key) or ledger_account(
+                AccountKind.INVESTOR_CASH, locked.currency, owner=investor)
+            escrow = accounts.get(escrow_key) or ledger_account(
+                AccountKind.INVOICE_ESCROW, locked.currency, invoice=invoice)
             entry = ledger_post(
                 kind=EntryKind.FUNDING,
                 idempotency_key=f"funding:{investor.pk}:{key}" if key else f"funding:{uuid4()}",
                 currency=locked.currency,
                 legs=[Leg(cash, -amount, "investment"), Leg(escrow, amount, "investment")],
-                effective_date=clock.today(),
+                effective_date=today,
                 description=f"Funding of invoice {invoice.invoice_number}",
                 invoice=invoice,
                 actor=investor,
@@ -371,11 +407,14 @@ def _disburse(*, listing_id: int) -> None:
         shares = {inv.pk: Decimal(0) for inv in investments}
     for inv in investments:
         inv.discount_fee = shares[inv.pk]
-    Investment.objects.bulk_update(investments, ["discount_fee"])
+    update_columns(Investment, pks=[inv.pk for inv in investments],
+                   columns={"discount_fee": [inv.discount_fee for inv in investments]})
     Listing.objects.filter(pk=listing.pk).update(disbursed_on=today)
     invoice_transition(invoice=invoice, to_status=InvoiceStatus.DISBURSED,
                        reason=f"advance {listing.funded_amount - listing.platform_fee} "
                        f"{currency} paid to seller, fee {listing.platform_fee}")
+    # The on-chain mirror: the invoice token and each investor's share (outbox rows only).
+    chain_on_disbursement(invoice=invoice, investments=investments)
 
 
 def listing_expire(*, listing_id: int) -> Listing:
@@ -410,7 +449,7 @@ def listing_expire(*, listing_id: int) -> Listing:
             escrow = ledger_account(AccountKind.INVOICE_ESCROW, listing.currency, invoice=invoice)
             legs = [Leg(escrow, -funded, "listing cancelled")]
             cash_accounts = ledger_accounts_for_owners(
-                AccountKind.INVESTOR_CASH, listing.currency, [i.investor for i in investments]
+                AccountKind.INVESTOR_CASH, listing.currency, [i.investor_id for i in investments]
             )
             for inv in investments:
                 legs.append(Leg(cash_accounts[inv.investor_id], inv.amount,

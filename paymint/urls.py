@@ -4,9 +4,16 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from accounts.api import KycSubmitApi, MeApi, UserRegisterApi
+from accounts.api import (
+    KycSubmitApi,
+    LogoutApi,
+    MeApi,
+    TokenObtainApi,
+    TokenRefreshApi,
+    UserRegisterApi,
+)
+from accounts.data_protection_api import MeDataExportApi, MeErasureRequestApi
 from invoices.api import (
     DebtorConfirmationRequestApi,
     InvoiceCollectionApi,
@@ -23,14 +30,22 @@ from marketplace.api import (
     MarketplaceListApi,
 )
 from settlements.api import BankWebhookApi, WalletApi, WithdrawalCollectionApi
-from settlements.stellar.api import Sep10ChallengeApi, Sep10VerifyApi
+from settlements.stellar.api import (
+    Sep10ChallengeApi,
+    Sep10LoginChallengeApi,
+    Sep10TokenApi,
+    Sep10VerifyApi,
+)
 
 api_v1 = [
     path("auth/register", UserRegisterApi.as_view(), name="register"),
-    path("auth/token", TokenObtainPairView.as_view(), name="token"),
-    path("auth/token/refresh", TokenRefreshView.as_view(), name="token-refresh"),
+    path("auth/token", TokenObtainApi.as_view(), name="token"),
+    path("auth/token/refresh", TokenRefreshApi.as_view(), name="token-refresh"),
+    path("auth/logout", LogoutApi.as_view(), name="logout"),
     path("me", MeApi.as_view(), name="me"),
     path("me/kyc", KycSubmitApi.as_view(), name="kyc-submit"),
+    path("me/export", MeDataExportApi.as_view(), name="me-export"),
+    path("me/erasure-request", MeErasureRequestApi.as_view(), name="me-erasure-request"),
     path("invoices", InvoiceCollectionApi.as_view(), name="invoices"),
     path("invoices/<str:invoice_id>", InvoiceDetailApi.as_view(), name="invoice-detail"),
     path("invoices/<str:invoice_id>/submit", InvoiceSubmitApi.as_view(), name="invoice-submit"),
@@ -51,6 +66,9 @@ api_v1 = [
     path("webhooks/bank", BankWebhookApi.as_view(), name="bank-webhook"),
     path("stellar/auth/challenge", Sep10ChallengeApi.as_view(), name="stellar-sep10-challenge"),
     path("stellar/auth/verify", Sep10VerifyApi.as_view(), name="stellar-sep10-verify"),
+    path("stellar/auth/login/challenge", Sep10LoginChallengeApi.as_view(),
+         name="stellar-sep10-login-challenge"),
+    path("stellar/auth/login", Sep10TokenApi.as_view(), name="stellar-sep10-login"),
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-v1:schema"), name="docs"),
 ]
@@ -71,3 +89,13 @@ urlpatterns += [
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),
 ]
+
+# --- Private files: uploads only through short-lived signed URLs (MEDIA_URL is never routed) --
+from paymint.core.storage import private_file_download  # noqa: E402
+
+urlpatterns += [
+    path("files/<str:token>", private_file_download, name="private-file"),
+]
+
+# --- Errors: API paths get the JSON error body even when no route matches ------------------
+handler404 = "paymint.core.api.not_found"

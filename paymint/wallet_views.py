@@ -5,7 +5,9 @@ calls :func:`settlements.services.withdrawal_request` and reads wallet selectors
 
 Step 1 (POST without ``confirm``) validates the form and renders a confirmation page with a
 fresh idempotency key in a hidden field; step 2 (``confirm=1``) requests the withdrawal with
-that key, so a double click or a resent form holds the money once.
+that key, so a double click or a resent form holds the money once. Large withdrawals
+(:func:`settlements.services.withdrawal_needs_otp`) ask for a code from the authenticator app
+on the confirmation page; a wrong code shows that page again.
 """
 
 from __future__ import annotations
@@ -21,11 +23,15 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.enums import Role
 from accounts.forms import ServiceErrorFormMixin
+from accounts.two_factor import totp_device_for_user
 from accounts.views import role_required
 from paymint.core.errors import ApplicationError
 from paymint.core.money import MINOR_UNITS, Money, quantize_money
 from settlements.selectors import wallet_balances
-from settlements.services import withdrawal_request
+from settlements.services import withdrawal_needs_otp, withdrawal_request
+
+#: Service error codes answered by showing the confirmation page again (with the message).
+_OTP_ERRORS = frozenset({"OTP_REQUIRED", "INVALID_OTP"})
 
 
 class WithdrawalForm(ServiceErrorFormMixin, forms.Form):
@@ -38,6 +44,7 @@ class WithdrawalForm(ServiceErrorFormMixin, forms.Form):
     currency = forms.ChoiceField(label="Currency")
     confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
     idempotency_key = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
+    otp_code = forms.CharField(required=False, max_length=16)
 
     def __init__(self, *args, currencies: list[str], **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -72,17 +79,19 @@ def withdrawal_new(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return render(request, "settlements/withdraw.html", context, status=400)
     amount, currency = form.cleaned_data["amount"], form.cleaned_data["currency"]
+    available = next((b["balance"] for b in balances if b["currency"] == currency), None)
+    confirm_context = {
+        "amount": amount,
+        "currency": currency,
+        "available": available,
+        "needs_otp": withdrawal_needs_otp(amount=amount, currency=currency),
+        "has_device": totp_device_for_user(user=request.user) is not None,
+    }
     if not form.cleaned_data["confirm"]:
-        available = next((b["balance"] for b in balances if b["currency"] == currency), None)
         return render(
             request,
             "settlements/withdraw_confirm.html",
-            {
-                "amount": amount,
-                "currency": currency,
-                "available": available,
-                "idempotency_key": uuid.uuid4().hex,
-            },
+            {**confirm_context, "idempotency_key": uuid.uuid4().hex},
         )
     try:
         withdrawal, created = withdrawal_request(
@@ -90,8 +99,17 @@ def withdrawal_new(request: HttpRequest) -> HttpResponse:
             amount=amount,
             currency=currency,
             idempotency_key=form.cleaned_data["idempotency_key"],
+            otp_code=form.cleaned_data["otp_code"],
         )
     except ApplicationError as exc:
+        if exc.code in _OTP_ERRORS:
+            return render(
+                request,
+                "settlements/withdraw_confirm.html",
+                {**confirm_context, "idempotency_key": form.cleaned_data["idempotency_key"],
+                 "otp_error": exc.message},
+                status=400,
+            )
         form.add_application_error(exc)
         return render(request, "settlements/withdraw.html", context, status=400)
     if created:

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from accounts import data_protection_views
 from accounts import views as accounts_views
 from invoices import views as invoices_views
 from marketplace import views as marketplace_views
@@ -21,6 +22,10 @@ urlpatterns = [
     ),
     path("login/code/", accounts_views.two_factor_verify, name="two-factor-verify"),
     path("account/security/", accounts_views.account_security, name="account-security"),
+    path("account/data/", data_protection_views.data_privacy, name="data-privacy"),
+    path("account/data/export.json", data_protection_views.data_export_download,
+         name="data-export"),
+    path("account/data/erasure/", data_protection_views.erasure_request, name="erasure-request"),
     path("account/two-factor/setup/", accounts_views.two_factor_setup, name="two-factor-setup"),
     path(
         "account/two-factor/disable/",
@@ -29,6 +34,7 @@ urlpatterns = [
     ),
     path("verify-email/resend/", accounts_views.resend_verification, name="verify-email-resend"),
     path("verify-email/<str:token>/", accounts_views.verify_email, name="verify-email"),
+    path("account/password/", accounts_views.password_change, name="password-change"),
     path("password-reset/", accounts_views.password_reset, name="password-reset"),
     path("password-reset/sent/", accounts_views.password_reset_done, name="password-reset-done"),
     path(

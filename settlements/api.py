@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from paymint.core.api import paginated
 from paymint.core.errors import ValidationFailed
+from paymint.core.throttling import WebhookThrottle
 
 from .selectors import wallet_balances, wallet_entries, withdrawal_list_for_user
 from .services import bank_event_apply, withdrawal_request
@@ -64,11 +65,17 @@ class WithdrawalOutputSerializer(serializers.Serializer):
 
 class WithdrawalCollectionApi(APIView):
     """``GET /api/v1/wallet/withdrawals``: the user's withdrawals.
-    ``POST``: request one; the amount is held at once (honours ``Idempotency-Key``)."""
+    ``POST``: request one; the amount is held at once (honours ``Idempotency-Key``).
+    At or above ``PAYMINT["WITHDRAWAL_2FA_THRESHOLD"]`` it needs ``otp_code`` from the user's
+    authenticator app: 400 ``OTP_REQUIRED`` / ``INVALID_OTP``, 403
+    ``TWO_FACTOR_SETUP_REQUIRED``; nothing is held then."""
 
     class InputSerializer(serializers.Serializer):
         amount = serializers.DecimalField(max_digits=18, decimal_places=7)
         currency = serializers.CharField(max_length=3)
+        otp_code = serializers.CharField(max_length=16, required=False, allow_blank=True,
+                                         help_text="Code from the authenticator app; needed "
+                                         "for large withdrawals.")
 
     @extend_schema(responses=WithdrawalOutputSerializer(many=True))
     def get(self, request):
@@ -83,6 +90,7 @@ class WithdrawalCollectionApi(APIView):
             user=request.user, amount=data.validated_data["amount"],
             currency=data.validated_data["currency"].upper(),
             idempotency_key=request.headers.get("Idempotency-Key", ""),
+            otp_code=data.validated_data.get("otp_code", ""),
         )
         body = WithdrawalOutputSerializer(withdrawal).data
         body["status"] = "REQUESTED"  # the create response never changes on replay
@@ -103,6 +111,7 @@ class BankWebhookApi(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
+    throttle_classes = [WebhookThrottle]  # per sending IP, 429 RATE_LIMITED
 
     @extend_schema(request={"application/json": {"type": "object"}},
                    responses={200: dict})

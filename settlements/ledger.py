@@ -15,13 +15,15 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from django.db import connection, transaction
 from django.db.models import Sum
+from django.utils import timezone
 
+from paymint.core.db import insert_rows, many_values
 from paymint.core.errors import ApplicationError
-from paymint.core.money import quantize_money
+from paymint.core.money import MONEY_ROUNDING, minor_unit
 
 from .enums import MAY_GO_NEGATIVE, AccountKind, EntryKind
 from .models import JournalEntry, LedgerAccount, Posting
@@ -47,10 +49,22 @@ class InsufficientFunds(ApplicationError):
 
 
 @dataclass(frozen=True, slots=True)
+class AccountRef:
+    """What posting needs to know of an account, read without building a model instance
+    (:func:`ledger_accounts_for_owners` returns these for the thousand-leg entries)."""
+
+    pk: int
+    key: str
+    kind: str
+    currency: str
+    may_go_negative: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Leg:
     """One side of a movement: ``amount`` (signed, currency units) on ``account``."""
 
-    account: LedgerAccount
+    account: LedgerAccount | AccountRef
     amount: Decimal
     memo: str = ""
 
@@ -87,11 +101,28 @@ def ledger_account(
     return account
 
 
-def ledger_accounts_for_owners(kind: str, currency: str, owners) -> dict[int, LedgerAccount]:
+def ledger_accounts_by_key(keys: Iterable[str]) -> dict[str, LedgerAccount]:
+    """The existing accounts among ``keys`` (:func:`account_key`), ``{key: account}``, in one
+    query; none is created (e.g. read before a transaction that may be refused)."""
+    return {a.key: a for a in LedgerAccount.objects.filter(key__in=list(keys))}
+
+
+def ledger_accounts_for_owners(
+    kind: str, currency: str, owner_ids: Iterable[int]
+) -> dict[int, AccountRef]:
     """The ``kind`` accounts of many users at once: ``{user id: account}``, creating the
-    missing ones. A constant number of queries however many owners (used by settlement)."""
-    keys = {o.pk: account_key(kind, currency, owner_id=o.pk, invoice_id=None) for o in owners}
-    found = {a.key: a for a in LedgerAccount.objects.filter(key__in=keys.values())}
+    missing ones. A constant number of queries however many owners, and no model instances
+    (used by settlement and refunds, a leg per investor)."""
+    keys = {owner_id: account_key(kind, currency, owner_id=owner_id, invoice_id=None)
+            for owner_id in owner_ids}
+
+    def read() -> dict[str, AccountRef]:
+        wanted = many_values(list(keys.values()), LedgerAccount._meta.get_field("key"))
+        rows = LedgerAccount.objects.filter(key__in=wanted).values_list(
+            "pk", "key", "kind", "currency", "may_go_negative")
+        return {row[1]: AccountRef(*row) for row in rows}
+
+    found = read()
     missing = [
         LedgerAccount(key=key, kind=kind, currency=currency, owner_id=owner_id,
                       may_go_negative=kind in MAY_GO_NEGATIVE)
@@ -99,7 +130,7 @@ def ledger_accounts_for_owners(kind: str, currency: str, owners) -> dict[int, Le
     ]
     if missing:
         LedgerAccount.objects.bulk_create(missing, ignore_conflicts=True)
-        found = {a.key: a for a in LedgerAccount.objects.filter(key__in=keys.values())}
+        found = read()
     return {owner_id: found[key] for owner_id, key in keys.items()}
 
 
@@ -110,7 +141,7 @@ def platform_account(kind: str, currency: str) -> LedgerAccount:
     return ledger_account(kind, currency)
 
 
-def lock_accounts(accounts: Iterable[LedgerAccount]) -> None:
+def lock_accounts(accounts: Iterable[LedgerAccount | AccountRef]) -> None:
     """Lock ``accounts`` FOR UPDATE in ascending id order (the ledger's fixed lock order)."""
     ids = sorted({a.pk for a in accounts})
     if ids:
@@ -138,10 +169,10 @@ def account_balance(account: LedgerAccount) -> Decimal:
     )
 
 
-def balances(accounts: Sequence[LedgerAccount]) -> dict[int, Decimal]:
+def balances(accounts: Sequence[LedgerAccount | AccountRef]) -> dict[int, Decimal]:
     """Balances of several accounts in one query: ``{account_id: balance}``."""
     rows = (
-        Posting.objects.filter(account__in=accounts)
+        Posting.objects.filter(account_id__in=[a.pk for a in accounts])
         .values("account_id")
         .annotate(total=Sum("amount"))
     )
@@ -187,12 +218,17 @@ def ledger_post(
     if len(legs) < 2:
         raise UnbalancedEntry("An entry needs at least two non-zero legs.")
     total = Decimal(0)
-    for leg in legs:
-        if leg.account.currency != currency:
-            raise UnbalancedEntry(f"Leg on {leg.account.key} is not in {currency}.")
-        if quantize_money(leg.amount, currency) != leg.amount:
-            raise UnbalancedEntry(f"Leg amount {leg.amount} is not in {currency} minor units.")
-        total += leg.amount
+    unit = minor_unit(currency)
+    # quantize_money(amount) != amount, in one decimal context for the whole entry.
+    with localcontext() as ctx:
+        ctx.prec = 38
+        for leg in legs:
+            if leg.account.currency != currency:
+                raise UnbalancedEntry(f"Leg on {leg.account.key} is not in {currency}.")
+            if leg.amount.quantize(unit, rounding=MONEY_ROUNDING) != leg.amount:
+                raise UnbalancedEntry(
+                    f"Leg amount {leg.amount} is not in {currency} minor units.")
+            total += leg.amount
     if total != 0:
         raise UnbalancedEntry(f"Entry {idempotency_key} does not balance (off by {total}).")
 
@@ -209,7 +245,7 @@ def ledger_post(
         for pk, needed in debits.items():
             if current[pk] < needed:
                 raise InsufficientFunds(
-                    f"Insufficient balance on {by_id[pk].get_kind_display().lower()}: "
+                    f"Insufficient balance on {AccountKind(by_id[pk].kind).label.lower()}: "
                     f"{current[pk]} {currency} available, {needed} {currency} needed.",
                     code="INSUFFICIENT_FUNDS",
                 )
@@ -224,12 +260,17 @@ def ledger_post(
             invoice=invoice,
             actor=actor,
         )
-        Posting.objects.bulk_create(
-            Posting(
-                entry=entry, leg=index, account=leg.account, amount=leg.amount,
-                currency=currency, memo=leg.memo[:200],
-            )
-            for index, leg in enumerate(legs)
+        # One INSERT ... SELECT FROM unnest(...) of plain values: no Posting instances (the
+        # settlement of an invoice writes a leg per investor).
+        insert_rows(
+            Posting,
+            columns={
+                "leg": list(range(len(legs))),
+                "account": [leg.account.pk for leg in legs],
+                "amount": [leg.amount for leg in legs],
+                "memo": [leg.memo[:200] for leg in legs],
+            },
+            constants={"entry": entry.pk, "currency": currency, "created_at": timezone.now()},
         )
     if kind in MONITORED_KINDS:
         entry_id = entry.pk

@@ -2,8 +2,8 @@
 
 Parsing is namespace-agnostic (local names) so that ZUGFeRD 1.0 (``CrossIndustryDocument``)
 and CII D16B (``CrossIndustryInvoice``) share one reader. Documents with a DOCTYPE/ENTITY
-declaration are refused (entity-expansion attacks); the standard library parser never fetches
-external resources.
+declaration are refused (entity-expansion attacks) before parsing, and the parser itself is
+defusedxml's (no DTD, no entities, no external resources).
 """
 
 from __future__ import annotations
@@ -13,6 +13,9 @@ import xml.etree.ElementTree as ET  # noqa: S405 - DTDs are refused before parsi
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal, InvalidOperation
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring as defused_fromstring
 
 from .errors import CorruptDocument
 from .schema import FIELD_NAMES, ExtractedField
@@ -36,7 +39,10 @@ def parse_xml(data: bytes) -> ET.Element:
     if b"<!doctype" in head or b"<!entity" in data.lower():
         raise CorruptDocument("XML documents with a DOCTYPE are not accepted.")
     try:
-        return ET.fromstring(data)  # noqa: S314 - DTD/entities refused above
+        # defusedxml refuses DTDs, entities and external references (belt and braces).
+        return defused_fromstring(data, forbid_dtd=True)
+    except DefusedXmlException as exc:
+        raise CorruptDocument("XML documents with a DOCTYPE are not accepted.") from exc
     except ET.ParseError as exc:
         raise CorruptDocument("The XML file is malformed.") from exc
 

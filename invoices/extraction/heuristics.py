@@ -11,13 +11,25 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
 
 from . import labels as L
+from .candidates import (
+    ADDRESS,
+    SENDER_SPLIT,
+    TIER_CONFIDENCE,
+    Cand,
+    best_candidate,
+    clean_name,
+    date_parser,
+    doc_date_order,
+    find_labeled,
+    lines_below,
+    make_field,
+    money_parser,
+    parse_invoice_number,
+)
 from .layout import Document, Line, Segment
 from .parsing import (
     ISO_CODES,
@@ -26,233 +38,9 @@ from .parsing import (
     currency_from_token,
     find_amounts,
     find_dates,
-    looks_like_date,
-    parse_money_value,
 )
 from .schema import FIELD_NAMES, ExtractedField
 from .taxids import TaxIdMatch, find_tax_ids
-
-
-@dataclass
-class Cand:
-    value: Any
-    tier: int
-    how: str  # same | right | below | column | fallback
-    label: Segment | None
-    at: Segment | None  # where the value was read
-
-    @property
-    def pos(self) -> tuple[int, float]:
-        seg = self.at or self.label
-        return (seg.page, seg.top) if seg else (0, 0.0)
-
-
-_SENDER_SPLIT = re.compile(r"\s*[●•·|∙]\s*|\s+[-–]\s+")
-_ADDRESS = re.compile(
-    r"\b(?:[A-Z]{1,2}[- ]?)?\d{4,6}\b|\b(?:str\.|straße|strasse|street|st\b|road|rd\b|ave|"
-    r"avenue|rue|weg|platz|allee|lane|blvd|suite|po box|postfach)",
-    re.I,
-)
-_FILLER = re.compile(r"^[\s:#\-–|=*.]*(?:[A-Z]{3}|[$€£₹])?[\s:#\-–|=*.]*$")
-_CONF = {1: 0.85, 2: 0.7, 3: 0.5}
-
-
-def _lines_below(doc: Document, line: Line, max_lines: int) -> Iterator[Line]:
-    page = doc.pages[line.page]
-    h = line.height
-    limit = line.bottom + (max_lines + 0.5) * 2.2 * h
-    count = 0
-    for other in page.lines:
-        if other.top <= line.top + 0.3 * h:
-            continue
-        if other.top > limit or count >= max_lines:
-            return
-        count += 1
-        yield other
-
-
-def _below_candidates(seg: Segment, below: Line, page_width: float) -> list[Segment]:
-    h = seg.height
-    overlapping = [s for s in below.segments if s.overlaps_x(seg, slack=0.3 * h)]
-    if overlapping:
-        return overlapping[:1]
-    # right-aligned values in a label box: first segment starting right of the label start
-    shifted = [s for s in below.segments if seg.x0 - h <= s.x0 <= seg.x1 + 0.3 * page_width]
-    return shifted[:1]
-
-
-def find_labeled(
-    doc: Document,
-    specs: dict[str, int],
-    parse: Callable[[str], Any],
-    *,
-    exclude: re.Pattern[str] | None = None,
-    exclude_scope: str = "prefix",
-    override: re.Pattern[str] | None = None,
-    right: bool = True,
-    below: int = 2,
-    column: bool = False,
-    anchored: bool = False,
-    max_tier: int = 3,
-) -> list[Cand]:
-    """Find ``label -> value`` pairs in the document.
-
-    ``parse(text)`` returns the value or None. ``exclude`` rejects a label when it matches the
-    text before/including the label (``exclude_scope="prefix"``) or the whole segment
-    (``"segment"``), unless ``override`` matches. ``below``: how many lines to look down.
-    ``column``: for header-style labels read the whole column below and keep the last value.
-    ``anchored``: the label must start its segment.
-    """
-    compiled = sorted(L.compile_labels(specs), key=lambda t: t[0])
-    out: list[Cand] = []
-    for line in doc.lines:
-        for si, seg in enumerate(line.segments):
-            for tier, rx in compiled:
-                if tier > max_tier:
-                    continue
-                m = rx.search(seg.text)
-                if not m:
-                    continue
-                if anchored and seg.text[: m.start()].strip(" *•-"):
-                    continue
-                scope = seg.text[: m.end()] if exclude_scope == "prefix" else seg.text
-                if exclude and exclude.search(scope) and not (override and override.search(scope)):
-                    break
-                cand = _value_for(doc, line, si, seg, m, tier, parse, right, below, column)
-                if cand is not None:
-                    out.append(cand)
-                break
-    return out
-
-
-def _value_for(doc, line, si, seg, m, tier, parse, right, below, column) -> Cand | None:
-    rest = seg.text[m.end() :]
-    if re.search(r"\d", rest):
-        # the value is in the same segment, possibly after a qualifier: "Summe inkl. USt: 5,00"
-        tries = [rest]
-        if ":" in rest:
-            tries.append(rest.rsplit(":", 1)[1])
-        for t in tries:
-            value = parse(t)
-            if value is not None:
-                return Cand(value, tier, "same", seg, seg)
-        return None
-    if right:
-        for rseg in line.segments[si + 1 :]:
-            value = parse(rseg.text)
-            if value is not None:
-                return Cand(value, tier, "right", seg, rseg)
-            if not _FILLER.match(rseg.text):
-                break
-    if below:
-        page = doc.pages[line.page]
-        found: list[Cand] = []
-        for bl in _lines_below(doc, line, 8 if column else below):
-            segs = _below_candidates(seg, bl, page.width)
-            if not segs:
-                continue
-            value = parse(segs[0].text)
-            if value is None:
-                if column and found:
-                    break
-                if column:
-                    continue
-                return None
-            found.append(Cand(value, tier, "column" if column else "below", seg, segs[0]))
-            if not column:
-                break
-        if found:
-            return found[-1]
-    return None
-
-
-# --- value parsers --------------------------------------------------------------------------
-
-_ID_PREFIX = re.compile(r"^[\s:#.\-–|]*(?:(?:no|nr|n°|nº|number|nummer)\b\.?)?[\s:#.|]*", re.I)
-
-
-def parse_invoice_number(text: str) -> str | None:
-    t = _ID_PREFIX.sub("", text.strip())
-    if not t:
-        return None
-    token = t.split()[0].strip(",;:()[]")
-    if len(token) < 3 or len(token) > 40 or not re.search(r"\d", token):
-        return None
-    if looks_like_date(token) and not re.search(r"[A-Za-z_]", token):
-        return None
-    if re.fullmatch(r"[\d.,]+", token) and re.search(r"[.,]\d{2}$", token):
-        return None  # an amount
-    if re.fullmatch(r"\d{1,2}/\d{1,2}", token):
-        return None  # "page 1/1"
-    return token
-
-
-def _date_parser(order: str) -> Callable[[str], date | None]:
-    def parse(text: str) -> date | None:
-        t = text.strip(" :|.,-")
-        found = find_dates(t, order)
-        if found and found[0].start <= 3:
-            return found[0].value
-        return None
-
-    return parse
-
-
-def _money_parser(require_decimals: bool = True) -> Callable[[str], AmountMatch | None]:
-    def parse(text: str) -> AmountMatch | None:
-        m = parse_money_value(text)
-        if m is None:
-            return None
-        if require_decimals and not m.has_decimals and m.currency is None:
-            return None
-        return m
-
-    return parse
-
-
-def clean_name(text: str) -> str | None:
-    """Return a plausible party name from a text snippet, or None."""
-    t = re.sub(r"^(?:name|firma|company|raison sociale)\s*:\s*", "", text.strip(), flags=re.I)
-    t = t.strip(" ,;:-–|*•●#")
-    if len(t) < 2 or len(t) > 80 or re.search(r"[_#]", t):
-        return None
-    letters = sum(c.isalpha() for c in t)
-    if letters < 2 or letters < 0.5 * len(t.replace(" ", "")):
-        return None
-    if L.PARTY_NOISE.match(t) or re.search(r"@|www\.|https?:|\.com\b", t, re.I):
-        return None
-    if L.DOCUMENT_TITLES.match(t) and len(t) < 30:
-        return None
-    if looks_like_date(t):
-        return None
-    return t
-
-
-# --- field extractors -----------------------------------------------------------------------
-
-
-def _best(cands: list[Cand], *, bottom: bool = False) -> Cand | None:
-    if not cands:
-        return None
-    tier = min(c.tier for c in cands)
-    same = [c for c in cands if c.tier == tier]
-    if bottom:
-        return max(same, key=lambda c: c.pos)
-    return min(same, key=lambda c: c.pos)
-
-
-def _field(value: Any, conf: float, source: str) -> ExtractedField:
-    return ExtractedField(value=value, confidence=round(min(max(conf, 0.0), 1.0), 3), source=source)
-
-
-def doc_date_order(doc: Document) -> str:
-    """'MDY' when the document looks US (dollar amounts, no euro/pound), else 'DMY'."""
-    text = doc.text
-    if "$" in text and not re.search(r"€|EUR\b|£|GBP\b|₹|\bRs\b", text):
-        return "MDY"
-    if re.search(r"\b(?:USD|U\.S\.A?|United States)\b", text) and "€" not in text:
-        return "MDY"
-    return "DMY"
 
 
 class FieldExtractor:
@@ -277,8 +65,8 @@ class FieldExtractor:
         }
         number = self.invoice_number()
         if number:
-            out["invoice_number"] = _field(
-                number.value, self.conf(_CONF[number.tier], number.at), self.source
+            out["invoice_number"] = make_field(
+                number.value, self.conf(TIER_CONFIDENCE[number.tier], number.at), self.source
             )
         issue = self.issue_date()
         if issue:
@@ -302,7 +90,7 @@ class FieldExtractor:
             out["buyer_name"] = buyer
         if due is None and total and self._payment_requested():
             value = total[0].value
-            out["amount_due"] = _field(value, min(0.4, total[0].confidence), self.source)
+            out["amount_due"] = make_field(value, min(0.4, total[0].confidence), self.source)
         return out
 
     # invoice number
@@ -314,7 +102,7 @@ class FieldExtractor:
             exclude=L.INVOICE_NUMBER_EXCLUDE,
             max_tier=2,
         )
-        best = _best(cands)
+        best = best_candidate(cands)
         if best:
             return best
         # weak labels: a document title or '#' directly followed (or underlined) by the number
@@ -333,11 +121,11 @@ class FieldExtractor:
             if c.how == "below" and len(c.label.text.split()) > 2:
                 continue
             weak.append(c)
-        return _best(weak)
+        return best_candidate(weak)
 
     # dates
     def issue_date(self) -> ExtractedField | None:
-        parse = _date_parser(self.order)
+        parse = date_parser(self.order)
         cands = find_labeled(self.doc, L.ISSUE_DATE, parse, exclude=L.ISSUE_DATE_EXCLUDE, below=2)
         # "<Invoice> Nr. 4711 vom 05.03.2018" / "Invoice # X issued at 2020-11-21"
         for line in self.doc.lines:
@@ -355,9 +143,11 @@ class FieldExtractor:
                         if found and found[0].start <= 3:
                             cands.append(Cand(found[0].value, 1, "same", seg, seg))
                     break
-        best = _best(cands)
+        best = best_candidate(cands)
         if best:
-            return _field(best.value, self.conf(_CONF[best.tier], best.at), self.source)
+            return make_field(
+                best.value, self.conf(TIER_CONFIDENCE[best.tier], best.at), self.source
+            )
         # fallback: first date in the top part of page 1 outside excluded contexts
         page = self.doc.pages[0] if self.doc.pages else None
         if page:
@@ -369,16 +159,18 @@ class FieldExtractor:
                         continue
                     found = find_dates(seg.text, self.order)
                     if found:
-                        return _field(found[0].value, self.conf(0.4, seg), self.source)
+                        return make_field(found[0].value, self.conf(0.4, seg), self.source)
         return None
 
     def due_date(self, issue: date | None) -> ExtractedField:
-        parse = _date_parser(self.order)
+        parse = date_parser(self.order)
         cands = find_labeled(self.doc, L.DUE_DATE, parse, exclude=L.DUE_DATE_EXCLUDE, below=2)
         cands = [c for c in cands if issue is None or c.value >= issue]
-        best = _best(cands)
+        best = best_candidate(cands)
         if best:
-            return _field(best.value, self.conf(_CONF[best.tier] - 0.05, best.at), self.source)
+            return make_field(
+                best.value, self.conf(TIER_CONFIDENCE[best.tier] - 0.05, best.at), self.source
+            )
         if issue is not None:
             for line in self.doc.lines:
                 for clause in re.split(r"[,;]", line.text):
@@ -388,14 +180,14 @@ class FieldExtractor:
                     if m:
                         days = int(next(g for g in m.groups() if g))
                         if 0 < days <= 180:
-                            return _field(
+                            return make_field(
                                 issue + timedelta(days=days), self.conf(0.55), self.source
                             )
         return ExtractedField.missing(self.source)
 
     # amounts
     def amounts(self):
-        money = _money_parser()
+        money = money_parser()
         totals = find_labeled(
             self.doc,
             L.TOTAL,
@@ -426,27 +218,32 @@ class FieldExtractor:
             elif prev.how == "below" and c.at is not prev.at:
                 totals[totals.index(prev)] = c
         dues = find_labeled(self.doc, L.AMOUNT_DUE, money, exclude=L.AMOUNT_DUE_EXCLUDE)
-        total = _best([c for c in totals if c.tier <= 2], bottom=True)
-        due = _best(dues, bottom=True)
+        total = best_candidate([c for c in totals if c.tier <= 2], bottom=True)
+        due = best_candidate(dues, bottom=True)
         out_total = out_due = None
         if total:
-            conf = _CONF[total.tier] + (0.05 if total.tier == 1 else 0.0)
+            conf = TIER_CONFIDENCE[total.tier] + (0.05 if total.tier == 1 else 0.0)
             out_total = (
-                _field(total.value.value, self.conf(conf, total.at), self.source),
+                make_field(total.value.value, self.conf(conf, total.at), self.source),
                 total.value,
             )
         elif due:
-            out_total = (_field(due.value.value, self.conf(0.5, due.at), self.source), due.value)
+            out_total = (
+                make_field(due.value.value, self.conf(0.5, due.at), self.source),
+                due.value,
+            )
         else:
-            weak = _best(totals, bottom=True)
+            weak = best_candidate(totals, bottom=True)
             if weak:
                 out_total = (
-                    _field(weak.value.value, self.conf(0.35, weak.at), self.source),
+                    make_field(weak.value.value, self.conf(0.35, weak.at), self.source),
                     weak.value,
                 )
         if due:
             out_due = (
-                _field(due.value.value, self.conf(_CONF[due.tier], due.at), self.source),
+                make_field(
+                    due.value.value, self.conf(TIER_CONFIDENCE[due.tier], due.at), self.source
+                ),
                 due.value,
             )
         return out_total, out_due
@@ -469,12 +266,12 @@ class FieldExtractor:
                 return m.group(1)
             return currency_from_token(t[:1]) if t else None
 
-        best = _best(find_labeled(self.doc, L.CURRENCY, parse_code, below=2))
+        best = best_candidate(find_labeled(self.doc, L.CURRENCY, parse_code, below=2))
         if best:
-            return _field(best.value, self.conf(0.9, best.at), self.source)
+            return make_field(best.value, self.conf(0.9, best.at), self.source)
         for m in (total, due):
             if m is not None and m.currency:
-                return _field(
+                return make_field(
                     m.currency, self.conf(0.8 if m.currency != "USD" else 0.7), self.source
                 )
         counts: Counter[str] = Counter()
@@ -492,7 +289,7 @@ class FieldExtractor:
             counts["INR"] += 1
         if counts:
             code, _ = counts.most_common(1)[0]
-            return _field(code, self.conf(0.6), self.source)
+            return make_field(code, self.conf(0.6), self.source)
         return ExtractedField.missing(self.source)
 
     # tax ids
@@ -507,7 +304,7 @@ class FieldExtractor:
             counts = Counter(m.value for m in ms)
             best = max(ms, key=lambda m: (m.valid, m.labelled, counts[m.value], -m.order))
             conf = 0.6 + (0.2 if best.valid else 0.0) + (0.1 if best.labelled else 0.0)
-            return _field(best.value, self.conf(conf, best.segment), self.source)
+            return make_field(best.value, self.conf(conf, best.segment), self.source)
 
         issuer_field = pick(issuer)
         buyer_field = pick([m for m in buyer if not issuer_field or m.value != issuer_field.value])
@@ -544,7 +341,7 @@ class FieldExtractor:
                     if value:
                         cands.append(Cand(value[0], tier, "below", seg, value[1]))
                     break
-        return _best(cands)
+        return best_candidate(cands)
 
     def _name_below(self, line: Line, si: int, seg: Segment, parse) -> tuple[str, Segment] | None:
         if si + 1 < len(line.segments):
@@ -554,7 +351,7 @@ class FieldExtractor:
                 if value and seg.text.rstrip().endswith(":"):
                     return value, nxt
         page = self.doc.pages[line.page]
-        for bl in _lines_below(self.doc, line, 5):
+        for bl in lines_below(self.doc, line, 5):
             segs = [s for s in bl.segments if s.overlaps_x(seg, slack=0.5 * seg.height)]
             if not segs:
                 continue
@@ -589,7 +386,7 @@ class FieldExtractor:
                     chains.append([seg])
             for chain in chains:
                 text = " ".join(s.text for s in chain)
-                parts = [p for p in _SENDER_SPLIT.split(text) if p.strip()]
+                parts = [p for p in SENDER_SPLIT.split(text) if p.strip()]
                 if len(parts) >= 3 and re.search(r"\b(?:[A-Z]{1,2}-?)?\d{4,5}\b", text):
                     words = [w for s in chain for w in s.words]
                     return Segment(words, chain[0].page, chain[0].line_no)
@@ -600,30 +397,30 @@ class FieldExtractor:
         seller_cand = self._party_label_value(L.SELLER)
         buyer_cand = self._party_label_value(L.BUYER)
         if seller_cand:
-            issuer = _field(
+            issuer = make_field(
                 seller_cand.value,
                 self.conf(0.8 if seller_cand.tier == 1 else 0.6, seller_cand.at),
                 self.source,
             )
         if buyer_cand:
-            buyer = _field(
+            buyer = make_field(
                 buyer_cand.value,
                 self.conf(0.75 if buyer_cand.tier == 1 else 0.55, buyer_cand.at),
                 self.source,
             )
         sender = self._sender_line()
         if sender is not None:
-            first = _SENDER_SPLIT.split(sender.text)[0]
+            first = SENDER_SPLIT.split(sender.text)[0]
             name = clean_name(first)
             if issuer is None and name:
-                issuer = _field(name, self.conf(0.75, sender), self.source)
+                issuer = make_field(name, self.conf(0.75, sender), self.source)
             if buyer is None:
                 line = self.doc.lines[sender.line_no]
-                for bl in _lines_below(self.doc, line, 3):
+                for bl in lines_below(self.doc, line, 3):
                     segs = [s for s in bl.segments if s.overlaps_x(sender, slack=sender.height)]
                     value = clean_name(segs[0].text) if segs else None
                     if value and not L.PARTY_NOISE.match(value):
-                        buyer = _field(value, self.conf(0.6, segs[0]), self.source)
+                        buyer = make_field(value, self.conf(0.6, segs[0]), self.source)
                         break
         if issuer is None:
             issuer = self._issuer_fallback(buyer.value if buyer else None)
@@ -644,7 +441,7 @@ class FieldExtractor:
                     continue
                 name = clean_name(seg.text)
                 if name and L.LEGAL_FORMS.search(name) and name != buyer_name:
-                    return _field(name, self.conf(0.6, seg), self.source)
+                    return make_field(name, self.conf(0.6, seg), self.source)
         # the footer: a company name with a legal form, or the line above the legal notice
         last = doc.pages[-1]
         lines = last.lines
@@ -656,7 +453,7 @@ class FieldExtractor:
                 if len(above.segments) == 1:
                     name = clean_name(above.segments[0].text)
                     if name and len(name.split()) <= 5 and name != buyer_name:
-                        return _field(name, self.conf(0.5, above.segments[0]), self.source)
+                        return make_field(name, self.conf(0.5, above.segments[0]), self.source)
             for seg in line.segments:
                 name = clean_name(seg.text)
                 if (
@@ -665,7 +462,7 @@ class FieldExtractor:
                     and len(name.split()) <= 6
                     and name != buyer_name
                 ):
-                    return _field(name, self.conf(0.5, seg), self.source)
+                    return make_field(name, self.conf(0.5, seg), self.source)
         # the first plausible line of the letterhead, preferring one that heads an address block
         plausible: list[tuple[Segment, str]] = []
         for line in page.lines[:8]:
@@ -682,10 +479,10 @@ class FieldExtractor:
                     plausible.append((seg, name))
         for seg, name in plausible:
             if self._heads_address(seg):
-                return _field(name, self.conf(0.4, seg), self.source)
+                return make_field(name, self.conf(0.4, seg), self.source)
         if plausible:
             seg, name = plausible[0]
-            return _field(name, self.conf(0.3, seg), self.source)
+            return make_field(name, self.conf(0.3, seg), self.source)
         return None
 
     def _is_label_value(self, seg: Segment) -> bool:
@@ -698,9 +495,9 @@ class FieldExtractor:
 
     def _heads_address(self, seg: Segment) -> bool:
         line = self.doc.lines[seg.line_no]
-        for bl in _lines_below(self.doc, line, 3):
+        for bl in lines_below(self.doc, line, 3):
             for s in bl.segments:
-                if s.overlaps_x(seg, slack=seg.height) and _ADDRESS.search(s.text):
+                if s.overlaps_x(seg, slack=seg.height) and ADDRESS.search(s.text):
                     return True
         return False
 
@@ -712,7 +509,7 @@ class FieldExtractor:
             for seg in line.segments:
                 if any(tier == 1 and rx.search(seg.text) for tier, rx in compiled):
                     zone.append(seg)
-                    for bl in _lines_below(self.doc, line, 5):
+                    for bl in lines_below(self.doc, line, 5):
                         zone.extend(s for s in bl.segments if s.overlaps_x(seg, slack=seg.height))
         return zone
 

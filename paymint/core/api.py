@@ -89,4 +89,19 @@ def paginated(view, queryset, serializer_class) -> Response:
     """Paginate ``queryset`` with the view's cursor paginator and serialize the page."""
     paginator = NewestFirstCursorPagination()
     page = paginator.paginate_queryset(queryset, view.request, view=view)
-    return paginator.get_paginated_response(serializer_class(page, many=True).data)
+    return paginator.get_paginated_response(
+        serializer_class(page, many=True, context={"request": view.request}).data
+    )
+
+
+def not_found(request, exception=None):
+    """``handler404``: under ``/api/`` the API's JSON error (``NOT_FOUND``) - a URL no route
+    matches (an id with a slash, a typo) must not answer the site's HTML page; elsewhere
+    Django's page (``templates/404.html``)."""
+    from django.http import JsonResponse
+    from django.views.defaults import page_not_found
+
+    if request.path.startswith("/api/"):
+        return JsonResponse({"code": "NOT_FOUND", "message": "Not found.", "fields": {}},
+                            status=404)
+    return page_not_found(request, exception)

@@ -1,12 +1,65 @@
 """OpenAPI schema generation tweaks for drf-spectacular."""
 
 from drf_spectacular.openapi import AutoSchema
+from rest_framework import serializers
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error answer of the API (``paymint.core.api.exception_handler``)."""
+
+    code = serializers.CharField(help_text="Stable UPPER_SNAKE code, e.g. NOT_FOUND.")
+    message = serializers.CharField(help_text="Human-readable explanation.")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Messages per input field (may be empty).",
+    )
+
+
+#: Error statuses every operation may answer, all with :class:`ErrorSerializer`: invalid
+#: input, missing/bad credentials (or webhook signature), refused, not found (another user's
+#: object answers exactly like a missing one), rate limited. Writes may also conflict with
+#: the current state, send a body the API cannot parse, or reuse an idempotency key.
+READ_ERRORS = {
+    "400": "Invalid input (VALIDATION_ERROR, MALFORMED_REQUEST, ...).",
+    "401": "Not signed in, or the token (webhook: the signature) is invalid.",
+    "403": "Not allowed for this account (role, KYC status, hold).",
+    "404": "No such object for this user, or an invalid pagination cursor.",
+    "429": "Rate limited (RATE_LIMITED); retry later.",
+}
+WRITE_ERRORS = {
+    **READ_ERRORS,
+    "409": "Conflicts with the current state (e.g. an illegal status change).",
+    "415": "Unsupported request content type.",
+    "422": "Idempotency-Key reused with a different request.",
+}
 
 
 class PayMintAutoSchema(AutoSchema):
     """Names nested serializers (``UserRegisterApi.InputSerializer``) after their API class,
     so every operation's ``InputSerializer``/``OutputSerializer`` gets a unique component name
-    (``UserRegisterApiInput``)."""
+    (``UserRegisterApiInput``); documents the error answers (:data:`READ_ERRORS`,
+    :data:`WRITE_ERRORS`) and the cursor pagination of list answers (``paginated()``)."""
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        errors = READ_ERRORS if self.method in ("GET", "HEAD") else WRITE_ERRORS
+        for code, description in errors.items():
+            if code not in responses:
+                response = self._get_response_for_code(ErrorSerializer, code,
+                                                       direction=direction)
+                response["description"] = description
+                responses[code] = response
+        return responses
+
+    def _get_paginator(self):
+        """Every list answer of the API goes through ``paymint.core.api.paginated`` (cursor
+        pagination, house style), so a GET that returns a list is documented as paginated."""
+        paginator = super()._get_paginator()
+        if paginator is None and self.method == "GET" and self._is_list_view():
+            from .api import NewestFirstCursorPagination
+
+            return NewestFirstCursorPagination()
+        return paginator
 
     def _get_serializer_name(self, serializer, direction, bypass_extensions=False) -> str:
         name = super()._get_serializer_name(serializer, direction, bypass_extensions)

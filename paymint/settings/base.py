@@ -260,7 +260,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "axes.apps": {"level": "WARNING"},  # its start-up banner, once per process
+    },
 }
 
 SENTRY_DSN = env("SENTRY_DSN", default="")
@@ -345,7 +348,7 @@ CELERY_BEAT_SCHEDULE["compliance-monitoring-sweep"] = {
 }
 
 # --- Stellar ------------------------------------------------------------------------------
-# Network: "local" (the in-process ledger of settlements/stellar/local_ledger.py: tests, demo),
+# Network: "local" (the in-process ledger of settlements/stellar/local_ledger/: tests, demo),
 # "testnet" or "public". Horizon URL and passphrase default to the network's own.
 STELLAR_NETWORK = env("STELLAR_NETWORK", default="local")
 STELLAR_HORIZON_URL = env("STELLAR_HORIZON_URL", default="")
@@ -377,3 +380,115 @@ CELERY_BEAT_SCHEDULE["stellar-outbox-sweep"] = {
     "task": "settlements.stellar.tasks.chain_pending_sweep_task", "schedule": 300.0}
 CELERY_BEAT_SCHEDULE["stellar-reconcile"] = {
     "task": "settlements.stellar.tasks.chain_reconcile_task", "schedule": 3600.0}
+
+# --- Audit trail, data protection and retention ----------------------------------------------
+# django-auditlog records model changes into compliance.AuditEvent (append-only; see
+# compliance/audit.py); its admin is replaced by compliance's, so it loads before compliance.
+INSTALLED_APPS.insert(INSTALLED_APPS.index("compliance"), "auditlog")
+AUDITLOG_LOGENTRY_MODEL = "compliance.AuditEvent"
+AUDITLOG_STORE_JSON_CHANGES = True
+AUDITLOG_MASK_CALLABLE = "compliance.audit.mask_value"
+AUDITLOG_CID_GETTER = "compliance.middleware.current_request_id"  # X-Request-ID, into tasks
+DATABASE_ROUTERS = ["compliance.routers.AuditlogRouter"]  # no unused auditlog_logentry table
+# Who and from where (actor, IP, user agent) for every audit event of a request.
+MIDDLEWARE = [*MIDDLEWARE, "compliance.middleware.AuditContextMiddleware"]
+# The client address of audit events is the one rate limits use: see TRUSTED_PROXY_COUNT.
+# Retention (compliance/retention.py, `manage.py apply_retention`, daily beat task). Journal
+# entries, invoices, investments and settlements are never deleted.
+RETENTION = {
+    # KYC/KYB document files of closed accounts (deactivated users, applications rejected
+    # and not resubmitted), counted from closure: 5 years (AML record keeping).
+    "kyc_documents_after_closure_days": env.int("RETENTION_KYC_DOCUMENTS_DAYS", default=5 * 365),
+    # Stored first responses of Idempotency-Key API writes.
+    "idempotency_records_days": env.int("RETENTION_IDEMPOTENCY_DAYS", default=30),
+    # Sent or failed outbox messages (email bodies hold personal data).
+    "outbound_messages_days": env.int("RETENTION_OUTBOUND_MESSAGES_DAYS", default=90),
+    # The audit trail itself.
+    "audit_events_years": env.int("RETENTION_AUDIT_EVENTS_YEARS", default=10),
+}
+CELERY_BEAT_SCHEDULE["compliance-retention"] = {
+    "task": "compliance.tasks.retention_apply_task", "schedule": 24 * 3600.0}
+
+# --- Authentication hardening and rate limits (accounts/lockout.py, accounts/auth_tokens.py,
+# paymint/core/throttling.py) ---------------------------------------------------------------
+INSTALLED_APPS += ["rest_framework_simplejwt.token_blacklist", "axes"]
+# django-axes: failed sign-ins are counted per email + IP address on the sign-in page, the
+# admin (which signs in through that page) and the API token endpoint; after
+# AXES_FAILURE_LIMIT failures that pair is locked for AXES_COOLOFF_MINUTES, even with the right
+# password. Its backend must come first; its middleware last.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+MIDDLEWARE = [*MIDDLEWARE, "axes.middleware.AxesMiddleware"]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "accounts.lockout.axes_username"
+AXES_CLIENT_IP_CALLABLE = "paymint.core.throttling.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+# Successful sign-ins (email, IP, user agent) are kept this long, then pruned daily together
+# with expired refresh-token records (accounts.tasks.auth_records_prune_task).
+AXES_ACCESS_LOG_DAYS = env.int("AXES_ACCESS_LOG_DAYS", default=90)
+CELERY_BEAT_SCHEDULE["auth-records-prune"] = {
+    "task": "accounts.tasks.auth_records_prune_task", "schedule": 24 * 3600.0}
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# JWT: refresh tokens rotate on use and the used one is blacklisted; logout blacklists one and
+# a password change all of them. Tokens carry a hash of the password hash (CHECK_REVOKE_TOKEN),
+# so access tokens issued before a password change stop working at once too.
+SIMPLE_JWT["BLACKLIST_AFTER_ROTATION"] = True
+SIMPLE_JWT["CHECK_REVOKE_TOKEN"] = True
+# Rate limits (requests/period per IP or per user, see paymint/core/throttling.py), counted in
+# Redis at THROTTLE_CACHE_URL (default REDIS_URL; in memory when neither is set, e.g. the demo).
+THROTTLE_CACHE_URL = env("THROTTLE_CACHE_URL", default=REDIS_URL)
+CACHES["throttle"] = (
+    {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": THROTTLE_CACHE_URL,
+     "KEY_PREFIX": "throttle", "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}
+    if THROTTLE_CACHE_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle"}
+)
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "login": env("THROTTLE_RATE_LOGIN", default="10/min"),  # per IP: token endpoint, sign-in
+    "registration": env("THROTTLE_RATE_REGISTRATION", default="10/hour"),  # per IP
+    "funding": env("THROTTLE_RATE_FUNDING", default="60/min"),  # per investor
+    "uploads": env("THROTTLE_RATE_UPLOADS", default="60/hour"),  # per user: invoices, KYC
+    "webhooks": env("THROTTLE_RATE_WEBHOOKS", default="600/min"),  # per bank IP
+}
+# Withdrawals at or above this amount (in the withdrawal's currency) need a current code from
+# the user's authenticator app (TOTP); per-currency figures override it.
+PAYMINT["WITHDRAWAL_2FA_THRESHOLD"] = Decimal(env("WITHDRAWAL_2FA_THRESHOLD", default="10000"))
+PAYMINT["WITHDRAWAL_2FA_THRESHOLD_BY_CURRENCY"] = {
+    "INR": Decimal(env("WITHDRAWAL_2FA_THRESHOLD_INR", default="900000")),
+}
+
+# --- Data protection at rest: field encryption, private files, upload quota ------------------
+# Fernet keys for encrypted model fields (paymint/core/crypto.py), comma-separated, NEWEST
+# FIRST: new values are encrypted under the first, any listed key decrypts. Rotate: put a new
+# key in front, deploy, run `manage.py rotate_field_encryption_keys`, then drop the old key.
+# Only from the environment (local/test derive a development key; production refuses to
+# start without it).
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+# Uploaded documents are served only through short-lived signed URLs bound to the object and
+# the user (paymint/core/storage.py), as attachments; with S3, as presigned S3 URLs.
+PRIVATE_FILE_URL_MAX_AGE = env.int("PRIVATE_FILE_URL_MAX_AGE", default=300)  # seconds
+if STORAGES["default"]["BACKEND"] == "storages.backends.s3.S3Storage":
+    from botocore.config import Config as BotoConfig
+
+    STORAGES["default"]["OPTIONS"].update({
+        "querystring_expire": PRIVATE_FILE_URL_MAX_AGE,  # presigned URLs live as long
+        "region_name": env("AWS_S3_REGION_NAME", default=None),
+        # (A client_config replaces django-storages' own signature/addressing options.) SigV4
+        # presigned URLs; fail fast (readiness probe, uploads) instead of long retries.
+        "client_config": BotoConfig(
+            signature_version="s3v4",
+            s3={"addressing_style": env("AWS_S3_ADDRESSING_STYLE", default="auto")},
+            connect_timeout=3, read_timeout=20, retries={"max_attempts": 3, "mode": "standard"},
+        ),
+    })
+# Per-user upload quota over the last 24 hours, invoices and KYC/KYB documents together
+# (paymint/core/uploads.py): files and bytes; 0 = no limit.
+UPLOAD_QUOTA_FILES_PER_DAY = env.int("UPLOAD_QUOTA_FILES_PER_DAY", default=50)
+UPLOAD_QUOTA_BYTES_PER_DAY = env.int("UPLOAD_QUOTA_BYTES_PER_DAY", default=250 * 1024 * 1024)

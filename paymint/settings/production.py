@@ -18,3 +18,18 @@ STORAGES["staticfiles"] = {  # noqa: F405
 }
 # Probes come over plain HTTP from the orchestrator (inside the network): never redirect them.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+
+# --- Data protection at rest: the field encryption keys must come from the environment -------
+from django.core.exceptions import ImproperlyConfigured  # noqa: E402
+
+from .base import FIELD_ENCRYPTION_KEYS  # noqa: E402
+
+if not FIELD_ENCRYPTION_KEYS:
+    raise ImproperlyConfigured(
+        "FIELD_ENCRYPTION_KEYS must be set in production (comma-separated Fernet keys, newest "
+        "first; generate one with `python -c 'from cryptography.fernet import Fernet; "
+        "print(Fernet.generate_key().decode())'`)."
+    )
+from paymint.core.crypto import validate_keys  # noqa: E402
+
+validate_keys(FIELD_ENCRYPTION_KEYS)  # a malformed key stops the start too

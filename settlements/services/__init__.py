@@ -4,7 +4,7 @@ payments through the waterfall, and collections (overdue, default, recourse, wri
 from .bank import DuplicateEvent, bank_event_apply
 from .collections import aging_bucket, days_past_due, invoice_age
 from .distribution import accrue_late_interest, investor_claims, settlement_execute
-from .withdrawals import withdrawal_request
+from .withdrawals import withdrawal_needs_otp, withdrawal_request
 
 __all__ = [
     "DuplicateEvent",
@@ -15,5 +15,6 @@ __all__ = [
     "invoice_age",
     "investor_claims",
     "settlement_execute",
+    "withdrawal_needs_otp",
     "withdrawal_request",
 ]

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 
 from accounts.enums import Role
 from accounts.selectors import kyc_is_approved
+from accounts.two_factor import totp_step_up
 from compliance.screening import user_is_on_hold
 from paymint.core import clock
 from paymint.core.errors import ApplicationError, PermissionDenied, ValidationFailed
@@ -20,8 +21,17 @@ from ..ledger import Leg, ledger_account, ledger_post, lock_accounts
 from ..models import Withdrawal
 
 
+def withdrawal_needs_otp(*, amount: Decimal, currency: str) -> bool:
+    """True when a withdrawal of ``amount`` ``currency`` needs a code from the user's
+    authenticator app: at or above ``PAYMINT["WITHDRAWAL_2FA_THRESHOLD"]`` (or the currency's
+    own figure in ``WITHDRAWAL_2FA_THRESHOLD_BY_CURRENCY``), in that currency."""
+    by_currency = settings.PAYMINT.get("WITHDRAWAL_2FA_THRESHOLD_BY_CURRENCY", {})
+    threshold = by_currency.get(currency, settings.PAYMINT["WITHDRAWAL_2FA_THRESHOLD"])
+    return Decimal(amount) >= Decimal(threshold)
+
+
 def withdrawal_request(
-    *, user, amount, currency: str, idempotency_key: str = ""
+    *, user, amount, currency: str, idempotency_key: str = "", otp_code: str = ""
 ) -> tuple[Withdrawal, bool]:
     """Hold ``amount`` of the user's cash for a payout to their bank account.
 
@@ -29,6 +39,10 @@ def withdrawal_request(
     ``INSUFFICIENT_FUNDS`` when the available balance is short) and record the withdrawal. The
     bank confirms with ``withdrawal.paid`` or ``withdrawal.failed`` quoting its reference.
     Idempotent per user and ``idempotency_key`` like investments.
+
+    Large withdrawals (:func:`withdrawal_needs_otp`) need ``otp_code``, a current code from the
+    user's confirmed TOTP device, checked (and used up) before anything is written; a replay
+    of an already recorded request needs none.
 
     Returns:
         ``(withdrawal, created)``.
@@ -39,6 +53,8 @@ def withdrawal_request(
         InsufficientFunds: ``INSUFFICIENT_FUNDS`` (409).
         ApplicationError: ``IDEMPOTENCY_KEY_REUSED`` (422).
         PermissionDenied: ``ACCOUNT_ON_HOLD`` while compliance reviews the account.
+        PermissionDenied: ``TWO_FACTOR_SETUP_REQUIRED``; ValidationFailed: ``OTP_REQUIRED``,
+            ``INVALID_OTP`` (large withdrawals, see :func:`accounts.two_factor.totp_step_up`).
     """
     if not kyc_is_approved(user=user):
         raise PermissionDenied("Your KYC/KYB must be approved before you withdraw.",
@@ -67,6 +83,14 @@ def withdrawal_request(
                 code="IDEMPOTENCY_KEY_REUSED", http_status=422,
             )
         return previous, False
+
+    if withdrawal_needs_otp(amount=amount, currency=currency):
+        previous = (Withdrawal.objects.filter(user=user, idempotency_key=key).first()
+                    if key else None)
+        if previous is not None:
+            return replay(previous)
+        totp_step_up(user=user, code=otp_code,
+                     action=f"withdraw {amount.normalize():f} {currency}")
 
     kind = AccountKind.INVESTOR_CASH if user.role == Role.INVESTOR else AccountKind.SELLER_CASH
     try:

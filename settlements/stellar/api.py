@@ -1,13 +1,15 @@
-"""SEP-10 wallet connection API (``/api/v1/stellar/auth/challenge`` and ``/verify``)."""
+"""SEP-10 API: connect a wallet (``/api/v1/stellar/auth/challenge`` and ``/verify``, signed in)
+and sign in with a connected wallet (``/api/v1/stellar/auth/login/challenge`` and ``/login``)."""
 
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .sep10 import sep10_challenge, stellar_account_link
+from .sep10 import sep10_challenge, sep10_login, sep10_login_challenge, stellar_account_link
 
 
 class Sep10ChallengeApi(APIView):
@@ -47,3 +49,49 @@ class Sep10VerifyApi(APIView):
             user=request.user, challenge_xdr=data.validated_data["transaction"]
         )
         return Response(self.OutputSerializer(account).data, status=status.HTTP_200_OK)
+
+
+class Sep10LoginChallengeApi(APIView):
+    """``GET /api/v1/stellar/auth/login/challenge?account=G...``: a SEP-10 challenge to sign
+    in with a Stellar account already linked to a PayMint user (no authentication needed)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_scope = "login"
+
+    class InputSerializer(serializers.Serializer):
+        account = serializers.CharField(min_length=56, max_length=56)
+
+    @extend_schema(parameters=[InputSerializer], responses=Sep10ChallengeApi.OutputSerializer)
+    def get(self, request):
+        data = self.InputSerializer(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        challenge = sep10_login_challenge(account_id=data.validated_data["account"])
+        return Response(Sep10ChallengeApi.OutputSerializer(challenge).data)
+
+
+class Sep10TokenApi(APIView):
+    """``POST /api/v1/stellar/auth/login``: the signed login challenge; answers the same JWT
+    pair as ``/auth/token`` (15-minute access token, rotating refresh token)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_scope = "login"
+
+    class InputSerializer(serializers.Serializer):
+        transaction = serializers.CharField(max_length=10_000)
+
+    class OutputSerializer(serializers.Serializer):
+        access = serializers.CharField()
+        refresh = serializers.CharField()
+
+    @extend_schema(request=InputSerializer, responses=OutputSerializer)
+    def post(self, request):
+        from rest_framework_simplejwt.tokens import RefreshToken
+
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = sep10_login(challenge_xdr=data.validated_data["transaction"])
+        refresh = RefreshToken.for_user(user)
+        tokens = {"access": str(refresh.access_token), "refresh": str(refresh)}
+        return Response(self.OutputSerializer(tokens).data)

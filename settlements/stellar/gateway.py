@@ -284,6 +284,7 @@ class HorizonGateway:
 
 
 _lock = threading.Lock()
+_init_lock = threading.RLock()
 _local_ledger: LocalLedger | None = None
 _gateway: HorizonGateway | None = None
 
@@ -312,12 +313,29 @@ def reset_local_ledger(*, clock=None) -> LocalLedger:
 
 
 def get_gateway() -> HorizonGateway:
+    """The process-wide gateway for the configured network.
+
+    On the ``local`` network, the first use in a process starts the in-memory ledger and
+    creates the platform's accounts on it (issuer, distribution, custody, stablecoin issuers
+    with a supply for every currency in ``STELLAR_STABLECOIN_CODES``), so the demo and the
+    dashboards need no set-up. Tests start their own with :func:`reset_local_ledger`.
+    """
     global _gateway
     network, url, passphrase = network_config()
     if _gateway is not None and _gateway.network_passphrase == passphrase:
         return _gateway
-    ledger = local_ledger() if network == "local" else None
-    gateway = HorizonGateway(horizon_url=url, network_passphrase=passphrase, ledger=ledger)
-    with _lock:
-        _gateway = gateway
+    with _init_lock:  # one thread creates (and on the local network bootstraps) it
+        if _gateway is not None and _gateway.network_passphrase == passphrase:
+            return _gateway
+        fresh = network == "local" and _local_ledger is None
+        ledger = local_ledger() if network == "local" else None
+        gateway = HorizonGateway(horizon_url=url, network_passphrase=passphrase, ledger=ledger)
+        if fresh:
+            from .tokens import local_platform_bootstrap
+
+            local_platform_bootstrap(
+                ledger, gateway, currencies=tuple(settings.STELLAR_STABLECOIN_CODES)
+            )
+        with _lock:
+            _gateway = gateway
     return gateway

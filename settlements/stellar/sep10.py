@@ -26,6 +26,7 @@ from stellar_sdk.sep.stellar_web_authentication import (
     verify_challenge_transaction_signed_by_client_master_key,
     verify_challenge_transaction_threshold,
 )
+from stellar_sdk.xdr import TransactionEnvelope
 
 from paymint.core.errors import Conflict, ValidationFailed
 
@@ -46,8 +47,8 @@ def _common() -> dict:
     }
 
 
-def sep10_challenge(*, user, account_id: str) -> dict[str, str]:
-    """A SEP-10 challenge for ``account_id`` (a ``G...`` address), bound to ``user``.
+def _challenge(account_id: str, *, memo: int | None) -> dict[str, str]:
+    """The SDK's SEP-10 challenge for ``account_id`` with an optional user-id memo.
 
     Raises:
         ValidationFailed: ``INVALID_STELLAR_ACCOUNT``.
@@ -68,26 +69,37 @@ def sep10_challenge(*, user, account_id: str) -> dict[str, str]:
         web_auth_domain=settings.STELLAR_WEB_AUTH_DOMAIN,
         network_passphrase=passphrase,
         timeout=settings.STELLAR_SEP10_TIMEOUT_SECONDS,
-        memo=user.pk,
+        memo=memo,
     )
     return {"transaction": xdr, "network_passphrase": passphrase}
 
 
-def stellar_account_link(
-    *, user, challenge_xdr: str, gateway: HorizonGateway | None = None
-) -> StellarAccount:
-    """Verify a signed SEP-10 challenge and link its account to ``user`` (again: refreshes
-    ``verified_at``).
+def sep10_challenge(*, user, account_id: str) -> dict[str, str]:
+    """A SEP-10 challenge for ``account_id`` (a ``G...`` address), bound to ``user``.
 
     Raises:
-        Sep10Invalid: wrong server signature, expired, wrong domain, wrong signer, other user.
-        Conflict: ``STELLAR_ACCOUNT_TAKEN`` - linked to another user.
+        ValidationFailed: ``INVALID_STELLAR_ACCOUNT``.
     """
-    gateway = gateway or get_gateway()
+    return _challenge(account_id, memo=user.pk)
+
+
+def _verify(challenge_xdr: str, gateway: HorizonGateway, *, memo: int | None) -> str:
+    """Check a signed challenge and return its client account id.
+
+    Raises:
+        Sep10Invalid: wrong server signature, expired, wrong domain, wrong signer, or a memo
+            other than ``memo`` (the user it was issued to; ``None`` for a login challenge).
+    """
     common = _common()
     try:
+        TransactionEnvelope.from_xdr(challenge_xdr)
+    except Exception:  # noqa: BLE001 - xdrlib raises EOFError, struct and conversion errors
+        # Not even an envelope (truncated or random base64): refuse it like any bad challenge.
+        raise Sep10Invalid("SEP-10 challenge refused: not a transaction envelope.",
+                           fields={"transaction": ["Not a transaction envelope."]}) from None
+    try:
         challenge = read_challenge_transaction(challenge_xdr, **common)
-        if challenge.memo != user.pk:
+        if challenge.memo != memo:
             raise InvalidSep10ChallengeError("The challenge was issued to another user.")
         account_id = challenge.client_account_id
         record = gateway.account(account_id)
@@ -107,6 +119,20 @@ def stellar_account_link(
         raise Sep10Invalid(
             f"SEP-10 challenge refused: {exc}", fields={"transaction": [str(exc)]}
         ) from None
+    return account_id
+
+
+def stellar_account_link(
+    *, user, challenge_xdr: str, gateway: HorizonGateway | None = None
+) -> StellarAccount:
+    """Verify a signed SEP-10 challenge and link its account to ``user`` (again: refreshes
+    ``verified_at``).
+
+    Raises:
+        Sep10Invalid: wrong server signature, expired, wrong domain, wrong signer, other user.
+        Conflict: ``STELLAR_ACCOUNT_TAKEN`` - linked to another user.
+    """
+    account_id = _verify(challenge_xdr, gateway or get_gateway(), memo=user.pk)
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -127,3 +153,48 @@ def stellar_account_link(
         raise Conflict(
             "This Stellar account is linked to another user.", code="STELLAR_ACCOUNT_TAKEN"
         ) from None
+
+
+def sep10_login_challenge(*, account_id: str) -> dict[str, str]:
+    """A SEP-10 challenge to sign in with an already linked account (no user memo).
+
+    Raises:
+        ValidationFailed: ``INVALID_STELLAR_ACCOUNT``.
+    """
+    return _challenge(account_id, memo=None)
+
+
+def sep10_login(*, challenge_xdr: str, gateway: HorizonGateway | None = None):
+    """The user whose linked Stellar account signed this login challenge (SEP-10 sign-in).
+
+    A challenge signs in once: its hash is remembered (cache) until it expires, so a captured
+    signed challenge cannot be replayed. The caller issues the API tokens.
+
+    Raises:
+        Sep10Invalid: as :func:`stellar_account_link`; also a challenge already used.
+        PermissionDenied: ``STELLAR_ACCOUNT_NOT_LINKED`` - no active user has this account.
+    """
+    from django.core.cache import cache
+    from stellar_sdk import TransactionEnvelope
+
+    from paymint.core.errors import PermissionDenied
+
+    gateway = gateway or get_gateway()
+    account_id = _verify(challenge_xdr, gateway, memo=None)
+    linked = (
+        StellarAccount.objects.select_related("user")
+        .filter(account_id=account_id, user__is_active=True)
+        .first()
+    )
+    if linked is None:
+        raise PermissionDenied(
+            "No PayMint account is linked to this Stellar account.",
+            code="STELLAR_ACCOUNT_NOT_LINKED",
+        )
+    digest = TransactionEnvelope.from_xdr(challenge_xdr, gateway.network_passphrase).hash_hex()
+    if not cache.add(f"sep10:used:{digest}", 1, timeout=settings.STELLAR_SEP10_TIMEOUT_SECONDS):
+        raise Sep10Invalid(
+            "SEP-10 challenge refused: it was already used.",
+            fields={"transaction": ["This challenge was already used."]},
+        )
+    return linked.user

@@ -13,13 +13,24 @@ Transactions per invoice (all through the outbox, see :mod:`.outbox`):
 * ``TOKEN_ISSUE`` per investment (source issuer): to the investor's SEP-10-connected account
   (2 operations: authorize the investor's trustline, pay the tokens) or, without a connected
   account or trustline, to the custody account (1 operation).
-* On each settlement, ``SETTLEMENT_SNAPSHOT`` (no envelope): snapshot the token holders, split
-  the investors' total from the ledger by holdings with the largest-remainder method in
-  stroops, and write ``SETTLEMENT_PAYOUT`` batches (source distribution, <= 100 payments each)
-  and, on the final settlement, ``TOKEN_CLAWBACK`` batches (source issuer, <= 100 clawbacks).
+* On each settlement, ``SETTLEMENT_SNAPSHOT`` (no envelope): snapshot the token holders and
+  pay each holder what the ledger's settlement entry paid the investments it holds, and write
+  ``SETTLEMENT_PAYOUT`` batches (source distribution, <= 100 payments each) and, on the final
+  settlement, ``TOKEN_CLAWBACK`` batches (source issuer, <= 100 clawbacks).
 
-The lead wires :func:`chain_on_funding` and :func:`chain_on_settlement` with
-``transaction.on_commit``; both only write outbox rows (no network I/O).
+Authority: the PostgreSQL ledger is the system of record. Its settlement entry fixes each
+investment's payout in the currency's minor unit (largest remainder, see
+:mod:`settlements.waterfall`); the chain pays exactly those amounts (cents are whole stroops).
+Only when the token holdings on chain no longer match what was issued (tokens moved between
+authorized holders) is the investors' total split by holdings, with the largest-remainder
+method in stroops, and a ``token_holders_moved`` alert raised for ops.
+
+Wiring: :func:`chain_on_disbursement` runs inside the disbursement transaction
+(:func:`marketplace.services._disburse`), so tokens exist only for advances actually paid (a
+cancelled listing mints nothing); :func:`chain_on_settlement` runs inside the settlement
+transaction (:func:`settlements.services.distribution._distribute`). Both only write outbox
+rows, whose submission tasks are enqueued after commit (no network I/O in the money
+transaction).
 """
 
 from __future__ import annotations
@@ -30,7 +41,6 @@ from decimal import Decimal
 from typing import TypeVar
 
 from django.conf import settings
-from django.db import transaction
 from stellar_sdk import Asset, Keypair, TransactionBuilder
 from stellar_sdk.operation.set_options import AuthorizationFlag
 
@@ -148,17 +158,49 @@ def chain_token_create(*, invoice) -> ChainTransaction:
     )
 
 
-def chain_on_funding(investment) -> ChainTransaction | None:
-    """Issue the investor's share of the invoice token (outbox rows only). Call inside the
-    funding transaction or from its on_commit; idempotent per investment."""
+def chain_on_disbursement(*, invoice, investments) -> list[ChainTransaction]:
+    """Issue every investor's share of the invoice token when the advance is disbursed.
+
+    ``investments``: the listing's investments (any order; issued in id order). Writes the
+    ``TOKEN_CREATE`` row and one ``TOKEN_ISSUE`` row per investment into the caller's
+    transaction (outbox rows only; submitted after commit). Idempotent: running it again
+    returns the existing rows. Returns ``[]`` when ``STELLAR_ENABLED`` is off.
+    """
+    if not settings.STELLAR_ENABLED:
+        return []
+    from ..models import StellarAccount
+
+    investor_ids = {inv.investor_id for inv in investments}
+    connected: dict[int, str] = {}
+    for user_id, account_id in (
+        StellarAccount.objects.filter(user_id__in=investor_ids)
+        .order_by("user_id", "verified_at")
+        .values_list("user_id", "account_id")
+    ):
+        connected[user_id] = account_id  # the most recently verified wins
+    create = chain_token_create(invoice=invoice)
+    return [
+        chain_on_funding(inv, invoice=invoice, holder=connected.get(inv.investor_id),
+                         token_create=create)
+        for inv in sorted(investments, key=lambda inv: inv.pk)
+    ]
+
+
+def chain_on_funding(
+    investment, *, invoice=None, holder: str | None = None, token_create=None
+) -> ChainTransaction | None:
+    """Issue one investor's share of the invoice token (outbox rows only), to their
+    SEP-10-connected account or else to custody. ``invoice``, ``holder`` (the connected
+    account id) and ``token_create`` may be passed by :func:`chain_on_disbursement` to save
+    queries. Call inside the money transaction; idempotent per investment."""
     if not settings.STELLAR_ENABLED:
         return None
-    invoice = investment.listing.invoice
-    create = chain_token_create(invoice=invoice)
+    invoice = invoice or investment.listing.invoice
+    create = token_create or chain_token_create(invoice=invoice)
     keys = platform_keys()
     issuer, custody = keys.issuer.public_key, keys.custody.public_key
     asset = asset_str(invoice_asset(invoice.pk))
-    holder = connected_account_id(investment.investor) or custody
+    holder = holder or connected_account_id(investment.investor) or custody
     amount = format_stroops(to_stroops(investment.amount))
     operations = []
     if holder != custody:
@@ -215,6 +257,8 @@ def chain_on_settlement(settlement) -> ChainTransaction | None:
             "asset": asset_str(invoice_asset(invoice.pk)),
             "currency": settlement.currency,
             "total": format_stroops(to_stroops(total)),
+            "investors": {k: str(v) for k, v in sorted(investors.items(), key=lambda kv:
+                                                         int(kv[0]))},
             "final": invoice.status == InvoiceStatus.SETTLED,
         },
     )
@@ -271,6 +315,7 @@ def _settlement_snapshot(chain_tx: ChainTransaction, gateway: HorizonGateway) ->
         if balance > 0 and account != issuer
     }
     issued: dict[str, int] = {}
+    holder_of_investment: dict[int, str] = {}
     for row in ChainTransaction.objects.filter(
         invoice_id=chain_tx.invoice_id,
         purpose=ChainPurpose.TOKEN_ISSUE,
@@ -279,6 +324,7 @@ def _settlement_snapshot(chain_tx: ChainTransaction, gateway: HorizonGateway) ->
         issued[row.payload["holder"]] = issued.get(row.payload["holder"], 0) + to_stroops(
             Decimal(row.payload["amount"])
         )
+        holder_of_investment[row.investment_id] = row.payload["holder"]
     if not holders:
         chain_tx.last_error = "no token holders"
         chain_tx.save(update_fields=["last_error", "updated_at"])
@@ -287,16 +333,26 @@ def _settlement_snapshot(chain_tx: ChainTransaction, gateway: HorizonGateway) ->
             chain_tx=chain_tx, to_status=ChainTxStatus.FAILED, reason="no token holders"
         )
         return
+    total = to_stroops(Decimal(payload["total"]))
+    ledger_allocation = _ledger_allocation(payload.get("investors", {}), holder_of_investment)
     if sum(holders.values()) != sum(issued.values()):
         _alert(
             chain_tx,
             "token_supply_mismatch",
             f"on chain {sum(holders.values())} stroops, issued {sum(issued.values())}",
         )
+        ledger_allocation = None
     elif holders != {k: v for k, v in sorted(issued.items()) if v}:
         _alert(chain_tx, "token_holders_moved", "tokens moved between holders since issuance")
-    total = to_stroops(Decimal(payload["total"]))
-    allocation = allocate_stroops(total, holders)
+        ledger_allocation = None
+    if (
+        ledger_allocation is not None
+        and sum(ledger_allocation.values()) == total
+        and set(ledger_allocation) <= set(holders)
+    ):
+        allocation, basis = {k: ledger_allocation.get(k, 0) for k in holders}, "ledger"
+    else:
+        allocation, basis = allocate_stroops(total, holders), "holdings"
     stablecoin = asset_str(stablecoin_asset(payload["currency"]))
     keys = platform_keys()
     distribution, issuer_id = keys.distribution.public_key, keys.issuer.public_key
@@ -350,6 +406,7 @@ def _settlement_snapshot(chain_tx: ChainTransaction, gateway: HorizonGateway) ->
         **payload,
         "holders": {k: format_stroops(v) for k, v in holders.items()},
         "allocation": {k: format_stroops(v) for k, v in allocation.items()},
+        "allocation_basis": basis,
     }
     chain_tx.ledger = int(gateway.latest_ledger()["sequence"])
     chain_tx_transition(
@@ -358,6 +415,24 @@ def _settlement_snapshot(chain_tx: ChainTransaction, gateway: HorizonGateway) ->
         reason=f"{len(holders)} holders, {len(payments)} payments",
         fields=("payload", "ledger"),
     )
+
+
+def _ledger_allocation(
+    investors: Mapping[str, str], holder_of_investment: Mapping[int, str]
+) -> dict[str, int] | None:
+    """The ledger's payout per token holder in stroops: each investment's amount (from the
+    settlement's breakdown, ``{investment id: amount}``) summed by the account holding its
+    tokens. ``None`` when an investment with a payout has no confirmed token issue."""
+    allocation: dict[str, int] = {}
+    for investment_id, amount in investors.items():
+        stroops = to_stroops(Decimal(amount))
+        if not stroops:
+            continue
+        holder = holder_of_investment.get(int(investment_id))
+        if holder is None:
+            return None
+        allocation[holder] = allocation.get(holder, 0) + stroops
+    return allocation
 
 
 # --- Platform accounts on the local network -----------------------------------------------------
@@ -423,21 +498,3 @@ def document_hash_on_chain(gateway: HorizonGateway, invoice_id: int) -> str | No
     record = gateway.account(platform_keys().issuer.public_key) or {}
     value = (record.get("data") or {}).get(f"{invoice_asset_code(invoice_id)}.sha256")
     return base64.b64decode(value).hex() if value else None
-
-
-def chain_on_funding_after_commit(investment) -> None:
-    """Convenience for the lead: ``transaction.on_commit`` wiring of :func:`chain_on_funding`
-    (its own short transaction after the funding commits)."""
-    investment_id = investment.pk
-
-    def _write() -> None:
-        from marketplace.models import Investment
-
-        with transaction.atomic():
-            chain_on_funding(
-                Investment.objects.select_related("listing__invoice", "investor").get(
-                    pk=investment_id
-                )
-            )
-
-    transaction.on_commit(_write)

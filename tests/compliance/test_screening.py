@@ -377,3 +377,30 @@ def test_rescreen_all_task_screens_users_and_open_invoices(lists, seller, make_i
     assert result["users_hit"] == 1 and result["invoices_hit"] == 1
     assert user_is_on_hold(listed) and not user_is_on_hold(clear)
     assert invoice_has_sanctions_hit(invoice)
+
+
+def test_kyc_cannot_be_approved_while_a_sanctions_hit_is_unresolved(lists, staff):
+    from accounts.enums import KycStatus
+    from accounts.models import KycProfile
+    from accounts.services import kyc_approve
+    from paymint.core.errors import Conflict
+
+    user = make_user(
+        "INVESTOR",
+        "a.testova@example.com",
+        kyc={"legal_name": "Anastasiya Testova", "country": "FR", "tax_id": "FR40303265045"},
+    )
+    screen_user(user)  # what the KYC submission enqueues after commit
+    profile = KycProfile.objects.get(user=user)
+    with pytest.raises(Conflict) as refused:
+        kyc_approve(profile=profile, reviewer=staff)
+    assert refused.value.code == "SANCTIONS_HOLD_OPEN"
+    profile.refresh_from_db()
+    assert profile.status == KycStatus.PENDING_REVIEW
+
+    alert = ComplianceAlert.objects.get(user=user)
+    alert_transition(alert=alert, to_status=AlertStatus.RESOLVED, actor=staff,
+                     reason="Different date of birth: false positive")
+    account_hold_release(hold=AccountHold.objects.get(user=user), actor=staff,
+                         note="False positive (DOB differs)")
+    assert kyc_approve(profile=profile, reviewer=staff).status == KycStatus.APPROVED

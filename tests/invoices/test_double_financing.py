@@ -4,10 +4,13 @@ alert with both documents, which ops compare side by side in the admin."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import TestCase
 from django.urls import reverse
+from PIL import Image
 
 from compliance.enums import AlertKind, AlertSeverity
 from compliance.models import ComplianceAlert
@@ -130,13 +133,23 @@ def test_ops_compare_both_documents_side_by_side(first, rival, ops_client, clien
     for invoice in (first, copy):
         url = reverse("admin:invoices_invoice_document", args=[invoice.pk])
         assert url.encode() in page.content
-        document = client.get(url)
+        document = client.get(url, follow=True)  # to a signed, staff-bound download URL
         assert document.status_code == 200
-        assert document["Content-Disposition"].startswith("inline")
-    # Sellers never reach the staff document view.
+        assert document["Content-Disposition"].startswith("attachment")
+        # The first pages shown inline are PayMint's own PNG renderings.
+        preview_url = reverse("admin:invoices_invoice_preview", args=[invoice.pk])
+        assert f'<img src="{preview_url}"'.encode() in page.content
+        preview = client.get(preview_url)
+        assert preview.status_code == 200 and preview["Content-Type"] == "image/png"
+        assert preview.content.startswith(b"\x89PNG") and "attachment" not in preview.get(
+            "Content-Disposition", "")
+        assert Image.open(io.BytesIO(preview.content)).size[1] > 800  # legible, not a thumb
+    assert b"<iframe" not in page.content
+    # Sellers never reach the staff document views.
     client.force_login(rival)
-    url = reverse("admin:invoices_invoice_document", args=[first.pk])
-    assert client.get(url).status_code in (302, 403)  # to the login, or refused
+    for name in ("admin:invoices_invoice_document", "admin:invoices_invoice_preview"):
+        url = reverse(name, args=[first.pk])
+        assert client.get(url).status_code in (302, 403)  # to the login, or refused
 
 
 def test_a_structured_xml_e_invoice_can_be_uploaded(seller):

@@ -20,6 +20,7 @@ from invoices.extraction import (
     extract_document,
     sniff_content_type,
 )
+from invoices.extraction.candidates import clean_name, parse_invoice_number
 from invoices.extraction.evaluation import (
     amounts_match,
     field_matches,
@@ -27,7 +28,6 @@ from invoices.extraction.evaluation import (
     normalize_name,
     tax_ids_match,
 )
-from invoices.extraction.heuristics import clean_name, parse_invoice_number
 from invoices.extraction.labels import TOTAL, compile_label
 from invoices.extraction.parsing import find_dates, parse_amount, parse_date
 

@@ -145,14 +145,14 @@ def inject(monkeypatch, point: str, fired: list[str]) -> None:
 
         monkeypatch.setattr(distribution, "ledger_post", post_then_fail)
     elif point == "investments_update":
-        real = distribution.bulk_update_rows
+        real = distribution.update_columns
 
-        def bulk_update(objs, fields, *args, **kwargs):
-            if "principal_repaid" in fields:
+        def update_columns(model, **kwargs):
+            if "principal_repaid" in kwargs["columns"]:
                 fail()
-            return real(objs, fields, *args, **kwargs)
+            return real(model, **kwargs)
 
-        monkeypatch.setattr(distribution, "bulk_update_rows", bulk_update)
+        monkeypatch.setattr(distribution, "update_columns", update_columns)
     elif point == "late_fee_paid":
         real_f = distribution.F
 

@@ -18,6 +18,9 @@ from collections import defaultdict
 from decimal import Decimal, InvalidOperation
 
 import pytest
+from django.apps import apps
+from django.contrib.contenttypes.management import create_contenttypes
+from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
 from django.db.models import Sum
 from hypothesis import HealthCheck
@@ -194,6 +197,10 @@ class MoneyMachine(RuleBasedStateMachine):
         # leftovers of earlier runs would change what the services decide (and make
         # Hypothesis's replays of a failing run flaky).
         call_command("flush", verbosity=0, interactive=False, inhibit_post_migrate=True)
+        # The flush emptied django_content_type too; the audit trail's rows point at it.
+        ContentType.objects.clear_cache()
+        for app_config in apps.get_app_configs():
+            create_contenttypes(app_config, verbosity=0)
         self.run = next(RUNS)
         self.tag = f"{self.run}-{uuid.uuid4().hex[:6]}"
         self.today = LISTING_DAY

@@ -1,5 +1,6 @@
-"""KYC/KYB documents: uploaded with onboarding, checked by content, stored privately, shown to
-their owner and to two-factor verified staff only (also as the admin's inline preview)."""
+"""KYC/KYB documents: uploaded with onboarding, checked by content, stored privately, served to
+their owner and to two-factor verified staff only, through short-lived signed attachment URLs
+(images also preview in the admin)."""
 
 from __future__ import annotations
 
@@ -65,28 +66,32 @@ def test_document_is_stored_privately_and_served_to_owner_and_verified_staff(
     assert document.file.name == f"kyc/{document.public_id}.pdf"  # never the upload's name
     url = reverse("kyc-document", args=[document.public_id])
 
-    own = client.get(url)
+    # The link redirects to a short-lived signed URL that serves it as an attachment.
+    own = client.get(url, follow=True)
+    assert own.redirect_chain[0][0].startswith("/files/")
     assert own.status_code == 200
     assert own["Content-Type"] == "application/pdf"
-    assert own["Content-Disposition"].startswith("inline")
+    assert own["Content-Disposition"].startswith("attachment")
+    assert own["X-Content-Type-Options"] == "nosniff"
     assert "no-store" in own["Cache-Control"]
     assert b"".join(own.streaming_content) == data
 
     # Staff read it only with a two-factor verified session.
     unverified_staff = login(staff)
     assert unverified_staff.get(url).status_code == 404
-    assert ops_client.get(url).status_code == 200
+    assert ops_client.get(url, follow=True).status_code == 200
 
     other = make_user("SELLER", "other@example.com")
     assert login(other).get(url).status_code == 404
     anonymous = Client().get(url)
     assert anonymous.status_code == 302
 
-    # The admin's change page previews it inline.
+    # The admin's change page links to it (a PDF is downloaded, not framed).
     profile = KycProfile.objects.get(user=applicant)
     change = ops_client.get(reverse("admin:accounts_kycprofile_change", args=[profile.pk]))
     assert change.status_code == 200
-    assert f'<iframe src="{url}"'.encode() in change.content
+    assert f'<a href="{url}" download'.encode() in change.content
+    assert b"<iframe" not in change.content
 
 
 def test_image_documents_preview_as_images_in_the_admin(applicant, ops_client):

@@ -57,7 +57,7 @@ def test_seller_uploads_reviews_corrects_submits_and_lists(seller, login, commit
     assert 'value="571.04"' in html
     assert 'value="2020-12-12"' in html
     assert "confidence" in html
-    # The document is embedded from the owner-only document view.
+    # The document is linked through the owner-only document view.
     assert reverse("invoice-document", args=[invoice.public_id]) in html
     # The debtor has no tax id on this invoice: confidence 0, flagged for the seller.
     assert "please check" in html
@@ -212,18 +212,20 @@ def test_upload_before_kyb_approval_is_refused(login, staff):
     assert not Invoice.objects.exists()
 
 
-def test_document_is_served_inline_to_its_owner_only(seller, other_seller, login, make_investor):
+def test_document_is_served_to_its_owner_only(seller, other_seller, login, make_investor):
     client = login(seller)
     upload(client)
     invoice = Invoice.objects.get(seller=seller)
     page_url = reverse("seller-invoice", args=[invoice.public_id])
     document_url = reverse("invoice-document", args=[invoice.public_id])
 
-    response = client.get(document_url)
+    # A redirect to a short-lived signed URL that serves it as an attachment.
+    response = client.get(document_url, follow=True)
+    assert response.redirect_chain[0][0].startswith("/files/")
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
-    assert response["Content-Disposition"].startswith("inline")
-    assert response["X-Frame-Options"] == "SAMEORIGIN"
+    assert response["Content-Disposition"].startswith("attachment")
+    assert response["X-Content-Type-Options"] == "nosniff"
     assert "no-store" in response["Cache-Control"]
     assert b"".join(response.streaming_content) == MUSTANG_PDF.read_bytes()
 

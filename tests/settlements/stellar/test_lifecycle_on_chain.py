@@ -1,7 +1,8 @@
 """An invoice's life on chain: three investors (two with SEP-10-connected wallets, one held in
-custody) fund the Mustang invoice; its token is issued; the debtor repays; the investors'
-stablecoin payouts equal, to the stroop, a largest-remainder allocation of the ledger's
-investor total by the amounts funded; the tokens are clawed back."""
+custody) fund the Mustang invoice through the money services, which write the chain outbox rows
+themselves (token on disbursement, payouts on settlement); each holder's stablecoin payout
+equals, to the stroop, what the ledger's settlement entry paid the investments it holds; the
+tokens are clawed back."""
 
 from __future__ import annotations
 
@@ -64,12 +65,19 @@ def test_three_investors_lifecycle_pays_to_the_stroop_and_claws_back(
         for user, amount in amounts.items():
             with committed():
                 investment, _ = investment_create(investor=user, listing=listing, amount=amount)
-                chain_on_funding(investment)  # the lead wires this on commit
             investments[user] = investment
+            # Tokens are minted only once the advance is disbursed (a cancelled listing
+            # mints nothing).
+            minted = ChainTransaction.objects.filter(invoice=invoice).count()
+            assert minted == (0 if user is not carl else 4)
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.DISBURSED
 
     custody = chain.keys.custody.public_key
+    eurc_before = {
+        a: chain.ledger.balance(a, chain.eurc) or Decimal(0)
+        for a in (wallets[anna.pk].public_key, wallets[bram.pk].public_key, custody)
+    }
     holders = {
         wallets[anna.pk].public_key: Decimal("200"),
         wallets[bram.pk].public_key: Decimal("150"),
@@ -89,12 +97,10 @@ def test_three_investors_lifecycle_pays_to_the_stroop_and_claws_back(
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.SETTLED
     settlement = Settlement.objects.get(invoice=invoice)
-    eurc_before = {a: chain.ledger.balance(a, chain.eurc) for a in holders}
-    with committed():
-        chain_on_settlement(settlement)
+    # The settlement wrote its chain rows in the same transaction; they ran after commit.
 
-    # The allocation computed from the ledger: the investors' total of the settlement entry,
-    # split by the amounts funded (largest remainder, in stroops).
+    # The ledger is the authority: each holder is paid, to the stroop, the sum of what the
+    # settlement entry credited to the investments whose tokens it holds.
     investor_total = sum(
         p.amount
         for p in settlement.entry.postings.all()
@@ -106,12 +112,19 @@ def test_three_investors_lifecycle_pays_to_the_stroop_and_claws_back(
         bram: wallets[bram.pk].public_key,
         carl: custody,
     }
-    weights = {}
+    expected = {}
     for user, investment in investments.items():
-        weights[holder_of[user]] = weights.get(holder_of[user], 0) + to_stroops(investment.amount)
-    expected = allocate_stroops(to_stroops(investor_total), dict(sorted(weights.items())))
+        investment.refresh_from_db()
+        expected[holder_of[user]] = expected.get(holder_of[user], 0) + to_stroops(
+            investment.repaid_amount
+        )
     paid = {a: to_stroops(chain.ledger.balance(a, chain.eurc) - eurc_before[a]) for a in holders}
     assert paid == expected
+    # (a split of the total by holdings would differ here by a fraction of a cent)
+    assert expected != allocate_stroops(to_stroops(investor_total), {
+        holder_of[u]: to_stroops(i.amount) for u, i in sorted(
+            investments.items(), key=lambda kv: holder_of[kv[0]])
+    })
     assert sum(paid.values()) == to_stroops(investor_total)
 
     # Tokens clawed back: nobody holds any.
@@ -132,6 +145,7 @@ def test_three_investors_lifecycle_pays_to_the_stroop_and_claws_back(
     assert snapshot.payload["allocation"] == {
         k: f"{Decimal(v) / 10**7:.7f}" for k, v in expected.items()
     }
+    assert snapshot.payload["allocation_basis"] == "ledger"
     # Running everything again writes and sends nothing new.
     submissions = chain.ledger.submissions
     with committed():
@@ -149,7 +163,6 @@ def test_investor_without_trustline_is_issued_to_custody(chain, seller, make_inv
     deposit(dora, "600.00")
     with clock.frozen_at(LISTING_DAY), committed():
         investment, _ = investment_create(investor=dora, listing=listing, amount="513.94")
-        chain_on_funding(investment)
     issue = ChainTransaction.objects.get(purpose=ChainPurpose.TOKEN_ISSUE)
     assert issue.status == ChainTxStatus.CONFIRMED and issue.payload["custody"] is True
     assert chain.gateway.asset_holders(invoice_asset(listing.invoice_id)) == {
@@ -164,6 +177,8 @@ def test_nothing_is_written_when_stellar_is_disabled(chain, settings, seller, ma
     deposit(eve, "600.00")
     with clock.frozen_at(LISTING_DAY):
         investment, _ = investment_create(investor=eve, listing=listing, amount="513.94")
+    listing.invoice.refresh_from_db()
+    assert listing.invoice.status == InvoiceStatus.DISBURSED
     assert chain_on_funding(investment) is None
     assert ChainTransaction.objects.count() == 0
 
@@ -201,7 +216,6 @@ def test_reconciliation_finds_nothing_then_an_out_of_band_mint(
     deposit(fay, "600.00")
     with clock.frozen_at(LISTING_DAY), committed():
         investment, _ = investment_create(investor=fay, listing=listing, amount="513.94")
-        chain_on_funding(investment)
     assert chain_reconcile() == []
     token = invoice_asset(listing.invoice_id)
     chain.submit(chain.keys.issuer, [Payment(chain.keys.custody.public_key, token, "1")])
@@ -212,3 +226,108 @@ def test_reconciliation_finds_nothing_then_an_out_of_band_mint(
     assert alert.kind == "RECONCILIATION" and alert.invoice_id == listing.invoice_id
     chain_reconcile()  # the same finding again: still one alert
     assert ComplianceAlert.objects.count() == 1
+
+
+def test_cancelled_listing_mints_nothing_and_min_fill_mints_what_was_paid(
+    chain, seller, make_investor, committed
+):
+    import datetime as dt
+
+    from marketplace.services import listing_expire
+
+    gus, hal = make_investor(), make_investor()
+    cancelled = list_mustang_invoice(seller)
+    deposit(gus, "600.00")
+    with clock.frozen_at(LISTING_DAY), committed():
+        investment_create(investor=gus, listing=cancelled, amount="100.00")
+    with clock.frozen_at(cancelled.expires_at + dt.timedelta(minutes=1)), committed():
+        listing_expire(listing_id=cancelled.pk)
+    cancelled.invoice.refresh_from_db()
+    assert cancelled.invoice.status == InvoiceStatus.CANCELLED
+    assert ChainTransaction.objects.count() == 0
+
+    partial = list_mustang_invoice(seller, min_fill_rate=Decimal("0.5"))
+    deposit(hal, "600.00")
+    with clock.frozen_at(LISTING_DAY), committed():
+        investment_create(investor=hal, listing=partial, amount="300.00")
+    with clock.frozen_at(partial.expires_at + dt.timedelta(minutes=1)), committed():
+        listing_expire(listing_id=partial.pk)
+    assert chain.gateway.asset_holders(invoice_asset(partial.invoice_id)) == {
+        chain.keys.custody.public_key: Decimal("300")
+    }
+
+
+def test_partial_payments_pay_the_ledger_amounts_and_only_the_last_claws_back(
+    chain, seller, make_investor, committed
+):
+    ida, jon = make_investor(), make_investor()
+    wallet = connect_wallet(chain, ida)
+    listing = list_mustang_invoice(seller)
+    token = invoice_asset(listing.invoice_id)
+    chain.submit(wallet, [ChangeTrust(token), ChangeTrust(chain.eurc)])
+    for user, amount in ((ida, "313.94"), (jon, "200.00")):
+        deposit(user, "400.00")
+        with clock.frozen_at(LISTING_DAY), committed():
+            investment_create(investor=user, listing=listing, amount=amount)
+    invoice = listing.invoice
+    invoice.refresh_from_db()
+    custody = chain.keys.custody.public_key
+    holder = {ida.pk: wallet.public_key, jon.pk: custody}
+    balance = {a: chain.ledger.balance(a, chain.eurc) for a in holder.values()}
+    for n, amount in enumerate(("250.00", "321.04")):
+        with clock.frozen_at(MUSTANG_DUE), committed():
+            bank_event_apply(payload=bank_event(
+                f"evt_part_{n}", "repayment.received", invoice.repayment_reference, amount))
+        settlement = Settlement.objects.filter(invoice=invoice).order_by("id").last()
+        expected: dict[str, int] = {}
+        for posting in settlement.entry.postings.filter(account__kind=AccountKind.INVESTOR_CASH):
+            account = holder[posting.account.owner_id]
+            expected[account] = expected.get(account, 0) + to_stroops(posting.amount)
+        now = {a: chain.ledger.balance(a, chain.eurc) for a in holder.values()}
+        assert {a: to_stroops(now[a] - balance[a]) for a in now} == expected
+        balance = now
+        holdings = chain.gateway.asset_holders(token)
+        if n == 0:  # tokens stay while investors are still owed
+            assert holdings == {wallet.public_key: Decimal("313.94"), custody: Decimal("200")}
+        else:
+            assert all(v == 0 for v in holdings.values())
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.SETTLED
+    assert ChainTransaction.objects.filter(
+        invoice=invoice, purpose=ChainPurpose.TOKEN_CLAWBACK
+    ).count() == 1
+
+
+def test_ops_requeue_a_failed_transaction_from_the_admin(chain, ops_client, committed):
+    from django.urls import reverse
+    from stellar_sdk import Keypair
+
+    from settlements.stellar.outbox import chain_tx_enqueue
+
+    stranger = Keypair.random().public_key  # no such account: the payment fails
+    with committed():
+        row = chain_tx_enqueue(
+            purpose=ChainPurpose.SETTLEMENT_PAYOUT, idempotency_key="admin-requeue",
+            source=chain.keys.distribution.public_key,
+            operations=[{"type": "payment", "destination": stranger,
+                         "asset": f"EURC:{chain.eurc.issuer}", "amount": "1.0000000",
+                         "source": chain.keys.distribution.public_key}],
+        )
+    row.refresh_from_db()
+    assert row.status == ChainTxStatus.FAILED
+    assert row.result_codes["operations"] == ["op_no_destination"]
+    url = reverse("admin:settlements_chaintransaction_changelist")
+    page = ops_client.get(reverse("admin:settlements_chaintransaction_change", args=[row.pk]))
+    assert page.status_code == 200 and row.tx_hash.encode() in page.content
+    chain.ledger.fund(stranger, "5")
+    ops_client.post(url, {"action": "requeue", "_selected_action": [row.pk]})
+    row.refresh_from_db()
+    assert row.status == ChainTxStatus.FAILED  # the form asks for a reason first
+    with committed():
+        ops_client.post(url, {"action": "requeue", "_selected_action": [row.pk], "apply": "1",
+                              "reason": "destination funded"})
+    row.refresh_from_db()
+    assert row.events.filter(to_status=ChainTxStatus.PENDING,
+                             reason__contains="destination funded").exists()
+    assert row.status == ChainTxStatus.FAILED  # still no EURC trustline: op_no_trust
+    assert row.result_codes["operations"] == ["op_no_trust"]

@@ -179,3 +179,51 @@ def test_api_challenge_then_verify(chain, user):
     force_authenticate(bad, user=user)
     response = Sep10ChallengeApi.as_view()(bad)
     assert response.status_code == 400 and response.data["code"] == "INVALID_STELLAR_ACCOUNT"
+
+
+def test_sign_in_with_a_linked_wallet_over_http_once_per_challenge(chain, user, client):
+    from django.core.cache import cache
+
+    cache.clear()
+    wallet = Keypair.random()
+    passphrase = chain.gateway.network_passphrase
+    link = sep10_challenge(user=user, account_id=wallet.public_key)["transaction"]
+    stellar_account_link(user=user, challenge_xdr=signed(link, passphrase, wallet))
+
+    answer = client.get("/api/v1/stellar/auth/login/challenge", {"account": wallet.public_key})
+    assert answer.status_code == 200
+    xdr = signed(answer.json()["transaction"], passphrase, wallet)
+    tokens = client.post("/api/v1/stellar/auth/login", {"transaction": xdr},
+                         content_type="application/json")
+    assert tokens.status_code == 200, tokens.content
+    me = client.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {tokens.json()['access']}")
+    assert me.status_code == 200 and me.json()["email"] == user.email
+
+    replay = client.post("/api/v1/stellar/auth/login", {"transaction": xdr},
+                         content_type="application/json")
+    assert replay.status_code == 400 and replay.json()["code"] == "SEP10_CHALLENGE_INVALID"
+
+
+def test_sign_in_is_refused_for_strangers_and_link_challenges(chain, user, client):
+    passphrase = chain.gateway.network_passphrase
+    stranger = Keypair.random()  # never linked
+    answer = client.get("/api/v1/stellar/auth/login/challenge", {"account": stranger.public_key})
+    xdr = signed(answer.json()["transaction"], passphrase, stranger)
+    refused = client.post("/api/v1/stellar/auth/login", {"transaction": xdr},
+                          content_type="application/json")
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "STELLAR_ACCOUNT_NOT_LINKED"
+
+    wallet = Keypair.random()
+    link = signed(sep10_challenge(user=user, account_id=wallet.public_key)["transaction"],
+                  passphrase, wallet)
+    stellar_account_link(user=user, challenge_xdr=link)
+    # A link challenge (bound to a user) is not a login challenge, and a login challenge
+    # signed by another key is refused.
+    for xdr in (link, signed(client.get("/api/v1/stellar/auth/login/challenge",
+                                        {"account": wallet.public_key}).json()["transaction"],
+                             passphrase, stranger)):
+        refused = client.post("/api/v1/stellar/auth/login", {"transaction": xdr},
+                              content_type="application/json")
+        assert refused.status_code == 400, refused.content
+        assert refused.json()["code"] == "SEP10_CHALLENGE_INVALID"

@@ -64,6 +64,7 @@ class Command(BaseCommand):
             raise CommandError(f"Shared invoices not found at {SHARED}")
         self.client = Client(HTTP_HOST="127.0.0.1")
         self.event_seq = 0
+        self.reported_chain_rows: set[int] = set()
         started = time.monotonic()
         self.section("0. Operations staff")
         staff = staff_user_create(email=STAFF["email"], password=PASSWORD)
@@ -79,6 +80,7 @@ class Command(BaseCommand):
             investor_tokens[inv["email"]] = self.register_and_kyc("INVESTOR", inv)
             self.approve(staff, inv["email"])
         self.check_books()
+        wallet = self.connect_stellar_wallet(investor_tokens[INVESTORS[0]["email"]])
 
         issue_date = dt.date(2020, 11, 21)
         with clock.frozen_at(issue_date + dt.timedelta(days=1), all_threads=True):
@@ -87,12 +89,15 @@ class Command(BaseCommand):
             invoice = self.upload_and_review(seller_token)
             invoice = self.submit_and_price(seller_token, invoice)
             listing = self.list_invoice(seller_token, invoice)
+            self.trust_token(wallet, investor_tokens[INVESTORS[0]["email"]], listing)
             self.deposits(investor_tokens)
             self.fund(investor_tokens, listing, seller_token, invoice)
+            self.chain_report(invoice["id"], "token issued on disbursement")
 
         due = dt.date.fromisoformat(invoice["due_date"])
         with clock.frozen_at(due, all_threads=True):
             self.repay_and_settle(seller_token, investor_tokens, invoice)
+        self.chain_settlement_report(invoice["id"], wallet)
 
         self.late_and_partial(staff, investor_tokens)
 
@@ -281,6 +286,107 @@ class Command(BaseCommand):
                       f"{row['balance']:>10.2f} {row['currency']}")
         self.check_books()
 
+    # --- on chain (Stellar, the local ledger) -----------------------------------------------
+    def connect_stellar_wallet(self, token: str):
+        """Anna proves control of a Stellar account with SEP-10 (challenge, sign, verify)."""
+        from stellar_sdk import Keypair, TransactionEnvelope
+
+        from settlements.stellar.gateway import get_gateway, local_ledger
+
+        if not settings.STELLAR_ENABLED:
+            return None
+        self.section("2b. An investor connects a Stellar wallet (SEP-10)")
+        gateway = get_gateway()
+        wallet = Keypair.random()
+        local_ledger().fund(wallet.public_key, "50")  # the local network's friendbot
+        challenge = self.api("get", f"stellar/auth/challenge?account={wallet.public_key}", token)
+        envelope = TransactionEnvelope.from_xdr(challenge["transaction"],
+                                                challenge["network_passphrase"])
+        envelope.sign(wallet)
+        linked = self.api("post", "stellar/auth/verify", token,
+                          json={"transaction": envelope.to_xdr()})
+        self.line(f"{INVESTORS[0]['email']} signed the challenge: {linked['account_id']} linked "
+                  f"(network: {settings.STELLAR_NETWORK}, {gateway.network_passphrase!r})")
+        self.line("the other investors have no wallet: their tokens are held in custody")
+        return wallet
+
+    def _wallet_submit(self, wallet, operations) -> dict:
+        from stellar_sdk import TransactionBuilder
+
+        from settlements.stellar.gateway import get_gateway
+
+        gateway = get_gateway()
+        builder = TransactionBuilder(gateway.load_account(wallet.public_key),
+                                     gateway.network_passphrase, base_fee=100)
+        builder.add_time_bounds(0, gateway.network_time() + 300)
+        for op in operations:
+            builder.append_operation(op)
+        envelope = builder.build()
+        envelope.sign(wallet)
+        return gateway.submit(envelope.to_xdr())
+
+    def trust_token(self, wallet, token: str, listing: dict) -> None:
+        from stellar_sdk import Asset, ChangeTrust
+
+        from settlements.stellar.gateway import stablecoin_asset
+
+        if wallet is None:
+            return
+        detail = self.api("get", f"marketplace/{listing['id']}", token)
+        code, issuer = detail["token_asset"].split(":")
+        coin = stablecoin_asset(detail["currency"])
+        result = self._wallet_submit(wallet, [ChangeTrust(Asset(code, issuer)),
+                                              ChangeTrust(coin)])
+        self.line(f"anna's wallet opens trustlines to the invoice token {code} and to "
+                  f"{coin.code} (tx {result['hash'][:16]}...)")
+
+    def chain_report(self, invoice_id: str, title: str) -> None:
+        from settlements.models import ChainTransaction
+
+        if not settings.STELLAR_ENABLED:
+            return
+        self.line(f"on chain ({title}):")
+        for row in ChainTransaction.objects.filter(invoice__public_id=invoice_id).order_by("id"):
+            if row.pk in self.reported_chain_rows:
+                continue
+            self.reported_chain_rows.add(row.pk)
+            holder = row.payload.get("holder")
+            what = ("-> custody" if row.payload.get("custody") else f"-> wallet {holder[:8]}..."
+                    ) if holder else ""
+            if row.purpose == "SETTLEMENT_SNAPSHOT":
+                what = f"split by the {row.payload.get('allocation_basis')}"
+            self.line(f"  {row.purpose:19} {len(row.operations):2} op(s) ledger "
+                      f"{row.ledger or '-':>3} {row.tx_hash or '(no envelope)':64} {what}")
+
+    def chain_settlement_report(self, invoice_id: str, wallet) -> None:
+        """The investors' payouts on chain next to the ledger's, to the stroop."""
+        from settlements.enums import AccountKind
+        from settlements.models import ChainTransaction, Settlement
+        from settlements.stellar.enums import ChainTxStatus
+        from settlements.stellar.gateway import stablecoin_asset
+
+        if not settings.STELLAR_ENABLED:
+            return
+        self.section("8b. On chain: stablecoin payouts equal the ledger's, tokens clawed back")
+        self.chain_report(invoice_id, "settlement")
+        settlement = Settlement.objects.filter(invoice__public_id=invoice_id).get()
+        snapshot = ChainTransaction.objects.get(settlement=settlement,
+                                                purpose="SETTLEMENT_SNAPSHOT")
+        coin = stablecoin_asset(settlement.currency).code
+        ledger_total = sum(p.amount for p in settlement.entry.postings.all()
+                           if p.account.kind == AccountKind.INVESTOR_CASH)
+        for account, amount in snapshot.payload["allocation"].items():
+            who = "anna's wallet" if wallet and account == wallet.public_key else "custody"
+            self.line(f"  {who:14} {account[:10]}... paid {amount} {coin}")
+        paid = sum(Decimal(v) for v in snapshot.payload["allocation"].values())
+        rows = ChainTransaction.objects.filter(invoice__public_id=invoice_id)
+        if paid != ledger_total or rows.exclude(status=ChainTxStatus.CONFIRMED).exists():
+            raise DemoFailed(f"chain payouts {paid} != ledger {ledger_total}")
+        self.line(self.style.SUCCESS(
+            f"on-chain payouts {paid} = ledger investors' total {ledger_total:.2f}; "
+            f"{rows.count()} transactions, {sum(len(r.operations) for r in rows)} operations "
+            f"for this invoice, all confirmed"))
+
     def late_and_partial(self, staff, investor_tokens: dict) -> None:
         """A second seller's USD invoice (read from its embedded UBL XML) paid late and in two
         parts: the daily aging job moves it to overdue, and each payment goes through the
@@ -351,6 +457,8 @@ class Command(BaseCommand):
         self.line(f"seller wallet {usd['balance']} USD (net advance + what was left after "
                   f"investors and the platform's late fee)")
         self.check_books()
+        self.chain_report(invoice["id"], "token in custody, a USDC payout per payment, "
+                          "clawback after the last")
 
     def ocr_showcase(self) -> None:
         from invoices.extraction import ExtractionError, extract_document

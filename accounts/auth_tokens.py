@@ -1,0 +1,173 @@
+"""API sign-in with JWTs (simplejwt): obtain, rotate, revoke.
+
+- An access token lives ``SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"]`` (15 minutes) and is not
+  revocable; a refresh token lives ``REFRESH_TOKEN_LIFETIME`` and is recorded as an
+  ``OutstandingToken`` when issued.
+- Refreshing *rotates*: the presented refresh token is blacklisted and a new pair issued, under
+  a row lock on its ``OutstandingToken`` so that two concurrent refreshes with one token cannot
+  both succeed.
+- Logging out blacklists the refresh token; a password change or reset blacklists all of the
+  user's outstanding refresh tokens (:func:`user_refresh_tokens_revoke`).
+- Every token carries a hash of the user's password hash (``SIMPLE_JWT["CHECK_REVOKE_TOKEN"]``):
+  after any password change (also from the admin or ``manage.py changepassword``) the API
+  refuses the access tokens issued before it (401 ``AUTHENTICATION_FAILED``) and this module
+  refuses the refresh tokens (``TOKEN_REVOKED``).
+
+Errors (stable codes): ``AUTHENTICATION_FAILED`` (401, wrong email or password),
+``ACCOUNT_LOCKED`` (429, see :mod:`accounts.lockout`), ``TOKEN_INVALID`` (401: bad signature,
+wrong type, malformed), ``TOKEN_EXPIRED`` (401), ``TOKEN_REVOKED`` (401: rotated or logged out),
+``TOKEN_NOT_OWNED`` (403: logging out someone else's token).
+"""
+
+from __future__ import annotations
+
+from axes.utils import reset as axes_reset
+from django.contrib.auth import authenticate
+from django.contrib.auth.models import update_last_login
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.utils import get_md5_hash_password
+
+from paymint.core.errors import ApplicationError, PermissionDenied
+
+from .lockout import account_locked_error, axes_username
+from .models import User
+
+
+class _SignedRefreshToken(RefreshToken):
+    """A refresh token checked for signature, expiry, id and type but not against the
+    blacklist: callers check that themselves, under a lock."""
+
+    def check_blacklist(self) -> None:
+        return None
+
+
+def _token_error(code: str, message: str, *, status: int = 401) -> ApplicationError:
+    return ApplicationError(message, code=code, http_status=status, fields={"refresh": [message]})
+
+
+def _parse_refresh(raw: str) -> _SignedRefreshToken:
+    try:
+        return _SignedRefreshToken(raw)
+    except ExpiredTokenError:
+        raise _token_error("TOKEN_EXPIRED", "The refresh token has expired; sign in again.") \
+            from None
+    except TokenError:
+        raise _token_error("TOKEN_INVALID", "The refresh token is not valid.") from None
+
+
+def _revoked() -> ApplicationError:
+    return _token_error("TOKEN_REVOKED", "The refresh token was already used or revoked; "
+                        "sign in again.")
+
+
+def _pair(user: User) -> dict[str, str]:
+    refresh = RefreshToken.for_user(user)  # records the OutstandingToken
+    return {"refresh": str(refresh), "access": str(refresh.access_token)}
+
+
+def token_pair_obtain(*, request: HttpRequest, email: str, password: str) -> dict[str, str]:
+    """Check the email and password and issue a token pair ``{"refresh", "access"}``.
+
+    ``request`` is the Django request: django-axes counts the failure per email and IP address
+    and refuses a locked-out pair before checking the password. A success clears the count.
+
+    Raises:
+        ApplicationError: ``ACCOUNT_LOCKED`` (429), ``AUTHENTICATION_FAILED`` (401).
+    """
+    user = authenticate(request=request, username=email, password=password)
+    if user is None:
+        if getattr(request, "axes_locked_out", False):
+            raise account_locked_error()
+        raise ApplicationError(
+            "No active account found with the given credentials.",
+            code="AUTHENTICATION_FAILED", http_status=401,
+        )
+    if not jwt_settings.USER_AUTHENTICATION_RULE(user):
+        raise ApplicationError("This account is disabled.", code="AUTHENTICATION_FAILED",
+                               http_status=401)
+    ip_address = getattr(request, "axes_ip_address", None)
+    if ip_address:
+        axes_reset(ip=ip_address, username=axes_username(request, {"username": email}))
+    update_last_login(None, user)
+    return _pair(user)
+
+
+def refresh_token_rotate(*, raw: str) -> dict[str, str]:
+    """Exchange a refresh token for a new pair; the old refresh token is blacklisted.
+
+    Raises:
+        ApplicationError: ``TOKEN_INVALID``, ``TOKEN_EXPIRED``, ``TOKEN_REVOKED`` (all 401).
+    """
+    token = _parse_refresh(raw)
+    jti = token[jwt_settings.JTI_CLAIM]
+    with transaction.atomic():
+        outstanding = OutstandingToken.objects.select_for_update().filter(jti=jti).first()
+        if outstanding is None:
+            # Issued before the blacklist was enabled: record it now.
+            outstanding, _ = token.outstand()
+            outstanding = OutstandingToken.objects.select_for_update().get(pk=outstanding.pk)
+        if BlacklistedToken.objects.filter(token=outstanding).exists():
+            raise _revoked()
+        user = User.objects.filter(
+            **{jwt_settings.USER_ID_FIELD: token.get(jwt_settings.USER_ID_CLAIM)}
+        ).first()
+        if user is None or not jwt_settings.USER_AUTHENTICATION_RULE(user):
+            raise _token_error("TOKEN_INVALID", "The account of this token is disabled.")
+        if (jwt_settings.CHECK_REVOKE_TOKEN and token.get(jwt_settings.REVOKE_TOKEN_CLAIM)
+                != get_md5_hash_password(user.password)):
+            raise _revoked()  # issued before the password changed
+        BlacklistedToken.objects.create(token=outstanding)
+        return _pair(user)
+
+
+def refresh_token_revoke(*, user: User, raw: str) -> None:
+    """Log out: blacklist ``user``'s refresh token. Revoking it again is a no-op.
+
+    Raises:
+        ApplicationError: ``TOKEN_INVALID`` / ``TOKEN_EXPIRED`` (400).
+        PermissionDenied: ``TOKEN_NOT_OWNED`` when the token is another user's.
+    """
+    try:
+        token = _parse_refresh(raw)
+    except ApplicationError as exc:
+        exc.http_status = 400
+        raise
+    owner = str(token.get(jwt_settings.USER_ID_CLAIM, ""))
+    if owner != str(getattr(user, jwt_settings.USER_ID_FIELD)):
+        raise PermissionDenied("This refresh token belongs to another account.",
+                               code="TOKEN_NOT_OWNED")
+    with transaction.atomic():
+        outstanding, _ = token.outstand()
+        BlacklistedToken.objects.get_or_create(token=outstanding)
+
+
+def user_refresh_tokens_revoke(*, user: User) -> int:
+    """Blacklist every unexpired refresh token of ``user`` (password changed or reset, account
+    compromised). Access tokens already issued still work until they expire (15 minutes),
+    unless the password changed (``CHECK_REVOKE_TOKEN``).
+
+    Returns:
+        How many tokens were newly blacklisted.
+    """
+    live = OutstandingToken.objects.filter(
+        user=user, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True
+    )
+    created = BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token=token) for token in live], ignore_conflicts=True
+    )
+    return len(created)
+
+
+def expired_refresh_tokens_prune(*, now=None) -> int:
+    """Delete the records of refresh tokens past their expiry (and their blacklist entries):
+    an expired token is refused on its ``exp`` claim alone. Returns the tokens removed."""
+    _, by_model = OutstandingToken.objects.filter(
+        expires_at__lte=now or timezone.now()
+    ).delete()
+    return by_model.get(OutstandingToken._meta.label, 0)
