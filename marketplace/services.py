@@ -1,7 +1,11 @@
 """Writes for the marketplace: listing an invoice, funding it, disbursing the advance.
 
 Lock order for every money-moving operation on an invoice (see ``settlements.ledger``):
-``Listing`` row -> ``Invoice`` row -> ledger accounts by ascending id.
+``Listing`` row -> ``Invoice`` row -> the investor's cash account (funding: taken before the
+investor's concentration check) -> other ledger accounts by ascending id.
+
+Listing an invoice: ``Invoice`` row -> advisory locks on the seller and the debtor
+(:func:`paymint.core.db.advisory_xact_lock`, one call) -> the concentration check.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from invoices.pricing import (
 from invoices.selectors import exposure, invoice_duplicates
 from invoices.services import invoice_transition, raise_double_financing_alerts
 from paymint.core import clock
-from paymint.core.db import update_columns
+from paymint.core.db import advisory_xact_lock, update_columns
 from paymint.core.errors import ApplicationError, Conflict, PermissionDenied, ValidationFailed
 from paymint.core.money import allocate, quantize_money
 from settlements.enums import AccountKind, EntryKind
@@ -42,6 +46,7 @@ from settlements.ledger import (
     ledger_accounts_by_key,
     ledger_accounts_for_owners,
     ledger_post,
+    lock_accounts,
     platform_account,
 )
 from settlements.stellar.tokens import chain_on_disbursement
@@ -87,9 +92,17 @@ def listing_create(
     expiry be disbursed partially instead of cancelled. ``recourse`` (default) makes the seller
     repay investors if the debtor defaults; non-recourse invoices are written off instead.
 
+    Locks: the invoice row, then - in one :func:`~paymint.core.db.advisory_xact_lock` call -
+    ``paymint:listing:seller:<seller id>`` and ``paymint:listing:debtor:<debtor key>``, held to
+    commit. Every listing of the seller or of the debtor takes the same locks before its
+    concentration check, so concurrent listings are checked one after the other, each seeing
+    the listings committed before it (READ COMMITTED) and never exceeding
+    ``MAX_DEBTOR_EXPOSURE`` / ``MAX_SELLER_EXPOSURE`` together.
+
     Raises:
         PermissionDenied: not the invoice's seller, or ``KYB_NOT_APPROVED``.
         ValidationFailed: ``ADVANCE_RATE_ABOVE_CAP`` or a non-positive rate.
+        ConcentrationLimit: ``DEBTOR_CONCENTRATION_LIMIT``, ``SELLER_CONCENTRATION_LIMIT``.
         InvalidTransition: the invoice is not ``PRICED``.
         ApplicationError: ``DUE_DATE_NOT_IN_FUTURE`` if the due date has passed since scoring.
     """
@@ -132,6 +145,7 @@ def listing_create(
             raise ApplicationError("The due date is too close to list this invoice.",
                                    code="DUE_DATE_NOT_IN_FUTURE", http_status=422)
         advance = advance_amount(locked.face_value, rate, locked.currency)
+        _lock_listing_concentration(invoice=locked)
         _check_listing_concentration(invoice=locked, advance=advance)
         fee = platform_fee(advance, config["PLATFORM_FEE_RATE"], locked.currency)
         now = clock.now()
@@ -166,9 +180,20 @@ class ConcentrationLimit(Conflict):
     code = "CONCENTRATION_LIMIT"
 
 
+def _lock_listing_concentration(*, invoice: Invoice) -> None:
+    """Serialize the listings of ``invoice``'s seller and of its debtor (across sellers) until
+    commit: the exposures :func:`_check_listing_concentration` reads are sums over other
+    invoices, which no row lock of this transaction covers. Runs after the invoice row lock."""
+    names = [f"paymint:listing:seller:{invoice.seller_id}"]
+    if invoice.debtor_key:
+        names.append(f"paymint:listing:debtor:{invoice.debtor_key}")
+    advisory_xact_lock(*names)
+
+
 def _check_listing_concentration(*, invoice: Invoice, advance: Decimal) -> None:
     """Refuse a listing that would take the debtor's (across all sellers) or the seller's
-    outstanding advances above ``MAX_DEBTOR_EXPOSURE`` / ``MAX_SELLER_EXPOSURE``."""
+    outstanding advances above ``MAX_DEBTOR_EXPOSURE`` / ``MAX_SELLER_EXPOSURE``. Call it
+    under :func:`_lock_listing_concentration`, or concurrent listings all pass."""
     config = settings.PAYMINT
     on_debtor = exposure(currency=invoice.currency, debtor_key=invoice.debtor_key,
                          exclude_invoice=invoice) if invoice.debtor_key else Decimal(0)
@@ -187,7 +212,9 @@ def _check_listing_concentration(*, invoice: Invoice, advance: Decimal) -> None:
 def _check_investor_concentration(*, investor, invoice: Invoice, currency: str,
                                   amount: Decimal) -> None:
     """Refuse an investment that would take the investor's outstanding principal on one
-    debtor above ``MAX_INVESTOR_DEBTOR_EXPOSURE``."""
+    debtor above ``MAX_INVESTOR_DEBTOR_EXPOSURE``. Call it with the investor's cash account
+    locked (every funding by the investor locks it first), or two fundings of different
+    listings of one debtor both pass."""
     cap = settings.PAYMINT["MAX_INVESTOR_DEBTOR_EXPOSURE"]
     current = Investment.objects.filter(
         investor=investor, status=InvestmentStatus.ACTIVE, currency=currency,
@@ -231,6 +258,11 @@ def investment_create(
     ledger accounts) is read before the locks, so that the listing is held only for the
     checks and writes that need it. AML monitoring of the entry runs after commit.
 
+    Locks, in this order: the listing row, the invoice row, the investor's cash account (before
+    the concentration check: it serializes the investor's fundings of any listing, so the
+    exposure read next includes the investor's investments committed before), then what
+    ``ledger_post`` and a disbursement lock (accounts by ascending id).
+
     Idempotent per investor and ``idempotency_key``: a replay returns the first investment
     (``created`` is False); the same key with another listing or amount is refused.
 
@@ -242,6 +274,7 @@ def investment_create(
         ValidationFailed: ``INVALID_AMOUNT``, ``BELOW_MIN_TICKET``.
         Conflict: ``LISTING_NOT_OPEN``, ``LISTING_EXPIRED``, ``AMOUNT_EXCEEDS_REMAINING``,
             ``INSUFFICIENT_FUNDS``, ``IDEMPOTENCY_KEY_REUSED`` (422).
+        ConcentrationLimit: ``INVESTOR_CONCENTRATION_LIMIT``.
     """
     if investor.role != Role.INVESTOR:
         raise PermissionDenied("Only investors can fund invoices.", code="NOT_AN_INVESTOR")
@@ -300,6 +333,9 @@ def investment_create(
                     f"The minimum ticket is {locked.min_ticket} {locked.currency}.",
                     code="BELOW_MIN_TICKET", fields={"amount": ["Below the minimum ticket."]},
                 )
+            cash = accounts.get(cash_key) or ledger_account(
+                AccountKind.INVESTOR_CASH, locked.currency, owner=investor)
+            lock_accounts([cash])  # the investor's lock; ledger_post re-locks it (a no-op)
             _check_investor_concentration(investor=investor, invoice=invoice,
                                           currency=locked.currency, amount=amount)
             if (locked.discount_rate, locked.due_date) != (listing.discount_rate,
@@ -308,8 +344,6 @@ def investment_create(
                 quote = investment_quote(principal=amount, currency=locked.currency,
                                          discount_rate=locked.discount_rate, start=today,
                                          due_date=locked.due_date)
-            cash = accounts.get(cash_key) or ledger_account(
-                AccountKind.INVESTOR_CASH, locked.currency, owner=investor)
             escrow = accounts.get(escrow_key) or ledger_account(
                 AccountKind.INVOICE_ESCROW, locked.currency, invoice=invoice)
             entry = ledger_post(

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+from decimal import Decimal
+
 import factory
 
 from accounts.enums import KycKind, KycStatus, Role
 from accounts.models import KycProfile, User
+from invoices.enums import InvoiceStatus, RiskGrade
+from invoices.fingerprints import debtor_key
+from invoices.models import Invoice
+from paymint.core import clock
 
 PASSWORD = "correct-horse-battery-42"
 
@@ -50,3 +58,38 @@ class KycProfileFactory(factory.django.DjangoModelFactory):
         pending = factory.Trait(status=KycStatus.PENDING_REVIEW)
         approved = factory.Trait(status=KycStatus.APPROVED, decision_reason="Approved")
         rejected = factory.Trait(status=KycStatus.REJECTED, decision_reason="Blurry document")
+
+
+class InvoiceFactory(factory.django.DjangoModelFactory):
+    """An invoice whose fields are set directly, without a document to read (no OCR): for
+    tests of what happens after scoring. ``priced`` is ready to list: grade C, an advance rate
+    of 0.80, due 60 days after today. Each invoice has its own document hash and number, so
+    the double-financing checks do not match it with another one."""
+
+    class Meta:
+        model = Invoice
+
+    seller = factory.SubFactory(UserFactory, seller=True)
+    status = InvoiceStatus.EXTRACTED
+    document = ""
+    document_sha256 = factory.Sequence(lambda n: hashlib.sha256(f"doc-{n}".encode()).hexdigest())
+    document_content_type = "application/pdf"
+    document_size = 1024
+    invoice_number = factory.Sequence(lambda n: f"F-{n:05d}")
+    issuer_name = "Factory Seller GmbH"
+    debtor_name = "Theodor Est"
+    debtor_tax_id = "DE123456789"
+    debtor_key = factory.LazyAttribute(
+        lambda o: debtor_key(debtor_tax_id=o.debtor_tax_id, debtor_name=o.debtor_name))
+    currency = "EUR"
+    face_value = Decimal("125.00")
+    amount_due = factory.SelfAttribute("face_value")
+    issue_date = factory.LazyFunction(lambda: clock.today())
+    due_date = factory.LazyFunction(lambda: clock.today() + dt.timedelta(days=60))
+
+    class Params:
+        priced = factory.Trait(
+            status=InvoiceStatus.PRICED, risk_score=55, risk_grade=RiskGrade.C,
+            probability_of_default=Decimal("0.05"), advance_rate=Decimal("0.80"),
+            discount_rate=Decimal("0.13"),
+        )

@@ -1,4 +1,5 @@
-"""Database helpers shared by the apps: set-based writes of many rows in one statement.
+"""Database helpers shared by the apps: set-based writes of many rows in one statement, and
+transaction-scoped advisory locks (:func:`advisory_xact_lock`).
 
 On PostgreSQL both helpers send one parameter array per column (``unnest(%s::type[], ...)``),
 so the statement's text, Django's work and the server's parse stay flat however many rows;
@@ -10,6 +11,7 @@ default) they fall back to ``bulk_create`` / ``bulk_update``.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
@@ -212,3 +214,37 @@ def update_columns(
            f"WHERE t.{qn(pk.column)} = v.{qn(pk.column)}")
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, *arrays])
+
+
+def advisory_lock_key(name: str) -> int:
+    """The PostgreSQL advisory lock key (a signed 64-bit integer) of ``name``: the first 8 bytes
+    of ``sha256(name.encode("utf-8"))``, big-endian, as a signed integer. Stable across
+    processes, machines and Python versions (unlike ``hash()``, salted per process), so every
+    worker maps a name to the same lock; two names share a key with probability ~2**-64."""
+    digest = hashlib.sha256(name.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def advisory_xact_lock(*names: str) -> None:
+    """Take PostgreSQL transaction-scoped advisory locks (``pg_advisory_xact_lock``) on
+    ``names`` (e.g. ``"paymint:listing:seller:42"``), waiting for any transaction holding one;
+    they are released when the transaction commits or rolls back, never earlier.
+
+    Serializes writers whose conflict no row lock covers (e.g. two listings of one debtor:
+    each transaction locks only its own invoice). The keys (:func:`advisory_lock_key`) are
+    deduplicated and taken in ascending order, whatever the order of ``names``: take all the
+    advisory locks a transaction needs in one call, so that any two such transactions lock in
+    one fixed order and cannot deadlock on them. A no-op on other databases (SQLite, the
+    demo's, lets one writer at a time in).
+
+    Raises:
+        RuntimeError: called outside ``transaction.atomic()`` (the lock would be released at
+            once in autocommit mode).
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("advisory_xact_lock must be called inside transaction.atomic()")
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for key in sorted({advisory_lock_key(name) for name in names}):
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])

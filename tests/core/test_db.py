@@ -8,7 +8,13 @@ from decimal import Decimal as D
 import pytest
 from django.db import DataError, connection, transaction
 
-from paymint.core.db import array_param, insert_rows, update_columns
+from paymint.core.db import (
+    advisory_lock_key,
+    advisory_xact_lock,
+    array_param,
+    insert_rows,
+    update_columns,
+)
 from settlements.enums import AccountKind
 from settlements.models import JournalEntry, LedgerAccount, Posting
 
@@ -131,3 +137,42 @@ def test_many_values_selects_the_same_rows_as_a_list(entry_and_accounts):
     assert sorted(by_array.values_list("pk", flat=True)) == sorted([accounts[0].pk,
                                                                    accounts[2].pk])
     assert set(by_array) == set(LedgerAccount.objects.filter(key__in=keys))
+
+
+def test_advisory_lock_key_is_a_stable_signed_64_bit_hash():
+    # Pinned: every process (web, workers, another Python) must map a name to the same lock.
+    assert advisory_lock_key("paymint:listing:seller:1") == -430038472179791427
+    assert advisory_lock_key("x") == 3274422879871479876
+    assert -(2**63) <= advisory_lock_key("paymint:listing:debtor:TAX:DE123") < 2**63
+
+
+@pytest.mark.django_db(transaction=True)
+def test_advisory_xact_lock_is_held_until_the_transaction_ends():
+    import threading
+
+    def other_connection_gets(name: str) -> bool:
+        """Whether another connection can take the lock now (pg_try_advisory_xact_lock)."""
+        got: list[bool] = []
+
+        def target():
+            try:
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_try_advisory_xact_lock(%s)",
+                                   [advisory_lock_key(name)])
+                    got.append(cursor.fetchone()[0])
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=target)
+        thread.start()
+        thread.join(timeout=30)
+        return got[0]
+
+    with pytest.raises(RuntimeError):
+        advisory_xact_lock("paymint:test:a")  # autocommit: it would be released at once
+    with transaction.atomic():
+        advisory_xact_lock("paymint:test:b", "paymint:test:a", "paymint:test:a")
+        assert not other_connection_gets("paymint:test:a")
+        assert not other_connection_gets("paymint:test:b")
+        assert other_connection_gets("paymint:test:c")
+    assert other_connection_gets("paymint:test:a")
