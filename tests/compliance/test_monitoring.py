@@ -3,6 +3,7 @@ ledger (deposits, withdrawals, investments), alerts, dedupe, the sweep and the S
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import xml.etree.ElementTree as ET
@@ -11,6 +12,8 @@ from itertools import count
 
 import pytest
 from django.utils import timezone
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from compliance.enums import AlertKind
 from compliance.models import ComplianceAlert
@@ -22,6 +25,9 @@ from compliance.monitoring import (
     Movement,
     PartyIdentity,
     Rule,
+    evaluate_rules,
+    history_needed,
+    hits_ending_at,
     link_reasons,
     monitor_movement,
     monitor_user,
@@ -374,10 +380,52 @@ def test_structuring_and_rapid_out_through_real_deposits_and_withdrawals(make_in
     ids = [deposit_entry(investor, amount) for amount in ("9000", "9400", "8800")]
     for days_ago, entry_id in zip((5, 3, 1), ids, strict=True):
         backdate(entry_id, now - dt.timedelta(days=days_ago))
+    # Each movement is monitored for the windows that end at it: the third deposit completes
+    # the structuring run, the withdrawal the rapid in-and-out.
+    assert [h.rule for h in monitor_movement(ids[1])] == []
+    assert [h.rule for h in monitor_movement(ids[2])] == [Rule.STRUCTURING]
     withdrawal, _ = withdrawal_request(user=investor, amount="8000", currency="EUR")
     hits = monitor_movement(withdrawal.hold_entry_id)
-    assert sorted(h.rule for h in hits) == [Rule.RAPID_IN_OUT, Rule.STRUCTURING]
+    assert [h.rule for h in hits] == [Rule.RAPID_IN_OUT]
     assert ComplianceAlert.objects.filter(user=investor).count() == 2
+    # The sweep over the whole look-back period finds the same two, and raises nothing new.
+    assert sorted(h.rule for h in monitor_user(investor)) == [Rule.RAPID_IN_OUT, Rule.STRUCTURING]
+    assert ComplianceAlert.objects.filter(user=investor).count() == 2
+
+
+def test_history_needed_per_kind_of_movement(config):
+    """Only as much history as the rules a movement can trigger look back over."""
+    assert history_needed(mv("FUNDING", "200"), config) is None
+    assert history_needed(mv("DEPOSIT", "200"), config) == config.velocity_window
+    assert history_needed(mv("DEPOSIT", "9000"), config) == config.lookback  # >= 5,000: dormant
+    high_dormant = dataclasses.replace(config, dormant_reactivation_amount={"EUR": Decimal(20000)})
+    assert history_needed(mv("DEPOSIT", "9000"), high_dormant) == config.structuring_window
+    assert history_needed(mv("DEPOSIT", "7000"), high_dormant) == config.velocity_window
+    assert history_needed(mv("WITHDRAWAL_HOLD", "200"), config) == config.rapid_out_window
+    assert history_needed(mv("FUNDING", "5000"), config) == config.lookback  # dormant check
+    assert history_needed(mv("DEPOSIT", "12000"), config) == config.lookback
+
+
+def test_monitoring_an_investment_does_not_read_the_investors_history(seller, make_investor):
+    """The cost of monitoring a small investment does not grow with the investor's past:
+    the ledger is read once, for the entry itself."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from marketplace.services import investment_create
+    from paymint.core import clock
+    from tests.conftest import LISTING_DAY, listed_invoice
+
+    investor = make_investor()
+    for _ in range(5):
+        deposit_entry(investor, "1000")
+    listing = listed_invoice(seller)
+    with clock.frozen_at(LISTING_DAY):
+        investment, _ = investment_create(investor=investor, listing=listing, amount="200.00")
+    with CaptureQueriesContext(connection) as queries:
+        assert monitor_movement(investment.funding_entry_id) == []
+    ledger_reads = [q for q in queries.captured_queries if "settlements_posting" in q["sql"]]
+    assert len(ledger_reads) == 1
 
 
 def test_dormant_account_through_the_ledger(make_investor):
@@ -464,3 +512,72 @@ def test_sar_export_json_and_xml(make_investor, staff):
     assert root.findtext("activity/movements/movement/kind") == "DEPOSIT"
     with pytest.raises(ValueError):
         sar_export(alert, fmt="pdf")
+
+
+# --- Monitoring each movement finds what a full scan finds (property) ----------------------
+
+_KINDS = ("DEPOSIT", "DEPOSIT", "WITHDRAWAL_HOLD", "FUNDING")
+# Amounts around every threshold (EUR): structuring band [8,000, 10,000), large 10,000,
+# dormant reactivation 5,000 (or 20,000), rapid-out 80 % of a deposit, velocity 50,000 a day.
+_AMOUNTS = ("50", "4999.99", "5000", "7200", "8000", "9500", "9999.99", "10000", "18000", "26000")
+_GAPS = (
+    dt.timedelta(minutes=5),
+    dt.timedelta(hours=3),
+    dt.timedelta(hours=30),
+    dt.timedelta(days=3),
+    dt.timedelta(days=8),
+    dt.timedelta(days=181),
+)
+
+
+_SOON, _LATER = dt.timedelta(hours=3), dt.timedelta(days=181)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(st.sampled_from(_KINDS), st.sampled_from(_AMOUNTS), st.sampled_from(_GAPS)),
+        min_size=1,
+        max_size=25,
+    ),
+    dormant_amount=st.sampled_from((None, Decimal(20000))),
+)
+# One sure hit of each windowed rule, besides what the search finds:
+@example(steps=[("DEPOSIT", "18000", _SOON)] * 3, dormant_amount=Decimal(20000))  # velocity, amount
+@example(steps=[("DEPOSIT", "50", _SOON)] * 11, dormant_amount=None)  # velocity, count
+@example(
+    steps=[("DEPOSIT", "9500", dt.timedelta(days=3))] * 3, dormant_amount=Decimal(20000)
+)  # structuring
+@example(
+    steps=[("DEPOSIT", "7200", _SOON), ("WITHDRAWAL_HOLD", "7200", _SOON)],
+    dormant_amount=Decimal(20000),
+)  # rapid in-and-out
+@example(
+    steps=[("DEPOSIT", "50", _SOON), ("FUNDING", "5000", _LATER)], dormant_amount=None
+)  # dormant reactivation
+def test_each_movement_monitored_alone_finds_what_the_full_scan_finds(steps, dormant_amount):
+    """The claim :func:`monitor_movement` rests on: the union, over a user's movements one at
+    a time, of the hits ending at each movement - computed from only ``history_needed`` of
+    history - raises exactly the alerts (rule and window) that all rules over all movements
+    raise. Also with a dormant-reactivation amount above the structuring band, so that the
+    narrower windows are exercised on their own."""
+    config = AmlConfig.from_settings()
+    if dormant_amount is not None:
+        config = dataclasses.replace(config, dormant_reactivation_amount={"EUR": dormant_amount})
+    movements, at = [], T0
+    for kind, amount, gap in steps:
+        at += gap
+        if at - T0 >= config.lookback:
+            break
+        movements.append(mv(kind, amount, at=at))
+    full = {(h.rule, h.window_key) for h in evaluate_rules(movements, config)}
+    incremental = set()
+    for index, movement in enumerate(movements):
+        width = history_needed(movement, config)
+        history = (
+            [movement]
+            if width is None
+            else [m for m in movements[: index + 1] if m.at >= movement.at - width]
+        )
+        incremental |= {(h.rule, h.window_key) for h in hits_ending_at(movement, history, config)}
+    assert incremental == full

@@ -1,39 +1,6 @@
-"""Transaction monitoring (AML): rules over a user's recent ledger movements.
+"""Transaction monitoring rules, pure: movements in, hits out (no database).
 
-A *movement* is one journal entry seen from a user: the net change of the user's cash
-accounts (``INVESTOR_CASH``, ``SELLER_CASH``) in that entry, in its currency, with the entry's
-real posting time (``created_at``; AML windows use real time, not the business clock).
-A withdrawal counts when it is requested (``WITHDRAWAL_HOLD``: cash moves to the hold
-account); its payout (``WITHDRAWAL_PAID``, hold only), a failed withdrawal's release and
-reversals are not movements.
-
-*External* movements are those crossing the platform's boundary: deposits and withdrawals.
-*User-initiated* ones add investments (``FUNDING``).
-
-Rules (pure functions over movements; thresholds in ``settings.AML_MONITORING``, amounts in
-the movement's own currency, one threshold per currency, EUR's for a currency not listed):
-
-``LARGE_MOVEMENT``
-    one external movement >= ``LARGE_MOVEMENT`` (EUR 10,000).
-``STRUCTURING``
-    >= 3 deposits within 7 days, each in [80 %, 100 %) of ``LARGE_MOVEMENT``.
-``RAPID_IN_OUT``
-    a withdrawal requested within 48 h of a deposit, of >= 80 % of that deposit, with no
-    investment in between.
-``VELOCITY``
-    more than 10 external movements, or more than ``VELOCITY_MAX_AMOUNT`` (EUR 50,000) of
-    them, within 24 h (per currency).
-``LINKED_PARTY``
-    an investor funds an invoice of a seller they are linked to: same tax id, same legal
-    name (normalized as in screening), or same company email domain (public mail providers
-    and reserved example domains excluded).
-``DORMANT_REACTIVATION``
-    a user-initiated movement >= ``DORMANT_REACTIVATION_AMOUNT`` (EUR 5,000) after at least
-    180 days without any movement (an account that never moved is new, not dormant).
-
-:func:`monitor_user` raises one ``AML_RULE`` alert per hit, deduplicated by rule, user and
-window (the entry, or the first entry of the window), with the movements as evidence.
-"""
+See :mod:`compliance.monitoring` for the rules and their thresholds."""
 
 from __future__ import annotations
 
@@ -44,14 +11,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.db.models import Sum
-from django.utils import timezone
 
 from settlements.enums import AccountKind, EntryKind
 
-from .enums import AlertKind, AlertSeverity
-from .services import alert_raise
+from ..enums import AlertSeverity
 
 IN = "IN"
 OUT = "OUT"
@@ -349,7 +312,7 @@ def _email_domain(email: str) -> str:
 
 def link_reasons(a: PartyIdentity, b: PartyIdentity) -> list[str]:
     """Why two parties look like the same person or group (empty when unrelated)."""
-    from .screening import name_tokens
+    from ..screening import name_tokens
 
     if a.user_id == b.user_id:
         return ["same user"]
@@ -438,154 +401,50 @@ def evaluate_rules(
     return hits
 
 
-# --- Reading the ledger and raising alerts --------------------------------------------------
+def history_needed(movement: Movement, config: AmlConfig) -> dt.timedelta | None:
+    """How far back before ``movement`` the rules it can trigger look, or None when no rule
+    needs any other movement (e.g. an investment below the dormant-reactivation amount).
+
+    A rule hit always ends at a movement (each rule looks back from the movement it is checked
+    at), so the hits a new movement can cause are those of the windows ending at it:
+    ``STRUCTURING`` (a deposit in the band: deposits of the structuring window),
+    ``VELOCITY`` (an external movement: the velocity window), ``RAPID_IN_OUT`` (a withdrawal:
+    the rapid-out window) and ``DORMANT_REACTIVATION`` (a user-initiated movement at or above
+    its amount: the whole look-back period, to tell a dormant account from a new one).
+    ``LARGE_MOVEMENT`` and ``LINKED_PARTY`` need only the movement itself."""
+    widths = []
+    limit = _threshold(config.large_movement, movement.currency)
+    if (
+        movement.kind == EntryKind.DEPOSIT
+        and limit * config.structuring_lower_fraction <= movement.amount < limit
+    ):
+        widths.append(config.structuring_window)
+    if movement.kind in EXTERNAL_KINDS:
+        widths.append(config.velocity_window)
+    if movement.kind == EntryKind.WITHDRAWAL_HOLD:
+        widths.append(config.rapid_out_window)
+    if movement.kind in USER_INITIATED_KINDS and movement.amount >= _threshold(
+        config.dormant_reactivation_amount, movement.currency
+    ):
+        widths.append(config.lookback)
+    return max(widths, default=None)
 
 
-def user_movements(user, *, since: dt.datetime) -> list[Movement]:
-    """The user's movements posted since ``since`` (one aggregate query)."""
-    from settlements.models import Posting
-
-    rows = (
-        Posting.objects.filter(
-            account__owner=user, account__kind__in=CASH_KINDS, entry__created_at__gte=since
-        )
-        .exclude(entry__kind__in=NOT_MOVEMENTS)
-        .values(
-            "entry_id",
-            "entry__kind",
-            "entry__created_at",
-            "entry__invoice_id",
-            "entry__public_id",
-            "currency",
-        )
-        .annotate(net=Sum("amount"))
-        .order_by("entry__created_at", "entry_id")
-    )
-    movements = []
-    for row in rows:
-        net = Decimal(row["net"] or 0)
-        if net == 0:
-            continue
-        movements.append(
-            Movement(
-                entry_id=row["entry_id"],
-                kind=row["entry__kind"],
-                direction=IN if net > 0 else OUT,
-                amount=abs(net),
-                currency=row["currency"],
-                at=row["entry__created_at"],
-                invoice_id=row["entry__invoice_id"],
-                reference=str(row["entry__public_id"]),
-            )
-        )
-    return movements
-
-
-def party_identity(user) -> PartyIdentity:
-    from accounts.models import KycProfile
-
-    profile = KycProfile.objects.filter(user=user).first()
-    return PartyIdentity(
-        user_id=user.pk,
-        email=user.email or "",
-        legal_name=profile.legal_name if profile is not None else "",
-        tax_id=profile.tax_id if profile is not None else "",
-    )
-
-
-def _funding_links(movements: Sequence[Movement]) -> list[FundingLink]:
-    from accounts.models import KycProfile
-    from invoices.models import Invoice
-
-    fundings = [m for m in movements if m.kind == EntryKind.FUNDING and m.invoice_id]
-    if not fundings:
-        return []
-    invoices = Invoice.objects.filter(pk__in={m.invoice_id for m in fundings}).select_related(
-        "seller"
-    )
-    sellers = {inv.pk: inv.seller for inv in invoices}
-    profiles = {
-        p.user_id: p for p in KycProfile.objects.filter(user__in={s.pk for s in sellers.values()})
-    }
-    links = []
-    for m in fundings:
-        seller = sellers[m.invoice_id]
-        profile = profiles.get(seller.pk)
-        links.append(
-            FundingLink(
-                m,
-                PartyIdentity(
-                    user_id=seller.pk,
-                    email=seller.email or "",
-                    legal_name=profile.legal_name if profile is not None else "",
-                    tax_id=profile.tax_id if profile is not None else "",
-                ),
-            )
-        )
-    return links
-
-
-def monitor_user(
-    user, *, now: dt.datetime | None = None, config: AmlConfig | None = None
+def hits_ending_at(
+    movement: Movement,
+    history: Sequence[Movement],
+    config: AmlConfig,
+    *,
+    investor: PartyIdentity | None = None,
+    fundings: Sequence[FundingLink] = (),
 ) -> list[RuleHit]:
-    """Run every rule over the user's movements of the look-back period and raise one
-    ``AML_RULE`` alert per hit (deduplicated: ``aml:<rule>:user=<id>:<window>``). Returns
-    the hits found, including those whose alert already existed."""
-    config = config or AmlConfig.from_settings()
-    now = now or timezone.now()
-    movements = user_movements(user, since=now - config.lookback)
-    if not movements:
-        return []
-    fundings = _funding_links(movements)
-    investor = party_identity(user) if fundings else None
-    hits = evaluate_rules(movements, config, investor=investor, fundings=fundings)
-    for hit in hits:
-        alert_raise(
-            kind=AlertKind.AML_RULE,
-            dedupe_key=f"aml:{hit.rule}:user={user.pk}:{hit.window_key}",
-            title=f"{user.email}: {hit.title}",
-            evidence={"user_email": user.email, **hit.evidence()},
-            severity=hit.severity,
-            user=user,
-        )
-    return hits
-
-
-def monitor_movement(entry_id: int) -> list[RuleHit]:
-    """Monitor the users whose cash accounts the journal entry moved (call after commit)."""
-    from settlements.models import Posting
-
-    owner_ids = set(
-        Posting.objects.filter(entry_id=entry_id, account__owner__isnull=False).values_list(
-            "account__owner_id", flat=True
-        )
-    )
-    hits: list[RuleHit] = []
-    for user in get_user_model().objects.filter(pk__in=owner_ids).order_by("pk"):
-        hits += monitor_user(user)
-    return hits
-
-
-def monitoring_sweep(*, now: dt.datetime | None = None) -> dict:
-    """Monitor every user with a movement in the last ``STRUCTURING_WINDOW_DAYS`` (at least
-    one day): catches windows that only close with time and anything a missed hook skipped."""
-    from settlements.models import Posting
-
-    config = AmlConfig.from_settings()
-    now = now or timezone.now()
-    recent = now - max(
-        config.structuring_window,
-        config.rapid_out_window,
-        config.velocity_window,
-        dt.timedelta(days=1),
-    )
-    owner_ids = (
-        Posting.objects.filter(entry__created_at__gte=recent, account__kind__in=CASH_KINDS)
-        .values_list("account__owner_id", flat=True)
-        .distinct()
-    )
-    users = hits = 0
-    for user in get_user_model().objects.filter(pk__in=owner_ids).order_by("pk"):
-        users += 1
-        hits += len(monitor_user(user, now=now, config=config))
-    return {"users": users, "hits": hits}
+    """The hits that a new ``movement`` causes: every rule's hits over ``history`` that
+    include it. ``history`` is the user's movements up to and including ``movement``, reaching
+    at least :func:`history_needed` back from it; the union of these over a user's movements,
+    one at a time, is what :func:`evaluate_rules` finds over all of them (same rules and
+    windows; property-tested)."""
+    return [
+        hit
+        for hit in evaluate_rules(history, config, investor=investor, fundings=fundings)
+        if any(m.entry_id == movement.entry_id for m in hit.movements)
+    ]
