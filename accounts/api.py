@@ -7,11 +7,12 @@ from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt.tokens import Token
 
 from paymint.core.idempotency import IdempotentWriteMixin
 from paymint.core.throttling import LoginThrottle, RegistrationThrottle
 
-from .auth_tokens import refresh_token_revoke, refresh_token_rotate, token_pair_obtain
+from .auth_tokens import refresh_token_rotate, token_pair_obtain, token_pair_revoke
 from .enums import Role
 from .selectors import kyc_profile_for_user
 from .services import kyc_submit, user_register
@@ -147,17 +148,34 @@ class TokenRefreshApi(APIView):
         return Response(TokenPairOutputSerializer(tokens).data)
 
 
+_LOGOUT_DESCRIPTION = (
+    "Ends this session: blacklists the refresh token sent in the body and revokes the access "
+    "token in the `Authorization: Bearer` header, which from then on is answered 401 "
+    "`TOKEN_REVOKED` (until it would have expired anyway). The user's other devices stay "
+    "signed in; a password change ends them all. Answers 204 (also for a refresh token "
+    "already revoked). Signed in by session, only the refresh token is revoked. "
+    "Errors: 400 `TOKEN_INVALID` / `TOKEN_EXPIRED` (the refresh token; nothing is revoked), "
+    "403 `TOKEN_NOT_OWNED` (another user's refresh token; nothing is revoked)."
+)
+
+
 class LogoutApi(APIView):
-    """``POST /api/v1/auth/logout`` (signed in): blacklist the caller's refresh token
-    ``{"refresh"}``; answers 204. Another user's token is refused with 403 ``TOKEN_NOT_OWNED``.
-    The access token in use stays valid until it expires (15 minutes)."""
+    """``POST /api/v1/auth/logout`` (signed in) ``{"refresh"}``: end this session. The caller's
+    refresh token is blacklisted and the access token the request came with is revoked at once
+    (then 401 ``TOKEN_REVOKED`` until its expiry); other devices' tokens are untouched. Answers
+    204. Another user's refresh token is refused with 403 ``TOKEN_NOT_OWNED``, a bad one with
+    400 ``TOKEN_INVALID`` / ``TOKEN_EXPIRED``; then nothing is revoked. Signed in by session
+    (no access token), only the refresh token is revoked."""
 
     class InputSerializer(serializers.Serializer):
-        refresh = serializers.CharField()
+        refresh = serializers.CharField(help_text="This session's refresh token.")
 
-    @extend_schema(request=InputSerializer, responses={204: None})
+    @extend_schema(request=InputSerializer, responses={204: None},
+                   description=_LOGOUT_DESCRIPTION)
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        refresh_token_revoke(user=request.user, raw=data.validated_data["refresh"])
+        access = request.auth if isinstance(request.auth, Token) else None
+        token_pair_revoke(user=request.user, refresh_raw=data.validated_data["refresh"],
+                          access=access)
         return Response(status=status.HTTP_204_NO_CONTENT)

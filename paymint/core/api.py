@@ -63,7 +63,10 @@ def exception_handler(exc, context):
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
-    code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "ERROR")
+    # A DRF exception may carry its own stable code (e.g. ``TOKEN_REVOKED``, a 401 raised by an
+    # authentication class, which must stay an ``AuthenticationFailed`` for DRF).
+    code = getattr(exc, "error_code", None) or next(
+        (c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "ERROR")
     if isinstance(exc, exceptions.ValidationError):
         body = {"code": code, "message": "Please correct the highlighted fields.",
                 "fields": _flatten(exc.detail)}

@@ -5,10 +5,16 @@ and the TOTP step-up for large withdrawals."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import os
 import re
+import socket
+import time
+import uuid
 from decimal import Decimal
 
 import pytest
+import redis
 from axes.models import AccessAttempt, AccessLog
 from django.conf import settings
 from django.core import mail
@@ -16,10 +22,14 @@ from django.test import Client
 from django.urls import reverse
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from rest_framework.settings import api_settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
-from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
+from accounts.auth_tokens import access_token_is_revoked, access_token_revoke
+from accounts.authentication import RevocableJWTAuthentication
+from paymint.core.errors import PermissionDenied
 from settlements.models import JournalEntry, Posting, Withdrawal
 from tests.conftest import STRONG_PASSWORD, api_client_for, db_counts, deposit, run_in_threads
 
@@ -243,16 +253,19 @@ def test_logout_revokes_the_refresh_token(seller, make_investor):
     assert response.status_code == 204
     again = refresh(tokens["refresh"])
     assert (again.status_code, again.json()["code"]) == (401, "TOKEN_REVOKED")
-    # Logging out twice is harmless.
-    response = client.post("/api/v1/auth/logout", {"refresh": tokens["refresh"]}, format="json")
+    # Logging out twice is harmless (signed in again: the first access token is revoked too).
+    response = bearer(pair(seller)["access"]).post(
+        "/api/v1/auth/logout", {"refresh": tokens["refresh"]}, format="json")
     assert response.status_code == 204
 
     # Someone else's refresh token is refused, and stays valid.
+    client = bearer(pair(seller)["access"])
     investor = make_investor()
     theirs = pair(investor, ip="10.3.0.2")
     response = client.post("/api/v1/auth/logout", {"refresh": theirs["refresh"]}, format="json")
     assert (response.status_code, response.json()["code"]) == (403, "TOKEN_NOT_OWNED")
     assert refresh(theirs["refresh"]).status_code == 200
+    assert client.get("/api/v1/me").status_code == 200  # refused: nothing revoked
 
 
 def test_logout_needs_a_signed_in_caller_and_a_valid_token(seller):
@@ -263,6 +276,128 @@ def test_logout_needs_a_signed_in_caller_and_a_valid_token(seller):
     response = bearer(tokens["access"]).post("/api/v1/auth/logout", {"refresh": "junk"},
                                              format="json")
     assert (response.status_code, response.json()["code"]) == (400, "TOKEN_INVALID")
+    assert bearer(tokens["access"]).get("/api/v1/me").status_code == 200  # nothing revoked
+
+
+# --- Logout revokes the access token it came with (accounts/authentication.py) ----------------
+
+
+@pytest.fixture
+def redis_denylist(settings):
+    """The default cache (the access-token denylist) in a real Redis, as in production, under
+    a key prefix of its own; returns a raw client on it and the prefix."""
+    location = settings.CACHES["throttle"]["LOCATION"]  # the tests' Redis database
+    prefix = f"denylist-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    settings.CACHES = {**settings.CACHES, "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": location,
+        "KEY_PREFIX": prefix}}
+    client = redis.Redis.from_url(location)
+    yield client, prefix
+    keys = client.keys(f"{prefix}:*")
+    if keys:
+        client.delete(*keys)
+
+
+def me(access: str):
+    return bearer(access).get("/api/v1/me")
+
+
+def logout(tokens: dict):
+    return bearer(tokens["access"]).post("/api/v1/auth/logout", {"refresh": tokens["refresh"]},
+                                         format="json")
+
+
+def test_settings_use_the_revocable_jwt_authentication():
+    assert api_settings.DEFAULT_AUTHENTICATION_CLASSES[0] is RevocableJWTAuthentication
+
+
+def test_logout_revokes_its_access_token_at_once_and_only_that_one(
+        redis_denylist, seller, make_investor):
+    phone, laptop = pair(seller), pair(seller, ip="10.3.1.2")
+    investor = pair(make_investor(), ip="10.3.1.3")
+    assert me(phone["access"]).status_code == 200
+
+    assert logout(phone).status_code == 204
+
+    response = me(phone["access"])
+    assert response.status_code == 401
+    assert response.json() == {
+        "code": "TOKEN_REVOKED",
+        "message": "This access token was revoked (logged out); sign in again.", "fields": {}}
+    assert response["WWW-Authenticate"].startswith("Bearer")
+    # On any protected endpoint, and logging out again with it is refused the same way.
+    again = logout(phone)
+    assert (again.status_code, again.json()["code"]) == (401, "TOKEN_REVOKED")
+    # The user's other device and another user are unaffected.
+    assert me(laptop["access"]).status_code == 200
+    assert refresh(laptop["refresh"]).status_code == 200
+    assert me(investor["access"]).status_code == 200
+
+
+def test_the_denylist_is_in_the_shared_cache_and_expires_with_the_token(redis_denylist, seller):
+    client, prefix = redis_denylist
+    tokens = pair(seller)
+    access = AccessToken(tokens["access"])
+    assert logout(tokens).status_code == 204
+
+    keys = [k.decode() for k in client.keys(f"{prefix}:*")]
+    assert keys == [f"{prefix}:1:jwt:denied:{access['jti']}"]
+    left = access["exp"] - int(time.time())
+    assert 0 < client.ttl(keys[0]) <= left + 2  # gone when the token expires, never kept
+    assert left <= settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds()
+
+
+def test_revoking_a_token_about_to_expire_keeps_it_seconds_and_an_expired_one_not_at_all(
+        redis_denylist, seller):
+    client, prefix = redis_denylist
+    access = AccessToken(pair(seller)["access"])
+    assert access_token_revoke(user=seller, token=access, now=access["exp"] - 5) is True
+    key = f"{prefix}:1:jwt:denied:{access['jti']}"
+    assert 0 < client.ttl(key) <= 6
+    assert access_token_is_revoked(jti=access["jti"])
+
+    other = AccessToken(pair(seller, ip="10.3.1.4")["access"])
+    assert access_token_revoke(user=seller, token=other, now=other["exp"] + 1) is False
+    assert client.keys(f"{prefix}:*") == [key.encode()]
+
+
+def test_an_access_token_of_another_user_cannot_be_revoked(redis_denylist, seller,
+                                                           make_investor):
+    theirs = pair(make_investor(), ip="10.3.1.5")
+    with pytest.raises(PermissionDenied) as raised:
+        access_token_revoke(user=seller, token=AccessToken(theirs["access"]))
+    assert raised.value.code == "TOKEN_NOT_OWNED"
+    assert me(theirs["access"]).status_code == 200
+
+
+def test_logout_signed_in_by_session_revokes_the_refresh_token(seller):
+    tokens = pair(seller)
+    client = api()
+    client.force_login(seller)
+    response = client.post("/api/v1/auth/logout", {"refresh": tokens["refresh"]}, format="json")
+    assert response.status_code == 204
+    assert refresh(tokens["refresh"]).json()["code"] == "TOKEN_REVOKED"
+    assert me(tokens["access"]).status_code == 200  # not the request's token: untouched
+
+
+def test_an_unreachable_denylist_fails_open_and_logs(settings, seller, caplog):
+    """Losing Redis must not lock everyone out: a revocation then does not stick (the token
+    lives until its ``exp``, as before the denylist existed) and the error is logged."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.CACHES = {**settings.CACHES, "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": f"redis://127.0.0.1:{port}/0",
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}}
+    tokens = pair(seller)
+    with caplog.at_level(logging.ERROR, logger="accounts.auth_tokens"):
+        assert logout(tokens).status_code == 204
+        assert me(tokens["access"]).status_code == 200
+    assert refresh(tokens["refresh"]).json()["code"] == "TOKEN_REVOKED"  # in PostgreSQL
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("denylist unavailable; token" in m for m in messages), messages
+    assert any("denylist unavailable; not checked" in m for m in messages), messages
 
 
 # --- Password change and reset end the other sign-ins -------------------------------------------

@@ -42,6 +42,7 @@ import json
 import os
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from functools import cache
@@ -60,6 +61,7 @@ pytestmark = pytest.mark.django_db
 #: Examples per operation and user (PAYMINT_FUZZ_EXAMPLES lowers it for a quick local run).
 EXAMPLES = int(os.environ.get("PAYMINT_FUZZ_EXAMPLES", "100"))
 USERS = ("seller_b", "investor_b")
+LOGOUT = ("POST", "/api/v1/auth/logout")
 RESULTS: dict[str, dict] = {}
 
 
@@ -241,10 +243,11 @@ def with_boundaries(base: st.SearchStrategy, inputs: dict) -> st.SearchStrategy:
     return st.tuples(base, query, body).map(apply)
 
 
-def fuzz_operation(method: str, path: str, *, headers: dict, pool: dict, bodies: dict,
-                   forbidden: set[str], app) -> dict:
+def fuzz_operation(method: str, path: str, *, headers: dict | Callable[[], dict], pool: dict,
+                   bodies: dict, forbidden: set[str], app) -> dict:
     """Run :data:`EXAMPLES` generated requests against one operation; raise the first
-    (shrunk) failure. Returns the request and status counts."""
+    (shrunk) failure. ``headers`` may be a callable, called for each request. Returns the
+    request and status counts."""
     from schemathesis import GenerationMode
     from schemathesis.checks import not_a_server_error
     from schemathesis.specs.openapi.checks import (
@@ -286,7 +289,7 @@ def fuzz_operation(method: str, path: str, *, headers: dict, pool: dict, bodies:
               phases=[Phase.explicit, Phase.generate, Phase.shrink],
               suppress_health_check=list(HealthCheck))
     def run(case):
-        case.headers = {**(case.headers or {}), **headers}
+        case.headers = {**(case.headers or {}), **(headers() if callable(headers) else headers)}
         response = case.call(app=app)
         stats["examples"] += 1
         stats["statuses"][response.status_code] += 1
@@ -307,6 +310,11 @@ def test_api_fuzzing(who, world, wsgi_app):
     headers = {}
     if user is not None:
         headers["Authorization"] = f"Bearer {RefreshToken.for_user(user).access_token}"
+
+    def fresh_headers() -> dict:
+        # Logout revokes the access token it is sent with: each logout request gets its own,
+        # so that the other operations (and the next logout) still run signed in.
+        return {"Authorization": f"Bearer {RefreshToken.for_user(user).access_token}"}
     forbidden = set().union(*(world.private_markers_of(k) for k in world.users if k != who))
     pool, bodies = id_pool(world), realistic_bodies(world, who)
     failures: dict[str, BaseException] = {}
@@ -317,7 +325,9 @@ def test_api_fuzzing(who, world, wsgi_app):
             label = f"{method} {path} as {who}"
             op_started = time.monotonic()
             try:
-                stats = fuzz_operation(method, path, headers=headers, pool=pool,
+                op_headers = (fresh_headers if (method, path) == LOGOUT and user is not None
+                              else headers)
+                stats = fuzz_operation(method, path, headers=op_headers, pool=pool,
                                        bodies=bodies, forbidden=forbidden, app=wsgi_app)
             except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - reported below
                 failures[label] = exc  # (schemathesis' FailureGroup is a BaseExceptionGroup)
@@ -330,6 +340,9 @@ def test_api_fuzzing(who, world, wsgi_app):
     print(f"\nFUZZ {who}: operations={len(mine)} examples/op={EXAMPLES} "
           f"requests={sum(r['examples'] for r in done)} failing={len(failures)} "
           f"{time.monotonic() - started:.0f}s")
+    if user is not None:  # the caller's token was never refused: every run was signed in
+        assert not [label for label in RESULTS
+                    if label.endswith(f" as {who}") and RESULTS[label]["statuses"][401]]
     assert not failures, "\n\n".join(f"=== {label}\n{exc}" for label, exc in failures.items())
     assert mine and all(RESULTS[f"{m} {p} as {who}"]["examples"] >= EXAMPLES for m, p in mine)
 

@@ -30,7 +30,7 @@ def bandit(*args: str, cwd: Path = BASE_DIR) -> dict:
     return json.loads(result.stdout)
 
 
-def production_env(**overrides: str) -> dict[str, str]:
+def production_env(**overrides: str | None) -> dict[str, str]:
     """Only what production.py needs, with dummy values (no secret of this machine)."""
     from cryptography.fernet import Fernet
 
@@ -43,9 +43,11 @@ def production_env(**overrides: str) -> dict[str, str]:
         "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/paymint",
         "DJANGO_ALLOWED_HOSTS": "paymint.example",
         "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+        "REDIS_URL": "redis://127.0.0.1:6379/1",
     }
     env.update(overrides)
-    return env
+    return {k: v for k, v in env.items() if v is not None}  # None: leave the variable out
 
 
 def check_deploy(env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -85,3 +87,42 @@ def test_check_deploy_control_flags_an_unsafe_setting():
     result = check_deploy(production_env(DJANGO_SECURE_HSTS_SECONDS="0"))
     assert result.returncode != 0
     assert "security.W004" in result.stdout + result.stderr
+
+
+def production_setup(env: dict[str, str], code: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_production_refuses_to_start_without_redis_or_a_broker():
+    """Rate limits, SEP-10 replay marks and the logout denylist need a store shared by every
+    web process: no REDIS_URL (nor a Redis broker it could default to), no start."""
+    no_redis = production_setup(production_env(REDIS_URL=None,
+                                               CELERY_BROKER_URL="amqp://rabbit:5672//"))
+    assert no_redis.returncode != 0
+    assert "ImproperlyConfigured: REDIS_URL must be set in production" in no_redis.stderr
+
+    no_broker = production_setup(production_env(CELERY_BROKER_URL=None))
+    assert no_broker.returncode != 0
+    assert "ImproperlyConfigured: CELERY_BROKER_URL must be set in production" in no_broker.stderr
+
+    per_process = production_setup(production_env(CACHE_URL="locmemcache://"))
+    assert per_process.returncode != 0
+    assert "CACHES['default'] is django.core.cache.backends.locmem.LocMemCache" in (
+        per_process.stderr)
+
+
+def test_production_caches_live_in_redis_url_by_default():
+    show = ("from django.conf import settings as s; "
+            "print(s.CACHES['default']['BACKEND'], s.CACHES['default']['LOCATION'], "
+            "s.CACHES['throttle']['LOCATION'])")
+    result = production_setup(production_env(), show)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["django.core.cache.backends.redis.RedisCache",
+                                     "redis://127.0.0.1:6379/1", "redis://127.0.0.1:6379/1"]
+    # A Redis broker alone is enough: REDIS_URL defaults to it.
+    result = production_setup(production_env(REDIS_URL=None), show)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[1:] == ["redis://127.0.0.1:6379/0"] * 2
