@@ -2,6 +2,10 @@
 
 Each check is a :class:`Check` with a stable ``code``; blocking checks that fail stop the
 submission with that code, warnings are stored and shown to ops and investors.
+
+The stored messages are written for the seller who submitted ("matches your KYB", "is not your
+company's"); investors read :func:`checks_for_investors` instead: the outcome of each check in
+neutral words chosen by its code, never the seller's text.
 """
 
 from __future__ import annotations
@@ -132,3 +136,63 @@ def run_checks(
     checks.append(_tax_id_check(debtor_tax_id, None, "debtor_tax_id", "INVALID_DEBTOR_TAX_ID"))
 
     return checks
+
+
+#: What investors read for each check code: (passed, not passed). Outcome only, no values and
+#: nothing addressed to the seller.
+INVESTOR_WORDING: dict[str, tuple[str, str]] = {
+    "DUPLICATE_DOCUMENT": ("No earlier submission of this document.",
+                           "The document was submitted before."),
+    "DUPLICATE_INVOICE": ("No earlier invoice with this number and debtor.",
+                          "An invoice with this number and debtor was submitted before."),
+    "DUPLICATE_DOCUMENT_IMAGE": ("No look-alike document.",
+                                 "The document looks like one submitted before."),
+    "MISSING_FIELD": ("The required fields are present.", "A required field is missing."),
+    "UNSUPPORTED_CURRENCY": ("The currency is supported.", "The currency is not supported."),
+    "NON_POSITIVE_AMOUNT": ("The invoice total is positive.",
+                            "The invoice total is not positive."),
+    "AMOUNT_DUE_ABOVE_TOTAL": ("The amount due is within the invoice total.",
+                               "The amount due is larger than the invoice total."),
+    "DUE_DATE": ("The due date is within the financed range.",
+                 "The due date is outside the financed range."),
+    "DUE_DATE_NOT_IN_FUTURE": ("The due date is far enough ahead.",
+                               "The due date is too close."),
+    "TENOR_TOO_LONG": ("The due date is within the financed range.",
+                       "The due date is too far ahead."),
+    "ISSUE_AFTER_DUE": ("The issue date is before the due date.",
+                        "The issue date is after the due date."),
+    "ISSUE_DATE_IN_FUTURE": ("The issue date is not in the future.",
+                             "The issue date is in the future."),
+    "INVALID_TAX_ID": ("The issuer's tax id is valid.",
+                       "The issuer's tax id could not be validated."),
+    "ISSUER_TAX_ID_MISMATCH": ("The issuer's tax id matches the seller's verified company.",
+                               "The issuer's tax id does not match the seller's verified "
+                               "company."),
+    "INVALID_DEBTOR_TAX_ID": ("The debtor's tax id is valid.",
+                              "The debtor's tax id could not be validated."),
+}
+
+#: Tax id checks pass without blocking when the invoice prints no tax id (nothing to check).
+_ABSENT_TAX_ID = {
+    "INVALID_TAX_ID": "No issuer tax id on the invoice.",
+    "INVALID_DEBTOR_TAX_ID": "No debtor tax id on the invoice.",
+}
+
+
+def checks_for_investors(checks: list[dict]) -> list[dict]:
+    """The stored checks (:meth:`Check.as_dict`) as investors see them: the same code, outcome
+    and field, with the message replaced by :data:`INVESTOR_WORDING` (an unknown code reads
+    "Check passed." / "Check not passed."). Pure."""
+    shown = []
+    for check in checks or ():
+        code = str(check.get("code") or "")
+        passed, blocking = bool(check.get("passed")), bool(check.get("blocking"))
+        if passed and not blocking and code in _ABSENT_TAX_ID:
+            message = _ABSENT_TAX_ID[code]
+        elif code in INVESTOR_WORDING:
+            message = INVESTOR_WORDING[code][0 if passed else 1]
+        else:
+            message = "Check passed." if passed else "Check not passed."
+        shown.append({"code": code, "passed": passed, "blocking": blocking,
+                      "message": message, "field": check.get("field")})
+    return shown

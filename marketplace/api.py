@@ -6,8 +6,9 @@ from decimal import Decimal
 
 from django.db.models import F
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -17,6 +18,7 @@ from invoices.selectors import invoice_get_for_seller
 from paymint.core.api import paginated
 from paymint.core.errors import ValidationFailed
 from paymint.core.idempotency import IdempotentWriteMixin
+from paymint.core.schema import ErrorSerializer
 from paymint.core.throttling import FundingThrottle
 
 from .selectors import (
@@ -25,12 +27,37 @@ from .selectors import (
     investment_statement_lines,
     listing_get_open,
     listing_get_visible,
-    listing_open_list,
+    listing_investor_checks,
+    listing_list_for_reader,
+    marketplace_access_check,
 )
 from .services import investment_create, listing_create
 
 #: Largest tenor filter, in days (100 years): beyond it ``today + tenor`` overflows ``date``.
 MAX_TENOR_FILTER_DAYS = 36_500
+
+#: The 403 of every marketplace operation, documented with its codes.
+MARKETPLACE_FORBIDDEN = OpenApiResponse(
+    ErrorSerializer,
+    description="The marketplace is open to investors whose KYC is approved (and staff): "
+    "``NOT_AN_INVESTOR`` for sellers and other accounts, ``KYC_NOT_APPROVED`` for an investor "
+    "whose KYC is not approved yet. Sellers follow their own listing on "
+    "``GET /invoices/{id}`` (``listing``).",
+)
+
+
+class CanReadMarketplace(BasePermission):
+    """DRF side of :func:`marketplace.selectors.marketplace_access_check`: refuses before any
+    input is read, with the rule's own ``PermissionDenied`` (403 ``NOT_AN_INVESTOR`` /
+    ``KYC_NOT_APPROVED``, rendered by the API's exception handler)."""
+
+    def has_permission(self, request, view) -> bool:
+        marketplace_access_check(user=request.user)
+        return True
+
+
+#: Anonymous callers get 401 ``NOT_AUTHENTICATED`` first, then the marketplace rule applies.
+MARKETPLACE_PERMISSIONS = [IsAuthenticated, CanReadMarketplace]
 
 
 class ListingOutputSerializer(serializers.Serializer):
@@ -43,7 +70,10 @@ class ListingOutputSerializer(serializers.Serializer):
     risk_grade = serializers.CharField(source="invoice.risk_grade")
     risk_score = serializers.IntegerField(source="invoice.risk_score")
     risk_factors = serializers.JSONField(source="invoice.risk_factors")
-    verification = serializers.JSONField(source="invoice.verification")
+    verification = serializers.SerializerMethodField(
+        help_text="The invoice's verification checks: code, outcome (passed, blocking) and a "
+        "neutral message."
+    )
     debtor_confirmed = serializers.SerializerMethodField()
     currency = serializers.CharField()
     face_value = serializers.DecimalField(max_digits=20, decimal_places=2)
@@ -73,6 +103,9 @@ class ListingOutputSerializer(serializers.Serializer):
 
     def get_debtor_confirmed(self, listing) -> bool:
         return listing.invoice.debtor_confirmed_at is not None
+
+    def get_verification(self, listing) -> list[dict]:
+        return listing_investor_checks(listing=listing)
 
     def get_tenor_days(self, listing) -> int:
         from paymint.core import clock
@@ -137,7 +170,10 @@ class InvoiceListForFundingApi(IdempotentWriteMixin, APIView):
 class MarketplaceListApi(APIView):
     """``GET /api/v1/marketplace``: open listings. Filters: ``grade`` (A-E, repeatable),
     ``currency``, ``min_tenor``/``max_tenor`` (days), ``min_amount``/``max_amount`` (remaining
-    amount), ``min_yield`` (annual discount rate, fraction), ``industry`` (NACE section)."""
+    amount), ``min_yield`` (annual discount rate, fraction), ``industry`` (NACE section).
+    For investors whose KYC is approved, and staff (403 otherwise)."""
+
+    permission_classes = MARKETPLACE_PERMISSIONS
 
     class FilterSerializer(serializers.Serializer):
         grade = serializers.ListField(child=serializers.ChoiceField(choices=list("ABCDE")),
@@ -167,7 +203,7 @@ class MarketplaceListApi(APIView):
             OpenApiParameter("industry", OpenApiTypes.STR,
                              description="debtor industry, NACE Rev. 2 section letter"),
         ],
-        responses=ListingOutputSerializer(many=True),
+        responses={200: ListingOutputSerializer(many=True), 403: MARKETPLACE_FORBIDDEN},
     )
     def get(self, request):
         raw = {k: v for k, v in request.query_params.items() if k != "grade"}
@@ -180,7 +216,7 @@ class MarketplaceListApi(APIView):
 
         from paymint.core import clock
 
-        qs = listing_open_list()
+        qs = listing_list_for_reader(user=request.user)
         if f.get("grade"):
             qs = qs.filter(invoice__risk_grade__in=f["grade"])
         if f.get("currency"):
@@ -203,9 +239,12 @@ class MarketplaceListApi(APIView):
 
 
 class MarketplaceDetailApi(APIView):
-    """``GET /api/v1/marketplace/{id}``: one listing with its risk factors and checks."""
+    """``GET /api/v1/marketplace/{id}``: one listing with its risk factors and checks, for
+    investors whose KYC is approved, and staff (403 otherwise)."""
 
-    @extend_schema(responses=ListingOutputSerializer)
+    permission_classes = MARKETPLACE_PERMISSIONS
+
+    @extend_schema(responses={200: ListingOutputSerializer, 403: MARKETPLACE_FORBIDDEN})
     def get(self, request, listing_id):
         listing = listing_get_visible(listing_id=listing_id, user=request.user)
         return Response(ListingOutputSerializer(listing).data)
@@ -220,6 +259,7 @@ class InvestmentCreateApi(APIView):
     """
 
     throttle_classes = [FundingThrottle]  # per investor, 429 RATE_LIMITED
+    permission_classes = MARKETPLACE_PERMISSIONS  # staff pass, then the service refuses them
 
     class InputSerializer(serializers.Serializer):
         amount = serializers.DecimalField(max_digits=18, decimal_places=7)
@@ -228,7 +268,14 @@ class InvestmentCreateApi(APIView):
         request=InputSerializer,
         parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR,
                                      OpenApiParameter.HEADER)],
-        responses={201: InvestmentReceiptSerializer},
+        responses={
+            201: InvestmentReceiptSerializer,
+            403: OpenApiResponse(
+                ErrorSerializer,
+                description="``NOT_AN_INVESTOR`` (sellers, staff), ``KYC_NOT_APPROVED``, "
+                "``ACCOUNT_ON_HOLD``.",
+            ),
+        },
     )
     def post(self, request, listing_id):
         data = self.InputSerializer(data=request.data)

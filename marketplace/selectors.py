@@ -6,8 +6,12 @@ import uuid
 
 from django.db.models import QuerySet
 
+from accounts.enums import Role
+from accounts.selectors import kyc_is_approved
 from invoices.enums import InvoiceStatus
-from paymint.core.errors import NotFound
+from invoices.verification import checks_for_investors
+from paymint.core.errors import NotFound, PermissionDenied
+from paymint.core.permissions import is_active_staff
 
 from .models import Investment, Listing
 
@@ -17,6 +21,47 @@ def _uuid(value, code: str) -> uuid.UUID:
         return uuid.UUID(str(value))
     except (TypeError, ValueError):
         raise NotFound("Not found.", code=code) from None
+
+
+def marketplace_access_check(*, user) -> None:
+    """Who may read the marketplace (listings, their search and filters, a listing's detail
+    and quotes; API and dashboards): active operations staff, and investors whose KYC is
+    approved. Listings show debtors, amounts and other sellers' business, so sellers and
+    investors still in onboarding are refused. Sellers follow their own listing through their
+    invoices (``invoice_get_for_seller``).
+
+    Raises:
+        PermissionDenied: ``NOT_AUTHENTICATED`` (anonymous), ``NOT_AN_INVESTOR`` (a seller or
+            any other non-staff account), ``KYC_NOT_APPROVED`` (an investor whose KYC is not
+            submitted, pending review or rejected) - the codes :func:`investment_create` uses.
+    """
+    if is_active_staff(user):
+        return
+    if not getattr(user, "is_authenticated", False):
+        raise PermissionDenied("Sign in to see the marketplace.", code="NOT_AUTHENTICATED")
+    if user.role != Role.INVESTOR:
+        raise PermissionDenied("The marketplace is open to investors only.",
+                               code="NOT_AN_INVESTOR")
+    if not kyc_is_approved(user=user):
+        raise PermissionDenied("Your KYC must be approved before you can see the marketplace.",
+                               code="KYC_NOT_APPROVED")
+
+
+def listing_list_for_reader(*, user) -> QuerySet[Listing]:
+    """:func:`listing_open_list` for a user allowed to read the marketplace.
+
+    Raises:
+        PermissionDenied: see :func:`marketplace_access_check`.
+    """
+    marketplace_access_check(user=user)
+    return listing_open_list()
+
+
+def listing_investor_checks(*, listing: Listing) -> list[dict]:
+    """The invoice's verification checks as a listing shows them: outcomes in neutral words
+    (:func:`invoices.verification.checks_for_investors`), never the messages written for the
+    seller."""
+    return checks_for_investors(listing.invoice.verification)
 
 
 def listing_open_list() -> QuerySet[Listing]:
@@ -39,7 +84,15 @@ def listing_get_open(*, listing_id) -> Listing:
 
 
 def listing_get_visible(*, listing_id, user) -> Listing:
-    """A listing the user may see: open ones, or ones the user invested in."""
+    """A listing the user may read: for a marketplace reader (:func:`marketplace_access_check`)
+    an open one, or one the user invested in; staff read any.
+
+    Raises:
+        PermissionDenied: see :func:`marketplace_access_check` (before any lookup, so a refused
+            user learns nothing about which ids exist).
+        NotFound: ``LISTING_NOT_FOUND`` when missing or not visible to the user.
+    """
+    marketplace_access_check(user=user)
     pk = _uuid(listing_id, "LISTING_NOT_FOUND")
     listing = (
         Listing.objects.select_related("invoice")
@@ -48,8 +101,8 @@ def listing_get_visible(*, listing_id, user) -> Listing:
     )
     if listing is None or not (
         listing.invoice.status == InvoiceStatus.LISTED
+        or is_active_staff(user)
         or listing.investments.filter(investor=user).exists()
-        or listing.invoice.seller_id == user.pk
     ):
         raise NotFound("Listing not found.", code="LISTING_NOT_FOUND")
     return listing

@@ -1,6 +1,10 @@
 """Investor pages: the dashboard (wallet, deposit instructions, portfolio), the marketplace
 with filters, a listing's detail with the investment calculator, and the two-step invest flow.
 
+The marketplace pages are for investors whose KYC is approved, and staff
+(:func:`marketplace.selectors.marketplace_access_check`, applied by the selectors they call);
+anyone else signed in gets a page that says why and what to do instead (403).
+
 Investing: the first POST (amount) renders a confirmation page with the quote and a fresh
 idempotency key in a hidden field; the second POST (``confirm=1``) calls
 :func:`marketplace.services.investment_create` with that key, so a double-click or a resent
@@ -10,9 +14,12 @@ form funds once.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
+from functools import wraps
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -22,7 +29,7 @@ from accounts.enums import Role
 from accounts.selectors import kyc_profile_for_user
 from accounts.views import is_htmx, role_required
 from paymint.core import clock
-from paymint.core.errors import ApplicationError, NotFound
+from paymint.core.errors import ApplicationError, NotFound, PermissionDenied
 from paymint.core.money import Money
 from settlements.selectors import wallet_balances
 
@@ -33,6 +40,7 @@ from .selectors import (
     investment_list_for_investor,
     investment_statement_lines,
     listing_get_visible,
+    listing_investor_checks,
 )
 from .services import investment_create
 from .web_selectors import (
@@ -50,6 +58,28 @@ from .web_selectors import (
 
 LISTINGS_PER_PAGE = 20
 INVESTMENTS_PER_PAGE = 20
+
+
+def marketplace_page(view: Callable) -> Callable:
+    """Sign-in required; when the marketplace selectors refuse the user
+    (:func:`marketplace.selectors.marketplace_access_check`), render
+    ``marketplace/no_access.html`` - why, and what to do (complete KYC; sellers: their own
+    invoices) - with status 403 instead of the page."""
+
+    @wraps(view)
+    @login_required
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except PermissionDenied as exc:
+            return render(
+                request,
+                "marketplace/no_access.html",
+                {"error": exc, "profile": kyc_profile_for_user(user=request.user)},
+                status=exc.http_status,
+            )
+
+    return wrapper
 
 
 def _listing_or_404(request: HttpRequest, listing_id) -> Listing:
@@ -139,17 +169,17 @@ def _doughnut(rows: list[dict], label) -> dict:
     }
 
 
-@role_required(Role.INVESTOR, Role.SELLER)
+@marketplace_page
 @require_GET
 def marketplace(request: HttpRequest) -> HttpResponse:
     """Open listings, filtered and sorted from a GET form."""
     form = MarketplaceFilterForm(request.GET or None)
     if form.is_bound and form.is_valid():
-        listings = listing_search(**form.search_kwargs())
+        listings = listing_search(user=request.user, **form.search_kwargs())
     elif form.is_bound:
-        listings = listing_search().none()
+        listings = listing_search(user=request.user).none()
     else:
-        listings = listing_search()
+        listings = listing_search(user=request.user)
     page = Paginator(listings, LISTINGS_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -157,7 +187,7 @@ def marketplace(request: HttpRequest) -> HttpResponse:
     return render(request, template, {"form": form, "page": page, "query": query.urlencode()})
 
 
-@role_required(Role.INVESTOR, Role.SELLER)
+@marketplace_page
 @require_GET
 def listing_detail(request: HttpRequest, listing_id) -> HttpResponse:
     """A listing: terms, risk factors, verification checks, the calculator and invest form.
@@ -174,6 +204,7 @@ def listing_detail(request: HttpRequest, listing_id) -> HttpResponse:
     context = {
         "listing": listing,
         "invoice": listing.invoice,
+        "checks": listing_investor_checks(listing=listing),
         "calculator": calculator,
         "quote": quote,
         "invest_form": _invest_form(
@@ -185,6 +216,7 @@ def listing_detail(request: HttpRequest, listing_id) -> HttpResponse:
     return render(request, "marketplace/listing_detail.html", context)
 
 
+@marketplace_page
 @role_required(Role.INVESTOR)
 @require_POST
 def listing_invest(request: HttpRequest, listing_id) -> HttpResponse:
@@ -248,6 +280,7 @@ def _detail_with_errors(request: HttpRequest, listing: Listing, invest_form) -> 
     context = {
         "listing": listing,
         "invoice": listing.invoice,
+        "checks": listing_investor_checks(listing=listing),
         "calculator": AmountForm(currency=listing.currency),
         "quote": None,
         "invest_form": invest_form,

@@ -12,7 +12,7 @@ from paymint.core import clock
 
 from .enums import InvestmentStatus
 from .models import Investment, Listing
-from .selectors import listing_open_list
+from .selectors import listing_list_for_reader
 
 #: Sort keys offered on the marketplace page -> ORDER BY (ties broken newest first).
 LISTING_SORTS: dict[str, tuple[str, ...]] = {
@@ -32,6 +32,7 @@ _REMAINING = ExpressionWrapper(
 
 def listing_search(
     *,
+    user,
     grades: list[str] | None = None,
     currency: str = "",
     tenor_min: int | None = None,
@@ -42,13 +43,21 @@ def listing_search(
     industry: str = "",
     sort: str = "yield",
 ) -> QuerySet[Listing]:
-    """Open, unexpired listings matching the filters, with the invoice joined (one query).
+    """Open, unexpired listings matching the filters, with the invoice joined (one query), for
+    a user allowed to read the marketplace (one more query for an investor's KYC).
 
     Tenor is counted in days from today's business date to the due date; amounts filter the
     amount still to be funded (annotated as ``remaining``).
+
+    Raises:
+        PermissionDenied: see :func:`marketplace.selectors.marketplace_access_check`.
     """
     today = clock.today()
-    qs = listing_open_list().filter(expires_at__gt=clock.now()).annotate(remaining=_REMAINING)
+    qs = (
+        listing_list_for_reader(user=user)
+        .filter(expires_at__gt=clock.now())
+        .annotate(remaining=_REMAINING)
+    )
     if grades:
         qs = qs.filter(invoice__risk_grade__in=grades)
     if currency:

@@ -90,8 +90,14 @@ def test_listing_detail_and_calculator(listing, investor, login, business_day):
     for factor in listing.invoice.risk_factors:
         assert escape(factor["label"]) in html
         assert escape(factor["detail"]) in html
-    for check in listing.invoice.verification:
+    # Checks: each outcome in the investor's wording, never the text written for the seller.
+    assert [c["code"] for c in page.context["checks"]] == [
+        c["code"] for c in listing.invoice.verification
+    ]
+    for check in page.context["checks"]:
         assert escape(check["message"]) in html
+    assert "your KYB" in str(listing.invoice.verification)  # the seller's wording is stored
+    assert "your KYB" not in html and "your company" not in html
     assert 'hx-get="' in html
 
     page = client.get(url, {"amount": "100"})

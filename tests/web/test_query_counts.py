@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 # Pinned query counts (session + user = 2 of each).
 SELLER_DASHBOARD_QUERIES = 10  # + receivables by maturity
-MARKETPLACE_QUERIES = 4
+MARKETPLACE_QUERIES = 5  # + the investor's approved KYC (marketplace_access_check)
 # + allocation by debtor, open positions (upcoming/overdue/expected flows), realised cash flows
 INVESTOR_DASHBOARD_QUERIES = 11
 WALLET_QUERIES = 6

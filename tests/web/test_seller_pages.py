@@ -124,7 +124,12 @@ def test_seller_uploads_reviews_corrects_submits_and_lists(seller, login, commit
     listing = Listing.objects.get(invoice=invoice)
     page = client.get(reverse("seller-invoice", args=[invoice.public_id]))
     html = page.content.decode()
-    assert reverse("listing-detail", args=[listing.public_id]) in html
+    # The seller follows the listing's funding on their own page (the marketplace is for
+    # approved investors only, so no link to it).
+    assert page.context["listing"] == listing
+    assert "<progress" in html
+    assert f"of {listing.advance_amount:,.2f} EUR funded by 0 investors" in html
+    assert reverse("listing-detail", args=[listing.public_id]) not in html
     # Timeline: every status change, with who made it.
     statuses = [e.to_status for e in page.context["timeline"]]
     assert statuses == ["UPLOADED", "EXTRACTED", "SUBMITTED", "PRICED", "LISTED"]
