@@ -52,9 +52,9 @@ from rapidfuzz.distance import JaroWinkler
 
 from paymint.core.errors import ValidationFailed
 
-from .enums import AlertKind, AlertSeverity, AlertStatus
-from .models import AccountHold, ComplianceAlert, SanctionedParty
-from .services import alert_raise
+from ..enums import AlertKind, AlertSeverity, AlertStatus
+from ..models import AccountHold, ComplianceAlert, SanctionedParty
+from ..services import alert_raise
 
 # --- Name normalization and scoring ---------------------------------------------------------
 
