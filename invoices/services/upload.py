@@ -28,25 +28,25 @@ from paymint.core.money import MINOR_UNITS, quantize_money
 from paymint.core.permissions import require_staff
 from paymint.core.uploads import upload_quota_reserve
 
-from . import verification
-from .enums import (
+from .. import verification
+from ..enums import (
     EDITABLE_STATUSES,
     INVOICE_TRANSITIONS,
     DebtorIndustry,
     InvoiceStatus,
     RiskGrade,
 )
-from .extraction import (
+from ..extraction import (
     FIELD_NAMES,
     ExtractionError,
     ExtractionLimits,
     extract_document,
     sniff_content_type,
 )
-from .fingerprints import debtor_key, first_page_image, invoice_fingerprint, perceptual_hash
-from .models import Invoice, InvoiceStatusEvent
-from .risk import RiskInputs, score_invoice
-from .selectors import (
+from ..fingerprints import debtor_key, first_page_image, invoice_fingerprint, perceptual_hash
+from ..models import Invoice, InvoiceStatusEvent
+from ..risk import RiskInputs, score_invoice
+from ..selectors import (
     debtor_history,
     invoice_duplicates,
     seller_debtor_share,
@@ -193,7 +193,7 @@ def invoice_upload(*, seller, uploaded_file, filename: str = "") -> Invoice:
             invoice=invoice, from_status="", to_status=InvoiceStatus.UPLOADED, actor=seller,
             reason="document uploaded",
         )
-        from .tasks import invoice_extract_task
+        from ..tasks import invoice_extract_task
 
         invoice_id = invoice.pk
         transaction.on_commit(lambda: invoice_extract_task.delay(invoice_id))
@@ -450,7 +450,7 @@ def _submit(*, invoice: Invoice, actor, profile, found: dict) -> Invoice:
                            reason="verified")
         from compliance.tasks import screen_debtor_task
 
-        from .tasks import invoice_score_task
+        from ..tasks import invoice_score_task
 
         invoice_id = locked.pk
         transaction.on_commit(lambda: screen_debtor_task.delay(invoice_id))
