@@ -34,6 +34,7 @@ from paymint.core.money import quantize_money
 from ..enums import AccountKind, EntryKind, SettlementSource
 from ..ledger import Leg, account_balance, ledger_account, ledger_post, lock_accounts
 from ..models import Settlement
+from ..stellar.tokens import chain_on_write_off
 from .distribution import _distribute, accrue_late_interest, investor_claims
 
 ZERO = Decimal(0)
@@ -128,3 +129,6 @@ def _write_off(*, listing: Listing, invoice: Invoice, investments: list[Investme
     invoice_transition(invoice=invoice, to_status=InvoiceStatus.WRITTEN_OFF,
                        reason=f"non-recourse default: {total} {listing.currency} written off "
                        f"across {len(investments)} investor(s)")
+    # The on-chain mirror (outbox row only, in this transaction): claw the tokens back and
+    # record the write-off on the issuer.
+    chain_on_write_off(invoice=invoice, investments=investments, currency=listing.currency)

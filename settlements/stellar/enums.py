@@ -9,6 +9,7 @@ class ChainPurpose(models.TextChoices):
     SETTLEMENT_SNAPSHOT = "SETTLEMENT_SNAPSHOT", "Holders snapshot and payout plan"
     SETTLEMENT_PAYOUT = "SETTLEMENT_PAYOUT", "Stablecoin payout batch"
     TOKEN_CLAWBACK = "TOKEN_CLAWBACK", "Invoice tokens clawed back"
+    WRITE_OFF = "WRITE_OFF", "Write-off: holders snapshot and clawback plan"
     OTHER = "OTHER", "Other"
 
 

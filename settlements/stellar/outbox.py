@@ -62,7 +62,7 @@ from .gateway import (
 logger = logging.getLogger(__name__)
 
 #: Purposes without an envelope of their own: their "submission" is a step run by a handler.
-VIRTUAL_PURPOSES = frozenset({ChainPurpose.SETTLEMENT_SNAPSHOT})
+VIRTUAL_PURPOSES = frozenset({ChainPurpose.SETTLEMENT_SNAPSHOT, ChainPurpose.WRITE_OFF})
 MAX_REBUILDS_PER_RUN = 3
 
 

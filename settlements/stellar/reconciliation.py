@@ -5,7 +5,9 @@ Checks, each raising a ``RECONCILIATION`` compliance alert once per finding:
 * ``confirmed_not_on_chain``: a CONFIRMED outbox row whose hash Horizon does not know, or knows
   as failed.
 * ``token_supply``: per invoice token, the on-chain supply (sum of holders' balances) differs
-  from what the outbox issued minus what it clawed back.
+  from what the outbox issued minus what it clawed back (a written-off invoice's clawback
+  batches count like a final settlement's; a token with an issue or clawback whose outcome is
+  still unknown, ``SUBMITTED``, is checked on the next run).
 * ``payout_total``: per settlement, the stablecoin paid by confirmed payout batches differs
   from the investors' total in the ledger's settlement breakdown (checked once every batch is
   final).
@@ -21,7 +23,7 @@ from compliance.services import alert_raise
 from ..models import ChainTransaction, Settlement
 from .enums import FINAL_CHAIN_STATUSES, ChainPurpose, ChainTxStatus
 from .gateway import HorizonGateway, get_gateway
-from .outbox import asset_from_str
+from .outbox import VIRTUAL_PURPOSES, asset_from_str
 
 ZERO = Decimal(0)
 
@@ -44,7 +46,7 @@ def chain_reconcile(*, gateway: HorizonGateway | None = None, recent: int = 500)
     findings: list[dict] = []
     confirmed = (
         ChainTransaction.objects.filter(status=ChainTxStatus.CONFIRMED)
-        .exclude(purpose=ChainPurpose.SETTLEMENT_SNAPSHOT)
+        .exclude(purpose__in=VIRTUAL_PURPOSES)
         .order_by("-id")[:recent]
     )
     for row in confirmed:
@@ -62,17 +64,23 @@ def chain_reconcile(*, gateway: HorizonGateway | None = None, recent: int = 500)
 
     issued: dict[str, Decimal] = defaultdict(lambda: ZERO)
     invoices: dict[str, object] = {}
+    in_flight: set[str] = set()
     for row in ChainTransaction.objects.filter(
-        status=ChainTxStatus.CONFIRMED,
+        status__in=[ChainTxStatus.CONFIRMED, ChainTxStatus.SUBMITTED],
         purpose__in=[ChainPurpose.TOKEN_ISSUE, ChainPurpose.TOKEN_CLAWBACK],
     ).select_related("invoice"):
         for spec in row.operations:
-            if spec["type"] == "payment":
-                issued[spec["asset"]] += Decimal(spec["amount"])
-            elif spec["type"] == "clawback":
-                issued[spec["asset"]] -= Decimal(spec["amount"])
+            if spec["type"] not in ("payment", "clawback"):
+                continue  # trustline flags, the write-off's data entry
+            if row.status == ChainTxStatus.SUBMITTED:
+                in_flight.add(spec["asset"])  # may or may not have landed yet
+                continue
+            sign = 1 if spec["type"] == "payment" else -1
+            issued[spec["asset"]] += sign * Decimal(spec["amount"])
             invoices[spec["asset"]] = row.invoice
     for asset, expected in sorted(issued.items()):
+        if asset in in_flight:
+            continue
         on_chain = sum(gateway.asset_holders(asset_from_str(asset)).values(), ZERO)
         if on_chain != expected:
             findings.append(

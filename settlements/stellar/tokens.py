@@ -17,6 +17,13 @@ Transactions per invoice (all through the outbox, see :mod:`.outbox`):
   pay each holder what the ledger's settlement entry paid the investments it holds, and write
   ``SETTLEMENT_PAYOUT`` batches (source distribution, <= 100 payments each) and, on the final
   settlement, ``TOKEN_CLAWBACK`` batches (source issuer, <= 100 clawbacks).
+* On a non-recourse write-off, ``WRITE_OFF`` (no envelope): snapshot the token holders and
+  write ``TOKEN_CLAWBACK`` batches (source issuer, <= 100 operations each) that claw every
+  holding back, the first with a ``<code>.writeoff`` data entry on the issuer (``written off
+  <total> <currency>``). The ledger's loss per investment is kept in the row's payload (it is
+  authoritative; nothing is paid on chain). Later recoveries are paid like any settlement, by
+  the ledger's amounts and the account each investment's tokens were issued to (the tokens
+  are gone), and never claw back again.
 
 Authority: the PostgreSQL ledger is the system of record. Its settlement entry fixes each
 investment's payout in the currency's minor unit (largest remainder, see
@@ -28,8 +35,9 @@ method in stroops, and a ``token_holders_moved`` alert raised for ops.
 Wiring: :func:`chain_on_disbursement` runs inside the disbursement transaction
 (:func:`marketplace.services._disburse`), so tokens exist only for advances actually paid (a
 cancelled listing mints nothing); :func:`chain_on_settlement` runs inside the settlement
-transaction (:func:`settlements.services.distribution._distribute`). Both only write outbox
-rows, whose submission tasks are enqueued after commit (no network I/O in the money
+transaction (:func:`settlements.services.distribution._distribute`), :func:`chain_on_write_off`
+inside the write-off (:func:`settlements.services.collections._write_off`). They only write
+outbox rows, whose submission tasks are enqueued after commit (no network I/O in the money
 transaction).
 """
 
@@ -234,9 +242,44 @@ def chain_on_funding(
     )
 
 
+def chain_on_write_off(*, invoice, investments, currency: str) -> ChainTransaction | None:
+    """Record a non-recourse write-off on chain (outbox row only; call inside the write-off's
+    transaction): a ``WRITE_OFF`` step that, when run, snapshots the token holders and writes
+    the ``TOKEN_CLAWBACK`` batches with the ``written off`` data entry (see module doc).
+
+    ``investments``: the written-off investments with their ``loss`` (``currency`` units) set
+    by the ledger; kept in the payload per investment id. Idempotent per invoice. Returns
+    ``None`` when ``STELLAR_ENABLED`` is off or the invoice never had a token (disbursed before
+    the chain mirror was on: nothing to claw back).
+    """
+    if not settings.STELLAR_ENABLED:
+        return None
+    if not ChainTransaction.objects.filter(
+        invoice=invoice, purpose=ChainPurpose.TOKEN_CREATE
+    ).exists():
+        return None
+    losses = {str(inv.pk): str(inv.loss) for inv in sorted(investments, key=lambda i: i.pk)}
+    total = sum((Decimal(v) for v in losses.values()), Decimal(0))
+    return chain_tx_enqueue(
+        purpose=ChainPurpose.WRITE_OFF,
+        idempotency_key=f"stellar:write-off:{invoice.pk}",
+        source=platform_keys().issuer.public_key,
+        operations=[],
+        invoice=invoice,
+        payload={
+            "asset": asset_str(invoice_asset(invoice.pk)),
+            "currency": currency,
+            "loss_total": str(total),
+            "losses": losses,
+        },
+    )
+
+
 def chain_on_settlement(settlement) -> ChainTransaction | None:
     """Pay the investors' part of a completed settlement on chain (outbox rows only): a
-    snapshot step, then payout batches and, when the invoice is settled, clawbacks."""
+    snapshot step, then payout batches and, when the invoice is settled, clawbacks. After a
+    write-off (its ``WRITE_OFF`` row exists: the tokens were clawed back), a recovery is paid
+    by the ledger's amounts only and claws nothing back (``written_off`` in the payload)."""
     if not settings.STELLAR_ENABLED:
         return None
     from invoices.enums import InvoiceStatus
@@ -246,6 +289,9 @@ def chain_on_settlement(settlement) -> ChainTransaction | None:
     if total <= 0:
         return None
     invoice = settlement.invoice
+    written_off = ChainTransaction.objects.filter(
+        invoice=invoice, purpose=ChainPurpose.WRITE_OFF
+    ).exists()
     return chain_tx_enqueue(
         purpose=ChainPurpose.SETTLEMENT_SNAPSHOT,
         idempotency_key=f"stellar:settlement:{settlement.pk}",
@@ -259,7 +305,8 @@ def chain_on_settlement(settlement) -> ChainTransaction | None:
             "total": format_stroops(to_stroops(total)),
             "investors": {k: str(v) for k, v in sorted(investors.items(), key=lambda kv:
                                                          int(kv[0]))},
-            "final": invoice.status == InvoiceStatus.SETTLED,
+            "final": invoice.status == InvoiceStatus.SETTLED and not written_off,
+            "written_off": written_off,
         },
     )
 
@@ -297,27 +344,37 @@ def preflight(chain_tx: ChainTransaction, gateway: HorizonGateway) -> None:
 def run_virtual_step(chain_tx: ChainTransaction, gateway: HorizonGateway) -> None:
     if chain_tx.purpose == ChainPurpose.SETTLEMENT_SNAPSHOT:
         _settlement_snapshot(chain_tx, gateway)
+    elif chain_tx.purpose == ChainPurpose.WRITE_OFF:
+        _write_off_snapshot(chain_tx, gateway)
 
 
-def _settlement_snapshot(chain_tx: ChainTransaction, gateway: HorizonGateway) -> None:
-    open_issues = ChainTransaction.objects.filter(
-        invoice_id=chain_tx.invoice_id,
-        purpose__in=[ChainPurpose.TOKEN_CREATE, ChainPurpose.TOKEN_ISSUE],
+def _wait_for(chain_tx: ChainTransaction, purposes: list[str], what: str) -> None:
+    """Retry later while an earlier row of ``purposes`` on the same invoice is not final
+    (earlier only: two steps never wait for each other)."""
+    in_flight = ChainTransaction.objects.filter(
+        invoice_id=chain_tx.invoice_id, purpose__in=purposes, pk__lt=chain_tx.pk
     ).exclude(status__in=[ChainTxStatus.CONFIRMED, ChainTxStatus.FAILED])
-    if open_issues.exists():
-        raise ChainRetryLater("token issuance still in flight", countdown=60)
-    payload = chain_tx.payload
-    code, issuer = payload["asset"].split(":")
-    asset = Asset(code, issuer)
-    holders = {
+    if in_flight.exists():
+        raise ChainRetryLater(f"{what} still in flight", countdown=60)
+
+
+def _holders(asset_spec: str, gateway: HorizonGateway) -> dict[str, int]:
+    """``{account: stroops}`` of every account holding some of the invoice token now."""
+    code, issuer = asset_spec.split(":")
+    return {
         account: to_stroops(balance)
-        for account, balance in sorted(gateway.asset_holders(asset).items())
+        for account, balance in sorted(gateway.asset_holders(Asset(code, issuer)).items())
         if balance > 0 and account != issuer
     }
+
+
+def _issued(invoice_id: int) -> tuple[dict[str, int], dict[int, str]]:
+    """From the confirmed ``TOKEN_ISSUE`` rows: stroops issued per account, and the account
+    each investment's tokens were issued to."""
     issued: dict[str, int] = {}
     holder_of_investment: dict[int, str] = {}
     for row in ChainTransaction.objects.filter(
-        invoice_id=chain_tx.invoice_id,
+        invoice_id=invoice_id,
         purpose=ChainPurpose.TOKEN_ISSUE,
         status=ChainTxStatus.CONFIRMED,
     ):
@@ -325,6 +382,17 @@ def _settlement_snapshot(chain_tx: ChainTransaction, gateway: HorizonGateway) ->
             Decimal(row.payload["amount"])
         )
         holder_of_investment[row.investment_id] = row.payload["holder"]
+    return issued, holder_of_investment
+
+
+def _settlement_snapshot(chain_tx: ChainTransaction, gateway: HorizonGateway) -> None:
+    _wait_for(chain_tx, [ChainPurpose.TOKEN_CREATE, ChainPurpose.TOKEN_ISSUE], "token issuance")
+    payload = chain_tx.payload
+    if payload.get("written_off"):
+        _recovery_snapshot(chain_tx, gateway)
+        return
+    holders = _holders(payload["asset"], gateway)
+    issued, holder_of_investment = _issued(chain_tx.invoice_id)
     if not holders:
         chain_tx.last_error = "no token holders"
         chain_tx.save(update_fields=["last_error", "updated_at"])
@@ -353,10 +421,36 @@ def _settlement_snapshot(chain_tx: ChainTransaction, gateway: HorizonGateway) ->
         allocation, basis = {k: ledger_allocation.get(k, 0) for k in holders}, "ledger"
     else:
         allocation, basis = allocate_stroops(total, holders), "holdings"
-    stablecoin = asset_str(stablecoin_asset(payload["currency"]))
-    keys = platform_keys()
-    distribution, issuer_id = keys.distribution.public_key, keys.issuer.public_key
-    settlement_id = chain_tx.settlement_id
+    previous = _enqueue_payouts(chain_tx, allocation)
+    if payload.get("final"):
+        _enqueue_clawbacks(
+            chain_tx,
+            holders,
+            key_prefix=f"stellar:settlement:{chain_tx.settlement_id}",
+            previous=previous,
+        )
+    chain_tx.payload = {
+        **payload,
+        "holders": {k: format_stroops(v) for k, v in holders.items()},
+        "allocation": {k: format_stroops(v) for k, v in allocation.items()},
+        "allocation_basis": basis,
+    }
+    payments = sum(1 for amount in allocation.values() if amount > 0)
+    chain_tx.ledger = int(gateway.latest_ledger()["sequence"])
+    chain_tx_transition(
+        chain_tx=chain_tx,
+        to_status=ChainTxStatus.CONFIRMED,
+        reason=f"{len(holders)} holders, {payments} payments",
+        fields=("payload", "ledger"),
+    )
+
+
+def _enqueue_payouts(chain_tx: ChainTransaction, allocation: Mapping[str, int]):
+    """``SETTLEMENT_PAYOUT`` batches (<= 100 payments) paying ``allocation`` (stroops per
+    account) in the settlement's stablecoin, chained after ``chain_tx``; returns the last row
+    written (``chain_tx`` when nothing is paid)."""
+    stablecoin = asset_str(stablecoin_asset(chain_tx.payload["currency"]))
+    distribution = platform_keys().distribution.public_key
     previous = chain_tx
     payments = [
         {
@@ -372,7 +466,7 @@ def _settlement_snapshot(chain_tx: ChainTransaction, gateway: HorizonGateway) ->
     for index, batch in enumerate(_chunks(payments)):
         previous = chain_tx_enqueue(
             purpose=ChainPurpose.SETTLEMENT_PAYOUT,
-            idempotency_key=f"stellar:settlement:{settlement_id}:payout:{index}",
+            idempotency_key=f"stellar:settlement:{chain_tx.settlement_id}:payout:{index}",
             source=distribution,
             operations=batch,
             invoice=chain_tx.invoice,
@@ -380,39 +474,123 @@ def _settlement_snapshot(chain_tx: ChainTransaction, gateway: HorizonGateway) ->
             depends_on=previous,
             payload={"batch": index, "asset": stablecoin},
         )
-    if payload.get("final"):
-        clawbacks = [
-            {
-                "type": "clawback",
-                "asset": payload["asset"],
-                "from": account,
-                "amount": format_stroops(amount),
-                "source": issuer_id,
-            }
-            for account, amount in holders.items()
-        ]
-        for index, batch in enumerate(_chunks(clawbacks)):
-            previous = chain_tx_enqueue(
-                purpose=ChainPurpose.TOKEN_CLAWBACK,
-                idempotency_key=f"stellar:settlement:{settlement_id}:clawback:{index}",
-                source=issuer_id,
-                operations=batch,
-                invoice=chain_tx.invoice,
-                settlement=chain_tx.settlement,
-                depends_on=previous,
-                payload={"batch": index, "asset": payload["asset"]},
-            )
+    return previous
+
+
+def _enqueue_clawbacks(
+    chain_tx: ChainTransaction,
+    holders: Mapping[str, int],
+    *,
+    key_prefix: str,
+    previous: ChainTransaction,
+    first_operations: list[dict] | None = None,
+) -> ChainTransaction:
+    """``TOKEN_CLAWBACK`` batches (source issuer, <= 100 operations each) clawing every
+    holding in ``holders`` (stroops) back, ``first_operations`` at the head of the first
+    batch; chained after ``previous``. Returns the last row written."""
+    issuer_id = platform_keys().issuer.public_key
+    asset = chain_tx.payload["asset"]
+    operations = [*(first_operations or [])] + [
+        {
+            "type": "clawback",
+            "asset": asset,
+            "from": account,
+            "amount": format_stroops(amount),
+            "source": issuer_id,
+        }
+        for account, amount in holders.items()
+    ]
+    for index, batch in enumerate(_chunks(operations)):
+        previous = chain_tx_enqueue(
+            purpose=ChainPurpose.TOKEN_CLAWBACK,
+            idempotency_key=f"{key_prefix}:clawback:{index}",
+            source=issuer_id,
+            operations=batch,
+            invoice=chain_tx.invoice,
+            settlement=chain_tx.settlement,
+            depends_on=previous,
+            payload={"batch": index, "asset": asset},
+        )
+    return previous
+
+
+def _write_off_snapshot(chain_tx: ChainTransaction, gateway: HorizonGateway) -> None:
+    """The ``WRITE_OFF`` step: once issuance and earlier settlement snapshots are final,
+    snapshot the holders and write the clawback batches, the first recording the write-off
+    as a data entry on the issuer. The payload gains ``holders`` (clawed back) and
+    ``loss_by_holder`` (the ledger's losses summed by the account each investment's tokens
+    were issued to, under ``"unissued"`` for an investment without a confirmed issue)."""
+    _wait_for(
+        chain_tx,
+        [ChainPurpose.TOKEN_CREATE, ChainPurpose.TOKEN_ISSUE, ChainPurpose.SETTLEMENT_SNAPSHOT],
+        "token issuance or settlement snapshot",
+    )
+    payload = chain_tx.payload
+    holders = _holders(payload["asset"], gateway)
+    _, holder_of_investment = _issued(chain_tx.invoice_id)
+    loss_by_holder: dict[str, int] = {}
+    for investment_id, loss in payload.get("losses", {}).items():
+        holder = holder_of_investment.get(int(investment_id), "unissued")
+        loss_by_holder[holder] = loss_by_holder.get(holder, 0) + to_stroops(Decimal(loss))
+    code = payload["asset"].split(":")[0]
+    record = f"written off {payload['loss_total']} {payload['currency']}"
+    data_entry = {
+        "type": "manage_data",
+        "name": f"{code}.writeoff",
+        "value_b64": base64.b64encode(record.encode()[:64]).decode(),
+        "source": platform_keys().issuer.public_key,
+    }
+    _enqueue_clawbacks(
+        chain_tx,
+        holders,
+        key_prefix=f"stellar:write-off:{chain_tx.invoice_id}",
+        previous=chain_tx,
+        first_operations=[data_entry],
+    )
     chain_tx.payload = {
         **payload,
         "holders": {k: format_stroops(v) for k, v in holders.items()},
-        "allocation": {k: format_stroops(v) for k, v in allocation.items()},
-        "allocation_basis": basis,
+        "loss_by_holder": {k: format_stroops(v) for k, v in sorted(loss_by_holder.items())},
+        "record": record,
     }
     chain_tx.ledger = int(gateway.latest_ledger()["sequence"])
     chain_tx_transition(
         chain_tx=chain_tx,
         to_status=ChainTxStatus.CONFIRMED,
-        reason=f"{len(holders)} holders, {len(payments)} payments",
+        reason=f"{len(holders)} holders to claw back",
+        fields=("payload", "ledger"),
+    )
+
+
+def _recovery_snapshot(chain_tx: ChainTransaction, gateway: HorizonGateway) -> None:
+    """A settlement on a written-off invoice: its tokens are (being) clawed back, so the
+    payouts follow the ledger only (each investment's amount to the account its tokens were
+    issued to), whatever the accounts hold now, and nothing is clawed back. Independent of the
+    ``WRITE_OFF`` step's progress (stablecoin from distribution, tokens from the issuer). Stops
+    with an alert when an investment with a payout has no confirmed token issue."""
+    payload = chain_tx.payload
+    total = to_stroops(Decimal(payload["total"]))
+    _, holder_of_investment = _issued(chain_tx.invoice_id)
+    allocation = _ledger_allocation(payload.get("investors", {}), holder_of_investment)
+    if allocation is None or sum(allocation.values()) != total:
+        detail = "an investment with a payout has no confirmed token issue"
+        chain_tx.last_error = detail
+        chain_tx.save(update_fields=["last_error", "updated_at"])
+        _alert(chain_tx, "no_ledger_basis", detail)
+        chain_tx_transition(chain_tx=chain_tx, to_status=ChainTxStatus.FAILED, reason=detail)
+        return
+    allocation = dict(sorted(allocation.items()))
+    _enqueue_payouts(chain_tx, allocation)
+    chain_tx.payload = {
+        **payload,
+        "allocation": {k: format_stroops(v) for k, v in allocation.items()},
+        "allocation_basis": "ledger",
+    }
+    chain_tx.ledger = int(gateway.latest_ledger()["sequence"])
+    chain_tx_transition(
+        chain_tx=chain_tx,
+        to_status=ChainTxStatus.CONFIRMED,
+        reason=f"recovery after write-off, {len(allocation)} payments",
         fields=("payload", "ledger"),
     )
 
