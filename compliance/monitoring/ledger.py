@@ -97,10 +97,15 @@ def entry_movements(entry_id: int) -> dict[int, Movement]:
     return found
 
 
-def party_identity(user) -> PartyIdentity:
+def _identity(user) -> PartyIdentity:
+    """A user's identity from the user and their KYC/KYB profile (``user.kyc``, select it
+    with the user to save a query)."""
     from accounts.models import KycProfile
 
-    profile = KycProfile.objects.filter(user=user).first()
+    try:
+        profile = user.kyc
+    except KycProfile.DoesNotExist:
+        profile = None
     return PartyIdentity(
         user_id=user.pk,
         email=user.email or "",
@@ -109,36 +114,26 @@ def party_identity(user) -> PartyIdentity:
     )
 
 
+def party_identity(user) -> PartyIdentity:
+    """Who ``user`` is, for the linked-party rule (one query for the profile)."""
+    return _identity(get_user_model().objects.select_related("kyc").get(pk=user.pk))
+
+
 def _funding_links(movements: Sequence[Movement]) -> list[FundingLink]:
-    from accounts.models import KycProfile
+    """Each investment among ``movements`` with the seller of the invoice it funded (one
+    query: invoices with their sellers and the sellers' profiles)."""
     from invoices.models import Invoice
 
     fundings = [m for m in movements if m.kind == EntryKind.FUNDING and m.invoice_id]
     if not fundings:
         return []
-    invoices = Invoice.objects.filter(pk__in={m.invoice_id for m in fundings}).select_related(
-        "seller"
+    invoices = (
+        Invoice.objects.filter(pk__in={m.invoice_id for m in fundings})
+        .select_related("seller__kyc")
+        .only("seller__email", "seller__kyc__legal_name", "seller__kyc__tax_id")
     )
-    sellers = {inv.pk: inv.seller for inv in invoices}
-    profiles = {
-        p.user_id: p for p in KycProfile.objects.filter(user__in={s.pk for s in sellers.values()})
-    }
-    links = []
-    for m in fundings:
-        seller = sellers[m.invoice_id]
-        profile = profiles.get(seller.pk)
-        links.append(
-            FundingLink(
-                m,
-                PartyIdentity(
-                    user_id=seller.pk,
-                    email=seller.email or "",
-                    legal_name=profile.legal_name if profile is not None else "",
-                    tax_id=profile.tax_id if profile is not None else "",
-                ),
-            )
-        )
-    return links
+    sellers = {invoice.pk: _identity(invoice.seller) for invoice in invoices}
+    return [FundingLink(m, sellers[m.invoice_id]) for m in fundings]
 
 
 def _raise_alerts(user, hits: Sequence[RuleHit]) -> None:
@@ -185,7 +180,14 @@ def monitor_movement(entry_id: int, *, config: AmlConfig | None = None) -> list[
     config = config or AmlConfig.from_settings()
     found: list[RuleHit] = []
     movements = entry_movements(entry_id)
-    users = get_user_model().objects.in_bulk(list(movements)) if movements else {}
+    users = (
+        get_user_model()
+        .objects.select_related("kyc")
+        .only("email", "kyc__legal_name", "kyc__tax_id")
+        .in_bulk(list(movements))
+        if movements
+        else {}
+    )
     for user_id, movement in sorted(movements.items()):
         user = users[user_id]
         width = history_needed(movement, config)
@@ -195,7 +197,7 @@ def monitor_movement(entry_id: int, *, config: AmlConfig | None = None) -> list[
             else user_movements(user, since=movement.at - width, until=movement)
         )
         fundings = _funding_links([movement]) if movement.kind == EntryKind.FUNDING else []
-        investor = party_identity(user) if fundings else None
+        investor = _identity(user) if fundings else None
         hits = hits_ending_at(movement, history, config, investor=investor, fundings=fundings)
         _raise_alerts(user, hits)
         found += hits
