@@ -55,7 +55,6 @@ security: venv
 		DATABASE_URL=postgres://postgres@127.0.0.1:5432/paymint \
 		DJANGO_ALLOWED_HOSTS=paymint.example \
 		CELERY_BROKER_URL=redis://127.0.0.1:6379/0 REDIS_URL=redis://127.0.0.1:6379/1 \
-		FIELD_ENCRYPTION_KEYS="$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" \
 		$(PY) manage.py check --deploy --fail-level WARNING
 
 clean:
