@@ -52,16 +52,16 @@ from django.conf import settings
 from stellar_sdk import Asset, Keypair, TransactionBuilder
 from stellar_sdk.operation.set_options import AuthorizationFlag
 
-from ..models import ChainTransaction
-from .enums import ChainPurpose, ChainTxStatus
-from .gateway import HorizonGateway, platform_keys, stablecoin_asset
-from .local_ledger import (
+from ...models import ChainTransaction
+from ..enums import ChainPurpose, ChainTxStatus
+from ..gateway import HorizonGateway, platform_keys, stablecoin_asset
+from ..local_ledger import (
     TL_AUTHORIZED,
     LocalLedger,
     format_stroops,
     to_stroops,
 )
-from .outbox import (
+from ..outbox import (
     ChainRetryLater,
     _alert,
     asset_str,
@@ -121,7 +121,7 @@ def _chunks(items: list, size: int = MAX_OPS_PER_TX) -> list[list]:
 
 
 def connected_account_id(user) -> str | None:
-    from ..models import StellarAccount
+    from ...models import StellarAccount
 
     return (
         StellarAccount.objects.filter(user=user)
@@ -176,7 +176,7 @@ def chain_on_disbursement(*, invoice, investments) -> list[ChainTransaction]:
     """
     if not settings.STELLAR_ENABLED:
         return []
-    from ..models import StellarAccount
+    from ...models import StellarAccount
 
     investor_ids = {inv.investor_id for inv in investments}
     connected: dict[int, str] = {}
