@@ -189,6 +189,7 @@ CELERY_TASK_ROUTES = {
     "invoices.tasks.invoice_extract_task": {"queue": "extraction"},
     "invoices.tasks.invoice_score_task": {"queue": "risk"},
     "settlements.tasks.*": {"queue": "settlement"},
+    "settlements.stellar.tasks.*": {"queue": "settlement"},
 }
 CELERY_TASK_SOFT_TIME_LIMIT = 120
 CELERY_TASK_TIME_LIMIT = 180

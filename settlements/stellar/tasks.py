@@ -10,7 +10,7 @@ from .enums import ChainTxStatus
 from .outbox import ChainRetryLater, chain_tx_submit
 
 
-@shared_task(bind=True, queue="settlement", acks_late=True, max_retries=None)
+@shared_task(bind=True, acks_late=True, max_retries=None)
 def chain_submit_task(self, chain_tx_id: int) -> str:
     """Submit one outbox row; retries (same envelope) while the outcome is unknown; once it
     is confirmed, enqueues the rows that were waiting for it."""
@@ -37,7 +37,7 @@ def chain_submit_task(self, chain_tx_id: int) -> str:
     return chain_tx.status
 
 
-@shared_task(queue="settlement", acks_late=True)
+@shared_task(acks_late=True)
 def chain_pending_sweep_task() -> int:
     """Re-enqueue outbox rows left PENDING/SUBMITTED (a lost task, a worker crash). Beat."""
     if not settings.STELLAR_ENABLED:
@@ -52,7 +52,7 @@ def chain_pending_sweep_task() -> int:
     return len(ids)
 
 
-@shared_task(queue="settlement", acks_late=True)
+@shared_task(acks_late=True)
 def chain_reconcile_task() -> int:
     """Compare on-chain balances with the outbox and the ledger; alert on differences."""
     if not settings.STELLAR_ENABLED:
