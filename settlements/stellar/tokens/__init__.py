@@ -39,26 +39,31 @@ transaction (:func:`settlements.services.distribution._distribute`), :func:`chai
 inside the write-off (:func:`settlements.services.collections._write_off`). They only write
 outbox rows, whose submission tasks are enqueued after commit (no network I/O in the money
 transaction).
+
+Modules: :mod:`.hooks` (the outbox writers called inside the money transactions),
+:mod:`.issuance` (asset code, the investor's account, the ``TOKEN_ISSUE`` preflight, the
+document hash on chain), :mod:`.settlement` (the ``SETTLEMENT_SNAPSHOT`` and ``WRITE_OFF``
+steps: snapshot, allocation, payout and clawback batches), :mod:`.bootstrap` (the platform's
+accounts on the local network).
 """
 
-from .settlement import (
-    ISSUER_FLAGS,
-    MAX_OPS_PER_TX,
-    allocate_stroops,
+from ..local_ledger import to_stroops  # imported from here by the tests
+from .bootstrap import ISSUER_FLAGS, local_platform_bootstrap
+from .hooks import (
     chain_on_disbursement,
     chain_on_funding,
     chain_on_settlement,
     chain_on_write_off,
     chain_token_create,
+)
+from .issuance import (
     connected_account_id,
     document_hash_on_chain,
     invoice_asset,
     invoice_asset_code,
-    local_platform_bootstrap,
     preflight,
-    run_virtual_step,
-    to_stroops,
 )
+from .settlement import MAX_OPS_PER_TX, allocate_stroops, run_virtual_step
 
 __all__ = [
     "ISSUER_FLAGS",

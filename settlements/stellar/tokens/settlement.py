@@ -1,44 +1,11 @@
-"""Invoice tokens and settlement on chain.
+"""Settlement and write-off on chain: the virtual steps the outbox runs (no envelope).
 
-Each financed invoice is a classic Stellar asset ``INV<base32 of the invoice id>`` issued by the
-platform issuer (flags ``AUTH_REQUIRED | AUTH_REVOCABLE | AUTH_CLAWBACK_ENABLED``, so only
-trustlines the issuer authorizes can hold it and it can be clawed back). One token unit = one
-currency unit of principal funded (7 decimals).
-
-Transactions per invoice (all through the outbox, see :mod:`.outbox`):
-
-* ``TOKEN_CREATE`` (source issuer, 3 operations): ``manage_data`` ``<code>.sha256`` = the
-  invoice document's SHA-256 on the issuer; ``change_trust`` by the custody account;
-  ``set_trust_line_flags`` authorizing the custody trustline.
-* ``TOKEN_ISSUE`` per investment (source issuer): to the investor's SEP-10-connected account
-  (2 operations: authorize the investor's trustline, pay the tokens) or, without a connected
-  account or trustline, to the custody account (1 operation).
-* On each settlement, ``SETTLEMENT_SNAPSHOT`` (no envelope): snapshot the token holders and
-  pay each holder what the ledger's settlement entry paid the investments it holds, and write
-  ``SETTLEMENT_PAYOUT`` batches (source distribution, <= 100 payments each) and, on the final
-  settlement, ``TOKEN_CLAWBACK`` batches (source issuer, <= 100 clawbacks).
-* On a non-recourse write-off, ``WRITE_OFF`` (no envelope): snapshot the token holders and
-  write ``TOKEN_CLAWBACK`` batches (source issuer, <= 100 operations each) that claw every
-  holding back, the first with a ``<code>.writeoff`` data entry on the issuer (``written off
-  <total> <currency>``). The ledger's loss per investment is kept in the row's payload (it is
-  authoritative; nothing is paid on chain). Later recoveries are paid like any settlement, by
-  the ledger's amounts and the account each investment's tokens were issued to (the tokens
-  are gone), and never claw back again.
-
-Authority: the PostgreSQL ledger is the system of record. Its settlement entry fixes each
-investment's payout in the currency's minor unit (largest remainder, see
-:mod:`settlements.waterfall`); the chain pays exactly those amounts (cents are whole stroops).
-Only when the token holdings on chain no longer match what was issued (tokens moved between
-authorized holders) is the investors' total split by holdings, with the largest-remainder
-method in stroops, and a ``token_holders_moved`` alert raised for ops.
-
-Wiring: :func:`chain_on_disbursement` runs inside the disbursement transaction
-(:func:`marketplace.services._disburse`), so tokens exist only for advances actually paid (a
-cancelled listing mints nothing); :func:`chain_on_settlement` runs inside the settlement
-transaction (:func:`settlements.services.distribution._distribute`), :func:`chain_on_write_off`
-inside the write-off (:func:`settlements.services.collections._write_off`). They only write
-outbox rows, whose submission tasks are enqueued after commit (no network I/O in the money
-transaction).
+``SETTLEMENT_SNAPSHOT`` snapshots the token holders, allocates the investors' total by the
+ledger's amounts (or, when tokens moved, by holdings with the largest-remainder method in
+stroops) and writes ``SETTLEMENT_PAYOUT`` batches and, on the final settlement,
+``TOKEN_CLAWBACK`` batches; after a write-off it pays the ledger's amounts only. ``WRITE_OFF``
+writes the clawback batches with the ``<code>.writeoff`` data entry. Batches hold at most
+``MAX_OPS_PER_TX`` operations and are chained by ``depends_on``.
 """
 
 from __future__ import annotations
@@ -48,19 +15,12 @@ from collections.abc import Hashable, Mapping
 from decimal import Decimal
 from typing import TypeVar
 
-from django.conf import settings
-from stellar_sdk import Asset, Keypair, TransactionBuilder
-from stellar_sdk.operation.set_options import AuthorizationFlag
+from stellar_sdk import Asset
 
 from ...models import ChainTransaction
 from ..enums import ChainPurpose, ChainTxStatus
 from ..gateway import HorizonGateway, platform_keys, stablecoin_asset
-from ..local_ledger import (
-    TL_AUTHORIZED,
-    LocalLedger,
-    format_stroops,
-    to_stroops,
-)
+from ..local_ledger import format_stroops, to_stroops
 from ..outbox import (
     ChainRetryLater,
     _alert,
@@ -71,31 +31,6 @@ from ..outbox import (
 
 K = TypeVar("K", bound=Hashable)
 MAX_OPS_PER_TX = 100
-_B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-ISSUER_FLAGS = (
-    AuthorizationFlag.AUTHORIZATION_REQUIRED
-    | AuthorizationFlag.AUTHORIZATION_REVOCABLE
-    | AuthorizationFlag.AUTHORIZATION_CLAWBACK_ENABLED
-)
-
-
-def invoice_asset_code(invoice_id: int) -> str:
-    """``"INV"`` + the invoice id in base32 (RFC 4648 alphabet), at most 12 characters."""
-    if invoice_id <= 0:
-        raise ValueError("invoice id must be positive")
-    digits = ""
-    n = invoice_id
-    while n:
-        n, r = divmod(n, 32)
-        digits = _B32[r] + digits
-    code = "INV" + digits
-    if len(code) > 12:
-        raise ValueError("invoice id too large for a 12-character asset code")
-    return code
-
-
-def invoice_asset(invoice_id: int) -> Asset:
-    return Asset(invoice_asset_code(invoice_id), platform_keys().issuer.public_key)
 
 
 def allocate_stroops(total: int, weights: Mapping[K, int]) -> dict[K, int]:
@@ -118,227 +53,6 @@ def allocate_stroops(total: int, weights: Mapping[K, int]) -> dict[K, int]:
 
 def _chunks(items: list, size: int = MAX_OPS_PER_TX) -> list[list]:
     return [items[i : i + size] for i in range(0, len(items), size)]
-
-
-def connected_account_id(user) -> str | None:
-    from ...models import StellarAccount
-
-    return (
-        StellarAccount.objects.filter(user=user)
-        .order_by("-verified_at")
-        .values_list("account_id", flat=True)
-        .first()
-    )
-
-
-# --- Outbox writers for the money flows ------------------------------------------------------
-
-
-def chain_token_create(*, invoice) -> ChainTransaction:
-    """The invoice's token: document hash on the issuer, custody trustline authorized."""
-    keys = platform_keys()
-    issuer, custody = keys.issuer.public_key, keys.custody.public_key
-    asset = asset_str(invoice_asset(invoice.pk))
-    digest = bytes.fromhex(invoice.document_sha256) if invoice.document_sha256 else b""
-    operations = [
-        {
-            "type": "manage_data",
-            "name": f"{invoice_asset_code(invoice.pk)}.sha256",
-            "value_b64": base64.b64encode(digest).decode(),
-            "source": issuer,
-        },
-        {"type": "change_trust", "asset": asset, "source": custody},
-        {
-            "type": "set_trust_line_flags",
-            "trustor": custody,
-            "asset": asset,
-            "set_flags": TL_AUTHORIZED,
-            "source": issuer,
-        },
-    ]
-    return chain_tx_enqueue(
-        purpose=ChainPurpose.TOKEN_CREATE,
-        idempotency_key=f"stellar:token-create:{invoice.pk}",
-        source=issuer,
-        operations=operations,
-        invoice=invoice,
-        payload={"asset": asset},
-    )
-
-
-def chain_on_disbursement(*, invoice, investments) -> list[ChainTransaction]:
-    """Issue every investor's share of the invoice token when the advance is disbursed.
-
-    ``investments``: the listing's investments (any order; issued in id order). Writes the
-    ``TOKEN_CREATE`` row and one ``TOKEN_ISSUE`` row per investment into the caller's
-    transaction (outbox rows only; submitted after commit). Idempotent: running it again
-    returns the existing rows. Returns ``[]`` when ``STELLAR_ENABLED`` is off.
-    """
-    if not settings.STELLAR_ENABLED:
-        return []
-    from ...models import StellarAccount
-
-    investor_ids = {inv.investor_id for inv in investments}
-    connected: dict[int, str] = {}
-    for user_id, account_id in (
-        StellarAccount.objects.filter(user_id__in=investor_ids)
-        .order_by("user_id", "verified_at")
-        .values_list("user_id", "account_id")
-    ):
-        connected[user_id] = account_id  # the most recently verified wins
-    create = chain_token_create(invoice=invoice)
-    return [
-        chain_on_funding(inv, invoice=invoice, holder=connected.get(inv.investor_id),
-                         token_create=create)
-        for inv in sorted(investments, key=lambda inv: inv.pk)
-    ]
-
-
-def chain_on_funding(
-    investment, *, invoice=None, holder: str | None = None, token_create=None
-) -> ChainTransaction | None:
-    """Issue one investor's share of the invoice token (outbox rows only), to their
-    SEP-10-connected account or else to custody. ``invoice``, ``holder`` (the connected
-    account id) and ``token_create`` may be passed by :func:`chain_on_disbursement` to save
-    queries. Call inside the money transaction; idempotent per investment."""
-    if not settings.STELLAR_ENABLED:
-        return None
-    invoice = invoice or investment.listing.invoice
-    create = token_create or chain_token_create(invoice=invoice)
-    keys = platform_keys()
-    issuer, custody = keys.issuer.public_key, keys.custody.public_key
-    asset = asset_str(invoice_asset(invoice.pk))
-    holder = holder or connected_account_id(investment.investor) or custody
-    amount = format_stroops(to_stroops(investment.amount))
-    operations = []
-    if holder != custody:
-        operations.append(
-            {
-                "type": "set_trust_line_flags",
-                "trustor": holder,
-                "asset": asset,
-                "set_flags": TL_AUTHORIZED,
-                "source": issuer,
-            }
-        )
-    operations.append(
-        {
-            "type": "payment",
-            "destination": holder,
-            "asset": asset,
-            "amount": amount,
-            "source": issuer,
-        }
-    )
-    return chain_tx_enqueue(
-        purpose=ChainPurpose.TOKEN_ISSUE,
-        idempotency_key=f"stellar:token-issue:{investment.pk}",
-        source=issuer,
-        operations=operations,
-        invoice=invoice,
-        investment=investment,
-        depends_on=create,
-        payload={"asset": asset, "holder": holder, "amount": amount, "custody": holder == custody},
-    )
-
-
-def chain_on_write_off(*, invoice, investments, currency: str) -> ChainTransaction | None:
-    """Record a non-recourse write-off on chain (outbox row only; call inside the write-off's
-    transaction): a ``WRITE_OFF`` step that, when run, snapshots the token holders and writes
-    the ``TOKEN_CLAWBACK`` batches with the ``written off`` data entry (see module doc).
-
-    ``investments``: the written-off investments with their ``loss`` (``currency`` units) set
-    by the ledger; kept in the payload per investment id. Idempotent per invoice. Returns
-    ``None`` when ``STELLAR_ENABLED`` is off or the invoice never had a token (disbursed before
-    the chain mirror was on: nothing to claw back).
-    """
-    if not settings.STELLAR_ENABLED:
-        return None
-    if not ChainTransaction.objects.filter(
-        invoice=invoice, purpose=ChainPurpose.TOKEN_CREATE
-    ).exists():
-        return None
-    losses = {str(inv.pk): str(inv.loss) for inv in sorted(investments, key=lambda i: i.pk)}
-    total = sum((Decimal(v) for v in losses.values()), Decimal(0))
-    return chain_tx_enqueue(
-        purpose=ChainPurpose.WRITE_OFF,
-        idempotency_key=f"stellar:write-off:{invoice.pk}",
-        source=platform_keys().issuer.public_key,
-        operations=[],
-        invoice=invoice,
-        payload={
-            "asset": asset_str(invoice_asset(invoice.pk)),
-            "currency": currency,
-            "loss_total": str(total),
-            "losses": losses,
-        },
-    )
-
-
-def chain_on_settlement(settlement) -> ChainTransaction | None:
-    """Pay the investors' part of a completed settlement on chain (outbox rows only): a
-    snapshot step, then payout batches and, when the invoice is settled, clawbacks. After a
-    write-off (its ``WRITE_OFF`` row exists: the tokens were clawed back), a recovery is paid
-    by the ledger's amounts only and claws nothing back (``written_off`` in the payload)."""
-    if not settings.STELLAR_ENABLED:
-        return None
-    from invoices.enums import InvoiceStatus
-
-    investors = settlement.breakdown.get("investors") or {}
-    total = sum((Decimal(v) for v in investors.values()), Decimal(0))
-    if total <= 0:
-        return None
-    invoice = settlement.invoice
-    written_off = ChainTransaction.objects.filter(
-        invoice=invoice, purpose=ChainPurpose.WRITE_OFF
-    ).exists()
-    return chain_tx_enqueue(
-        purpose=ChainPurpose.SETTLEMENT_SNAPSHOT,
-        idempotency_key=f"stellar:settlement:{settlement.pk}",
-        source=platform_keys().distribution.public_key,
-        operations=[],
-        invoice=invoice,
-        settlement=settlement,
-        payload={
-            "asset": asset_str(invoice_asset(invoice.pk)),
-            "currency": settlement.currency,
-            "total": format_stroops(to_stroops(total)),
-            "investors": {k: str(v) for k, v in sorted(investors.items(), key=lambda kv:
-                                                         int(kv[0]))},
-            "final": invoice.status == InvoiceStatus.SETTLED and not written_off,
-            "written_off": written_off,
-        },
-    )
-
-
-# --- Steps run by the outbox ------------------------------------------------------------------
-
-
-def preflight(chain_tx: ChainTransaction, gateway: HorizonGateway) -> None:
-    """Before the first build: a share for an investor whose account has no trustline to the
-    token goes to custody instead (an op_no_trust would consume the fee and sequence)."""
-    if chain_tx.purpose != ChainPurpose.TOKEN_ISSUE or chain_tx.payload.get("custody"):
-        return
-    payload = chain_tx.payload
-    holder = payload["holder"]
-    if gateway.trustline(holder, Asset(*payload["asset"].split(":"))) is not None:
-        return
-    custody = platform_keys().custody.public_key
-    chain_tx.operations = [
-        {
-            "type": "payment",
-            "destination": custody,
-            "asset": payload["asset"],
-            "amount": payload["amount"],
-            "source": chain_tx.source,
-        }
-    ]
-    chain_tx.payload = {
-        **payload,
-        "holder": custody,
-        "custody": True,
-        "fallback": f"no trustline on {holder}",
-    }
 
 
 def run_virtual_step(chain_tx: ChainTransaction, gateway: HorizonGateway) -> None:
@@ -611,68 +325,3 @@ def _ledger_allocation(
             return None
         allocation[holder] = allocation.get(holder, 0) + stroops
     return allocation
-
-
-# --- Platform accounts on the local network -----------------------------------------------------
-
-
-def _submit_now(gateway: HorizonGateway, source: Keypair, operations, signers) -> dict:
-    account = gateway.load_account(source.public_key)
-    builder = TransactionBuilder(
-        account, gateway.network_passphrase, base_fee=settings.STELLAR_BASE_FEE
-    )
-    builder.add_time_bounds(0, gateway.network_time() + settings.STELLAR_TX_TIMEOUT_SECONDS)
-    for op in operations:
-        builder.append_operation(op)
-    envelope = builder.build()
-    for signer in signers:
-        envelope.sign(signer)
-    return gateway.submit(envelope.to_xdr())
-
-
-def local_platform_bootstrap(
-    ledger: LocalLedger,
-    gateway: HorizonGateway,
-    *,
-    currencies: tuple[str, ...] = ("EUR",),
-    stablecoin_supply: str = "10000000",
-) -> None:
-    """Create the platform's accounts on the local network (tests, demo): fund them, set the
-    issuer's flags and home domain, stablecoin trustlines for distribution and custody, and
-    mint ``stablecoin_supply`` of each stablecoin to the distribution account."""
-    from stellar_sdk import ChangeTrust, Payment, SetOptions
-
-    keys = platform_keys()
-    assert keys.stablecoin_issuer is not None
-    for kp in (keys.issuer, keys.distribution, keys.custody, keys.stablecoin_issuer, keys.sep10):
-        ledger.fund(kp.public_key, "10000")
-    _submit_now(
-        gateway,
-        keys.issuer,
-        [SetOptions(set_flags=ISSUER_FLAGS, home_domain=settings.STELLAR_HOME_DOMAIN)],
-        [keys.issuer],
-    )
-    for currency in currencies:
-        coin = stablecoin_asset(currency)
-        _submit_now(
-            gateway,
-            keys.distribution,
-            [
-                ChangeTrust(coin, source=keys.distribution.public_key),
-                ChangeTrust(coin, source=keys.custody.public_key),
-                Payment(
-                    keys.distribution.public_key,
-                    coin,
-                    stablecoin_supply,
-                    source=keys.stablecoin_issuer.public_key,
-                ),
-            ],
-            [keys.distribution, keys.custody, keys.stablecoin_issuer],
-        )
-
-
-def document_hash_on_chain(gateway: HorizonGateway, invoice_id: int) -> str | None:
-    """The document SHA-256 recorded on the issuer for this invoice (hex), if any."""
-    record = gateway.account(platform_keys().issuer.public_key) or {}
-    value = (record.get("data") or {}).get(f"{invoice_asset_code(invoice_id)}.sha256")
-    return base64.b64decode(value).hex() if value else None
