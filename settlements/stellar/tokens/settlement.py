@@ -165,7 +165,6 @@ def _enqueue_payouts(chain_tx: ChainTransaction, allocation: Mapping[str, int]):
     written (``chain_tx`` when nothing is paid)."""
     stablecoin = asset_str(stablecoin_asset(chain_tx.payload["currency"]))
     distribution = platform_keys().distribution.public_key
-    previous = chain_tx
     payments = [
         {
             "type": "payment",
@@ -177,18 +176,15 @@ def _enqueue_payouts(chain_tx: ChainTransaction, allocation: Mapping[str, int]):
         for account, amount in allocation.items()
         if amount > 0
     ]
-    for index, batch in enumerate(_chunks(payments)):
-        previous = chain_tx_enqueue(
-            purpose=ChainPurpose.SETTLEMENT_PAYOUT,
-            idempotency_key=f"stellar:settlement:{chain_tx.settlement_id}:payout:{index}",
-            source=distribution,
-            operations=batch,
-            invoice=chain_tx.invoice,
-            settlement=chain_tx.settlement,
-            depends_on=previous,
-            payload={"batch": index, "asset": stablecoin},
-        )
-    return previous
+    return _enqueue_batches(
+        chain_tx,
+        purpose=ChainPurpose.SETTLEMENT_PAYOUT,
+        key_prefix=f"stellar:settlement:{chain_tx.settlement_id}:payout",
+        source=distribution,
+        operations=payments,
+        asset=stablecoin,
+        previous=chain_tx,
+    )
 
 
 def _enqueue_clawbacks(
@@ -214,11 +210,40 @@ def _enqueue_clawbacks(
         }
         for account, amount in holders.items()
     ]
+    return _enqueue_batches(
+        chain_tx,
+        purpose=ChainPurpose.TOKEN_CLAWBACK,
+        key_prefix=f"{key_prefix}:clawback",
+        source=issuer_id,
+        operations=operations,
+        asset=asset,
+        previous=previous,
+    )
+
+
+def _enqueue_batches(
+    chain_tx: ChainTransaction,
+    *,
+    purpose: str,
+    key_prefix: str,
+    source: str,
+    operations: list[dict],
+    asset: str,
+    previous: ChainTransaction,
+) -> ChainTransaction:
+    """Write ``operations`` as ``purpose`` rows of at most ``MAX_OPS_PER_TX`` (100) operations
+    each, in order, on ``chain_tx``'s invoice and settlement, each depending on the row before
+    it (the first on ``previous``), so that they are submitted one after the other.
+
+    Batch ``index`` (from 0) has the idempotency key ``<key_prefix>:<index>`` and the payload
+    ``{"batch": index, "asset": asset}``; the keys are unique constraints on rows already
+    written, so callers keep their prefixes. Idempotent: existing rows are returned as they
+    are. Returns the last row written, ``previous`` when ``operations`` is empty."""
     for index, batch in enumerate(_chunks(operations)):
         previous = chain_tx_enqueue(
-            purpose=ChainPurpose.TOKEN_CLAWBACK,
-            idempotency_key=f"{key_prefix}:clawback:{index}",
-            source=issuer_id,
+            purpose=purpose,
+            idempotency_key=f"{key_prefix}:{index}",
+            source=source,
             operations=batch,
             invoice=chain_tx.invoice,
             settlement=chain_tx.settlement,
