@@ -239,18 +239,18 @@ def kyc_approve(*, profile: KycProfile, reviewer: User, reason: str = "") -> Kyc
 
     Raises:
         PermissionDenied: the reviewer is not active staff, or reviews themself.
-        Conflict: ``SANCTIONS_HOLD_OPEN`` - a sanctions/PEP screening hit on the applicant is
-            unresolved (compliance releases the hold, or rejects, first).
+        Conflict: ``SANCTIONS_HOLD_OPEN`` - a sanctions hit or a PEP match on the applicant
+            is unresolved (compliance releases the hold - for a PEP after enhanced due
+            diligence and senior-management approval - or rejects, first).
         InvalidTransition: the profile is not pending review.
     """
-    from compliance.models import AccountHold
+    from compliance.screening import user_has_screening_hold
 
     _require_reviewer(reviewer, profile)
-    if AccountHold.objects.filter(user_id=profile.user_id, released_at__isnull=True,
-                                  reason=AccountHold.Reason.SANCTIONS_HIT).exists():
+    if user_has_screening_hold(user_id=profile.user_id):
         raise Conflict(
-            "A sanctions screening hit on this applicant is unresolved: review the alert and "
-            "release the hold before approving.", code="SANCTIONS_HOLD_OPEN",
+            "A sanctions or PEP screening hit on this applicant is unresolved: review the "
+            "alert and release the hold before approving.", code="SANCTIONS_HOLD_OPEN",
         )
     return kyc_transition(
         profile=profile, to_status=KycStatus.APPROVED, actor=reviewer,

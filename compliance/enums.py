@@ -5,7 +5,8 @@ from django.db import models
 
 class AlertKind(models.TextChoices):
     DOUBLE_FINANCING = "DOUBLE_FINANCING", "Possible double financing"
-    SANCTIONS_HIT = "SANCTIONS_HIT", "Sanctions/PEP screening hit"
+    SANCTIONS_HIT = "SANCTIONS_HIT", "Sanctions screening hit"
+    PEP_MATCH = "PEP_MATCH", "Politically exposed person (PEP) match: EDD required"
     AML_RULE = "AML_RULE", "Transaction monitoring rule"
     RECONCILIATION = "RECONCILIATION", "Ledger reconciliation difference"
     DEBTOR_DISPUTE = "DEBTOR_DISPUTE", "Debtor disputed an invoice"

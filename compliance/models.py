@@ -66,15 +66,20 @@ class AlertNote(models.Model):
 
 
 class SanctionedParty(TimeStampedModel):
-    """One entry of an official sanctions list, loaded by ``manage.py load_sanctions_list``.
+    """One entry of an official sanctions list or of the PEP list, loaded by
+    ``manage.py load_sanctions_list``.
 
     Unique per (``source``, ``list_id``): reloading a list updates entries in place and removes
     those no longer on it. ``aliases`` are the other names (a.k.a., f.k.a., original script).
+    ``source`` ``PEP`` entries are politically exposed persons (and entities the PEP dataset
+    lists), not sanctioned parties: a match calls for enhanced due diligence, not a refusal
+    (see :mod:`compliance.screening`).
     """
 
     class Source(models.TextChoices):
         UN = "UN", "UN Security Council consolidated list"
         OFAC = "OFAC", "OFAC Specially Designated Nationals (SDN) list"
+        PEP = "PEP", "Politically exposed persons (OpenSanctions PEP dataset)"
 
     class PartyType(models.TextChoices):
         INDIVIDUAL = "INDIVIDUAL", "Individual"
@@ -84,7 +89,8 @@ class SanctionedParty(TimeStampedModel):
 
     source = models.CharField(max_length=8, choices=Source.choices)
     list_id = models.CharField(max_length=64,
-                               help_text="Id on the list (UN reference, OFAC ent_num)")
+                               help_text="Id on the list (UN reference, OFAC ent_num, "
+                                         "OpenSanctions entity id)")
     name = models.CharField(max_length=400)
     aliases = models.JSONField(default=list, blank=True)
     party_type = models.CharField(max_length=10, choices=PartyType.choices)
@@ -108,14 +114,16 @@ class SanctionedParty(TimeStampedModel):
 
 
 class AccountHold(TimeStampedModel):
-    """A block on a user's money movements pending compliance review (e.g. a sanctions hit).
+    """A block on a user's money movements pending compliance review (a sanctions hit, a PEP
+    match awaiting enhanced due diligence, an AML review).
 
     Active while ``released_at`` is empty; at most one active hold per user and reason. Money
     services check :func:`compliance.screening.user_is_on_hold` before moving funds.
     """
 
     class Reason(models.TextChoices):
-        SANCTIONS_HIT = "SANCTIONS_HIT", "Sanctions/PEP screening hit"
+        SANCTIONS_HIT = "SANCTIONS_HIT", "Sanctions screening hit"
+        PEP_REVIEW = "PEP_REVIEW", "PEP match: enhanced due diligence pending"
         AML_REVIEW = "AML_REVIEW", "Transaction monitoring review"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,

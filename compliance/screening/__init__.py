@@ -1,10 +1,14 @@
-"""Sanctions/PEP screening: official list loaders, fuzzy name matching, hits and holds.
+"""Sanctions/PEP screening: list loaders, fuzzy name matching, hits and holds.
 
 Lists
-    :func:`parse_un_xml` reads the UN Security Council consolidated list (XML) and
-    :func:`parse_ofac_csv` the OFAC SDN list (``sdn.csv`` + optional ``alt.csv``);
-    :func:`sanctions_list_load` upserts one source's entries by list id and deletes those no
-    longer on it (``manage.py load_sanctions_list``).
+    :func:`parse_un_xml` reads the UN Security Council consolidated list (XML),
+    :func:`parse_ofac_csv` the OFAC SDN list (``sdn.csv`` + optional ``alt.csv``) and
+    :func:`parse_opensanctions_csv` an OpenSanctions "simple CSV" (``targets.simple.csv``),
+    used for the politically exposed persons of OpenSanctions' ``peps`` dataset (source
+    ``PEP``); :func:`sanctions_list_load` upserts one source's entries by list id and deletes
+    those no longer on it (``manage.py load_sanctions_list``, which then re-screens every
+    user and open invoice's debtor when the list changed, whatever the source). All sources
+    live in :class:`~compliance.models.SanctionedParty` and go through one matching path.
 
 Matching (:func:`name_score`, 0-100)
     Both names are transliterated to ASCII (anyascii: Cyrillic, Arabic, accents), lower-cased,
@@ -24,15 +28,28 @@ Matching (:func:`name_score`, 0-100)
     87.5) does not.
 
 Hits
-    :func:`screen_user` raises one ``SANCTIONS_HIT`` alert per listed party matched and puts
-    the account on hold (:class:`~compliance.models.AccountHold`) until ops release it; an
-    alert already resolved as a false positive does not hold the account again.
-    :func:`screen_debtor` raises the alert on the invoice. :func:`user_is_on_hold` and
-    :func:`invoice_has_sanctions_hit` are what money services check.
+    :func:`screen_user` raises one ``SANCTIONS_HIT`` alert per sanctioned party matched and
+    puts the account on hold (:class:`~compliance.models.AccountHold`) until ops release it;
+    an alert already resolved as a false positive does not hold the account again.
+    :func:`screen_debtor` raises the alert on the invoice, which blocks its listing.
+    :func:`user_is_on_hold` and :func:`invoice_has_sanctions_hit` are what money services
+    check; :func:`user_has_screening_hold` is what KYC approval checks.
+
+PEP matches are not sanctions hits
+    Being a politically exposed person is not a prohibition: FATF Recommendation 12 and
+    Directive (EU) 2015/849 art. 20 require enhanced due diligence (source of wealth and of
+    funds) and senior-management approval, not a refusal. A user matching a PEP entry gets
+    one ``PEP_MATCH`` alert (HIGH; title and evidence say PEP, the entry, the score and the
+    EDD required) and, as the issue demands ("a hit blocks the account pending review"), a
+    ``PEP_REVIEW`` hold: no money moves and KYC approval is refused (``SANCTIONS_HOLD_OPEN``)
+    until ops resolve the alert and release the hold with a note in the admin. A debtor
+    matching a PEP entry (a person, or a company the PEP dataset lists) gets a MEDIUM
+    ``PEP_MATCH`` alert for review but its invoice can still be listed: a company owned by or
+    linked to a PEP is not itself prohibited. Only a sanctions hit blocks a listing.
 
 Modules: :mod:`.lists` (parsers of the official formats and the loader), :mod:`.matching`
 (normalization, transliteration and scoring; pure), :mod:`.services` (screening, alerts and
-holds).
+holds). Sample (fictional) lists of every format: ``compliance/sanctions_data/``.
 """
 
 from .lists import (
@@ -40,6 +57,7 @@ from .lists import (
     ParsedParty,
     SanctionsListError,
     parse_ofac_csv,
+    parse_opensanctions_csv,
     parse_un_xml,
     sanctions_list_load,
 )
@@ -55,6 +73,8 @@ from .matching import (
     tokens_score,
 )
 from .services import (
+    PEP_REQUIRED_ACTION,
+    SCREENING_HOLD_REASONS,
     Match,
     account_hold_place,
     account_hold_release,
@@ -62,6 +82,7 @@ from .services import (
     screen_debtor,
     screen_name,
     screen_user,
+    user_has_screening_hold,
     user_is_on_hold,
 )
 
@@ -69,6 +90,8 @@ __all__ = [
     "LEGAL_FORMS",
     "NAME_VARIANTS",
     "PARTICLES",
+    "PEP_REQUIRED_ACTION",
+    "SCREENING_HOLD_REASONS",
     "LoadResult",
     "Match",
     "ParsedParty",
@@ -80,6 +103,7 @@ __all__ = [
     "name_score",
     "name_tokens",
     "parse_ofac_csv",
+    "parse_opensanctions_csv",
     "parse_un_xml",
     "phonetic_key",
     "sanctions_list_load",
@@ -88,5 +112,6 @@ __all__ = [
     "screen_user",
     "token_score",
     "tokens_score",
+    "user_has_screening_hold",
     "user_is_on_hold",
 ]

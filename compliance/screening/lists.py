@@ -1,5 +1,6 @@
-"""Official sanctions lists: parsers for the UN consolidated list (XML) and OFAC's SDN list
-(CSV), and the loader that makes one source's stored entries exactly a parsed list."""
+"""Screening lists: parsers for the UN consolidated list (XML), OFAC's SDN list (CSV) and
+OpenSanctions' simple CSV (the PEP dataset), and the loader that makes one source's stored
+entries exactly a parsed list."""
 
 from __future__ import annotations
 
@@ -179,6 +180,102 @@ def parse_ofac_csv(
                 details={k: v for k, v in details.items() if v},
             )
         )
+    return parties
+
+
+_OPENSANCTIONS_TYPES = {
+    "Person": SanctionedParty.PartyType.INDIVIDUAL,
+    "Organization": SanctionedParty.PartyType.ENTITY,
+    "Company": SanctionedParty.PartyType.ENTITY,
+    "LegalEntity": SanctionedParty.PartyType.ENTITY,
+    "PublicBody": SanctionedParty.PartyType.ENTITY,
+    "Vessel": SanctionedParty.PartyType.VESSEL,
+    "Airplane": SanctionedParty.PartyType.AIRCRAFT,
+}
+_OPENSANCTIONS_REQUIRED = ("id", "schema", "name")
+_LIST_ID_MAX = SanctionedParty._meta.get_field("list_id").max_length
+
+
+def _opensanctions_values(cell: str | None) -> tuple[str, ...]:
+    """Split one multi-valued cell: the exporter writes the values as a CSV row of their own
+    with ``;`` as delimiter, quoting a value that holds ``;`` or ``"``."""
+    if not cell or not cell.strip():
+        return ()
+    rows = csv.reader(io.StringIO(cell), delimiter=";")
+    return _unique(value for row in rows for value in row)
+
+
+def parse_opensanctions_csv(source: str | Path | bytes) -> list[ParsedParty]:
+    """Parse an OpenSanctions "simple CSV" export (``targets.simple.csv``), e.g. of the
+    ``peps`` dataset (https://www.opensanctions.org/datasets/peps/).
+
+    Format (OpenSanctions' ``SimpleCSVExporter``, ``zavod/exporters/simplecsv.py``): UTF-8, a
+    header row, every field quoted; columns ``id, schema, name, aliases, birth_date,
+    countries, addresses, identifiers, sanctions, phones, emails, dataset, first_seen,
+    last_seen, last_change`` (older exports lack ``last_change``, newer ones add
+    ``program_ids``: columns are read by header name and unknown ones ignored). A multi-valued
+    cell is itself a ``;``-delimited CSV row (a value containing ``;`` is quoted). ``name``
+    is the entity's caption, ``aliases`` its other names (other scripts included),
+    ``countries`` ISO 3166-1 alpha-2 codes in lower case, ``birth_date`` ISO dates, possibly
+    partial (``1974`` or ``1974-08``).
+
+    Mapping: ``id`` -> list id; ``schema`` ``Person`` -> individual; ``Organization``,
+    ``Company``, ``LegalEntity``, ``PublicBody`` -> entity; ``Vessel``, ``Airplane`` -> vessel,
+    aircraft; rows of other schemas (e.g. ``CryptoWallet``, ``Security``: nothing to screen a
+    name against) are skipped. Countries are upper-cased; ``program`` is the source datasets'
+    titles; details keep the schema, birth dates, addresses, identifiers, sanctions and
+    ``first_seen``. Not kept: phones and e-mails (not needed to screen, so not stored),
+    ``last_seen`` and ``last_change`` (they move with every daily export and would make an
+    unchanged list look changed, re-screening everyone for nothing).
+
+    Raises:
+        SanctionsListError: not a readable CSV, no ``id``/``schema``/``name`` header, or an
+            entity id longer than ``SanctionedParty.list_id`` holds (64).
+    """
+    reader = csv.DictReader(io.StringIO(_read_text(source)))
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        raise SanctionsListError(f"Not a readable CSV file: {exc}") from exc
+    missing = [column for column in _OPENSANCTIONS_REQUIRED if column not in header]
+    if missing:
+        raise SanctionsListError(
+            "Not an OpenSanctions simple CSV (targets.simple.csv): no "
+            f"{', '.join(missing)} column in the header."
+        )
+    parties: list[ParsedParty] = []
+    try:
+        for row in reader:
+            list_id = (row.get("id") or "").strip()
+            name = " ".join((row.get("name") or "").split())
+            party_type = _OPENSANCTIONS_TYPES.get((row.get("schema") or "").strip())
+            if not list_id or not name or party_type is None:
+                continue
+            if len(list_id) > _LIST_ID_MAX:
+                raise SanctionsListError(f"Entity id longer than {_LIST_ID_MAX}: {list_id!r}.")
+            details = {
+                "schema": row["schema"].strip(),
+                "dates_of_birth": list(_opensanctions_values(row.get("birth_date"))),
+                "addresses": list(_opensanctions_values(row.get("addresses"))),
+                "identifiers": list(_opensanctions_values(row.get("identifiers"))),
+                "sanctions": list(_opensanctions_values(row.get("sanctions"))),
+                "first_seen": (row.get("first_seen") or "").strip(),
+            }
+            parties.append(
+                ParsedParty(
+                    list_id=list_id,
+                    name=name,
+                    party_type=party_type,
+                    aliases=_unique(_opensanctions_values(row.get("aliases")), exclude=name),
+                    program="; ".join(_opensanctions_values(row.get("dataset"))),
+                    countries=_unique(
+                        code.upper() for code in _opensanctions_values(row.get("countries"))
+                    ),
+                    details={k: v for k, v in details.items() if v},
+                )
+            )
+    except csv.Error as exc:
+        raise SanctionsListError(f"Not a readable CSV file: {exc}") from exc
     return parties
 
 

@@ -1,6 +1,6 @@
-"""Screening of users and debtors against the stored lists: matches, ``SANCTIONS_HIT``
-alerts, account holds, and the checks money services make (:func:`user_is_on_hold`,
-:func:`invoice_has_sanctions_hit`)."""
+"""Screening of users and debtors against the stored lists: matches, ``SANCTIONS_HIT`` and
+``PEP_MATCH`` alerts, account holds, and the checks money services make
+(:func:`user_is_on_hold`, :func:`invoice_has_sanctions_hit`, :func:`user_has_screening_hold`)."""
 
 from __future__ import annotations
 
@@ -162,46 +162,98 @@ def _merge(matches: Iterable[Match]) -> list[Match]:
     return sorted(best.values(), key=lambda m: (-m.score, m.source, m.list_id))
 
 
+#: What a PEP match requires before the relationship starts or goes on (alert evidence).
+PEP_REQUIRED_ACTION = (
+    "Enhanced due diligence (source of wealth and of funds, purpose of the relationship) and "
+    "senior-management approval before the relationship is established or continued "
+    "(FATF Recommendation 12; Directive (EU) 2015/849 art. 20). A PEP is not a refusal."
+)
+
+
+def _is_pep(match: Match) -> bool:
+    return match.source == SanctionedParty.Source.PEP
+
+
+def _pep_evidence(match: Match) -> dict:
+    return {
+        "category": "PEP",
+        "list_name": SanctionedParty.Source.PEP.label,
+        **match.as_evidence(),
+        "required_action": PEP_REQUIRED_ACTION,
+    }
+
+
 def screen_user(user) -> list[Match]:
     """Screen a user's KYC legal name and personal name against the lists.
 
-    Each matched party raises (once) a HIGH ``SANCTIONS_HIT`` alert with the match as
-    evidence and puts the account on hold, unless ops already resolved that alert as a false
-    positive. Returns the matches (empty when clear)."""
+    A sanctions party matched raises (once) a HIGH ``SANCTIONS_HIT`` alert and holds the
+    account (reason ``SANCTIONS_HIT``); a PEP entry matched raises (once) a HIGH
+    ``PEP_MATCH`` alert whose title and evidence name the entry, the score and the enhanced
+    due diligence required, and holds the account (reason ``PEP_REVIEW``) pending that review.
+    No hold is placed again for an alert ops already resolved. Returns the matches (empty
+    when clear)."""
     matches = _merge(m for name, country in _user_names(user) for m in screen_name(name, country))
     for match in matches:
-        alert = alert_raise(
-            kind=AlertKind.SANCTIONS_HIT,
-            dedupe_key=f"sanctions:user:{user.pk}:{match.source}:{match.list_id}",
-            title=f"{user.email} matches {match.source} {match.list_id} {match.party_name} "
-            f"({match.score:g})",
-            evidence={"subject": "user", "user_email": user.email, **match.as_evidence()},
-            severity=AlertSeverity.HIGH,
-            user=user,
-        )
+        if _is_pep(match):
+            alert = alert_raise(
+                kind=AlertKind.PEP_MATCH,
+                dedupe_key=f"pep:user:{user.pk}:{match.list_id}",
+                title=f"PEP match, EDD required: {user.email} matches PEP {match.list_id} "
+                f"{match.party_name} ({match.score:g})",
+                evidence={"subject": "user", "user_email": user.email, **_pep_evidence(match)},
+                severity=AlertSeverity.HIGH,
+                user=user,
+            )
+            reason = AccountHold.Reason.PEP_REVIEW
+        else:
+            alert = alert_raise(
+                kind=AlertKind.SANCTIONS_HIT,
+                dedupe_key=f"sanctions:user:{user.pk}:{match.source}:{match.list_id}",
+                title=f"{user.email} matches {match.source} {match.list_id} {match.party_name} "
+                f"({match.score:g})",
+                evidence={"subject": "user", "user_email": user.email, **match.as_evidence()},
+                severity=AlertSeverity.HIGH,
+                user=user,
+            )
+            reason = AccountHold.Reason.SANCTIONS_HIT
         if alert.status != AlertStatus.RESOLVED:
-            account_hold_place(user=user, reason=AccountHold.Reason.SANCTIONS_HIT, alert=alert)
+            account_hold_place(user=user, reason=reason, alert=alert)
     return matches
 
 
 def screen_debtor(invoice) -> list[Match]:
-    """Screen an invoice's debtor name; each matched party raises (once) a HIGH
-    ``SANCTIONS_HIT`` alert on the invoice (see :func:`invoice_has_sanctions_hit`)."""
+    """Screen an invoice's debtor name. A sanctions party matched raises (once) a HIGH
+    ``SANCTIONS_HIT`` alert on the invoice, which blocks its listing (see
+    :func:`invoice_has_sanctions_hit`); a PEP entry matched raises (once) a MEDIUM
+    ``PEP_MATCH`` alert for review and does not block it."""
     if not invoice.debtor_name:
         return []
     matches = screen_name(invoice.debtor_name)
     for match in matches:
+        subject = {
+            "subject": "debtor",
+            "invoice": str(invoice.public_id),
+            "debtor_tax_id": invoice.debtor_tax_id,
+        }
+        if _is_pep(match):
+            alert_raise(
+                kind=AlertKind.PEP_MATCH,
+                dedupe_key=f"pep:debtor:{invoice.pk}:{match.list_id}",
+                title=f"PEP match, EDD required: debtor {invoice.debtor_name} of invoice "
+                f"{invoice.invoice_number} matches PEP {match.list_id} {match.party_name} "
+                f"({match.score:g})",
+                evidence={**subject, **_pep_evidence(match), "blocks_listing": False},
+                severity=AlertSeverity.MEDIUM,
+                invoice=invoice,
+                user=invoice.seller,
+            )
+            continue
         alert_raise(
             kind=AlertKind.SANCTIONS_HIT,
             dedupe_key=f"sanctions:debtor:{invoice.pk}:{match.source}:{match.list_id}",
             title=f"Debtor {invoice.debtor_name} of invoice {invoice.invoice_number} matches "
             f"{match.source} {match.list_id} ({match.score:g})",
-            evidence={
-                "subject": "debtor",
-                "invoice": str(invoice.public_id),
-                "debtor_tax_id": invoice.debtor_tax_id,
-                **match.as_evidence(),
-            },
+            evidence={**subject, **match.as_evidence()},
             severity=AlertSeverity.HIGH,
             invoice=invoice,
             user=invoice.seller,
@@ -250,8 +302,20 @@ def user_is_on_hold(user) -> bool:
     return AccountHold.objects.filter(user=user, released_at__isnull=True).exists()
 
 
+#: Holds that come from list screening (KYC approval waits for them; AML holds do not).
+SCREENING_HOLD_REASONS = (AccountHold.Reason.SANCTIONS_HIT, AccountHold.Reason.PEP_REVIEW)
+
+
+def user_has_screening_hold(*, user_id: int) -> bool:
+    """True while a sanctions or PEP screening hold on the user is unreleased."""
+    return AccountHold.objects.filter(
+        user_id=user_id, reason__in=SCREENING_HOLD_REASONS, released_at__isnull=True
+    ).exists()
+
+
 def invoice_has_sanctions_hit(invoice) -> bool:
-    """True while a sanctions alert on the invoice's debtor is open, in review or escalated."""
+    """True while a sanctions alert on the invoice's debtor is open, in review or escalated.
+    A ``PEP_MATCH`` alert does not count: a debtor linked to a PEP is not prohibited."""
     return ComplianceAlert.objects.filter(
         invoice=invoice,
         kind=AlertKind.SANCTIONS_HIT,

@@ -1,10 +1,15 @@
-"""Load (or reload) an official sanctions list and re-screen everyone when it changed.
+"""Load (or reload) a screening list and re-screen everyone when it changed.
 
     manage.py load_sanctions_list --format un-xml consolidated.xml
     manage.py load_sanctions_list --format ofac-csv sdn.csv --alt alt.csv
+    manage.py load_sanctions_list --format opensanctions-csv targets.simple.csv --source PEP
 
-Idempotent: entries are upserted by (source, list id) and entries no longer on the list are
-removed. Refuses an empty file unless ``--allow-empty``.
+``opensanctions-csv`` is OpenSanctions' simple CSV (``targets.simple.csv``) of the ``peps``
+dataset: politically exposed persons, stored as source ``PEP`` (the only source it loads
+into, so ``--source`` may be left out). Idempotent: entries are upserted by (source, list id)
+and entries no longer on the list are removed. Refuses an empty file unless
+``--allow-empty``. A changed list of any source enqueues the re-screening of all users and
+open invoices' debtors (``compliance.tasks.rescreen_all_task``) unless ``--no-rescreen``.
 """
 
 from __future__ import annotations
@@ -17,19 +22,37 @@ from compliance.models import SanctionedParty
 from compliance.screening import (
     SanctionsListError,
     parse_ofac_csv,
+    parse_opensanctions_csv,
     parse_un_xml,
     sanctions_list_load,
 )
 
-FORMATS = {"un-xml": SanctionedParty.Source.UN, "ofac-csv": SanctionedParty.Source.OFAC}
+Source = SanctionedParty.Source
+#: Format -> the sources it may be loaded into (the first is the default).
+FORMATS: dict[str, tuple[str, ...]] = {
+    "un-xml": (Source.UN,),
+    "ofac-csv": (Source.OFAC,),
+    "opensanctions-csv": (Source.PEP,),
+}
 
 
 class Command(BaseCommand):
-    help = "Load a UN consolidated list (XML) or OFAC SDN list (CSV) into SanctionedParty."
+    help = (
+        "Load a UN consolidated list (XML), an OFAC SDN list (CSV) or the OpenSanctions PEP "
+        "dataset (targets.simple.csv) into SanctionedParty."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("path", type=Path, help="List file (UN XML, or OFAC sdn.csv)")
+        parser.add_argument(
+            "path", type=Path, help="List file (UN XML, OFAC sdn.csv, OpenSanctions CSV)"
+        )
         parser.add_argument("--format", required=True, choices=sorted(FORMATS), dest="fmt")
+        parser.add_argument(
+            "--source",
+            choices=Source.values,
+            default=None,
+            help="Source to load into (default: the format's; opensanctions-csv: PEP)",
+        )
         parser.add_argument(
             "--alt", type=Path, default=None, help="OFAC alt.csv with the aliases (ofac-csv only)"
         )
@@ -49,6 +72,7 @@ class Command(BaseCommand):
         *args,
         path: Path,
         fmt: str,
+        source: str | None,
         alt: Path | None,
         allow_empty: bool,
         no_rescreen: bool,
@@ -59,11 +83,20 @@ class Command(BaseCommand):
                 raise CommandError(f"No such file: {file}")
         if alt is not None and fmt != "ofac-csv":
             raise CommandError("--alt is only for --format ofac-csv")
-        try:
-            parties = parse_un_xml(path) if fmt == "un-xml" else parse_ofac_csv(path, alt)
-            result = sanctions_list_load(
-                source=FORMATS[fmt], parties=parties, allow_empty=allow_empty
+        allowed = FORMATS[fmt]
+        source = source or allowed[0]
+        if source not in allowed:
+            raise CommandError(
+                f"--format {fmt} loads into --source {'/'.join(allowed)}, not {source}"
             )
+        try:
+            if fmt == "un-xml":
+                parties = parse_un_xml(path)
+            elif fmt == "ofac-csv":
+                parties = parse_ofac_csv(path, alt)
+            else:
+                parties = parse_opensanctions_csv(path)
+            result = sanctions_list_load(source=source, parties=parties, allow_empty=allow_empty)
         except SanctionsListError as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write(
