@@ -48,9 +48,9 @@ from stellar_sdk.operation.set_trust_line_flags import TrustLineFlags
 
 from paymint.core.errors import InvalidTransition
 
-from ..models import ChainTransaction, ChainTransactionEvent
-from .enums import CHAIN_TX_TRANSITIONS, FINAL_CHAIN_STATUSES, ChainPurpose, ChainTxStatus
-from .gateway import (
+from ...models import ChainTransaction, ChainTransactionEvent
+from ..enums import CHAIN_TX_TRANSITIONS, FINAL_CHAIN_STATUSES, ChainPurpose, ChainTxStatus
+from ..gateway import (
     AccountNotFound,
     HorizonGateway,
     SubmissionRejected,
@@ -235,7 +235,7 @@ def chain_tx_enqueue(
 
 
 def chain_tx_schedule(chain_tx: ChainTransaction) -> None:
-    from .tasks import chain_submit_task
+    from ..tasks import chain_submit_task
 
     chain_tx_id = chain_tx.pk
     transaction.on_commit(lambda: chain_submit_task.delay(chain_tx_id))
@@ -414,7 +414,7 @@ def _prepare(chain_tx_id: int, gateway: HorizonGateway) -> ChainTransaction | No
             # The dependency's task enqueues this one once it is confirmed.
             return None
         if chain_tx.purpose in VIRTUAL_PURPOSES:
-            from .tokens import run_virtual_step
+            from ..tokens import run_virtual_step
 
             run_virtual_step(chain_tx, gateway)
             return None
@@ -428,7 +428,7 @@ def _prepare(chain_tx_id: int, gateway: HorizonGateway) -> ChainTransaction | No
             if gateway.network_time() > (chain_tx.max_time or 0):
                 _rebuild(chain_tx, gateway, "time bounds closed, never landed")
         if not chain_tx.envelope_xdr:
-            from .tokens import preflight
+            from ..tokens import preflight
 
             preflight(chain_tx, gateway)
             try:
