@@ -19,23 +19,18 @@ The rules, in the order the submission service applies them:
 5. Every Horizon result code has a handling (:data:`TX_CODE_HANDLING`,
    :data:`OP_CODE_HANDLING`): retry later, rebuild, raise the fee and rebuild, or stop
    (``FAILED``) and raise a compliance alert (kind ``RECONCILIATION``). Unknown codes stop.
+
+Modules: :mod:`.enqueue` (writing intents, the staff requeue), :mod:`.status` (the one status
+writer, the row lock, stop with an alert), :mod:`.envelopes` (operation specs -> SDK operations,
+build and sign), :mod:`.codes` (Horizon result codes -> handling, :class:`ChainRetryLater`),
+:mod:`.submit` (the submission state machine).
 """
 
-from .submit import (
-    OP_CODE_HANDLING,
-    TX_CODE_HANDLING,
-    VIRTUAL_PURPOSES,
-    ChainRetryLater,
-    Handling,
-    _alert,
-    asset_from_str,
-    asset_str,
-    chain_tx_enqueue,
-    chain_tx_requeue,
-    chain_tx_submit,
-    chain_tx_transition,
-    handling_for,
-)
+from .codes import OP_CODE_HANDLING, TX_CODE_HANDLING, ChainRetryLater, Handling, handling_for
+from .enqueue import chain_tx_enqueue, chain_tx_requeue
+from .envelopes import asset_from_str, asset_str
+from .status import _alert, chain_tx_transition
+from .submit import VIRTUAL_PURPOSES, chain_tx_submit
 
 __all__ = [
     "OP_CODE_HANDLING",
