@@ -29,7 +29,12 @@ from .models import (
     SanctionedParty,
 )
 from .sar import sar_export
-from .screening import account_hold_release
+from .screening import (
+    EDD_MAX_LENGTH,
+    PEP_APPROVAL_PERMISSION,
+    account_hold_release,
+    can_approve_pep_relationship,
+)
 from .services import alert_add_note, alert_assign, alert_transition
 
 
@@ -41,6 +46,29 @@ class AssignForm(forms.Form):
 
 class NoteForm(forms.Form):
     text = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), label="Note")
+
+
+EDD_FIELDS = ("edd_source_of_wealth", "edd_source_of_funds")
+
+
+class HoldReleaseForm(ReasonForm):
+    """The reason for releasing holds and, with PEP holds selected, the enhanced due
+    diligence findings (``edd=True``)."""
+
+    edd_source_of_wealth = forms.CharField(
+        max_length=EDD_MAX_LENGTH, label="Source of wealth (EDD)",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Where the customer's overall wealth comes from, and how it was verified.")
+    edd_source_of_funds = forms.CharField(
+        max_length=EDD_MAX_LENGTH, label="Source of funds (EDD)",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Where the money used on PayMint comes from, and how it was verified.")
+
+    def __init__(self, *args, edd: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not edd:
+            for name in EDD_FIELDS:
+                del self.fields[name]
 
 
 class AlertNoteInline(ReadOnlyInline):
@@ -244,29 +272,50 @@ class AccountHoldAdmin(AuditHistoryMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Release selected holds (reason required)")
+    @admin.action(description="Release selected holds (reason required; PEP: EDD and "
+                              "senior-management approval)")
     def release(self, request, queryset):
-        if "apply" in request.POST:
-            form = ReasonForm(request.POST)
-            if form.is_valid():
-                reason = form.cleaned_data["reason"]
-                for hold in queryset:
-                    try:
-                        account_hold_release(hold=hold, actor=request.user, note=reason)
-                    except ApplicationError as exc:
-                        audit_record(action="hold.release", target=hold, reason=reason,
-                                     request=request,
-                                     changes={"outcome": "refused", "code": exc.code})
-                        self.message_user(request, exc.message, messages.ERROR)
-                    else:
-                        audit_record(action="hold.release", target=hold, reason=reason,
-                                     request=request, changes={"outcome": "ok"})
-                return None
-        else:
-            form = ReasonForm()
-        return TemplateResponse(request, "admin/alert_decision.html", {
+        """Release the selected holds through :func:`account_hold_release`. PEP holds ask for
+        the EDD findings from staff who may approve them; others are told they cannot, and
+        the service refuses them (``SENIOR_APPROVAL_REQUIRED``)."""
+        holds = list(queryset.select_related("user", "alert"))
+        approver = can_approve_pep_relationship(request.user)
+        pep = any(h.reason == AccountHold.Reason.PEP_REVIEW for h in holds)
+        form = HoldReleaseForm(request.POST if "apply" in request.POST else None,
+                               edd=pep and approver)
+        if form.is_bound and form.is_valid():
+            reason = form.cleaned_data["reason"]
+            done = 0
+            for hold in holds:
+                pep_hold = hold.reason == AccountHold.Reason.PEP_REVIEW
+                edd = ({name: form.cleaned_data.get(name, "") for name in EDD_FIELDS}
+                       if pep_hold else {})
+                outcome = {"hold_reason": hold.reason}
+                try:
+                    account_hold_release(hold=hold, actor=request.user, note=reason, **edd)
+                except ApplicationError as exc:
+                    audit_record(action="hold.release", target=hold, reason=reason,
+                                 request=request,
+                                 changes={"outcome": "refused", "code": exc.code, **outcome})
+                    self.message_user(request, f"{hold.user}: {exc.message}", messages.ERROR)
+                else:
+                    if pep_hold:
+                        outcome["approval"] = "senior_management"
+                    audit_record(action="hold.release", target=hold, reason=reason,
+                                 request=request, changes={"outcome": "ok", **outcome})
+                    done += 1
+            if done:
+                self.message_user(request, f"Released {done} hold(s).", messages.SUCCESS)
+            return None
+        if pep and not approver:
+            self.message_user(
+                request, "PEP holds need senior-management approval: you do not have the "
+                f"permission {PEP_APPROVAL_PERMISSION}, so PEP holds will not be released. "
+                "Ask a senior manager.", messages.WARNING)
+        return TemplateResponse(request, "admin/hold_release.html", {
             **self.admin_site.each_context(request), "title": "Release holds",
-            "alerts": queryset, "form": form, "action": "release", "opts": self.model._meta,
+            "holds": holds, "form": form, "action": "release", "pep": pep and approver,
+            "opts": self.model._meta,
         })
 
 

@@ -143,6 +143,7 @@ ACTOR_FIELDS: dict[str, str] = {
     "invoices.invoicestatusevent": "actor",
     "compliance.alertnote": "author",
     "settlements.journalentry": "actor",
+    "compliance.accounthold": "released_by",  # the release (for a PEP hold, the approval)
 }
 
 

@@ -119,6 +119,11 @@ class AccountHold(TimeStampedModel):
 
     Active while ``released_at`` is empty; at most one active hold per user and reason. Money
     services check :func:`compliance.screening.user_is_on_hold` before moving funds.
+
+    A ``PEP_REVIEW`` hold is released only with senior-management approval (permission
+    ``compliance.approve_pep_relationship``; ``released_by`` is the approver) and the
+    enhanced due diligence found: ``edd_source_of_wealth`` and ``edd_source_of_funds``
+    (empty on other holds; see :func:`compliance.screening.account_hold_release`).
     """
 
     class Reason(models.TextChoices):
@@ -135,9 +140,19 @@ class AccountHold(TimeStampedModel):
     released_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                     on_delete=models.PROTECT, related_name="+")
     release_note = models.TextField(blank=True)
+    edd_source_of_wealth = models.CharField(
+        max_length=500, blank=True,
+        help_text="PEP holds: where the customer's overall wealth comes from (EDD finding)")
+    edd_source_of_funds = models.CharField(
+        max_length=500, blank=True,
+        help_text="PEP holds: where the funds used on PayMint come from (EDD finding)")
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [
+            ("approve_pep_relationship",
+             "Can approve a business relationship with a PEP (senior management)"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["user", "reason"],
                                     condition=models.Q(released_at__isnull=True),
@@ -145,6 +160,11 @@ class AccountHold(TimeStampedModel):
             models.CheckConstraint(
                 condition=models.Q(released_at__isnull=True) | ~models.Q(release_note=""),
                 name="account_hold_release_has_note",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(reason="PEP_REVIEW") | models.Q(released_at__isnull=True)
+                | (~models.Q(edd_source_of_wealth="") & ~models.Q(edd_source_of_funds="")),
+                name="account_hold_pep_release_has_edd",
             ),
         ]
 

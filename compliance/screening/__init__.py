@@ -42,7 +42,12 @@ PEP matches are not sanctions hits
     one ``PEP_MATCH`` alert (HIGH; title and evidence say PEP, the entry, the score and the
     EDD required) and, as the issue demands ("a hit blocks the account pending review"), a
     ``PEP_REVIEW`` hold: no money moves and KYC approval is refused (``SANCTIONS_HOLD_OPEN``)
-    until ops resolve the alert and release the hold with a note in the admin. A debtor
+    until the hold is released. Releasing it is the senior-management approval
+    (:func:`account_hold_release`): only active staff holding the permission
+    ``compliance.approve_pep_relationship`` (:data:`PEP_APPROVAL_PERMISSION`) may, with a
+    note and the EDD findings (source of wealth, source of funds, stored on the hold), and
+    not the staff member the alert is assigned to (four eyes); refusals are
+    ``SENIOR_APPROVAL_REQUIRED``, ``EDD_REQUIRED``, ``FOUR_EYES_REQUIRED``. A debtor
     matching a PEP entry (a person, or a company the PEP dataset lists) gets a MEDIUM
     ``PEP_MATCH`` alert for review but its invoice can still be listed: a company owned by or
     linked to a PEP is not itself prohibited. Only a sanctions hit blocks a listing.
@@ -73,11 +78,14 @@ from .matching import (
     tokens_score,
 )
 from .services import (
+    EDD_MAX_LENGTH,
+    PEP_APPROVAL_PERMISSION,
     PEP_REQUIRED_ACTION,
     SCREENING_HOLD_REASONS,
     Match,
     account_hold_place,
     account_hold_release,
+    can_approve_pep_relationship,
     invoice_has_sanctions_hit,
     screen_debtor,
     screen_name,
@@ -87,9 +95,11 @@ from .services import (
 )
 
 __all__ = [
+    "EDD_MAX_LENGTH",
     "LEGAL_FORMS",
     "NAME_VARIANTS",
     "PARTICLES",
+    "PEP_APPROVAL_PERMISSION",
     "PEP_REQUIRED_ACTION",
     "SCREENING_HOLD_REASONS",
     "LoadResult",
@@ -98,6 +108,7 @@ __all__ = [
     "SanctionsListError",
     "account_hold_place",
     "account_hold_release",
+    "can_approve_pep_relationship",
     "invoice_has_sanctions_hit",
     "match_threshold",
     "name_score",

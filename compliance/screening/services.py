@@ -13,10 +13,11 @@ from django.db.models import Count, Max
 from django.utils import timezone
 from rapidfuzz import fuzz, process
 
-from paymint.core.errors import ValidationFailed
+from paymint.core.errors import PermissionDenied, ValidationFailed
+from paymint.core.permissions import is_active_staff, require_staff
 
 from ..enums import AlertKind, AlertSeverity, AlertStatus
-from ..models import AccountHold, ComplianceAlert, SanctionedParty
+from ..models import AccountHold, AlertNote, ComplianceAlert, SanctionedParty
 from ..services import alert_raise
 from .matching import match_threshold, name_tokens, phonetic_key, tokens_score
 
@@ -277,23 +278,123 @@ def account_hold_place(*, user, reason: str, alert: ComplianceAlert | None = Non
         return active.get()
 
 
-def account_hold_release(*, hold: AccountHold, actor, note: str) -> AccountHold:
-    """Release a hold after review (staff only, with a note)."""
-    from paymint.core.errors import PermissionDenied
+#: Marks senior management: who may approve a business relationship with a PEP (FATF R.12,
+#: Directive (EU) 2015/849 art. 20(b)), i.e. release a ``PEP_REVIEW`` hold.
+PEP_APPROVAL_PERMISSION = "compliance.approve_pep_relationship"
+#: Longest EDD finding kept (``AccountHold.edd_source_of_wealth``/``edd_source_of_funds``).
+EDD_MAX_LENGTH = AccountHold._meta.get_field("edd_source_of_wealth").max_length
 
-    if not (actor.is_staff and actor.is_active):
-        raise PermissionDenied("Only operations staff release account holds.")
+
+def can_approve_pep_relationship(actor) -> bool:
+    """True for active staff holding :data:`PEP_APPROVAL_PERMISSION` (superusers hold every
+    permission)."""
+    return is_active_staff(actor) and actor.has_perm(PEP_APPROVAL_PERMISSION)
+
+
+def _edd_findings(*, source_of_wealth: str, source_of_funds: str) -> dict[str, str]:
+    """The EDD findings of a PEP release, stripped; refuses missing or over-long ones."""
+    findings = {
+        "edd_source_of_wealth": " ".join(source_of_wealth.split()),
+        "edd_source_of_funds": " ".join(source_of_funds.split()),
+    }
+    missing = {name: ["Required."] for name, value in findings.items() if not value}
+    if missing:
+        raise ValidationFailed(
+            "Enhanced due diligence is required to release a PEP hold: record the source of "
+            "wealth and the source of funds.", code="EDD_REQUIRED", fields=missing,
+        )
+    too_long = {name: [f"At most {EDD_MAX_LENGTH} characters."]
+                for name, value in findings.items() if len(value) > EDD_MAX_LENGTH}
+    if too_long:
+        raise ValidationFailed(
+            f"Keep each EDD finding under {EDD_MAX_LENGTH} characters.", code="EDD_TOO_LONG",
+            fields=too_long,
+        )
+    return findings
+
+
+def account_hold_release(
+    *,
+    hold: AccountHold,
+    actor,
+    note: str,
+    edd_source_of_wealth: str = "",
+    edd_source_of_funds: str = "",
+) -> AccountHold:
+    """Release a hold after review, with a note (the reason); a released hold is returned
+    unchanged.
+
+    Sanctions and AML holds: any active staff member releases them with a note.
+
+    ``PEP_REVIEW`` holds: releasing one establishes (or continues) the business relationship
+    with a politically exposed person, which FATF Recommendation 12 and Directive (EU)
+    2015/849 art. 20(b) allow only with senior-management approval after enhanced due
+    diligence. So the actor must be active staff holding :data:`PEP_APPROVAL_PERMISSION`,
+    must not be the staff member the PEP alert is assigned to (four eyes: whoever worked the
+    case does not approve it; an unassigned alert, or one assigned to someone else, is fine),
+    and must give the EDD findings ``edd_source_of_wealth`` and ``edd_source_of_funds``
+    (short texts, whitespace collapsed, at most :data:`EDD_MAX_LENGTH` characters each;
+    ignored for other holds). ``released_by`` records the approver, and a note on the alert
+    records the approval.
+
+    The findings are stored as two fields of the hold rather than in an alert note or the
+    alert's evidence: the hold is the record the approval releases (a hold may have no
+    alert), a database constraint (``account_hold_pep_release_has_edd``) then guarantees no
+    PEP hold is ever released without them, they are diffed into the audit trail with the
+    release like every ``AccountHold`` change, and the admin shows them beside the release.
+    Alert notes are free text, and the evidence is what screening found, not what ops did.
+
+    Raises:
+        PermissionDenied: the actor is not active staff; ``SENIOR_APPROVAL_REQUIRED`` - a PEP
+            hold and the actor lacks the permission; ``FOUR_EYES_REQUIRED`` - a PEP hold whose
+            alert is assigned to the actor.
+        ValidationFailed: ``NOTE_REQUIRED`` without a note; for a PEP hold ``EDD_REQUIRED``
+            when a finding is missing, ``EDD_TOO_LONG`` when one is too long.
+
+    Nothing is written when it raises.
+    """
+    require_staff(actor, "Only operations staff release account holds.")
+    pep = hold.reason == AccountHold.Reason.PEP_REVIEW
+    if pep and not can_approve_pep_relationship(actor):
+        raise PermissionDenied(
+            "Releasing a PEP hold establishes a business relationship with a politically "
+            "exposed person: it needs senior-management approval (permission "
+            f"{PEP_APPROVAL_PERMISSION}).", code="SENIOR_APPROVAL_REQUIRED",
+        )
     if not note.strip():
         raise ValidationFailed(
             "A note is required.", code="NOTE_REQUIRED", fields={"note": ["Required."]}
         )
+    findings = (
+        _edd_findings(source_of_wealth=edd_source_of_wealth, source_of_funds=edd_source_of_funds)
+        if pep else {}
+    )
     with transaction.atomic():
         locked = AccountHold.objects.select_for_update().get(pk=hold.pk)
-        if locked.released_at is None:
-            locked.released_at = timezone.now()
-            locked.released_by = actor
-            locked.release_note = note.strip()
-            locked.save(update_fields=["released_at", "released_by", "release_note", "updated_at"])
+        if locked.released_at is not None:
+            return locked
+        alert = None
+        if pep and locked.alert_id is not None:
+            alert = ComplianceAlert.objects.select_for_update().get(pk=locked.alert_id)
+            if alert.assigned_to_id == actor.pk:
+                raise PermissionDenied(
+                    "You worked this PEP alert (it is assigned to you): another senior manager "
+                    "must approve the relationship.", code="FOUR_EYES_REQUIRED",
+                )
+        locked.released_at = timezone.now()
+        locked.released_by = actor
+        locked.release_note = note.strip()
+        for name, value in findings.items():
+            setattr(locked, name, value)
+        locked.save(update_fields=["released_at", "released_by", "release_note", *findings,
+                                   "updated_at"])
+        if alert is not None:
+            AlertNote.objects.create(
+                alert=alert, author=actor,
+                text=f"PEP relationship approved (senior management), hold released. "
+                f"Source of wealth: {findings['edd_source_of_wealth']}. Source of funds: "
+                f"{findings['edd_source_of_funds']}. {locked.release_note}",
+            )
     return locked
 
 

@@ -241,7 +241,13 @@ def test_kyc_cannot_be_approved_until_the_pep_review_is_done(peps, staff):
         reason="PEP confirmed; EDD done, approved by the MLRO",
     )
     hold = AccountHold.objects.get(user=user)
-    account_hold_release(hold=hold, actor=staff, note="EDD complete, senior management approved")
+    account_hold_release(
+        hold=hold,
+        actor=staff,  # a superuser: holds compliance.approve_pep_relationship
+        note="EDD complete, senior management approved",
+        edd_source_of_wealth="Ministerial salary, inherited property",
+        edd_source_of_funds="Savings account at a French bank",
+    )
     assert not user_is_on_hold(user)
     assert kyc_approve(profile=profile, reviewer=staff).status == KycStatus.APPROVED
     screen_user(user)  # reviewed: later re-screens do not hold again
@@ -376,6 +382,8 @@ def test_pep_alerts_and_holds_are_filtered_and_released_with_a_reason_in_admin(p
             "_selected_action": [hold.pk],
             "apply": "1",
             "reason": "EDD complete, senior management approved",
+            "edd_source_of_wealth": "Ministerial salary, inherited property",
+            "edd_source_of_funds": "Savings account at a French bank",
         },
     )
     hold.refresh_from_db()
