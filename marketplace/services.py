@@ -17,7 +17,7 @@ from uuid import uuid4
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.enums import Role
@@ -32,10 +32,10 @@ from invoices.pricing import (
     investment_quote,
     platform_fee,
 )
-from invoices.selectors import exposure, invoice_duplicates
+from invoices.selectors import invoice_duplicates
 from invoices.services import invoice_transition, raise_double_financing_alerts
 from paymint.core import clock
-from paymint.core.db import advisory_xact_lock, update_columns
+from paymint.core.db import update_columns
 from paymint.core.errors import ApplicationError, Conflict, PermissionDenied, ValidationFailed
 from paymint.core.money import allocate, quantize_money
 from settlements.enums import AccountKind, EntryKind
@@ -51,6 +51,11 @@ from settlements.ledger import (
 )
 from settlements.stellar.tokens import chain_on_disbursement
 
+from .concentration import (
+    check_investor_concentration,
+    check_listing_concentration,
+    lock_listing_concentration,
+)
 from .enums import InvestmentStatus
 from .models import Investment, Listing
 
@@ -145,8 +150,8 @@ def listing_create(
             raise ApplicationError("The due date is too close to list this invoice.",
                                    code="DUE_DATE_NOT_IN_FUTURE", http_status=422)
         advance = advance_amount(locked.face_value, rate, locked.currency)
-        _lock_listing_concentration(invoice=locked)
-        _check_listing_concentration(invoice=locked, advance=advance)
+        lock_listing_concentration(invoice=locked)
+        check_listing_concentration(invoice=locked, advance=advance)
         fee = platform_fee(advance, config["PLATFORM_FEE_RATE"], locked.currency)
         now = clock.now()
         listing = Listing.objects.create(
@@ -174,57 +179,6 @@ def listing_create(
         invoice_transition(invoice=locked, to_status=InvoiceStatus.LISTED, actor=seller,
                            reason=f"listed for {advance} {locked.currency}")
     return listing
-
-
-class ConcentrationLimit(Conflict):
-    code = "CONCENTRATION_LIMIT"
-
-
-def _lock_listing_concentration(*, invoice: Invoice) -> None:
-    """Serialize the listings of ``invoice``'s seller and of its debtor (across sellers) until
-    commit: the exposures :func:`_check_listing_concentration` reads are sums over other
-    invoices, which no row lock of this transaction covers. Runs after the invoice row lock."""
-    names = [f"paymint:listing:seller:{invoice.seller_id}"]
-    if invoice.debtor_key:
-        names.append(f"paymint:listing:debtor:{invoice.debtor_key}")
-    advisory_xact_lock(*names)
-
-
-def _check_listing_concentration(*, invoice: Invoice, advance: Decimal) -> None:
-    """Refuse a listing that would take the debtor's (across all sellers) or the seller's
-    outstanding advances above ``MAX_DEBTOR_EXPOSURE`` / ``MAX_SELLER_EXPOSURE``. Call it
-    under :func:`_lock_listing_concentration`, or concurrent listings all pass."""
-    config = settings.PAYMINT
-    on_debtor = exposure(currency=invoice.currency, debtor_key=invoice.debtor_key,
-                         exclude_invoice=invoice) if invoice.debtor_key else Decimal(0)
-    if on_debtor + advance > config["MAX_DEBTOR_EXPOSURE"]:
-        raise ConcentrationLimit(
-            f"PayMint's exposure to this debtor would exceed {config['MAX_DEBTOR_EXPOSURE']} "
-            f"{invoice.currency}.", code="DEBTOR_CONCENTRATION_LIMIT")
-    of_seller = exposure(currency=invoice.currency, seller=invoice.seller,
-                         exclude_invoice=invoice)
-    if of_seller + advance > config["MAX_SELLER_EXPOSURE"]:
-        raise ConcentrationLimit(
-            f"Your outstanding advances would exceed {config['MAX_SELLER_EXPOSURE']} "
-            f"{invoice.currency}.", code="SELLER_CONCENTRATION_LIMIT")
-
-
-def _check_investor_concentration(*, investor, invoice: Invoice, currency: str,
-                                  amount: Decimal) -> None:
-    """Refuse an investment that would take the investor's outstanding principal on one
-    debtor above ``MAX_INVESTOR_DEBTOR_EXPOSURE``. Call it with the investor's cash account
-    locked (every funding by the investor locks it first), or two fundings of different
-    listings of one debtor both pass."""
-    cap = settings.PAYMINT["MAX_INVESTOR_DEBTOR_EXPOSURE"]
-    current = Investment.objects.filter(
-        investor=investor, status=InvestmentStatus.ACTIVE, currency=currency,
-        listing__invoice__debtor_key=invoice.debtor_key,
-    ).aggregate(total=Sum(F("amount") - F("principal_repaid")))["total"] or Decimal(0)
-    if current + amount > cap:
-        raise ConcentrationLimit(
-            f"Your exposure to this debtor would exceed {cap} {currency} "
-            f"(now {current}).", code="INVESTOR_CONCENTRATION_LIMIT",
-            fields={"amount": [f"At most {max(cap - current, Decimal(0))}."]})
 
 
 def _fingerprint(listing_id, amount: Decimal) -> str:
@@ -336,7 +290,7 @@ def investment_create(
             cash = accounts.get(cash_key) or ledger_account(
                 AccountKind.INVESTOR_CASH, locked.currency, owner=investor)
             lock_accounts([cash])  # the investor's lock; ledger_post re-locks it (a no-op)
-            _check_investor_concentration(investor=investor, invoice=invoice,
+            check_investor_concentration(investor=investor, invoice=invoice,
                                           currency=locked.currency, amount=amount)
             if (locked.discount_rate, locked.due_date) != (listing.discount_rate,
                                                            listing.due_date):

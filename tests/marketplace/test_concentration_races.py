@@ -19,9 +19,10 @@ from django.db.models import F, Sum
 from invoices.enums import InvoiceStatus
 from invoices.models import Invoice
 from invoices.selectors import exposure
+from marketplace.concentration import ConcentrationLimit
 from marketplace.enums import InvestmentStatus
 from marketplace.models import Investment, Listing
-from marketplace.services import ConcentrationLimit, investment_create, listing_create
+from marketplace.services import investment_create, listing_create
 from settlements.enums import AccountKind
 from settlements.ledger import account_balance, ledger_account
 from tests.conftest import assert_books_balanced, deposit, run_in_threads
