@@ -1,8 +1,12 @@
 """Writes for the marketplace: listing an invoice, funding it, disbursing the advance.
 
 Lock order for every money-moving operation on an invoice (see ``settlements.ledger``):
-``Listing`` row -> ``Invoice`` row -> the investor's cash account (funding: taken before the
-investor's concentration check) -> other ledger accounts by ascending id.
+``Listing`` row -> ``Invoice`` row -> every ledger account the transaction will debit, in one
+:func:`~settlements.ledger.lock_accounts` batch (ascending id). A funding's batch is the
+investor's cash account, plus the invoice escrow when the funding fills the listing (the
+disbursement in the same transaction debits it), taken before the investor's concentration
+check; expiry's is the escrow (refunds or a partial disbursement). Credited accounts (the
+seller's cash, fee revenue, the investors' refunds) are not locked.
 
 Listing an invoice: ``Invoice`` row -> advisory locks on the seller and the debtor
 (:func:`paymint.core.db.advisory_xact_lock`, one call) -> the concentration check.
@@ -212,10 +216,12 @@ def investment_create(
     ledger accounts) is read before the locks, so that the listing is held only for the
     checks and writes that need it. AML monitoring of the entry runs after commit.
 
-    Locks, in this order: the listing row, the invoice row, the investor's cash account (before
-    the concentration check: it serializes the investor's fundings of any listing, so the
-    exposure read next includes the investor's investments committed before), then what
-    ``ledger_post`` and a disbursement lock (accounts by ascending id).
+    Locks, in this order: the listing row, the invoice row, then in one batch (ascending id)
+    the investor's cash account and - when the funding fills the listing and so disburses - the
+    invoice escrow, before the concentration check (the investor's cash account serializes
+    the investor's fundings of any listing, so the exposure read next includes the investor's
+    investments committed before). ``ledger_post`` and the disbursement re-lock what the batch
+    holds and lock nothing else: the seller's cash and the fee revenue are only credited.
 
     Idempotent per investor and ``idempotency_key``: a replay returns the first investment
     (``created`` is False); the same key with another listing or amount is refused.
@@ -287,9 +293,17 @@ def investment_create(
                     f"The minimum ticket is {locked.min_ticket} {locked.currency}.",
                     code="BELOW_MIN_TICKET", fields={"amount": ["Below the minimum ticket."]},
                 )
+            # Created here if missing: the escrow only by transactions holding this listing's
+            # lock, so the insert never waits; both are rolled back with a refused funding.
             cash = accounts.get(cash_key) or ledger_account(
                 AccountKind.INVESTOR_CASH, locked.currency, owner=investor)
-            lock_accounts([cash])  # the investor's lock; ledger_post re-locks it (a no-op)
+            escrow = accounts.get(escrow_key) or ledger_account(
+                AccountKind.INVOICE_ESCROW, locked.currency, invoice=invoice)
+            fills = amount == remaining
+            # The transaction's one batch of account locks: the investor's cash (the funding
+            # debits it) and, when _disburse runs below, the escrow it debits. ledger_post
+            # re-locks them (no-ops).
+            lock_accounts([cash, escrow] if fills else [cash])
             check_investor_concentration(investor=investor, invoice=invoice,
                                           currency=locked.currency, amount=amount)
             if (locked.discount_rate, locked.due_date) != (listing.discount_rate,
@@ -298,8 +312,6 @@ def investment_create(
                 quote = investment_quote(principal=amount, currency=locked.currency,
                                          discount_rate=locked.discount_rate, start=today,
                                          due_date=locked.due_date)
-            escrow = accounts.get(escrow_key) or ledger_account(
-                AccountKind.INVOICE_ESCROW, locked.currency, invoice=invoice)
             entry = ledger_post(
                 kind=EntryKind.FUNDING,
                 idempotency_key=f"funding:{investor.pk}:{key}" if key else f"funding:{uuid4()}",
@@ -328,7 +340,7 @@ def investment_create(
                 investor_count=F("investor_count") + 1,
                 updated_at=timezone.now(),
             )
-            if amount == remaining:
+            if fills:
                 Listing.objects.filter(pk=locked.pk).update(funded_at=now)
                 invoice_transition(invoice=invoice, to_status=InvoiceStatus.FUNDED,
                                    actor=investor, reason="advance amount fully funded")
@@ -357,7 +369,10 @@ def _disburse(*, listing_id: int) -> None:
 
     Fixes each investment's discount fee: the invoice's discount fee for the actual days from
     today (disbursement) to the due date, ACT/365F, rounded once, split pro rata by funded
-    amount with the largest-remainder method. Runs inside the funding transaction.
+    amount with the largest-remainder method. Runs inside the funding (or expiry) transaction,
+    under its listing and invoice locks. The escrow is the only account it debits, so the only
+    one it locks: already held by a filling funding's batch, or the expiry's one batch. The
+    seller's cash and the fee revenue are credited, which locks nothing.
     """
     listing = Listing.objects.select_related("invoice", "invoice__seller").get(pk=listing_id)
     invoice = listing.invoice

@@ -4,9 +4,24 @@ Every money movement goes through :func:`ledger_post`: one balanced, immutable
 :class:`~settlements.models.JournalEntry`, idempotent by its key, with a no-negative-balance
 check made under row locks inside the caller's transaction.
 
-Lock order (kept here, used by every service that moves money): first the business row the
-movement is about (the invoice's ``Listing``), then ledger accounts in ascending ``id``. A fixed
-order means concurrent movements serialize instead of deadlocking.
+Lock order (kept here, used by every service that moves money): first the business rows the
+movement is about (the invoice's ``Listing``, then its ``Invoice``; a settlement's or a
+withdrawal's own row), then the ledger accounts the transaction will debit, all of them in ONE
+:func:`lock_accounts` call (ascending ``id``) made before any other account lock. A transaction
+never takes a second batch of account locks: it works out every account it will debit before
+the first lock (a funding that fills its listing also locks the escrow its disbursement
+debits; a recourse the escrow its distribution debits), and the locks :func:`ledger_post` takes
+are then re-locks of rows already held (no-ops). A fixed order means concurrent movements
+serialize instead of deadlocking.
+
+Account locks are ``FOR NO KEY UPDATE``, never ``FOR UPDATE``: they guard balances against
+concurrent debits. A credit takes no explicit lock, but the foreign-key check of its posting
+(deferred to commit by Django) takes ``FOR KEY SHARE`` on the account; that conflicts with
+``FOR UPDATE``, not with ``FOR NO KEY UPDATE``. With ``FOR UPDATE`` a transaction crediting an
+account that another one holds waits for it at commit, outside any order: a recourse holding the
+seller's cash and crediting the investors, against an investor's funding that holds the
+investor's cash and credits the same seller, deadlocked
+(``tests/settlements/test_concurrency_lock_order.py``).
 """
 
 from __future__ import annotations
@@ -142,11 +157,15 @@ def platform_account(kind: str, currency: str) -> LedgerAccount:
 
 
 def lock_accounts(accounts: Iterable[LedgerAccount | AccountRef]) -> None:
-    """Lock ``accounts`` FOR UPDATE in ascending id order (the ledger's fixed lock order)."""
+    """Lock ``accounts`` ``FOR NO KEY UPDATE`` in ascending id order (the ledger's fixed lock
+    order), until commit. Call it once per transaction with every account the transaction
+    will debit; locking a row the transaction already holds is a no-op. The lock does not
+    block the foreign-key checks of other transactions' postings crediting these accounts
+    (``FOR KEY SHARE``, see the module docstring)."""
     ids = sorted({a.pk for a in accounts})
     if ids:
-        list(LedgerAccount.objects.select_for_update().filter(pk__in=ids).order_by("pk")
-             .values_list("pk", flat=True))
+        list(LedgerAccount.objects.select_for_update(no_key=True).filter(pk__in=ids)
+             .order_by("pk").values_list("pk", flat=True))
 
 
 #: Storage precision of amounts (7 places, Stellar's). Database sums are brought back to it:
@@ -196,8 +215,11 @@ def ledger_post(
 
     Must run inside the caller's transaction (it is one step of a business operation). Legs
     with a zero amount are dropped; amounts must already be rounded to the currency's minor unit.
-    Accounts whose balance would go negative (all but ``MAY_GO_NEGATIVE`` kinds) are locked in
-    id order and checked against their posted balance.
+    Debited accounts that must not go negative (all but ``MAY_GO_NEGATIVE`` kinds) are locked
+    (:func:`lock_accounts`) and checked against their posted balance. This is the
+    transaction's one batch of account locks, or a no-op re-lock when the caller locked them
+    already (a transaction that locks accounts itself, or posts several entries, locks all of
+    them first).
 
     Raises:
         UnbalancedEntry: legs do not sum to zero, mix currencies, or are not in minor units.

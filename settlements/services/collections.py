@@ -102,7 +102,10 @@ def _recourse(*, listing: Listing, invoice: Invoice, investments: list[Investmen
     seller_cash = ledger_account(AccountKind.SELLER_CASH, currency, owner=invoice.seller)
     receivable = ledger_account(AccountKind.SELLER_RECEIVABLE, currency, owner=invoice.seller)
     escrow = ledger_account(AccountKind.INVOICE_ESCROW, currency, invoice=invoice)
-    lock_accounts([seller_cash])
+    # The transaction's one batch of account locks (settlements.ledger): the seller's cash,
+    # debited here, and the escrow, debited by the distribution below (the receivable may go
+    # negative and is not locked; the investors' cash and the fee revenue are only credited).
+    lock_accounts([seller_cash, escrow])
     from_cash = min(max(account_balance(seller_cash), ZERO), owed)
     ledger_post(
         kind=EntryKind.RECOURSE,
