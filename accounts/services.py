@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -19,6 +20,7 @@ from .banking import iban_validate
 from .enums import KYC_TRANSITIONS, KycKind, KycStatus, Role
 from .lockout import lockout_clear
 from .models import KycProfile, KycStatusEvent, User
+from .roles import DEFAULT_ROLES, ROLES, role_groups
 
 
 def user_register(*, email: str, password: str, role: str) -> User:
@@ -51,13 +53,31 @@ def user_register(*, email: str, password: str, role: str) -> User:
         ) from None
 
 
-def staff_user_create(*, email: str, password: str) -> User:
-    """Create an operations staff account (admin access). Used by ops tooling and the demo;
-    never reachable from sign-up.
+def staff_user_create(
+    *, email: str, password: str, roles: Iterable[str] = DEFAULT_ROLES
+) -> User:
+    """Create a back-office staff account (admin access, two-factor required there) with the
+    given roles (:data:`accounts.roles.ROLES`: ``operations``, ``compliance``,
+    ``senior_management``). Used by ops tooling and the demo; never reachable from sign-up.
+
+    The account is ``is_staff`` but never a superuser: what it may see and do in the admin
+    comes from its roles' groups. Superusers are made only with ``manage.py createsuperuser``
+    (break-glass).
 
     Raises:
-        ValidationFailed: ``WEAK_PASSWORD``. Conflict: ``EMAIL_TAKEN``.
+        ValidationFailed: ``UNKNOWN_ROLE`` (no role, or one not in ``ROLES``),
+            ``WEAK_PASSWORD``.
+        Conflict: ``EMAIL_TAKEN``.
     """
+    roles = (roles,) if isinstance(roles, str) else tuple(dict.fromkeys(roles))
+    unknown = [role for role in roles if role not in ROLES]
+    if unknown or not roles:
+        raise ValidationFailed(
+            f"Unknown role(s): {', '.join(unknown) or 'none given'}; "
+            f"use {', '.join(ROLES)}.",
+            code="UNKNOWN_ROLE",
+            fields={"roles": [f"Choose from {', '.join(ROLES)}."]},
+        )
     email = User.objects.normalize_email(email).lower()
     try:
         validate_password(password, user=User(email=email, username=email))
@@ -66,7 +86,12 @@ def staff_user_create(*, email: str, password: str) -> User:
                                fields={"password": exc.messages}) from exc
     try:
         with transaction.atomic():
-            return User.objects.create_superuser(email=email, password=password)
+            user = User.objects.create_user(
+                email=email, password=password, role=Role.STAFF, is_staff=True,
+                is_superuser=False,
+            )
+            user.groups.set(role_groups(roles))
+            return user
     except IntegrityError:
         raise Conflict("An account with this email already exists.", code="EMAIL_TAKEN") from None
 

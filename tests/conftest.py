@@ -47,7 +47,10 @@ def _media_root(settings, tmp_path):
 
 @pytest.fixture
 def staff(db):
-    return staff_user_create(email="ops@example.com", password=STRONG_PASSWORD)
+    """The back-office account of the demo: operations and compliance roles, not a superuser
+    (a PEP release needs a senior_management user besides)."""
+    return staff_user_create(email="ops@example.com", password=STRONG_PASSWORD,
+                             roles=("operations", "compliance"))
 
 
 def make_user(role: str, email: str, *, kyc: dict | None = None, approve_by=None):
@@ -255,19 +258,45 @@ def run_in_threads(count: int, work, *, timeout: float = 60.0) -> list:
     return results
 
 
-@pytest.fixture
-def ops_client(client, staff):
-    """A test client signed in as ops staff with a verified TOTP device (the admin requires
+def admin_sign_in(client, user):
+    """Sign ``client`` in as ``user`` with a verified TOTP device (the admin requires
     two-factor authentication for staff)."""
     from django.apps import apps
 
-    client.force_login(staff)
+    client.force_login(user)
     if apps.is_installed("django_otp.plugins.otp_totp"):
         from django_otp import DEVICE_ID_SESSION_KEY
         from django_otp.plugins.otp_totp.models import TOTPDevice
 
-        device = TOTPDevice.objects.create(user=staff, name="ops phone", confirmed=True)
+        device = TOTPDevice.objects.create(user=user, name="ops phone", confirmed=True)
         session = client.session
         session[DEVICE_ID_SESSION_KEY] = device.persistent_id
         session.save()
     return client
+
+
+@pytest.fixture
+def ops_client(client, staff):
+    """A test client signed in as ``staff`` (operations + compliance roles) with a verified
+    TOTP device."""
+    return admin_sign_in(client, staff)
+
+
+@pytest.fixture
+def senior_staff(staff):
+    """``staff`` given the senior_management role too (may approve PEP relationships)."""
+    from accounts.roles import role_groups
+
+    staff.groups.add(*role_groups(["senior_management"]))
+    return type(staff).objects.get(pk=staff.pk)  # fresh: no cached permissions
+
+
+@pytest.fixture
+def superuser_client(db):
+    """The break-glass superuser (``createsuperuser``), signed in with two-factor."""
+    from django.test import Client
+
+    from accounts.models import User
+
+    root = User.objects.create_superuser(email="root@example.com", password=STRONG_PASSWORD)
+    return admin_sign_in(Client(), root)

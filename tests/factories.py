@@ -10,6 +10,7 @@ import factory
 
 from accounts.enums import KycKind, KycStatus, Role
 from accounts.models import KycProfile, User
+from accounts.roles import DEFAULT_ROLES, role_groups
 from invoices.enums import InvoiceStatus, RiskGrade
 from invoices.fingerprints import debtor_key
 from invoices.models import Invoice
@@ -33,10 +34,19 @@ class UserFactory(factory.django.DjangoModelFactory):
         if create:
             obj.save()
 
+    @factory.post_generation
+    def roles(obj, create, extracted, **kwargs):
+        """Back-office roles (``accounts.roles.ROLES``) given to a staff user's groups:
+        operations by default, ``roles=[...]`` chooses (``roles=()``: none)."""
+        names = DEFAULT_ROLES if extracted is None and obj.is_staff else extracted
+        if create and names:
+            obj.groups.set(role_groups(names))
+
     class Params:
         seller = factory.Trait(role=Role.SELLER)
         investor = factory.Trait(role=Role.INVESTOR)
-        staff = factory.Trait(role=Role.STAFF, is_staff=True, is_superuser=True)
+        # Staff are never superusers: what they may do comes from their roles.
+        staff = factory.Trait(role=Role.STAFF, is_staff=True, is_superuser=False)
 
 
 class KycProfileFactory(factory.django.DjangoModelFactory):

@@ -470,9 +470,11 @@ def test_password_reset_revokes_tokens_ends_sessions_and_clears_the_lockout(sell
     assert web_login(client, seller.email, NEW_PASSWORD).status_code == 302
 
 
-def test_admin_password_change_revokes_refresh_tokens(ops_client, seller):
+def test_admin_password_change_revokes_refresh_tokens(superuser_client, seller):
+    # Setting someone's password in the admin is for the break-glass superuser only (the
+    # staff roles have no change_user: see tests/accounts/test_roles.py).
     tokens = pair(seller)
-    response = ops_client.post(
+    response = superuser_client.post(
         f"{ADMIN}accounts/user/{seller.pk}/password/",
         {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true"},
     )

@@ -68,8 +68,9 @@ class TestRegister:
             "ops@example.com",
             Role.STAFF,
             True,
-            True,
+            False,  # never a superuser: the operations role by default
         )
+        assert [g.name for g in staff.groups.all()] == ["operations"]
 
 
 class TestKycSubmit:

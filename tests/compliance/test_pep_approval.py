@@ -41,7 +41,7 @@ HOLDS = "admin:compliance_accounthold_changelist"
 
 def _staff(email: str, *codenames: str):
     """A non-superuser staff member holding the given compliance permissions."""
-    user = UserFactory(email=email, role=Role.STAFF, is_staff=True)
+    user = UserFactory(email=email, role=Role.STAFF, is_staff=True, roles=())
     user.user_permissions.add(
         *Permission.objects.filter(content_type__app_label="compliance", codename__in=codenames)
     )
@@ -270,8 +270,9 @@ def test_admin_release_of_a_pep_hold_without_the_permission_is_refused(pep_hold,
 
 
 def test_admin_release_of_a_pep_hold_asks_for_the_edd_and_records_the_approval(
-    pep_hold, ops_client, staff
+    pep_hold, senior_staff, ops_client
 ):
+    staff = senior_staff  # operations + compliance + senior_management
     page = _post_release(ops_client, pep_hold)
     text = page.content.decode()
     assert 'name="edd_source_of_wealth"' in text and 'name="edd_source_of_funds"' in text

@@ -221,8 +221,9 @@ def test_a_pep_match_holds_the_account_with_an_edd_alert(peps, legal_name, list_
 def test_kyc_cannot_be_approved_until_the_pep_review_is_done(peps, staff):
     from accounts.enums import KycStatus
     from accounts.models import KycProfile
-    from accounts.services import kyc_approve
+    from accounts.services import kyc_approve, staff_user_create
     from paymint.core.errors import Conflict
+    from tests.conftest import STRONG_PASSWORD
 
     user = _applicant("Zhanna Primerchuk")
     screen_user(user)  # what the KYC submission enqueues after commit
@@ -241,9 +242,11 @@ def test_kyc_cannot_be_approved_until_the_pep_review_is_done(peps, staff):
         reason="PEP confirmed; EDD done, approved by the MLRO",
     )
     hold = AccountHold.objects.get(user=user)
+    senior = staff_user_create(email="board@example.com", password=STRONG_PASSWORD,
+                               roles=("senior_management",))
     account_hold_release(
         hold=hold,
-        actor=staff,  # a superuser: holds compliance.approve_pep_relationship
+        actor=senior,  # holds compliance.approve_pep_relationship
         note="EDD complete, senior management approved",
         edd_source_of_wealth="Ministerial salary, inherited property",
         edd_source_of_funds="Savings account at a French bank",
@@ -354,7 +357,9 @@ def test_loading_the_pep_list_rescreens_existing_users_and_debtors(seller, make_
 # --- Back office --------------------------------------------------------------------------
 
 
-def test_pep_alerts_and_holds_are_filtered_and_released_with_a_reason_in_admin(peps, ops_client):
+def test_pep_alerts_and_holds_are_filtered_and_released_with_a_reason_in_admin(
+    peps, senior_staff, ops_client
+):  # a senior manager: a PEP hold needs senior-management approval
     user = _applicant("Zhanna Primerchuk")
     screen_user(user)
     alert = ComplianceAlert.objects.get(user=user)

@@ -49,7 +49,7 @@ INVESTORS = [
     {"email": "chiara@paymint.demo", "legal_name": "Chiara Fondi S.r.l.", "country": "IT",
      "tax_id": "IT00743110157", "deposit": "500.00", "fund": None},  # funds the remainder
 ]
-STAFF = {"email": "ops@paymint.demo"}
+STAFF = {"email": "ops@paymint.demo", "roles": ("operations", "compliance")}
 
 
 class DemoFailed(CommandError):
@@ -67,8 +67,12 @@ class Command(BaseCommand):
         self.reported_chain_rows: set[int] = set()
         started = time.monotonic()
         self.section("0. Operations staff")
-        staff = staff_user_create(email=STAFF["email"], password=PASSWORD)
-        self.line(f"staff user {staff.email} (Django admin)")
+        # Not a superuser: the back-office roles the demo uses (no PEP release, so no
+        # senior_management).
+        staff = staff_user_create(email=STAFF["email"], password=PASSWORD,
+                                  roles=STAFF["roles"])
+        self.line(f"staff user {staff.email} (Django admin; roles: "
+                  f"{', '.join(STAFF['roles'])})")
 
         self.section("1. Seller registers, completes KYB, ops approve it")
         seller_token = self.register_and_kyc("SELLER", SELLER)
