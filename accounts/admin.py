@@ -206,7 +206,8 @@ class KycProfileAdmin(AuditHistoryMixin, admin.ModelAdmin):
         if done:
             self.message_user(request, f"{verb} {done} profile(s).", messages.SUCCESS)
 
-    @admin.action(description="Approve selected profiles (two approvals for large investors)")
+    @admin.action(description="Approve selected profiles (two approvals for large investors)",
+                  permissions=["change"])
     def approve_selected(self, request, queryset):
         return self._with_reason(
             request,
@@ -217,7 +218,8 @@ class KycProfileAdmin(AuditHistoryMixin, admin.ModelAdmin):
             require=False,
         )
 
-    @admin.action(description="Reject selected profiles (reason required)")
+    @admin.action(description="Reject selected profiles (reason required)",
+                  permissions=["change"])
     def reject_selected(self, request, queryset):
         return self._with_reason(
             request, queryset, "reject_selected", kyc_reject, "Rejected", require=True

@@ -142,7 +142,7 @@ class ComplianceAlertAdmin(AuditHistoryMixin, admin.ModelAdmin):
             self.message_user(request, f"{done} alert(s) now {to_status.lower()}.",
                               messages.SUCCESS)
 
-    @admin.action(description="Start review (assign to me)")
+    @admin.action(description="Start review (assign to me)", permissions=["change"])
     def start_review(self, request, queryset):
         self._apply(request, queryset, AlertStatus.IN_REVIEW)
 
@@ -179,7 +179,7 @@ class ComplianceAlertAdmin(AuditHistoryMixin, admin.ModelAdmin):
             "alerts": queryset, "form": form, "action": action, "opts": self.model._meta,
         })
 
-    @admin.action(description="Assign to a staff member")
+    @admin.action(description="Assign to a staff member", permissions=["change"])
     def assign(self, request, queryset):
         def apply(alert, data):
             assignee = data["assignee"]
@@ -190,7 +190,7 @@ class ComplianceAlertAdmin(AuditHistoryMixin, admin.ModelAdmin):
 
         return self._form_action(request, queryset, "assign", AssignForm, "Assign", apply)
 
-    @admin.action(description="Add a working note")
+    @admin.action(description="Add a working note", permissions=["change"])
     def add_note(self, request, queryset):
         def apply(alert, data):
             note = alert_add_note(alert=alert, author=request.user, text=data["text"])
@@ -198,11 +198,11 @@ class ComplianceAlertAdmin(AuditHistoryMixin, admin.ModelAdmin):
 
         return self._form_action(request, queryset, "add_note", NoteForm, "Note on", apply)
 
-    @admin.action(description="Resolve (reason required)")
+    @admin.action(description="Resolve (reason required)", permissions=["change"])
     def resolve(self, request, queryset):
         return self._with_reason(request, queryset, "resolve", AlertStatus.RESOLVED)
 
-    @admin.action(description="Escalate / file SAR (reason required)")
+    @admin.action(description="Escalate / file SAR (reason required)", permissions=["change"])
     def escalate(self, request, queryset):
         return self._with_reason(request, queryset, "escalate", AlertStatus.ESCALATED)
 
@@ -273,7 +273,7 @@ class AccountHoldAdmin(AuditHistoryMixin, admin.ModelAdmin):
         return False
 
     @admin.action(description="Release selected holds (reason required; PEP: EDD and "
-                              "senior-management approval)")
+                              "senior-management approval)", permissions=["change"])
     def release(self, request, queryset):
         """Release the selected holds through :func:`account_hold_release`. PEP holds ask for
         the EDD findings from staff who may approve them; others are told they cannot, and
@@ -445,13 +445,14 @@ class DataErasureRequestAdmin(AuditHistoryMixin, admin.ModelAdmin):
             "objects": queryset, "form": form, "action": action, "opts": self.model._meta,
         })
 
-    @admin.action(description="Execute erasure (anonymize personal data)")
+    @admin.action(description="Execute erasure (anonymize personal data)",
+                  permissions=["change"])
     def execute(self, request, queryset):
         from accounts.data_protection import erasure_execute
 
         return self._decide(request, queryset, "execute", erasure_execute, "Executed")
 
-    @admin.action(description="Reject (reason required)")
+    @admin.action(description="Reject (reason required)", permissions=["change"])
     def reject(self, request, queryset):
         from accounts.data_protection import erasure_reject
 

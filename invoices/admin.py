@@ -101,15 +101,15 @@ class InvoiceAdmin(AuditHistoryMixin, admin.ModelAdmin):
             "alerts": queryset, "form": form, "action": action, "opts": self.model._meta,
         })
 
-    @admin.action(description="Mark verified by operations")
+    @admin.action(description="Mark verified by operations", permissions=["change"])
     def verify(self, request, queryset):
         self._run(request, queryset, invoice_ops_verify, "Verified")
 
-    @admin.action(description="Reject (reason required)")
+    @admin.action(description="Reject (reason required)", permissions=["change"])
     def reject(self, request, queryset):
         return self._with_reason(request, queryset, "reject", invoice_ops_reject, "Rejected")
 
-    @admin.action(description="Mark disputed (reason required)")
+    @admin.action(description="Mark disputed (reason required)", permissions=["change"])
     def mark_disputed(self, request, queryset):
         return self._with_reason(request, queryset, "mark_disputed", invoice_mark_disputed,
                                  "Marked disputed")

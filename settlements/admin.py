@@ -74,6 +74,12 @@ class ChainTransactionAdmin(ReadOnlyAdmin):
     inlines = [ChainTransactionEventInline]
     actions = ["requeue"]
 
+    def has_requeue_permission(self, request) -> bool:
+        """The requeue action: ``change_chaintransaction`` (the read-only admin refuses every
+        change on a POST, so the action cannot use the ``change`` permission check)."""
+        opts = self.model._meta
+        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+
     @admin.display(description="hash")
     def short_hash(self, obj: ChainTransaction) -> str:
         return f"{obj.tx_hash[:12]}..." if obj.tx_hash else "-"
@@ -82,7 +88,8 @@ class ChainTransactionAdmin(ReadOnlyAdmin):
     def operation_count(self, obj: ChainTransaction) -> int:
         return len(obj.operations)
 
-    @admin.action(description="Requeue failed transactions (reason required)")
+    @admin.action(description="Requeue failed transactions (reason required)",
+                  permissions=["requeue"])
     def requeue(self, request, queryset):
         failed = list(queryset.filter(status=ChainTxStatus.FAILED))
         if not failed:
