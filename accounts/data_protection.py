@@ -274,7 +274,8 @@ def erasure_reject(*, erasure_request: DataErasureRequest, actor: User, reason: 
         PermissionDenied: not staff. ValidationFailed: ``REASON_REQUIRED``.
         InvalidTransition: ``ERASURE_REQUEST_CLOSED``.
     """
-    require_staff(actor, "Only operations staff decide on erasure requests.")
+    require_staff(actor, "Only operations staff decide on erasure requests.",
+                  permission="compliance.change_dataerasurerequest")
     if not reason.strip():
         raise ValidationFailed("A reason is required.", code="REASON_REQUIRED",
                                fields={"reason": ["Required."]})
@@ -312,7 +313,8 @@ def erasure_execute(*, erasure_request: DataErasureRequest, actor: User, reason:
 
     from .auth_tokens import user_refresh_tokens_revoke
 
-    require_staff(actor, "Only operations staff execute erasure requests.")
+    require_staff(actor, "Only operations staff execute erasure requests.",
+                  permission="compliance.change_dataerasurerequest")
     files: list = []
     with transaction.atomic():
         locked = _lock_open_request(erasure_request)

@@ -254,7 +254,8 @@ def kyc_transition(*, profile: KycProfile, to_status: str, actor: User | None, r
 
 
 def _require_reviewer(reviewer: User, profile: KycProfile) -> None:
-    require_staff(reviewer, "Only operations staff can decide on KYC/KYB.")
+    require_staff(reviewer, "Only operations staff can decide on KYC/KYB.",
+                  permission="accounts.change_kycprofile")
     if reviewer.pk == profile.user_id:
         raise PermissionDenied("Staff cannot review their own profile.")
 

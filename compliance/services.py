@@ -32,7 +32,8 @@ def alert_raise(
 
 
 def _require_staff(actor) -> None:
-    require_staff(actor, "Only operations staff work compliance alerts.")
+    require_staff(actor, "Only operations staff work compliance alerts.",
+                  permission="compliance.change_compliancealert")
 
 
 def alert_transition(*, alert: ComplianceAlert, to_status: str, actor, reason: str = ""

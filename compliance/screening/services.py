@@ -353,7 +353,8 @@ def account_hold_release(
 
     Nothing is written when it raises.
     """
-    require_staff(actor, "Only operations staff release account holds.")
+    require_staff(actor, "Only operations staff release account holds.",
+                  permission="compliance.change_accounthold")
     pep = hold.reason == AccountHold.Reason.PEP_REVIEW
     if pep and not can_approve_pep_relationship(actor):
         raise PermissionDenied(

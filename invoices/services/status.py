@@ -44,7 +44,7 @@ def invoice_transition(
 
 
 def _require_staff(actor) -> None:
-    require_staff(actor, code="STAFF_ONLY")
+    require_staff(actor, code="STAFF_ONLY", permission="invoices.change_invoice")
 
 
 def invoice_ops_verify(*, invoice: Invoice, actor, note: str = "") -> Invoice:

@@ -11,7 +11,13 @@ def is_active_staff(actor) -> bool:
 
 
 def require_staff(actor, message: str = "Only operations staff can do this.",
-                  code: str = "PERMISSION_DENIED") -> None:
-    """Raise :class:`PermissionDenied` unless ``actor`` is active operations staff."""
+                  code: str = "PERMISSION_DENIED", *, permission: str = "") -> None:
+    """Raise :class:`PermissionDenied` (``code``) unless ``actor`` is active operations staff
+    and, when ``permission`` (``"app_label.codename"``) is given, holds it - through a
+    back-office role (:mod:`accounts.roles`) or as the break-glass superuser. Services check
+    it themselves, so that no entry point (admin, API, shell tooling) can skip the role."""
     if not is_active_staff(actor):
         raise PermissionDenied(message, code=code)
+    if permission and not actor.has_perm(permission):
+        raise PermissionDenied(f"{message} Your back-office role does not include "
+                               f"{permission}.", code=code)

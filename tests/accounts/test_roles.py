@@ -301,3 +301,46 @@ def test_a_pep_release_needs_the_senior_management_role(operator_client, operato
     hold.refresh_from_db()
     assert hold.released_by == operator and not user_is_on_hold(user)
     assert ComplianceAlert.objects.get(pk=hold.alert_id).kind == AlertKind.PEP_MATCH
+
+
+def test_services_check_the_role_whatever_the_entry_point(db, seller):
+    """The services themselves refuse staff whose role lacks the permission (not only the
+    admin's action list): compliance-only staff cannot decide KYC or invoice checks,
+    operations-only staff cannot decide erasure requests, and nothing is written."""
+    from accounts.data_protection import erasure_reject, erasure_request_create
+    from accounts.services import kyc_approve, kyc_submit, user_register
+    from invoices.services import invoice_ops_verify
+    from paymint.core.errors import PermissionDenied
+
+    compliance_only = staff_user_create(email="mlro-only@example.com",
+                                        password=STRONG_PASSWORD, roles=("compliance",))
+    operations_only = staff_user_create(email="ops-only@example.com",
+                                        password=STRONG_PASSWORD, roles=("operations",))
+
+    applicant = user_register(email="applicant@example.com", password=STRONG_PASSWORD,
+                              role="INVESTOR")
+    profile = kyc_submit(user=applicant, legal_name="Ada Example", country="FR",
+                         tax_id="FR40303265045")
+    with pytest.raises(PermissionDenied, match="accounts.change_kycprofile"):
+        kyc_approve(profile=profile, reviewer=compliance_only)
+    profile.refresh_from_db()
+    assert profile.status != KycStatus.APPROVED
+    kyc_approve(profile=profile, reviewer=operations_only)
+    profile.refresh_from_db()
+    assert profile.status == KycStatus.APPROVED
+
+    invoice = priced_invoice(seller)
+    before = Invoice.objects.filter(pk=invoice.pk).values_list("status", flat=True).get()
+    with pytest.raises(PermissionDenied, match="invoices.change_invoice") as refused:
+        invoice_ops_verify(invoice=invoice, actor=compliance_only)
+    assert refused.value.code == "STAFF_ONLY"
+    assert Invoice.objects.filter(pk=invoice.pk).values_list("status", flat=True).get() == before
+
+    request = erasure_request_create(user=applicant)
+    with pytest.raises(PermissionDenied, match="compliance.change_dataerasurerequest"):
+        erasure_reject(erasure_request=request, actor=operations_only, reason="open positions")
+    request.refresh_from_db()
+    assert (request.status, request.decided_at, request.decided_by) == ("REQUESTED", None, None)
+    erasure_reject(erasure_request=request, actor=compliance_only, reason="open positions")
+    request.refresh_from_db()
+    assert (request.status, request.decided_by) == ("REJECTED", compliance_only)

@@ -51,14 +51,20 @@ def _staff(email: str, *codenames: str):
 @pytest.fixture
 def analyst(db):
     """Ops staff who work alerts and release holds, without senior-management rights."""
-    return _staff("analyst@example.com", "view_accounthold", "change_accounthold")
+    return _staff(
+        "analyst@example.com", "view_accounthold", "change_accounthold", "change_compliancealert"
+    )
 
 
 @pytest.fixture
 def senior(db):
-    """A senior manager: may approve PEP relationships."""
+    """A senior manager (the MLRO): works alerts and may approve PEP relationships."""
     return _staff(
-        "mlro@example.com", "view_accounthold", "change_accounthold", "approve_pep_relationship"
+        "mlro@example.com",
+        "view_accounthold",
+        "change_accounthold",
+        "change_compliancealert",
+        "approve_pep_relationship",
     )
 
 
