@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import transaction
 
 from paymint.core.errors import Conflict, InvalidTransition, PermissionDenied
+from paymint.core.permissions import require_staff
 
 from .enums import KycKind, KycStatus
 from .models import KycApproval, KycProfile, User
@@ -50,8 +51,8 @@ def kyc_approve_with_four_eyes(
         Conflict: ``FOUR_EYES_SAME_REVIEWER`` when this reviewer already approved this
             submission (the second approval must come from someone else).
     """
-    if not (reviewer.is_staff and reviewer.is_active):
-        raise PermissionDenied("Only operations staff can decide on KYC/KYB.")
+    require_staff(reviewer, "Only operations staff can decide on KYC/KYB.",
+                  permission="accounts.change_kycprofile")
     if reviewer.pk == profile.user_id:
         raise PermissionDenied("Staff cannot review their own profile.")
     reason = reason.strip()

@@ -20,7 +20,7 @@ from django.db import transaction
 
 from invoices.extraction.pipeline import sniff_content_type
 from paymint.core.errors import NotFound, ValidationFailed
-from paymint.core.storage import PrivateFile
+from paymint.core.storage import PrivateFile, is_verified_staff
 from paymint.core.uploads import upload_quota_reserve
 
 from .enums import KycKind
@@ -115,7 +115,8 @@ def kyc_submit_with_document(
 
 
 def kyc_document_get_for_viewer(*, user: User, document_id) -> KycDocument:
-    """A document its viewer may open: two-factor verified staff, or the profile's owner.
+    """A document its viewer may open: two-factor verified staff whose role may view KYC
+    documents, or the profile's owner.
 
     Raises:
         NotFound: ``DOCUMENT_NOT_FOUND`` for a bad id or someone else's document.
@@ -125,8 +126,7 @@ def kyc_document_get_for_viewer(*, user: User, document_id) -> KycDocument:
     except ValueError:
         raise NotFound("Document not found.", code="DOCUMENT_NOT_FOUND") from None
     documents = KycDocument.objects.select_related("profile").filter(public_id=pk)
-    staff_ok = user.is_staff and user.is_active and getattr(user, "is_verified", lambda: False)()
-    if not staff_ok:
+    if not is_verified_staff(user, "accounts.view_kycdocument"):
         documents = documents.filter(profile__user=user)
     document = documents.first()
     if document is None:

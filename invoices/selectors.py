@@ -61,13 +61,14 @@ def invoice_private_file(invoice: Invoice) -> PrivateFile:
 
 def invoice_document_for_viewer(*, user, object_id) -> PrivateFile:
     """The document of invoice ``object_id`` (UUID) for its seller or two-factor verified
-    staff (the private file resolver of ``paymint.core.storage``).
+    staff whose role may view invoices (the private file resolver of
+    ``paymint.core.storage``).
 
     Raises:
         NotFound: ``INVOICE_NOT_FOUND`` for a bad id or anyone else's invoice.
     """
     invoices = Invoice.objects.filter(public_id=_parse_uuid(object_id))
-    if not is_verified_staff(user):
+    if not is_verified_staff(user, "invoices.view_invoice"):
         invoices = invoices.filter(seller=user)
     invoice = invoices.first()
     if invoice is None:

@@ -63,13 +63,16 @@ class PrivateFile:
     content_type: str
 
 
-def is_verified_staff(user) -> bool:
-    """Active staff signed in with their second factor (django-otp ``is_verified``)."""
+def is_verified_staff(user, permission: str = "") -> bool:
+    """Active staff signed in with their second factor (django-otp ``is_verified``) and, when
+    ``permission`` (``"app_label.codename"``) is given, holding it through their back-office
+    role (:mod:`accounts.roles`)."""
     return bool(
         user.is_authenticated
         and user.is_staff
         and user.is_active
         and getattr(user, "is_verified", lambda: False)()
+        and (not permission or user.has_perm(permission))
     )
 
 

@@ -344,3 +344,46 @@ def test_services_check_the_role_whatever_the_entry_point(db, seller):
     erasure_reject(erasure_request=request, actor=compliance_only, reason="open positions")
     request.refresh_from_db()
     assert (request.status, request.decided_by) == ("REJECTED", compliance_only)
+
+
+def test_private_documents_and_requeue_need_the_role_not_just_staff(db, seller):
+    """Two-factor verified staff open another user's KYC document or invoice document only
+    when their role may view them, and requeue a chain transaction only with the permission
+    to change it; the owner always opens their own."""
+    from accounts.kyc_documents import kyc_document_get_for_viewer, kyc_submit_with_document
+    from accounts.models import KycDocument
+    from invoices.selectors import invoice_document_for_viewer
+    from paymint.core.errors import NotFound, PermissionDenied
+    from settlements.stellar.enums import ChainPurpose
+    from settlements.stellar.outbox import chain_tx_enqueue, chain_tx_requeue
+    from tests.conftest import MUSTANG_PDF, uploaded
+
+    def verified(user):
+        user.is_verified = lambda: True  # signed in with the second factor (django-otp)
+        return user
+
+    pep_approver = verified(staff_user_create(email="board@example.com",
+                                              password=STRONG_PASSWORD,
+                                              roles=("senior_management",)))
+    operator = verified(staff_user_create(email="ops2@example.com", password=STRONG_PASSWORD))
+
+    applicant = make_user("INVESTOR", "kyc-owner@example.com")
+    kyc_submit_with_document(
+        user=applicant, legal_name="Ada Example", country="FR", tax_id="FR40303265045",
+        document=uploaded(MUSTANG_PDF.read_bytes(), "id.pdf", "application/pdf"),
+    )
+    document = KycDocument.objects.get(profile__user=applicant)
+    with pytest.raises(NotFound):
+        kyc_document_get_for_viewer(user=pep_approver, document_id=document.public_id)
+    assert kyc_document_get_for_viewer(user=operator, document_id=document.public_id) == document
+    assert kyc_document_get_for_viewer(user=applicant, document_id=document.public_id) == document
+
+    invoice = priced_invoice(seller)
+    with pytest.raises(NotFound):
+        invoice_document_for_viewer(user=pep_approver, object_id=invoice.public_id)
+    assert invoice_document_for_viewer(user=operator, object_id=invoice.public_id)
+
+    row = chain_tx_enqueue(purpose=ChainPurpose.SETTLEMENT_PAYOUT, idempotency_key="roles-requeue",
+                           source="G" + "A" * 55, operations=[])
+    with pytest.raises(PermissionDenied, match="settlements.change_chaintransaction"):
+        chain_tx_requeue(chain_tx=row, actor=pep_approver, reason="fixed the trustline")

@@ -56,10 +56,10 @@ def chain_tx_schedule(chain_tx: ChainTransaction) -> None:
 def chain_tx_requeue(*, chain_tx: ChainTransaction, actor, reason: str) -> ChainTransaction:
     """Operations staff: send a FAILED intent again after fixing its cause (a new envelope is
     built: the failed one consumed its sequence or was refused)."""
-    from paymint.core.errors import PermissionDenied
+    from paymint.core.permissions import require_staff
 
-    if not (actor.is_staff and actor.is_active):
-        raise PermissionDenied("Only operations staff requeue chain transactions.")
+    require_staff(actor, "Only operations staff requeue chain transactions.",
+                  permission="settlements.change_chaintransaction")
     with transaction.atomic():
         locked = _lock(chain_tx.pk)
         locked.previous_hashes = (
