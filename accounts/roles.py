@@ -11,12 +11,14 @@ What each role may do in the admin was read from the ``ModelAdmin`` classes and 
   holds, the loaded sanctions/PEP lists, the audit trail behind the History buttons) and
   changes only what an admin action changes: KYC/KYB approve/reject (``change_kycprofile``),
   invoice verify/reject/dispute (``change_invoice``), chain transaction requeue
-  (``change_chaintransaction``), alert start-review/assign/note/resolve/escalate
+  (``change_chaintransaction``), alert start-review/assign/note/resolve
   (``change_compliancealert``) and hold release (``change_accounthold``; a PEP hold still
   needs ``senior_management``).
 - ``compliance``: the compliance officer (MLRO/DPO): reads the same records for
-  investigations, works alerts and holds, and decides data-subject erasure requests
-  (``change_dataerasurerequest``), which operations cannot.
+  investigations, works alerts and holds, and makes the decisions operations cannot:
+  escalating an alert to a suspicious activity report and exporting the SAR file
+  (``compliance.escalate_alert``) and data-subject erasure requests
+  (``change_dataerasurerequest``).
 - ``senior_management``: approves business relationships with politically exposed persons
   (``compliance.approve_pep_relationship``, FATF R.12) and reaches the hold release for it.
 
@@ -79,6 +81,7 @@ ROLES: dict[str, tuple[str, ...]] = {
     "compliance": (
         *_VIEW_RECORDS,
         *_WORK_ALERTS,
+        "compliance.escalate_alert",
         "compliance.view_dataerasurerequest",
         "compliance.change_dataerasurerequest",
     ),

@@ -35,7 +35,7 @@ from .screening import (
     account_hold_release,
     can_approve_pep_relationship,
 )
-from .services import alert_add_note, alert_assign, alert_transition
+from .services import ESCALATE_PERMISSION, alert_add_note, alert_assign, alert_transition
 
 
 class AssignForm(forms.Form):
@@ -122,6 +122,11 @@ class ComplianceAlertAdmin(AuditHistoryMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def has_escalate_alert_permission(self, request) -> bool:
+        """The escalate and SAR download actions: the compliance officer only (the services
+        check it again)."""
+        return request.user.has_perm(ESCALATE_PERMISSION)
+
     def _apply(self, request, queryset, to_status, reason=""):
         done = 0
         action = f"alert.{to_status.lower()}"
@@ -202,17 +207,25 @@ class ComplianceAlertAdmin(AuditHistoryMixin, admin.ModelAdmin):
     def resolve(self, request, queryset):
         return self._with_reason(request, queryset, "resolve", AlertStatus.RESOLVED)
 
-    @admin.action(description="Escalate / file SAR (reason required)", permissions=["change"])
+    @admin.action(description="Escalate / file SAR (reason required)",
+                  permissions=["escalate_alert"])
     def escalate(self, request, queryset):
         return self._with_reason(request, queryset, "escalate", AlertStatus.ESCALATED)
 
-    @admin.action(description="Download suspicious-activity report (one alert)")
+    @admin.action(description="Download suspicious-activity report (one alert)",
+                  permissions=["escalate_alert"])
     def download_sar(self, request, queryset):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one alert for a SAR.", messages.ERROR)
             return None
         alert = queryset.get()
-        body = sar_export(alert, fmt="json")
+        try:
+            body = sar_export(alert, actor=request.user, fmt="json")
+        except ApplicationError as exc:
+            audit_record(action="sar.export", target=alert, request=request, kind="access",
+                         changes={"outcome": "refused", "code": exc.code})
+            self.message_user(request, exc.message, messages.ERROR)
+            return None
         audit_record(action="sar.export", target=alert, request=request, kind="access",
                      changes={"format": "json", "bytes": len(body)})
         response = HttpResponse(body, content_type="application/json")

@@ -42,6 +42,12 @@ class ComplianceAlert(PublicModel):
 
     class Meta:
         ordering = ["status", "-created_at"]
+        permissions = [
+            # The MLRO's decisions (the ``compliance`` role): escalating to a suspicious
+            # activity report and exporting the SAR file. Working an alert otherwise needs
+            # only ``change_compliancealert``.
+            ("escalate_alert", "Escalate alerts and export SARs"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.title}"

@@ -19,6 +19,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
 from .models import ComplianceAlert
+from .services import require_escalation_allowed
 
 SAR_SCHEMA = "paymint-sar/1"
 ACTIVITY_DAYS = 90
@@ -60,8 +61,14 @@ def _activity(alert: ComplianceAlert) -> list[dict]:
     return [m.as_evidence() for m in user_movements(alert.user, since=since)]
 
 
-def sar_report(alert: ComplianceAlert) -> dict:
-    """The report's content as a dict (see :func:`sar_export`)."""
+def sar_report(alert: ComplianceAlert, *, actor) -> dict:
+    """The report's content as a dict (see :func:`sar_export`).
+
+    Raises:
+        PermissionDenied: ``ESCALATION_NOT_ALLOWED`` - ``actor`` lacks
+            ``compliance.escalate_alert`` (the ``compliance`` role).
+    """
+    require_escalation_allowed(actor)
     invoice = alert.invoice
     return {
         "schema": SAR_SCHEMA,
@@ -126,9 +133,16 @@ def _xml(parent: ET.Element, key: str, value) -> None:
         element.text = str(value) if not isinstance(value, Decimal) else format(value, "f")
 
 
-def sar_export(alert: ComplianceAlert, *, fmt: str = "json") -> bytes:
-    """The suspicious activity report of ``alert`` as a file: UTF-8 JSON, or XML."""
-    report = sar_report(alert)
+def sar_export(alert: ComplianceAlert, *, actor, fmt: str = "json") -> bytes:
+    """The suspicious activity report of ``alert`` as a file: UTF-8 JSON, or XML, for
+    ``actor``, who must be the compliance officer (the MLRO's decision to file).
+
+    Raises:
+        PermissionDenied: ``ESCALATION_NOT_ALLOWED`` - ``actor`` lacks
+            ``compliance.escalate_alert`` (the ``compliance`` role).
+        ValueError: unknown ``fmt``.
+    """
+    report = sar_report(alert, actor=actor)
     if fmt == "json":
         return json.dumps(report, cls=DjangoJSONEncoder, indent=2, ensure_ascii=False).encode()
     if fmt == "xml":

@@ -11,6 +11,10 @@ from paymint.core.permissions import require_staff
 from .enums import ALERT_TRANSITIONS, AlertStatus
 from .models import AlertNote, ComplianceAlert
 
+#: Escalating an alert to a suspicious activity report and exporting the SAR file: the
+#: compliance officer's (MLRO's) decisions, the ``compliance`` role only.
+ESCALATE_PERMISSION = "compliance.escalate_alert"
+
 
 def alert_raise(
     *, kind: str, dedupe_key: str, title: str, evidence: dict, severity: str = "MEDIUM",
@@ -36,16 +40,29 @@ def _require_staff(actor) -> None:
                   permission="compliance.change_compliancealert")
 
 
+def require_escalation_allowed(actor) -> None:
+    """Raise :class:`PermissionDenied` (``ESCALATION_NOT_ALLOWED``) unless ``actor`` is active
+    staff with :data:`ESCALATE_PERMISSION` (the ``compliance`` role, or the break-glass
+    superuser). Checked by the escalation and by the SAR export (:mod:`compliance.sar`)."""
+    require_staff(actor, "Only the compliance officer (MLRO) escalates alerts and exports "
+                  "suspicious activity reports.", code="ESCALATION_NOT_ALLOWED",
+                  permission=ESCALATE_PERMISSION)
+
+
 def alert_transition(*, alert: ComplianceAlert, to_status: str, actor, reason: str = ""
                      ) -> ComplianceAlert:
     """The only writer of ``ComplianceAlert.status``: locks, checks
     :data:`compliance.enums.ALERT_TRANSITIONS`, and records the move as a note.
 
     Raises:
-        PermissionDenied: actor is not staff. InvalidTransition: move not allowed.
+        PermissionDenied: actor is not staff with ``change_compliancealert``;
+            ``ESCALATION_NOT_ALLOWED`` to escalate without :data:`ESCALATE_PERMISSION`.
+        InvalidTransition: move not allowed.
         ValidationFailed: ``REASON_REQUIRED`` to resolve or escalate without a reason.
     """
     _require_staff(actor)
+    if to_status == AlertStatus.ESCALATED:
+        require_escalation_allowed(actor)
     if to_status in (AlertStatus.RESOLVED, AlertStatus.ESCALATED) and not reason.strip():
         raise ValidationFailed("A reason is required.", code="REASON_REQUIRED",
                                fields={"reason": ["Required."]})

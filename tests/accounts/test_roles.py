@@ -93,6 +93,8 @@ def test_migrate_creates_the_role_groups_with_exactly_their_permissions(db):
     assert "accounts.change_user" not in granted  # no one edits staff flags or groups
     pep = "compliance.approve_pep_relationship"
     assert [n for n, g in groups.items() if pep in _perms(g)] == ["senior_management"]
+    sar = "compliance.escalate_alert"
+    assert [n for n, g in groups.items() if sar in _perms(g)] == ["compliance"]
 
 
 def test_roles_sync_is_idempotent_and_puts_back_what_was_changed(db):
@@ -201,8 +203,9 @@ def test_operations_resolve_an_alert_in_the_admin(operator_client, seller):
     alert = alert_raise(kind=AlertKind.AML_RULE, dedupe_key="aml:roles:1",
                         title="Large deposit", evidence={}, user=seller)
     changelist = reverse("admin:compliance_compliancealert_changelist")
-    assert {"start_review", "assign", "add_note", "resolve", "escalate"} <= _action_choices(
-        operator_client.get(changelist))
+    offered = _action_choices(operator_client.get(changelist))
+    assert {"start_review", "assign", "add_note", "resolve"} <= offered
+    assert offered.isdisjoint({"escalate", "download_sar"})  # the MLRO's (compliance role)
     operator_client.post(changelist, {"action": "start_review", "_selected_action": [alert.pk]})
     operator_client.post(changelist, {"action": "resolve", "_selected_action": [alert.pk],
                                       "apply": "1", "reason": "Salary payment, documented"})
