@@ -73,8 +73,9 @@ def chain_on_disbursement(*, invoice, investments) -> list[ChainTransaction]:
     ):
         connected[user_id] = account_id  # the most recently verified wins
     create = chain_token_create(invoice=invoice)
+    custody = platform_keys().custody.public_key
     return [
-        chain_on_funding(inv, invoice=invoice, holder=connected.get(inv.investor_id),
+        chain_on_funding(inv, invoice=invoice, holder=connected.get(inv.investor_id, custody),
                          token_create=create)
         for inv in sorted(investments, key=lambda inv: inv.pk)
     ]
@@ -85,8 +86,9 @@ def chain_on_funding(
 ) -> ChainTransaction | None:
     """Issue one investor's share of the invoice token (outbox rows only), to their
     SEP-10-connected account or else to custody. ``invoice``, ``holder`` (the connected
-    account id) and ``token_create`` may be passed by :func:`chain_on_disbursement` to save
-    queries. Call inside the money transaction; idempotent per investment."""
+    account id, or custody's) and ``token_create`` may be passed by
+    :func:`chain_on_disbursement`, which looks every investor's account up in one query.
+    Call inside the money transaction; idempotent per investment."""
     if not settings.STELLAR_ENABLED:
         return None
     invoice = invoice or investment.listing.invoice
