@@ -14,7 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from paymint.core.admin import ReadOnlyInline, ReasonForm
+from paymint.core.admin import ReadOnlyAdmin, ReadOnlyInline, ReasonForm
 from paymint.core.errors import ApplicationError
 
 from .admin_history import AuditHistoryMixin
@@ -251,21 +251,12 @@ class ComplianceAlertAdmin(AuditHistoryMixin, admin.ModelAdmin):
 
 
 @admin.register(SanctionedParty)
-class SanctionedPartyAdmin(AuditHistoryMixin, admin.ModelAdmin):
+class SanctionedPartyAdmin(AuditHistoryMixin, ReadOnlyAdmin):
     """The loaded sanctions lists (read-only; loaded with ``manage.py load_sanctions_list``)."""
 
     list_display = ("name", "source", "list_id", "party_type", "program", "loaded_at")
     list_filter = ("source", "party_type")
     search_fields = ("name", "list_id")
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(AccountHold)
