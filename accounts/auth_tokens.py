@@ -89,7 +89,10 @@ def _revoked() -> ApplicationError:
                         "sign in again.")
 
 
-def _pair(user: User) -> dict[str, str]:
+def token_pair_issue(*, user: User) -> dict[str, str]:
+    """A new token pair ``{"refresh", "access"}`` for a user whose identity the caller has
+    already proved (password, SEP-10 signature); the refresh token is recorded as outstanding
+    so that it can be rotated and revoked."""
     refresh = RefreshToken.for_user(user)  # records the OutstandingToken
     return {"refresh": str(refresh), "access": str(refresh.access_token)}
 
@@ -118,7 +121,7 @@ def token_pair_obtain(*, request: HttpRequest, email: str, password: str) -> dic
     if ip_address:
         axes_reset(ip=ip_address, username=axes_username(request, {"username": email}))
     update_last_login(None, user)
-    return _pair(user)
+    return token_pair_issue(user=user)
 
 
 def refresh_token_rotate(*, raw: str) -> dict[str, str]:
@@ -146,7 +149,7 @@ def refresh_token_rotate(*, raw: str) -> dict[str, str]:
                 != get_md5_hash_password(user.password)):
             raise _revoked()  # issued before the password changed
         BlacklistedToken.objects.create(token=outstanding)
-        return _pair(user)
+        return token_pair_issue(user=user)
 
 
 def refresh_token_revoke(*, user: User, raw: str) -> None:

@@ -9,6 +9,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.auth_tokens import token_pair_issue
+from paymint.core.throttling import LoginThrottle
+
 from .sep10 import sep10_challenge, sep10_login, sep10_login_challenge, stellar_account_link
 
 
@@ -57,7 +60,6 @@ class Sep10LoginChallengeApi(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_scope = "login"
 
     class InputSerializer(serializers.Serializer):
         account = serializers.CharField(min_length=56, max_length=56)
@@ -76,7 +78,7 @@ class Sep10TokenApi(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_scope = "login"
+    throttle_classes = [LoginThrottle]  # a sign-in: the login scope, per IP, 429 RATE_LIMITED
 
     class InputSerializer(serializers.Serializer):
         transaction = serializers.CharField(max_length=10_000)
@@ -87,11 +89,7 @@ class Sep10TokenApi(APIView):
 
     @extend_schema(request=InputSerializer, responses=OutputSerializer)
     def post(self, request):
-        from rest_framework_simplejwt.tokens import RefreshToken
-
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user = sep10_login(challenge_xdr=data.validated_data["transaction"])
-        refresh = RefreshToken.for_user(user)
-        tokens = {"access": str(refresh.access_token), "refresh": str(refresh)}
-        return Response(self.OutputSerializer(tokens).data)
+        return Response(self.OutputSerializer(token_pair_issue(user=user)).data)

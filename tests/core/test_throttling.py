@@ -174,6 +174,21 @@ def test_login_scope_per_ip_on_the_token_endpoint(rates, seller):
 
 
 @pytest.mark.django_db
+def test_login_scope_on_the_wallet_sign_in(rates):
+    """Signing in with a SEP-10 wallet is a sign-in: the login scope counts it per IP, whether
+    the signature checks out or not."""
+    rates(login="2/d")
+    client = APIClient(REMOTE_ADDR="192.0.2.62")
+    for _ in range(2):
+        response = client.post("/api/v1/stellar/auth/login", {"transaction": "not-a-challenge"},
+                               format="json")
+        assert response.status_code in (400, 401, 403)
+    response = client.post("/api/v1/stellar/auth/login", {"transaction": "not-a-challenge"},
+                           format="json")
+    assert_throttled(response)
+
+
+@pytest.mark.django_db
 def test_login_scope_on_the_sign_in_page(rates, seller):
     rates(login="2/d")
     client = Client(REMOTE_ADDR="192.0.2.60")
