@@ -10,12 +10,14 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.tokens import Token
 
 from paymint.core.idempotency import IdempotentWriteMixin
+from paymint.core.schema import ErrorSerializer
 from paymint.core.throttling import LoginThrottle, RegistrationThrottle
 
-from .auth_tokens import refresh_token_rotate, token_pair_obtain, token_pair_revoke
+from .auth_tokens import refresh_token_rotate, token_pair_revoke
 from .enums import Role
 from .selectors import kyc_profile_for_user
 from .services import kyc_submit, user_register
+from .sign_in import sign_in_second_factor, token_pair_obtain
 
 
 class KycOutputSerializer(serializers.Serializer):
@@ -103,13 +105,25 @@ class TokenPairOutputSerializer(serializers.Serializer):
     access = serializers.CharField()
 
 
+class SignInErrorSerializer(ErrorSerializer):
+    """A refused sign-in; with ``OTP_REQUIRED`` the body also carries ``mfa_token``."""
+
+    mfa_token = serializers.CharField(
+        required=False,
+        help_text="Only with OTP_REQUIRED: send it with a current code to `auth/token/otp` "
+        "within 5 minutes. Single use.",
+    )
+
+
 class TokenObtainApi(APIView):
     """``POST /api/v1/auth/token``: email and password -> ``{"refresh", "access"}``.
 
+    A user with two-factor on (staff included) gets no tokens for the password alone: 401
+    ``OTP_REQUIRED`` with an ``mfa_token`` to exchange, with a code, at ``auth/token/otp``.
     Answers 401 ``AUTHENTICATION_FAILED`` for a wrong email or password, 429 ``ACCOUNT_LOCKED``
-    after ``AXES_FAILURE_LIMIT`` failures for the email from this address (for
-    ``AXES_COOLOFF_TIME``, even with the right password), and 429 ``RATE_LIMITED`` past the
-    per-IP ``login`` rate.
+    after ``AXES_FAILURE_LIMIT`` failures (wrong passwords and wrong codes) for the email from
+    this address (for ``AXES_COOLOFF_TIME``, even with the right password), and 429
+    ``RATE_LIMITED`` past the per-IP ``login`` rate.
     """
 
     permission_classes = [AllowAny]
@@ -120,12 +134,49 @@ class TokenObtainApi(APIView):
         email = serializers.CharField(max_length=254)
         password = serializers.CharField(write_only=True, max_length=128, trim_whitespace=False)
 
-    @extend_schema(request=InputSerializer, responses={200: TokenPairOutputSerializer})
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: TokenPairOutputSerializer, 401: SignInErrorSerializer},
+        description="Errors: 401 `AUTHENTICATION_FAILED`; 401 `OTP_REQUIRED` with "
+        "`mfa_token` (two-factor on: continue at `auth/token/otp`); 429 `ACCOUNT_LOCKED`, "
+        "`RATE_LIMITED`.",
+    )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         # The Django request: django-axes records the attempt on it.
         tokens = token_pair_obtain(request=request._request, **data.validated_data)
+        return Response(TokenPairOutputSerializer(tokens).data)
+
+
+class TokenOtpApi(APIView):
+    """``POST /api/v1/auth/token/otp`` ``{"mfa_token", "code"}``: the second step of a sign-in
+    that answered ``OTP_REQUIRED`` (password or wallet) -> ``{"refresh", "access"}``.
+
+    A wrong code answers 400 ``INVALID_OTP`` and counts towards the same lockout as wrong
+    passwords (429 ``ACCOUNT_LOCKED``); an unknown, expired, used or void ``mfa_token`` 401
+    ``MFA_TOKEN_INVALID`` (sign in again).
+    """
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [LoginThrottle]
+
+    class InputSerializer(serializers.Serializer):
+        mfa_token = serializers.CharField(max_length=128)
+        code = serializers.CharField(max_length=16, help_text="The 6-digit code of the "
+                                     "authenticator app.")
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: TokenPairOutputSerializer},
+        description="Errors: 400 `INVALID_OTP` (the same `mfa_token` may be tried again), "
+        "401 `MFA_TOKEN_INVALID`, 429 `ACCOUNT_LOCKED`, `RATE_LIMITED`.",
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        tokens = sign_in_second_factor(request=request._request, **data.validated_data)
         return Response(TokenPairOutputSerializer(tokens).data)
 
 

@@ -1,4 +1,5 @@
-"""API sign-in with JWTs (simplejwt): obtain, rotate, revoke.
+"""API sign-in with JWTs (simplejwt): issue, rotate, revoke. Who may get a pair - the
+password, two-factor, SEP-10 - is :mod:`accounts.sign_in`.
 
 - An access token lives ``SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"]`` (15 minutes); a refresh token
   lives ``REFRESH_TOKEN_LIFETIME`` and is recorded as an ``OutstandingToken`` when issued.
@@ -38,12 +39,8 @@ import math
 import time
 from datetime import timedelta
 
-from axes.utils import reset as axes_reset
-from django.contrib.auth import authenticate
-from django.contrib.auth.models import update_last_login
 from django.core.cache import caches
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
@@ -53,7 +50,6 @@ from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from paymint.core.errors import ApplicationError, PermissionDenied
 
-from .lockout import account_locked_error, axes_username
 from .models import User
 
 logger = logging.getLogger(__name__)
@@ -95,33 +91,6 @@ def token_pair_issue(*, user: User) -> dict[str, str]:
     so that it can be rotated and revoked."""
     refresh = RefreshToken.for_user(user)  # records the OutstandingToken
     return {"refresh": str(refresh), "access": str(refresh.access_token)}
-
-
-def token_pair_obtain(*, request: HttpRequest, email: str, password: str) -> dict[str, str]:
-    """Check the email and password and issue a token pair ``{"refresh", "access"}``.
-
-    ``request`` is the Django request: django-axes counts the failure per email and IP address
-    and refuses a locked-out pair before checking the password. A success clears the count.
-
-    Raises:
-        ApplicationError: ``ACCOUNT_LOCKED`` (429), ``AUTHENTICATION_FAILED`` (401).
-    """
-    user = authenticate(request=request, username=email, password=password)
-    if user is None:
-        if getattr(request, "axes_locked_out", False):
-            raise account_locked_error()
-        raise ApplicationError(
-            "No active account found with the given credentials.",
-            code="AUTHENTICATION_FAILED", http_status=401,
-        )
-    if not jwt_settings.USER_AUTHENTICATION_RULE(user):
-        raise ApplicationError("This account is disabled.", code="AUTHENTICATION_FAILED",
-                               http_status=401)
-    ip_address = getattr(request, "axes_ip_address", None)
-    if ip_address:
-        axes_reset(ip=ip_address, username=axes_username(request, {"username": email}))
-    update_last_login(None, user)
-    return token_pair_issue(user=user)
 
 
 def refresh_token_rotate(*, raw: str) -> dict[str, str]:

@@ -4,7 +4,7 @@ Axes counts failed sign-ins per email address *and* IP address (``AXES_LOCKOUT_P
 on every path that calls :func:`django.contrib.auth.authenticate` with the request: the sign-in
 page (the Django admin's login only redirects there, see
 :class:`accounts.middleware.StaffTwoFactorMiddleware`) and the API token endpoint
-(:func:`accounts.auth_tokens.token_pair_obtain`). After ``AXES_FAILURE_LIMIT`` failures the
+(:func:`accounts.sign_in.token_pair_obtain`). After ``AXES_FAILURE_LIMIT`` failures the
 pair is locked for ``AXES_COOLOFF_TIME``, even with the right password; a successful sign-in
 clears the count.
 

@@ -245,3 +245,34 @@ class KycApproval(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.reviewer_id} approved {self.profile_id}"
+
+
+class SignInChallenge(TimeStampedModel):
+    """The second step of an API sign-in for a user with two-factor on (``mfa_token``).
+
+    The password (or a SEP-10 signature) proved the first factor; the client then has
+    ``SIGN_IN_CHALLENGE_SECONDS`` (300) to send a TOTP code with the ``mfa_token`` it was given.
+    Only the token's SHA-256 digest is stored, so a database read does not yield a usable
+    token. A challenge is spent by its first valid code, and void after
+    ``SIGN_IN_CHALLENGE_MAX_FAILURES`` wrong ones (see :mod:`accounts.sign_in`).
+    """
+
+    class Method(models.TextChoices):
+        PASSWORD = "PASSWORD", "Email and password"
+        STELLAR = "STELLAR", "Stellar wallet (SEP-10)"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sign_in_challenges"
+    )
+    token_digest = models.CharField(max_length=64, unique=True)
+    method = models.CharField(max_length=16, choices=Method.choices)
+    expires_at = models.DateTimeField()
+    consumed_at = models.DateTimeField(null=True, blank=True)
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "two-factor sign-in challenge"
+        indexes = [models.Index(fields=["expires_at"], name="signin_challenge_expiry")]
+
+    def __str__(self) -> str:
+        return f"{self.method} sign-in of user {self.user_id}"

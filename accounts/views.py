@@ -50,8 +50,10 @@ from .kyc_documents import (
     kyc_document_private_file,
     kyc_submit_with_document,
 )
+from .lockout import lockout_response
 from .selectors import kyc_profile_for_user
 from .services import user_register
+from .sign_in import sign_in_code_check
 from .two_factor import (
     totp_device_for_user,
     totp_disable,
@@ -59,7 +61,6 @@ from .two_factor import (
     totp_enrolment_start,
     totp_qr_svg,
     totp_secret_base32,
-    totp_verify,
     user_for_pending_sign_in,
 )
 
@@ -159,8 +160,13 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
     form = OtpTokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            device = totp_verify(user=user, token=form.cleaned_data["token"])
+            # Wrong codes count towards the sign-in lockout, as in the API.
+            device = sign_in_code_check(request=request, user=user,
+                                        code=form.cleaned_data["token"])
         except ApplicationError as exc:
+            if exc.code == "ACCOUNT_LOCKED":
+                request.session.pop(PENDING_SIGN_IN, None)
+                return lockout_response(request)
             form.add_application_error(exc)
         else:
             if pending is not None:

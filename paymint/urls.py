@@ -10,6 +10,7 @@ from accounts.api import (
     LogoutApi,
     MeApi,
     TokenObtainApi,
+    TokenOtpApi,
     TokenRefreshApi,
     UserRegisterApi,
 )
@@ -40,6 +41,7 @@ from settlements.stellar.api import (
 api_v1 = [
     path("auth/register", UserRegisterApi.as_view(), name="register"),
     path("auth/token", TokenObtainApi.as_view(), name="token"),
+    path("auth/token/otp", TokenOtpApi.as_view(), name="token-otp"),
     path("auth/token/refresh", TokenRefreshApi.as_view(), name="token-refresh"),
     path("auth/logout", LogoutApi.as_view(), name="logout"),
     path("me", MeApi.as_view(), name="me"),

@@ -53,7 +53,7 @@ def exception_handler(exc, context):
     ``{"code", "message", "fields"}``."""
     if isinstance(exc, ApplicationError):
         return Response(
-            {"code": exc.code, "message": exc.message, "fields": exc.fields},
+            {**exc.extra, "code": exc.code, "message": exc.message, "fields": exc.fields},
             status=exc.http_status,
         )
     if isinstance(exc, Http404):

@@ -16,6 +16,9 @@ class ApplicationError(Exception):
         message: human-readable explanation, safe to show to the user.
         fields: optional ``{field_name: [message, ...]}``.
         http_status: the 4xx status the API answers with.
+        extra: further top-level members of the API error body, for the few errors that
+            hand the client something to continue with (e.g. ``mfa_token`` with
+            ``OTP_REQUIRED``); never personal data.
     """
 
     code = "APPLICATION_ERROR"
@@ -28,6 +31,7 @@ class ApplicationError(Exception):
         code: str | None = None,
         fields: dict[str, list[str]] | None = None,
         http_status: int | None = None,
+        extra: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -36,6 +40,7 @@ class ApplicationError(Exception):
         if http_status:
             self.http_status = http_status
         self.fields = fields or {}
+        self.extra = extra or {}
 
 
 class ValidationFailed(ApplicationError):

@@ -9,7 +9,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.auth_tokens import token_pair_issue
+from accounts.api import SignInErrorSerializer
+from accounts.models import SignInChallenge
+from accounts.sign_in import sign_in_complete
 from paymint.core.throttling import LoginThrottle
 
 from .sep10 import sep10_challenge, sep10_login, sep10_login_challenge, stellar_account_link
@@ -74,7 +76,9 @@ class Sep10LoginChallengeApi(APIView):
 
 class Sep10TokenApi(APIView):
     """``POST /api/v1/stellar/auth/login``: the signed login challenge; answers the same JWT
-    pair as ``/auth/token`` (15-minute access token, rotating refresh token)."""
+    pair as ``/auth/token`` (15-minute access token, rotating refresh token). As there, a user
+    with two-factor on gets 401 ``OTP_REQUIRED`` with an ``mfa_token`` for ``auth/token/otp``
+    instead: the wallet's signature is one factor, not two."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -87,9 +91,16 @@ class Sep10TokenApi(APIView):
         access = serializers.CharField()
         refresh = serializers.CharField()
 
-    @extend_schema(request=InputSerializer, responses=OutputSerializer)
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: OutputSerializer, 401: SignInErrorSerializer},
+        description="Errors: 401 `OTP_REQUIRED` with `mfa_token` (two-factor on: continue at "
+        "`auth/token/otp`), 403 `STELLAR_ACCOUNT_NOT_LINKED`, 429 `RATE_LIMITED`.",
+    )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user = sep10_login(challenge_xdr=data.validated_data["transaction"])
-        return Response(self.OutputSerializer(token_pair_issue(user=user)).data)
+        tokens = sign_in_complete(request=request._request, user=user,
+                                  method=SignInChallenge.Method.STELLAR)
+        return Response(self.OutputSerializer(tokens).data)

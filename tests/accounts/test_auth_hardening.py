@@ -641,7 +641,8 @@ def test_prune_task_drops_expired_tokens_and_stale_sign_in_records(seller):
 
     result = auth_records_prune_task.delay().get()
 
-    assert result == {"refresh_tokens": 1, "failed_attempts": 1, "access_logs": 1}
+    assert result == {"refresh_tokens": 1, "failed_attempts": 1, "access_logs": 1,
+                      "sign_in_challenges": 0}
     assert not OutstandingToken.objects.filter(jti=old["jti"]).exists()
     assert refresh(live["refresh"]).status_code == 200
     assert list(AccessAttempt.objects.values_list("ip_address", flat=True)) == ["10.6.0.2"]

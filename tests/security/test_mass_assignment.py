@@ -267,6 +267,27 @@ def case_token_obtain(world):
     assert _claims(body["refresh"]) <= STANDARD_CLAIMS
 
 
+def case_token_otp(world):
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.create(user=world.investor_b, name="phone", confirmed=True)
+    step = Client().post("/api/v1/auth/token", {
+        "email": world.investor_b.email, "password": STRONG_PASSWORD, **extras(world)},
+        content_type="application/json")
+    assert step.status_code == 401 and step.json()["code"] == "OTP_REQUIRED", step.content
+    code = f"{totp(device.bin_key, device.step, device.t0, device.digits, device.drift):06d}"
+    response = Client().post("/api/v1/auth/token/otp", {
+        "mfa_token": step.json()["mfa_token"], "code": code, **extras(world)},
+        content_type="application/json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert _claims(body["access"]) <= STANDARD_CLAIMS
+    assert _claims(body["refresh"]) <= STANDARD_CLAIMS
+    assert jwt.decode(body["access"], options={"verify_signature": False})["sub"] == str(
+        world.investor_b.public_id)
+
+
 def case_token_refresh(world):
     from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -499,6 +520,7 @@ def case_account_flow(world, route: str):
 CASES = {
     "api/v1/auth/register": case_register,
     "api/v1/auth/token": case_token_obtain,
+    "api/v1/auth/token/otp": case_token_otp,
     "api/v1/auth/token/refresh": case_token_refresh,
     "api/v1/auth/logout": case_logout,
     "api/v1/me/erasure-request": case_erasure_request,

@@ -227,3 +227,31 @@ def test_sign_in_is_refused_for_strangers_and_link_challenges(chain, user, clien
                               content_type="application/json")
         assert refused.status_code == 400, refused.content
         assert refused.json()["code"] == "SEP10_CHALLENGE_INVALID"
+
+
+def test_wallet_sign_in_of_a_user_with_two_factor_needs_the_code(chain, user, client):
+    from django.core.cache import cache
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    cache.clear()
+    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    wallet = Keypair.random()
+    passphrase = chain.gateway.network_passphrase
+    link = sep10_challenge(user=user, account_id=wallet.public_key)["transaction"]
+    stellar_account_link(user=user, challenge_xdr=signed(link, passphrase, wallet))
+
+    answer = client.get("/api/v1/stellar/auth/login/challenge", {"account": wallet.public_key})
+    xdr = signed(answer.json()["transaction"], passphrase, wallet)
+    first = client.post("/api/v1/stellar/auth/login", {"transaction": xdr},
+                        content_type="application/json")
+    assert first.status_code == 401, first.content
+    body = first.json()
+    assert body["code"] == "OTP_REQUIRED" and "access" not in body
+
+    code = f"{totp(device.bin_key, device.step, device.t0, device.digits, device.drift):06d}"
+    tokens = client.post("/api/v1/auth/token/otp", {"mfa_token": body["mfa_token"], "code": code},
+                         content_type="application/json")
+    assert tokens.status_code == 200, tokens.content
+    me = client.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {tokens.json()['access']}")
+    assert me.json()["email"] == user.email
