@@ -4,8 +4,10 @@ The token is ``django.core.signing`` over the user's public id and current email
 timestamped, valid ``settings.EMAIL_VERIFICATION_MAX_AGE`` seconds). Changing the email
 invalidates older links; using a link twice is harmless (the first use wins).
 
-Unverified users can sign in and look around; the onboarding (KYC/KYB) form stays closed until
-they confirm their address.
+Unverified users can sign in and look around; KYC/KYB cannot be sent until they confirm their
+address (:func:`accounts.services.kyc_submit`, ``EMAIL_NOT_VERIFIED``), on the dashboard and in
+the API alike. The link can be sent again at most once a minute
+(:func:`email_verification_resend`).
 """
 
 from __future__ import annotations
@@ -15,16 +17,19 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core import signing
+from django.core.cache import cache
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from paymint.core.errors import ValidationFailed
+from paymint.core.errors import ApplicationError, Conflict, ValidationFailed
 from paymint.core.outbox import outbox_enqueue_email
 
 from .models import User
 
 SALT = "accounts.email-verification"
+#: The shortest interval between two confirmation emails to one user, in seconds.
+RESEND_INTERVAL_SECONDS = 60
 
 
 def email_verification_token(*, user: User) -> str:
@@ -56,6 +61,31 @@ def email_verification_send(*, user: User, link_for: Callable[[str], str]) -> st
             body=body,
         )
     return token
+
+
+def email_verification_resend(*, user: User, link_for: Callable[[str], str]) -> str:
+    """Send the confirmation link again (the dashboard's button, ``POST auth/email/resend``).
+
+    At most once every ``RESEND_INTERVAL_SECONDS`` per user, counted in the default cache
+    (shared by all web processes); if the cache is down the mail is sent (fail open: a mail
+    too many is better than a user who cannot confirm). Returns the token.
+
+    Raises:
+        Conflict: ``EMAIL_ALREADY_VERIFIED`` (409).
+        ApplicationError: ``VERIFICATION_RESEND_TOO_SOON`` (429).
+    """
+    if user.email_verified_at is not None:
+        raise Conflict("Your email address is already confirmed.", code="EMAIL_ALREADY_VERIFIED")
+    try:
+        first = cache.add(f"email-verification-sent:{user.pk}", 1, RESEND_INTERVAL_SECONDS)
+    except Exception:  # noqa: BLE001 - fail open, see the docstring
+        first = True
+    if not first:
+        raise ApplicationError(
+            "We just sent you an email; please wait a minute before asking again.",
+            code="VERIFICATION_RESEND_TOO_SOON", http_status=429,
+        )
+    return email_verification_send(user=user, link_for=link_for)
 
 
 def email_verify(*, token: str) -> User:

@@ -14,6 +14,22 @@ class KycKind(models.TextChoices):
     KYC = "KYC", "Individual (KYC)"
 
 
+class KycDocumentKind(models.TextChoices):
+    IDENTITY = "IDENTITY", "Passport or national identity card"
+    COMPANY_REGISTRATION = "COMPANY_REGISTRATION", "Company register extract"
+    PROOF_OF_ADDRESS = "PROOF_OF_ADDRESS", "Proof of address"
+    OTHER = "OTHER", "Other supporting document"
+
+
+#: The documents a profile of each kind needs before it can be sent for review (the same rule
+#: for the dashboard and the API: :func:`accounts.services.kyc_submit`). An individual (KYC)
+#: proves their identity; a company (KYB) its registration.
+KYC_REQUIRED_DOCUMENTS: dict[str, frozenset[str]] = {
+    KycKind.KYC: frozenset({KycDocumentKind.IDENTITY}),
+    KycKind.KYB: frozenset({KycDocumentKind.COMPANY_REGISTRATION}),
+}
+
+
 class KycStatus(models.TextChoices):
     DRAFT = "DRAFT", "Not submitted"
     PENDING_REVIEW = "PENDING_REVIEW", "Pending review"

@@ -13,6 +13,7 @@ from django.contrib.auth.forms import (
     AdminPasswordChangeForm,
     AuthenticationForm,
     PasswordChangeForm,
+    PasswordResetForm,
     SetPasswordForm,
 )
 
@@ -20,6 +21,8 @@ from paymint.core.errors import ApplicationError
 
 from .auth_tokens import user_refresh_tokens_revoke
 from .enums import Role
+from .links import password_reset_link_for
+from .password_reset import password_reset_request
 from .services import user_password_set
 
 
@@ -175,6 +178,29 @@ class OtpTokenForm(ServiceErrorFormMixin, forms.Form):
                 "size": 8,
             }
         ),
+    )
+
+
+class PasswordResetRequestForm(PasswordResetForm):
+    """The "forgot password" form; the mail is sent by
+    :func:`accounts.password_reset.password_reset_request` (the API's service too)."""
+
+    def save(self, *, request=None, **kwargs) -> None:
+        password_reset_request(email=self.cleaned_data["email"],
+                               link_for=password_reset_link_for(request))
+
+
+class TwoFactorDisableForm(ServiceErrorFormMixin, forms.Form):
+    """Turning two-factor off: the password and a current code."""
+
+    password = forms.CharField(
+        label="Your password", strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    token = forms.CharField(
+        label="6-digit code from your authenticator app", min_length=6, max_length=8,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric",
+                                      "pattern": "[0-9 ]*", "size": 8}),
     )
 
 

@@ -17,15 +17,16 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import QuerySet
 
 from invoices.extraction.pipeline import sniff_content_type
-from paymint.core.errors import NotFound, ValidationFailed
+from paymint.core.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from paymint.core.storage import PrivateFile, is_verified_staff
 from paymint.core.uploads import upload_quota_reserve
 
-from .enums import KycKind
+from .enums import KYC_REQUIRED_DOCUMENTS, KycDocumentKind, KycKind, KycStatus, Role
 from .models import KYC_DOCUMENT_TYPES, KycDocument, KycProfile, User
-from .services import kyc_submit
+from .services import kyc_profile_draft_get_or_create, kyc_submit
 
 
 def kyc_document_read(*, uploaded_file) -> tuple[bytes, str]:
@@ -57,6 +58,67 @@ def kyc_document_read(*, uploaded_file) -> tuple[bytes, str]:
     return data, content_type
 
 
+def kyc_document_upload(*, user: User, kind: str, uploaded_file) -> KycDocument:
+    """Add a document of ``kind`` (:class:`accounts.enums.KycDocumentKind`) to the user's
+    KYC/KYB profile, creating the profile as a draft when there is none yet. The dashboard's
+    onboarding form and ``POST /api/v1/me/kyc/documents`` both call this.
+
+    Documents can be added while the profile is a draft or was rejected, not while it is
+    under review or approved.
+
+    Raises:
+        PermissionDenied: ``NOT_AN_APPLICANT`` (staff have no profile); ``EMAIL_NOT_VERIFIED``.
+        ValidationFailed: ``INVALID_DOCUMENT_KIND``, and the errors of
+            :func:`kyc_document_read`, before anything is written.
+        InvalidTransition: ``KYC_ALREADY_SUBMITTED``.
+        UploadQuotaExceeded: ``UPLOAD_QUOTA_EXCEEDED`` (429) past the user's daily upload
+            quota (:mod:`paymint.core.uploads`); nothing is written.
+    """
+    if user.role not in (Role.SELLER, Role.INVESTOR):
+        raise PermissionDenied("Only sellers and investors go through KYC/KYB.",
+                               code="NOT_AN_APPLICANT")
+    if user.email_verified_at is None:
+        raise PermissionDenied(
+            "Please confirm your email address before you send documents.",
+            code="EMAIL_NOT_VERIFIED",
+        )
+    if kind not in KycDocumentKind.values:
+        raise ValidationFailed(
+            "Choose what the document is.", code="INVALID_DOCUMENT_KIND",
+            fields={"kind": [f"One of {', '.join(KycDocumentKind.values)}."]},
+        )
+    data, content_type = kyc_document_read(uploaded_file=uploaded_file)
+    with transaction.atomic():
+        profile = kyc_profile_draft_get_or_create(user=user)
+        if profile.status not in (KycStatus.DRAFT, KycStatus.REJECTED):
+            raise InvalidTransition(
+                f"The profile is {profile.get_status_display().lower()} and cannot be changed.",
+                code="KYC_ALREADY_SUBMITTED",
+            )
+        upload_quota_reserve(user=user, size=len(data))
+        document = KycDocument(
+            public_id=uuid.uuid4(),
+            profile=profile,
+            kind=kind,
+            content_type=content_type,
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            original_filename=(getattr(uploaded_file, "name", "") or "")[:255],
+            uploaded_by=user,
+        )
+        # A rolled-back transaction can leave the stored file behind, never the row.
+        document.file.save("document", ContentFile(data), save=False)
+        document.save()
+    return document
+
+
+def kyc_onboarding_document_kind(*, user: User) -> str:
+    """The document the dashboard's one-step onboarding form asks for: what the user's
+    profile kind requires (identity for investors, register extract for sellers)."""
+    kind = KycKind.KYB if user.role == Role.SELLER else KycKind.KYC
+    return sorted(KYC_REQUIRED_DOCUMENTS[kind])[0]
+
+
 def kyc_submit_with_document(
     *,
     user: User,
@@ -70,26 +132,19 @@ def kyc_submit_with_document(
     identity_document_number: str = "",
     bank_account_iban: str = "",
 ) -> KycProfile:
-    """Onboarding from the dashboard: :func:`accounts.services.kyc_submit` plus the document
-    (required unless one is already on file) and, for investors, the declared investment
-    amount, in one transaction.
+    """Onboarding from the dashboard, in one transaction: the document the profile kind
+    requires (:func:`kyc_document_upload`, optional when one is already on file), then
+    :func:`accounts.services.kyc_submit` and, for investors, the declared investment amount.
 
     Raises:
-        ValidationFailed: ``DOCUMENT_REQUIRED`` and the errors of :func:`kyc_document_read`,
-            before anything is written; the errors of :func:`kyc_submit`.
-        UploadQuotaExceeded: ``UPLOAD_QUOTA_EXCEEDED`` (429) past the user's daily upload
-            quota (:mod:`paymint.core.uploads`); nothing is written.
+        ValidationFailed: the errors of :func:`kyc_document_read` before anything is written,
+            ``DOCUMENTS_REQUIRED`` and the other errors of :func:`kyc_submit`.
+        UploadQuotaExceeded: ``UPLOAD_QUOTA_EXCEEDED`` (429); nothing is written.
     """
-    data = content_type = None
-    if document is not None:
-        data, content_type = kyc_document_read(uploaded_file=document)
-    elif not KycDocument.objects.filter(profile__user=user).exists():
-        raise _document_error(
-            "Upload an identity or company registration document.", "DOCUMENT_REQUIRED"
-        )
     with transaction.atomic():
-        if data is not None:
-            upload_quota_reserve(user=user, size=len(data))
+        if document is not None:
+            kyc_document_upload(user=user, kind=kyc_onboarding_document_kind(user=user),
+                                uploaded_file=document)
         profile = kyc_submit(
             user=user, legal_name=legal_name, country=country, tax_id=tax_id, address=address,
             date_of_birth=date_of_birth, identity_document_number=identity_document_number,
@@ -98,20 +153,12 @@ def kyc_submit_with_document(
         if profile.kind == KycKind.KYC and profile.declared_investment != declared_investment:
             profile.declared_investment = declared_investment
             profile.save(update_fields=["declared_investment", "updated_at"])
-        if data is not None:
-            doc = KycDocument(
-                public_id=uuid.uuid4(),
-                profile=profile,
-                content_type=content_type,
-                size=len(data),
-                sha256=hashlib.sha256(data).hexdigest(),
-                original_filename=(getattr(document, "name", "") or "")[:255],
-                uploaded_by=user,
-            )
-            # A rolled-back transaction can leave the stored file behind, never the row.
-            doc.file.save("document", ContentFile(data), save=False)
-            doc.save()
     return profile
+
+
+def kyc_documents_for_owner(*, user: User) -> QuerySet[KycDocument]:
+    """The user's own KYC/KYB documents, newest first (empty without a profile)."""
+    return KycDocument.objects.filter(profile__user=user).order_by("-uploaded_at", "-id")
 
 
 def kyc_document_get_for_viewer(*, user: User, document_id) -> KycDocument:

@@ -12,7 +12,7 @@ from django.db import models
 from paymint.core.fields import EncryptedCharField, EncryptedDateField
 from paymint.core.models import PublicModel, TimeStampedModel
 
-from .enums import KycKind, KycStatus, Role
+from .enums import KycDocumentKind, KycKind, KycStatus, Role
 
 #: Content types accepted for KYC/KYB documents (sniffed from the bytes).
 KYC_DOCUMENT_TYPES = ("application/pdf", "image/png", "image/jpeg")
@@ -57,6 +57,11 @@ class User(AbstractUser):
     updated_at = models.DateTimeField(auto_now=True)
     email_verified_at = models.DateTimeField(
         null=True, blank=True, help_text="When the user confirmed their email address."
+    )
+    language = models.CharField(
+        max_length=8, choices=settings.LANGUAGES, default="en",
+        help_text="The language (and locale for amounts and dates) of the user's emails and "
+        "notifications.",
     )
 
     USERNAME_FIELD = "email"
@@ -190,11 +195,13 @@ class KycDocument(PublicModel):
     """An identity (KYC) or company registration (KYB) document uploaded with a profile.
 
     Stored privately (served only through the staff/owner view, never from MEDIA_URL); the
-    type is sniffed from the content, not from the name. Written by
-    :func:`accounts.kyc_documents.kyc_submit_with_document`.
+    type is sniffed from the content, not from the name. ``kind`` says what it proves
+    (:data:`accounts.enums.KYC_REQUIRED_DOCUMENTS`). Written by
+    :func:`accounts.kyc_documents.kyc_document_upload`.
     """
 
     profile = models.ForeignKey(KycProfile, on_delete=models.PROTECT, related_name="documents")
+    kind = models.CharField(max_length=24, choices=KycDocumentKind.choices)
     file = models.FileField(upload_to=kyc_document_path, max_length=200)
     content_type = models.CharField(max_length=64)
     size = models.PositiveIntegerField()
@@ -212,7 +219,11 @@ class KycDocument(PublicModel):
             models.CheckConstraint(
                 condition=models.Q(content_type__in=KYC_DOCUMENT_TYPES),
                 name="kyc_document_type_allowed",
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=KycDocumentKind.values),
+                name="kyc_document_kind_valid",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
@@ -17,7 +18,15 @@ from paymint.core.permissions import require_staff
 
 from .auth_tokens import user_refresh_tokens_revoke
 from .banking import iban_validate
-from .enums import KYC_TRANSITIONS, KycKind, KycStatus, Role
+from .email_verification import email_verification_send
+from .enums import (
+    KYC_REQUIRED_DOCUMENTS,
+    KYC_TRANSITIONS,
+    KycDocumentKind,
+    KycKind,
+    KycStatus,
+    Role,
+)
 from .lockout import lockout_clear
 from .models import KycProfile, KycStatusEvent, User
 from .roles import DEFAULT_ROLES, ROLES, role_groups
@@ -51,6 +60,47 @@ def user_register(*, email: str, password: str, role: str) -> User:
             code="EMAIL_TAKEN",
             fields={"email": ["Already registered."]},
         ) from None
+
+
+def user_sign_up(*, email: str, password: str, role: str, link_for: Callable[[str], str]
+                 ) -> User:
+    """Sign-up from the dashboard or the API: :func:`user_register`, then the email address
+    confirmation link (:func:`accounts.email_verification.email_verification_send`, through the
+    outbox after commit), in one transaction.
+
+    Raises:
+        the errors of :func:`user_register`; nothing is written.
+    """
+    with transaction.atomic():
+        user = user_register(email=email, password=password, role=role)
+        email_verification_send(user=user, link_for=link_for)
+    return user
+
+
+#: What a user may change about themselves (``PATCH /api/v1/me``).
+USER_EDITABLE_FIELDS = ("first_name", "last_name", "language")
+
+
+def user_profile_update(*, user: User, **changes: str) -> User:
+    """Change the user's own names and language (emails and notifications are written in it).
+
+    Raises:
+        ValidationFailed: ``FIELD_NOT_EDITABLE`` for any other field; ``INVALID_LANGUAGE``.
+    """
+    unknown = sorted(set(changes) - set(USER_EDITABLE_FIELDS))
+    if unknown:
+        raise ValidationFailed("These fields cannot be changed here.", code="FIELD_NOT_EDITABLE",
+                               fields={name: ["Not editable."] for name in unknown})
+    languages = {code for code, _ in settings.LANGUAGES}
+    if "language" in changes and changes["language"] not in languages:
+        raise ValidationFailed("Choose a supported language.", code="INVALID_LANGUAGE",
+                               fields={"language": [f"One of {', '.join(sorted(languages))}."]})
+    if not changes:
+        return user
+    for name, value in changes.items():
+        setattr(user, name, value.strip() if name != "language" else value)
+    user.save(update_fields=[*changes, "updated_at"])
+    return user
 
 
 def staff_user_create(
@@ -144,15 +194,27 @@ def kyc_submit(
     only; ``bank_account_iban`` (optional, the payout account for withdrawals) is validated
     and stored compact. Personal fields are encrypted at rest (:mod:`paymint.core.fields`).
 
+    The same rules hold for the dashboard and the API: the email address must be confirmed,
+    and the documents the profile kind requires (:data:`accounts.enums.KYC_REQUIRED_DOCUMENTS`,
+    uploaded with :func:`accounts.kyc_documents.kyc_document_upload`) must be on file.
+
     Raises:
+        PermissionDenied: ``NOT_AN_APPLICANT`` (staff); ``EMAIL_NOT_VERIFIED``.
         InvalidTaxId: the tax id fails its format or check digit (``INVALID_TAX_ID``).
         ValidationFailed: missing legal name or country; ``INVALID_IBAN``;
             ``INVALID_DATE_OF_BIRTH`` (in the future or under 18); ``NOT_AN_INDIVIDUAL``
-            (date of birth or identity document number on a KYB profile).
+            (date of birth or identity document number on a KYB profile);
+            ``DOCUMENTS_REQUIRED`` (nothing is written).
         InvalidTransition: the profile is already approved or pending review.
     """
     if user.role not in (Role.SELLER, Role.INVESTOR):
-        raise PermissionDenied("Only sellers and investors go through KYC/KYB.")
+        raise PermissionDenied("Only sellers and investors go through KYC/KYB.",
+                               code="NOT_AN_APPLICANT")
+    if user.email_verified_at is None:
+        raise PermissionDenied(
+            "Please confirm your email address before you send your details.",
+            code="EMAIL_NOT_VERIFIED",
+        )
     errors: dict[str, list[str]] = {}
     if not legal_name.strip():
         errors["legal_name"] = ["This field is required."]
@@ -181,13 +243,19 @@ def kyc_submit(
     iban = iban_validate(bank_account_iban)
     tax = validate_tax_id(tax_id, country)
     with transaction.atomic():
-        profile, _ = KycProfile.objects.select_for_update().get_or_create(
-            user=user, defaults={"kind": kind, "legal_name": legal_name, "country": country}
-        )
+        profile = kyc_profile_draft_get_or_create(user=user)
         if profile.status not in (KycStatus.DRAFT, KycStatus.REJECTED):
             raise InvalidTransition(
                 f"The profile is {profile.get_status_display().lower()} and cannot be changed.",
                 code="KYC_ALREADY_SUBMITTED",
+            )
+        on_file = set(profile.documents.values_list("kind", flat=True))
+        missing = sorted(KYC_REQUIRED_DOCUMENTS[profile.kind] - on_file)
+        if missing:
+            labels = ", ".join(KycDocumentKind(kind).label.lower() for kind in missing)
+            raise ValidationFailed(
+                f"Upload your {labels} first.", code="DOCUMENTS_REQUIRED",
+                fields={"document": [f"Required: {', '.join(missing)}."]},
             )
         profile.legal_name = legal_name.strip()
         profile.country = country.strip().upper()
@@ -212,6 +280,16 @@ def kyc_submit(
         user_id = user.pk
         transaction.on_commit(lambda: screen_user_task.delay(user_id))
         return profile
+
+
+def kyc_profile_draft_get_or_create(*, user: User) -> KycProfile:
+    """The user's KYC/KYB profile, locked (``SELECT ... FOR UPDATE``; call inside a
+    transaction), created as an empty draft of the kind their role needs when missing."""
+    kind = KycKind.KYB if user.role == Role.SELLER else KycKind.KYC
+    profile, _ = KycProfile.objects.select_for_update().get_or_create(
+        user=user, defaults={"kind": kind, "legal_name": "", "country": ""}
+    )
+    return profile
 
 
 def kyc_transition(*, profile: KycProfile, to_status: str, actor: User | None, reason: str = ""

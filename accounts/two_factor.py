@@ -12,6 +12,7 @@ already used (``last_t``).
 
 from __future__ import annotations
 
+import base64
 import io
 
 import qrcode
@@ -113,19 +114,34 @@ def totp_step_up(*, user: User, code: str, action: str) -> TOTPDevice:
                                fields={"otp_code": ["Invalid code."]}) from None
 
 
-def totp_disable(*, user: User, token: str) -> None:
-    """Turn two-factor off after checking a current code. Staff cannot turn it off.
+def totp_disable(*, user: User, password: str, token: str) -> None:
+    """Turn two-factor off after checking the password and a current code (the dashboard and
+    ``DELETE /api/v1/me/two-factor``). Staff cannot turn it off.
 
     Raises:
         PermissionDenied: ``TWO_FACTOR_REQUIRED`` for staff.
-        ValidationFailed: ``INVALID_OTP``.
+        ValidationFailed: ``WRONG_PASSWORD`` (on ``password``), ``INVALID_OTP``,
+            ``TWO_FACTOR_NOT_ON``; nothing is changed.
     """
     if user.is_staff:
         raise PermissionDenied(
             "Staff accounts must keep two-factor sign-in.", code="TWO_FACTOR_REQUIRED"
         )
+    if not user.check_password(password or ""):
+        raise ValidationFailed("The password is not right.", code="WRONG_PASSWORD",
+                               fields={"password": ["Wrong password."]})
+    if totp_device_for_user(user=user) is None:
+        raise ValidationFailed("Two-factor sign-in is not on.", code="TWO_FACTOR_NOT_ON")
     totp_verify(user=user, token=token)
     TOTPDevice.objects.filter(user=user).delete()
+
+
+def totp_status(*, user: User) -> dict[str, bool]:
+    """``{"enabled": a confirmed device exists, "pending": an enrolment awaits its first
+    code, "required": the user must have it (staff)}``."""
+    confirmed = set(TOTPDevice.objects.filter(user=user).values_list("confirmed", flat=True))
+    return {"enabled": True in confirmed, "pending": False in confirmed and True not in confirmed,
+            "required": bool(user.is_staff)}
 
 
 def totp_qr_svg(device: TOTPDevice) -> str:
@@ -142,8 +158,6 @@ def totp_qr_svg(device: TOTPDevice) -> str:
 
 def totp_secret_base32(device: TOTPDevice) -> str:
     """The shared secret in the base32 form authenticator apps accept for manual entry."""
-    import base64
-
     return base64.b32encode(device.bin_key).decode().rstrip("=")
 
 

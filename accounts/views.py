@@ -16,7 +16,6 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
@@ -35,24 +34,28 @@ from paymint.core.throttling import (
     throttle_view,
 )
 
-from .email_verification import email_verification_send, email_verify
+from .email_verification import email_verification_resend, email_verify
 from .enums import KycStatus, Role
 from .forms import (
     EmailAuthenticationForm,
     KycForm,
     OtpTokenForm,
     PasswordChangeServiceForm,
+    PasswordResetRequestForm,
     PasswordResetSetForm,
     SignupForm,
+    TwoFactorDisableForm,
 )
 from .kyc_documents import (
     kyc_document_get_for_viewer,
     kyc_document_private_file,
+    kyc_onboarding_document_kind,
     kyc_submit_with_document,
 )
+from .links import email_verification_link_for
 from .lockout import lockout_response
 from .selectors import kyc_profile_for_user
-from .services import user_register
+from .services import user_sign_up
 from .sign_in import sign_in_code_check
 from .two_factor import (
     totp_device_for_user,
@@ -69,7 +72,6 @@ PENDING_SIGN_IN = "accounts.pending_sign_in"
 #: Seconds between the password and the code before the sign-in must start again.
 PENDING_SIGN_IN_SECONDS = 300
 #: Seconds between two verification emails for one user.
-RESEND_INTERVAL_SECONDS = 60
 #: The backend a new account is signed in with (axes' backend comes first but signs no one in).
 SIGNUP_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -188,7 +190,8 @@ def account_security(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "accounts/security.html",
-        {"device": totp_device_for_user(user=request.user), "disable_form": OtpTokenForm()},
+        {"device": totp_device_for_user(user=request.user),
+         "disable_form": TwoFactorDisableForm()},
     )
 
 
@@ -230,10 +233,11 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def two_factor_disable(request: HttpRequest) -> HttpResponse:
-    form = OtpTokenForm(request.POST)
+    form = TwoFactorDisableForm(request.POST)
     if form.is_valid():
         try:
-            totp_disable(user=request.user, token=form.cleaned_data["token"])
+            totp_disable(user=request.user, password=form.cleaned_data["password"],
+                         token=form.cleaned_data["token"])
         except ApplicationError as exc:
             form.add_application_error(exc)
         else:
@@ -245,10 +249,6 @@ def two_factor_disable(request: HttpRequest) -> HttpResponse:
         {"device": totp_device_for_user(user=request.user), "disable_form": form},
         status=400,
     )
-
-
-def _verification_link(request: HttpRequest) -> Callable[[str], str]:
-    return lambda token: request.build_absolute_uri(reverse("verify-email", args=[token]))
 
 
 @require_http_methods(["GET", "POST"])
@@ -270,19 +270,17 @@ def verify_email(request: HttpRequest, token: str) -> HttpResponse:
 def resend_verification(request: HttpRequest) -> HttpResponse:
     """Send the confirmation email again (at most once a minute)."""
     user = request.user
-    if user.email_verified_at is not None:
-        messages.info(request, "Your email address is already confirmed.")
-    elif not cache.add(f"email-verification-sent:{user.pk}", 1, RESEND_INTERVAL_SECONDS):
-        messages.info(
-            request, "We just sent you an email; please wait a minute before asking again."
-        )
+    try:
+        email_verification_resend(user=user, link_for=email_verification_link_for(request))
+    except ApplicationError as exc:
+        messages.info(request, exc.message)
     else:
-        email_verification_send(user=user, link_for=_verification_link(request))
         messages.success(request, f"We sent a new confirmation link to {user.email}.")
     return redirect(_safe_next(request, "dashboard"))
 
 
 password_reset = auth_views.PasswordResetView.as_view(
+    form_class=PasswordResetRequestForm,  # the API's service sends the mail
     template_name="accounts/password_reset_form.html",
     email_template_name="accounts/email/password_reset.txt",
     subject_template_name="accounts/email/password_reset_subject.txt",
@@ -330,15 +328,15 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            user = user_register(
+            user = user_sign_up(
                 email=form.cleaned_data["email"],
                 password=form.cleaned_data["password"],
                 role=form.cleaned_data["role"],
+                link_for=email_verification_link_for(request),
             )
         except ApplicationError as exc:
             form.add_application_error(exc)
         else:
-            email_verification_send(user=user, link_for=_verification_link(request))
             login(request, user, backend=SIGNUP_BACKEND)
             messages.success(
                 request,
@@ -372,16 +370,14 @@ def kyc(request: HttpRequest) -> HttpResponse:
             "declared_investment": profile.declared_investment,
         }
     email_verified = user.email_verified_at is not None
+    required_kind = kyc_onboarding_document_kind(user=user)
     form = KycForm(
         request.POST or None,
         request.FILES or None,
         initial=initial,
         role=user.role,
-        document_on_file=bool(documents),
+        document_on_file=any(document.kind == required_kind for document in documents),
     )
-    if request.method == "POST" and not email_verified:
-        messages.error(request, "Please confirm your email address before you send your details.")
-        return redirect("kyc")
     if request.method == "POST" and form.is_valid():
         try:
             kyc_submit_with_document(user=user, **form.cleaned_data)

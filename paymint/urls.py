@@ -6,12 +6,19 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.api import (
+    EmailResendApi,
+    EmailVerifyApi,
+    KycDocumentCollectionApi,
     KycSubmitApi,
     LogoutApi,
     MeApi,
+    PasswordResetApi,
+    PasswordResetConfirmApi,
     TokenObtainApi,
     TokenOtpApi,
     TokenRefreshApi,
+    TwoFactorApi,
+    TwoFactorConfirmApi,
     UserRegisterApi,
 )
 from accounts.data_protection_api import MeDataExportApi, MeErasureRequestApi
@@ -42,10 +49,18 @@ api_v1 = [
     path("auth/register", UserRegisterApi.as_view(), name="register"),
     path("auth/token", TokenObtainApi.as_view(), name="token"),
     path("auth/token/otp", TokenOtpApi.as_view(), name="token-otp"),
+    path("auth/email/verify", EmailVerifyApi.as_view(), name="email-verify"),
+    path("auth/email/resend", EmailResendApi.as_view(), name="email-resend"),
+    path("auth/password/reset", PasswordResetApi.as_view(), name="password-reset"),
+    path("auth/password/reset/confirm", PasswordResetConfirmApi.as_view(),
+         name="password-reset-confirm"),
     path("auth/token/refresh", TokenRefreshApi.as_view(), name="token-refresh"),
     path("auth/logout", LogoutApi.as_view(), name="logout"),
     path("me", MeApi.as_view(), name="me"),
     path("me/kyc", KycSubmitApi.as_view(), name="kyc-submit"),
+    path("me/kyc/documents", KycDocumentCollectionApi.as_view(), name="kyc-documents"),
+    path("me/two-factor", TwoFactorApi.as_view(), name="two-factor"),
+    path("me/two-factor/confirm", TwoFactorConfirmApi.as_view(), name="two-factor-confirm"),
     path("me/export", MeDataExportApi.as_view(), name="me-export"),
     path("me/erasure-request", MeErasureRequestApi.as_view(), name="me-erasure-request"),
     path("invoices", InvoiceCollectionApi.as_view(), name="invoices"),

@@ -53,9 +53,44 @@ def staff(db):
                              roles=("operations", "compliance"))
 
 
-def make_user(role: str, email: str, *, kyc: dict | None = None, approve_by=None):
+#: The smallest valid PNG (1x1 pixel): a stand-in identity or register document.
+TINY_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
+
+
+def kyc_ready(user):
+    """What onboarding needs before KYC/KYB can be sent: the email address confirmed and the
+    document the profile kind requires uploaded, through the same services as the dashboard
+    and the API. Returns ``user``."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.utils import timezone
+
+    from accounts.kyc_documents import kyc_document_upload, kyc_onboarding_document_kind
+    from accounts.models import User
+
+    user.email_verified_at = timezone.now()
+    User.objects.filter(pk=user.pk).update(email_verified_at=user.email_verified_at)
+    kyc_document_upload(user=user, kind=kyc_onboarding_document_kind(user=user),
+                        uploaded_file=SimpleUploadedFile("document.png", TINY_PNG, "image/png"))
+    return user
+
+
+def make_user(role: str, email: str, *, kyc: dict | None = None, approve_by=None,
+              email_verified: bool = True):
+    """A registered user (email confirmed unless ``email_verified=False``); with ``kyc``, the
+    profile is sent with the required document and, with ``approve_by``, approved."""
     user = user_register(email=email, password=STRONG_PASSWORD, role=role)
+    if email_verified:
+        from django.utils import timezone
+
+        from accounts.models import User
+
+        user.email_verified_at = timezone.now()
+        User.objects.filter(pk=user.pk).update(email_verified_at=user.email_verified_at)
     if kyc is not None:
+        kyc_ready(user)
         profile = kyc_submit(user=user, **kyc)
         if approve_by is not None:
             kyc_approve(profile=profile, reviewer=approve_by)

@@ -18,9 +18,11 @@ Hand computation (grade A: advance rate 90 %, discount rate 8 % a year ACT/365, 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from accounts.models import KycProfile
@@ -28,10 +30,12 @@ from accounts.services import kyc_approve
 from invoices.models import Invoice
 from marketplace.models import Investment
 from paymint.core import clock
+from paymint.core.models import OutboundMessage
 from settlements.models import BankEvent, JournalEntry
 from tests.conftest import (
     MUSTANG_PDF,
     STRONG_PASSWORD,
+    TINY_PNG,
     assert_books_balanced,
     bank_event,
     signed_webhook,
@@ -59,6 +63,16 @@ def signup(role: str, email: str, kyc: dict, staff) -> APIClient:
     assert tokens.status_code == 200, tokens.json()
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens.json()['access']}")
+    # The confirmation link from the mail, then the document the profile kind requires.
+    mail = OutboundMessage.objects.filter(recipient=email).latest("created_at")
+    token = re.search(r"/verify-email/([^/\s]+)/", mail.body).group(1)
+    assert anonymous.post("/api/v1/auth/email/verify", {"token": token},
+                          format="json").status_code == 200
+    kind = "COMPANY_REGISTRATION" if role == "SELLER" else "IDENTITY"
+    document = client.post("/api/v1/me/kyc/documents", {
+        "kind": kind, "file": SimpleUploadedFile("doc.png", TINY_PNG, "image/png")},
+        format="multipart")
+    assert document.status_code == 201, document.json()
     response = client.post("/api/v1/me/kyc", kyc, format="json")
     assert response.status_code == 201, response.json()
     assert response.json()["status"] == "PENDING_REVIEW"

@@ -8,12 +8,13 @@ from django.urls import reverse
 from accounts.enums import KycStatus
 from accounts.models import KycProfile, KycStatusEvent
 from accounts.services import kyc_submit, user_register
-from tests.conftest import STRONG_PASSWORD
+from tests.conftest import STRONG_PASSWORD, kyc_ready
 
 
 @pytest.fixture
 def pending_seller(db):
-    user = user_register(email="acme@example.com", password=STRONG_PASSWORD, role="SELLER")
+    user = kyc_ready(user_register(email="acme@example.com", password=STRONG_PASSWORD,
+                                   role="SELLER"))
     return kyc_submit(user=user, legal_name="Bei Spiel GmbH", country="DE",
                       tax_id="DE136695976")
 

@@ -6,7 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import KycProfile, User
-from tests.conftest import STRONG_PASSWORD, api_client_for, db_counts, make_user
+from tests.conftest import STRONG_PASSWORD, api_client_for, db_counts, kyc_ready, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,9 @@ class TestRegisterAndTokens:
         response = register()
         assert response.status_code == 201
         body = response.json()
-        assert set(body) == {"id", "email", "role", "deposit_reference"}
+        assert set(body) == {"id", "email", "role", "deposit_reference", "first_name",
+                             "last_name", "language", "email_verified"}
+        assert body["email_verified"] is False
         assert "password" not in body
         tokens = APIClient().post(
             "/api/v1/auth/token",
@@ -102,7 +104,7 @@ class TestRegisterAndTokens:
 class TestKycApi:
     @pytest.fixture
     def client_and_user(self, db):
-        user = make_user("SELLER", "kyb@example.com")
+        user = kyc_ready(make_user("SELLER", "kyb@example.com"))
         return api_client_for(user), user
 
     def test_submit(self, client_and_user):
@@ -128,14 +130,14 @@ class TestKycApi:
         assert (response.status_code, response.json()["code"]) == (400, "INVALID_TAX_ID")
         assert "tax_id" in response.json()["fields"]
         assert db_counts() == before
-        assert not KycProfile.objects.exists()
+        assert KycProfile.objects.get().status == "DRAFT"  # made by the document upload
 
     def test_missing_fields(self, client_and_user):
         client, _ = client_and_user
         response = client.post("/api/v1/me/kyc", {"country": "Germany"}, format="json")
         assert (response.status_code, response.json()["code"]) == (400, "VALIDATION_ERROR")
         assert {"legal_name", "country", "tax_id"} <= set(response.json()["fields"])
-        assert not KycProfile.objects.exists()
+        assert KycProfile.objects.get().status == "DRAFT"
 
     def test_resubmit_while_pending(self, client_and_user):
         client, _ = client_and_user

@@ -43,10 +43,12 @@ def _with_personal_data(user) -> KycProfile:
     for name, value in PERSONAL.items():
         setattr(profile, name, value)
     profile.save(update_fields=[*PERSONAL, "updated_at"])
-    KycDocument.objects.create(
-        profile=profile, file=ContentFile(b"%PDF-1.4 passport scan", name="passport.pdf"),
-        content_type="application/pdf", size=22, sha256="ab" * 32,
-        original_filename="my passport.pdf", uploaded_by=user)
+    # The onboarding upload is a stand-in image; make it a passport scan with a name.
+    document = KycDocument.objects.get(profile=profile)
+    document.file.save("passport.pdf", ContentFile(b"%PDF-1.4 passport scan"), save=False)
+    KycDocument.objects.filter(pk=document.pk).update(
+        file=document.file.name, content_type="application/pdf", size=22,
+        sha256="ab" * 32, original_filename="my passport.pdf")
     return profile
 
 

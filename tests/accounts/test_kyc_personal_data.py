@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.banking import iban_mask, iban_validate
 from accounts.models import KycProfile
 from paymint.core.errors import ValidationFailed
-from tests.conftest import api_client_for, make_user
+from tests.conftest import api_client_for, kyc_ready, make_user
 from tests.web.conftest import PNG_BYTES, mark_email_verified
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +42,7 @@ def test_iban_validation_and_mask():
 
 
 def test_an_investor_submits_personal_data_through_the_api(db):
-    investor = make_user("INVESTOR", "ida@example.com")
+    investor = kyc_ready(make_user("INVESTOR", "ida@example.com"))
     response = api_client_for(investor).post("/api/v1/me/kyc", INVESTOR_KYC, format="json")
     assert response.status_code == 201, response.json()
     body = response.json()
@@ -66,7 +66,7 @@ def test_an_investor_submits_personal_data_through_the_api(db):
     ],
 )
 def test_personal_data_is_validated_before_anything_is_written(db, changes, code, field):
-    investor = make_user("INVESTOR", "val@example.com")
+    investor = kyc_ready(make_user("INVESTOR", "val@example.com"))
     response = api_client_for(investor).post(
         "/api/v1/me/kyc", {**INVESTOR_KYC, **changes}, format="json"
     )
@@ -76,11 +76,18 @@ def test_personal_data_is_validated_before_anything_is_written(db, changes, code
     assert response.status_code == 400
     assert response.json()["code"] == code
     assert field in response.json()["fields"]
-    assert not KycProfile.objects.filter(user=investor).exists()
+    assert_untouched_draft(investor)
+
+
+def assert_untouched_draft(user) -> None:
+    """Only the draft made by the document upload exists, with none of the refused data."""
+    profile = KycProfile.objects.get(user=user)
+    assert (profile.status, profile.legal_name, profile.tax_id) == ("DRAFT", "", "")
+    assert profile.date_of_birth is None and profile.bank_account_iban == ""
 
 
 def test_investors_must_be_adults(db):
-    investor = make_user("INVESTOR", "young@example.com")
+    investor = kyc_ready(make_user("INVESTOR", "young@example.com"))
     today = timezone.localdate()
     seventeen = today.replace(year=today.year - 17) if (today.month, today.day) != (2, 29) \
         else dt.date(today.year - 17, 2, 28)
@@ -93,7 +100,7 @@ def test_investors_must_be_adults(db):
 
 
 def test_companies_give_no_birth_date_or_passport(db):
-    seller = make_user("SELLER", "firm@example.com")
+    seller = kyc_ready(make_user("SELLER", "firm@example.com"))
     response = api_client_for(seller).post(
         "/api/v1/me/kyc",
         {"legal_name": "Firm GmbH", "country": "DE", "tax_id": "DE136695976",
@@ -102,7 +109,7 @@ def test_companies_give_no_birth_date_or_passport(db):
     )
     assert response.status_code == 400
     assert response.json()["code"] == "NOT_AN_INDIVIDUAL"
-    assert not KycProfile.objects.filter(user=seller).exists()
+    assert_untouched_draft(seller)
     ok = api_client_for(seller).post(
         "/api/v1/me/kyc",
         {"legal_name": "Firm GmbH", "country": "DE", "tax_id": "DE136695976",
@@ -145,7 +152,7 @@ def test_the_onboarding_form_asks_individuals_only_for_birth_date_and_id(db):
 
 
 def test_the_back_office_masks_the_iban_and_finds_a_tax_id_by_its_hash(db, ops_client):
-    investor = make_user("INVESTOR", "admin-view@example.com")
+    investor = kyc_ready(make_user("INVESTOR", "admin-view@example.com"))
     api_client_for(investor).post("/api/v1/me/kyc", INVESTOR_KYC, format="json")
     profile = KycProfile.objects.get(user=investor)
     other = make_user("INVESTOR", "someone@example.com",

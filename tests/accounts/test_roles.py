@@ -33,7 +33,7 @@ from compliance.screening import (
 from compliance.services import alert_raise
 from invoices.models import Invoice
 from paymint.core.errors import ValidationFailed
-from tests.conftest import STRONG_PASSWORD, admin_sign_in, make_user, priced_invoice
+from tests.conftest import STRONG_PASSWORD, admin_sign_in, kyc_ready, make_user, priced_invoice
 
 PEP_CSV = Path(settings.BASE_DIR) / "compliance/sanctions_data/opensanctions_peps_sample.csv"
 
@@ -320,8 +320,8 @@ def test_services_check_the_role_whatever_the_entry_point(db, seller):
     operations_only = staff_user_create(email="ops-only@example.com",
                                         password=STRONG_PASSWORD, roles=("operations",))
 
-    applicant = user_register(email="applicant@example.com", password=STRONG_PASSWORD,
-                              role="INVESTOR")
+    applicant = kyc_ready(user_register(email="applicant@example.com",
+                                        password=STRONG_PASSWORD, role="INVESTOR"))
     profile = kyc_submit(user=applicant, legal_name="Ada Example", country="FR",
                          tax_id="FR40303265045")
     with pytest.raises(PermissionDenied, match="accounts.change_kycprofile"):

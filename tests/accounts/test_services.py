@@ -16,7 +16,7 @@ from accounts.services import (
 )
 from compliance.taxids import InvalidTaxId, validate_tax_id
 from paymint.core.errors import ApplicationError, InvalidTransition, PermissionDenied
-from tests.conftest import STRONG_PASSWORD, db_counts
+from tests.conftest import STRONG_PASSWORD, db_counts, kyc_ready
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +25,8 @@ KYB = {"legal_name": "Bei Spiel GmbH", "country": "DE", "tax_id": "DE136695976"}
 
 @pytest.fixture
 def applicant(db):
-    return user_register(email="Applicant@Example.COM", password=STRONG_PASSWORD, role="SELLER")
+    return kyc_ready(
+        user_register(email="Applicant@Example.COM", password=STRONG_PASSWORD, role="SELLER"))
 
 
 class TestRegister:
@@ -91,7 +92,8 @@ class TestKycSubmit:
         )
 
     def test_investor_gets_kyc(self, db):
-        investor = user_register(email="i@example.com", password=STRONG_PASSWORD, role="INVESTOR")
+        investor = kyc_ready(
+            user_register(email="i@example.com", password=STRONG_PASSWORD, role="INVESTOR"))
         profile = kyc_submit(
             user=investor, legal_name="Anna SARL", country="FR", tax_id="FR40303265045"
         )
@@ -212,14 +214,11 @@ class TestReview:
         ],
     )
     def test_illegal_moves(self, applicant, staff, start, to_status):
-        profile = KycProfile.objects.create(
-            user=applicant,
-            kind="KYB",
-            legal_name="X",
-            country="DE",
-            status=start,
-            decision_reason="r" if start == "REJECTED" else "",
-        )
+        profile = KycProfile.objects.get(user=applicant)  # the draft the document made
+        KycProfile.objects.filter(pk=profile.pk).update(
+            legal_name="X", country="DE", status=start,
+            decision_reason="r" if start == "REJECTED" else "")
+        profile.refresh_from_db()
         with pytest.raises(InvalidTransition) as info:
             kyc_transition(profile=profile, to_status=to_status, actor=staff, reason="r")
         assert info.value.code == "INVALID_KYC_TRANSITION"

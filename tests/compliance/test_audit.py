@@ -21,15 +21,15 @@ from compliance.audit import audit_events_for_object, audit_events_purge_before,
 from compliance.enums import AlertKind, AlertStatus
 from compliance.models import AuditEvent, ComplianceAlert
 from compliance.services import alert_raise
-from tests.conftest import STRONG_PASSWORD
+from tests.conftest import STRONG_PASSWORD, kyc_ready
 
 UA = "Mozilla/5.0 (AuditTest)"
 
 
 @pytest.fixture
 def applicant(db):
-    return user_register(email="applicant@example.com", password=STRONG_PASSWORD,
-                         role="INVESTOR")
+    return kyc_ready(user_register(email="applicant@example.com", password=STRONG_PASSWORD,
+                                   role="INVESTOR"))
 
 
 @pytest.fixture
@@ -61,7 +61,8 @@ def test_api_write_is_recorded_with_actor_ip_user_agent_and_request_id(api_clien
     assert response.status_code == 201, response.json()
     profile = KycProfile.objects.get(user=applicant)
 
-    created = audit_events_for_object(profile).filter(action=AuditEvent.Action.CREATE).get()
+    # The draft was created by the document upload; the API write updates it.
+    created = audit_events_for_object(profile).filter(action=AuditEvent.Action.UPDATE).last()
     # JWT authentication happens inside DRF, after the middleware: still attributed.
     assert created.actor == applicant
     assert created.actor_email == "applicant@example.com"

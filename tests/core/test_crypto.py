@@ -21,7 +21,7 @@ from accounts.selectors import kyc_profiles_with_tax_id
 from accounts.services import kyc_submit
 from paymint.core import crypto
 from paymint.core.fields import field_encryption_rotate
-from tests.conftest import make_user
+from tests.conftest import kyc_ready, make_user
 
 PERSONAL = {
     "legal_name": "Jeanne Investisseur",
@@ -45,7 +45,7 @@ def raw_row(profile_id: int) -> dict:
 
 @pytest.fixture
 def investor_profile(db):
-    user = make_user("INVESTOR", "jeanne@example.com")
+    user = kyc_ready(make_user("INVESTOR", "jeanne@example.com"))
     return kyc_submit(user=user, **PERSONAL)
 
 
@@ -83,7 +83,7 @@ def test_values_are_unreadable_in_the_raw_columns_and_readable_through_the_orm(
 
 
 def test_blank_values_stay_blank_and_null_stays_null(db):
-    seller = make_user("SELLER", "firma@example.com")
+    seller = kyc_ready(make_user("SELLER", "firma@example.com"))
     profile = kyc_submit(user=seller, legal_name="Firma GmbH", country="DE",
                          tax_id="DE136695976")
     raw = raw_row(profile.pk)

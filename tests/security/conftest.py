@@ -126,7 +126,7 @@ def _onboard(role: str, email: str, kyc: dict, staff, *, approve: bool = True):
     from accounts.services import kyc_approve, user_register
 
     user = user_register(email=email, password=STRONG_PASSWORD, role=role)
-    email_verify(token=email_verification_token(user=user))
+    user = email_verify(token=email_verification_token(user=user))
     document = SimpleUploadedFile(f"{role.lower()}-id.png", png_document(email),
                                   content_type="image/png")
     profile = kyc_submit_with_document(user=user, document=document, **kyc)

@@ -29,6 +29,8 @@ from tests.conftest import (
     STRONG_PASSWORD,
     api_client_for,
     bank_event,
+    kyc_ready,
+    make_user,
     mustang_bytes,
     priced_invoice,
     signed_webhook,
@@ -116,7 +118,8 @@ def case_register(world):
 def case_kyc_submit(world):
     from accounts.services import user_register
 
-    user = user_register(email="kyc-mass@example.com", password=STRONG_PASSWORD, role="SELLER")
+    user = kyc_ready(user_register(email="kyc-mass@example.com", password=STRONG_PASSWORD,
+                                   role="SELLER"))
     from accounts.models import KycProfile
 
     other = row(world.investor_a.kyc)
@@ -129,6 +132,45 @@ def case_kyc_submit(world):
     assert profile.decided_at is None and profile.decided_by_id is None
     assert profile.kind == "KYB"
     assert row(world.investor_a.kyc) == other
+
+
+def case_kyc_document_upload(world):
+    from accounts.models import KycDocument, KycProfile
+
+    user = make_user("INVESTOR", "doc-mass@example.com")
+    response = api_client_for(user).post("/api/v1/me/kyc/documents", {
+        "kind": "IDENTITY", "file": SimpleUploadedFile("id.png", PNG_BYTES, "image/png"),
+        **{k: (json.dumps(v) if isinstance(v, dict) else v)
+           for k, v in extras(world).items()}}, format="multipart")
+    assert response.status_code == 201, response.content
+    document = KycDocument.objects.get(public_id=response.json()["id"])
+    assert document.profile.user_id == user.pk and document.uploaded_by_id == user.pk
+    assert str(document.public_id) != FORGED_ID and document.kind == "IDENTITY"
+    assert KycProfile.objects.get(user=user).status == "DRAFT"
+
+
+def case_me_patch(world):
+    user = world.investor_b
+    before = row(user)
+    response = api_client_for(user).patch("/api/v1/me", {
+        "first_name": "Bea", "email": "mass-me@example.com", **extras(world)}, format="json")
+    assert response.status_code == 200, response.content
+    assert changed(before, row(user)) <= {"first_name", "updated_at"}
+
+
+def case_api_account_flow(world, route: str):
+    """Email confirmation, password reset and two-factor over the API: whatever they accept,
+    the privilege and identity columns of every user stay as they were, and no other user's
+    row changes."""
+    before = privileges()
+    others = row(world.investor_a)
+    client = api_client_for(world.investor_b)
+    data = {**extras(world), "email": world.investor_a.email, "token": "MQ/set-password",
+            "new_password": "x", "password": "wrong-password-0", "code": "123456"}
+    for method in sorted(set(supported_methods_for(route)) - {"GET"}):
+        getattr(client, method.lower())("/" + route, data, format="json")
+    assert privileges() == before, route
+    assert row(world.investor_a) == others, route
 
 
 def case_invoice_upload(world):
@@ -525,6 +567,8 @@ CASES = {
     "api/v1/auth/logout": case_logout,
     "api/v1/me/erasure-request": case_erasure_request,
     "api/v1/me/kyc": case_kyc_submit,
+    "api/v1/me/kyc/documents": case_kyc_document_upload,
+    "api/v1/me": case_me_patch,
     "api/v1/invoices": case_invoice_upload,
     "api/v1/invoices/<str:invoice_id>": case_invoice_patch,
     "api/v1/invoices/<str:invoice_id>/submit": case_invoice_submit,
@@ -544,6 +588,9 @@ CASES = {
 #: Route prefixes whose write routes share a generic case.
 GENERIC = (
     ("api/v1/stellar/", case_stellar_signed),
+    ("api/v1/auth/email/", case_api_account_flow),
+    ("api/v1/auth/password/", case_api_account_flow),
+    ("api/v1/me/two-factor", case_api_account_flow),
     ("login/", case_account_flow),
     ("logout/", case_account_flow),
     ("account/", case_account_flow),
@@ -555,6 +602,11 @@ GENERIC = (
 def write_routes() -> list[str]:
     return [r.route for r in all_routes()
             if not r.is_admin and set(supported_methods(r.callback)) - {"GET"}]
+
+
+def supported_methods_for(route: str) -> list[str]:
+    (match,) = [r for r in all_routes() if r.route == route]
+    return supported_methods(match.callback)
 
 
 def case_for(route: str):

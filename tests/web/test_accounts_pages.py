@@ -50,7 +50,8 @@ def test_signup_then_kyc_with_invalid_tax_id_shows_field_error(client, staff, co
             "document": uploaded(PNG_BYTES, "id.png", "image/png"),
         },
     )
-    assert blocked.status_code == 302
+    assert blocked.status_code == 200
+    assert b"confirm your email address" in blocked.content
     assert not KycProfile.objects.filter(user=user).exists()
 
     verify_from_outbox(client)

@@ -69,7 +69,7 @@ def test_signup_sends_a_confirmation_link_that_verifies_once(client, committed):
 
 
 def test_expired_tampered_and_stale_links_are_refused(settings):
-    user = make_user("SELLER", "sam@example.com")
+    user = make_user("SELLER", "sam@example.com", email_verified=False)
     token = email_verification_token(user=user)
 
     with pytest.raises(ValidationFailed) as exc:
@@ -101,7 +101,7 @@ def test_bad_link_page_says_so(client):
 
 
 def test_resend_is_limited_to_once_a_minute(client, committed):
-    user = make_user("SELLER", "rae@example.com")
+    user = make_user("SELLER", "rae@example.com", email_verified=False)
     client.force_login(user)
     with committed():
         client.post(reverse("verify-email-resend"))
@@ -116,8 +116,9 @@ def test_resend_is_limited_to_once_a_minute(client, committed):
 # --- Password reset ---------------------------------------------------------------------------
 
 
-def test_password_reset_by_email_link_works_once(client, seller):
-    response = client.post(reverse("password-reset"), {"email": "SELLER@example.com"})
+def test_password_reset_by_email_link_works_once(client, seller, committed):
+    with committed():  # the mail leaves through the outbox, after commit
+        response = client.post(reverse("password-reset"), {"email": "SELLER@example.com"})
     assert response.status_code == 302
     assert response["Location"] == reverse("password-reset-done")
     assert len(mail.outbox) == 1
@@ -212,15 +213,20 @@ def test_code_step_refuses_an_offsite_next(client, seller):
     assert response["Location"] == reverse("dashboard")
 
 
-def test_user_can_turn_totp_off_with_a_code(client, seller):
+def test_user_can_turn_totp_off_with_the_password_and_a_code(client, seller):
     device = TOTPDevice.objects.create(user=seller, name="phone", confirmed=True)
     client.force_login(seller)
-    assert client.post(reverse("two-factor-disable"), {"token": "000000"}).status_code == 400
+    wrong_code = {"password": STRONG_PASSWORD, "token": "000000"}
+    assert client.post(reverse("two-factor-disable"), wrong_code).status_code == 400
+    wrong_password = {"password": "not-my-password-1", "token": code_for(device)}
+    refused = client.post(reverse("two-factor-disable"), wrong_password)
+    assert refused.status_code == 400 and b"password is not right" in refused.content
     assert TOTPDevice.objects.filter(user=seller).exists()
     device.refresh_from_db()
     device.throttling_failure_count = 0
     device.save()
-    response = client.post(reverse("two-factor-disable"), {"token": code_for(device)})
+    response = client.post(reverse("two-factor-disable"),
+                           {"password": STRONG_PASSWORD, "token": code_for(device)})
     assert response.status_code == 302
     assert not TOTPDevice.objects.filter(user=seller).exists()
 
