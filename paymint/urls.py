@@ -97,5 +97,12 @@ urlpatterns += [
     path("files/<str:token>", private_file_download, name="private-file"),
 ]
 
+# --- Content-Security-Policy violation reports (paymint/core/csp.py) ----------------------
+from paymint.core.csp import csp_report  # noqa: E402
+
+urlpatterns += [
+    path(settings.CSP_REPORT_PATH.strip("/") + "/", csp_report, name="csp-report"),
+]
+
 # --- Errors: API paths get the JSON error body even when no route matches ------------------
 handler404 = "paymint.core.api.not_found"
