@@ -10,6 +10,7 @@ Content-Security-Policy on. ``check_page(page, name)`` is called on each page un
 
 * no horizontal overflow (``document.documentElement.scrollWidth <= innerWidth``);
 * no serious or critical axe-core violation (axe-playwright-python, which ships axe.min.js);
+* no button, form control, menu link, page link or chip under 44 x 44 px (site pages);
 * no console error, uncaught page error or CSP violation so far (``securitypolicyviolation``
   events are reported to Python through an exposed binding, and Chromium's own
   "Refused to ..." console messages count as console errors);
@@ -71,6 +72,31 @@ OVERFLOW_CULPRITS = """
     if (out.length >= 8) break;
   }
   return out;
+}
+"""
+
+#: Controls smaller than 44 x 44 CSS px (WCAG 2.5.5): buttons, form controls, the menu, page
+#: navigation, chips and row actions; a checkbox or radio counts with its label. Links inside
+#: running text are exempt (WCAG's inline exception), as is the skip link (off-screen).
+MIN_TARGET_PX = 44
+SMALL_TARGETS = """
+(min) => {
+  const selector = "button, [role=button], input:not([type=hidden]):not([type=checkbox])" +
+    ":not([type=radio]), select, textarea, summary, nav a, .pagination a, a.chip," +
+    " td.row-action a, label:has(> input[type=checkbox]), label:has(> input[type=radio])";
+  const out = [];
+  for (const el of document.querySelectorAll(selector)) {
+    if (el.closest(".skip-link, [hidden]")) continue;
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) continue;  // not displayed (e.g. a closed menu)
+    if (getComputedStyle(el).visibility === "hidden") continue;
+    if (r.height < min - 0.5 || r.width < min - 0.5) {
+      const text = (el.innerText || el.value || el.name || el.tagName).trim().slice(0, 30);
+      out.push(el.tagName.toLowerCase() + " '" + text + "' " + Math.round(r.width) + "x" +
+               Math.round(r.height));
+    }
+  }
+  return out.slice(0, 10);
 }
 """
 
@@ -195,6 +221,9 @@ def audit_page(page, name: str) -> dict:
         "overflow_px": max(0, overflow),
         "overflowing": page.evaluate(OVERFLOW_CULPRITS) if overflow > 0 else [],
         "axe": _axe_blocking(page),
+        # The back office is Django's admin, used from a desk: targets are checked on the site.
+        "small_targets": [] if urlsplit(page.url).path.startswith("/" + settings.ADMIN_URL)
+        else page.evaluate(SMALL_TARGETS, MIN_TARGET_PX),
         **page.problems.as_dict(),
     }
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -214,6 +243,9 @@ def check_page():
             assert record["overflow_px"] == 0, (
                 f"{name} at {record['width']} px scrolls sideways by {record['overflow_px']} px")
             assert not record["axe"], f"{name} at {record['width']} px: axe {record['axe']}"
+            assert not record["small_targets"], (
+                f"{name} at {record['width']} px: targets under {MIN_TARGET_PX} px "
+                f"{record['small_targets']}")
             assert not page.problems, f"{name}: browser problems {page.problems.as_dict()}"
         return record
 

@@ -57,7 +57,32 @@ def test_seller_uploads_corrects_submits_and_lists_an_invoice(
     page.get_by_role("button", name="Upload and read").click()
     expect(page).to_have_url(re.compile(r"/seller/invoices/[0-9a-f-]+/$"))
     expect(page.locator("input[name=invoice_number]")).to_have_value("RE-20201121/508")
+    # The document beside the fields: page 1 rendered by PayMint (an image, no PDF viewer).
+    document = page.locator(".doc-page img")
+    expect(document).to_be_visible()
+    assert document.evaluate("img => img.complete && img.naturalWidth") > 500
+    assert page.locator("iframe, object, embed").count() == 0
     check_page(page, "seller-invoice-extracted")
+
+    # Where the extraction knows a field's region, a box marks it on the page; focusing the
+    # field emphasises its box.
+    invoice = Invoice.objects.get(seller=seller)
+    Invoice.objects.filter(pk=invoice.pk).update(extraction={
+        **invoice.extraction,
+        "fields": {"buyer_name": {"value": "Theodor Est",
+                                  "region": {"page": 0, "x0": 0.08, "top": 0.2, "x1": 0.35,
+                                             "bottom": 0.23}}},
+    })
+    page.reload()
+    box = page.locator(".doc-regions rect[data-field=debtor_name]")
+    frame = page.locator(".doc-page img").bounding_box()
+    drawn = box.bounding_box()
+    assert frame["x"] <= drawn["x"] and drawn["x"] + drawn["width"] <= frame["x"] + frame["width"]
+    assert abs(drawn["y"] - (frame["y"] + 0.2 * frame["height"])) < 3
+    page.locator("input[name=debtor_name]").focus()
+    expect(box).to_have_class(re.compile("is-active"))
+    expect(page.get_by_text("Read from page 1 of the document")).to_be_visible()
+    check_page(page, "seller-invoice-field-regions")
 
     page.locator("input[name=debtor_name]").fill("Theodor Est e.K.")
     page.get_by_role("button", name="Save corrections").click()
@@ -93,6 +118,20 @@ def test_investor_funds_a_listed_invoice(
     nav_link(page, "Marketplace").click()
     expect(page.get_by_role("heading", name="Marketplace")).to_be_visible()
     check_page(page, "investor-marketplace")
+
+    # Filters live in the URL and show as chips; a chip removes its filter.
+    filters = page.locator("details.filters")
+    if not filters.evaluate("d => d.open"):  # phones start with the panel closed
+        filters.locator("summary").click()
+    page.get_by_label("A", exact=True).check()
+    expect(page).to_have_url(re.compile(r"[?&]grade=A"))
+    chip = page.get_by_role("link", name=re.compile(r"^Grade A"))
+    expect(chip).to_be_visible()
+    expect(page.get_by_text("1 listing open with these filters")).to_be_visible()
+    check_page(page, "investor-marketplace-filtered")
+    chip.click()
+    expect(page).not_to_have_url(re.compile(r"grade=A"))
+    expect(page.locator("a.chip")).to_have_count(0)
 
     page.locator(f"a[href='/marketplace/{listing.public_id}/']").first.click()
     expect(page).to_have_url(re.compile(rf"/marketplace/{listing.public_id}/"))
