@@ -174,6 +174,9 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI served from this site (drf-spectacular-sidecar), not a CDN: CSP 'self'.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # --- Celery -------------------------------------------------------------------------------
@@ -524,6 +527,7 @@ MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddlewar
 MIDDLEWARE.insert(MIDDLEWARE.index("paymint.core.csp.PayMintCSPMiddleware") + 1,
                   "django_permissions_policy.PermissionsPolicyMiddleware")
 TEMPLATES[0]["OPTIONS"]["context_processors"].append("csp.context_processors.nonce")
+INSTALLED_APPS.append("drf_spectacular_sidecar")  # Swagger UI's static files (API docs)
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["csp_reports"] = env(
     "THROTTLE_RATE_CSP_REPORTS", default="60/min")  # per IP: violation reports
 # Referrer: full URL within the site only (invoice and listing ids stay here).

@@ -33,6 +33,16 @@ def test_public_pages(page, check_page):
     check_page(page, "public-signup")
     page.goto("/password-reset/")
     check_page(page, "public-password-reset")
+    # The API docs (Swagger UI from drf-spectacular-sidecar) run under the CSP: no violation,
+    # no console error, nothing fetched from elsewhere. Third-party UI: not held to axe here.
+    requests = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto("/api/v1/docs/")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("PayMint API")
+    assert not page.problems, page.problems.as_dict()
+    origin = page.url.split("/api/")[0]
+    assert requests and all(url.startswith(origin + "/") for url in requests), requests
+
     page.problems.expected.append("status of 404")
     page.goto("/no-such-page/")
     expect(page.get_by_role("heading", level=1)).to_be_visible()
