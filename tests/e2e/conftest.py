@@ -8,7 +8,9 @@ fixtures install it if running as root, and skip only when they cannot (not root
 Every journey runs at two widths (``desktop`` 1280 px and ``phone`` 390 px), with the site's
 Content-Security-Policy on. ``check_page(page, name)`` is called on each page under test:
 
-* no horizontal overflow (``document.documentElement.scrollWidth <= innerWidth``);
+* no horizontal overflow (``document.documentElement.scrollWidth <= innerWidth``), also with
+  the window at the ends of the supported range (360 px for the phone run, 1440 px for the
+  desktop run);
 * no serious or critical axe-core violation (axe-playwright-python, which ships axe.min.js);
 * no button, form control, menu link, page link or chip under 44 x 44 px (site pages);
 * no console error, uncaught page error or CSP violation so far (``securitypolicyviolation``
@@ -46,6 +48,9 @@ STEP_TIMEOUT_MS = 15_000
 
 #: The widths every journey runs at: a laptop and a phone (iPhone 12-15: 390 x 844 CSS px).
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+#: The ends of the supported range, measured too (overflow only) on each checked page: the
+#: phone run also at 360 px, the desktop run also at 1440 px.
+EXTRA_WIDTHS = {"desktop": 1440, "phone": 360}
 #: axe-core impacts that fail a page.
 BLOCKING_IMPACTS = frozenset({"serious", "critical"})
 SOFT = os.environ.get("E2E_AUDIT_SOFT") == "1"
@@ -131,7 +136,11 @@ def _ensure_chromium() -> Path:
 
 @pytest.fixture(scope="session")
 def browser():
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # Assertions wait as long as steps do (an upload is read while the request runs; on a
+    # loaded 2-CPU machine that can take longer than expect's 5 s default).
+    expect.set_options(timeout=STEP_TIMEOUT_MS)
 
     executable = _ensure_chromium()
     with sync_playwright() as playwright:
@@ -212,6 +221,12 @@ def audit_page(page, name: str) -> dict:
     page.wait_for_load_state("load")
     width = VIEWPORTS[page.viewport_name]["width"]
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    size = page.viewport_size
+    page.set_viewport_size({**size, "width": EXTRA_WIDTHS[page.viewport_name]})
+    page.evaluate("new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+    overflow_extra = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    page.set_viewport_size(size)
+    page.evaluate("new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
     record = {
@@ -219,6 +234,8 @@ def audit_page(page, name: str) -> dict:
         "width": width,
         "path": urlsplit(page.url).path,
         "overflow_px": max(0, overflow),
+        "extra_width": EXTRA_WIDTHS[page.viewport_name],
+        "overflow_px_extra": max(0, overflow_extra),
         "overflowing": page.evaluate(OVERFLOW_CULPRITS) if overflow > 0 else [],
         "axe": _axe_blocking(page),
         # The back office is Django's admin, used from a desk: targets are checked on the site.
@@ -242,6 +259,9 @@ def check_page():
         if not SOFT:
             assert record["overflow_px"] == 0, (
                 f"{name} at {record['width']} px scrolls sideways by {record['overflow_px']} px")
+            assert record["overflow_px_extra"] == 0, (
+                f"{name} at {record['extra_width']} px scrolls sideways by "
+                f"{record['overflow_px_extra']} px")
             assert not record["axe"], f"{name} at {record['width']} px: axe {record['axe']}"
             assert not record["small_targets"], (
                 f"{name} at {record['width']} px: targets under {MIN_TARGET_PX} px "

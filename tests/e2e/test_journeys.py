@@ -146,8 +146,19 @@ def test_investor_funds_a_listed_invoice(
     investment = Investment.objects.get(investor=investor)
     assert investment.amount == Decimal("100.00")
     expect(page.get_by_test_id("xirr-EUR")).to_contain_text("%")
-    expect(page.locator("canvas[data-chart='debtor-data']")).to_be_visible()
+    chart = page.locator("canvas[data-chart='debtor-data']")
+    expect(chart).to_be_visible()
     check_page(page, "investor-portfolio")
+    # Charts resize with the window (Chart.js responsive, in a box that fits the column).
+    wide = chart.bounding_box()["width"]
+    size = page.viewport_size
+    page.set_viewport_size({"width": 360, "height": size["height"]})
+    page.wait_for_function("c => c.getBoundingClientRect().width <= 360 - 16",
+                           arg=chart.element_handle())
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    page.set_viewport_size(size)
+    page.wait_for_function(f"c => Math.abs(c.getBoundingClientRect().width - {wide}) < 2",
+                           arg=chart.element_handle())
 
     page.get_by_role("link", name=re.compile(r"^Statement")).first.click()
     expect(page.get_by_role("heading", name=re.compile(r"^Investment in"))).to_be_visible()
