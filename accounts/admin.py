@@ -75,8 +75,7 @@ class KycDocumentInline(admin.StackedInline):
         )
         if obj.content_type.startswith("image/"):
             return format_html(
-                '<img src="{}" alt="Uploaded document" style="max-width:640px;'
-                'max-height:480px;border:1px solid #ccc"><br>{}',
+                '<img src="{}" alt="Uploaded document" class="pm-doc-preview"><br>{}',
                 url,
                 download,
             )

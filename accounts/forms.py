@@ -89,7 +89,7 @@ class KycForm(ServiceErrorFormMixin, forms.Form):
                 "autocomplete": "country",
                 "size": 2,
                 "pattern": "[A-Za-z]{2}",
-                "style": "text-transform:uppercase",
+                "class": "uppercase",
             }
         ),
     )

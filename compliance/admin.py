@@ -107,16 +107,15 @@ class ComplianceAlertAdmin(AuditHistoryMixin, admin.ModelAdmin):
             preview = reverse("admin:invoices_invoice_preview", args=[invoice.pk])
             download = reverse("admin:invoices_invoice_document", args=[invoice.pk])
             frames.append(format_html(
-                '<figure style="flex:1;margin:0"><figcaption>{} - {} ({}) '
+                '<figure><figcaption>{} - {} ({}) '
                 '<a href="{}">download</a></figcaption>'
-                '<img src="{}" alt="first page of {}" loading="lazy" '
-                'style="width:100%;border:1px solid #ccc"></figure>',
+                '<img src="{}" alt="first page of {}" loading="lazy"></figure>',
                 label, invoice.invoice_number or invoice.public_id, invoice.seller.email,
                 download, preview, label,
             ))
         if not frames:
             return "-"
-        return format_html('<div style="display:flex;gap:1rem">{}</div>',
+        return format_html('<div class="pm-doc-compare">{}</div>',
                            format_html_join("", "{}", ((f,) for f in frames)))
 
     def has_delete_permission(self, request, obj=None):

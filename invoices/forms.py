@@ -47,7 +47,7 @@ class InvoiceFieldsForm(ServiceErrorFormMixin, forms.Form):
         label="Currency",
         max_length=3,
         required=False,
-        widget=forms.TextInput(attrs={"size": 3, "style": "text-transform:uppercase"}),
+        widget=forms.TextInput(attrs={"size": 3, "class": "uppercase"}),
     )
     face_value = forms.DecimalField(
         label="Invoice total (incl. tax)",

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import uuid
 from decimal import Decimal
 
+import pypdfium2 as pdfium
+from django.conf import settings
 from django.db.models import Avg, Count, Exists, Max, OuterRef, Q, QuerySet, Sum
+from PIL import Image
 
 from paymint.core.errors import NotFound
 from paymint.core.storage import PrivateFile, is_verified_staff
@@ -257,25 +261,70 @@ def risk_calibration() -> list[dict]:
     return report
 
 
-def invoice_preview_png(*, invoice: Invoice, scale: float = 1.5) -> bytes | None:
-    """The document's first page rendered to PNG (``scale`` x 72 dpi, grayscale), or None when
-    the stored file is gone or cannot be rendered (XML e-invoices have no page). The caller
-    checks access; the bytes are PayMint's own rendering, safe to show inline."""
-    import io
+#: Content types PayMint renders to PNG pages itself (XML e-invoices have no page).
+RENDERABLE_CONTENT_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg"})
 
-    from django.conf import settings
 
-    from .fingerprints import first_page_image
-
-    if invoice.document_content_type not in ("application/pdf", "image/png", "image/jpeg"):
+def _document_bytes(invoice: Invoice) -> bytes | None:
+    if invoice.document_content_type not in RENDERABLE_CONTENT_TYPES:
         return None
     try:
         with invoice.document.open("rb") as handle:
-            data = handle.read()
+            return handle.read()
     except (FileNotFoundError, OSError, ValueError):
         return None
-    image = first_page_image(data, invoice.document_content_type,
-                             max_pixels=settings.EXTRACTION_MAX_IMAGE_PIXELS, scale=scale)
+
+
+def invoice_page_count(*, invoice: Invoice) -> int:
+    """How many pages of the document :func:`invoice_preview_png` can render: a PDF's pages
+    (at most ``EXTRACTION_MAX_PAGES``), 1 for an image, 0 for XML or a missing/unreadable
+    file. The caller checks access."""
+    data = _document_bytes(invoice)
+    if data is None:
+        return 0
+    if invoice.document_content_type != "application/pdf":
+        return 1
+    try:
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError:
+        return 0
+    try:
+        return min(len(pdf), settings.EXTRACTION_MAX_PAGES)
+    finally:
+        pdf.close()
+
+
+def invoice_preview_png(*, invoice: Invoice, scale: float = 1.5, page: int = 0) -> bytes | None:
+    """Page ``page`` (0-based) of the document rendered to PNG by PayMint (``scale`` x 72 dpi,
+    grayscale, at most 1400 px on the longer side), or None when the stored file is gone, the
+    page does not exist or cannot be rendered (XML e-invoices have no page; pages above
+    ``EXTRACTION_MAX_IMAGE_PIXELS`` are not decoded). The bytes are PayMint's own rendering,
+    never the upload, so they are safe to show inline; the caller checks access (staff in the
+    admin, the owning seller on the invoice page)."""
+    data = _document_bytes(invoice)
+    if data is None or page < 0:
+        return None
+    max_pixels = settings.EXTRACTION_MAX_IMAGE_PIXELS
+    image = None
+    try:
+        if invoice.document_content_type == "application/pdf":
+            pdf = pdfium.PdfDocument(data)
+            try:
+                if page >= min(len(pdf), settings.EXTRACTION_MAX_PAGES):
+                    return None
+                pdf_page = pdf[page]
+                width, height = pdf_page.get_size()
+                if width * height * scale * scale <= max_pixels:
+                    image = pdf_page.render(scale=scale, grayscale=True).to_pil().convert("L")
+            finally:
+                pdf.close()
+        elif page == 0:
+            img = Image.open(io.BytesIO(data))
+            if img.size[0] * img.size[1] <= max_pixels:
+                img.draft("L", (1400, 1400))
+                image = img.convert("L")
+    except Exception:  # noqa: BLE001 - unreadable document: no preview, extraction reports it
+        return None
     if image is None:
         return None
     image.thumbnail((1400, 1400))

@@ -1,5 +1,6 @@
-"""Seller dashboard pages: overview and upload, the invoice page (review, submit, list) and the
-owner-only document link (a redirect to a short-lived signed download URL).
+"""Seller dashboard pages: overview and upload, the invoice page (review, submit, list), the
+owner-only document link (a redirect to a short-lived signed download URL) and the document's
+pages as PNG images rendered by PayMint (shown beside the extracted fields).
 
 Every invoice id in a URL is resolved with :func:`invoices.selectors.invoice_get_for_seller`,
 so another seller's invoice answers 404 exactly like a missing one.
@@ -24,7 +25,13 @@ from settlements.selectors import wallet_balances
 from .enums import EDITABLE_STATUSES, INVOICE_TRANSITIONS, InvoiceStatus
 from .forms import InvoiceFieldsForm, InvoiceUploadForm, ListingCreateForm
 from .models import Invoice
-from .selectors import invoice_get_for_seller, invoice_list_for_seller, invoice_private_file
+from .selectors import (
+    invoice_get_for_seller,
+    invoice_list_for_seller,
+    invoice_page_count,
+    invoice_preview_png,
+    invoice_private_file,
+)
 from .services import (
     EXTRACTED_TO_MODEL,
     invoice_submit,
@@ -35,6 +42,7 @@ from .services import (
 from .web_selectors import (
     invoice_current_offer,
     invoice_field_confidence,
+    invoice_field_regions,
     invoice_field_values,
     invoice_timeline,
     maturity_chart,
@@ -163,6 +171,7 @@ def seller_invoice(request: HttpRequest, invoice_id) -> HttpResponse:
             return HttpResponseBadRequest("Unknown action.")
 
     context = {
+        **_document_context(request, invoice, fields_form),
         "invoice": invoice,
         "fields_form": fields_form,
         "list_form": list_form,
@@ -172,9 +181,36 @@ def seller_invoice(request: HttpRequest, invoice_id) -> HttpResponse:
         "editable": invoice.status in EDITABLE_STATUSES,
         "can_submit": InvoiceStatus.SUBMITTED in INVOICE_TRANSITIONS[invoice.status],
         "processing": invoice.status == InvoiceStatus.UPLOADED,
-        "is_image": invoice.document_content_type.startswith("image/"),
     }
     return render(request, "invoices/invoice_detail.html", context)
+
+
+def _document_context(request: HttpRequest, invoice: Invoice, form: InvoiceFieldsForm) -> dict:
+    """The document viewer: which page to show (``?doc_page=``, 1-based), how many there are,
+    and the boxes of the fields read from that page (SVG coordinates in a 1000 x 1000 box).
+    Each form field read from a page also learns its page number (``region_page``)."""
+    pages = invoice_page_count(invoice=invoice)
+    try:
+        current = int(request.GET.get("doc_page", 1))
+    except ValueError:
+        current = 1
+    current = min(max(current, 1), pages) if pages else 0
+    boxes = []
+    for name, region in invoice_field_regions(invoice=invoice).items():
+        if name not in form.fields:
+            continue
+        form.fields[name].region_page = region["page"] + 1
+        if region["page"] + 1 != current:
+            continue
+        boxes.append({
+            "field": name,
+            "label": form.fields[name].label,
+            "x": round(region["x0"] * 1000, 1),
+            "y": round(region["top"] * 1000, 1),
+            "width": round((region["x1"] - region["x0"]) * 1000, 1),
+            "height": round((region["bottom"] - region["top"]) * 1000, 1),
+        })
+    return {"doc_pages": pages, "doc_page": current, "doc_regions": boxes}
 
 
 def _save_corrections(request: HttpRequest, invoice: Invoice, form: InvoiceFieldsForm) -> bool:
@@ -214,3 +250,20 @@ def invoice_document(request: HttpRequest, invoice_id) -> HttpResponse:
         request, kind="invoice", object_id=invoice.public_id,
         private_file=invoice_private_file(invoice),
     )
+
+
+@role_required(Role.SELLER)
+@require_GET
+def invoice_page_image(request: HttpRequest, invoice_id, page: int) -> HttpResponse:
+    """Page ``page`` (1-based) of the invoice's document as a PNG rendered by PayMint, for its
+    seller only (another seller's invoice is a 404 like a missing one). The uploaded bytes are
+    never sent inline: a PDF is rendered server-side, so no browser PDF viewer is involved."""
+    invoice = _invoice_or_404(request, invoice_id)
+    png = invoice_preview_png(invoice=invoice, page=page - 1) if page >= 1 else None
+    if png is None:
+        raise Http404("No such page.")
+    response = HttpResponse(png, content_type="image/png")
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Disposition"] = f'inline; filename="page-{page}.png"'
+    return response

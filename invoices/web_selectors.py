@@ -94,6 +94,34 @@ def invoice_field_confidence(*, invoice: Invoice) -> dict[str, float | None]:
     }
 
 
+def invoice_field_regions(*, invoice: Invoice) -> dict[str, dict]:
+    """Where on the document each editable field was read, when the extraction knows it:
+    ``{model field: {"page": 0-based, "x0", "top", "x1", "bottom"}}`` with the box as
+    fractions (0..1) of the page's width and height, ``top`` from the top edge.
+
+    Read from ``invoice.extraction["fields"][<extracted name>]["region"]`` (written by the
+    extraction for text-layer and OCR reads; e-invoice XML and QR values have none). A region
+    that is not a well-formed box on a page is left out rather than drawn wrong."""
+    fields = (invoice.extraction or {}).get("fields")
+    if not isinstance(fields, dict):
+        return {}
+    regions = {}
+    for model_name, extracted_name in MODEL_TO_EXTRACTED.items():
+        entry = fields.get(extracted_name)
+        region = entry.get("region") if isinstance(entry, dict) else None
+        if not isinstance(region, dict):
+            continue
+        try:
+            page = int(region["page"])
+            x0, top, x1, bottom = (float(region[k]) for k in ("x0", "top", "x1", "bottom"))
+        except (KeyError, TypeError, ValueError):
+            continue
+        if page < 0 or not (0 <= x0 < x1 <= 1 and 0 <= top < bottom <= 1):
+            continue
+        regions[model_name] = {"page": page, "x0": x0, "top": top, "x1": x1, "bottom": bottom}
+    return regions
+
+
 def invoice_current_offer(*, invoice: Invoice) -> Offer | None:
     """The seller's offer for a priced invoice if funded today (None when not priced)."""
     if invoice.status != InvoiceStatus.PRICED or not (

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
+from django.http import QueryDict
 
 from accounts.forms import ServiceErrorFormMixin
 from invoices.enums import DebtorIndustry, RiskGrade
@@ -61,6 +62,47 @@ class MarketplaceFilterForm(forms.Form):
             if data.get(low) is not None and data.get(high) is not None and data[low] > data[high]:
                 self.add_error(high, "Must not be below the lower bound.")
         return data
+
+    def active_filters(self, query: QueryDict) -> list[dict]:
+        """The valid filters in ``query`` (the page's GET parameters) as removable chips, in
+        form order: ``[{"label": "Grade A", "amount": None, "currency": "", "remove":
+        "grade=B&sort=yield"}, ...]``; amount filters carry ``amount`` (a Decimal in
+        ``currency``, the currency filter or "" for any) for the page to format; ``remove`` is
+        the query string without that one filter (and without ``page``).
+        The sort order is not a filter; an invalid form has no chips (its errors show)."""
+        if not self.is_bound or not self.is_valid():
+            return []
+        data = self.cleaned_data
+        currency = data.get("currency") or ""
+        chips = []
+
+        def chip(label: str, name: str, value: str | None = None, amount=None) -> None:
+            rest = query.copy()
+            rest.pop("page", None)
+            if value is None:
+                rest.pop(name, None)
+            else:
+                rest.setlist(name, [v for v in rest.getlist(name) if v != value])
+            chips.append({"label": label, "amount": amount, "currency": currency,
+                          "remove": rest.urlencode()})
+
+        for grade in data.get("grade") or []:
+            chip(f"Grade {grade}", "grade", grade)
+        if currency:
+            chip(f"Currency {currency}", "currency")
+        if data.get("tenor_min") is not None:
+            chip(f"Tenor from {data['tenor_min']} days", "tenor_min")
+        if data.get("tenor_max") is not None:
+            chip(f"Tenor up to {data['tenor_max']} days", "tenor_max")
+        if data.get("amount_min") is not None:
+            chip("Amount left from", "amount_min", amount=data["amount_min"])
+        if data.get("amount_max") is not None:
+            chip("Amount left up to", "amount_max", amount=data["amount_max"])
+        if data.get("yield_min") is not None:
+            chip(f"Yield from {data['yield_min']} % a year", "yield_min")
+        if data.get("industry"):
+            chip(f"Industry: {dict(DebtorIndustry.choices)[data['industry']]}", "industry")
+        return chips
 
     def search_kwargs(self) -> dict:
         """Keyword arguments for :func:`marketplace.web_selectors.listing_search`."""

@@ -161,10 +161,12 @@ def investment_statement(request: HttpRequest, investment_id) -> HttpResponse:
 
 
 def _doughnut(rows: list[dict], label) -> dict:
-    """Chart.js doughnut data: one slice per row (labels carry the currency when several)."""
+    """Chart.js doughnut data: one slice per row (labels carry the currency when several;
+    ``currencies`` gives each slice's currency for the tooltips)."""
     several = len({r["currency"] for r in rows}) > 1
     return {
         "labels": [f"{label(r)} ({r['currency']})" if several else label(r) for r in rows],
+        "currencies": [r["currency"] for r in rows],
         "datasets": [{"label": "Active amount", "data": [float(r["total"]) for r in rows]}],
     }
 
@@ -184,7 +186,10 @@ def marketplace(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     query.pop("page", None)
     template = "marketplace/_listing_rows.html" if is_htmx(request) else "marketplace/list.html"
-    return render(request, template, {"form": form, "page": page, "query": query.urlencode()})
+    return render(request, template, {
+        "form": form, "page": page, "query": query.urlencode(),
+        "chips": form.active_filters(request.GET),
+    })
 
 
 @marketplace_page

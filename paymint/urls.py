@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts.api import (
     EmailResendApi,
@@ -87,7 +87,8 @@ api_v1 = [
          name="stellar-sep10-login-challenge"),
     path("stellar/auth/login", Sep10TokenApi.as_view(), name="stellar-sep10-login"),
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-v1:schema"), name="docs"),
+    # The split view serves Swagger UI's start-up script as a file (no inline script: CSP).
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-v1:schema"), name="docs"),
 ]
 
 urlpatterns = [
@@ -112,6 +113,13 @@ from paymint.core.storage import private_file_download  # noqa: E402
 
 urlpatterns += [
     path("files/<str:token>", private_file_download, name="private-file"),
+]
+
+# --- Content-Security-Policy violation reports (paymint/core/csp.py) ----------------------
+from paymint.core.csp import csp_report  # noqa: E402
+
+urlpatterns += [
+    path(settings.CSP_REPORT_PATH.strip("/") + "/", csp_report, name="csp-report"),
 ]
 
 # --- Errors: API paths get the JSON error body even when no route matches ------------------

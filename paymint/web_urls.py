@@ -59,6 +59,11 @@ urlpatterns = [
         invoices_views.invoice_document,
         name="invoice-document",
     ),
+    path(
+        "seller/invoices/<uuid:invoice_id>/pages/<int:page>.png",
+        invoices_views.invoice_page_image,
+        name="invoice-page-image",
+    ),
     # Investors and the marketplace
     path("investor/", marketplace_views.investor_dashboard, name="investor-dashboard"),
     path(

@@ -6,7 +6,9 @@ import copy
 from decimal import Decimal, InvalidOperation
 
 from babel import Locale, UnknownLocaleError
+from babel.numbers import get_territory_currencies
 from django import template
+from django.conf import settings
 from django.utils.translation import get_language, to_locale
 
 from paymint.core import clock
@@ -56,6 +58,30 @@ def money(value, currency: str = "") -> str:
     currency = (currency or "").upper()
     text = format_amount(amount, currency)
     return f"{text} {currency}" if currency else text
+
+
+@register.filter
+def home_currency(profile_or_user) -> str:
+    """The currency to show a zero or empty balance in, e.g.
+    ``{% with cur=profile|home_currency %}{{ 0|money:cur }}{% endwith %}``.
+
+    The currency of the KYC/KYB profile's country (Babel's CLDR territory data: DE -> EUR,
+    IN -> INR, GB -> GBP) when PayMint holds it, else the first of ``PAYMINT["CURRENCIES"]``.
+    Takes a profile or a user (whose profile is then read: one query, and only where a page
+    has no balance to show)."""
+    profile = profile_or_user
+    if profile is not None and hasattr(profile, "role"):  # a user
+        profile = getattr(profile, "kyc", None) if profile.is_authenticated else None
+    supported = settings.PAYMINT["CURRENCIES"]
+    country = (getattr(profile, "country", "") or "").upper()
+    if country:
+        try:
+            for code in get_territory_currencies(country):
+                if code in supported:
+                    return code
+        except (ValueError, LookupError):
+            pass
+    return supported[0]
 
 
 @register.filter

@@ -174,6 +174,9 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI served from this site (drf-spectacular-sidecar), not a CDN: CSP 'self'.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # --- Celery -------------------------------------------------------------------------------
@@ -494,3 +497,47 @@ if STORAGES["default"]["BACKEND"] == "storages.backends.s3.S3Storage":
 # (paymint/core/uploads.py): files and bytes; 0 = no limit.
 UPLOAD_QUOTA_FILES_PER_DAY = env.int("UPLOAD_QUOTA_FILES_PER_DAY", default=50)
 UPLOAD_QUOTA_BYTES_PER_DAY = env.int("UPLOAD_QUOTA_BYTES_PER_DAY", default=250 * 1024 * 1024)
+
+# --- Browser security headers: CSP, Referrer-, Permissions- and Cross-Origin-Opener-Policy -----
+# Content-Security-Policy (django-csp 4; paymint/core/csp.py adds the admin's policy and the
+# report endpoint). Scripts and styles only from this origin: no inline script unless it carries
+# the request's nonce ({{ request.csp_nonce }}), no inline style attributes or <style>; images
+# also as data: URIs (Pico's icons in CSS). Private downloads send their own stricter policy.
+from csp.constants import NONCE, NONE, SELF  # noqa: E402
+
+CSP_REPORT_PATH = "/csp-report/"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "report-uri": [CSP_REPORT_PATH],
+        "report-to": "csp-endpoint",
+    },
+}
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+                  "paymint.core.csp.PayMintCSPMiddleware")
+MIDDLEWARE.insert(MIDDLEWARE.index("paymint.core.csp.PayMintCSPMiddleware") + 1,
+                  "django_permissions_policy.PermissionsPolicyMiddleware")
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("csp.context_processors.nonce")
+INSTALLED_APPS.append("drf_spectacular_sidecar")  # Swagger UI's static files (API docs)
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["csp_reports"] = env(
+    "THROTTLE_RATE_CSP_REPORTS", default="60/min")  # per IP: violation reports
+# Referrer: full URL within the site only (invoice and listing ids stay here).
+SECURE_REFERRER_POLICY = "same-origin"
+# A page opened from PayMint (or opening it) shares no window with it.
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Powerful browser features PayMint never uses are switched off for it and anything it embeds.
+PERMISSIONS_POLICY = {
+    "accelerometer": [], "autoplay": [], "bluetooth": [], "browsing-topics": [],
+    "camera": [], "display-capture": [], "geolocation": [], "gyroscope": [], "hid": [],
+    "magnetometer": [], "microphone": [], "midi": [], "payment": [], "serial": [], "usb": [],
+    "fullscreen": ["self"],
+}

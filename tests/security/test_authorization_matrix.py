@@ -231,6 +231,9 @@ OBJECT_ROUTES: dict[str, Callable] = {
     "seller/invoices/<uuid:invoice_id>/": lambda w: _seller_invoices(
         w, {"action": "save", "invoice_number": HACK}),
     "seller/invoices/<uuid:invoice_id>/document/": lambda w: _seller_invoices(w, {}),
+    "seller/invoices/<uuid:invoice_id>/pages/<int:page>.png": lambda w: [
+        Target(f"{t.label} page 1", {**t.kwargs, "page": 1}, t.owner)
+        for t in _seller_invoices(w, {})],
     "investor/investments/<uuid:investment_id>/": _investments,
     "marketplace/<uuid:listing_id>/": lambda w: _listings(w, {}),
     "marketplace/<uuid:listing_id>/invest/": lambda w: _listings(

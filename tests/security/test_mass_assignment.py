@@ -36,7 +36,12 @@ from tests.conftest import (
     signed_webhook,
 )
 from tests.security.conftest import PNG_BYTES
-from tests.security.test_authorization_matrix import all_routes, snapshot, supported_methods
+from tests.security.test_authorization_matrix import (
+    all_routes,
+    diff_snapshots,
+    snapshot,
+    supported_methods,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -558,6 +563,19 @@ def case_account_flow(world, route: str):
     assert privileges() == before, route
 
 
+def case_csp_report(world):
+    """A CSP violation report padded with privilege and owner fields is logged (204) and
+    writes nothing anywhere."""
+    before = snapshot()
+    body = {"csp-report": {"document-uri": "http://testserver/seller/",
+                           "effective-directive": "script-src-elem", "blocked-uri": "inline",
+                           **extras(world)}, **extras(world)}
+    response = Client().post(reverse("csp-report"), json.dumps(body),
+                             content_type="application/csp-report")
+    assert response.status_code == 204, response.status_code
+    assert not diff_snapshots(before, snapshot())
+
+
 #: Every route that takes a write method -> its case.
 CASES = {
     "api/v1/auth/register": case_register,
@@ -584,6 +602,7 @@ CASES = {
     "marketplace/<uuid:listing_id>/invest/": case_listing_invest_web,
     "wallet/withdraw/": case_withdraw_web,
     "debtor/confirm/<str:token>/": case_debtor_confirm_web,
+    "csp-report/": case_csp_report,
 }
 #: Route prefixes whose write routes share a generic case.
 GENERIC = (

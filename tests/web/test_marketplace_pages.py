@@ -3,7 +3,10 @@ two-step invest flow (idempotent confirmation), the portfolio."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
+from html import unescape
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.urls import reverse
@@ -180,3 +183,35 @@ def test_unknown_listing_is_404(investor, login):
     client = login(investor)
     url = reverse("listing-detail", args=["00000000-0000-0000-0000-000000000000"])
     assert client.get(url).status_code == 404
+
+
+def test_active_filters_show_as_chips_that_each_remove_one(listing, investor, login,
+                                                          business_day):
+    client = login(investor)
+    query = {"grade": ["A", "B"], "currency": "EUR", "amount_min": "100", "tenor_max": "30",
+             "sort": "tenor", "page": "1"}
+    html = client.get(reverse("marketplace"), query).content.decode()
+    chips = re.findall(r'<a class="chip" href="([^"]*)"><span>([^<]*)</span>', html)
+    labels = [label for _, label in chips]
+    assert labels == ["Grade A", "Grade B", "Currency EUR", "Tenor up to 30 days",
+                      "Amount left from 100.00 EUR"]
+    removes = {label: parse_qs(urlsplit(unescape(href)).query) for href, label in chips}
+    # Each chip's link keeps every other filter (and the sort), drops only its own, and the page.
+    assert removes["Grade A"] == {"grade": ["B"], "currency": ["EUR"], "amount_min": ["100"],
+                                  "tenor_max": ["30"], "sort": ["tenor"]}
+    assert "currency" not in removes["Currency EUR"]
+    assert removes["Currency EUR"]["grade"] == ["A", "B"]
+    assert "amount_min" not in removes["Amount left from 100.00 EUR"]
+    assert 'aria-label="Active filters"' in html
+
+    # Without a currency filter an amount applies to any currency, and says so.
+    html = client.get(reverse("marketplace"), {"amount_max": "5000"}).content.decode()
+    assert "Amount left up to 5,000.00 (any currency)" in html
+
+    # htmx refreshes the results and the chips together.
+    fragment = client.get(reverse("marketplace"), {"grade": "A"}, HTTP_HX_REQUEST="true")
+    assert b'class="chip"' in fragment.content
+    # Invalid filters: their errors show, no chips.
+    bad = client.get(reverse("marketplace"), {"tenor_min": "30", "tenor_max": "10"})
+    assert b'class="chip"' not in bad.content
+    assert b'class="chip"' not in client.get(reverse("marketplace")).content

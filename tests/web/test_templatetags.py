@@ -39,3 +39,30 @@ def test_money_follows_the_users_language():
         assert money(Decimal("1234.5"), "EUR") == "1,234.50 EUR"
     with translation.override("hi"):
         assert money(Decimal("1234567"), "INR") == "12,34,567.00 INR"
+
+
+def test_zero_balances_carry_the_currency_of_the_users_country(staff, db, client):
+    """Before any money moved, a dashboard shows 0 in the currency of the user's KYC/KYB
+    country (when PayMint holds it), never a bare "0.00"."""
+    from types import SimpleNamespace
+
+    from django.urls import reverse
+
+    from accounts.templatetags.paymint_tags import home_currency
+    from tests.conftest import make_user
+
+    assert home_currency(SimpleNamespace(country="DE")) == "EUR"
+    assert home_currency(SimpleNamespace(country="in")) == "INR"
+    assert home_currency(SimpleNamespace(country="GB")) == "GBP"
+    assert home_currency(SimpleNamespace(country="JP")) == "EUR"  # JPY not financed: default
+    assert home_currency(None) == "EUR"
+
+    indian = make_user("SELLER", "mumbai@example.com",
+                       kyc={"legal_name": "Mumbai Traders Pvt Ltd", "country": "IN",
+                            "tax_id": "27AAPFU0939F1ZV"}, approve_by=staff)
+    assert home_currency(indian) == "INR"
+    client.force_login(indian)
+    for name in ("seller-dashboard", "wallet"):
+        html = client.get(reverse(name)).content.decode()
+        assert "0.00 INR" in html, name
+        assert ">0.00<" not in html, name
