@@ -14,6 +14,7 @@ from compliance.taxids import validate_tax_id
 from paymint.core.crypto import lookup_hash
 from paymint.core.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
 from paymint.core.permissions import require_staff
+from paymint.core.queue import enqueue_on_commit
 
 from .auth_tokens import user_refresh_tokens_revoke
 from .banking import iban_validate
@@ -207,10 +208,7 @@ def kyc_submit(
             profile=profile, to_status=KycStatus.PENDING_REVIEW, actor=user, reason="submitted"
         )
         # Sanctions/PEP screening of the applicant, after commit (a hit holds the account).
-        from compliance.tasks import screen_user_task
-
-        user_id = user.pk
-        transaction.on_commit(lambda: screen_user_task.delay(user_id))
+        enqueue_on_commit("compliance.tasks.screen_user_task", user.pk)
         return profile
 
 

@@ -39,6 +39,7 @@ from django.utils import timezone
 from paymint.core.db import insert_rows, many_values
 from paymint.core.errors import ApplicationError
 from paymint.core.money import MONEY_ROUNDING, minor_unit
+from paymint.core.queue import enqueue_on_commit
 
 from .enums import MAY_GO_NEGATIVE, AccountKind, EntryKind
 from .models import JournalEntry, LedgerAccount, Posting
@@ -295,8 +296,8 @@ def ledger_post(
             constants={"entry": entry.pk, "currency": currency, "created_at": timezone.now()},
         )
     if kind in MONITORED_KINDS:
-        entry_id = entry.pk
-        transaction.on_commit(lambda: _monitor(entry_id))
+        # Transaction monitoring (AML rules) of the movement, after it committed.
+        enqueue_on_commit("compliance.tasks.monitor_movement_task", entry.pk)
     return entry
 
 
@@ -304,13 +305,6 @@ def ledger_post(
 #: disbursements follow from these and are not monitored one by one.
 MONITORED_KINDS = frozenset({EntryKind.DEPOSIT, EntryKind.FUNDING, EntryKind.WITHDRAWAL_HOLD,
                              EntryKind.WITHDRAWAL_PAID})
-
-
-def _monitor(entry_id: int) -> None:
-    """Transaction monitoring of every money movement, after it committed (AML rules)."""
-    from compliance.tasks import monitor_movement_task
-
-    monitor_movement_task.delay(entry_id)
 
 
 def trial_balance() -> dict[str, Decimal]:

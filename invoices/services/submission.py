@@ -9,6 +9,7 @@ from django.db import transaction
 from accounts.selectors import kyc_profile_for_user
 from paymint.core import clock
 from paymint.core.errors import ApplicationError, InvalidTransition, PermissionDenied
+from paymint.core.queue import enqueue_on_commit
 
 from .. import verification
 from ..enums import INVOICE_TRANSITIONS, InvoiceStatus
@@ -134,11 +135,6 @@ def _submit(*, invoice: Invoice, actor, profile, found: dict) -> Invoice:
         locked.save(update_fields=["verification", "fingerprint", "debtor_key", "updated_at"])
         invoice_transition(invoice=locked, to_status=InvoiceStatus.SUBMITTED, actor=actor,
                            reason="verified")
-        from compliance.tasks import screen_debtor_task
-
-        from ..tasks import invoice_score_task
-
-        invoice_id = locked.pk
-        transaction.on_commit(lambda: screen_debtor_task.delay(invoice_id))
-        transaction.on_commit(lambda: invoice_score_task.delay(invoice_id))
+        enqueue_on_commit("compliance.tasks.screen_debtor_task", locked.pk)
+        enqueue_on_commit("invoices.tasks.invoice_score_task", locked.pk)
     return locked

@@ -16,6 +16,7 @@ from accounts.enums import Role
 from accounts.selectors import kyc_is_approved
 from paymint.core.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from paymint.core.money import MINOR_UNITS, quantize_money
+from paymint.core.queue import enqueue_on_commit
 from paymint.core.uploads import upload_quota_reserve
 
 from ..enums import EDITABLE_STATUSES, DebtorIndustry, InvoiceStatus
@@ -140,10 +141,7 @@ def invoice_upload(*, seller, uploaded_file, filename: str = "") -> Invoice:
             invoice=invoice, from_status="", to_status=InvoiceStatus.UPLOADED, actor=seller,
             reason="document uploaded",
         )
-        from ..tasks import invoice_extract_task
-
-        invoice_id = invoice.pk
-        transaction.on_commit(lambda: invoice_extract_task.delay(invoice_id))
+        enqueue_on_commit("invoices.tasks.invoice_extract_task", invoice.pk)
     return invoice
 
 

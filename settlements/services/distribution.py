@@ -26,6 +26,7 @@ from paymint.core import clock
 from paymint.core.db import update_columns
 from paymint.core.errors import ApplicationError
 from paymint.core.money import quantize_money
+from paymint.core.queue import enqueue_on_commit
 
 from ..enums import AccountKind, EntryKind, SettlementSource, SettlementStatus
 from ..ledger import (
@@ -89,10 +90,7 @@ def repayment_receive(*, event: BankEvent):
         invoice=invoice, source=SettlementSource.DEBTOR, bank_event=event,
         repaid_amount=event.amount, currency=event.currency,
     )
-    from ..tasks import settlement_execute_task
-
-    settlement_id = settlement.pk
-    transaction.on_commit(lambda: settlement_execute_task.delay(settlement_id))
+    enqueue_on_commit("settlements.tasks.settlement_execute_task", settlement.pk)
     return entry
 
 

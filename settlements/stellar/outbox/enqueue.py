@@ -8,6 +8,8 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from paymint.core.queue import enqueue_on_commit
+
 from ...models import ChainTransaction
 from ..enums import ChainTxStatus
 from .status import _lock, chain_tx_transition
@@ -47,10 +49,7 @@ def chain_tx_enqueue(
 
 
 def chain_tx_schedule(chain_tx: ChainTransaction) -> None:
-    from ..tasks import chain_submit_task
-
-    chain_tx_id = chain_tx.pk
-    transaction.on_commit(lambda: chain_submit_task.delay(chain_tx_id))
+    enqueue_on_commit("settlements.stellar.tasks.chain_submit_task", chain_tx.pk)
 
 
 def chain_tx_requeue(*, chain_tx: ChainTransaction, actor, reason: str) -> ChainTransaction:
