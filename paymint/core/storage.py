@@ -14,7 +14,7 @@ a view that checks access - e.g. ``/seller/invoices/<id>/document/`` - for a URL
   ``ResponseContentDisposition=attachment`` (and the content type and cache control) signed
   into it, so S3 itself sends the attachment headers.
 
-A kind of file is registered in :data:`PRIVATE_FILE_RESOLVERS` as the dotted path of a
+A kind of file is registered (:func:`register_private_file_kind`) as the dotted path of a
 selector ``(user, object_id) -> PrivateFile`` that raises ``NotFound`` when ``user`` may not
 see it; tokens carry only the kind, the object's public id and the user's public id.
 """
@@ -43,16 +43,10 @@ from django.utils.module_loading import import_string
 from django.views.decorators.http import require_GET
 
 from .errors import NotFound
+from .registries import PRIVATE_FILE_RESOLVERS
 
 #: Signing salt of download tokens (a token for anything else never validates here).
 DOWNLOAD_SALT = "paymint.core.storage.private-file"
-
-#: kind -> dotted path of ``resolver(*, user, object_id) -> PrivateFile`` (raises NotFound).
-PRIVATE_FILE_RESOLVERS: dict[str, str] = {
-    "invoice": "invoices.selectors.invoice_document_for_viewer",
-    "kyc": "accounts.kyc_documents.kyc_document_file_for_viewer",
-}
-
 
 @dataclass(frozen=True)
 class PrivateFile:

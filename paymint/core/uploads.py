@@ -1,7 +1,8 @@
 """Per-user upload quota: files and bytes over the last 24 hours.
 
 Counts every stored upload of the user - invoice documents and KYC/KYB documents together
-(:data:`UPLOAD_SOURCES`) - against ``settings.UPLOAD_QUOTA_FILES_PER_DAY`` and
+(:data:`~paymint.core.registries.UPLOAD_SOURCES`) - against
+``settings.UPLOAD_QUOTA_FILES_PER_DAY`` and
 ``settings.UPLOAD_QUOTA_BYTES_PER_DAY`` (0 = no limit). The services that store uploads call
 :func:`upload_quota_reserve` inside their transaction, before writing the file: it locks the
 user's row, so two concurrent uploads of one user are counted one after the other and cannot
@@ -20,12 +21,7 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from .errors import ApplicationError
-
-#: Where uploads are recorded: (model label, user field, size field in bytes, time field).
-UPLOAD_SOURCES: tuple[tuple[str, str, str, str], ...] = (
-    ("invoices.Invoice", "seller", "document_size", "created_at"),
-    ("accounts.KycDocument", "uploaded_by", "size", "uploaded_at"),
-)
+from .registries import UPLOAD_SOURCES
 
 WINDOW = dt.timedelta(hours=24)
 
