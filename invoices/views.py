@@ -19,7 +19,7 @@ from accounts.views import is_htmx, role_required
 from marketplace.services import listing_create
 from paymint.core.errors import ApplicationError, NotFound
 from paymint.core.storage import private_file_redirect
-from settlements.selectors import wallet_balances
+from settlements.ledger import wallet_balances
 
 from .enums import EDITABLE_STATUSES, INVOICE_TRANSITIONS, InvoiceStatus
 from .forms import InvoiceFieldsForm, InvoiceUploadForm, ListingCreateForm

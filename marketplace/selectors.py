@@ -12,6 +12,7 @@ from invoices.enums import InvoiceStatus
 from invoices.verification import checks_for_investors
 from paymint.core.errors import NotFound, PermissionDenied
 from paymint.core.permissions import is_active_staff
+from settlements.ledger import investor_invoice_postings
 
 from .models import Investment, Listing
 
@@ -136,15 +137,5 @@ def investment_get_for_investor(*, investor, investment_id) -> Investment:
 def investment_statement_lines(*, investment: Investment) -> QuerySet:
     """Itemized cash movements of one investment: the postings on the investor's cash account
     that belong to the investment's invoice (funding, distributions, refunds), oldest first."""
-    from settlements.enums import AccountKind
-    from settlements.models import Posting
-
-    return (
-        Posting.objects.filter(
-            account__owner_id=investment.investor_id,
-            account__kind=AccountKind.INVESTOR_CASH,
-            entry__invoice_id=investment.listing.invoice_id,
-        )
-        .select_related("entry")
-        .order_by("entry__created_at", "leg")
-    )
+    return investor_invoice_postings(investor_id=investment.investor_id,
+                                     invoice_id=investment.listing.invoice_id)

@@ -1,12 +1,12 @@
 """Writes for the marketplace: listing an invoice, funding it, disbursing the advance.
 
-Lock order for every money-moving operation on an invoice (see ``settlements.ledger``):
-``Listing`` row -> ``Invoice`` row -> every ledger account the transaction will debit, in one
-:func:`~settlements.ledger.lock_accounts` batch (ascending id). A funding's batch is the
-investor's cash account, plus the invoice escrow when the funding fills the listing (the
-disbursement in the same transaction debits it), taken before the investor's concentration
-check; expiry's is the escrow (refunds or a partial disbursement). Credited accounts (the
-seller's cash, fee revenue, the investors' refunds) are not locked.
+Lock order for every money-moving operation on an invoice: the one of the ledger
+(:mod:`settlements.ledger.posting`), whose first two steps are :mod:`.lock_objects` (``Listing``
+row -> ``Invoice`` row) and whose account batch is taken by the ledger's narrow API
+(:func:`settlements.ledger.funding_accounts_lock`: the investor's cash, plus the invoice escrow
+when the funding fills the listing, before the investor's concentration check). Money moves
+only through that API: :func:`~settlements.ledger.funding_post`,
+:func:`~settlements.ledger.disbursement_post`, :func:`~settlements.ledger.refund_post`.
 
 Listing an invoice: ``Invoice`` row -> advisory locks on the seller and the debtor
 (:func:`paymint.core.db.advisory_xact_lock`, one call) -> the concentration check.
@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from decimal import Decimal, InvalidOperation
-from uuid import uuid4
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -42,18 +41,13 @@ from paymint.core import clock
 from paymint.core.db import update_columns
 from paymint.core.errors import ApplicationError, Conflict, PermissionDenied, ValidationFailed
 from paymint.core.money import allocate, quantize_money
-from settlements.enums import AccountKind, EntryKind
 from settlements.ledger import (
-    Leg,
-    account_key,
-    ledger_account,
-    ledger_accounts_by_key,
-    ledger_accounts_for_owners,
-    ledger_post,
-    lock_accounts,
-    platform_account,
+    disbursement_post,
+    funding_accounts,
+    funding_accounts_lock,
+    funding_post,
+    refund_post,
 )
-from settlements.stellar.tokens import chain_on_disbursement
 
 from .concentration import (
     check_investor_concentration,
@@ -61,7 +55,9 @@ from .concentration import (
     lock_listing_concentration,
 )
 from .enums import InvestmentStatus
+from .lock_objects import listing_and_invoice_lock, listing_lock
 from .models import Investment, Listing
+from .signals import advance_disbursed
 
 
 def _require_no_hold(user) -> None:
@@ -69,24 +65,6 @@ def _require_no_hold(user) -> None:
     if user_is_on_hold(user):
         raise PermissionDenied("Your account is under compliance review.",
                                code="ACCOUNT_ON_HOLD")
-
-
-class FundingRejected(Conflict):
-    code = "FUNDING_REJECTED"
-
-
-def lock_listing(*, listing_id: int) -> Listing:
-    """Lock a listing row, then its invoice row (the first two steps of the lock order)."""
-    return _lock_listing_and_invoice(listing_id=listing_id)[0]
-
-
-def _lock_listing_and_invoice(*, listing_id: int) -> tuple[Listing, dict]:
-    """:func:`lock_listing`, also returning the invoice's ``status`` and ``disputed_at`` as
-    read by the locking statement (no second read under the lock)."""
-    listing = Listing.objects.select_for_update().get(pk=listing_id)
-    state = (Invoice.objects.select_for_update().filter(pk=listing.invoice_id)
-             .values("status", "disputed_at").get())
-    return listing, state
 
 
 def listing_create(
@@ -259,14 +237,10 @@ def investment_create(
     quote = investment_quote(principal=amount, currency=listing.currency,
                              discount_rate=listing.discount_rate, start=today,
                              due_date=listing.due_date)
-    cash_key = account_key(AccountKind.INVESTOR_CASH, listing.currency, owner_id=investor.pk,
-                           invoice_id=None)
-    escrow_key = account_key(AccountKind.INVOICE_ESCROW, listing.currency, owner_id=None,
-                             invoice_id=invoice.pk)
-    accounts = ledger_accounts_by_key([cash_key, escrow_key])
+    accounts = funding_accounts(investor=investor, invoice=invoice, currency=listing.currency)
     try:
         with transaction.atomic(durable=True):
-            locked, state = _lock_listing_and_invoice(listing_id=listing.pk)
+            locked, state = listing_and_invoice_lock(listing_id=listing.pk)
             if key:
                 previous = Investment.objects.filter(investor=investor,
                                                      idempotency_key=key).first()
@@ -293,17 +267,11 @@ def investment_create(
                     f"The minimum ticket is {locked.min_ticket} {locked.currency}.",
                     code="BELOW_MIN_TICKET", fields={"amount": ["Below the minimum ticket."]},
                 )
-            # Created here if missing: the escrow only by transactions holding this listing's
-            # lock, so the insert never waits; both are rolled back with a refused funding.
-            cash = accounts.get(cash_key) or ledger_account(
-                AccountKind.INVESTOR_CASH, locked.currency, owner=investor)
-            escrow = accounts.get(escrow_key) or ledger_account(
-                AccountKind.INVOICE_ESCROW, locked.currency, invoice=invoice)
             fills = amount == remaining
-            # The transaction's one batch of account locks: the investor's cash (the funding
-            # debits it) and, when _disburse runs below, the escrow it debits. ledger_post
-            # re-locks them (no-ops).
-            lock_accounts([cash, escrow] if fills else [cash])
+            # The transaction's one batch of account locks (missing accounts are created
+            # here, rolled back with a refused funding): the investor's cash and, when
+            # _disburse runs below, the escrow it debits.
+            funding_accounts_lock(accounts, fills=fills)
             check_investor_concentration(investor=investor, invoice=invoice,
                                           currency=locked.currency, amount=amount)
             if (locked.discount_rate, locked.due_date) != (listing.discount_rate,
@@ -312,16 +280,8 @@ def investment_create(
                 quote = investment_quote(principal=amount, currency=locked.currency,
                                          discount_rate=locked.discount_rate, start=today,
                                          due_date=locked.due_date)
-            entry = ledger_post(
-                kind=EntryKind.FUNDING,
-                idempotency_key=f"funding:{investor.pk}:{key}" if key else f"funding:{uuid4()}",
-                currency=locked.currency,
-                legs=[Leg(cash, -amount, "investment"), Leg(escrow, amount, "investment")],
-                effective_date=today,
-                description=f"Funding of invoice {invoice.invoice_number}",
-                invoice=invoice,
-                actor=investor,
-            )
+            entry = funding_post(accounts=accounts, amount=amount, idempotency_key=key,
+                                 effective_date=today)
             investment = Investment.objects.create(
                 listing=locked,
                 investor=investor,
@@ -383,22 +343,8 @@ def _disburse(*, listing_id: int) -> None:
         listing.platform_fee = platform_fee(listing.funded_amount, listing.platform_fee_rate,
                                             currency)
         Listing.objects.filter(pk=listing.pk).update(platform_fee=listing.platform_fee)
-    escrow = ledger_account(AccountKind.INVOICE_ESCROW, currency, invoice=invoice)
-    seller_cash = ledger_account(AccountKind.SELLER_CASH, currency, owner=invoice.seller)
-    revenue = platform_account(AccountKind.PLATFORM_FEE_REVENUE, currency)
-    ledger_post(
-        kind=EntryKind.DISBURSEMENT,
-        idempotency_key=f"disbursement:{invoice.public_id}",
-        currency=currency,
-        legs=[
-            Leg(escrow, -listing.funded_amount, "advance paid out"),
-            Leg(seller_cash, listing.funded_amount - listing.platform_fee, "net advance"),
-            Leg(revenue, listing.platform_fee, "platform fee"),
-        ],
-        effective_date=today,
-        description=f"Advance for invoice {invoice.invoice_number}",
-        invoice=invoice,
-    )
+    disbursement_post(invoice=invoice, currency=currency, amount=listing.funded_amount,
+                      platform_fee=listing.platform_fee, effective_date=today)
     investments = list(listing.investments.order_by("id"))
     days = accrual_days(today, listing.due_date)
     total_fee = quantize_money(
@@ -416,8 +362,9 @@ def _disburse(*, listing_id: int) -> None:
     invoice_transition(invoice=invoice, to_status=InvoiceStatus.DISBURSED,
                        reason=f"advance {listing.funded_amount - listing.platform_fee} "
                        f"{currency} paid to seller, fee {listing.platform_fee}")
-    # The on-chain mirror: the invoice token and each investor's share (outbox rows only).
-    chain_on_disbursement(invoice=invoice, investments=investments)
+    # The on-chain mirror (settlements.stellar): the invoice token and each investor's share,
+    # outbox rows in this transaction.
+    advance_disbursed.send(sender=Listing, invoice=invoice, investments=investments)
 
 
 def listing_expire(*, listing_id: int) -> Listing:
@@ -429,7 +376,7 @@ def listing_expire(*, listing_id: int) -> Listing:
     entry). Safe to run twice: only an expired ``LISTED`` listing is processed.
     """
     with transaction.atomic(durable=True):
-        listing = lock_listing(listing_id=listing_id)
+        listing = listing_lock(listing_id=listing_id)
         invoice = listing.invoice
         invoice.refresh_from_db(fields=["status"])
         if invoice.status != InvoiceStatus.LISTED or clock.now() < listing.expires_at:
@@ -449,24 +396,12 @@ def listing_expire(*, listing_id: int) -> Listing:
             .select_related("investor").order_by("id")
         )
         if investments:
-            escrow = ledger_account(AccountKind.INVOICE_ESCROW, listing.currency, invoice=invoice)
-            legs = [Leg(escrow, -funded, "listing cancelled")]
-            cash_accounts = ledger_accounts_for_owners(
-                AccountKind.INVESTOR_CASH, listing.currency, [i.investor_id for i in investments]
-            )
+            refund_post(invoice=invoice, currency=listing.currency, total=funded,
+                        refunds=[(inv.investor_id, inv.amount) for inv in investments],
+                        reference=str(listing.public_id), effective_date=clock.today())
+            now = timezone.now()
             for inv in investments:
-                legs.append(Leg(cash_accounts[inv.investor_id], inv.amount,
-                                "refund: listing cancelled"))
-                inv.status = InvestmentStatus.REFUNDED
-            ledger_post(
-                kind=EntryKind.REFUND,
-                idempotency_key=f"refund:{listing.public_id}",
-                currency=listing.currency,
-                legs=legs,
-                effective_date=clock.today(),
-                description=f"Refunds for cancelled listing of {invoice.invoice_number}",
-                invoice=invoice,
-            )
+                inv.status, inv.updated_at = InvestmentStatus.REFUNDED, now
             Investment.objects.bulk_update(investments, ["status", "updated_at"])
         invoice_transition(invoice=invoice, to_status=InvoiceStatus.CANCELLED,
                            reason=f"listing expired with {funded}/{listing.advance_amount} "

@@ -31,7 +31,7 @@ from accounts.views import is_htmx, role_required
 from paymint.core import clock
 from paymint.core.errors import ApplicationError, NotFound, PermissionDenied
 from paymint.core.money import Money
-from settlements.selectors import wallet_balances
+from settlements.ledger import wallet_balances
 
 from .forms import AmountForm, InvestConfirmForm, MarketplaceFilterForm
 from .models import Listing

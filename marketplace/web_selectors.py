@@ -9,6 +9,7 @@ from django.db.models import Count, DecimalField, ExpressionWrapper, F, QuerySet
 
 from invoices.pricing import InvestmentQuote, investment_quote
 from paymint.core import clock
+from settlements.ledger import investor_invoice_cashflows
 
 from .enums import InvestmentStatus
 from .models import Investment, Listing
@@ -153,23 +154,7 @@ def investor_cashflows(*, investor) -> dict[str, list[tuple[dt.date, Decimal]]]:
     """Realised investment cash flows per currency: every posting on the investor's cash
     accounts that belongs to an invoice (funding out, repayments and refunds in), summed per
     day (one query)."""
-    from settlements.enums import AccountKind
-    from settlements.models import Posting
-
-    rows = (
-        Posting.objects.filter(
-            account__owner=investor,
-            account__kind=AccountKind.INVESTOR_CASH,
-            entry__invoice__isnull=False,
-        )
-        .values("currency", day=F("entry__effective_date"))
-        .annotate(total=Sum("amount"))
-        .order_by("currency", "day")
-    )
-    flows: dict[str, list[tuple[dt.date, Decimal]]] = {}
-    for row in rows:
-        flows.setdefault(row["currency"], []).append((row["day"], row["total"]))
-    return flows
+    return investor_invoice_cashflows(investor=investor)
 
 
 def expected_remaining(investment: Investment) -> Decimal:

@@ -27,7 +27,7 @@ from accounts.two_factor import totp_device_for_user
 from accounts.views import role_required
 from paymint.core.errors import ApplicationError
 from paymint.core.money import MINOR_UNITS, Money, quantize_money
-from settlements.selectors import wallet_balances
+from settlements.ledger import wallet_balances
 from settlements.services import withdrawal_needs_otp, withdrawal_request
 
 #: Service error codes answered by showing the confirmation page again (with the message).

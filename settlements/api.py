@@ -15,7 +15,7 @@ from paymint.core.api import paginated
 from paymint.core.errors import ValidationFailed
 from paymint.core.throttling import WebhookThrottle
 
-from .selectors import wallet_balances, wallet_entries, withdrawal_list_for_user
+from .ledger import wallet_balances, wallet_entries, withdrawal_list_for_user
 from .services import bank_event_apply, withdrawal_request
 from .webhooks import verify_signature
 

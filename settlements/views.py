@@ -16,7 +16,7 @@ from accounts.views import role_required
 from paymint.core import clock
 from paymint.core.money import MINOR_UNITS
 
-from .selectors import wallet_balances, wallet_entries, withdrawal_list_for_user
+from .ledger import wallet_balances, wallet_entries, withdrawal_list_for_user
 
 ENTRIES_PER_PAGE = 50
 RECENT_WITHDRAWALS = 10

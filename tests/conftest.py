@@ -206,7 +206,7 @@ def db_counts() -> dict[str, int]:
 
 def assert_books_balanced() -> None:
     """Trial balance zero in every currency and no unbalanced entry."""
-    from settlements.ledger import trial_balance, unbalanced_entries
+    from settlements.ledger.posting import trial_balance, unbalanced_entries
 
     assert all(total == 0 for total in trial_balance().values()), trial_balance()
     assert unbalanced_entries() == []

@@ -26,7 +26,8 @@ from ..enums import (
     EntryKind,
     WithdrawalStatus,
 )
-from ..ledger import Leg, ledger_account, ledger_post, platform_account
+from ..ledger.posting import Leg, ledger_account, ledger_post, platform_account
+from ..ledger.selectors import cash_account_kind
 from ..models import BankEvent, Withdrawal
 from .distribution import repayment_receive
 
@@ -152,9 +153,7 @@ def _apply_withdrawal_outcome(event: BankEvent):
         other = platform_account(AccountKind.PLATFORM_BANK_CLEARING, currency)
         kind, memo = EntryKind.WITHDRAWAL_PAID, "paid out to bank account"
     else:
-        cash_kind = (AccountKind.INVESTOR_CASH if user.role == Role.INVESTOR
-                     else AccountKind.SELLER_CASH)
-        other = ledger_account(cash_kind, currency, owner=user)
+        other = ledger_account(cash_account_kind(user), currency, owner=user)
         kind, memo = EntryKind.WITHDRAWAL_RELEASE, "withdrawal failed, released"
     entry = ledger_post(
         kind=kind,

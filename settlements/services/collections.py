@@ -26,13 +26,13 @@ from invoices.enums import AGING_STATUSES, InvoiceStatus
 from invoices.models import Invoice
 from invoices.services import invoice_transition
 from marketplace.enums import InvestmentStatus
+from marketplace.lock_objects import listing_lock
 from marketplace.models import Investment, Listing
-from marketplace.services import lock_listing
 from paymint.core import clock
 from paymint.core.money import quantize_money
 
 from ..enums import AccountKind, EntryKind, SettlementSource
-from ..ledger import Leg, account_balance, ledger_account, ledger_post, lock_accounts
+from ..ledger.posting import Leg, account_balance, ledger_account, ledger_post, lock_accounts
 from ..models import Settlement
 from ..stellar.tokens import chain_on_write_off
 from .distribution import _distribute, accrue_late_interest, investor_claims
@@ -61,7 +61,7 @@ def invoice_age(*, invoice_id: int) -> Invoice:
     day: transitions happen once, accrual is counted up to today only."""
     config = settings.PAYMINT
     with transaction.atomic(durable=True):
-        listing = lock_listing(listing_id=Listing.objects.get(invoice_id=invoice_id).pk)
+        listing = listing_lock(listing_id=Listing.objects.get(invoice_id=invoice_id).pk)
         invoice = Invoice.objects.select_related("seller").get(pk=invoice_id)
         if invoice.status not in AGING_STATUSES:
             return invoice

@@ -20,8 +20,8 @@ from invoices.models import Invoice
 from invoices.pricing import late_interest_exact
 from invoices.services import invoice_transition
 from marketplace.enums import InvestmentStatus
+from marketplace.lock_objects import listing_lock
 from marketplace.models import Investment, Listing
-from marketplace.services import lock_listing
 from paymint.core import clock
 from paymint.core.db import update_columns
 from paymint.core.errors import ApplicationError
@@ -29,7 +29,7 @@ from paymint.core.money import quantize_money
 from paymint.core.queue import enqueue_on_commit
 
 from ..enums import AccountKind, EntryKind, SettlementSource, SettlementStatus
-from ..ledger import (
+from ..ledger.posting import (
     STORAGE_QUANTUM,
     Leg,
     account_balance,
@@ -64,7 +64,7 @@ def repayment_receive(*, event: BankEvent):
     if listing is None:
         raise ApplicationError("This invoice was never financed.",
                                code="INVOICE_NOT_AWAITING_REPAYMENT", http_status=409)
-    lock_listing(listing_id=listing.pk)
+    listing_lock(listing_id=listing.pk)
     invoice.refresh_from_db(fields=["status"])
     if invoice.status not in REPAYABLE_STATUSES:
         raise ApplicationError("This invoice is not awaiting repayment.",
@@ -200,7 +200,7 @@ def settlement_execute(*, settlement_id: int) -> Settlement:
 
 def _distribute(settlement: Settlement) -> Settlement:
     invoice = settlement.invoice
-    listing = lock_listing(listing_id=invoice.listing.pk)
+    listing = listing_lock(listing_id=invoice.listing.pk)
     invoice.refresh_from_db(fields=["status"])
     currency = settlement.currency
     investments = active_positions(listing=listing)

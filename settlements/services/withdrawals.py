@@ -8,7 +8,6 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from accounts.enums import Role
 from accounts.selectors import kyc_is_approved
 from accounts.two_factor import totp_step_up
 from compliance.screening import user_is_on_hold
@@ -17,7 +16,8 @@ from paymint.core.errors import ApplicationError, PermissionDenied, ValidationFa
 from paymint.core.money import quantize_money
 
 from ..enums import AccountKind, EntryKind
-from ..ledger import Leg, ledger_account, ledger_post, lock_accounts
+from ..ledger.posting import Leg, ledger_account, ledger_post, lock_accounts
+from ..ledger.selectors import cash_account_kind
 from ..models import Withdrawal
 
 
@@ -92,7 +92,7 @@ def withdrawal_request(
         totp_step_up(user=user, code=otp_code,
                      action=f"withdraw {amount.normalize():f} {currency}")
 
-    kind = AccountKind.INVESTOR_CASH if user.role == Role.INVESTOR else AccountKind.SELLER_CASH
+    kind = cash_account_kind(user)
     try:
         with transaction.atomic(durable=True):
             cash = ledger_account(kind, currency, owner=user)

@@ -25,7 +25,7 @@ from marketplace.models import Investment, Listing
 from marketplace.services import investment_create, listing_create
 from paymint.core import clock
 from settlements.enums import AccountKind, EntryKind, SettlementStatus
-from settlements.ledger import account_balance, ledger_account
+from settlements.ledger.posting import account_balance, ledger_account
 from settlements.models import BankEvent, JournalEntry, Settlement
 from settlements.services import DuplicateEvent, bank_event_apply, distribution
 from settlements.tasks import invoices_age_task, settlement_execute_task

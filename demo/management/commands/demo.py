@@ -30,9 +30,9 @@ from invoices.extraction import ExtractionError, extract_document
 from invoices.services import extraction_limits
 from paymint.core import clock
 from settlements.enums import AccountKind
-from settlements.ledger import trial_balance, unbalanced_entries
+from settlements.ledger import account_balances_table, trial_balance, unbalanced_entries
 from settlements.models import ChainTransaction, Settlement
-from settlements.selectors import account_balances_table
+
 from settlements.stellar.enums import ChainTxStatus
 from settlements.stellar.gateway import get_gateway, local_ledger, stablecoin_asset
 from settlements.tasks import invoices_age_task
