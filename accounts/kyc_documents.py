@@ -18,10 +18,9 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 
-from invoices.extraction.pipeline import sniff_content_type
 from paymint.core.errors import NotFound, ValidationFailed
 from paymint.core.storage import PrivateFile, is_verified_staff
-from paymint.core.uploads import upload_quota_reserve
+from paymint.core.uploads import sniff_binary_type, upload_quota_reserve
 
 from .enums import KycKind
 from .models import KYC_DOCUMENT_TYPES, KycDocument, KycProfile, User
@@ -48,10 +47,7 @@ def kyc_document_read(*, uploaded_file) -> tuple[bytes, str]:
         )
     if not data:
         raise _document_error("The file is empty.", "DOCUMENT_EMPTY")
-    try:
-        content_type = sniff_content_type(data)
-    except Exception:  # UnsupportedFileType (and anything the sniffer chokes on)
-        content_type = ""
+    content_type = sniff_binary_type(data)
     if content_type not in KYC_DOCUMENT_TYPES:
         raise _document_error("Upload a PDF, PNG or JPEG file.", "UNSUPPORTED_DOCUMENT_TYPE")
     return data, content_type

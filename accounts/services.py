@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from compliance.taxids import validate_tax_id
+from compliance.public import user_has_screening_hold, validate_tax_id
 from paymint.core.crypto import lookup_hash
 from paymint.core.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
 from paymint.core.permissions import require_staff
@@ -268,8 +268,6 @@ def kyc_approve(*, profile: KycProfile, reviewer: User, reason: str = "") -> Kyc
             diligence and senior-management approval - or rejects, first).
         InvalidTransition: the profile is not pending review.
     """
-    from compliance.screening import user_has_screening_hold
-
     _require_reviewer(reviewer, profile)
     if user_has_screening_hold(user_id=profile.user_id):
         raise Conflict(

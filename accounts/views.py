@@ -25,7 +25,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_otp import login as otp_login
 
-from compliance.audit import audit_record
+from compliance.public import audit_record
 from paymint.core.errors import ApplicationError, NotFound
 from paymint.core.storage import private_file_redirect
 from paymint.core.throttling import (

@@ -124,7 +124,7 @@ class AccountHold(TimeStampedModel):
     match awaiting enhanced due diligence, an AML review).
 
     Active while ``released_at`` is empty; at most one active hold per user and reason. Money
-    services check :func:`compliance.screening.user_is_on_hold` before moving funds.
+    services check :func:`compliance.holds.user_is_on_hold` before moving funds.
 
     A ``PEP_REVIEW`` hold is released only with senior-management approval (permission
     ``compliance.approve_pep_relationship``; ``released_by`` is the approver) and the
@@ -252,7 +252,7 @@ class AuditEvent(AbstractLogEntry):
 
 class DataErasureRequest(PublicModel):
     """A user's request to erase their personal data (GDPR Art. 17), executed by staff with
-    :func:`accounts.data_protection.erasure_execute`. At most one open request per user."""
+    :func:`compliance.data_protection.erasure_execute`. At most one open request per user."""
 
     class Status(models.TextChoices):
         REQUESTED = "REQUESTED", "Requested"

@@ -16,6 +16,7 @@ from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
+from compliance.public import AlertKind, AlertSeverity, alert_raise
 from paymint.core.errors import ApplicationError, InvalidTransition, PermissionDenied
 from paymint.core.outbox import outbox_enqueue_email
 
@@ -106,9 +107,6 @@ def debtor_confirmation_respond(*, token: str, confirmed: bool, note: str = ""
         ConfirmationLinkInvalid: invalid or expired link.
         InvalidTransition: ``CONFIRMATION_ALREADY_ANSWERED``.
     """
-    from compliance.enums import AlertKind, AlertSeverity
-    from compliance.services import alert_raise
-
     from .services import invoice_rescore
 
     confirmation = confirmation_from_token(token)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from compliance.taxids import EU_COUNTRIES, InvalidTaxId, detect_tax_id, validate_tax_id
+from compliance.public import EU_COUNTRIES, InvalidTaxId, detect_tax_id, validate_tax_id
 
 REQUIRED_FIELDS = ("invoice_number", "issuer_name", "debtor_name", "currency", "face_value",
                    "due_date")

@@ -14,7 +14,6 @@ Listing an invoice: ``Invoice`` row -> advisory locks on the seller and the debt
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from decimal import Decimal, InvalidOperation
 
@@ -25,7 +24,7 @@ from django.utils import timezone
 
 from accounts.enums import Role
 from accounts.selectors import kyc_is_approved
-from compliance.screening import invoice_has_sanctions_hit, user_is_on_hold
+from compliance.public import invoice_has_sanctions_hit, user_is_on_hold
 from invoices.enums import InvoiceStatus
 from invoices.models import Invoice
 from invoices.pricing import (
@@ -33,6 +32,7 @@ from invoices.pricing import (
     advance_amount,
     discount_fee_exact,
     investment_quote,
+    listing_expiry,
     platform_fee,
 )
 from invoices.selectors import invoice_duplicates
@@ -152,11 +152,9 @@ def listing_create(
             recourse=recourse,
             due_date=locked.due_date,
             listed_at=now,
-            expires_at=min(
-                now + dt.timedelta(days=config["LISTING_DAYS"]),
-                dt.datetime.combine(locked.due_date, dt.time.min, tzinfo=dt.UTC)
-                - dt.timedelta(days=config["MIN_TENOR_DAYS"]),
-            ),
+            expires_at=listing_expiry(listed_at=now, due_date=locked.due_date,
+                                      listing_days=config["LISTING_DAYS"],
+                                      min_tenor_days=config["MIN_TENOR_DAYS"]),
         )
         invoice_transition(invoice=locked, to_status=InvoiceStatus.LISTED, actor=seller,
                            reason=f"listed for {advance} {locked.currency}")

@@ -13,7 +13,7 @@ from accounts.api import (
     TokenRefreshApi,
     UserRegisterApi,
 )
-from accounts.data_protection_api import MeDataExportApi, MeErasureRequestApi
+from compliance.data_protection_api import MeDataExportApi, MeErasureRequestApi
 from invoices.api import (
     DebtorConfirmationRequestApi,
     InvoiceCollectionApi,

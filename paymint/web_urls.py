@@ -2,8 +2,8 @@
 
 from django.urls import path
 
-from accounts import data_protection_views
 from accounts import views as accounts_views
+from compliance import data_protection_views
 from invoices import views as invoices_views
 from marketplace import views as marketplace_views
 from paymint import wallet_views

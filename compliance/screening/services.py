@@ -1,6 +1,6 @@
 """Screening of users and debtors against the stored lists: matches, ``SANCTIONS_HIT`` and
-``PEP_MATCH`` alerts, account holds, and the checks money services make
-(:func:`user_is_on_hold`, :func:`invoice_has_sanctions_hit`, :func:`user_has_screening_hold`)."""
+``PEP_MATCH`` alerts, account holds (the checks money services make on them are
+:mod:`compliance.holds`)."""
 
 from __future__ import annotations
 
@@ -225,7 +225,7 @@ def screen_user(user) -> list[Match]:
 def screen_debtor(invoice) -> list[Match]:
     """Screen an invoice's debtor name. A sanctions party matched raises (once) a HIGH
     ``SANCTIONS_HIT`` alert on the invoice, which blocks its listing (see
-    :func:`invoice_has_sanctions_hit`); a PEP entry matched raises (once) a MEDIUM
+    :func:`compliance.holds.invoice_has_sanctions_hit`); a PEP entry matched raises (once) a MEDIUM
     ``PEP_MATCH`` alert for review and does not block it."""
     if not invoice.debtor_name:
         return []
@@ -397,29 +397,3 @@ def account_hold_release(
                 f"{findings['edd_source_of_funds']}. {locked.release_note}",
             )
     return locked
-
-
-def user_is_on_hold(user) -> bool:
-    """True while the user has an unreleased hold: money services refuse to move their funds."""
-    return AccountHold.objects.filter(user=user, released_at__isnull=True).exists()
-
-
-#: Holds that come from list screening (KYC approval waits for them; AML holds do not).
-SCREENING_HOLD_REASONS = (AccountHold.Reason.SANCTIONS_HIT, AccountHold.Reason.PEP_REVIEW)
-
-
-def user_has_screening_hold(*, user_id: int) -> bool:
-    """True while a sanctions or PEP screening hold on the user is unreleased."""
-    return AccountHold.objects.filter(
-        user_id=user_id, reason__in=SCREENING_HOLD_REASONS, released_at__isnull=True
-    ).exists()
-
-
-def invoice_has_sanctions_hit(invoice) -> bool:
-    """True while a sanctions alert on the invoice's debtor is open, in review or escalated.
-    A ``PEP_MATCH`` alert does not count: a debtor linked to a PEP is not prohibited."""
-    return ComplianceAlert.objects.filter(
-        invoice=invoice,
-        kind=AlertKind.SANCTIONS_HIT,
-        status__in=[AlertStatus.OPEN, AlertStatus.IN_REVIEW, AlertStatus.ESCALATED],
-    ).exists()

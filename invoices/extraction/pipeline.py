@@ -7,6 +7,8 @@ import logging
 import re
 from dataclasses import replace
 
+from paymint.core.uploads import sniff_binary_type
+
 from .einvoice import (
     EINVOICE_ATTACHMENT_NAMES,
     extract_einvoice,
@@ -40,13 +42,9 @@ def sniff_content_type(data: bytes) -> str:
     Returns "application/pdf", "image/png", "image/jpeg" or "application/xml" (CII/UBL
     e-invoice). Raises UnsupportedFileType for anything else (executables, archives, text...).
     """
-    head = data[:1024]
-    if head.lstrip(b"\x00\t\r\n ")[:5] == b"%PDF-" and b"%PDF-" in head:
-        return "application/pdf"
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return "image/png"
-    if data[:3] == b"\xff\xd8\xff":
-        return "image/jpeg"
+    binary = sniff_binary_type(data)
+    if binary is not None:
+        return binary
     stripped = data[:4096].lstrip(b"\xef\xbb\xbf\t\r\n ")
     if stripped.startswith(b"<") and looks_like_einvoice_xml(stripped):
         return "application/xml"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from compliance.public import AlertKind, AlertSeverity, alert_raise
 from paymint.core.errors import InvalidTransition, ValidationFailed
 from paymint.core.permissions import require_staff
 
@@ -85,9 +86,6 @@ def invoice_mark_disputed(*, invoice: Invoice, actor, reason: str) -> Invoice:
     Raises:
         ValidationFailed: ``REASON_REQUIRED``.
     """
-    from compliance.enums import AlertKind, AlertSeverity
-    from compliance.services import alert_raise
-
     _require_staff(actor)
     if not reason.strip():
         raise ValidationFailed("A reason is required.", code="REASON_REQUIRED",

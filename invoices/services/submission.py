@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import transaction
 
 from accounts.selectors import kyc_profile_for_user
+from compliance.public import AlertKind, AlertSeverity, alert_raise
 from paymint.core import clock
 from paymint.core.errors import ApplicationError, InvalidTransition, PermissionDenied
 from paymint.core.queue import enqueue_on_commit
@@ -57,9 +58,6 @@ def raise_double_financing_alerts(*, invoice: Invoice, duplicates: dict[str, lis
                                   ) -> None:
     """One compliance alert per pair of invoices caught by a duplicate detector, with both
     documents' references as evidence (ops compare them side by side in the admin)."""
-    from compliance.enums import AlertKind, AlertSeverity
-    from compliance.services import alert_raise
-
     pairs: dict[int, tuple[Invoice, list[str]]] = {}
     for detector, others in duplicates.items():
         for other in others:

@@ -23,6 +23,21 @@ from django.utils import timezone
 from .errors import ApplicationError
 from .registries import UPLOAD_SOURCES
 
+
+def sniff_binary_type(data: bytes) -> str | None:
+    """The type of an uploaded document from its first bytes (never from its name):
+    ``"application/pdf"``, ``"image/png"``, ``"image/jpeg"``, or ``None`` for anything else.
+    Every upload (invoices, KYC/KYB documents) is checked by content with this."""
+    head = data[:1024]
+    if head.lstrip(b"\x00\t\r\n ")[:5] == b"%PDF-" and b"%PDF-" in head:
+        return "application/pdf"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "image/png"
+    if data[:3] == b"\xff\xd8\xff":
+        return "image/jpeg"
+    return None
+
+
 WINDOW = dt.timedelta(hours=24)
 
 

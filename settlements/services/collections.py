@@ -16,7 +16,6 @@ Rules (configurable in ``settings.PAYMINT``):
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 
 from django.conf import settings
@@ -24,6 +23,7 @@ from django.db import transaction
 
 from invoices.enums import AGING_STATUSES, InvoiceStatus
 from invoices.models import Invoice
+from invoices.pricing import days_past_due, late_fee
 from invoices.services import invoice_transition
 from marketplace.enums import InvestmentStatus
 from marketplace.lock_objects import listing_lock
@@ -39,22 +39,6 @@ from .distribution import _distribute, accrue_late_interest, investor_claims
 
 ZERO = Decimal(0)
 
-AGING_BUCKETS = ((0, "current"), (30, "1-30"), (60, "31-60"), (90, "61-90"))
-
-
-def days_past_due(due_date: dt.date, today: dt.date) -> int:
-    """Days past the due date (0 on or before it)."""
-    return max((today - due_date).days, 0)
-
-
-def aging_bucket(dpd: int) -> str:
-    """Aging bucket of a days-past-due figure: current, 1-30, 31-60, 61-90, 90+."""
-    for upper, label in AGING_BUCKETS:
-        if dpd <= upper:
-            return label
-    return "90+"
-
-
 def invoice_age(*, invoice_id: int) -> Invoice:
     """Move a disbursed invoice along grace -> overdue -> default for today's business date,
     accruing late interest (the daily aging task's body). Safe to run any number of times a
@@ -68,8 +52,9 @@ def invoice_age(*, invoice_id: int) -> Invoice:
         today = clock.today()
         dpd = days_past_due(listing.due_date, today)
         if invoice.status == InvoiceStatus.DISBURSED and dpd > config["GRACE_PERIOD_DAYS"]:
-            listing.late_fee = quantize_money(listing.late_fee_rate * listing.face_value,
-                                              listing.currency)
+            listing.late_fee = late_fee(face_value=listing.face_value,
+                                        late_fee_rate=listing.late_fee_rate,
+                                        currency=listing.currency)
             listing.save(update_fields=["late_fee", "updated_at"])
             invoice_transition(
                 invoice=invoice, to_status=InvoiceStatus.OVERDUE,

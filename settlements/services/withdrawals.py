@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 
 from accounts.selectors import kyc_is_approved
 from accounts.two_factor import totp_step_up
-from compliance.screening import user_is_on_hold
+from compliance.public import user_is_on_hold
 from paymint.core import clock
 from paymint.core.errors import ApplicationError, PermissionDenied, ValidationFailed
 from paymint.core.money import quantize_money

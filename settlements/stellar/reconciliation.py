@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
-from compliance.services import alert_raise
+from compliance.public import alert_raise
 
 from ..models import ChainTransaction, Settlement
 from .enums import FINAL_CHAIN_STATUSES, ChainPurpose, ChainTxStatus

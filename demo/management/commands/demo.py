@@ -32,7 +32,6 @@ from paymint.core import clock
 from settlements.enums import AccountKind
 from settlements.ledger import account_balances_table, trial_balance, unbalanced_entries
 from settlements.models import ChainTransaction, Settlement
-
 from settlements.stellar.enums import ChainTxStatus
 from settlements.stellar.gateway import get_gateway, local_ledger, stablecoin_asset
 from settlements.tasks import invoices_age_task

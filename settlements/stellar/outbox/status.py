@@ -3,6 +3,7 @@ and stopping an intent (``FAILED``) with a compliance alert."""
 
 from __future__ import annotations
 
+from compliance.public import alert_raise
 from paymint.core.errors import InvalidTransition
 
 from ...models import ChainTransaction, ChainTransactionEvent
@@ -37,8 +38,6 @@ def _lock(chain_tx_id: int) -> ChainTransaction:
 
 
 def _alert(chain_tx: ChainTransaction, code: str, detail: str) -> None:
-    from compliance.services import alert_raise
-
     alert_raise(
         kind="RECONCILIATION",
         severity="HIGH",

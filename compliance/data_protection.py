@@ -30,13 +30,26 @@ from auditlog.context import disable_auditlog
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from compliance.audit import audit_event_row, audit_events_about_user, audit_record
-from compliance.models import AccountHold, ComplianceAlert, DataErasureRequest
+from accounts.auth_tokens import user_refresh_tokens_revoke
+from accounts.models import KycProfile, User
+from invoices.models import Invoice
+from marketplace.enums import InvestmentStatus
+from marketplace.models import Investment
 from paymint.core.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
+from paymint.core.models import IdempotencyRecord, OutboundMessage
 from paymint.core.permissions import require_staff
+from settlements.ledger import (
+    exact_sum,
+    wallet_balances,
+    wallet_entries,
+    withdrawal_list_for_user,
+)
+from settlements.ledger.models import LedgerAccount
 
-from .models import KycProfile, User
+from .audit import audit_event_row, audit_events_about_user, audit_record
+from .models import AccountHold, ComplianceAlert, DataErasureRequest
 
 SCHEMA = "paymint-data-export/1"
 
@@ -119,10 +132,6 @@ def user_data_export(*, user: User, request=None) -> dict:
     "investments", "wallet": {"balances", "entries"}, "withdrawals", "erasure_requests",
     "audit_events"}``. Amounts are decimal strings in the record's currency. The export itself
     is recorded in the audit trail (``data.export``)."""
-    from invoices.models import Invoice
-    from marketplace.models import Investment
-    from settlements.selectors import wallet_balances, wallet_entries, withdrawal_list_for_user
-
     account = {
         "id": user.public_id, "email": user.email, "role": user.role,
         "first_name": user.first_name, "last_name": user.last_name,
@@ -193,12 +202,6 @@ def erasure_blockers(*, user: User) -> dict[str, list[str]]:
     (empty dict when nothing does). Positions: active investments, invoices being financed or
     repaid; balances: any non-zero ledger account of the user (cash, withdrawal on hold,
     amount owed under recourse)."""
-    from invoices.models import Invoice
-    from marketplace.enums import InvestmentStatus
-    from marketplace.models import Investment
-    from settlements.ledger import exact_sum
-    from settlements.models import LedgerAccount
-
     blockers: dict[str, list[str]] = {}
     positions = [
         f"investment {v.public_id} ({v.amount:f} {v.currency}) is active"
@@ -307,12 +310,6 @@ def erasure_execute(*, erasure_request: DataErasureRequest, actor: User, reason:
         Conflict: ``ERASURE_BLOCKED_COMPLIANCE`` while the account is on hold or a compliance
             alert about it is being worked.
     """
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    from paymint.core.models import IdempotencyRecord, OutboundMessage
-
-    from .auth_tokens import user_refresh_tokens_revoke
-
     require_staff(actor, "Only operations staff execute erasure requests.",
                   permission="compliance.change_dataerasurerequest")
     files: list = []
