@@ -12,6 +12,7 @@ already used (``last_t``).
 
 from __future__ import annotations
 
+import base64
 import io
 
 import qrcode
@@ -142,8 +143,6 @@ def totp_qr_svg(device: TOTPDevice) -> str:
 
 def totp_secret_base32(device: TOTPDevice) -> str:
     """The shared secret in the base32 form authenticator apps accept for manual entry."""
-    import base64
-
     return base64.b32encode(device.bin_key).decode().rstrip("=")
 
 

@@ -9,6 +9,7 @@ from django.db import models
 from paymint.core.models import PublicModel, TimeStampedModel
 
 from .enums import AlertKind, AlertSeverity, AlertStatus
+from .middleware import context_defaults
 
 
 class ComplianceAlert(PublicModel):
@@ -189,7 +190,7 @@ class AuditEventManager(LogEntryManager):
     user an event is about (:func:`compliance.audit.subject_user_id_for`) for model changes."""
 
     def log_create(self, instance, force_log: bool = False, **kwargs):
-        from .audit import actor_for, subject_user_id_for
+        from .audit import actor_for, subject_user_id_for  # why: audit imports this module
 
         kwargs.setdefault("subject_user_id", subject_user_id_for(instance))
         actor = actor_for(instance)  # the acting user the record names, e.g. a status event's
@@ -198,8 +199,6 @@ class AuditEventManager(LogEntryManager):
         return super().log_create(instance, force_log=force_log, **kwargs)
 
     def create(self, **kwargs):
-        from .middleware import context_defaults
-
         for key, value in context_defaults().items():
             if kwargs.get(key) in (None, "") and f"{key}_id" not in kwargs:
                 kwargs[key] = value

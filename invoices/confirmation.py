@@ -22,6 +22,7 @@ from paymint.core.outbox import outbox_enqueue_email
 
 from .enums import InvoiceStatus
 from .models import DebtorConfirmation, Invoice
+from .services import invoice_rescore
 
 SALT = "paymint.debtor-confirmation"
 #: Statuses in which the seller may ask the debtor to confirm.
@@ -107,8 +108,6 @@ def debtor_confirmation_respond(*, token: str, confirmed: bool, note: str = ""
         ConfirmationLinkInvalid: invalid or expired link.
         InvalidTransition: ``CONFIRMATION_ALREADY_ANSWERED``.
     """
-    from .services import invoice_rescore
-
     confirmation = confirmation_from_token(token)
     with transaction.atomic():
         locked = DebtorConfirmation.objects.select_for_update().get(pk=confirmation.pk)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import uuid
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import Avg, Count, Exists, Max, OuterRef, Q, QuerySet, Sum
 
 from paymint.core.errors import NotFound
 from paymint.core.storage import PrivateFile, is_verified_staff
 
 from .enums import InvoiceStatus
-from .models import Invoice
+from .fingerprints import PHASH_MAX_DISTANCE, first_page_image, normalize_reference, phash_distance
+from .models import Invoice, InvoiceStatusEvent
 
 #: Statuses of invoices that count as already submitted for financing (duplicate checks).
 ACTIVE_FINANCING_STATUSES = frozenset({
@@ -89,8 +92,6 @@ def invoice_duplicates(*, invoice: Invoice, fingerprint: str | None = None
       issue date), any seller;
     * ``by_fields``: the same seller, invoice number and debtor (case-insensitive).
     """
-    from .fingerprints import PHASH_MAX_DISTANCE, normalize_reference, phash_distance
-
     others = Invoice.objects.exclude(pk=invoice.pk).filter(
         status__in=ACTIVE_FINANCING_STATUSES
     ).select_related("seller")
@@ -206,8 +207,6 @@ def risk_calibration() -> list[dict]:
     overdue) and ``mean_days_late`` (last distribution's business date minus the due date, over
     closed invoices paid after their due date). Three queries whatever the number of invoices.
     """
-    from .models import InvoiceStatusEvent
-
     defaulted = InvoiceStatusEvent.objects.filter(invoice=OuterRef("pk"),
                                                   to_status=InvoiceStatus.DEFAULTED)
     overdue = InvoiceStatusEvent.objects.filter(invoice=OuterRef("pk"),
@@ -261,12 +260,6 @@ def invoice_preview_png(*, invoice: Invoice, scale: float = 1.5) -> bytes | None
     """The document's first page rendered to PNG (``scale`` x 72 dpi, grayscale), or None when
     the stored file is gone or cannot be rendered (XML e-invoices have no page). The caller
     checks access; the bytes are PayMint's own rendering, safe to show inline."""
-    import io
-
-    from django.conf import settings
-
-    from .fingerprints import first_page_image
-
     if invoice.document_content_type not in ("application/pdf", "image/png", "image/jpeg"):
         return None
     try:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import F
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -15,11 +17,13 @@ from rest_framework.views import APIView
 from invoices.api import InvoiceOutputSerializer
 from invoices.enums import DebtorIndustry
 from invoices.selectors import invoice_get_for_seller
+from paymint.core import clock
 from paymint.core.api import paginated
 from paymint.core.errors import ValidationFailed
 from paymint.core.idempotency import IdempotentWriteMixin
 from paymint.core.schema import ErrorSerializer
 from paymint.core.throttling import FundingThrottle
+from settlements.stellar.tokens import invoice_asset
 
 from .selectors import (
     investment_get_for_investor,
@@ -92,12 +96,8 @@ class ListingOutputSerializer(serializers.Serializer):
     )
 
     def get_token_asset(self, listing) -> str | None:
-        from django.conf import settings
-
         if not settings.STELLAR_ENABLED:
             return None
-        from settlements.stellar.tokens import invoice_asset
-
         asset = invoice_asset(listing.invoice_id)
         return f"{asset.code}:{asset.issuer}"
 
@@ -108,8 +108,6 @@ class ListingOutputSerializer(serializers.Serializer):
         return listing_investor_checks(listing=listing)
 
     def get_tenor_days(self, listing) -> int:
-        from paymint.core import clock
-
         return max((listing.due_date - clock.today()).days, 0)
 
 
@@ -212,10 +210,6 @@ class MarketplaceListApi(APIView):
         filters = self.FilterSerializer(data=raw)
         filters.is_valid(raise_exception=True)
         f = filters.validated_data
-        from datetime import timedelta
-
-        from paymint.core import clock
-
         qs = listing_list_for_reader(user=request.user)
         if f.get("grade"):
             qs = qs.filter(invoice__risk_grade__in=f["grade"])

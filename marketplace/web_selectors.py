@@ -13,6 +13,7 @@ from settlements.ledger import investor_invoice_cashflows
 
 from .enums import InvestmentStatus
 from .models import Investment, Listing
+from .portfolio import xirr
 from .selectors import listing_list_for_reader
 
 #: Sort keys offered on the marketplace page -> ORDER BY (ties broken newest first).
@@ -170,8 +171,6 @@ def portfolio_xirr(
 ) -> dict[str, Decimal | None]:
     """Expected XIRR per currency: the realised flows plus, for each open position, what it is
     still expected to pay back on its due date (today, when it is already late)."""
-    from .portfolio import xirr
-
     flows = {currency: list(rows) for currency, rows in cashflows.items()}
     for position in open_positions:
         remaining = expected_remaining(position)

@@ -15,6 +15,7 @@ from django.conf import settings
 from settlements.enums import AccountKind, EntryKind
 
 from ..enums import AlertSeverity
+from ..screening import name_tokens
 
 IN = "IN"
 OUT = "OUT"
@@ -312,8 +313,6 @@ def _email_domain(email: str) -> str:
 
 def link_reasons(a: PartyIdentity, b: PartyIdentity) -> list[str]:
     """Why two parties look like the same person or group (empty when unrelated)."""
-    from ..screening import name_tokens
-
     if a.user_id == b.user_id:
         return ["same user"]
     reasons = []

@@ -13,6 +13,7 @@ from django.db.models import Count, Max
 from django.utils import timezone
 from rapidfuzz import fuzz, process
 
+from accounts.models import KycProfile
 from paymint.core.errors import PermissionDenied, ValidationFailed
 from paymint.core.permissions import is_active_staff, require_staff
 
@@ -142,8 +143,6 @@ def screen_name(
 
 def _user_names(user) -> list[tuple[str, str | None]]:
     """(name, country) pairs to screen: the KYC/KYB legal name and the personal name."""
-    from accounts.models import KycProfile
-
     profile = KycProfile.objects.filter(user=user).first()
     country = profile.country if profile is not None and profile.country else None
     names: list[tuple[str, str | None]] = []

@@ -8,7 +8,8 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views.defaults import page_not_found
 from rest_framework import exceptions, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
@@ -101,9 +102,6 @@ def not_found(request, exception=None):
     """``handler404``: under ``/api/`` the API's JSON error (``NOT_FOUND``) - a URL no route
     matches (an id with a slash, a typo) must not answer the site's HTML page; elsewhere
     Django's page (``templates/404.html``)."""
-    from django.http import JsonResponse
-    from django.views.defaults import page_not_found
-
     if request.path.startswith("/api/"):
         return JsonResponse({"code": "NOT_FOUND", "message": "Not found.", "fields": {}},
                             status=404)

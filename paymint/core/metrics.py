@@ -40,8 +40,11 @@ from prometheus_client import (
     CollectorRegistry,
     Histogram,
     generate_latest,
+    multiprocess,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from .health import redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +74,6 @@ def observe_request(*, view: str, method: str, status: int, seconds: float) -> N
 
 
 def _redis(url: str):
-    from .health import redis_client
-
     return redis_client(url)
 
 
@@ -239,8 +240,6 @@ class PayMintCollector:
 def render_metrics() -> bytes:
     """The exposition text: process/request metrics plus the scrape-time collector."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
         base = CollectorRegistry()
         multiprocess.MultiProcessCollector(base)
     else:

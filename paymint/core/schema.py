@@ -1,7 +1,10 @@
 """OpenAPI schema generation tweaks for drf-spectacular."""
 
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.settings import spectacular_settings
 from rest_framework import serializers
+
+from .api import NewestFirstCursorPagination
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -56,8 +59,6 @@ class PayMintAutoSchema(AutoSchema):
         pagination, house style), so a GET that returns a list is documented as paginated."""
         paginator = super()._get_paginator()
         if paginator is None and self.method == "GET" and self._is_list_view():
-            from .api import NewestFirstCursorPagination
-
             return NewestFirstCursorPagination()
         return paginator
 
@@ -73,6 +74,4 @@ class PayMintAutoSchema(AutoSchema):
         return name
 
     def _is_split_request(self, serializer) -> bool:
-        from drf_spectacular.settings import spectacular_settings
-
         return bool(spectacular_settings.COMPONENT_SPLIT_REQUEST)

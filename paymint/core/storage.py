@@ -41,6 +41,9 @@ from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.utils.http import content_disposition_header
 from django.utils.module_loading import import_string
 from django.views.decorators.http import require_GET
+from rest_framework.exceptions import APIException
+from rest_framework.request import Request
+from rest_framework.settings import api_settings
 
 from .errors import NotFound
 from .registries import PRIVATE_FILE_RESOLVERS
@@ -147,10 +150,6 @@ def _requester(request: HttpRequest):
     """The signed-in user: the session's, or the API's (``Authorization: Bearer <JWT>``)."""
     if request.user.is_authenticated or "HTTP_AUTHORIZATION" not in request.META:
         return request.user
-    from rest_framework.exceptions import APIException
-    from rest_framework.request import Request
-    from rest_framework.settings import api_settings
-
     drf_request = Request(
         request, authenticators=[cls() for cls in api_settings.DEFAULT_AUTHENTICATION_CLASSES]
     )

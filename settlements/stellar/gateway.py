@@ -331,6 +331,7 @@ def get_gateway() -> HorizonGateway:
         ledger = local_ledger() if network == "local" else None
         gateway = HorizonGateway(horizon_url=url, network_passphrase=passphrase, ledger=ledger)
         if fresh:
+            # why: tokens import the gateway; only the local network is bootstrapped
             from .tokens import local_platform_bootstrap
 
             local_platform_bootstrap(

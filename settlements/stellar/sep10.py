@@ -15,9 +15,11 @@ client's signatures must reach its medium threshold with its signers
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from stellar_sdk import Account, Keypair
+from stellar_sdk import TransactionEnvelope as SignedEnvelope
 from stellar_sdk.exceptions import Ed25519PublicKeyInvalidError
 from stellar_sdk.sep.exceptions import InvalidSep10ChallengeError
 from stellar_sdk.sep.stellar_web_authentication import (
@@ -28,7 +30,7 @@ from stellar_sdk.sep.stellar_web_authentication import (
 )
 from stellar_sdk.xdr import TransactionEnvelope
 
-from paymint.core.errors import Conflict, ValidationFailed
+from paymint.core.errors import Conflict, PermissionDenied, ValidationFailed
 
 from ..models import StellarAccount
 from .gateway import HorizonGateway, get_gateway, platform_keys
@@ -174,11 +176,6 @@ def sep10_login(*, challenge_xdr: str, gateway: HorizonGateway | None = None):
         Sep10Invalid: as :func:`stellar_account_link`; also a challenge already used.
         PermissionDenied: ``STELLAR_ACCOUNT_NOT_LINKED`` - no active user has this account.
     """
-    from django.core.cache import cache
-    from stellar_sdk import TransactionEnvelope
-
-    from paymint.core.errors import PermissionDenied
-
     gateway = gateway or get_gateway()
     account_id = _verify(challenge_xdr, gateway, memo=None)
     linked = (
@@ -191,7 +188,7 @@ def sep10_login(*, challenge_xdr: str, gateway: HorizonGateway | None = None):
             "No PayMint account is linked to this Stellar account.",
             code="STELLAR_ACCOUNT_NOT_LINKED",
         )
-    digest = TransactionEnvelope.from_xdr(challenge_xdr, gateway.network_passphrase).hash_hex()
+    digest = SignedEnvelope.from_xdr(challenge_xdr, gateway.network_passphrase).hash_hex()
     if not cache.add(f"sep10:used:{digest}", 1, timeout=settings.STELLAR_SEP10_TIMEOUT_SECONDS):
         raise Sep10Invalid(
             "SEP-10 challenge refused: it was already used.",

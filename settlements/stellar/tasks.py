@@ -7,8 +7,9 @@ from django.conf import settings
 
 from ..models import ChainTransaction
 from .enums import ChainTxStatus
-from .outbox import ChainRetryLater, chain_tx_submit
+from .outbox import ChainRetryLater
 from .reconciliation import chain_reconcile
+from .submission import chain_tx_submit
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None)

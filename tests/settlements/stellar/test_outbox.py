@@ -16,9 +16,9 @@ from settlements.stellar.outbox import (
     ChainRetryLater,
     Handling,
     chain_tx_enqueue,
-    chain_tx_submit,
     handling_for,
 )
+from settlements.stellar.submission import chain_tx_submit
 
 pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 

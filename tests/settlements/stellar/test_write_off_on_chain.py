@@ -22,8 +22,9 @@ from settlements.models import ChainTransaction, Settlement
 from settlements.services import bank_event_apply
 from settlements.stellar.enums import ChainPurpose, ChainTxStatus
 from settlements.stellar.local_ledger import FAULT_LOST_RESPONSE
-from settlements.stellar.outbox import ChainRetryLater, chain_tx_enqueue, chain_tx_submit
+from settlements.stellar.outbox import ChainRetryLater, chain_tx_enqueue
 from settlements.stellar.reconciliation import chain_reconcile
+from settlements.stellar.submission import chain_tx_submit
 from settlements.stellar.tasks import chain_submit_task
 from settlements.stellar.tokens import (
     chain_on_write_off,
