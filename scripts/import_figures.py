@@ -1,11 +1,13 @@
 """Import figures of the application code (docs/architecture.md, issue #14).
 
-    .venv/bin/python scripts/import_figures.py [-v]
+    .venv/bin/python scripts/import_figures.py [-v] [--layers]
 
 Prints, for ``paymint.core`` and the apps (``UNITS``): the one-way dependencies between them
 (module-level and function-local imports alike), the pairs that depend on each other both
 ways, the imports made inside functions (``-v`` lists them with their ``# why`` comments) and
 the ``_private`` names imported from another module. Migrations are not counted.
+``--layers`` also counts the dependencies between the layers of ``.importlinter`` (where
+settlements and compliance each sit on two layers), naming every upward one.
 ``tests/test_architecture.py`` uses :func:`function_local_imports` and
 :func:`private_imports` to hold the limits.
 """
@@ -129,6 +131,56 @@ def private_imports(sites: list[ImportSite] | None = None) -> list[tuple[ImportS
     ]
 
 
+def layers(config: Path = ROOT / ".importlinter") -> list[list[str]]:
+    """The layers contract of ``.importlinter``, top first: each layer's modules."""
+    import configparser
+
+    parser = configparser.ConfigParser()
+    parser.read(config)
+    text = parser["importlinter:contract:layers"]["layers"]
+    return [[name.strip() for name in line.replace("|", ":").split(":") if name.strip()]
+            for line in text.splitlines() if line.strip()]
+
+
+def layer_of(module: str, stack: list[list[str]]) -> int | None:
+    """Index (0 = top) of the layer holding ``module``, by its longest listed ancestor."""
+    best: tuple[int, int] | None = None
+    for index, names in enumerate(stack):
+        for name in names:
+            if (module == name or module.startswith(name + ".")) and (
+                    best is None or len(name) > best[1]):
+                best = (index, len(name))
+    return best[0] if best else None
+
+
+def layer_figures(sites: list[ImportSite]) -> None:
+    stack = layers()
+    pairs: set[tuple[int, int]] = set()
+    upward: list[str] = []
+    for site in sites:
+        source = layer_of(site.module, stack)
+        for target in [site.target] + [f"{site.target}.{n}" for n in site.names]:
+            index = layer_of(target, stack)
+            if source is None or index is None or index == source:
+                continue
+            pairs.add((source, index))
+            if index < source:
+                upward.append(f"{site.path}:{site.line} -> {target}")
+            break
+    names = [" : ".join(layer) if len(layer) < 3 else f"{layer[0]} : ... ({len(layer)})"
+             for layer in stack]
+    print(f"dependencies between the {len(stack)} layers of .importlinter: {len(pairs)} "
+          f"(top = 0)")
+    for index, name in enumerate(names):
+        below = sorted(t for s, t in pairs if s == index)
+        print(f"  {index} {name[:60]:60} -> {', '.join(map(str, below)) or '-'}")
+    both = {tuple(sorted(p)) for p in pairs if (p[1], p[0]) in pairs}
+    print(f"pairs of layers depending on each other both ways: {len(both)}")
+    print(f"upward imports (allowed only as ignore_imports of .importlinter): {len(upward)}")
+    for line in upward:
+        print(f"  {line}")
+
+
 def main(argv: list[str]) -> None:
     sites = import_sites()
     edges = unit_dependencies(sites)
@@ -152,6 +204,8 @@ def main(argv: list[str]) -> None:
     print(f"private names imported from another module: {len(private)}")
     for site, name in private:
         print(f"  {site.path}:{site.line} {site.target}.{name}")
+    if "--layers" in argv:
+        layer_figures(sites)
 
 
 if __name__ == "__main__":

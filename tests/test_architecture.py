@@ -25,6 +25,7 @@ def _figures():
     spec = importlib.util.spec_from_file_location("import_figures",
                                                   ROOT / "scripts" / "import_figures.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)  # its dataclasses look their module up
     spec.loader.exec_module(module)
     return module
 

@@ -13,7 +13,7 @@ from ..models import Invoice
 from ..risk import RiskInputs, score_invoice
 from ..selectors import debtor_history, seller_debtor_share, seller_history
 from .status import invoice_transition
-from .upload import EXTRACTED_TO_MODEL, _model_value
+from .upload import EXTRACTED_TO_MODEL, model_value
 
 
 def _extraction_confidence(invoice: Invoice) -> float:
@@ -25,7 +25,7 @@ def _extraction_confidence(invoice: Invoice) -> float:
     extracted = invoice.extraction or {}
     for index, key in enumerate(keys):
         model_name = EXTRACTED_TO_MODEL[key]
-        if _model_value(model_name, extracted.get(key)) != (getattr(invoice, model_name) or None):
+        if model_value(model_name, extracted.get(key)) != (getattr(invoice, model_name) or None):
             values[index] = 0.7
     return sum(values) / len(values)
 

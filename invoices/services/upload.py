@@ -145,7 +145,7 @@ def invoice_upload(*, seller, uploaded_file, filename: str = "") -> Invoice:
     return invoice
 
 
-def _model_value(name: str, value):
+def model_value(name: str, value):
     """Convert an extracted JSON-able value into the model field's Python type."""
     if value in (None, ""):
         return None
@@ -194,7 +194,7 @@ def invoice_run_extraction(*, invoice_id: int) -> Invoice:
         locked.document_phash = phash
         update = ["extraction", "extraction_method", "document_phash", "updated_at"]
         for source, target in EXTRACTED_TO_MODEL.items():
-            value = _model_value(target, payload.get(source))
+            value = model_value(target, payload.get(source))
             if value is None:
                 value = None if target in NULLABLE_FIELDS else ""
             elif target in AMOUNT_FIELDS and payload.get("currency") in MINOR_UNITS:

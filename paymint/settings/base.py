@@ -358,9 +358,12 @@ CELERY_BEAT_SCHEDULE["compliance-monitoring-sweep"] = {
 }
 
 # --- Stellar ------------------------------------------------------------------------------
-# Network: "local" (the in-process ledger of settlements/stellar/local_ledger/: tests, demo),
-# "testnet" or "public". Horizon URL and passphrase default to the network's own.
+# Network: "local" (an in-process network: tests, demo), "testnet" or "public". Horizon URL and
+# passphrase default to the network's own.
 STELLAR_NETWORK = env("STELLAR_NETWORK", default="local")
+# What builds the gateway on the "local" network: the development and test stand-in, which
+# production code never imports (devtools/stellar_local/).
+STELLAR_LOCAL_NETWORK = "devtools.stellar_local.network.local_gateway"
 STELLAR_HORIZON_URL = env("STELLAR_HORIZON_URL", default="")
 STELLAR_NETWORK_PASSPHRASE = env("STELLAR_NETWORK_PASSPHRASE", default="")
 # Off by default: chain_on_funding/chain_on_settlement write nothing until enabled.

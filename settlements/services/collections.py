@@ -35,7 +35,7 @@ from ..enums import AccountKind, EntryKind, SettlementSource
 from ..ledger.posting import Leg, account_balance, ledger_account, ledger_post, lock_accounts
 from ..models import Settlement
 from ..stellar.tokens import chain_on_write_off
-from .distribution import _distribute, accrue_late_interest, investor_claims
+from .distribution import accrue_late_interest, investor_claims, settlement_distribute
 
 ZERO = Decimal(0)
 
@@ -105,7 +105,7 @@ def _recourse(*, listing: Listing, invoice: Invoice, investments: list[Investmen
     )
     settlement = Settlement.objects.create(invoice=invoice, source=SettlementSource.RECOURSE,
                                            repaid_amount=owed, currency=currency)
-    _distribute(settlement)
+    settlement_distribute(settlement)
 
 
 def _write_off(*, listing: Listing, invoice: Invoice, investments: list[Investment]) -> None:

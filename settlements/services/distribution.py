@@ -195,10 +195,13 @@ def settlement_execute(*, settlement_id: int) -> Settlement:
         settlement = Settlement.objects.select_for_update().get(pk=settlement_id)
         if settlement.status == SettlementStatus.COMPLETED:
             return settlement
-        return _distribute(settlement)
+        return settlement_distribute(settlement)
 
 
-def _distribute(settlement: Settlement) -> Settlement:
+def settlement_distribute(settlement: Settlement) -> Settlement:
+    """Distribute one settlement's payment through the waterfall (the body of
+    :func:`settlement_execute`, and of a recourse payment in :mod:`.collections`): under the
+    listing and invoice locks, inside the caller's transaction."""
     invoice = settlement.invoice
     listing = listing_lock(listing_id=invoice.listing.pk)
     invoice.refresh_from_db(fields=["status"])

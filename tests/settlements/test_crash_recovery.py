@@ -180,13 +180,13 @@ def inject(monkeypatch, point: str, fired: list[str]) -> None:
 
         monkeypatch.setattr(distribution, "invoice_transition", transition)
     elif point == "before_commit":
-        real_distribute = distribution._distribute
+        real_distribute = distribution.settlement_distribute
 
         def distribute(settlement):
             real_distribute(settlement)
             fail()
 
-        monkeypatch.setattr(distribution, "_distribute", distribute)
+        monkeypatch.setattr(distribution, "settlement_distribute", distribute)
     else:  # pragma: no cover
         raise AssertionError(point)
 

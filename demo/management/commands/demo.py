@@ -26,6 +26,7 @@ from stellar_sdk import Asset, ChangeTrust, Keypair, TransactionBuilder, Transac
 
 from accounts.models import KycProfile
 from accounts.services import kyc_approve, staff_user_create
+from devtools.stellar_local.network import local_ledger
 from invoices.extraction import ExtractionError, extract_document
 from invoices.services import extraction_limits
 from paymint.core import clock
@@ -33,7 +34,7 @@ from settlements.enums import AccountKind
 from settlements.ledger import account_balances_table, trial_balance, unbalanced_entries
 from settlements.models import ChainTransaction, Settlement
 from settlements.stellar.enums import ChainTxStatus
-from settlements.stellar.gateway import get_gateway, local_ledger, stablecoin_asset
+from settlements.stellar.gateway import get_gateway, stablecoin_asset
 from settlements.tasks import invoices_age_task
 from settlements.webhooks import sign
 

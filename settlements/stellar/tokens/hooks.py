@@ -17,8 +17,8 @@ from invoices.enums import InvoiceStatus
 from ...models import ChainTransaction, StellarAccount
 from ..enums import ChainPurpose
 from ..gateway import platform_keys
-from ..local_ledger import TL_AUTHORIZED, format_stroops, to_stroops
 from ..outbox import asset_str, chain_tx_enqueue
+from ..protocol import TL_AUTHORIZED, format_stroops, to_stroops
 from .issuance import connected_account_id, invoice_asset, invoice_asset_code
 
 

@@ -20,7 +20,6 @@ from stellar_sdk import Asset
 from ...models import ChainTransaction
 from ..enums import ChainPurpose, ChainTxStatus
 from ..gateway import HorizonGateway, platform_keys, stablecoin_asset
-from ..local_ledger import format_stroops, to_stroops
 from ..outbox import (
     ChainRetryLater,
     asset_str,
@@ -28,6 +27,7 @@ from ..outbox import (
     chain_tx_enqueue,
     chain_tx_transition,
 )
+from ..protocol import format_stroops, to_stroops
 
 K = TypeVar("K", bound=Hashable)
 MAX_OPS_PER_TX = 100

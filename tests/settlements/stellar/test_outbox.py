@@ -8,10 +8,10 @@ import pytest
 from stellar_sdk import Payment
 
 from compliance.models import ComplianceAlert
+from devtools.stellar_local import FAULT_LOST_RESPONSE, FAULT_TIMEOUT_BEFORE_APPLY
 from settlements.models import ChainTransaction
 from settlements.stellar.enums import ChainPurpose, ChainTxStatus
 from settlements.stellar.gateway import SubmissionRejected
-from settlements.stellar.local_ledger import FAULT_LOST_RESPONSE, FAULT_TIMEOUT_BEFORE_APPLY
 from settlements.stellar.outbox import (
     ChainRetryLater,
     Handling,

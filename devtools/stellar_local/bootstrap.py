@@ -8,8 +8,9 @@ from django.conf import settings
 from stellar_sdk import ChangeTrust, Keypair, Payment, SetOptions, TransactionBuilder
 from stellar_sdk.operation.set_options import AuthorizationFlag
 
-from ..gateway import HorizonGateway, platform_keys, stablecoin_asset
-from ..local_ledger import LocalLedger
+from settlements.stellar.gateway import HorizonGateway, platform_keys, stablecoin_asset
+
+from .ledger import LocalLedger
 
 ISSUER_FLAGS = (
     AuthorizationFlag.AUTHORIZATION_REQUIRED
