@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import F
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -15,7 +13,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from invoices.api import InvoiceOutputSerializer
-from invoices.enums import DebtorIndustry
 from invoices.selectors import invoice_get_for_seller
 from paymint.core import clock
 from paymint.core.api import paginated
@@ -32,13 +29,10 @@ from .selectors import (
     listing_get_open,
     listing_get_visible,
     listing_investor_checks,
-    listing_list_for_reader,
+    listing_search,
     marketplace_access_check,
 )
 from .services import investment_create, listing_create
-
-#: Largest tenor filter, in days (100 years): beyond it ``today + tenor`` overflows ``date``.
-MAX_TENOR_FILTER_DAYS = 36_500
 
 #: The 403 of every marketplace operation, documented with its codes.
 MARKETPLACE_FORBIDDEN = OpenApiResponse(
@@ -166,27 +160,14 @@ class InvoiceListForFundingApi(IdempotentWriteMixin, APIView):
 
 
 class MarketplaceListApi(APIView):
-    """``GET /api/v1/marketplace``: open listings. Filters: ``grade`` (A-E, repeatable),
-    ``currency``, ``min_tenor``/``max_tenor`` (days), ``min_amount``/``max_amount`` (remaining
-    amount), ``min_yield`` (annual discount rate, fraction), ``industry`` (NACE section).
-    For investors whose KYC is approved, and staff (403 otherwise)."""
+    """``GET /api/v1/marketplace``: open, unexpired listings, filtered by
+    :class:`~marketplace.filters.ListingFilter` (``grade`` (A-E, repeatable), ``currency``,
+    ``min_tenor``/``max_tenor`` (days), ``min_amount``/``max_amount`` (remaining amount),
+    ``min_yield`` (annual discount rate, fraction), ``industry`` (NACE section)) through
+    :func:`~marketplace.selectors.listing_search`, as the marketplace page. For investors
+    whose KYC is approved, and staff (403 otherwise)."""
 
     permission_classes = MARKETPLACE_PERMISSIONS
-
-    class FilterSerializer(serializers.Serializer):
-        grade = serializers.ListField(child=serializers.ChoiceField(choices=list("ABCDE")),
-                                      required=False)
-        currency = serializers.CharField(max_length=3, required=False)
-        # Days from today; capped so that today + tenor stays a valid date.
-        min_tenor = serializers.IntegerField(min_value=0, max_value=MAX_TENOR_FILTER_DAYS,
-                                             required=False)
-        max_tenor = serializers.IntegerField(min_value=0, max_value=MAX_TENOR_FILTER_DAYS,
-                                             required=False)
-        min_amount = serializers.DecimalField(max_digits=20, decimal_places=2, required=False)
-        max_amount = serializers.DecimalField(max_digits=20, decimal_places=2, required=False)
-        min_yield = serializers.DecimalField(max_digits=9, decimal_places=6, required=False,
-                                             min_value=Decimal(0))
-        industry = serializers.ChoiceField(choices=DebtorIndustry.choices, required=False)
 
     @extend_schema(
         parameters=[
@@ -204,32 +185,8 @@ class MarketplaceListApi(APIView):
         responses={200: ListingOutputSerializer(many=True), 403: MARKETPLACE_FORBIDDEN},
     )
     def get(self, request):
-        raw = {k: v for k, v in request.query_params.items() if k != "grade"}
-        if "grade" in request.query_params:
-            raw["grade"] = request.query_params.getlist("grade")
-        filters = self.FilterSerializer(data=raw)
-        filters.is_valid(raise_exception=True)
-        f = filters.validated_data
-        qs = listing_list_for_reader(user=request.user)
-        if f.get("grade"):
-            qs = qs.filter(invoice__risk_grade__in=f["grade"])
-        if f.get("currency"):
-            qs = qs.filter(currency=f["currency"].upper())
-        today = clock.today()
-        if "min_tenor" in f:
-            qs = qs.filter(due_date__gte=today + timedelta(days=f["min_tenor"]))
-        if "max_tenor" in f:
-            qs = qs.filter(due_date__lte=today + timedelta(days=f["max_tenor"]))
-        remaining = F("advance_amount") - F("funded_amount")
-        if "min_amount" in f:
-            qs = qs.alias(remaining=remaining).filter(remaining__gte=f["min_amount"])
-        if "max_amount" in f:
-            qs = qs.alias(remaining=remaining).filter(remaining__lte=f["max_amount"])
-        if "min_yield" in f:
-            qs = qs.filter(discount_rate__gte=f["min_yield"])
-        if f.get("industry"):
-            qs = qs.filter(invoice__debtor_industry=f["industry"])
-        return paginated(self, qs, ListingOutputSerializer)
+        listings = listing_search(user=request.user, filters=request.query_params)
+        return paginated(self, listings, ListingOutputSerializer)
 
 
 class MarketplaceDetailApi(APIView):

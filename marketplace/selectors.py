@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import uuid
 
-from django.db.models import QuerySet
+from django.db.models import DecimalField, ExpressionWrapper, F, QuerySet
 
 from accounts.enums import Role
 from accounts.selectors import kyc_is_approved
 from invoices.enums import InvoiceStatus
 from invoices.verification import checks_for_investors
-from paymint.core.errors import NotFound, PermissionDenied
+from paymint.core import clock
+from paymint.core.errors import NotFound, PermissionDenied, ValidationFailed
 from paymint.core.permissions import is_active_staff
 from settlements.ledger import investor_invoice_postings
 
+from .filters import ListingFilter
 from .models import Investment, Listing
 
 
@@ -56,6 +58,45 @@ def listing_list_for_reader(*, user) -> QuerySet[Listing]:
     """
     marketplace_access_check(user=user)
     return listing_open_list()
+
+
+#: Sort keys offered on the marketplace page -> ORDER BY (ties broken newest first).
+LISTING_SORTS: dict[str, tuple[str, ...]] = {
+    "yield": ("-discount_rate", "due_date"),
+    "tenor": ("due_date", "-discount_rate"),
+    "-tenor": ("-due_date", "-discount_rate"),
+    "amount": ("remaining", "due_date"),
+    "-amount": ("-remaining", "due_date"),
+    "newest": ("-listed_at", "-id"),
+}
+
+_REMAINING = ExpressionWrapper(
+    F("advance_amount") - F("funded_amount"),
+    output_field=DecimalField(max_digits=20, decimal_places=7),
+)
+
+
+def listing_search(*, user, filters=None, sort: str = "yield") -> QuerySet[Listing]:
+    """Open, unexpired listings matching ``filters`` (the parameters of
+    :class:`~marketplace.filters.ListingFilter`: a dict or a ``QueryDict``), with the invoice
+    joined and the amount still to be funded annotated as ``remaining`` (one query), sorted by
+    ``sort`` (:data:`LISTING_SORTS`; the API's cursor pages order by their own key). The one
+    search of the API and the marketplace page.
+
+    Raises:
+        PermissionDenied: see :func:`marketplace_access_check`.
+        ValidationFailed: ``VALIDATION_ERROR`` with the invalid filters in ``fields``.
+    """
+    queryset = (
+        listing_list_for_reader(user=user)
+        .filter(expires_at__gt=clock.now())
+        .annotate(remaining=_REMAINING)
+    )
+    filterset = ListingFilter(filters or {}, queryset=queryset)
+    if not filterset.is_valid():
+        raise ValidationFailed("Please correct the highlighted fields.", code="VALIDATION_ERROR",
+                               fields={k: list(v) for k, v in filterset.errors.items()})
+    return filterset.qs.order_by(*LISTING_SORTS.get(sort, LISTING_SORTS["yield"]))
 
 
 def listing_investor_checks(*, listing: Listing) -> list[dict]:

@@ -41,6 +41,7 @@ from .selectors import (
     investment_statement_lines,
     listing_get_visible,
     listing_investor_checks,
+    listing_search,
 )
 from .services import investment_create
 from .web_selectors import (
@@ -51,7 +52,6 @@ from .web_selectors import (
     investor_open_positions,
     investor_portfolio_totals,
     listing_quote,
-    listing_search,
     portfolio_xirr,
     split_open_positions,
 )
@@ -175,7 +175,8 @@ def marketplace(request: HttpRequest) -> HttpResponse:
     """Open listings, filtered and sorted from a GET form."""
     form = MarketplaceFilterForm(request.GET or None)
     if form.is_bound and form.is_valid():
-        listings = listing_search(user=request.user, **form.search_kwargs())
+        listings = listing_search(user=request.user, filters=form.filters(),
+                                  sort=form.sort_key())
     elif form.is_bound:
         listings = listing_search(user=request.user).none()
     else:
