@@ -4,6 +4,8 @@ released by :mod:`compliance.screening` (and AML monitoring)."""
 
 from __future__ import annotations
 
+from paymint.core.errors import PermissionDenied
+
 from .enums import AlertKind, AlertStatus
 from .models import AccountHold, ComplianceAlert
 
@@ -11,6 +13,18 @@ from .models import AccountHold, ComplianceAlert
 def user_is_on_hold(user) -> bool:
     """True while the user has an unreleased hold: money services refuse to move their funds."""
     return AccountHold.objects.filter(user=user, released_at__isnull=True).exists()
+
+
+def require_no_hold(user) -> None:
+    """Refuse a money movement of an account on compliance hold (a sanctions or PEP match, an
+    AML hold) - what every money service asks first.
+
+    Raises:
+        PermissionDenied: ``ACCOUNT_ON_HOLD`` (403).
+    """
+    if user_is_on_hold(user):
+        raise PermissionDenied("Your account is under compliance review.",
+                               code="ACCOUNT_ON_HOLD")
 
 
 #: Holds that come from list screening (KYC approval waits for them; AML holds do not).

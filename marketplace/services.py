@@ -15,7 +15,7 @@ Listing an invoice: ``Invoice`` row -> advisory locks on the seller and the debt
 from __future__ import annotations
 
 import hashlib
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from accounts.enums import Role
 from accounts.selectors import kyc_is_approved
-from compliance.public import invoice_has_sanctions_hit, user_is_on_hold
+from compliance.public import invoice_has_sanctions_hit, require_no_hold
 from invoices.enums import InvoiceStatus
 from invoices.models import Invoice
 from invoices.pricing import (
@@ -40,7 +40,8 @@ from invoices.services import invoice_transition, raise_double_financing_alerts
 from paymint.core import clock
 from paymint.core.db import update_columns
 from paymint.core.errors import ApplicationError, Conflict, PermissionDenied, ValidationFailed
-from paymint.core.money import allocate, quantize_money
+from paymint.core.idempotency import idempotent_replay
+from paymint.core.money import allocate, parse_money_amount, quantize_money
 from settlements.ledger import (
     disbursement_post,
     funding_accounts,
@@ -58,13 +59,6 @@ from .enums import InvestmentStatus
 from .lock_objects import listing_and_invoice_lock, listing_lock
 from .models import Investment, Listing
 from .signals import advance_disbursed
-
-
-def _require_no_hold(user) -> None:
-    """Refuse money movements of an account on compliance hold (e.g. a sanctions hit)."""
-    if user_is_on_hold(user):
-        raise PermissionDenied("Your account is under compliance review.",
-                               code="ACCOUNT_ON_HOLD")
 
 
 def listing_create(
@@ -98,7 +92,7 @@ def listing_create(
     if not kyc_is_approved(user=seller):
         raise PermissionDenied("Your company's KYB must be approved first.",
                                code="KYB_NOT_APPROVED")
-    _require_no_hold(seller)
+    require_no_hold(seller)
     if invoice.disputed_at is not None:
         raise Conflict("This invoice is disputed and cannot be listed.", code="INVOICE_DISPUTED")
     if invoice_has_sanctions_hit(invoice):
@@ -165,20 +159,6 @@ def _fingerprint(listing_id, amount: Decimal) -> str:
     return hashlib.sha256(f"{listing_id}|{amount.normalize()}".encode()).hexdigest()
 
 
-def _parse_amount(raw, currency: str) -> Decimal:
-    try:
-        amount = Decimal(str(raw))
-    except (InvalidOperation, ValueError):
-        amount = None
-    if amount is None or not amount.is_finite() or amount <= 0:
-        raise ValidationFailed("Enter a positive amount.", code="INVALID_AMOUNT",
-                               fields={"amount": ["Enter a positive amount."]})
-    if quantize_money(amount, currency) != amount:
-        raise ValidationFailed(f"Too many decimals for {currency}.", code="INVALID_AMOUNT",
-                               fields={"amount": ["Too many decimals."]})
-    return amount
-
-
 def investment_create(
     *, investor, listing: Listing, amount, idempotency_key: str = ""
 ) -> tuple[Investment, bool]:
@@ -217,8 +197,8 @@ def investment_create(
     if not kyc_is_approved(user=investor):
         raise PermissionDenied("Your KYC must be approved before you invest.",
                                code="KYC_NOT_APPROVED")
-    _require_no_hold(investor)
-    amount = _parse_amount(amount, listing.currency)
+    require_no_hold(investor)
+    amount = parse_money_amount(amount, listing.currency)
     fingerprint = _fingerprint(listing.public_id, amount)
     key = (idempotency_key or "").strip()[:255]
     if key:
@@ -226,7 +206,7 @@ def investment_create(
         # concurrent first request is caught again under the lock and by the unique key).
         previous = Investment.objects.filter(investor=investor, idempotency_key=key).first()
         if previous is not None:
-            return _replayed(previous, fingerprint), False
+            return idempotent_replay(previous, fingerprint=fingerprint), False
     # Before the locks: the listing's terms are fixed when it is created, the invoice's
     # number and debtor when it is submitted; accounts that do not exist yet are created
     # under the locks (a refused funding leaves nothing behind).
@@ -243,7 +223,7 @@ def investment_create(
                 previous = Investment.objects.filter(investor=investor,
                                                      idempotency_key=key).first()
                 if previous is not None:
-                    return _replayed(previous, fingerprint), False
+                    return idempotent_replay(previous, fingerprint=fingerprint), False
             invoice.status, invoice.disputed_at = state["status"], state["disputed_at"]
             if invoice.disputed_at is not None:
                 raise Conflict("This invoice is disputed and cannot be funded.",
@@ -309,17 +289,8 @@ def investment_create(
         if key:
             previous = Investment.objects.filter(investor=investor, idempotency_key=key).first()
             if previous is not None:
-                return _replayed(previous, fingerprint), False
+                return idempotent_replay(previous, fingerprint=fingerprint), False
         raise
-
-
-def _replayed(previous: Investment, fingerprint: str) -> Investment:
-    if previous.request_fingerprint != fingerprint:
-        raise ApplicationError(
-            "This Idempotency-Key was already used with a different request.",
-            code="IDEMPOTENCY_KEY_REUSED", http_status=422,
-        )
-    return previous
 
 
 def _disburse(*, listing_id: int) -> None:

@@ -8,12 +8,12 @@ from django.db import transaction
 
 from paymint.core import clock
 
-from ..enums import InvoiceStatus, RiskGrade
+from ..enums import EXTRACTED_TO_MODEL, InvoiceStatus, RiskGrade
 from ..models import Invoice
 from ..risk import RiskInputs, score_invoice
 from ..selectors import debtor_history, seller_debtor_share, seller_history
 from .status import invoice_transition
-from .upload import EXTRACTED_TO_MODEL, model_value
+from .upload import model_value
 
 
 def _extraction_confidence(invoice: Invoice) -> float:

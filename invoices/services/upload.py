@@ -19,7 +19,7 @@ from paymint.core.money import MINOR_UNITS, quantize_money
 from paymint.core.queue import enqueue_on_commit
 from paymint.core.uploads import upload_quota_reserve
 
-from ..enums import EDITABLE_STATUSES, DebtorIndustry, InvoiceStatus
+from ..enums import EDITABLE_STATUSES, EXTRACTED_TO_MODEL, DebtorIndustry, InvoiceStatus
 from ..extraction import (
     FIELD_NAMES,
     ExtractionError,
@@ -33,19 +33,6 @@ from .status import invoice_transition
 
 logger = logging.getLogger(__name__)
 
-#: Extraction field name -> Invoice model field.
-EXTRACTED_TO_MODEL = {
-    "invoice_number": "invoice_number",
-    "issuer_name": "issuer_name",
-    "buyer_name": "debtor_name",
-    "total_amount": "face_value",
-    "amount_due": "amount_due",
-    "currency": "currency",
-    "issue_date": "issue_date",
-    "due_date": "due_date",
-    "issuer_tax_id": "issuer_tax_id",
-    "buyer_tax_id": "debtor_tax_id",
-}
 AMOUNT_FIELDS = frozenset({"face_value", "amount_due"})
 NULLABLE_FIELDS = AMOUNT_FIELDS | {"issue_date", "due_date"}
 #: Fields the seller may correct or complete (the debtor's industry is declared, not read).

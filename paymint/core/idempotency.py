@@ -22,6 +22,29 @@ from .models import IdempotencyRecord
 HEADER = "Idempotency-Key"
 
 
+class IdempotencyKeyReused(ApplicationError):
+    """The same ``Idempotency-Key`` came with a different request (422, everywhere)."""
+
+    code = "IDEMPOTENCY_KEY_REUSED"
+    http_status = 422
+
+    def __init__(self, message: str = "This Idempotency-Key was already used with a different "
+                 "request.", **kwargs) -> None:
+        super().__init__(message, **kwargs)
+
+
+def idempotent_replay(previous, *, fingerprint: str):
+    """The answer to a request whose ``Idempotency-Key`` was already used: ``previous`` (what
+    the first request wrote, with its ``request_fingerprint``) when this is the same request.
+
+    Raises:
+        IdempotencyKeyReused: the key was used with a different request.
+    """
+    if previous.request_fingerprint != fingerprint:
+        raise IdempotencyKeyReused()
+    return previous
+
+
 class _Replay(Exception):
     def __init__(self, record: IdempotencyRecord) -> None:
         super().__init__(record.key)
@@ -69,10 +92,10 @@ class IdempotentWriteMixin:
                     user=request.user, key=key, path=path, request_fingerprint=fingerprint)
         except IntegrityError:
             record = IdempotencyRecord.objects.get(user=request.user, key=key, path=path)
-            if record.request_fingerprint != fingerprint:
-                raise ApplicationError(
-                    "This Idempotency-Key was already used with a different request.",
-                    code="IDEMPOTENCY_KEY_REUSED", http_status=422) from None
+            try:
+                idempotent_replay(record, fingerprint=fingerprint)
+            except IdempotencyKeyReused as exc:
+                raise exc from None
             if record.response_status is None:
                 raise ApplicationError(
                     "The first request with this Idempotency-Key is still running.",

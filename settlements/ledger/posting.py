@@ -38,6 +38,7 @@ from django.utils import timezone
 
 from paymint.core.db import insert_rows, many_values
 from paymint.core.errors import ApplicationError
+from paymint.core.idempotency import IdempotencyKeyReused
 from paymint.core.money import MONEY_ROUNDING, minor_unit
 from paymint.core.queue import enqueue_on_commit
 
@@ -50,11 +51,8 @@ class UnbalancedEntry(ApplicationError):
     http_status = 500
 
 
-class IdempotencyConflict(ApplicationError):
+class IdempotencyConflict(IdempotencyKeyReused):
     """An entry key was reused for a different movement: refused, never silently dropped."""
-
-    code = "IDEMPOTENCY_KEY_REUSED"
-    http_status = 409
 
 
 class InsufficientFunds(ApplicationError):

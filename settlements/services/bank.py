@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -16,7 +16,7 @@ from paymint.core.errors import (
     InvalidTransition,
     ValidationFailed,
 )
-from paymint.core.money import MINOR_UNITS, quantize_money
+from paymint.core.money import MINOR_UNITS, parse_money_amount
 
 from ..enums import (
     WITHDRAWAL_TRANSITIONS,
@@ -58,14 +58,9 @@ def _parse_event(payload: dict) -> tuple[str, str, str, Decimal, str]:
         raise ValidationFailed(f"Unsupported currency {currency!r}.",
                                code="UNSUPPORTED_CURRENCY",
                                fields={"data.currency": ["Unsupported."]})
-    try:
-        amount = Decimal(str(data.get("amount")))
-    except (InvalidOperation, ValueError):
-        amount = None
-    if (amount is None or not amount.is_finite() or amount <= 0
-            or quantize_money(amount, currency) != amount):
-        raise ValidationFailed("The amount must be a positive amount in minor units.",
-                               code="INVALID_AMOUNT", fields={"data.amount": ["Invalid."]})
+    amount = parse_money_amount(
+        data.get("amount"), currency, field="data.amount",
+        message="The amount must be a positive amount in minor units.", field_message="Invalid.")
     return event_id, event_type, reference.strip(), amount, currency
 
 

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from invoices.enums import REPAYABLE_STATUSES, InvoiceStatus
+from invoices.enums import INVOICE_TRANSITIONS, REPAYABLE_STATUSES, InvoiceStatus
 from invoices.models import Invoice
 from invoices.pricing import late_interest_exact
 from invoices.services import invoice_transition
@@ -287,9 +287,8 @@ def settlement_distribute(settlement: Settlement) -> Settlement:
                                    "updated_at"])
     late_fee_cleared = result.platform_late_fee == late_fee_owed
     seller_total = result.seller_receivable + result.seller_reserve
-    if (fully_paid and late_fee_cleared and invoice.status in
-            (InvoiceStatus.DISBURSED, InvoiceStatus.OVERDUE, InvoiceStatus.DEFAULTED,
-             InvoiceStatus.WRITTEN_OFF)):
+    if (fully_paid and late_fee_cleared
+            and InvoiceStatus.SETTLED in INVOICE_TRANSITIONS[invoice.status]):
         invoice_transition(
             invoice=invoice, to_status=InvoiceStatus.SETTLED,
             reason=f"investors paid in full; this payment {settlement.repaid_amount} "
