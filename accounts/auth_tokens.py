@@ -51,6 +51,8 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken, Token
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
+from accounts.error_codes import AccountsError
+from paymint.core.error_codes import CoreError
 from paymint.core.errors import ApplicationError, PermissionDenied
 
 from .lockout import account_locked_error, axes_username
@@ -78,14 +80,16 @@ def _parse_refresh(raw: str) -> _SignedRefreshToken:
     try:
         return _SignedRefreshToken(raw)
     except ExpiredTokenError:
-        raise _token_error("TOKEN_EXPIRED", "The refresh token has expired; sign in again.") \
+        raise _token_error(AccountsError.TOKEN_EXPIRED,
+                           "The refresh token has expired; sign in again.") \
             from None
     except TokenError:
-        raise _token_error("TOKEN_INVALID", "The refresh token is not valid.") from None
+        raise _token_error(AccountsError.TOKEN_INVALID, "The refresh token is not valid.") from None
 
 
 def _revoked() -> ApplicationError:
-    return _token_error("TOKEN_REVOKED", "The refresh token was already used or revoked; "
+    return _token_error(AccountsError.TOKEN_REVOKED,
+                        "The refresh token was already used or revoked; "
                         "sign in again.")
 
 
@@ -112,10 +116,10 @@ def token_pair_obtain(*, request: HttpRequest, email: str, password: str) -> dic
             raise account_locked_error()
         raise ApplicationError(
             "No active account found with the given credentials.",
-            code="AUTHENTICATION_FAILED", http_status=401,
+            code=CoreError.AUTHENTICATION_FAILED, http_status=401,
         )
     if not jwt_settings.USER_AUTHENTICATION_RULE(user):
-        raise ApplicationError("This account is disabled.", code="AUTHENTICATION_FAILED",
+        raise ApplicationError("This account is disabled.", code=CoreError.AUTHENTICATION_FAILED,
                                http_status=401)
     ip_address = getattr(request, "axes_ip_address", None)
     if ip_address:
@@ -144,7 +148,8 @@ def refresh_token_rotate(*, raw: str) -> dict[str, str]:
             **{jwt_settings.USER_ID_FIELD: token.get(jwt_settings.USER_ID_CLAIM)}
         ).first()
         if user is None or not jwt_settings.USER_AUTHENTICATION_RULE(user):
-            raise _token_error("TOKEN_INVALID", "The account of this token is disabled.")
+            raise _token_error(AccountsError.TOKEN_INVALID,
+                               "The account of this token is disabled.")
         if (jwt_settings.CHECK_REVOKE_TOKEN and token.get(jwt_settings.REVOKE_TOKEN_CLAIM)
                 != get_md5_hash_password(user.password)):
             raise _revoked()  # issued before the password changed
@@ -167,7 +172,7 @@ def refresh_token_revoke(*, user: User, raw: str) -> None:
     owner = str(token.get(jwt_settings.USER_ID_CLAIM, ""))
     if owner != str(getattr(user, jwt_settings.USER_ID_FIELD)):
         raise PermissionDenied("This refresh token belongs to another account.",
-                               code="TOKEN_NOT_OWNED")
+                               code=AccountsError.TOKEN_NOT_OWNED)
     with transaction.atomic():
         outstanding, _ = token.outstand()
         BlacklistedToken.objects.get_or_create(token=outstanding)
@@ -227,7 +232,7 @@ def access_token_revoke(*, user: User, token: Token, now: float | None = None) -
     owner = str(token.get(jwt_settings.USER_ID_CLAIM, ""))
     if owner != str(getattr(user, jwt_settings.USER_ID_FIELD)):
         raise PermissionDenied("This access token belongs to another account.",
-                               code="TOKEN_NOT_OWNED")
+                               code=AccountsError.TOKEN_NOT_OWNED)
     now = time.time() if now is None else now
     ttl = int(token["exp"]) - math.floor(now) + _leeway_seconds() + 1
     if ttl <= 1:

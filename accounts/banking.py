@@ -5,6 +5,7 @@ from __future__ import annotations
 from stdnum import iban as stdnum_iban
 from stdnum.exceptions import ValidationError as StdnumValidationError
 
+from accounts.error_codes import AccountsError
 from paymint.core.errors import ValidationFailed
 
 
@@ -23,7 +24,7 @@ def iban_validate(value: str) -> str:
     except StdnumValidationError:
         message = "This is not a valid IBAN (check the country code, length and check digits)."
         raise ValidationFailed(
-            message, code="INVALID_IBAN", fields={"bank_account_iban": [message]}
+            message, code=AccountsError.INVALID_IBAN, fields={"bank_account_iban": [message]}
         ) from None
 
 

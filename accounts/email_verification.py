@@ -19,6 +19,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from accounts.error_codes import AccountsError
 from paymint.core.errors import ValidationFailed
 from paymint.core.outbox import outbox_enqueue_email
 
@@ -71,7 +72,7 @@ def email_verify(*, token: str) -> User:
     except signing.SignatureExpired:
         raise ValidationFailed(
             "This confirmation link has expired. Sign in and ask for a new one.",
-            code="VERIFICATION_LINK_EXPIRED",
+            code=AccountsError.VERIFICATION_LINK_EXPIRED,
         ) from None
     except signing.BadSignature:
         raise _invalid() from None
@@ -94,5 +95,5 @@ def email_verify(*, token: str) -> User:
 def _invalid() -> ValidationFailed:
     return ValidationFailed(
         "This confirmation link is not valid. Sign in and ask for a new one.",
-        code="VERIFICATION_LINK_INVALID",
+        code=AccountsError.VERIFICATION_LINK_INVALID,
     )

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 
+from accounts.error_codes import AccountsError
 from paymint.core.errors import NotFound, ValidationFailed
 from paymint.core.storage import PrivateFile, is_verified_staff
 from paymint.core.uploads import sniff_binary_type, upload_quota_reserve
@@ -37,19 +38,22 @@ def kyc_document_read(*, uploaded_file) -> tuple[bytes, str]:
     limit = settings.KYC_DOCUMENT_MAX_BYTES
     if uploaded_file.size is not None and uploaded_file.size > limit:
         raise _document_error(
-            f"The file is larger than {limit // (1024 * 1024)} MB.", "DOCUMENT_TOO_LARGE"
+            f"The file is larger than {limit // (1024 * 1024)} MB.",
+            AccountsError.DOCUMENT_TOO_LARGE
         )
     uploaded_file.seek(0)
     data = uploaded_file.read(limit + 1)
     if len(data) > limit:
         raise _document_error(
-            f"The file is larger than {limit // (1024 * 1024)} MB.", "DOCUMENT_TOO_LARGE"
+            f"The file is larger than {limit // (1024 * 1024)} MB.",
+            AccountsError.DOCUMENT_TOO_LARGE
         )
     if not data:
-        raise _document_error("The file is empty.", "DOCUMENT_EMPTY")
+        raise _document_error("The file is empty.", AccountsError.DOCUMENT_EMPTY)
     content_type = sniff_binary_type(data)
     if content_type not in KYC_DOCUMENT_TYPES:
-        raise _document_error("Upload a PDF, PNG or JPEG file.", "UNSUPPORTED_DOCUMENT_TYPE")
+        raise _document_error("Upload a PDF, PNG or JPEG file.",
+                              AccountsError.UNSUPPORTED_DOCUMENT_TYPE)
     return data, content_type
 
 
@@ -81,7 +85,7 @@ def kyc_submit_with_document(
         data, content_type = kyc_document_read(uploaded_file=document)
     elif not KycDocument.objects.filter(profile__user=user).exists():
         raise _document_error(
-            "Upload an identity or company registration document.", "DOCUMENT_REQUIRED"
+            "Upload an identity or company registration document.", AccountsError.DOCUMENT_REQUIRED
         )
     with transaction.atomic():
         if data is not None:
@@ -120,13 +124,13 @@ def kyc_document_get_for_viewer(*, user: User, document_id) -> KycDocument:
     try:
         pk = uuid.UUID(str(document_id))
     except ValueError:
-        raise NotFound("Document not found.", code="DOCUMENT_NOT_FOUND") from None
+        raise NotFound("Document not found.", code=AccountsError.DOCUMENT_NOT_FOUND) from None
     documents = KycDocument.objects.select_related("profile").filter(public_id=pk)
     if not is_verified_staff(user, "accounts.view_kycdocument"):
         documents = documents.filter(profile__user=user)
     document = documents.first()
     if document is None:
-        raise NotFound("Document not found.", code="DOCUMENT_NOT_FOUND")
+        raise NotFound("Document not found.", code=AccountsError.DOCUMENT_NOT_FOUND)
     return document
 
 

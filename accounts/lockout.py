@@ -25,6 +25,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from accounts.error_codes import AccountsError
 from paymint.core.errors import ApplicationError
 
 
@@ -58,7 +59,7 @@ def account_locked_error() -> ApplicationError:
     return ApplicationError(
         f"Too many failed sign-in attempts. Signing in to this account from your address is "
         f"locked for {minutes} minutes.",
-        code="ACCOUNT_LOCKED",
+        code=AccountsError.ACCOUNT_LOCKED,
         http_status=429,
     )
 

@@ -10,8 +10,10 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.error_codes import AccountsError
 from compliance.public import user_has_screening_hold, validate_tax_id
 from paymint.core.crypto import lookup_hash
+from paymint.core.error_codes import CoreError
 from paymint.core.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
 from paymint.core.permissions import require_staff
 from paymint.core.queue import enqueue_on_commit
@@ -33,7 +35,8 @@ def user_register(*, email: str, password: str, role: str) -> User:
     """
     if role not in (Role.SELLER, Role.INVESTOR):
         raise ValidationFailed(
-            "Role must be SELLER or INVESTOR.", code="INVALID_ROLE", fields={"role": ["Invalid."]}
+            "Role must be SELLER or INVESTOR.", code=AccountsError.INVALID_ROLE,
+            fields={"role": ["Invalid."]}
         )
     email = User.objects.normalize_email(email).lower()
     candidate = User(email=email, username=email, role=role)
@@ -41,7 +44,8 @@ def user_register(*, email: str, password: str, role: str) -> User:
         validate_password(password, user=candidate)
     except DjangoValidationError as exc:
         raise ValidationFailed(
-            "The password is too weak.", code="WEAK_PASSWORD", fields={"password": exc.messages}
+            "The password is too weak.", code=AccountsError.WEAK_PASSWORD,
+            fields={"password": exc.messages}
         ) from exc
     try:
         with transaction.atomic():
@@ -49,7 +53,7 @@ def user_register(*, email: str, password: str, role: str) -> User:
     except IntegrityError:
         raise Conflict(
             "An account with this email already exists.",
-            code="EMAIL_TAKEN",
+            code=AccountsError.EMAIL_TAKEN,
             fields={"email": ["Already registered."]},
         ) from None
 
@@ -76,14 +80,14 @@ def staff_user_create(
         raise ValidationFailed(
             f"Unknown role(s): {', '.join(unknown) or 'none given'}; "
             f"use {', '.join(ROLES)}.",
-            code="UNKNOWN_ROLE",
+            code=AccountsError.UNKNOWN_ROLE,
             fields={"roles": [f"Choose from {', '.join(ROLES)}."]},
         )
     email = User.objects.normalize_email(email).lower()
     try:
         validate_password(password, user=User(email=email, username=email))
     except DjangoValidationError as exc:
-        raise ValidationFailed("The password is too weak.", code="WEAK_PASSWORD",
+        raise ValidationFailed("The password is too weak.", code=AccountsError.WEAK_PASSWORD,
                                fields={"password": exc.messages}) from exc
     try:
         with transaction.atomic():
@@ -94,7 +98,8 @@ def staff_user_create(
             user.groups.set(role_groups(roles))
             return user
     except IntegrityError:
-        raise Conflict("An account with this email already exists.", code="EMAIL_TAKEN") from None
+        raise Conflict("An account with this email already exists.",
+                       code=AccountsError.EMAIL_TAKEN) from None
 
 
 def user_password_set(*, user: User, password: str, via_reset: bool = False) -> int:
@@ -116,7 +121,7 @@ def user_password_set(*, user: User, password: str, via_reset: bool = False) -> 
     try:
         validate_password(password, user=user)
     except DjangoValidationError as exc:
-        raise ValidationFailed("The password is too weak.", code="WEAK_PASSWORD",
+        raise ValidationFailed("The password is too weak.", code=AccountsError.WEAK_PASSWORD,
                                fields={"password": exc.messages}) from exc
     with transaction.atomic():
         user.set_password(password)
@@ -163,7 +168,7 @@ def kyc_submit(
     identity_document_number = (identity_document_number or "").strip()
     if kind == KycKind.KYB and (date_of_birth is not None or identity_document_number):
         message = "Only individuals (investors) give a date of birth or identity document."
-        raise ValidationFailed(message, code="NOT_AN_INDIVIDUAL", fields={
+        raise ValidationFailed(message, code=AccountsError.NOT_AN_INDIVIDUAL, fields={
             name: [message] for name, value in (("date_of_birth", date_of_birth),
                                                 ("identity_document_number",
                                                  identity_document_number)) if value})
@@ -177,7 +182,7 @@ def kyc_submit(
         elif age < 18:
             errors["date_of_birth"] = ["You must be at least 18 years old."]
     if errors:
-        code = "INVALID_DATE_OF_BIRTH" if list(errors) == ["date_of_birth"] else None
+        code = AccountsError.INVALID_DATE_OF_BIRTH if list(errors) == ["date_of_birth"] else None
         raise ValidationFailed("Please correct the highlighted fields.", code=code, fields=errors)
     iban = iban_validate(bank_account_iban)
     tax = validate_tax_id(tax_id, country)
@@ -188,7 +193,7 @@ def kyc_submit(
         if profile.status not in (KycStatus.DRAFT, KycStatus.REJECTED):
             raise InvalidTransition(
                 f"The profile is {profile.get_status_display().lower()} and cannot be changed.",
-                code="KYC_ALREADY_SUBMITTED",
+                code=AccountsError.KYC_ALREADY_SUBMITTED,
             )
         profile.legal_name = legal_name.strip()
         profile.country = country.strip().upper()
@@ -225,7 +230,7 @@ def kyc_transition(*, profile: KycProfile, to_status: str, actor: User | None, r
         if to_status not in KYC_TRANSITIONS[locked.status]:
             raise InvalidTransition(
                 f"Cannot move a {locked.status} profile to {to_status}.",
-                code="INVALID_KYC_TRANSITION",
+                code=AccountsError.INVALID_KYC_TRANSITION,
             )
         from_status = locked.status
         now = timezone.now()
@@ -272,7 +277,7 @@ def kyc_approve(*, profile: KycProfile, reviewer: User, reason: str = "") -> Kyc
     if user_has_screening_hold(user_id=profile.user_id):
         raise Conflict(
             "A sanctions or PEP screening hit on this applicant is unresolved: review the "
-            "alert and release the hold before approving.", code="SANCTIONS_HOLD_OPEN",
+            "alert and release the hold before approving.", code=AccountsError.SANCTIONS_HOLD_OPEN,
         )
     return kyc_transition(
         profile=profile, to_status=KycStatus.APPROVED, actor=reviewer,
@@ -289,7 +294,7 @@ def kyc_reject(*, profile: KycProfile, reviewer: User, reason: str) -> KycProfil
     """
     if not reason.strip():
         raise ValidationFailed(
-            "A reason is required to reject.", code="REASON_REQUIRED",
+            "A reason is required to reject.", code=CoreError.REASON_REQUIRED,
             fields={"reason": ["Required."]},
         )
     _require_reviewer(reviewer, profile)

@@ -20,6 +20,7 @@ import qrcode.image.svg
 from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.error_codes import AccountsError
 from paymint.core.errors import PermissionDenied, ValidationFailed
 
 from .models import User
@@ -43,7 +44,7 @@ def totp_enrolment_start(*, user: User) -> TOTPDevice:
         User.objects.select_for_update().get(pk=user.pk)
         if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
             raise ValidationFailed(
-                "Two-factor sign-in is already on.", code="TWO_FACTOR_ALREADY_ON"
+                "Two-factor sign-in is already on.", code=AccountsError.TWO_FACTOR_ALREADY_ON
             )
         device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
         if device is None:
@@ -61,7 +62,7 @@ def totp_enrolment_confirm(*, user: User, token: str) -> TOTPDevice:
     with transaction.atomic():
         device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).first()
         if device is None:
-            raise ValidationFailed("Start the set-up again.", code="NO_PENDING_DEVICE")
+            raise ValidationFailed("Start the set-up again.", code=AccountsError.NO_PENDING_DEVICE)
         # The throttling counter a failure increments must commit: raise after the block.
         valid = device.verify_token(_clean(token))
         if valid:
@@ -98,13 +99,13 @@ def totp_step_up(*, user: User, code: str, action: str) -> TOTPDevice:
     if totp_device_for_user(user=user) is None:
         raise PermissionDenied(
             f"To {action}, first turn on two-factor sign-in with an authenticator app.",
-            code="TWO_FACTOR_SETUP_REQUIRED",
+            code=AccountsError.TWO_FACTOR_SETUP_REQUIRED,
             fields={"otp_code": ["Set up two-factor sign-in first."]},
         )
     if not _clean(code):
         raise ValidationFailed(
             f"To {action}, enter the 6-digit code from your authenticator app.",
-            code="OTP_REQUIRED",
+            code=AccountsError.OTP_REQUIRED,
             fields={"otp_code": ["Enter the code from your authenticator app."]},
         )
     try:
@@ -123,7 +124,7 @@ def totp_disable(*, user: User, token: str) -> None:
     """
     if user.is_staff:
         raise PermissionDenied(
-            "Staff accounts must keep two-factor sign-in.", code="TWO_FACTOR_REQUIRED"
+            "Staff accounts must keep two-factor sign-in.", code=AccountsError.TWO_FACTOR_REQUIRED
         )
     totp_verify(user=user, token=token)
     TOTPDevice.objects.filter(user=user).delete()
@@ -158,6 +159,6 @@ def _clean(token: str) -> str:
 def _invalid_code() -> ValidationFailed:
     return ValidationFailed(
         "That code is not valid. Check your authenticator app's time and try again.",
-        code="INVALID_OTP",
+        code=AccountsError.INVALID_OTP,
         fields={"token": ["Invalid code."]},
     )

@@ -34,9 +34,11 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.auth_tokens import user_refresh_tokens_revoke
 from accounts.models import KycProfile, User
+from compliance.error_codes import ComplianceError
 from invoices.models import Invoice
 from marketplace.enums import InvestmentStatus
 from marketplace.models import Investment
+from paymint.core.error_codes import CoreError
 from paymint.core.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
 from paymint.core.models import IdempotencyRecord, OutboundMessage
 from paymint.core.permissions import require_staff
@@ -82,7 +84,7 @@ STAFF_FIELDS = ("actor", "reviewer", "author", "decided_by", "uploaded_by", "ops
 class ErasureBlocked(Conflict):
     """The user still has open positions or money with PayMint."""
 
-    code = "ERASURE_BLOCKED"
+    code = ComplianceError.ERASURE_BLOCKED
 
 
 def _model_fields(model) -> set[str]:
@@ -243,7 +245,7 @@ def erasure_request_create(*, user: User, note: str = "", request=None) -> DataE
     """
     if user.is_staff:
         raise PermissionDenied("Staff accounts are closed by operations, not erased here.",
-                               code="ERASURE_NOT_FOR_STAFF")
+                               code=ComplianceError.ERASURE_NOT_FOR_STAFF)
     _raise_if_blocked(user)
     open_requests = DataErasureRequest.objects.filter(
         user=user, status=DataErasureRequest.Status.REQUESTED)
@@ -265,7 +267,7 @@ def _lock_open_request(erasure_request: DataErasureRequest) -> DataErasureReques
     locked = DataErasureRequest.objects.select_for_update().get(pk=erasure_request.pk)
     if locked.status != DataErasureRequest.Status.REQUESTED:
         raise InvalidTransition(f"This request is already {locked.status.lower()}.",
-                                code="ERASURE_REQUEST_CLOSED")
+                                code=ComplianceError.ERASURE_REQUEST_CLOSED)
     return locked
 
 
@@ -280,7 +282,7 @@ def erasure_reject(*, erasure_request: DataErasureRequest, actor: User, reason: 
     require_staff(actor, "Only operations staff decide on erasure requests.",
                   permission="compliance.change_dataerasurerequest")
     if not reason.strip():
-        raise ValidationFailed("A reason is required.", code="REASON_REQUIRED",
+        raise ValidationFailed("A reason is required.", code=CoreError.REASON_REQUIRED,
                                fields={"reason": ["Required."]})
     with transaction.atomic():
         locked = _lock_open_request(erasure_request)
@@ -318,7 +320,7 @@ def erasure_execute(*, erasure_request: DataErasureRequest, actor: User, reason:
         user = User.objects.select_for_update().get(pk=locked.user_id)
         if user.is_staff:
             raise PermissionDenied("Staff accounts are closed by operations, not erased here.",
-                                   code="ERASURE_NOT_FOR_STAFF")
+                                   code=ComplianceError.ERASURE_NOT_FOR_STAFF)
         _raise_if_blocked(user)
         under_review = (
             AccountHold.objects.filter(user=user, released_at__isnull=True).exists()
@@ -327,7 +329,7 @@ def erasure_execute(*, erasure_request: DataErasureRequest, actor: User, reason:
         )
         if under_review:
             raise Conflict("The account is under compliance review (hold or open alert); "
-                           "resolve it first.", code="ERASURE_BLOCKED_COMPLIANCE")
+                           "resolve it first.", code=ComplianceError.ERASURE_BLOCKED_COMPLIANCE)
         old_email = user.email
         erased_email = f"erased-{uuid.uuid4()}@invalid"
         erased: list[str] = []

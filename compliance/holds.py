@@ -4,6 +4,7 @@ released by :mod:`compliance.screening` (and AML monitoring)."""
 
 from __future__ import annotations
 
+from compliance.error_codes import ComplianceError
 from paymint.core.errors import PermissionDenied
 
 from .enums import AlertKind, AlertStatus
@@ -24,7 +25,7 @@ def require_no_hold(user) -> None:
     """
     if user_is_on_hold(user):
         raise PermissionDenied("Your account is under compliance review.",
-                               code="ACCOUNT_ON_HOLD")
+                               code=ComplianceError.ACCOUNT_ON_HOLD)
 
 
 #: Holds that come from list screening (KYC approval waits for them; AML holds do not).

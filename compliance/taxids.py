@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from stdnum import get_cc_module
 from stdnum.exceptions import ValidationError as StdnumValidationError
 
+from compliance.error_codes import ComplianceError
 from paymint.core.errors import ValidationFailed
 
 EU_COUNTRIES = frozenset(
@@ -59,7 +60,7 @@ _COUNTRY_SCHEMES: dict[str, tuple[str, ...]] = {
 
 
 class InvalidTaxId(ValidationFailed):
-    code = "INVALID_TAX_ID"
+    code = ComplianceError.INVALID_TAX_ID
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db.models import Avg, Count, Exists, Max, OuterRef, Q, QuerySet, Sum
 
+from invoices.error_codes import InvoicesError
 from paymint.core.errors import NotFound
 from paymint.core.storage import PrivateFile, is_verified_staff
 
@@ -28,7 +29,7 @@ def _parse_uuid(value) -> uuid.UUID:
     try:
         return uuid.UUID(str(value))
     except (ValueError, TypeError):
-        raise NotFound("Invoice not found.", code="INVOICE_NOT_FOUND") from None
+        raise NotFound("Invoice not found.", code=InvoicesError.INVOICE_NOT_FOUND) from None
 
 
 def invoice_list_for_seller(*, seller) -> QuerySet[Invoice]:
@@ -49,7 +50,7 @@ def invoice_get_for_seller(*, seller, invoice_id) -> Invoice:
         .first()
     )
     if invoice is None:
-        raise NotFound("Invoice not found.", code="INVOICE_NOT_FOUND")
+        raise NotFound("Invoice not found.", code=InvoicesError.INVOICE_NOT_FOUND)
     return invoice
 
 
@@ -75,7 +76,7 @@ def invoice_document_for_viewer(*, user, object_id) -> PrivateFile:
         invoices = invoices.filter(seller=user)
     invoice = invoices.first()
     if invoice is None:
-        raise NotFound("Invoice not found.", code="INVOICE_NOT_FOUND")
+        raise NotFound("Invoice not found.", code=InvoicesError.INVOICE_NOT_FOUND)
     return invoice_private_file(invoice)
 
 

@@ -16,6 +16,7 @@ from invoices.api import InvoiceOutputSerializer
 from invoices.selectors import invoice_get_for_seller
 from paymint.core import clock
 from paymint.core.api import paginated
+from paymint.core.error_codes import CoreError
 from paymint.core.errors import ValidationFailed
 from paymint.core.idempotency import IdempotentWriteMixin
 from paymint.core.schema import ErrorSerializer
@@ -233,7 +234,8 @@ class InvestmentCreateApi(APIView):
         data.is_valid(raise_exception=True)
         key = request.headers.get("Idempotency-Key", "")
         if len(key) > 255:
-            raise ValidationFailed("Idempotency-Key is too long.", code="INVALID_IDEMPOTENCY_KEY")
+            raise ValidationFailed("Idempotency-Key is too long.",
+                                   code=CoreError.INVALID_IDEMPOTENCY_KEY)
         listing = listing_get_open(listing_id=listing_id) if not key else \
             listing_get_visible(listing_id=listing_id, user=request.user)
         investment, created = investment_create(

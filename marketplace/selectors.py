@@ -7,10 +7,13 @@ import uuid
 from django.db.models import DecimalField, ExpressionWrapper, F, QuerySet
 
 from accounts.enums import Role
+from accounts.error_codes import AccountsError
 from accounts.selectors import kyc_is_approved
 from invoices.enums import InvoiceStatus
 from invoices.verification import checks_for_investors
+from marketplace.error_codes import MarketplaceError
 from paymint.core import clock
+from paymint.core.error_codes import CoreError
 from paymint.core.errors import NotFound, PermissionDenied, ValidationFailed
 from paymint.core.permissions import is_active_staff
 from settlements.ledger import investor_invoice_postings
@@ -41,13 +44,13 @@ def marketplace_access_check(*, user) -> None:
     if is_active_staff(user):
         return
     if not getattr(user, "is_authenticated", False):
-        raise PermissionDenied("Sign in to see the marketplace.", code="NOT_AUTHENTICATED")
+        raise PermissionDenied("Sign in to see the marketplace.", code=CoreError.NOT_AUTHENTICATED)
     if user.role != Role.INVESTOR:
         raise PermissionDenied("The marketplace is open to investors only.",
-                               code="NOT_AN_INVESTOR")
+                               code=MarketplaceError.NOT_AN_INVESTOR)
     if not kyc_is_approved(user=user):
         raise PermissionDenied("Your KYC must be approved before you can see the marketplace.",
-                               code="KYC_NOT_APPROVED")
+                               code=AccountsError.KYC_NOT_APPROVED)
 
 
 def listing_list_for_reader(*, user) -> QuerySet[Listing]:
@@ -94,7 +97,8 @@ def listing_search(*, user, filters=None, sort: str = "yield") -> QuerySet[Listi
     )
     filterset = ListingFilter(filters or {}, queryset=queryset)
     if not filterset.is_valid():
-        raise ValidationFailed("Please correct the highlighted fields.", code="VALIDATION_ERROR",
+        raise ValidationFailed("Please correct the highlighted fields.",
+                               code=CoreError.VALIDATION_ERROR,
                                fields={k: list(v) for k, v in filterset.errors.items()})
     return filterset.qs.order_by(*LISTING_SORTS.get(sort, LISTING_SORTS["yield"]))
 
@@ -121,7 +125,7 @@ def listing_get_open(*, listing_id) -> Listing:
         listing_open_list().filter(public_id=_uuid(listing_id, "LISTING_NOT_FOUND")).first()
     )
     if listing is None:
-        raise NotFound("Listing not found.", code="LISTING_NOT_FOUND")
+        raise NotFound("Listing not found.", code=MarketplaceError.LISTING_NOT_FOUND)
     return listing
 
 
@@ -146,7 +150,7 @@ def listing_get_visible(*, listing_id, user) -> Listing:
         or is_active_staff(user)
         or listing.investments.filter(investor=user).exists()
     ):
-        raise NotFound("Listing not found.", code="LISTING_NOT_FOUND")
+        raise NotFound("Listing not found.", code=MarketplaceError.LISTING_NOT_FOUND)
     return listing
 
 
@@ -171,7 +175,7 @@ def investment_get_for_investor(*, investor, investment_id) -> Investment:
         .first()
     )
     if investment is None:
-        raise NotFound("Investment not found.", code="INVESTMENT_NOT_FOUND")
+        raise NotFound("Investment not found.", code=MarketplaceError.INVESTMENT_NOT_FOUND)
     return investment
 
 

@@ -23,9 +23,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.enums import Role
+from accounts.error_codes import AccountsError
 from accounts.selectors import kyc_is_approved
 from compliance.public import invoice_has_sanctions_hit, require_no_hold
 from invoices.enums import InvoiceStatus
+from invoices.error_codes import InvoicesError
 from invoices.models import Invoice
 from invoices.pricing import (
     accrual_days,
@@ -37,6 +39,7 @@ from invoices.pricing import (
 )
 from invoices.selectors import invoice_duplicates
 from invoices.services import invoice_transition, raise_double_financing_alerts
+from marketplace.error_codes import MarketplaceError
 from paymint.core import clock
 from paymint.core.db import update_columns
 from paymint.core.errors import ApplicationError, Conflict, PermissionDenied, ValidationFailed
@@ -88,23 +91,25 @@ def listing_create(
         ApplicationError: ``DUE_DATE_NOT_IN_FUTURE`` if the due date has passed since scoring.
     """
     if invoice.seller_id != seller.pk:
-        raise PermissionDenied("Not your invoice.", code="NOT_INVOICE_OWNER")
+        raise PermissionDenied("Not your invoice.", code=InvoicesError.NOT_INVOICE_OWNER)
     if not kyc_is_approved(user=seller):
         raise PermissionDenied("Your company's KYB must be approved first.",
-                               code="KYB_NOT_APPROVED")
+                               code=AccountsError.KYB_NOT_APPROVED)
     require_no_hold(seller)
     if invoice.disputed_at is not None:
-        raise Conflict("This invoice is disputed and cannot be listed.", code="INVOICE_DISPUTED")
+        raise Conflict("This invoice is disputed and cannot be listed.",
+                       code=MarketplaceError.INVOICE_DISPUTED)
     if invoice_has_sanctions_hit(invoice):
         raise PermissionDenied("This invoice's debtor matched a sanctions list and is under "
-                               "compliance review.", code="DEBTOR_UNDER_REVIEW")
+                               "compliance review.", code=MarketplaceError.DEBTOR_UNDER_REVIEW)
     config = settings.PAYMINT
     duplicates = invoice_duplicates(invoice=invoice)
     if any(duplicates.values()):
         # Caught after submission (e.g. two sellers submitting at once): blocks the listing.
         raise_double_financing_alerts(invoice=invoice, duplicates=duplicates)
         raise Conflict("This invoice matches another invoice submitted for financing; "
-                       "compliance will review it.", code="LISTING_BLOCKED_DUPLICATE")
+                       "compliance will review it.",
+                       code=MarketplaceError.LISTING_BLOCKED_DUPLICATE)
     with transaction.atomic(durable=True):
         locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
         if locked.status != InvoiceStatus.PRICED:
@@ -115,16 +120,17 @@ def listing_create(
             raise ValidationFailed(
                 f"The advance rate must be above 0 and at most {cap:.2%} for grade "
                 f"{locked.risk_grade}.",
-                code="ADVANCE_RATE_ABOVE_CAP", fields={"advance_rate": ["Above the cap."]},
+                code=MarketplaceError.ADVANCE_RATE_ABOVE_CAP,
+                fields={"advance_rate": ["Above the cap."]},
             )
         if min_fill_rate is not None and not (0 < Decimal(min_fill_rate) <= 1):
             raise ValidationFailed("The minimum fill must be a fraction in (0, 1].",
-                                   code="INVALID_MIN_FILL_RATE",
+                                   code=MarketplaceError.INVALID_MIN_FILL_RATE,
                                    fields={"min_fill_rate": ["Between 0 and 1."]})
         today = clock.today()
         if (locked.due_date - today).days < config["MIN_TENOR_DAYS"]:
             raise ApplicationError("The due date is too close to list this invoice.",
-                                   code="DUE_DATE_NOT_IN_FUTURE", http_status=422)
+                                   code=InvoicesError.DUE_DATE_NOT_IN_FUTURE, http_status=422)
         advance = advance_amount(locked.face_value, rate, locked.currency)
         lock_listing_concentration(invoice=locked)
         check_listing_concentration(invoice=locked, advance=advance)
@@ -193,10 +199,11 @@ def investment_create(
         ConcentrationLimit: ``INVESTOR_CONCENTRATION_LIMIT``.
     """
     if investor.role != Role.INVESTOR:
-        raise PermissionDenied("Only investors can fund invoices.", code="NOT_AN_INVESTOR")
+        raise PermissionDenied("Only investors can fund invoices.",
+                               code=MarketplaceError.NOT_AN_INVESTOR)
     if not kyc_is_approved(user=investor):
         raise PermissionDenied("Your KYC must be approved before you invest.",
-                               code="KYC_NOT_APPROVED")
+                               code=AccountsError.KYC_NOT_APPROVED)
     require_no_hold(investor)
     amount = parse_money_amount(amount, listing.currency)
     fingerprint = _fingerprint(listing.public_id, amount)
@@ -227,23 +234,25 @@ def investment_create(
             invoice.status, invoice.disputed_at = state["status"], state["disputed_at"]
             if invoice.disputed_at is not None:
                 raise Conflict("This invoice is disputed and cannot be funded.",
-                               code="INVOICE_DISPUTED")
+                               code=MarketplaceError.INVOICE_DISPUTED)
             if invoice.status != InvoiceStatus.LISTED:
-                raise Conflict("This listing is not open for funding.", code="LISTING_NOT_OPEN")
+                raise Conflict("This listing is not open for funding.",
+                               code=MarketplaceError.LISTING_NOT_OPEN)
             now = clock.now()
             if now >= locked.expires_at:
-                raise Conflict("This listing has expired.", code="LISTING_EXPIRED")
+                raise Conflict("This listing has expired.", code=MarketplaceError.LISTING_EXPIRED)
             remaining = locked.advance_amount - locked.funded_amount
             if amount > remaining:
                 raise Conflict(
                     f"Only {remaining} {locked.currency} is left to fund.",
-                    code="AMOUNT_EXCEEDS_REMAINING",
+                    code=MarketplaceError.AMOUNT_EXCEEDS_REMAINING,
                     fields={"amount": [f"At most {remaining}."]},
                 )
             if amount < locked.min_ticket and amount != remaining:
                 raise ValidationFailed(
                     f"The minimum ticket is {locked.min_ticket} {locked.currency}.",
-                    code="BELOW_MIN_TICKET", fields={"amount": ["Below the minimum ticket."]},
+                    code=MarketplaceError.BELOW_MIN_TICKET,
+                    fields={"amount": ["Below the minimum ticket."]},
                 )
             fills = amount == remaining
             # The transaction's one batch of account locks (missing accounts are created

@@ -14,6 +14,7 @@ from django.utils import timezone
 from rapidfuzz import fuzz, process
 
 from accounts.models import KycProfile
+from compliance.error_codes import ComplianceError
 from paymint.core.errors import PermissionDenied, ValidationFailed
 from paymint.core.permissions import is_active_staff, require_staff
 
@@ -300,13 +301,14 @@ def _edd_findings(*, source_of_wealth: str, source_of_funds: str) -> dict[str, s
     if missing:
         raise ValidationFailed(
             "Enhanced due diligence is required to release a PEP hold: record the source of "
-            "wealth and the source of funds.", code="EDD_REQUIRED", fields=missing,
+            "wealth and the source of funds.", code=ComplianceError.EDD_REQUIRED, fields=missing,
         )
     too_long = {name: [f"At most {EDD_MAX_LENGTH} characters."]
                 for name, value in findings.items() if len(value) > EDD_MAX_LENGTH}
     if too_long:
         raise ValidationFailed(
-            f"Keep each EDD finding under {EDD_MAX_LENGTH} characters.", code="EDD_TOO_LONG",
+            f"Keep each EDD finding under {EDD_MAX_LENGTH} characters.",
+            code=ComplianceError.EDD_TOO_LONG,
             fields=too_long,
         )
     return findings
@@ -359,11 +361,12 @@ def account_hold_release(
         raise PermissionDenied(
             "Releasing a PEP hold establishes a business relationship with a politically "
             "exposed person: it needs senior-management approval (permission "
-            f"{PEP_APPROVAL_PERMISSION}).", code="SENIOR_APPROVAL_REQUIRED",
+            f"{PEP_APPROVAL_PERMISSION}).", code=ComplianceError.SENIOR_APPROVAL_REQUIRED,
         )
     if not note.strip():
         raise ValidationFailed(
-            "A note is required.", code="NOTE_REQUIRED", fields={"note": ["Required."]}
+            "A note is required.", code=ComplianceError.NOTE_REQUIRED,
+            fields={"note": ["Required."]}
         )
     findings = (
         _edd_findings(source_of_wealth=edd_source_of_wealth, source_of_funds=edd_source_of_funds)
@@ -379,7 +382,7 @@ def account_hold_release(
             if alert.assigned_to_id == actor.pk:
                 raise PermissionDenied(
                     "You worked this PEP alert (it is assigned to you): another senior manager "
-                    "must approve the relationship.", code="FOUR_EYES_REQUIRED",
+                    "must approve the relationship.", code=ComplianceError.FOUR_EYES_REQUIRED,
                 )
         locked.released_at = timezone.now()
         locked.released_by = actor

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import transaction
 
+from accounts.error_codes import AccountsError
 from accounts.selectors import kyc_profile_for_user
 from compliance.public import AlertKind, AlertSeverity, alert_raise
 from paymint.core import clock
@@ -14,6 +15,7 @@ from paymint.core.queue import enqueue_on_commit
 
 from .. import verification
 from ..enums import INVOICE_TRANSITIONS, InvoiceStatus
+from ..error_codes import InvoicesError
 from ..fingerprints import debtor_key, invoice_fingerprint
 from ..models import Invoice
 from ..selectors import invoice_duplicates
@@ -43,7 +45,7 @@ def invoice_submit(*, invoice: Invoice, actor) -> Invoice:
     profile = kyc_profile_for_user(user=invoice.seller)
     if profile is None or not profile.is_approved:
         raise PermissionDenied("Your company's KYB must be approved first.",
-                               code="KYB_NOT_APPROVED")
+                               code=AccountsError.KYB_NOT_APPROVED)
     found: dict[str, list[Invoice]] = {}
     try:
         return _submit(invoice=invoice, actor=actor, profile=profile, found=found)
@@ -122,10 +124,8 @@ def _submit(*, invoice: Invoice, actor, profile, found: dict) -> Invoice:
             fields: dict[str, list[str]] = {}
             for check in failed:
                 fields.setdefault(check.field or "document", []).append(check.message)
-            first = failed[0]
-            status = 409 if first.code.startswith("DUPLICATE") else 422
-            raise ApplicationError(first.message, code=first.code, fields=fields,
-                                   http_status=status)
+            first = failed[0]  # its code's status: 409 for a duplicate, else 422
+            raise ApplicationError(first.message, code=InvoicesError(first.code), fields=fields)
         locked.verification = [c.as_dict() for c in checks]
         locked.fingerprint = fingerprint
         locked.debtor_key = debtor_key(debtor_tax_id=locked.debtor_tax_id,

@@ -16,6 +16,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from rest_framework.response import Response
 
+from paymint.core.error_codes import CoreError
+
 from .errors import ApplicationError
 from .models import IdempotencyRecord
 
@@ -25,7 +27,7 @@ HEADER = "Idempotency-Key"
 class IdempotencyKeyReused(ApplicationError):
     """The same ``Idempotency-Key`` came with a different request (422, everywhere)."""
 
-    code = "IDEMPOTENCY_KEY_REUSED"
+    code = CoreError.IDEMPOTENCY_KEY_REUSED
     http_status = 422
 
     def __init__(self, message: str = "This Idempotency-Key was already used with a different "
@@ -83,7 +85,7 @@ class IdempotentWriteMixin:
             return
         if len(key) > 255:
             raise ApplicationError("Idempotency-Key is too long.",
-                                   code="INVALID_IDEMPOTENCY_KEY")
+                                   code=CoreError.INVALID_IDEMPOTENCY_KEY)
         fingerprint = request_fingerprint(request)
         path = request.path[:255]
         try:
@@ -99,7 +101,7 @@ class IdempotentWriteMixin:
             if record.response_status is None:
                 raise ApplicationError(
                     "The first request with this Idempotency-Key is still running.",
-                    code="IDEMPOTENCY_REQUEST_IN_PROGRESS", http_status=409) from None
+                    code=CoreError.IDEMPOTENCY_REQUEST_IN_PROGRESS, http_status=409) from None
             raise _Replay(record) from None
 
     def handle_exception(self, exc):

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
 from typing import TypeVar
 
+from paymint.core.error_codes import CoreError
+
 from .errors import ValidationFailed
 
 #: The single rounding rule for money: round half to even ("banker's rounding", IEEE 754 and
@@ -32,7 +34,7 @@ K = TypeVar("K")
 
 
 class UnsupportedCurrency(ValidationFailed):
-    code = "UNSUPPORTED_CURRENCY"
+    code = CoreError.UNSUPPORTED_CURRENCY
 
 
 def minor_unit(currency: str) -> Decimal:
@@ -63,7 +65,7 @@ def quantize_money(amount: Decimal, currency: str) -> Decimal:
 
 
 class InvalidAmount(ValidationFailed):
-    code = "INVALID_AMOUNT"
+    code = CoreError.INVALID_AMOUNT
 
 
 def parse_money_amount(raw, currency: str, *, field: str = "amount", message: str = "",

@@ -20,6 +20,8 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
+from paymint.core.error_codes import CoreError
+
 from .errors import ApplicationError
 from .registries import UPLOAD_SOURCES
 
@@ -44,7 +46,7 @@ WINDOW = dt.timedelta(hours=24)
 class UploadQuotaExceeded(ApplicationError):
     """The user uploaded too many files or bytes in the last 24 hours (429)."""
 
-    code = "UPLOAD_QUOTA_EXCEEDED"
+    code = CoreError.UPLOAD_QUOTA_EXCEEDED
     http_status = 429
 
 

@@ -41,13 +41,14 @@ from paymint.core.errors import ApplicationError
 from paymint.core.idempotency import IdempotencyKeyReused
 from paymint.core.money import MONEY_ROUNDING, minor_unit
 from paymint.core.queue import enqueue_on_commit
+from settlements.ledger.error_codes import LedgerError
 
 from .enums import MAY_GO_NEGATIVE, AccountKind, EntryKind
 from .models import JournalEntry, LedgerAccount, Posting
 
 
 class UnbalancedEntry(ApplicationError):
-    code = "UNBALANCED_ENTRY"
+    code = LedgerError.UNBALANCED_ENTRY
     http_status = 500
 
 
@@ -58,7 +59,7 @@ class IdempotencyConflict(IdempotencyKeyReused):
 class InsufficientFunds(ApplicationError):
     """An account that must not go negative would."""
 
-    code = "INSUFFICIENT_FUNDS"
+    code = LedgerError.INSUFFICIENT_FUNDS
     http_status = 409
 
 
@@ -268,7 +269,7 @@ def ledger_post(
                 raise InsufficientFunds(
                     f"Insufficient balance on {AccountKind(by_id[pk].kind).label.lower()}: "
                     f"{current[pk]} {currency} available, {needed} {currency} needed.",
-                    code="INSUFFICIENT_FUNDS",
+                    code=LedgerError.INSUFFICIENT_FUNDS,
                 )
 
     with transaction.atomic():

@@ -27,6 +27,7 @@ from paymint.core.db import update_columns
 from paymint.core.errors import ApplicationError
 from paymint.core.money import quantize_money
 from paymint.core.queue import enqueue_on_commit
+from settlements.error_codes import SettlementsError
 
 from ..enums import AccountKind, EntryKind, SettlementSource, SettlementStatus
 from ..ledger.posting import (
@@ -59,20 +60,22 @@ def repayment_receive(*, event: BankEvent):
     invoice = Invoice.objects.filter(repayment_reference__iexact=event.reference).first()
     if invoice is None:
         raise ApplicationError(f"No invoice has repayment reference {event.reference}.",
-                               code="UNKNOWN_REFERENCE", http_status=422)
+                               code=SettlementsError.UNKNOWN_REFERENCE, http_status=422)
     listing = Listing.objects.filter(invoice=invoice).first()
     if listing is None:
         raise ApplicationError("This invoice was never financed.",
-                               code="INVOICE_NOT_AWAITING_REPAYMENT", http_status=409)
+                               code=SettlementsError.INVOICE_NOT_AWAITING_REPAYMENT,
+                               http_status=409)
     listing_lock(listing_id=listing.pk)
     invoice.refresh_from_db(fields=["status"])
     if invoice.status not in REPAYABLE_STATUSES:
         raise ApplicationError("This invoice is not awaiting repayment.",
-                               code="INVOICE_NOT_AWAITING_REPAYMENT", http_status=409)
+                               code=SettlementsError.INVOICE_NOT_AWAITING_REPAYMENT,
+                               http_status=409)
     if event.currency != invoice.currency:
         raise ApplicationError(
             f"The invoice is in {invoice.currency}, the payment in {event.currency}.",
-            code="CURRENCY_MISMATCH", http_status=422,
+            code=SettlementsError.CURRENCY_MISMATCH, http_status=422,
         )
     bank = platform_account(AccountKind.PLATFORM_BANK_CLEARING, event.currency)
     escrow = ledger_account(AccountKind.INVOICE_ESCROW, event.currency, invoice=invoice)

@@ -8,10 +8,12 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from accounts.error_codes import AccountsError
 from accounts.selectors import kyc_is_approved
 from accounts.two_factor import totp_step_up
 from compliance.public import require_no_hold
 from paymint.core import clock
+from paymint.core.error_codes import CoreError
 from paymint.core.errors import PermissionDenied, ValidationFailed
 from paymint.core.idempotency import idempotent_replay
 from paymint.core.money import parse_money_amount
@@ -59,10 +61,11 @@ def withdrawal_request(
     """
     if not kyc_is_approved(user=user):
         raise PermissionDenied("Your KYC/KYB must be approved before you withdraw.",
-                               code="KYC_NOT_APPROVED")
+                               code=AccountsError.KYC_NOT_APPROVED)
     require_no_hold(user)
     if currency not in settings.PAYMINT["CURRENCIES"]:
-        raise ValidationFailed(f"Unsupported currency {currency!r}.", code="UNSUPPORTED_CURRENCY",
+        raise ValidationFailed(f"Unsupported currency {currency!r}.",
+                               code=CoreError.UNSUPPORTED_CURRENCY,
                                fields={"currency": ["Unsupported."]})
     amount = parse_money_amount(amount, currency, message="Enter a positive amount.")
     fingerprint = hashlib.sha256(f"{currency}|{amount.normalize()}".encode()).hexdigest()
