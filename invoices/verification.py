@@ -143,41 +143,57 @@ def run_checks(
 #: What investors read for each check code: (passed, not passed). Outcome only, no values and
 #: nothing addressed to the seller.
 INVESTOR_WORDING: dict[str, tuple[str, str]] = {
-    "DUPLICATE_DOCUMENT": ("No earlier submission of this document.",
-                           "The document was submitted before."),
-    "DUPLICATE_INVOICE": ("No earlier invoice with this number and debtor.",
-                          "An invoice with this number and debtor was submitted before."),
-    "DUPLICATE_DOCUMENT_IMAGE": ("No look-alike document.",
-                                 "The document looks like one submitted before."),
-    "MISSING_FIELD": ("The required fields are present.", "A required field is missing."),
-    "UNSUPPORTED_CURRENCY": ("The currency is supported.", "The currency is not supported."),
-    "NON_POSITIVE_AMOUNT": ("The invoice total is positive.",
-                            "The invoice total is not positive."),
-    "AMOUNT_DUE_ABOVE_TOTAL": ("The amount due is within the invoice total.",
-                               "The amount due is larger than the invoice total."),
-    "DUE_DATE": ("The due date is within the financed range.",
-                 "The due date is outside the financed range."),
-    "DUE_DATE_NOT_IN_FUTURE": ("The due date is far enough ahead.",
-                               "The due date is too close."),
-    "TENOR_TOO_LONG": ("The due date is within the financed range.",
-                       "The due date is too far ahead."),
-    "ISSUE_AFTER_DUE": ("The issue date is before the due date.",
-                        "The issue date is after the due date."),
-    "ISSUE_DATE_IN_FUTURE": ("The issue date is not in the future.",
-                             "The issue date is in the future."),
-    "INVALID_TAX_ID": ("The issuer's tax id is valid.",
-                       "The issuer's tax id could not be validated."),
-    "ISSUER_TAX_ID_MISMATCH": ("The issuer's tax id matches the seller's verified company.",
-                               "The issuer's tax id does not match the seller's verified "
-                               "company."),
-    "INVALID_DEBTOR_TAX_ID": ("The debtor's tax id is valid.",
-                              "The debtor's tax id could not be validated."),
+    InvoicesError.DUPLICATE_DOCUMENT: (
+        "No earlier submission of this document.",
+        "The document was submitted before."),
+    InvoicesError.DUPLICATE_INVOICE: (
+        "No earlier invoice with this number and debtor.",
+        "An invoice with this number and debtor was submitted before."),
+    InvoicesError.DUPLICATE_DOCUMENT_IMAGE: (
+        "No look-alike document.",
+        "The document looks like one submitted before."),
+    InvoicesError.MISSING_FIELD: (
+        "The required fields are present.",
+        "A required field is missing."),
+    InvoicesError.UNSUPPORTED_CURRENCY: (
+        "The currency is supported.",
+        "The currency is not supported."),
+    InvoicesError.NON_POSITIVE_AMOUNT: (
+        "The invoice total is positive.",
+        "The invoice total is not positive."),
+    InvoicesError.AMOUNT_DUE_ABOVE_TOTAL: (
+        "The amount due is within the invoice total.",
+        "The amount due is larger than the invoice total."),
+    "DUE_DATE": (  # a check that never fails (the failures have their own codes below)
+        "The due date is within the financed range.",
+        "The due date is outside the financed range."),
+    InvoicesError.DUE_DATE_NOT_IN_FUTURE: (
+        "The due date is far enough ahead.",
+        "The due date is too close."),
+    InvoicesError.TENOR_TOO_LONG: (
+        "The due date is within the financed range.",
+        "The due date is too far ahead."),
+    InvoicesError.ISSUE_AFTER_DUE: (
+        "The issue date is before the due date.",
+        "The issue date is after the due date."),
+    InvoicesError.ISSUE_DATE_IN_FUTURE: (
+        "The issue date is not in the future.",
+        "The issue date is in the future."),
+    InvoicesError.INVALID_TAX_ID: (
+        "The issuer's tax id is valid.",
+        "The issuer's tax id could not be validated."),
+    InvoicesError.ISSUER_TAX_ID_MISMATCH: (
+        "The issuer's tax id matches the seller's verified company.",
+        "The issuer's tax id does not match the seller's verified company."),
+    InvoicesError.INVALID_DEBTOR_TAX_ID: (
+        "The debtor's tax id is valid.",
+        "The debtor's tax id could not be validated."),
 }
 
 #: Tax id checks pass without blocking when the invoice prints no tax id (nothing to check).
 _ABSENT_TAX_ID = {
-    "INVALID_TAX_ID": "No issuer tax id on the invoice.",
-    "INVALID_DEBTOR_TAX_ID": "No debtor tax id on the invoice.",
+    InvoicesError.INVALID_TAX_ID: "No issuer tax id on the invoice.",
+    InvoicesError.INVALID_DEBTOR_TAX_ID: "No debtor tax id on the invoice.",
 }
 
 

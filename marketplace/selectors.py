@@ -22,7 +22,7 @@ from .filters import ListingFilter
 from .models import Investment, Listing
 
 
-def _uuid(value, code: str) -> uuid.UUID:
+def _uuid(value, code: MarketplaceError) -> uuid.UUID:
     try:
         return uuid.UUID(str(value))
     except (TypeError, ValueError):
@@ -122,7 +122,8 @@ def listing_get_open(*, listing_id) -> Listing:
         NotFound: ``LISTING_NOT_FOUND`` when missing or not open.
     """
     listing = (
-        listing_open_list().filter(public_id=_uuid(listing_id, "LISTING_NOT_FOUND")).first()
+        listing_open_list().filter(public_id=_uuid(listing_id,
+                                                   MarketplaceError.LISTING_NOT_FOUND)).first()
     )
     if listing is None:
         raise NotFound("Listing not found.", code=MarketplaceError.LISTING_NOT_FOUND)
@@ -139,7 +140,7 @@ def listing_get_visible(*, listing_id, user) -> Listing:
         NotFound: ``LISTING_NOT_FOUND`` when missing or not visible to the user.
     """
     marketplace_access_check(user=user)
-    pk = _uuid(listing_id, "LISTING_NOT_FOUND")
+    pk = _uuid(listing_id, MarketplaceError.LISTING_NOT_FOUND)
     listing = (
         Listing.objects.select_related("invoice")
         .filter(public_id=pk)
@@ -171,7 +172,7 @@ def investment_get_for_investor(*, investor, investment_id) -> Investment:
     """
     investment = (
         investment_list_for_investor(investor=investor)
-        .filter(public_id=_uuid(investment_id, "INVESTMENT_NOT_FOUND"))
+        .filter(public_id=_uuid(investment_id, MarketplaceError.INVESTMENT_NOT_FOUND))
         .first()
     )
     if investment is None:

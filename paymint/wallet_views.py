@@ -22,6 +22,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.enums import Role
+from accounts.error_codes import AccountsError
 from accounts.forms import ServiceErrorFormMixin
 from accounts.two_factor import totp_device_for_user
 from accounts.views import role_required
@@ -31,7 +32,7 @@ from settlements.ledger import wallet_balances
 from settlements.services import withdrawal_needs_otp, withdrawal_request
 
 #: Service error codes answered by showing the confirmation page again (with the message).
-_OTP_ERRORS = frozenset({"OTP_REQUIRED", "INVALID_OTP"})
+_OTP_ERRORS = frozenset({AccountsError.OTP_REQUIRED, AccountsError.INVALID_OTP})
 
 
 class WithdrawalForm(ServiceErrorFormMixin, forms.Form):

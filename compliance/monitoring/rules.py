@@ -22,7 +22,7 @@ OUT = "OUT"
 
 CASH_KINDS = (AccountKind.INVESTOR_CASH, AccountKind.SELLER_CASH)
 #: Entry kinds that are not movements of their own (see the module docstring).
-NOT_MOVEMENTS = (EntryKind.WITHDRAWAL_RELEASE, EntryKind.WITHDRAWAL_PAID, EntryKind.REVERSAL)
+NOT_MOVEMENTS = (EntryKind.WITHDRAWAL_RELEASE, EntryKind.WITHDRAWAL_PAID)
 EXTERNAL_KINDS = frozenset({EntryKind.DEPOSIT, EntryKind.WITHDRAWAL_HOLD})
 USER_INITIATED_KINDS = EXTERNAL_KINDS | {EntryKind.FUNDING}
 

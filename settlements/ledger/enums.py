@@ -33,7 +33,6 @@ class EntryKind(models.TextChoices):
     WITHDRAWAL_HOLD = "WITHDRAWAL_HOLD", "Withdrawal requested"
     WITHDRAWAL_PAID = "WITHDRAWAL_PAID", "Withdrawal paid"
     WITHDRAWAL_RELEASE = "WITHDRAWAL_RELEASE", "Withdrawal failed, hold released"
-    REVERSAL = "REVERSAL", "Reversal"
 
 
 class BankEventType(models.TextChoices):
@@ -44,8 +43,10 @@ class BankEventType(models.TextChoices):
 
 
 class BankEventStatus(models.TextChoices):
+    """A stored bank event was applied (a refused event is answered with its error and not
+    stored, so that the bank's retry is applied once it can be)."""
+
     APPLIED = "APPLIED", "Applied"
-    REJECTED = "REJECTED", "Rejected"
 
 
 class WithdrawalStatus(models.TextChoices):
