@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from functools import wraps
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -34,6 +33,7 @@ from paymint.core.throttling import (
     UploadThrottle,
     throttle_view,
 )
+from paymint.core.web import role_required
 
 from .email_verification import email_verification_send, email_verify
 from .enums import KycStatus, Role
@@ -71,27 +71,6 @@ PENDING_SIGN_IN_SECONDS = 300
 RESEND_INTERVAL_SECONDS = 60
 #: The backend a new account is signed in with (axes' backend comes first but signs no one in).
 SIGNUP_BACKEND = "django.contrib.auth.backends.ModelBackend"
-
-
-def role_required(*roles: str) -> Callable:
-    """Require a signed-in user whose ``role`` is one of ``roles`` (403 otherwise)."""
-
-    def decorator(view: Callable) -> Callable:
-        @wraps(view)
-        @login_required
-        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-            if request.user.role not in roles:
-                raise PermissionDenied("This page is not available for your account type.")
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorator
-
-
-def is_htmx(request: HttpRequest) -> bool:
-    """True for requests sent by htmx (until django-htmx's middleware sets ``request.htmx``)."""
-    return request.headers.get("HX-Request") == "true"
 
 
 def _safe_next(request: HttpRequest, default: str = settings.LOGIN_REDIRECT_URL) -> str:

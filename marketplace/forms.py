@@ -6,9 +6,9 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
-from accounts.forms import ServiceErrorFormMixin
 from invoices.enums import DebtorIndustry, RiskGrade
 from paymint.core.money import MINOR_UNITS, quantize_money
+from paymint.core.web import ServiceErrorFormMixin
 
 SORT_CHOICES = [
     ("yield", "Highest yield"),

@@ -27,10 +27,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.enums import Role
 from accounts.selectors import kyc_profile_for_user
-from accounts.views import is_htmx, role_required
 from paymint.core import clock
 from paymint.core.errors import ApplicationError, NotFound, PermissionDenied
 from paymint.core.money import Money
+from paymint.core.web import is_htmx, role_required
 from settlements.ledger import wallet_balances
 
 from .forms import AmountForm, InvestConfirmForm, MarketplaceFilterForm

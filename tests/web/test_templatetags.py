@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from accounts.templatetags.paymint_tags import money, percent, progress_percent
 from paymint.core.money import Money
+from paymint.core.templatetags.paymint_tags import money, percent, progress_percent
 
 
 def test_money_uses_the_currency_minor_unit():
@@ -31,7 +31,7 @@ def test_money_follows_the_users_language():
 
     from django.utils import translation
 
-    from accounts.templatetags.paymint_tags import money
+    from paymint.core.templatetags.paymint_tags import money
 
     with translation.override("de"):
         assert money(Decimal("1234.5"), "EUR") == "1.234,50 EUR"
