@@ -51,10 +51,10 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken, Token
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
-from accounts.error_codes import AccountsError
 from paymint.core.error_codes import CoreError
 from paymint.core.errors import ApplicationError, PermissionDenied
 
+from .error_codes import AccountsError
 from .lockout import account_locked_error, axes_username
 from .models import User
 

@@ -14,9 +14,8 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import Token
 
-from accounts.error_codes import AccountsError
-
 from .auth_tokens import access_token_is_revoked
+from .error_codes import AccountsError
 
 
 class TokenRevoked(exceptions.AuthenticationFailed):

@@ -5,8 +5,9 @@ from __future__ import annotations
 from stdnum import iban as stdnum_iban
 from stdnum.exceptions import ValidationError as StdnumValidationError
 
-from accounts.error_codes import AccountsError
 from paymint.core.errors import ValidationFailed
+
+from .error_codes import AccountsError
 
 
 def iban_validate(value: str) -> str:

@@ -19,10 +19,10 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from accounts.error_codes import AccountsError
 from paymint.core.errors import ValidationFailed
 from paymint.core.outbox import outbox_enqueue_email
 
+from .error_codes import AccountsError
 from .models import User
 
 SALT = "accounts.email-verification"

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 
-from accounts.error_codes import AccountsError
 from paymint.core.errors import Conflict, InvalidTransition, PermissionDenied
 from paymint.core.permissions import require_staff
 
 from .enums import KycKind, KycStatus
+from .error_codes import AccountsError
 from .models import KycApproval, KycProfile, User
 from .services import kyc_approve
 

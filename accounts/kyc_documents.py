@@ -18,12 +18,12 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 
-from accounts.error_codes import AccountsError
 from paymint.core.errors import NotFound, ValidationFailed
 from paymint.core.storage import PrivateFile, is_verified_staff
 from paymint.core.uploads import sniff_binary_type, upload_quota_reserve
 
 from .enums import KycKind
+from .error_codes import AccountsError
 from .models import KYC_DOCUMENT_TYPES, KycDocument, KycProfile, User
 from .services import kyc_submit
 

@@ -25,8 +25,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from accounts.error_codes import AccountsError
 from paymint.core.errors import ApplicationError
+
+from .error_codes import AccountsError
 
 
 def axes_username(request: HttpRequest, credentials: dict | None) -> str | None:

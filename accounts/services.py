@@ -10,7 +10,6 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.error_codes import AccountsError
 from compliance.public import user_has_screening_hold, validate_tax_id
 from paymint.core.crypto import lookup_hash
 from paymint.core.error_codes import CoreError
@@ -21,6 +20,7 @@ from paymint.core.queue import enqueue_on_commit
 from .auth_tokens import user_refresh_tokens_revoke
 from .banking import iban_validate
 from .enums import KYC_TRANSITIONS, KycKind, KycStatus, Role
+from .error_codes import AccountsError
 from .lockout import lockout_clear
 from .models import KycProfile, KycStatusEvent, User
 from .roles import DEFAULT_ROLES, ROLES, role_groups

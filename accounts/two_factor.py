@@ -20,9 +20,9 @@ import qrcode.image.svg
 from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.error_codes import AccountsError
 from paymint.core.errors import PermissionDenied, ValidationFailed
 
+from .error_codes import AccountsError
 from .models import User
 
 DEVICE_NAME = "Authenticator app"

@@ -34,7 +34,6 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.auth_tokens import user_refresh_tokens_revoke
 from accounts.models import KycProfile, User
-from compliance.error_codes import ComplianceError
 from invoices.models import Invoice
 from marketplace.enums import InvestmentStatus
 from marketplace.models import Investment
@@ -51,6 +50,7 @@ from settlements.ledger import (
 from settlements.ledger.models import LedgerAccount
 
 from .audit import audit_event_row, audit_events_about_user, audit_record
+from .error_codes import ComplianceError
 from .models import AccountHold, ComplianceAlert, DataErasureRequest
 
 SCHEMA = "paymint-data-export/1"

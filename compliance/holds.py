@@ -4,10 +4,10 @@ released by :mod:`compliance.screening` (and AML monitoring)."""
 
 from __future__ import annotations
 
-from compliance.error_codes import ComplianceError
 from paymint.core.errors import PermissionDenied
 
 from .enums import AlertKind, AlertStatus
+from .error_codes import ComplianceError
 from .models import AccountHold, ComplianceAlert
 
 
@@ -24,8 +24,9 @@ def require_no_hold(user) -> None:
         PermissionDenied: ``ACCOUNT_ON_HOLD`` (403).
     """
     if user_is_on_hold(user):
-        raise PermissionDenied("Your account is under compliance review.",
-                               code=ComplianceError.ACCOUNT_ON_HOLD)
+        raise PermissionDenied(
+            "Your account is under compliance review.", code=ComplianceError.ACCOUNT_ON_HOLD
+        )
 
 
 #: Holds that come from list screening (KYC approval waits for them; AML holds do not).

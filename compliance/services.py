@@ -5,12 +5,12 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from compliance.error_codes import ComplianceError
 from paymint.core.error_codes import CoreError
 from paymint.core.errors import InvalidTransition, ValidationFailed
 from paymint.core.permissions import require_staff
 
 from .enums import ALERT_TRANSITIONS, AlertStatus
+from .error_codes import ComplianceError
 from .models import AlertNote, ComplianceAlert
 
 #: Escalating an alert to a suspicious activity report and exporting the SAR file: the

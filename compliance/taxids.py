@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from stdnum import get_cc_module
 from stdnum.exceptions import ValidationError as StdnumValidationError
 
-from compliance.error_codes import ComplianceError
 from paymint.core.errors import ValidationFailed
+
+from .error_codes import ComplianceError
 
 EU_COUNTRIES = frozenset(
     [

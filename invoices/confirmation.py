@@ -17,11 +17,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from compliance.public import AlertKind, AlertSeverity, alert_raise
-from invoices.error_codes import InvoicesError
 from paymint.core.errors import ApplicationError, InvalidTransition, PermissionDenied
 from paymint.core.outbox import outbox_enqueue_email
 
 from .enums import InvoiceStatus
+from .error_codes import InvoicesError
 from .models import DebtorConfirmation, Invoice
 from .services import invoice_rescore
 

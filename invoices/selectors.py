@@ -9,11 +9,11 @@ from decimal import Decimal
 from django.conf import settings
 from django.db.models import Avg, Count, Exists, Max, OuterRef, Q, QuerySet, Sum
 
-from invoices.error_codes import InvoicesError
 from paymint.core.errors import NotFound
 from paymint.core.storage import PrivateFile, is_verified_staff
 
 from .enums import InvoiceStatus
+from .error_codes import InvoicesError
 from .fingerprints import PHASH_MAX_DISTANCE, first_page_image, normalize_reference, phash_distance
 from .models import Invoice, InvoiceStatusEvent
 

@@ -14,7 +14,8 @@ import datetime as dt
 from dataclasses import dataclass
 
 from compliance.public import EU_COUNTRIES, InvalidTaxId, detect_tax_id, validate_tax_id
-from invoices.error_codes import InvoicesError
+
+from .error_codes import InvoicesError
 
 REQUIRED_FIELDS = ("invoice_number", "issuer_name", "debtor_name", "currency", "face_value",
                    "due_date")

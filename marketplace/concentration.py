@@ -18,11 +18,11 @@ from django.db.models import F, Sum
 
 from invoices.models import Invoice
 from invoices.selectors import exposure
-from marketplace.error_codes import MarketplaceError
 from paymint.core.db import advisory_xact_lock
 from paymint.core.errors import Conflict
 
 from .enums import InvestmentStatus
+from .error_codes import MarketplaceError
 from .models import Investment
 
 

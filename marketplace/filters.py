@@ -30,8 +30,13 @@ class DaysFilter(django_filters.NumberFilter):
     field_class = forms.IntegerField
 
     def __init__(self, *, lookup_expr: str, **kwargs) -> None:
-        super().__init__(field_name="due_date", lookup_expr=lookup_expr, min_value=0,
-                         max_value=MAX_TENOR_FILTER_DAYS, **kwargs)
+        super().__init__(
+            field_name="due_date",
+            lookup_expr=lookup_expr,
+            min_value=0,
+            max_value=MAX_TENOR_FILTER_DAYS,
+            **kwargs,
+        )
 
     def filter(self, qs, value):
         if value in (None, ""):
@@ -44,19 +49,25 @@ class ListingFilter(django_filters.FilterSet):
     funded), as :func:`marketplace.selectors.listing_search` annotates it."""
 
     grade = django_filters.MultipleChoiceFilter(
-        field_name="invoice__risk_grade", choices=RiskGrade.choices)
-    currency = django_filters.CharFilter(field_name="currency", method="filter_currency",
-                                         max_length=3)
+        field_name="invoice__risk_grade", choices=RiskGrade.choices
+    )
+    currency = django_filters.CharFilter(
+        field_name="currency", method="filter_currency", max_length=3
+    )
     min_tenor = DaysFilter(lookup_expr="gte")
     max_tenor = DaysFilter(lookup_expr="lte")
-    min_amount = django_filters.NumberFilter(field_name="remaining", lookup_expr="gte",
-                                             max_digits=20, decimal_places=2)
-    max_amount = django_filters.NumberFilter(field_name="remaining", lookup_expr="lte",
-                                             max_digits=20, decimal_places=2)
-    min_yield = django_filters.NumberFilter(field_name="discount_rate", lookup_expr="gte",
-                                            max_digits=9, decimal_places=6, min_value=0)
-    industry = django_filters.ChoiceFilter(field_name="invoice__debtor_industry",
-                                           choices=DebtorIndustry.choices)
+    min_amount = django_filters.NumberFilter(
+        field_name="remaining", lookup_expr="gte", max_digits=20, decimal_places=2
+    )
+    max_amount = django_filters.NumberFilter(
+        field_name="remaining", lookup_expr="lte", max_digits=20, decimal_places=2
+    )
+    min_yield = django_filters.NumberFilter(
+        field_name="discount_rate", lookup_expr="gte", max_digits=9, decimal_places=6, min_value=0
+    )
+    industry = django_filters.ChoiceFilter(
+        field_name="invoice__debtor_industry", choices=DebtorIndustry.choices
+    )
 
     class Meta:
         model = Listing

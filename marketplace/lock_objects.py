@@ -15,8 +15,12 @@ def listing_and_invoice_lock(*, listing_id: int) -> tuple[Listing, dict]:
     ``status`` and ``disputed_at`` as read by the locking statement (no second read under the
     lock)."""
     listing = Listing.objects.select_for_update().get(pk=listing_id)
-    state = (Invoice.objects.select_for_update().filter(pk=listing.invoice_id)
-             .values("status", "disputed_at").get())
+    state = (
+        Invoice.objects.select_for_update()
+        .filter(pk=listing.invoice_id)
+        .values("status", "disputed_at")
+        .get()
+    )
     return listing, state
 
 

@@ -11,13 +11,13 @@ from accounts.error_codes import AccountsError
 from accounts.selectors import kyc_is_approved
 from invoices.enums import InvoiceStatus
 from invoices.verification import checks_for_investors
-from marketplace.error_codes import MarketplaceError
 from paymint.core import clock
 from paymint.core.error_codes import CoreError
 from paymint.core.errors import NotFound, PermissionDenied, ValidationFailed
 from paymint.core.permissions import is_active_staff
 from settlements.ledger import investor_invoice_postings
 
+from .error_codes import MarketplaceError
 from .filters import ListingFilter
 from .models import Investment, Listing
 

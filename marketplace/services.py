@@ -39,7 +39,6 @@ from invoices.pricing import (
 )
 from invoices.selectors import invoice_duplicates
 from invoices.services import invoice_transition, raise_double_financing_alerts
-from marketplace.error_codes import MarketplaceError
 from paymint.core import clock
 from paymint.core.db import update_columns
 from paymint.core.errors import ApplicationError, Conflict, PermissionDenied, ValidationFailed
@@ -59,6 +58,7 @@ from .concentration import (
     lock_listing_concentration,
 )
 from .enums import InvestmentStatus
+from .error_codes import MarketplaceError
 from .lock_objects import listing_and_invoice_lock, listing_lock
 from .models import Investment, Listing
 from .signals import advance_disbursed

@@ -25,8 +25,16 @@ ROOT = Path(__file__).resolve().parent.parent
 #: The units whose dependencies are counted (paymint.core first: it must import none).
 UNITS = ("paymint.core", "accounts", "invoices", "marketplace", "settlements", "compliance")
 #: Application code: every package whose imports are measured.
-APP_PACKAGES = ("paymint", "accounts", "invoices", "marketplace", "settlements", "compliance",
-                "demo", "devtools")
+APP_PACKAGES = (
+    "paymint",
+    "accounts",
+    "invoices",
+    "marketplace",
+    "settlements",
+    "compliance",
+    "demo",
+    "devtools",
+)
 
 
 @dataclass(frozen=True)
@@ -82,8 +90,17 @@ def _file_sites(path: Path, root: Path) -> list[ImportSite]:
             inner = in_function or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef)
             if isinstance(child, ast.Import):
                 for alias in child.names:
-                    sites.append(ImportSite(rel, child.lineno, module, alias.name, (),
-                                            in_function, _comment(lines, child.lineno)))
+                    sites.append(
+                        ImportSite(
+                            rel,
+                            child.lineno,
+                            module,
+                            alias.name,
+                            (),
+                            in_function,
+                            _comment(lines, child.lineno),
+                        )
+                    )
             elif isinstance(child, ast.ImportFrom):
                 if child.level:
                     base = module.split(".") if is_package else module.split(".")[:-1]
@@ -91,9 +108,17 @@ def _file_sites(path: Path, root: Path) -> list[ImportSite]:
                     target = ".".join(base + ([child.module] if child.module else []))
                 else:
                     target = child.module or ""
-                sites.append(ImportSite(rel, child.lineno, module, target,
-                                        tuple(a.name for a in child.names), in_function,
-                                        _comment(lines, child.lineno)))
+                sites.append(
+                    ImportSite(
+                        rel,
+                        child.lineno,
+                        module,
+                        target,
+                        tuple(a.name for a in child.names),
+                        in_function,
+                        _comment(lines, child.lineno),
+                    )
+                )
             visit(child, inner)
 
     visit(ast.parse(source), False)
@@ -126,8 +151,10 @@ def private_imports(sites: list[ImportSite] | None = None) -> list[tuple[ImportS
         (site, name)
         for site in (sites or import_sites())
         for name in site.names
-        if name.startswith("_") and not name.startswith("__")
-        and site.target.split(".")[0] in APP_PACKAGES and site.target != site.module
+        if name.startswith("_")
+        and not name.startswith("__")
+        and site.target.split(".")[0] in APP_PACKAGES
+        and site.target != site.module
     ]
 
 
@@ -138,8 +165,11 @@ def layers(config: Path = ROOT / ".importlinter") -> list[list[str]]:
     parser = configparser.ConfigParser()
     parser.read(config)
     text = parser["importlinter:contract:layers"]["layers"]
-    return [[name.strip() for name in line.replace("|", ":").split(":") if name.strip()]
-            for line in text.splitlines() if line.strip()]
+    return [
+        [name.strip() for name in line.replace("|", ":").split(":") if name.strip()]
+        for line in text.splitlines()
+        if line.strip()
+    ]
 
 
 def layer_of(module: str, stack: list[list[str]]) -> int | None:
@@ -148,7 +178,8 @@ def layer_of(module: str, stack: list[list[str]]) -> int | None:
     for index, names in enumerate(stack):
         for name in names:
             if (module == name or module.startswith(name + ".")) and (
-                    best is None or len(name) > best[1]):
+                best is None or len(name) > best[1]
+            ):
                 best = (index, len(name))
     return best[0] if best else None
 
@@ -167,10 +198,11 @@ def layer_figures(sites: list[ImportSite]) -> None:
             if index < source:
                 upward.append(f"{site.path}:{site.line} -> {target}")
             break
-    names = [" : ".join(layer) if len(layer) < 3 else f"{layer[0]} : ... ({len(layer)})"
-             for layer in stack]
-    print(f"dependencies between the {len(stack)} layers of .importlinter: {len(pairs)} "
-          f"(top = 0)")
+    names = [
+        " : ".join(layer) if len(layer) < 3 else f"{layer[0]} : ... ({len(layer)})"
+        for layer in stack
+    ]
+    print(f"dependencies between the {len(stack)} layers of .importlinter: {len(pairs)} (top = 0)")
     for index, name in enumerate(names):
         below = sorted(t for s, t in pairs if s == index)
         print(f"  {index} {name[:60]:60} -> {', '.join(map(str, below)) or '-'}")
@@ -190,16 +222,20 @@ def main(argv: list[str]) -> None:
     print(f"one-way dependencies between units: {len(pairs)} of {possible}")
     for unit in UNITS:
         print(f"  {unit:13} -> {', '.join(sorted(edges[unit])) or '-'}")
-    print(f"pairs depending on each other both ways: {len(both)} of "
-          f"{len(list(itertools.combinations(UNITS, 2)))}")
+    print(
+        f"pairs depending on each other both ways: {len(both)} of "
+        f"{len(list(itertools.combinations(UNITS, 2)))}"
+    )
     for a, b in both:
         print(f"  {a} <-> {b}")
     local = function_local_imports(sites)
     print(f"function-local imports: {len(local)}")
     if "-v" in argv:
         for site in local:
-            print(f"  {site.path}:{site.line} {site.target} {','.join(site.names)}"
-                  f"  # {site.why or '(no comment)'}")
+            print(
+                f"  {site.path}:{site.line} {site.target} {','.join(site.names)}"
+                f"  # {site.why or '(no comment)'}"
+            )
     private = private_imports(sites)
     print(f"private names imported from another module: {len(private)}")
     for site, name in private:

@@ -14,8 +14,8 @@ from rest_framework.views import APIView
 from paymint.core.api import paginated
 from paymint.core.errors import ValidationFailed
 from paymint.core.throttling import WebhookThrottle
-from settlements.error_codes import SettlementsError
 
+from .error_codes import SettlementsError
 from .ledger import wallet_balances, wallet_entries, withdrawal_list_for_user
 from .services import bank_event_apply, withdrawal_request
 from .webhooks import verify_signature

@@ -20,6 +20,7 @@ def on_advance_disbursed(sender, *, invoice, investments, **kwargs) -> None:
 
 
 def connect() -> None:
-    advance_disbursed.connect(on_advance_disbursed,
-                              dispatch_uid="settlements.chain_on_disbursement")
+    advance_disbursed.connect(
+        on_advance_disbursed, dispatch_uid="settlements.chain_on_disbursement"
+    )
     register_scrape_source("database", ledger_metric_families)

@@ -11,7 +11,8 @@ import hmac
 import time
 
 from paymint.core.errors import ApplicationError
-from settlements.error_codes import SettlementsError
+
+from .error_codes import SettlementsError
 
 
 class WebhookRejected(ApplicationError):

@@ -14,8 +14,15 @@ from drf_spectacular.generators import SchemaGenerator
 from paymint.core.error_catalog import declared_codes, error_code_enums, operation_codes
 
 ROOT = Path(__file__).resolve().parent.parent
-APP_PACKAGES = ("paymint", "accounts", "invoices", "marketplace", "settlements", "compliance",
-                "demo")
+APP_PACKAGES = (
+    "paymint",
+    "accounts",
+    "invoices",
+    "marketplace",
+    "settlements",
+    "compliance",
+    "demo",
+)
 #: Document-reading outcomes recorded on the invoice (``extraction_error_code``), not answers
 #: of the API: the pure extraction pipeline keeps its own codes.
 NOT_ERROR_CODES = {"invoices/extraction/errors.py"}
@@ -45,8 +52,7 @@ def test_every_code_is_an_enum_member_never_a_bare_string():
                 values = [kw.value for kw in node.keywords if kw.arg in ("code", "error_code")]
             elif isinstance(node, ast.Assign | ast.AnnAssign):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                if any(isinstance(t, ast.Name) and t.id in ("code", "error_code")
-                       for t in targets):
+                if any(isinstance(t, ast.Name) and t.id in ("code", "error_code") for t in targets):
                     values = [node.value]
             values += [node] if isinstance(node, ast.Constant) and node.value in members else []
             for value in values:
@@ -74,8 +80,12 @@ def test_every_declared_code_is_raised_somewhere():
         for node in ast.walk(tree):
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
                 named.add((node.value.id, node.attr))
-    unused = [f"{enum}.{name}" for enum, members in declared_codes().items()
-              for name in members if (enum, name) not in named]
+    unused = [
+        f"{enum}.{name}"
+        for enum, members in declared_codes().items()
+        for name in members
+        if (enum, name) not in named
+    ]
     assert unused == []
 
 
@@ -103,14 +113,20 @@ def test_every_operation_lists_the_codes_it_can_raise(schema):
             expected[str(code.http_status)].append(str(code))
         assert listed == dict(sorted(expected.items())), (method, path)
         for status, codes in listed.items():
-            assert f"Codes: {', '.join(codes)}." in \
-                schema["paths"][path][method]["responses"][status]["description"]
+            assert (
+                f"Codes: {', '.join(codes)}."
+                in schema["paths"][path][method]["responses"][status]["description"]
+            )
 
 
 def test_the_codes_of_funding_submission_webhooks_and_withdrawals(schema):
     funding = operation(schema, "post", "marketplace/{listing_id}/investments")
-    assert {"INSUFFICIENT_FUNDS", "LISTING_EXPIRED", "AMOUNT_EXCEEDS_REMAINING",
-            "INVESTOR_CONCENTRATION_LIMIT"} <= set(funding["409"])
+    assert {
+        "INSUFFICIENT_FUNDS",
+        "LISTING_EXPIRED",
+        "AMOUNT_EXCEEDS_REMAINING",
+        "INVESTOR_CONCENTRATION_LIMIT",
+    } <= set(funding["409"])
     assert {"ACCOUNT_ON_HOLD", "KYC_NOT_APPROVED", "NOT_AN_INVESTOR"} <= set(funding["403"])
     assert funding["422"] == ["IDEMPOTENCY_KEY_REUSED"]
     submit = operation(schema, "post", "invoices/{invoice_id}/submit")

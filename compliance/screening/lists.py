@@ -14,9 +14,9 @@ from defusedxml import DefusedXmlException, ElementTree
 from django.db import transaction
 from django.utils import timezone
 
-from compliance.error_codes import ComplianceError
 from paymint.core.errors import ValidationFailed
 
+from ..error_codes import ComplianceError
 from ..models import SanctionedParty
 
 # --- List parsing ---------------------------------------------------------------------------

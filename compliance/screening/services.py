@@ -14,11 +14,11 @@ from django.utils import timezone
 from rapidfuzz import fuzz, process
 
 from accounts.models import KycProfile
-from compliance.error_codes import ComplianceError
 from paymint.core.errors import PermissionDenied, ValidationFailed
 from paymint.core.permissions import is_active_staff, require_staff
 
 from ..enums import AlertKind, AlertSeverity, AlertStatus
+from ..error_codes import ComplianceError
 from ..models import AccountHold, AlertNote, ComplianceAlert, SanctionedParty
 from ..services import alert_raise
 from .matching import match_threshold, name_tokens, phonetic_key, tokens_score

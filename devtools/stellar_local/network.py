@@ -53,9 +53,14 @@ def local_gateway(*, horizon_url: str, network_passphrase: str) -> HorizonGatewa
     :func:`reset_local_ledger`."""
     fresh = _local_ledger is None
     ledger = local_ledger()
-    gateway = HorizonGateway(horizon_url=horizon_url, network_passphrase=network_passphrase,
-                             client=LocalHorizonClient(ledger), ledger=ledger)
+    gateway = HorizonGateway(
+        horizon_url=horizon_url,
+        network_passphrase=network_passphrase,
+        client=LocalHorizonClient(ledger),
+        ledger=ledger,
+    )
     if fresh:
-        local_platform_bootstrap(ledger, gateway,
-                                 currencies=tuple(settings.STELLAR_STABLECOIN_CODES))
+        local_platform_bootstrap(
+            ledger, gateway, currencies=tuple(settings.STELLAR_STABLECOIN_CODES)
+        )
     return gateway

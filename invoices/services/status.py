@@ -7,12 +7,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from compliance.public import AlertKind, AlertSeverity, alert_raise
-from invoices.error_codes import InvoicesError
 from paymint.core.error_codes import CoreError
 from paymint.core.errors import InvalidTransition, ValidationFailed
 from paymint.core.permissions import require_staff
 
 from ..enums import INVOICE_TRANSITIONS, InvoiceStatus
+from ..error_codes import InvoicesError
 from ..models import Invoice, InvoiceStatusEvent
 
 

@@ -15,13 +15,13 @@ from django.db import transaction
 from accounts.enums import Role
 from accounts.error_codes import AccountsError
 from accounts.selectors import kyc_is_approved
-from invoices.error_codes import InvoicesError
 from paymint.core.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from paymint.core.money import MINOR_UNITS, quantize_money
 from paymint.core.queue import enqueue_on_commit
 from paymint.core.uploads import upload_quota_reserve
 
 from ..enums import EDITABLE_STATUSES, EXTRACTED_TO_MODEL, DebtorIndustry, InvoiceStatus
+from ..error_codes import InvoicesError
 from ..extraction import (
     FIELD_NAMES,
     ExtractionError,

@@ -37,13 +37,24 @@ from .error_codes import CoreError, ErrorCode
 
 #: Codes the API framework itself may answer any operation with (paymint.core.api).
 FRAMEWORK_CODES = {
-    "GET": (CoreError.NOT_AUTHENTICATED, CoreError.AUTHENTICATION_FAILED,
-            CoreError.PERMISSION_DENIED, CoreError.NOT_FOUND, CoreError.VALIDATION_ERROR,
-            CoreError.RATE_LIMITED),
-    "WRITE": (CoreError.NOT_AUTHENTICATED, CoreError.AUTHENTICATION_FAILED,
-              CoreError.PERMISSION_DENIED, CoreError.NOT_FOUND, CoreError.VALIDATION_ERROR,
-              CoreError.MALFORMED_REQUEST, CoreError.UNSUPPORTED_MEDIA_TYPE,
-              CoreError.RATE_LIMITED),
+    "GET": (
+        CoreError.NOT_AUTHENTICATED,
+        CoreError.AUTHENTICATION_FAILED,
+        CoreError.PERMISSION_DENIED,
+        CoreError.NOT_FOUND,
+        CoreError.VALIDATION_ERROR,
+        CoreError.RATE_LIMITED,
+    ),
+    "WRITE": (
+        CoreError.NOT_AUTHENTICATED,
+        CoreError.AUTHENTICATION_FAILED,
+        CoreError.PERMISSION_DENIED,
+        CoreError.NOT_FOUND,
+        CoreError.VALIDATION_ERROR,
+        CoreError.MALFORMED_REQUEST,
+        CoreError.UNSUPPORTED_MEDIA_TYPE,
+        CoreError.RATE_LIMITED,
+    ),
 }
 HANDLERS = ("get", "post", "put", "patch", "delete")
 
@@ -110,7 +121,8 @@ class _Index:
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     module.imports[alias.asname or alias.name.split(".")[0]] = (
-                        alias.name if alias.asname else alias.name.split(".")[0])
+                        alias.name if alias.asname else alias.name.split(".")[0]
+                    )
             elif isinstance(node, ast.ImportFrom):
                 if node.level:
                     base = module.name.split(".")
@@ -158,7 +170,8 @@ def _index() -> _Index:
 def _application_packages() -> tuple[str, ...]:
     root = Path(settings.BASE_DIR)
     return tuple(
-        config.name for config in apps.get_app_configs()
+        config.name
+        for config in apps.get_app_configs()
         if Path(config.path).is_relative_to(root) and config.name != "paymint.core"
     ) + ("paymint",)
 
@@ -178,9 +191,12 @@ def _class_code(index: _Index, qualified: str, seen: frozenset = frozenset()) ->
         return None
     module = index.modules[index.owner[qualified]]
     for statement in node.body:
-        if (isinstance(statement, ast.Assign) and len(statement.targets) == 1
-                and isinstance(statement.targets[0], ast.Name)
-                and statement.targets[0].id in ("code", "error_code")):
+        if (
+            isinstance(statement, ast.Assign)
+            and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Name)
+            and statement.targets[0].id in ("code", "error_code")
+        ):
             return _member(statement.value, module)
     for base in node.bases:
         name = _dotted(base)

@@ -16,8 +16,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from rest_framework.response import Response
 
-from paymint.core.error_codes import CoreError
-
+from .error_codes import CoreError
 from .errors import ApplicationError
 from .models import IdempotencyRecord
 

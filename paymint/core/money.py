@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
 from typing import TypeVar
 
-from paymint.core.error_codes import CoreError
-
+from .error_codes import CoreError
 from .errors import ValidationFailed
 
 #: The single rounding rule for money: round half to even ("banker's rounding", IEEE 754 and

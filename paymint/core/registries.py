@@ -15,8 +15,9 @@ from __future__ import annotations
 UPLOAD_SOURCES: list[tuple[str, str, str, str]] = []
 
 
-def register_upload_source(model: str, *, user_field: str, size_field: str,
-                           time_field: str) -> None:
+def register_upload_source(
+    model: str, *, user_field: str, size_field: str, time_field: str
+) -> None:
     """Count the rows of ``model`` (``"app_label.Model"``) in every user's upload quota: one
     file per row, of ``size_field`` bytes, uploaded by ``user_field`` at ``time_field``."""
     source = (model, user_field, size_field, time_field)

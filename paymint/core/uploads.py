@@ -20,8 +20,7 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from paymint.core.error_codes import CoreError
-
+from .error_codes import CoreError
 from .errors import ApplicationError
 from .registries import UPLOAD_SOURCES
 

@@ -30,11 +30,17 @@ class LedgerAccount(PublicModel):
     kind = models.CharField(max_length=32, choices=AccountKind.choices)
     currency = models.CharField(max_length=3)
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="ledger_accounts",
     )
     invoice = models.ForeignKey(
-        "invoices.Invoice", null=True, blank=True, on_delete=models.PROTECT,
+        "invoices.Invoice",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="ledger_accounts",
     )
     may_go_negative = models.BooleanField(default=False)
@@ -63,7 +69,10 @@ class JournalEntry(PublicModel):
     effective_date = models.DateField()
     description = models.CharField(max_length=300)
     invoice = models.ForeignKey(
-        "invoices.Invoice", null=True, blank=True, on_delete=models.PROTECT,
+        "invoices.Invoice",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="journal_entries",
     )
     actor = models.ForeignKey(
@@ -144,8 +153,9 @@ class Withdrawal(PublicModel):
     status = models.CharField(
         max_length=10, choices=WithdrawalStatus.choices, default=WithdrawalStatus.REQUESTED
     )
-    reference = models.CharField(max_length=20, unique=True, default=new_withdrawal_reference,
-                                 editable=False)
+    reference = models.CharField(
+        max_length=20, unique=True, default=new_withdrawal_reference, editable=False
+    )
     idempotency_key = models.CharField(max_length=255, blank=True)
     request_fingerprint = models.CharField(max_length=64, blank=True)
     failure_reason = models.CharField(max_length=300, blank=True)
@@ -158,7 +168,8 @@ class Withdrawal(PublicModel):
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="withdrawal_amount_positive"),
             models.UniqueConstraint(
-                fields=["user", "idempotency_key"], condition=~Q(idempotency_key=""),
+                fields=["user", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
                 name="withdrawal_unique_idempotency_key",
             ),
         ]

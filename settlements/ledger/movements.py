@@ -47,13 +47,20 @@ def funding_accounts(*, investor, invoice, currency: str) -> FundingAccounts:
     """The existing accounts a funding of ``invoice`` by ``investor`` posts on, in one query;
     none is created or locked (read before the locks, so that a refused funding leaves
     nothing behind)."""
-    cash_key = account_key(AccountKind.INVESTOR_CASH, currency, owner_id=investor.pk,
-                           invoice_id=None)
-    escrow_key = account_key(AccountKind.INVOICE_ESCROW, currency, owner_id=None,
-                             invoice_id=invoice.pk)
+    cash_key = account_key(
+        AccountKind.INVESTOR_CASH, currency, owner_id=investor.pk, invoice_id=None
+    )
+    escrow_key = account_key(
+        AccountKind.INVOICE_ESCROW, currency, owner_id=None, invoice_id=invoice.pk
+    )
     found = ledger_accounts_by_key([cash_key, escrow_key])
-    return FundingAccounts(investor=investor, invoice=invoice, currency=currency,
-                           cash=found.get(cash_key), escrow=found.get(escrow_key))
+    return FundingAccounts(
+        investor=investor,
+        invoice=invoice,
+        currency=currency,
+        cash=found.get(cash_key),
+        escrow=found.get(escrow_key),
+    )
 
 
 def funding_accounts_lock(accounts: FundingAccounts, *, fills: bool) -> FundingAccounts:
@@ -63,17 +70,20 @@ def funding_accounts_lock(accounts: FundingAccounts, *, fills: bool) -> FundingA
     investor's concentration check relies on) and, when the funding ``fills`` the listing and
     so disburses in the same transaction, the escrow the disbursement debits."""
     if accounts.cash is None:
-        accounts.cash = ledger_account(AccountKind.INVESTOR_CASH, accounts.currency,
-                                       owner=accounts.investor)
+        accounts.cash = ledger_account(
+            AccountKind.INVESTOR_CASH, accounts.currency, owner=accounts.investor
+        )
     if accounts.escrow is None:
-        accounts.escrow = ledger_account(AccountKind.INVOICE_ESCROW, accounts.currency,
-                                         invoice=accounts.invoice)
+        accounts.escrow = ledger_account(
+            AccountKind.INVOICE_ESCROW, accounts.currency, invoice=accounts.invoice
+        )
     lock_accounts([accounts.cash, accounts.escrow] if fills else [accounts.cash])
     return accounts
 
 
-def funding_post(*, accounts: FundingAccounts, amount: Decimal, idempotency_key: str,
-                 effective_date: dt.date) -> JournalEntry:
+def funding_post(
+    *, accounts: FundingAccounts, amount: Decimal, idempotency_key: str, effective_date: dt.date
+) -> JournalEntry:
     """Investor cash -> invoice escrow, ``amount`` in the accounts' currency (locked by
     :func:`funding_accounts_lock`). Idempotent per investor and ``idempotency_key`` (an
     empty key: a new entry).
@@ -84,11 +94,14 @@ def funding_post(*, accounts: FundingAccounts, amount: Decimal, idempotency_key:
     investor, invoice = accounts.investor, accounts.invoice
     return ledger_post(
         kind=EntryKind.FUNDING,
-        idempotency_key=(f"funding:{investor.pk}:{idempotency_key}" if idempotency_key
-                         else f"funding:{uuid4()}"),
+        idempotency_key=(
+            f"funding:{investor.pk}:{idempotency_key}" if idempotency_key else f"funding:{uuid4()}"
+        ),
         currency=accounts.currency,
-        legs=[Leg(accounts.cash, -amount, "investment"),
-              Leg(accounts.escrow, amount, "investment")],
+        legs=[
+            Leg(accounts.cash, -amount, "investment"),
+            Leg(accounts.escrow, amount, "investment"),
+        ],
         effective_date=effective_date,
         description=f"Funding of invoice {invoice.invoice_number}",
         invoice=invoice,
@@ -96,8 +109,9 @@ def funding_post(*, accounts: FundingAccounts, amount: Decimal, idempotency_key:
     )
 
 
-def disbursement_post(*, invoice, currency: str, amount: Decimal, platform_fee: Decimal,
-                      effective_date: dt.date) -> JournalEntry:
+def disbursement_post(
+    *, invoice, currency: str, amount: Decimal, platform_fee: Decimal, effective_date: dt.date
+) -> JournalEntry:
     """Pay the advance: invoice escrow ``-amount`` -> seller cash ``amount - platform_fee`` +
     platform fee revenue ``platform_fee``. Once per invoice. The escrow is the only account
     debited (held already by a filling funding's or the expiry's lock batch); the seller's
@@ -120,8 +134,15 @@ def disbursement_post(*, invoice, currency: str, amount: Decimal, platform_fee: 
     )
 
 
-def refund_post(*, invoice, currency: str, total: Decimal, refunds: list[tuple[int, Decimal]],
-                reference: str, effective_date: dt.date) -> JournalEntry:
+def refund_post(
+    *,
+    invoice,
+    currency: str,
+    total: Decimal,
+    refunds: list[tuple[int, Decimal]],
+    reference: str,
+    effective_date: dt.date,
+) -> JournalEntry:
     """Give a cancelled listing's money back: invoice escrow -> each investor's cash, one
     entry: ``total`` (what the escrow holds) out, ``refunds`` (``(investor id, amount)`` in
     investment order) in; ``reference``, the listing's public id, makes the entry once per
@@ -133,9 +154,12 @@ def refund_post(*, invoice, currency: str, total: Decimal, refunds: list[tuple[i
     escrow = ledger_account(AccountKind.INVOICE_ESCROW, currency, invoice=invoice)
     legs = [Leg(escrow, -total, "listing cancelled")]
     cash_accounts = ledger_accounts_for_owners(
-        AccountKind.INVESTOR_CASH, currency, [investor_id for investor_id, _ in refunds])
-    legs += [Leg(cash_accounts[investor_id], amount, "refund: listing cancelled")
-             for investor_id, amount in refunds]
+        AccountKind.INVESTOR_CASH, currency, [investor_id for investor_id, _ in refunds]
+    )
+    legs += [
+        Leg(cash_accounts[investor_id], amount, "refund: listing cancelled")
+        for investor_id, amount in refunds
+    ]
     return ledger_post(
         kind=EntryKind.REFUND,
         idempotency_key=f"refund:{reference}",

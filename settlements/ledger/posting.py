@@ -41,9 +41,9 @@ from paymint.core.errors import ApplicationError
 from paymint.core.idempotency import IdempotencyKeyReused
 from paymint.core.money import MONEY_ROUNDING, minor_unit
 from paymint.core.queue import enqueue_on_commit
-from settlements.ledger.error_codes import LedgerError
 
 from .enums import MAY_GO_NEGATIVE, AccountKind, EntryKind
+from .error_codes import LedgerError
 from .models import JournalEntry, LedgerAccount, Posting
 
 

@@ -49,8 +49,13 @@ def account_balances_table() -> list[dict]:
         .order_by("currency", "kind", "id")
     )
     return [
-        {"key": a.key, "kind": a.kind, "currency": a.currency,
-         "owner": a.owner.email if a.owner else "", "balance": exact_sum(a.balance)}
+        {
+            "key": a.key,
+            "kind": a.kind,
+            "currency": a.currency,
+            "owner": a.owner.email if a.owner else "",
+            "balance": exact_sum(a.balance),
+        }
         for a in rows
     ]
 

@@ -18,7 +18,6 @@ from paymint.core.errors import (
     ValidationFailed,
 )
 from paymint.core.money import MINOR_UNITS, parse_money_amount
-from settlements.error_codes import SettlementsError
 
 from ..enums import (
     WITHDRAWAL_TRANSITIONS,
@@ -28,6 +27,7 @@ from ..enums import (
     EntryKind,
     WithdrawalStatus,
 )
+from ..error_codes import SettlementsError
 from ..ledger.posting import Leg, ledger_account, ledger_post, platform_account
 from ..ledger.selectors import cash_account_kind
 from ..models import BankEvent, Withdrawal

@@ -27,9 +27,9 @@ from paymint.core.db import update_columns
 from paymint.core.errors import ApplicationError
 from paymint.core.money import quantize_money
 from paymint.core.queue import enqueue_on_commit
-from settlements.error_codes import SettlementsError
 
 from ..enums import AccountKind, EntryKind, SettlementSource, SettlementStatus
+from ..error_codes import SettlementsError
 from ..ledger.posting import (
     STORAGE_QUANTUM,
     Leg,

@@ -31,8 +31,8 @@ from stellar_sdk.sep.stellar_web_authentication import (
 from stellar_sdk.xdr import TransactionEnvelope
 
 from paymint.core.errors import Conflict, PermissionDenied, ValidationFailed
-from settlements.error_codes import SettlementsError
 
+from ..error_codes import SettlementsError
 from ..models import StellarAccount
 from .gateway import HorizonGateway, get_gateway, platform_keys
 
