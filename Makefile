@@ -39,9 +39,12 @@ test: setup
 	@DJANGO_SETTINGS_MODULE=paymint.settings.test $(PY) -W ignore::RuntimeWarning manage.py makemigrations --check --dry-run -v 0
 	@$(VENV)/bin/pytest -q -p no:cacheprovider
 
+# Style (ruff) and the architecture: the import contracts of docs/architecture.md
+# (.importlinter; also run by tests/test_architecture.py).
 lint: venv
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/lint-imports --no-cache .importlinter
 
 # Security checks: bandit (config in pyproject.toml) and Django's deployment checklist on the
 # production settings, with dummy values for the secrets production.py requires. Also run by

@@ -13,8 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from compliance.admin_history import AuditHistoryMixin
-from compliance.audit import audit_record
+from compliance.public import AuditHistoryMixin, audit_record
 from paymint.core.admin import ReadOnlyInline
 from paymint.core.errors import ApplicationError
 

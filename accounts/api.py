@@ -153,7 +153,7 @@ class KycSubmitApi(IdempotentWriteMixin, APIView):
         description="Sends the profile for review. The documents its kind requires must be "
         "uploaded first (`me/kyc/documents`: IDENTITY for investors, COMPANY_REGISTRATION for "
         "sellers) and the email address confirmed - the same rules as the web onboarding. "
-        "Errors: 400 `DOCUMENTS_REQUIRED`, `INVALID_TAX_ID`, `INVALID_IBAN`, "
+        "Errors: 400 `DOCUMENT_REQUIRED`, `INVALID_TAX_ID`, `INVALID_IBAN`, "
         "`INVALID_DATE_OF_BIRTH`, `NOT_AN_INDIVIDUAL`, `VALIDATION_ERROR`; 403 "
         "`EMAIL_NOT_VERIFIED`, `NOT_AN_APPLICANT`; 409 `KYC_ALREADY_SUBMITTED`.",
     )

@@ -1,6 +1,8 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
+from paymint.core.registries import register_private_file_kind, register_upload_source
+
 
 class AccountsConfig(AppConfig):
     name = "accounts"
@@ -17,7 +19,11 @@ class AccountsConfig(AppConfig):
         # - flushing the database (TransactionTestCase, ``manage.py flush``) wipes the groups
         #   and replays post_migrate, not the data migrations.
         # ``migrate`` therefore always leaves the groups with exactly the permissions of ROLES.
-        from .roles import roles_post_migrate
+        from .roles import roles_post_migrate  # why: roles.py imports models
+
+        register_upload_source("accounts.KycDocument", user_field="uploaded_by",
+                               size_field="size", time_field="uploaded_at")
+        register_private_file_kind("kyc", "accounts.kyc_documents.kyc_document_file_for_viewer")
 
         post_migrate.connect(roles_post_migrate, sender=self,
                              dispatch_uid="accounts.roles.roles_post_migrate")

@@ -50,6 +50,7 @@ from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from paymint.core.errors import ApplicationError, PermissionDenied
 
+from .error_codes import AccountsError
 from .models import User
 
 logger = logging.getLogger(__name__)
@@ -74,14 +75,16 @@ def _parse_refresh(raw: str) -> _SignedRefreshToken:
     try:
         return _SignedRefreshToken(raw)
     except ExpiredTokenError:
-        raise _token_error("TOKEN_EXPIRED", "The refresh token has expired; sign in again.") \
+        raise _token_error(AccountsError.TOKEN_EXPIRED,
+                           "The refresh token has expired; sign in again.") \
             from None
     except TokenError:
-        raise _token_error("TOKEN_INVALID", "The refresh token is not valid.") from None
+        raise _token_error(AccountsError.TOKEN_INVALID, "The refresh token is not valid.") from None
 
 
 def _revoked() -> ApplicationError:
-    return _token_error("TOKEN_REVOKED", "The refresh token was already used or revoked; "
+    return _token_error(AccountsError.TOKEN_REVOKED,
+                        "The refresh token was already used or revoked; "
                         "sign in again.")
 
 
@@ -113,7 +116,8 @@ def refresh_token_rotate(*, raw: str) -> dict[str, str]:
             **{jwt_settings.USER_ID_FIELD: token.get(jwt_settings.USER_ID_CLAIM)}
         ).first()
         if user is None or not jwt_settings.USER_AUTHENTICATION_RULE(user):
-            raise _token_error("TOKEN_INVALID", "The account of this token is disabled.")
+            raise _token_error(AccountsError.TOKEN_INVALID,
+                               "The account of this token is disabled.")
         if (jwt_settings.CHECK_REVOKE_TOKEN and token.get(jwt_settings.REVOKE_TOKEN_CLAIM)
                 != get_md5_hash_password(user.password)):
             raise _revoked()  # issued before the password changed
@@ -136,7 +140,7 @@ def refresh_token_revoke(*, user: User, raw: str) -> None:
     owner = str(token.get(jwt_settings.USER_ID_CLAIM, ""))
     if owner != str(getattr(user, jwt_settings.USER_ID_FIELD)):
         raise PermissionDenied("This refresh token belongs to another account.",
-                               code="TOKEN_NOT_OWNED")
+                               code=AccountsError.TOKEN_NOT_OWNED)
     with transaction.atomic():
         outstanding, _ = token.outstand()
         BlacklistedToken.objects.get_or_create(token=outstanding)
@@ -196,7 +200,7 @@ def access_token_revoke(*, user: User, token: Token, now: float | None = None) -
     owner = str(token.get(jwt_settings.USER_ID_CLAIM, ""))
     if owner != str(getattr(user, jwt_settings.USER_ID_FIELD)):
         raise PermissionDenied("This access token belongs to another account.",
-                               code="TOKEN_NOT_OWNED")
+                               code=AccountsError.TOKEN_NOT_OWNED)
     now = time.time() if now is None else now
     ttl = int(token["exp"]) - math.floor(now) + _leeway_seconds() + 1
     if ttl <= 1:

@@ -15,6 +15,7 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import Token
 
 from .auth_tokens import access_token_is_revoked
+from .error_codes import AccountsError
 
 
 class TokenRevoked(exceptions.AuthenticationFailed):
@@ -22,7 +23,7 @@ class TokenRevoked(exceptions.AuthenticationFailed):
     that DRF adds ``WWW-Authenticate``; ``error_code`` is the code the API answers with
     (:func:`paymint.core.api.exception_handler`)."""
 
-    error_code = "TOKEN_REVOKED"
+    error_code = AccountsError.TOKEN_REVOKED
     default_detail = "This access token was revoked (logged out); sign in again."
     default_code = "token_revoked"
 

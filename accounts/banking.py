@@ -7,6 +7,8 @@ from stdnum.exceptions import ValidationError as StdnumValidationError
 
 from paymint.core.errors import ValidationFailed
 
+from .error_codes import AccountsError
+
 
 def iban_validate(value: str) -> str:
     """``value`` as a compact, upper-case IBAN (``DE89370400440532013000``); ``""`` for blank.
@@ -23,7 +25,7 @@ def iban_validate(value: str) -> str:
     except StdnumValidationError:
         message = "This is not a valid IBAN (check the country code, length and check digits)."
         raise ValidationFailed(
-            message, code="INVALID_IBAN", fields={"bank_account_iban": [message]}
+            message, code=AccountsError.INVALID_IBAN, fields={"bank_account_iban": [message]}
         ) from None
 
 

@@ -25,6 +25,7 @@ from django.utils import timezone
 from paymint.core.errors import ApplicationError, Conflict, ValidationFailed
 from paymint.core.outbox import outbox_enqueue_email
 
+from .error_codes import AccountsError
 from .models import User
 
 SALT = "accounts.email-verification"
@@ -75,7 +76,9 @@ def email_verification_resend(*, user: User, link_for: Callable[[str], str]) -> 
         ApplicationError: ``VERIFICATION_RESEND_TOO_SOON`` (429).
     """
     if user.email_verified_at is not None:
-        raise Conflict("Your email address is already confirmed.", code="EMAIL_ALREADY_VERIFIED")
+        raise Conflict(
+            "Your email address is already confirmed.", code=AccountsError.EMAIL_ALREADY_VERIFIED
+        )
     try:
         first = cache.add(f"email-verification-sent:{user.pk}", 1, RESEND_INTERVAL_SECONDS)
     except Exception:  # noqa: BLE001 - fail open, see the docstring
@@ -83,7 +86,7 @@ def email_verification_resend(*, user: User, link_for: Callable[[str], str]) -> 
     if not first:
         raise ApplicationError(
             "We just sent you an email; please wait a minute before asking again.",
-            code="VERIFICATION_RESEND_TOO_SOON", http_status=429,
+            code=AccountsError.VERIFICATION_RESEND_TOO_SOON,
         )
     return email_verification_send(user=user, link_for=link_for)
 
@@ -101,7 +104,7 @@ def email_verify(*, token: str) -> User:
     except signing.SignatureExpired:
         raise ValidationFailed(
             "This confirmation link has expired. Sign in and ask for a new one.",
-            code="VERIFICATION_LINK_EXPIRED",
+            code=AccountsError.VERIFICATION_LINK_EXPIRED,
         ) from None
     except signing.BadSignature:
         raise _invalid() from None
@@ -124,5 +127,5 @@ def email_verify(*, token: str) -> User:
 def _invalid() -> ValidationFailed:
     return ValidationFailed(
         "This confirmation link is not valid. Sign in and ask for a new one.",
-        code="VERIFICATION_LINK_INVALID",
+        code=AccountsError.VERIFICATION_LINK_INVALID,
     )

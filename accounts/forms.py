@@ -1,9 +1,8 @@
 """Dashboard forms for sign-in, sign-up and KYC/KYB onboarding.
 
 Forms only check the shape of the input; the rules (password strength, tax id checksums, allowed
-status moves) are the services'. :class:`ServiceErrorFormMixin` puts an
-:class:`~paymint.core.errors.ApplicationError` raised by a service back on the form: each of its
-``fields`` messages next to the matching field, the rest as non-field errors.
+status moves) are the services', whose errors go back on the form with
+:class:`paymint.core.web.ServiceErrorFormMixin`.
 """
 
 from __future__ import annotations
@@ -17,28 +16,13 @@ from django.contrib.auth.forms import (
     SetPasswordForm,
 )
 
-from paymint.core.errors import ApplicationError
+from paymint.core.web import ServiceErrorFormMixin
 
 from .auth_tokens import user_refresh_tokens_revoke
 from .enums import Role
 from .links import password_reset_link_for
 from .password_reset import password_reset_request
 from .services import user_password_set
-
-
-class ServiceErrorFormMixin:
-    """Mix into a form to show a service's :class:`ApplicationError` on it."""
-
-    #: Service field name -> form field name, where they differ.
-    service_field_map: dict[str, str] = {}
-
-    def add_application_error(self, exc: ApplicationError) -> None:
-        for name, messages in (exc.fields or {}).items():
-            target = self.service_field_map.get(name, name)
-            for message in messages:
-                self.add_error(target if target in self.fields else None, message)
-        # The service's headline message (with its stable code) goes on top of the form.
-        self.add_error(None, forms.ValidationError(exc.message, code=exc.code))
 
 
 class EmailAuthenticationForm(AuthenticationForm):

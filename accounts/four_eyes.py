@@ -19,6 +19,7 @@ from paymint.core.errors import Conflict, InvalidTransition, PermissionDenied
 from paymint.core.permissions import require_staff
 
 from .enums import KycKind, KycStatus
+from .error_codes import AccountsError
 from .models import KycApproval, KycProfile, User
 from .services import kyc_approve
 
@@ -60,7 +61,8 @@ def kyc_approve_with_four_eyes(
         locked = KycProfile.objects.select_for_update().get(pk=profile.pk)
         if locked.status != KycStatus.PENDING_REVIEW:
             raise InvalidTransition(
-                f"Cannot approve a {locked.status} profile.", code="INVALID_KYC_TRANSITION"
+                f"Cannot approve a {locked.status} profile.",
+                code=AccountsError.INVALID_KYC_TRANSITION
             )
         if not kyc_requires_four_eyes(locked):
             approved = kyc_approve(profile=locked, reviewer=reviewer, reason=reason)
@@ -73,7 +75,7 @@ def kyc_approve_with_four_eyes(
         if any(a.reviewer_id == reviewer.pk for a in earlier):
             raise Conflict(
                 "You already approved this profile; a second, different reviewer must approve.",
-                code="FOUR_EYES_SAME_REVIEWER",
+                code=AccountsError.FOUR_EYES_SAME_REVIEWER,
             )
         KycApproval.objects.create(
             profile=locked, reviewer=reviewer, submitted_at=locked.submitted_at, reason=reason

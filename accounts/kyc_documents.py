@@ -19,12 +19,12 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import QuerySet
 
-from invoices.extraction.pipeline import sniff_content_type
 from paymint.core.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from paymint.core.storage import PrivateFile, is_verified_staff
-from paymint.core.uploads import upload_quota_reserve
+from paymint.core.uploads import sniff_binary_type, upload_quota_reserve
 
 from .enums import KYC_REQUIRED_DOCUMENTS, KycDocumentKind, KycKind, KycStatus, Role
+from .error_codes import AccountsError
 from .models import KYC_DOCUMENT_TYPES, KycDocument, KycProfile, User
 from .services import kyc_profile_draft_get_or_create, kyc_submit
 
@@ -39,22 +39,23 @@ def kyc_document_read(*, uploaded_file) -> tuple[bytes, str]:
     limit = settings.KYC_DOCUMENT_MAX_BYTES
     if uploaded_file.size is not None and uploaded_file.size > limit:
         raise _document_error(
-            f"The file is larger than {limit // (1024 * 1024)} MB.", "DOCUMENT_TOO_LARGE"
+            f"The file is larger than {limit // (1024 * 1024)} MB.",
+            AccountsError.DOCUMENT_TOO_LARGE,
         )
     uploaded_file.seek(0)
     data = uploaded_file.read(limit + 1)
     if len(data) > limit:
         raise _document_error(
-            f"The file is larger than {limit // (1024 * 1024)} MB.", "DOCUMENT_TOO_LARGE"
+            f"The file is larger than {limit // (1024 * 1024)} MB.",
+            AccountsError.DOCUMENT_TOO_LARGE,
         )
     if not data:
-        raise _document_error("The file is empty.", "DOCUMENT_EMPTY")
-    try:
-        content_type = sniff_content_type(data)
-    except Exception:  # UnsupportedFileType (and anything the sniffer chokes on)
-        content_type = ""
+        raise _document_error("The file is empty.", AccountsError.DOCUMENT_EMPTY)
+    content_type = sniff_binary_type(data)
     if content_type not in KYC_DOCUMENT_TYPES:
-        raise _document_error("Upload a PDF, PNG or JPEG file.", "UNSUPPORTED_DOCUMENT_TYPE")
+        raise _document_error(
+            "Upload a PDF, PNG or JPEG file.", AccountsError.UNSUPPORTED_DOCUMENT_TYPE
+        )
     return data, content_type
 
 
@@ -75,16 +76,18 @@ def kyc_document_upload(*, user: User, kind: str, uploaded_file) -> KycDocument:
             quota (:mod:`paymint.core.uploads`); nothing is written.
     """
     if user.role not in (Role.SELLER, Role.INVESTOR):
-        raise PermissionDenied("Only sellers and investors go through KYC/KYB.",
-                               code="NOT_AN_APPLICANT")
+        raise PermissionDenied(
+            "Only sellers and investors go through KYC/KYB.", code=AccountsError.NOT_AN_APPLICANT
+        )
     if user.email_verified_at is None:
         raise PermissionDenied(
             "Please confirm your email address before you send documents.",
-            code="EMAIL_NOT_VERIFIED",
+            code=AccountsError.EMAIL_NOT_VERIFIED,
         )
     if kind not in KycDocumentKind.values:
         raise ValidationFailed(
-            "Choose what the document is.", code="INVALID_DOCUMENT_KIND",
+            "Choose what the document is.",
+            code=AccountsError.INVALID_DOCUMENT_KIND,
             fields={"kind": [f"One of {', '.join(KycDocumentKind.values)}."]},
         )
     data, content_type = kyc_document_read(uploaded_file=uploaded_file)
@@ -93,7 +96,7 @@ def kyc_document_upload(*, user: User, kind: str, uploaded_file) -> KycDocument:
         if profile.status not in (KycStatus.DRAFT, KycStatus.REJECTED):
             raise InvalidTransition(
                 f"The profile is {profile.get_status_display().lower()} and cannot be changed.",
-                code="KYC_ALREADY_SUBMITTED",
+                code=AccountsError.KYC_ALREADY_SUBMITTED,
             )
         upload_quota_reserve(user=user, size=len(data))
         document = KycDocument(
@@ -138,16 +141,22 @@ def kyc_submit_with_document(
 
     Raises:
         ValidationFailed: the errors of :func:`kyc_document_read` before anything is written,
-            ``DOCUMENTS_REQUIRED`` and the other errors of :func:`kyc_submit`.
+            ``DOCUMENT_REQUIRED`` and the other errors of :func:`kyc_submit`.
         UploadQuotaExceeded: ``UPLOAD_QUOTA_EXCEEDED`` (429); nothing is written.
     """
     with transaction.atomic():
         if document is not None:
-            kyc_document_upload(user=user, kind=kyc_onboarding_document_kind(user=user),
-                                uploaded_file=document)
+            kyc_document_upload(
+                user=user, kind=kyc_onboarding_document_kind(user=user), uploaded_file=document
+            )
         profile = kyc_submit(
-            user=user, legal_name=legal_name, country=country, tax_id=tax_id, address=address,
-            date_of_birth=date_of_birth, identity_document_number=identity_document_number,
+            user=user,
+            legal_name=legal_name,
+            country=country,
+            tax_id=tax_id,
+            address=address,
+            date_of_birth=date_of_birth,
+            identity_document_number=identity_document_number,
             bank_account_iban=bank_account_iban,
         )
         if profile.kind == KycKind.KYC and profile.declared_investment != declared_investment:
@@ -171,13 +180,13 @@ def kyc_document_get_for_viewer(*, user: User, document_id) -> KycDocument:
     try:
         pk = uuid.UUID(str(document_id))
     except ValueError:
-        raise NotFound("Document not found.", code="DOCUMENT_NOT_FOUND") from None
+        raise NotFound("Document not found.", code=AccountsError.DOCUMENT_NOT_FOUND) from None
     documents = KycDocument.objects.select_related("profile").filter(public_id=pk)
     if not is_verified_staff(user, "accounts.view_kycdocument"):
         documents = documents.filter(profile__user=user)
     document = documents.first()
     if document is None:
-        raise NotFound("Document not found.", code="DOCUMENT_NOT_FOUND")
+        raise NotFound("Document not found.", code=AccountsError.DOCUMENT_NOT_FOUND)
     return document
 
 

@@ -27,6 +27,8 @@ from django.utils import timezone
 
 from paymint.core.errors import ApplicationError
 
+from .error_codes import AccountsError
+
 
 def axes_username(request: HttpRequest, credentials: dict | None) -> str | None:
     """``AXES_USERNAME_CALLABLE``: the email being signed in with, lower-cased (sign-in is
@@ -58,7 +60,7 @@ def account_locked_error() -> ApplicationError:
     return ApplicationError(
         f"Too many failed sign-in attempts. Signing in to this account from your address is "
         f"locked for {minutes} minutes.",
-        code="ACCOUNT_LOCKED",
+        code=AccountsError.ACCOUNT_LOCKED,
         http_status=429,
     )
 

@@ -12,6 +12,7 @@ from django.db import models
 from paymint.core.fields import EncryptedCharField, EncryptedDateField
 from paymint.core.models import PublicModel, TimeStampedModel
 
+from .banking import iban_mask
 from .enums import KycDocumentKind, KycKind, KycStatus, Role
 
 #: Content types accepted for KYC/KYB documents (sniffed from the bytes).
@@ -161,8 +162,6 @@ class KycProfile(TimeStampedModel):
     @property
     def bank_account_masked(self) -> str:
         """The payout IBAN as shown in the admin and dashboards: ``DE89 **** 3000``."""
-        from .banking import iban_mask
-
         return iban_mask(self.bank_account_iban)
 
 

@@ -25,6 +25,7 @@ from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from paymint.core.errors import ValidationFailed
 from paymint.core.outbox import outbox_enqueue_email
 
+from .error_codes import AccountsError
 from .models import User
 from .services import user_password_set
 
@@ -52,8 +53,12 @@ def password_reset_request(*, email: str, link_for: Callable[[str], str]) -> Non
     subject = render_to_string("accounts/email/password_reset_subject.txt").strip()
     digest = hashlib.sha256(token.encode()).hexdigest()[:32]
     with transaction.atomic():
-        outbox_enqueue_email(dedupe_key=f"password-reset:{user.pk}:{digest}",
-                             recipient=user.email, subject=subject, body=body)
+        outbox_enqueue_email(
+            dedupe_key=f"password-reset:{user.pk}:{digest}",
+            recipient=user.email,
+            subject=subject,
+            body=body,
+        )
 
 
 def password_reset_user(*, token: str) -> User:
@@ -71,7 +76,8 @@ def password_reset_user(*, token: str) -> User:
     if user is None or not default_token_generator.check_token(user, secret):
         raise ValidationFailed(
             "This reset link is not valid any more. Ask for a new one.",
-            code="RESET_LINK_INVALID", fields={"token": ["Invalid or expired."]},
+            code=AccountsError.RESET_LINK_INVALID,
+            fields={"token": ["Invalid or expired."]},
         )
     return user
 

@@ -33,6 +33,8 @@ The groups are created and kept in sync by :func:`roles_sync`, run after every `
 
 from __future__ import annotations
 
+from django.apps import apps as global_apps
+from django.contrib.auth.management import create_permissions
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
@@ -141,9 +143,6 @@ def roles_install(*, using: str = "default") -> dict[str, Group]:
     :func:`roles_sync`. For a database whose permissions may not exist yet: during
     ``post_migrate`` (Django's own receiver may not have reached the apps after ``accounts``)
     or after a flush that skipped ``post_migrate``."""
-    from django.apps import apps as global_apps
-    from django.contrib.auth.management import create_permissions
-
     labels = {name.split(".", 1)[0] for names in ROLES.values() for name in names}
     for label in sorted(labels):
         create_permissions(global_apps.get_app_config(label), verbosity=0, using=using)

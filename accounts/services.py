@@ -11,10 +11,12 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from compliance.taxids import validate_tax_id
+from compliance.public import user_has_screening_hold, validate_tax_id
 from paymint.core.crypto import lookup_hash
+from paymint.core.error_codes import CoreError
 from paymint.core.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
 from paymint.core.permissions import require_staff
+from paymint.core.queue import enqueue_on_commit
 
 from .auth_tokens import user_refresh_tokens_revoke
 from .banking import iban_validate
@@ -27,6 +29,7 @@ from .enums import (
     KycStatus,
     Role,
 )
+from .error_codes import AccountsError
 from .lockout import lockout_clear
 from .models import KycProfile, KycStatusEvent, User
 from .roles import DEFAULT_ROLES, ROLES, role_groups
@@ -41,7 +44,9 @@ def user_register(*, email: str, password: str, role: str) -> User:
     """
     if role not in (Role.SELLER, Role.INVESTOR):
         raise ValidationFailed(
-            "Role must be SELLER or INVESTOR.", code="INVALID_ROLE", fields={"role": ["Invalid."]}
+            "Role must be SELLER or INVESTOR.",
+            code=AccountsError.INVALID_ROLE,
+            fields={"role": ["Invalid."]},
         )
     email = User.objects.normalize_email(email).lower()
     candidate = User(email=email, username=email, role=role)
@@ -49,7 +54,9 @@ def user_register(*, email: str, password: str, role: str) -> User:
         validate_password(password, user=candidate)
     except DjangoValidationError as exc:
         raise ValidationFailed(
-            "The password is too weak.", code="WEAK_PASSWORD", fields={"password": exc.messages}
+            "The password is too weak.",
+            code=AccountsError.WEAK_PASSWORD,
+            fields={"password": exc.messages},
         ) from exc
     try:
         with transaction.atomic():
@@ -57,13 +64,12 @@ def user_register(*, email: str, password: str, role: str) -> User:
     except IntegrityError:
         raise Conflict(
             "An account with this email already exists.",
-            code="EMAIL_TAKEN",
+            code=AccountsError.EMAIL_TAKEN,
             fields={"email": ["Already registered."]},
         ) from None
 
 
-def user_sign_up(*, email: str, password: str, role: str, link_for: Callable[[str], str]
-                 ) -> User:
+def user_sign_up(*, email: str, password: str, role: str, link_for: Callable[[str], str]) -> User:
     """Sign-up from the dashboard or the API: :func:`user_register`, then the email address
     confirmation link (:func:`accounts.email_verification.email_verification_send`, through the
     outbox after commit), in one transaction.
@@ -89,12 +95,18 @@ def user_profile_update(*, user: User, **changes: str) -> User:
     """
     unknown = sorted(set(changes) - set(USER_EDITABLE_FIELDS))
     if unknown:
-        raise ValidationFailed("These fields cannot be changed here.", code="FIELD_NOT_EDITABLE",
-                               fields={name: ["Not editable."] for name in unknown})
+        raise ValidationFailed(
+            "These fields cannot be changed here.",
+            code=AccountsError.FIELD_NOT_EDITABLE,
+            fields={name: ["Not editable."] for name in unknown},
+        )
     languages = {code for code, _ in settings.LANGUAGES}
     if "language" in changes and changes["language"] not in languages:
-        raise ValidationFailed("Choose a supported language.", code="INVALID_LANGUAGE",
-                               fields={"language": [f"One of {', '.join(sorted(languages))}."]})
+        raise ValidationFailed(
+            "Choose a supported language.",
+            code=AccountsError.INVALID_LANGUAGE,
+            fields={"language": [f"One of {', '.join(sorted(languages))}."]},
+        )
     if not changes:
         return user
     for name, value in changes.items():
@@ -103,9 +115,7 @@ def user_profile_update(*, user: User, **changes: str) -> User:
     return user
 
 
-def staff_user_create(
-    *, email: str, password: str, roles: Iterable[str] = DEFAULT_ROLES
-) -> User:
+def staff_user_create(*, email: str, password: str, roles: Iterable[str] = DEFAULT_ROLES) -> User:
     """Create a back-office staff account (admin access, two-factor required there) with the
     given roles (:data:`accounts.roles.ROLES`: ``operations``, ``compliance``,
     ``senior_management``). Used by ops tooling and the demo; never reachable from sign-up.
@@ -123,27 +133,34 @@ def staff_user_create(
     unknown = [role for role in roles if role not in ROLES]
     if unknown or not roles:
         raise ValidationFailed(
-            f"Unknown role(s): {', '.join(unknown) or 'none given'}; "
-            f"use {', '.join(ROLES)}.",
-            code="UNKNOWN_ROLE",
+            f"Unknown role(s): {', '.join(unknown) or 'none given'}; use {', '.join(ROLES)}.",
+            code=AccountsError.UNKNOWN_ROLE,
             fields={"roles": [f"Choose from {', '.join(ROLES)}."]},
         )
     email = User.objects.normalize_email(email).lower()
     try:
         validate_password(password, user=User(email=email, username=email))
     except DjangoValidationError as exc:
-        raise ValidationFailed("The password is too weak.", code="WEAK_PASSWORD",
-                               fields={"password": exc.messages}) from exc
+        raise ValidationFailed(
+            "The password is too weak.",
+            code=AccountsError.WEAK_PASSWORD,
+            fields={"password": exc.messages},
+        ) from exc
     try:
         with transaction.atomic():
             user = User.objects.create_user(
-                email=email, password=password, role=Role.STAFF, is_staff=True,
+                email=email,
+                password=password,
+                role=Role.STAFF,
+                is_staff=True,
                 is_superuser=False,
             )
             user.groups.set(role_groups(roles))
             return user
     except IntegrityError:
-        raise Conflict("An account with this email already exists.", code="EMAIL_TAKEN") from None
+        raise Conflict(
+            "An account with this email already exists.", code=AccountsError.EMAIL_TAKEN
+        ) from None
 
 
 def user_password_set(*, user: User, password: str, via_reset: bool = False) -> int:
@@ -165,8 +182,11 @@ def user_password_set(*, user: User, password: str, via_reset: bool = False) -> 
     try:
         validate_password(password, user=user)
     except DjangoValidationError as exc:
-        raise ValidationFailed("The password is too weak.", code="WEAK_PASSWORD",
-                               fields={"password": exc.messages}) from exc
+        raise ValidationFailed(
+            "The password is too weak.",
+            code=AccountsError.WEAK_PASSWORD,
+            fields={"password": exc.messages},
+        ) from exc
     with transaction.atomic():
         user.set_password(password)
         user.save(update_fields=["password"])
@@ -204,16 +224,17 @@ def kyc_submit(
         ValidationFailed: missing legal name or country; ``INVALID_IBAN``;
             ``INVALID_DATE_OF_BIRTH`` (in the future or under 18); ``NOT_AN_INDIVIDUAL``
             (date of birth or identity document number on a KYB profile);
-            ``DOCUMENTS_REQUIRED`` (nothing is written).
+            ``DOCUMENT_REQUIRED`` (nothing is written).
         InvalidTransition: the profile is already approved or pending review.
     """
     if user.role not in (Role.SELLER, Role.INVESTOR):
-        raise PermissionDenied("Only sellers and investors go through KYC/KYB.",
-                               code="NOT_AN_APPLICANT")
+        raise PermissionDenied(
+            "Only sellers and investors go through KYC/KYB.", code=AccountsError.NOT_AN_APPLICANT
+        )
     if user.email_verified_at is None:
         raise PermissionDenied(
             "Please confirm your email address before you send your details.",
-            code="EMAIL_NOT_VERIFIED",
+            code=AccountsError.EMAIL_NOT_VERIFIED,
         )
     errors: dict[str, list[str]] = {}
     if not legal_name.strip():
@@ -224,21 +245,31 @@ def kyc_submit(
     identity_document_number = (identity_document_number or "").strip()
     if kind == KycKind.KYB and (date_of_birth is not None or identity_document_number):
         message = "Only individuals (investors) give a date of birth or identity document."
-        raise ValidationFailed(message, code="NOT_AN_INDIVIDUAL", fields={
-            name: [message] for name, value in (("date_of_birth", date_of_birth),
-                                                ("identity_document_number",
-                                                 identity_document_number)) if value})
+        raise ValidationFailed(
+            message,
+            code=AccountsError.NOT_AN_INDIVIDUAL,
+            fields={
+                name: [message]
+                for name, value in (
+                    ("date_of_birth", date_of_birth),
+                    ("identity_document_number", identity_document_number),
+                )
+                if value
+            },
+        )
     if date_of_birth is not None:
         today = timezone.localdate()
-        age = today.year - date_of_birth.year - (
-            (today.month, today.day) < (date_of_birth.month, date_of_birth.day)
+        age = (
+            today.year
+            - date_of_birth.year
+            - ((today.month, today.day) < (date_of_birth.month, date_of_birth.day))
         )
         if date_of_birth >= today:
             errors["date_of_birth"] = ["The date of birth must be in the past."]
         elif age < 18:
             errors["date_of_birth"] = ["You must be at least 18 years old."]
     if errors:
-        code = "INVALID_DATE_OF_BIRTH" if list(errors) == ["date_of_birth"] else None
+        code = AccountsError.INVALID_DATE_OF_BIRTH if list(errors) == ["date_of_birth"] else None
         raise ValidationFailed("Please correct the highlighted fields.", code=code, fields=errors)
     iban = iban_validate(bank_account_iban)
     tax = validate_tax_id(tax_id, country)
@@ -247,14 +278,15 @@ def kyc_submit(
         if profile.status not in (KycStatus.DRAFT, KycStatus.REJECTED):
             raise InvalidTransition(
                 f"The profile is {profile.get_status_display().lower()} and cannot be changed.",
-                code="KYC_ALREADY_SUBMITTED",
+                code=AccountsError.KYC_ALREADY_SUBMITTED,
             )
         on_file = set(profile.documents.values_list("kind", flat=True))
         missing = sorted(KYC_REQUIRED_DOCUMENTS[profile.kind] - on_file)
         if missing:
             labels = ", ".join(KycDocumentKind(kind).label.lower() for kind in missing)
             raise ValidationFailed(
-                f"Upload your {labels} first.", code="DOCUMENTS_REQUIRED",
+                f"Upload your {labels} first.",
+                code=AccountsError.DOCUMENT_REQUIRED,
                 fields={"document": [f"Required: {', '.join(missing)}."]},
             )
         profile.legal_name = legal_name.strip()
@@ -267,18 +299,24 @@ def kyc_submit(
         profile.identity_document_number = identity_document_number
         profile.bank_account_iban = iban
         profile.save(
-            update_fields=["legal_name", "country", "tax_id", "tax_id_hash", "tax_id_scheme",
-                           "address", "date_of_birth", "identity_document_number",
-                           "bank_account_iban", "updated_at"]
+            update_fields=[
+                "legal_name",
+                "country",
+                "tax_id",
+                "tax_id_hash",
+                "tax_id_scheme",
+                "address",
+                "date_of_birth",
+                "identity_document_number",
+                "bank_account_iban",
+                "updated_at",
+            ]
         )
         profile = kyc_transition(
             profile=profile, to_status=KycStatus.PENDING_REVIEW, actor=user, reason="submitted"
         )
         # Sanctions/PEP screening of the applicant, after commit (a hit holds the account).
-        from compliance.tasks import screen_user_task
-
-        user_id = user.pk
-        transaction.on_commit(lambda: screen_user_task.delay(user_id))
+        enqueue_on_commit("compliance.tasks.screen_user_task", user.pk)
         return profile
 
 
@@ -292,8 +330,9 @@ def kyc_profile_draft_get_or_create(*, user: User) -> KycProfile:
     return profile
 
 
-def kyc_transition(*, profile: KycProfile, to_status: str, actor: User | None, reason: str = ""
-                   ) -> KycProfile:
+def kyc_transition(
+    *, profile: KycProfile, to_status: str, actor: User | None, reason: str = ""
+) -> KycProfile:
     """The only writer of ``KycProfile.status``: locks the row, checks the move against
     :data:`accounts.enums.KYC_TRANSITIONS`, records a :class:`KycStatusEvent`.
 
@@ -305,7 +344,7 @@ def kyc_transition(*, profile: KycProfile, to_status: str, actor: User | None, r
         if to_status not in KYC_TRANSITIONS[locked.status]:
             raise InvalidTransition(
                 f"Cannot move a {locked.status} profile to {to_status}.",
-                code="INVALID_KYC_TRANSITION",
+                code=AccountsError.INVALID_KYC_TRANSITION,
             )
         from_status = locked.status
         now = timezone.now()
@@ -324,7 +363,10 @@ def kyc_transition(*, profile: KycProfile, to_status: str, actor: User | None, r
             fields += ["decided_at", "decided_by", "decision_reason"]
         locked.save(update_fields=fields)
         KycStatusEvent.objects.create(
-            profile=locked, from_status=from_status, to_status=to_status, actor=actor,
+            profile=locked,
+            from_status=from_status,
+            to_status=to_status,
+            actor=actor,
             reason=reason,
         )
     profile.refresh_from_db()
@@ -332,8 +374,11 @@ def kyc_transition(*, profile: KycProfile, to_status: str, actor: User | None, r
 
 
 def _require_reviewer(reviewer: User, profile: KycProfile) -> None:
-    require_staff(reviewer, "Only operations staff can decide on KYC/KYB.",
-                  permission="accounts.change_kycprofile")
+    require_staff(
+        reviewer,
+        "Only operations staff can decide on KYC/KYB.",
+        permission="accounts.change_kycprofile",
+    )
     if reviewer.pk == profile.user_id:
         raise PermissionDenied("Staff cannot review their own profile.")
 
@@ -348,16 +393,17 @@ def kyc_approve(*, profile: KycProfile, reviewer: User, reason: str = "") -> Kyc
             diligence and senior-management approval - or rejects, first).
         InvalidTransition: the profile is not pending review.
     """
-    from compliance.screening import user_has_screening_hold
-
     _require_reviewer(reviewer, profile)
     if user_has_screening_hold(user_id=profile.user_id):
         raise Conflict(
             "A sanctions or PEP screening hit on this applicant is unresolved: review the "
-            "alert and release the hold before approving.", code="SANCTIONS_HOLD_OPEN",
+            "alert and release the hold before approving.",
+            code=AccountsError.SANCTIONS_HOLD_OPEN,
         )
     return kyc_transition(
-        profile=profile, to_status=KycStatus.APPROVED, actor=reviewer,
+        profile=profile,
+        to_status=KycStatus.APPROVED,
+        actor=reviewer,
         reason=reason.strip() or "Approved",
     )
 
@@ -371,7 +417,8 @@ def kyc_reject(*, profile: KycProfile, reviewer: User, reason: str) -> KycProfil
     """
     if not reason.strip():
         raise ValidationFailed(
-            "A reason is required to reject.", code="REASON_REQUIRED",
+            "A reason is required to reject.",
+            code=CoreError.REASON_REQUIRED,
             fields={"reason": ["Required."]},
         )
     _require_reviewer(reviewer, profile)

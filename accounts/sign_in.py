@@ -39,9 +39,11 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
+from paymint.core.error_codes import CoreError
 from paymint.core.errors import ApplicationError, ValidationFailed
 
 from .auth_tokens import token_pair_issue
+from .error_codes import AccountsError, SignInError
 from .lockout import account_locked_error
 from .models import SignInChallenge, User
 from .two_factor import totp_device_for_user, totp_verify
@@ -117,8 +119,7 @@ def sign_in_complete(
     )
     raise ApplicationError(
         "Enter the 6-digit code from your authenticator app to finish signing in.",
-        code="OTP_REQUIRED",
-        http_status=401,
+        code=SignInError.OTP_REQUIRED,
         extra={"mfa_token": raw},
     )
 
@@ -143,19 +144,17 @@ def token_pair_obtain(*, request: HttpRequest, email: str, password: str) -> dic
             raise account_locked_error()
         raise ApplicationError(
             "No active account found with the given credentials.",
-            code="AUTHENTICATION_FAILED", http_status=401,
+            code=CoreError.AUTHENTICATION_FAILED,
         )
     if not jwt_settings.USER_AUTHENTICATION_RULE(user):
-        raise ApplicationError("This account is disabled.", code="AUTHENTICATION_FAILED",
-                               http_status=401)
+        raise ApplicationError("This account is disabled.", code=CoreError.AUTHENTICATION_FAILED)
     return sign_in_complete(request=request, user=user, method=SignInChallenge.Method.PASSWORD)
 
 
 def _challenge_invalid() -> ApplicationError:
     return ApplicationError(
         "This sign-in has expired or was already used. Sign in again.",
-        code="MFA_TOKEN_INVALID",
-        http_status=401,
+        code=SignInError.MFA_TOKEN_INVALID,
         fields={"mfa_token": ["Sign in again."]},
     )
 
@@ -194,14 +193,14 @@ def sign_in_second_factor(*, request: HttpRequest, mfa_token: str, code: str) ->
         except ApplicationError as exc:
             # Not raised inside the block: the counts must commit.
             error = exc
-            if exc.code == "INVALID_OTP":
+            if exc.code == AccountsError.INVALID_OTP:
                 challenge.failed_attempts += 1
                 challenge.save(update_fields=["failed_attempts", "updated_at"])
         else:
             challenge.consumed_at = now
             challenge.save(update_fields=["consumed_at", "updated_at"])
     if error is not None:
-        if error.code == "INVALID_OTP":
+        if error.code == AccountsError.INVALID_OTP:
             error.fields = {"code": ["Invalid code."]}
         raise error
     sign_in_succeeded(request=request, user=user)

@@ -22,6 +22,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from paymint.core.errors import PermissionDenied, ValidationFailed
 
+from .error_codes import AccountsError
 from .models import User
 
 DEVICE_NAME = "Authenticator app"
@@ -43,7 +44,7 @@ def totp_enrolment_start(*, user: User) -> TOTPDevice:
         User.objects.select_for_update().get(pk=user.pk)
         if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
             raise ValidationFailed(
-                "Two-factor sign-in is already on.", code="TWO_FACTOR_ALREADY_ON"
+                "Two-factor sign-in is already on.", code=AccountsError.TWO_FACTOR_ALREADY_ON
             )
         device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
         if device is None:
@@ -61,7 +62,7 @@ def totp_enrolment_confirm(*, user: User, token: str) -> TOTPDevice:
     with transaction.atomic():
         device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).first()
         if device is None:
-            raise ValidationFailed("Start the set-up again.", code="NO_PENDING_DEVICE")
+            raise ValidationFailed("Start the set-up again.", code=AccountsError.NO_PENDING_DEVICE)
         # The throttling counter a failure increments must commit: raise after the block.
         valid = device.verify_token(_clean(token))
         if valid:
@@ -98,20 +99,21 @@ def totp_step_up(*, user: User, code: str, action: str) -> TOTPDevice:
     if totp_device_for_user(user=user) is None:
         raise PermissionDenied(
             f"To {action}, first turn on two-factor sign-in with an authenticator app.",
-            code="TWO_FACTOR_SETUP_REQUIRED",
+            code=AccountsError.TWO_FACTOR_SETUP_REQUIRED,
             fields={"otp_code": ["Set up two-factor sign-in first."]},
         )
     if not _clean(code):
         raise ValidationFailed(
             f"To {action}, enter the 6-digit code from your authenticator app.",
-            code="OTP_REQUIRED",
+            code=AccountsError.OTP_REQUIRED,
             fields={"otp_code": ["Enter the code from your authenticator app."]},
         )
     try:
         return totp_verify(user=user, token=code)
     except ValidationFailed as exc:
-        raise ValidationFailed(exc.message, code=exc.code,
-                               fields={"otp_code": ["Invalid code."]}) from None
+        raise ValidationFailed(
+            exc.message, code=exc.code, fields={"otp_code": ["Invalid code."]}
+        ) from None
 
 
 def totp_disable(*, user: User, password: str, token: str) -> None:
@@ -125,13 +127,18 @@ def totp_disable(*, user: User, password: str, token: str) -> None:
     """
     if user.is_staff:
         raise PermissionDenied(
-            "Staff accounts must keep two-factor sign-in.", code="TWO_FACTOR_REQUIRED"
+            "Staff accounts must keep two-factor sign-in.", code=AccountsError.TWO_FACTOR_REQUIRED
         )
     if not user.check_password(password or ""):
-        raise ValidationFailed("The password is not right.", code="WRONG_PASSWORD",
-                               fields={"password": ["Wrong password."]})
+        raise ValidationFailed(
+            "The password is not right.",
+            code=AccountsError.WRONG_PASSWORD,
+            fields={"password": ["Wrong password."]},
+        )
     if totp_device_for_user(user=user) is None:
-        raise ValidationFailed("Two-factor sign-in is not on.", code="TWO_FACTOR_NOT_ON")
+        raise ValidationFailed(
+            "Two-factor sign-in is not on.", code=AccountsError.TWO_FACTOR_NOT_ON
+        )
     totp_verify(user=user, token=token)
     TOTPDevice.objects.filter(user=user).delete()
 
@@ -140,8 +147,11 @@ def totp_status(*, user: User) -> dict[str, bool]:
     """``{"enabled": a confirmed device exists, "pending": an enrolment awaits its first
     code, "required": the user must have it (staff)}``."""
     confirmed = set(TOTPDevice.objects.filter(user=user).values_list("confirmed", flat=True))
-    return {"enabled": True in confirmed, "pending": False in confirmed and True not in confirmed,
-            "required": bool(user.is_staff)}
+    return {
+        "enabled": True in confirmed,
+        "pending": False in confirmed and True not in confirmed,
+        "required": bool(user.is_staff),
+    }
 
 
 def totp_qr_svg(device: TOTPDevice) -> str:
@@ -173,6 +183,6 @@ def _clean(token: str) -> str:
 def _invalid_code() -> ValidationFailed:
     return ValidationFailed(
         "That code is not valid. Check your authenticator app's time and try again.",
-        code="INVALID_OTP",
+        code=AccountsError.INVALID_OTP,
         fields={"token": ["Invalid code."]},
     )

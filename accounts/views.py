@@ -7,8 +7,6 @@ Views validate input with a form, call one service and render; service errors
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from functools import wraps
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -24,7 +22,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_otp import login as otp_login
 
-from compliance.audit import audit_record
+from compliance.public import audit_record
 from paymint.core.errors import ApplicationError, NotFound
 from paymint.core.storage import private_file_redirect
 from paymint.core.throttling import (
@@ -33,9 +31,11 @@ from paymint.core.throttling import (
     UploadThrottle,
     throttle_view,
 )
+from paymint.core.web import role_required
 
 from .email_verification import email_verification_resend, email_verify
 from .enums import KycStatus, Role
+from .error_codes import AccountsError
 from .forms import (
     EmailAuthenticationForm,
     KycForm,
@@ -74,27 +74,6 @@ PENDING_SIGN_IN_SECONDS = 300
 #: Seconds between two verification emails for one user.
 #: The backend a new account is signed in with (axes' backend comes first but signs no one in).
 SIGNUP_BACKEND = "django.contrib.auth.backends.ModelBackend"
-
-
-def role_required(*roles: str) -> Callable:
-    """Require a signed-in user whose ``role`` is one of ``roles`` (403 otherwise)."""
-
-    def decorator(view: Callable) -> Callable:
-        @wraps(view)
-        @login_required
-        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-            if request.user.role not in roles:
-                raise PermissionDenied("This page is not available for your account type.")
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorator
-
-
-def is_htmx(request: HttpRequest) -> bool:
-    """True for requests sent by htmx (until django-htmx's middleware sets ``request.htmx``)."""
-    return request.headers.get("HX-Request") == "true"
 
 
 def _safe_next(request: HttpRequest, default: str = settings.LOGIN_REDIRECT_URL) -> str:
@@ -166,7 +145,7 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
             device = sign_in_code_check(request=request, user=user,
                                         code=form.cleaned_data["token"])
         except ApplicationError as exc:
-            if exc.code == "ACCOUNT_LOCKED":
+            if exc.code == AccountsError.ACCOUNT_LOCKED:
                 request.session.pop(PENDING_SIGN_IN, None)
                 return lockout_response(request)
             form.add_application_error(exc)

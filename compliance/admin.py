@@ -19,6 +19,7 @@ from paymint.core.errors import ApplicationError
 
 from .admin_history import AuditHistoryMixin
 from .audit import audit_events_export, audit_record
+from .data_protection import erasure_execute, erasure_reject
 from .enums import AlertStatus
 from .models import (
     AccountHold,
@@ -451,12 +452,8 @@ class DataErasureRequestAdmin(AuditHistoryMixin, admin.ModelAdmin):
     @admin.action(description="Execute erasure (anonymize personal data)",
                   permissions=["change"])
     def execute(self, request, queryset):
-        from accounts.data_protection import erasure_execute
-
         return self._decide(request, queryset, "execute", erasure_execute, "Executed")
 
     @admin.action(description="Reject (reason required)", permissions=["change"])
     def reject(self, request, queryset):
-        from accounts.data_protection import erasure_reject
-
         return self._decide(request, queryset, "reject", erasure_reject, "Rejected")

@@ -7,6 +7,6 @@ class ComplianceConfig(AppConfig):
 
     def ready(self) -> None:
         # The audit trail: which models' changes django-auditlog records, login/logout events.
-        from .audit import register_audited_models
+        from .audit import register_audited_models  # why: audit imports models
 
         register_audited_models()

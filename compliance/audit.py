@@ -34,6 +34,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models, transaction
 from django.db.models import QuerySet
 
+from .middleware import USER_AGENT_MAX, client_ip
 from .models import AuditEvent
 
 #: Fields whose values never enter the audit trail (the change itself is recorded): the
@@ -191,8 +192,6 @@ def audit_record(
 
     Works inside or outside the caller's transaction (inside, it commits or rolls back with it).
     """
-    from .middleware import USER_AGENT_MAX, client_ip
-
     values: dict = {}
     if request is not None:
         address = client_ip(request)

@@ -9,6 +9,7 @@ from django.db import models
 from paymint.core.models import PublicModel, TimeStampedModel
 
 from .enums import AlertKind, AlertSeverity, AlertStatus
+from .middleware import context_defaults
 
 
 class ComplianceAlert(PublicModel):
@@ -124,7 +125,7 @@ class AccountHold(TimeStampedModel):
     match awaiting enhanced due diligence, an AML review).
 
     Active while ``released_at`` is empty; at most one active hold per user and reason. Money
-    services check :func:`compliance.screening.user_is_on_hold` before moving funds.
+    services check :func:`compliance.holds.user_is_on_hold` before moving funds.
 
     A ``PEP_REVIEW`` hold is released only with senior-management approval (permission
     ``compliance.approve_pep_relationship``; ``released_by`` is the approver) and the
@@ -189,7 +190,7 @@ class AuditEventManager(LogEntryManager):
     user an event is about (:func:`compliance.audit.subject_user_id_for`) for model changes."""
 
     def log_create(self, instance, force_log: bool = False, **kwargs):
-        from .audit import actor_for, subject_user_id_for
+        from .audit import actor_for, subject_user_id_for  # why: audit imports this module
 
         kwargs.setdefault("subject_user_id", subject_user_id_for(instance))
         actor = actor_for(instance)  # the acting user the record names, e.g. a status event's
@@ -198,8 +199,6 @@ class AuditEventManager(LogEntryManager):
         return super().log_create(instance, force_log=force_log, **kwargs)
 
     def create(self, **kwargs):
-        from .middleware import context_defaults
-
         for key, value in context_defaults().items():
             if kwargs.get(key) in (None, "") and f"{key}_id" not in kwargs:
                 kwargs[key] = value
@@ -252,7 +251,7 @@ class AuditEvent(AbstractLogEntry):
 
 class DataErasureRequest(PublicModel):
     """A user's request to erase their personal data (GDPR Art. 17), executed by staff with
-    :func:`accounts.data_protection.erasure_execute`. At most one open request per user."""
+    :func:`compliance.data_protection.erasure_execute`. At most one open request per user."""
 
     class Status(models.TextChoices):
         REQUESTED = "REQUESTED", "Requested"

@@ -26,7 +26,10 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
+from accounts.enums import KycStatus
+from accounts.models import KycDocument
 from paymint.core import clock
+from paymint.core.models import IdempotencyRecord, OutboundMessage
 
 from .audit import audit_events_purge_before, audit_record
 from .models import AuditEvent
@@ -66,17 +69,12 @@ def retention_cutoffs(now: dt.datetime | None = None) -> RetentionCutoffs:
 
 def expired_kyc_documents(cutoff: dt.datetime):
     """Documents of accounts closed before ``cutoff`` whose file is still stored."""
-    from accounts.enums import KycStatus
-    from accounts.models import KycDocument
-
     closed = (Q(profile__user__is_active=False, profile__user__updated_at__lt=cutoff)
               | Q(profile__status=KycStatus.REJECTED, profile__decided_at__lt=cutoff))
     return KycDocument.objects.filter(closed).exclude(file="")
 
 
 def _delete_document_file(document_id: int) -> bool:
-    from accounts.models import KycDocument
-
     with transaction.atomic():
         document = KycDocument.objects.select_for_update().get(pk=document_id)
         if not document.file:
@@ -93,8 +91,6 @@ def retention_apply(*, dry_run: bool = False, now: dt.datetime | None = None
                     ) -> RetentionResult:
     """Apply ``settings.RETENTION`` once (see the module docstring); ``dry_run`` only counts.
     Idempotent."""
-    from paymint.core.models import IdempotencyRecord, OutboundMessage
-
     cutoffs = retention_cutoffs(now)
     documents = expired_kyc_documents(cutoffs.kyc_documents)
     idempotency = IdempotencyRecord.objects.filter(created_at__lt=cutoffs.idempotency_records)

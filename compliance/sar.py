@@ -18,7 +18,10 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
+from accounts.models import KycProfile
+
 from .models import ComplianceAlert
+from .monitoring import user_movements
 from .services import require_escalation_allowed
 
 SAR_SCHEMA = "paymint-sar/1"
@@ -26,8 +29,6 @@ ACTIVITY_DAYS = 90
 
 
 def _subject(alert: ComplianceAlert) -> dict | None:
-    from accounts.models import KycProfile
-
     user = alert.user
     if user is None:
         return None
@@ -55,8 +56,6 @@ def _subject(alert: ComplianceAlert) -> dict | None:
 def _activity(alert: ComplianceAlert) -> list[dict]:
     if alert.user is None:
         return []
-    from .monitoring import user_movements
-
     since = timezone.now() - dt.timedelta(days=ACTIVITY_DAYS)
     return [m.as_evidence() for m in user_movements(alert.user, since=since)]
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from paymint.core.error_codes import CoreError
 from paymint.core.errors import InvalidTransition, ValidationFailed
 from paymint.core.permissions import require_staff
 
 from .enums import ALERT_TRANSITIONS, AlertStatus
+from .error_codes import ComplianceError
 from .models import AlertNote, ComplianceAlert
 
 #: Escalating an alert to a suspicious activity report and exporting the SAR file: the
@@ -45,7 +47,7 @@ def require_escalation_allowed(actor) -> None:
     staff with :data:`ESCALATE_PERMISSION` (the ``compliance`` role, or the break-glass
     superuser). Checked by the escalation and by the SAR export (:mod:`compliance.sar`)."""
     require_staff(actor, "Only the compliance officer (MLRO) escalates alerts and exports "
-                  "suspicious activity reports.", code="ESCALATION_NOT_ALLOWED",
+                  "suspicious activity reports.", code=ComplianceError.ESCALATION_NOT_ALLOWED,
                   permission=ESCALATE_PERMISSION)
 
 
@@ -64,13 +66,13 @@ def alert_transition(*, alert: ComplianceAlert, to_status: str, actor, reason: s
     if to_status == AlertStatus.ESCALATED:
         require_escalation_allowed(actor)
     if to_status in (AlertStatus.RESOLVED, AlertStatus.ESCALATED) and not reason.strip():
-        raise ValidationFailed("A reason is required.", code="REASON_REQUIRED",
+        raise ValidationFailed("A reason is required.", code=CoreError.REASON_REQUIRED,
                                fields={"reason": ["Required."]})
     with transaction.atomic():
         locked = ComplianceAlert.objects.select_for_update().get(pk=alert.pk)
         if to_status not in ALERT_TRANSITIONS[locked.status]:
             raise InvalidTransition(f"Cannot move a {locked.status} alert to {to_status}.",
-                                    code="INVALID_ALERT_TRANSITION")
+                                    code=ComplianceError.INVALID_ALERT_TRANSITION)
         from_status = locked.status
         locked.status = to_status
         fields = ["status", "updated_at"]
@@ -105,6 +107,6 @@ def alert_add_note(*, alert: ComplianceAlert, author, text: str) -> AlertNote:
     """Add a working note to an alert."""
     _require_staff(author)
     if not text.strip():
-        raise ValidationFailed("The note is empty.", code="EMPTY_NOTE",
+        raise ValidationFailed("The note is empty.", code=ComplianceError.EMPTY_NOTE,
                                fields={"text": ["Required."]})
     return AlertNote.objects.create(alert=alert, author=author, text=text.strip())

@@ -10,6 +10,11 @@ from celery import shared_task
 from django.contrib.auth import get_user_model
 
 from accounts.enums import Role
+from invoices.models import Invoice
+
+from .monitoring import monitor_movement, monitoring_sweep
+from .retention import retention_apply
+from .screening import screen_debtor, screen_user
 
 SCREENED_ROLES = (Role.SELLER, Role.INVESTOR)
 #: Invoices whose debtor is re-screened after a list update (not yet settled or closed).
@@ -27,8 +32,6 @@ OPEN_INVOICE_STATUSES = (
 @shared_task(acks_late=True)
 def screen_user_task(user_id: int) -> int:
     """Screen one user (e.g. after a KYC submission or approval); returns the hit count."""
-    from compliance.screening import screen_user
-
     user = get_user_model().objects.filter(pk=user_id).first()
     return len(screen_user(user)) if user is not None else 0
 
@@ -36,9 +39,6 @@ def screen_user_task(user_id: int) -> int:
 @shared_task(acks_late=True)
 def screen_debtor_task(invoice_id: int) -> int:
     """Screen one invoice's debtor (e.g. after extraction or submission)."""
-    from compliance.screening import screen_debtor
-    from invoices.models import Invoice
-
     invoice = Invoice.objects.filter(pk=invoice_id).first()
     return len(screen_debtor(invoice)) if invoice is not None else 0
 
@@ -47,9 +47,6 @@ def screen_debtor_task(invoice_id: int) -> int:
 def rescreen_all_task() -> dict:
     """Re-screen every seller and investor and the debtors of open invoices (after a list
     update). Returns counts."""
-    from compliance.screening import screen_debtor, screen_user
-    from invoices.models import Invoice
-
     users = get_user_model().objects.filter(role__in=SCREENED_ROLES, is_active=True)
     screened = hits = 0
     for user in users.order_by("pk").iterator(chunk_size=500):
@@ -66,22 +63,16 @@ def rescreen_all_task() -> dict:
 @shared_task(acks_late=True)
 def monitor_movement_task(entry_id: int) -> int:
     """Run the monitoring rules for the users of one journal entry (call after commit)."""
-    from compliance.monitoring import monitor_movement
-
     return len(monitor_movement(entry_id))
 
 
 @shared_task(acks_late=True, soft_time_limit=3600, time_limit=3900)
 def monitoring_sweep_task() -> dict:
     """Run the monitoring rules for every user who moved money recently (scheduled)."""
-    from compliance.monitoring import monitoring_sweep
-
     return monitoring_sweep()
 
 
 @shared_task(acks_late=True, soft_time_limit=3600, time_limit=3900)
 def retention_apply_task() -> dict:
     """Delete what has passed its retention period (``settings.RETENTION``; daily)."""
-    from compliance.retention import retention_apply
-
     return retention_apply().as_dict()

@@ -16,6 +16,8 @@ from stdnum.exceptions import ValidationError as StdnumValidationError
 
 from paymint.core.errors import ValidationFailed
 
+from .error_codes import ComplianceError
+
 EU_COUNTRIES = frozenset(
     [
         "AT",
@@ -59,7 +61,7 @@ _COUNTRY_SCHEMES: dict[str, tuple[str, ...]] = {
 
 
 class InvalidTaxId(ValidationFailed):
-    code = "INVALID_TAX_ID"
+    code = ComplianceError.INVALID_TAX_ID
 
 
 @dataclass(frozen=True, slots=True)

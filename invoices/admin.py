@@ -10,16 +10,15 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from compliance.admin_history import AuditHistoryMixin
-from compliance.audit import audit_record
+from compliance.public import AuditHistoryMixin, audit_record
 from paymint.core import clock
 from paymint.core.admin import ReadOnlyInline, ReasonForm
 from paymint.core.errors import ApplicationError
 from paymint.core.storage import private_file_redirect
-from settlements.services import aging_bucket, days_past_due
 
 from .enums import InvoiceStatus
 from .models import Invoice, InvoiceStatusEvent
+from .pricing import aging_bucket, days_past_due
 from .selectors import invoice_preview_png, invoice_private_file
 from .services import invoice_mark_disputed, invoice_ops_reject, invoice_ops_verify
 

@@ -1,6 +1,14 @@
 from django.apps import AppConfig
 
+from paymint.core.registries import register_private_file_kind, register_upload_source
+
 
 class InvoicesConfig(AppConfig):
     name = "invoices"
     verbose_name = "Invoices"
+
+    def ready(self) -> None:
+        # Invoice documents count in the upload quota and are served through signed URLs.
+        register_upload_source("invoices.Invoice", user_field="seller",
+                               size_field="document_size", time_field="created_at")
+        register_private_file_kind("invoice", "invoices.selectors.invoice_document_for_viewer")

@@ -16,11 +16,14 @@ from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
+from compliance.public import AlertKind, AlertSeverity, alert_raise
 from paymint.core.errors import ApplicationError, InvalidTransition, PermissionDenied
 from paymint.core.outbox import outbox_enqueue_email
 
 from .enums import InvoiceStatus
+from .error_codes import InvoicesError
 from .models import DebtorConfirmation, Invoice
+from .services import invoice_rescore
 
 SALT = "paymint.debtor-confirmation"
 #: Statuses in which the seller may ask the debtor to confirm.
@@ -29,7 +32,7 @@ CONFIRMABLE = frozenset({InvoiceStatus.EXTRACTED, InvoiceStatus.SUBMITTED, Invoi
 
 
 class ConfirmationLinkInvalid(ApplicationError):
-    code = "CONFIRMATION_LINK_INVALID"
+    code = InvoicesError.CONFIRMATION_LINK_INVALID
     http_status = 404
 
 
@@ -49,7 +52,8 @@ def confirmation_from_token(token: str) -> DebtorConfirmation:
         public_id = signing.TimestampSigner(salt=SALT).unsign(token, max_age=max_age)
     except signing.SignatureExpired:
         raise ConfirmationLinkInvalid("This confirmation link has expired.",
-                                      code="CONFIRMATION_LINK_EXPIRED", http_status=410) from None
+                                      code=InvoicesError.CONFIRMATION_LINK_EXPIRED,
+                                      http_status=410) from None
     except signing.BadSignature:
         raise ConfirmationLinkInvalid("This confirmation link is not valid.") from None
     confirmation = (DebtorConfirmation.objects.select_related("invoice", "invoice__seller")
@@ -68,10 +72,10 @@ def debtor_confirmation_request(*, invoice: Invoice, seller, email: str) -> Debt
         InvalidTransition: ``INVOICE_NOT_CONFIRMABLE`` (draft, rejected, settled, ...).
     """
     if invoice.seller_id != seller.pk:
-        raise PermissionDenied("Not your invoice.", code="NOT_INVOICE_OWNER")
+        raise PermissionDenied("Not your invoice.", code=InvoicesError.NOT_INVOICE_OWNER)
     if invoice.status not in CONFIRMABLE:
         raise InvalidTransition("The debtor can no longer be asked about this invoice.",
-                                code="INVOICE_NOT_CONFIRMABLE")
+                                code=InvoicesError.INVOICE_NOT_CONFIRMABLE)
     email = email.strip().lower()
     with transaction.atomic():
         confirmation, created = DebtorConfirmation.objects.get_or_create(
@@ -106,17 +110,12 @@ def debtor_confirmation_respond(*, token: str, confirmed: bool, note: str = ""
         ConfirmationLinkInvalid: invalid or expired link.
         InvalidTransition: ``CONFIRMATION_ALREADY_ANSWERED``.
     """
-    from compliance.enums import AlertKind, AlertSeverity
-    from compliance.services import alert_raise
-
-    from .services import invoice_rescore
-
     confirmation = confirmation_from_token(token)
     with transaction.atomic():
         locked = DebtorConfirmation.objects.select_for_update().get(pk=confirmation.pk)
         if locked.status != DebtorConfirmation.Status.REQUESTED:
             raise InvalidTransition("This request was already answered.",
-                                    code="CONFIRMATION_ALREADY_ANSWERED")
+                                    code=InvoicesError.CONFIRMATION_ALREADY_ANSWERED)
         locked.status = (DebtorConfirmation.Status.CONFIRMED if confirmed
                          else DebtorConfirmation.Status.DISPUTED)
         locked.responded_at = timezone.now()

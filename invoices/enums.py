@@ -78,3 +78,22 @@ class DebtorIndustry(models.TextChoices):
     EDUCATION = "P", "Education"
     HEALTH = "Q", "Human health and social work"
     OTHER = "S", "Other services"
+
+
+# --- The invoice's fields read from its document -------------------------------------------
+
+#: Extraction field name -> Invoice model field.
+EXTRACTED_TO_MODEL = {
+    "invoice_number": "invoice_number",
+    "issuer_name": "issuer_name",
+    "buyer_name": "debtor_name",
+    "total_amount": "face_value",
+    "amount_due": "amount_due",
+    "currency": "currency",
+    "issue_date": "issue_date",
+    "due_date": "due_date",
+    "issuer_tax_id": "issuer_tax_id",
+    "buyer_tax_id": "debtor_tax_id",
+}
+#: Invoice model field -> extraction field name (the inverse of :data:`EXTRACTED_TO_MODEL`).
+MODEL_TO_EXTRACTED = {model: extracted for extracted, model in EXTRACTED_TO_MODEL.items()}

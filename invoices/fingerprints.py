@@ -21,6 +21,7 @@ import unicodedata
 from decimal import Decimal
 
 import imagehash
+import pypdfium2 as pdfium
 from PIL import Image
 
 #: Bits of difference up to which two first pages count as the same image (of 64). pHash
@@ -41,8 +42,6 @@ def first_page_image(
     """
     try:
         if content_type == "application/pdf":
-            import pypdfium2 as pdfium
-
             pdf = pdfium.PdfDocument(data)
             try:
                 if len(pdf) == 0:

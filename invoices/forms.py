@@ -10,8 +10,8 @@ from decimal import Decimal
 
 from django import forms
 
-from accounts.forms import ServiceErrorFormMixin
 from invoices.enums import DebtorIndustry
+from paymint.core.web import ServiceErrorFormMixin
 
 ACCEPTED_UPLOAD_TYPES = ".pdf,.png,.jpg,.jpeg,application/pdf,image/png,image/jpeg"
 

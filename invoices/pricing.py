@@ -167,3 +167,40 @@ def investment_quote(
         expected_return=principal + fee,
         expected_repayment_date=due_date,
     )
+
+
+# --- Past the due date, and the listing window ------------------------------------------------
+
+#: Aging buckets of days past due: (upper bound inclusive, label); above the last, "90+".
+AGING_BUCKETS = ((0, "current"), (30, "1-30"), (60, "31-60"), (90, "61-90"))
+
+
+def days_past_due(due_date: dt.date, today: dt.date) -> int:
+    """Days past the due date (0 on or before it)."""
+    return max((today - due_date).days, 0)
+
+
+def aging_bucket(dpd: int) -> str:
+    """Aging bucket of a days-past-due figure: current, 1-30, 31-60, 61-90, 90+."""
+    for upper, label in AGING_BUCKETS:
+        if dpd <= upper:
+            return label
+    return "90+"
+
+
+def late_fee(*, face_value: Decimal, late_fee_rate: Decimal, currency: str) -> Decimal:
+    """The platform's late fee, due once when an invoice goes overdue (past its grace period):
+    ``late_fee_rate`` (fraction, fixed on the listing) x face value, rounded once."""
+    return quantize_money(late_fee_rate * face_value, currency)
+
+
+def listing_expiry(*, listed_at: dt.datetime, due_date: dt.date, listing_days: int,
+                   min_tenor_days: int) -> dt.datetime:
+    """When a listing that is not fully funded closes: ``listing_days`` after it was listed,
+    but never later than ``min_tenor_days`` before the due date (midnight UTC), so that a
+    funded invoice always has at least the minimum tenor left."""
+    return min(
+        listed_at + dt.timedelta(days=listing_days),
+        dt.datetime.combine(due_date, dt.time.min, tzinfo=dt.UTC)
+        - dt.timedelta(days=min_tenor_days),
+    )

@@ -15,7 +15,9 @@ from paymint.core.errors import NotFound
 from paymint.core.storage import PrivateFile, is_verified_staff
 
 from .enums import InvoiceStatus
-from .models import Invoice
+from .error_codes import InvoicesError
+from .fingerprints import PHASH_MAX_DISTANCE, normalize_reference, phash_distance
+from .models import Invoice, InvoiceStatusEvent
 
 #: Statuses of invoices that count as already submitted for financing (duplicate checks).
 ACTIVE_FINANCING_STATUSES = frozenset({
@@ -29,7 +31,7 @@ def _parse_uuid(value) -> uuid.UUID:
     try:
         return uuid.UUID(str(value))
     except (ValueError, TypeError):
-        raise NotFound("Invoice not found.", code="INVOICE_NOT_FOUND") from None
+        raise NotFound("Invoice not found.", code=InvoicesError.INVOICE_NOT_FOUND) from None
 
 
 def invoice_list_for_seller(*, seller) -> QuerySet[Invoice]:
@@ -50,7 +52,7 @@ def invoice_get_for_seller(*, seller, invoice_id) -> Invoice:
         .first()
     )
     if invoice is None:
-        raise NotFound("Invoice not found.", code="INVOICE_NOT_FOUND")
+        raise NotFound("Invoice not found.", code=InvoicesError.INVOICE_NOT_FOUND)
     return invoice
 
 
@@ -76,7 +78,7 @@ def invoice_document_for_viewer(*, user, object_id) -> PrivateFile:
         invoices = invoices.filter(seller=user)
     invoice = invoices.first()
     if invoice is None:
-        raise NotFound("Invoice not found.", code="INVOICE_NOT_FOUND")
+        raise NotFound("Invoice not found.", code=InvoicesError.INVOICE_NOT_FOUND)
     return invoice_private_file(invoice)
 
 
@@ -93,8 +95,6 @@ def invoice_duplicates(*, invoice: Invoice, fingerprint: str | None = None
       issue date), any seller;
     * ``by_fields``: the same seller, invoice number and debtor (case-insensitive).
     """
-    from .fingerprints import PHASH_MAX_DISTANCE, normalize_reference, phash_distance
-
     others = Invoice.objects.exclude(pk=invoice.pk).filter(
         status__in=ACTIVE_FINANCING_STATUSES
     ).select_related("seller")
@@ -210,8 +210,6 @@ def risk_calibration() -> list[dict]:
     overdue) and ``mean_days_late`` (last distribution's business date minus the due date, over
     closed invoices paid after their due date). Three queries whatever the number of invoices.
     """
-    from .models import InvoiceStatusEvent
-
     defaulted = InvoiceStatusEvent.objects.filter(invoice=OuterRef("pk"),
                                                   to_status=InvoiceStatus.DEFAULTED)
     overdue = InvoiceStatusEvent.objects.filter(invoice=OuterRef("pk"),

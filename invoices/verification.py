@@ -13,7 +13,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from compliance.taxids import EU_COUNTRIES, InvalidTaxId, detect_tax_id, validate_tax_id
+from compliance.public import EU_COUNTRIES, InvalidTaxId, detect_tax_id, validate_tax_id
+
+from .error_codes import InvoicesError
 
 REQUIRED_FIELDS = ("invoice_number", "issuer_name", "debtor_name", "currency", "face_value",
                    "due_date")
@@ -71,69 +73,70 @@ def run_checks(
     first: a double-financing attempt is reported as such whatever else is wrong.
     """
     checks: list[Check] = []
-    checks.append(Check("DUPLICATE_DOCUMENT", not duplicate_by_hash, True,
+    checks.append(Check(InvoicesError.DUPLICATE_DOCUMENT, not duplicate_by_hash, True,
                         "This document was already submitted." if duplicate_by_hash
                         else "No earlier submission of this document.", None))
-    checks.append(Check("DUPLICATE_INVOICE", not duplicate_by_fields, True,
+    checks.append(Check(InvoicesError.DUPLICATE_INVOICE, not duplicate_by_fields, True,
                         "An invoice with this number and debtor was already submitted."
                         if duplicate_by_fields else "No earlier invoice with this number.",
                         "invoice_number"))
-    checks.append(Check("DUPLICATE_DOCUMENT_IMAGE", not duplicate_by_image, True,
+    checks.append(Check(InvoicesError.DUPLICATE_DOCUMENT_IMAGE, not duplicate_by_image, True,
                         "The first page looks the same as an invoice already submitted "
                         "(same number or amount)." if duplicate_by_image
                         else "No look-alike document.", None))
     missing = [name for name in REQUIRED_FIELDS if values.get(name) in (None, "")]
     for name in missing:
-        checks.append(Check("MISSING_FIELD", False, True, f"{name} is required.", name))
+        checks.append(Check(InvoicesError.MISSING_FIELD, False, True, f"{name} is required.", name))
 
     currency = values.get("currency")
     if currency and currency not in supported_currencies:
-        checks.append(Check("UNSUPPORTED_CURRENCY", False, True,
+        checks.append(Check(InvoicesError.UNSUPPORTED_CURRENCY, False, True,
                             f"{currency} is not a currency PayMint finances.", "currency"))
     face_value = values.get("face_value")
     if face_value is not None and face_value <= 0:
-        checks.append(Check("NON_POSITIVE_AMOUNT", False, True,
+        checks.append(Check(InvoicesError.NON_POSITIVE_AMOUNT, False, True,
                             "The invoice total must be positive.", "face_value"))
     amount_due = values.get("amount_due")
     if face_value is not None and amount_due is not None and amount_due > face_value:
-        checks.append(Check("AMOUNT_DUE_ABOVE_TOTAL", False, True,
+        checks.append(Check(InvoicesError.AMOUNT_DUE_ABOVE_TOTAL, False, True,
                             "The amount due is larger than the invoice total.", "amount_due"))
 
     due = values.get("due_date")
     if due is not None:
         tenor = (due - today).days
         if tenor < min_tenor_days:
-            checks.append(Check("DUE_DATE_NOT_IN_FUTURE", False, True,
+            checks.append(Check(InvoicesError.DUE_DATE_NOT_IN_FUTURE, False, True,
                                 f"The due date must be at least {min_tenor_days} days ahead.",
                                 "due_date"))
         elif tenor > max_tenor_days:
-            checks.append(Check("TENOR_TOO_LONG", False, True,
+            checks.append(Check(InvoicesError.TENOR_TOO_LONG, False, True,
                                 f"The due date must be within {max_tenor_days} days.",
                                 "due_date"))
         else:
             checks.append(Check("DUE_DATE", True, True, f"Due in {tenor} days.", "due_date"))
     issue = values.get("issue_date")
     if issue is not None and due is not None and issue > due:
-        checks.append(Check("ISSUE_AFTER_DUE", False, True,
+        checks.append(Check(InvoicesError.ISSUE_AFTER_DUE, False, True,
                             "The issue date is after the due date.", "issue_date"))
     if issue is not None and issue > today:
-        checks.append(Check("ISSUE_DATE_IN_FUTURE", False, True,
+        checks.append(Check(InvoicesError.ISSUE_DATE_IN_FUTURE, False, True,
                             "The issue date is in the future.", "issue_date"))
 
     issuer_tax_id = values.get("issuer_tax_id") or ""
     checks.append(_tax_id_check(issuer_tax_id, seller_country, "issuer_tax_id",
-                                "INVALID_TAX_ID"))
+                                InvoicesError.INVALID_TAX_ID))
     if issuer_tax_id and checks[-1].passed:
         compact = validate_tax_id(issuer_tax_id, seller_country).compact
         matches = compact == seller_tax_id
         checks.append(Check(
-            "ISSUER_TAX_ID_MISMATCH", matches, True,
+            InvoicesError.ISSUER_TAX_ID_MISMATCH, matches, True,
             "Issuer tax id matches your KYB." if matches
             else "The issuer's tax id on the invoice is not your company's.",
             "issuer_tax_id",
         ))
     debtor_tax_id = values.get("debtor_tax_id") or ""
-    checks.append(_tax_id_check(debtor_tax_id, None, "debtor_tax_id", "INVALID_DEBTOR_TAX_ID"))
+    checks.append(_tax_id_check(debtor_tax_id, None, "debtor_tax_id",
+                                InvoicesError.INVALID_DEBTOR_TAX_ID))
 
     return checks
 
@@ -141,41 +144,57 @@ def run_checks(
 #: What investors read for each check code: (passed, not passed). Outcome only, no values and
 #: nothing addressed to the seller.
 INVESTOR_WORDING: dict[str, tuple[str, str]] = {
-    "DUPLICATE_DOCUMENT": ("No earlier submission of this document.",
-                           "The document was submitted before."),
-    "DUPLICATE_INVOICE": ("No earlier invoice with this number and debtor.",
-                          "An invoice with this number and debtor was submitted before."),
-    "DUPLICATE_DOCUMENT_IMAGE": ("No look-alike document.",
-                                 "The document looks like one submitted before."),
-    "MISSING_FIELD": ("The required fields are present.", "A required field is missing."),
-    "UNSUPPORTED_CURRENCY": ("The currency is supported.", "The currency is not supported."),
-    "NON_POSITIVE_AMOUNT": ("The invoice total is positive.",
-                            "The invoice total is not positive."),
-    "AMOUNT_DUE_ABOVE_TOTAL": ("The amount due is within the invoice total.",
-                               "The amount due is larger than the invoice total."),
-    "DUE_DATE": ("The due date is within the financed range.",
-                 "The due date is outside the financed range."),
-    "DUE_DATE_NOT_IN_FUTURE": ("The due date is far enough ahead.",
-                               "The due date is too close."),
-    "TENOR_TOO_LONG": ("The due date is within the financed range.",
-                       "The due date is too far ahead."),
-    "ISSUE_AFTER_DUE": ("The issue date is before the due date.",
-                        "The issue date is after the due date."),
-    "ISSUE_DATE_IN_FUTURE": ("The issue date is not in the future.",
-                             "The issue date is in the future."),
-    "INVALID_TAX_ID": ("The issuer's tax id is valid.",
-                       "The issuer's tax id could not be validated."),
-    "ISSUER_TAX_ID_MISMATCH": ("The issuer's tax id matches the seller's verified company.",
-                               "The issuer's tax id does not match the seller's verified "
-                               "company."),
-    "INVALID_DEBTOR_TAX_ID": ("The debtor's tax id is valid.",
-                              "The debtor's tax id could not be validated."),
+    InvoicesError.DUPLICATE_DOCUMENT: (
+        "No earlier submission of this document.",
+        "The document was submitted before."),
+    InvoicesError.DUPLICATE_INVOICE: (
+        "No earlier invoice with this number and debtor.",
+        "An invoice with this number and debtor was submitted before."),
+    InvoicesError.DUPLICATE_DOCUMENT_IMAGE: (
+        "No look-alike document.",
+        "The document looks like one submitted before."),
+    InvoicesError.MISSING_FIELD: (
+        "The required fields are present.",
+        "A required field is missing."),
+    InvoicesError.UNSUPPORTED_CURRENCY: (
+        "The currency is supported.",
+        "The currency is not supported."),
+    InvoicesError.NON_POSITIVE_AMOUNT: (
+        "The invoice total is positive.",
+        "The invoice total is not positive."),
+    InvoicesError.AMOUNT_DUE_ABOVE_TOTAL: (
+        "The amount due is within the invoice total.",
+        "The amount due is larger than the invoice total."),
+    "DUE_DATE": (  # a check that never fails (the failures have their own codes below)
+        "The due date is within the financed range.",
+        "The due date is outside the financed range."),
+    InvoicesError.DUE_DATE_NOT_IN_FUTURE: (
+        "The due date is far enough ahead.",
+        "The due date is too close."),
+    InvoicesError.TENOR_TOO_LONG: (
+        "The due date is within the financed range.",
+        "The due date is too far ahead."),
+    InvoicesError.ISSUE_AFTER_DUE: (
+        "The issue date is before the due date.",
+        "The issue date is after the due date."),
+    InvoicesError.ISSUE_DATE_IN_FUTURE: (
+        "The issue date is not in the future.",
+        "The issue date is in the future."),
+    InvoicesError.INVALID_TAX_ID: (
+        "The issuer's tax id is valid.",
+        "The issuer's tax id could not be validated."),
+    InvoicesError.ISSUER_TAX_ID_MISMATCH: (
+        "The issuer's tax id matches the seller's verified company.",
+        "The issuer's tax id does not match the seller's verified company."),
+    InvoicesError.INVALID_DEBTOR_TAX_ID: (
+        "The debtor's tax id is valid.",
+        "The debtor's tax id could not be validated."),
 }
 
 #: Tax id checks pass without blocking when the invoice prints no tax id (nothing to check).
 _ABSENT_TAX_ID = {
-    "INVALID_TAX_ID": "No issuer tax id on the invoice.",
-    "INVALID_DEBTOR_TAX_ID": "No debtor tax id on the invoice.",
+    InvoicesError.INVALID_TAX_ID: "No issuer tax id on the invoice.",
+    InvoicesError.INVALID_DEBTOR_TAX_ID: "No debtor tax id on the invoice.",
 }
 
 

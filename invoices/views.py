@@ -16,11 +16,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.enums import Role
 from accounts.selectors import kyc_profile_for_user
-from accounts.views import is_htmx, role_required
 from marketplace.services import listing_create
 from paymint.core.errors import ApplicationError, NotFound
 from paymint.core.storage import private_file_redirect
-from settlements.selectors import wallet_balances
+from paymint.core.web import is_htmx, role_required
+from settlements.ledger import wallet_balances
 
 from .enums import EDITABLE_STATUSES, INVOICE_TRANSITIONS, InvoiceStatus
 from .forms import InvoiceFieldsForm, InvoiceUploadForm, ListingCreateForm

@@ -14,7 +14,7 @@ from django.db.models import Count, QuerySet, Sum
 from paymint.core import clock
 from paymint.core.money import MINOR_UNITS, quantize_money
 
-from .enums import InvoiceStatus
+from .enums import MODEL_TO_EXTRACTED, InvoiceStatus
 from .models import Invoice, InvoiceStatusEvent
 from .pricing import Offer, invoice_offer
 
@@ -25,21 +25,6 @@ OUTSTANDING_STATUSES = tuple(
 )
 #: Invoice statuses whose due date the seller should keep an eye on.
 UPCOMING_STATUSES = (InvoiceStatus.LISTED, InvoiceStatus.FUNDED, *OUTSTANDING_STATUSES)
-
-#: Invoice model field -> extraction field name (the inverse of the services' mapping).
-MODEL_TO_EXTRACTED = {
-    "invoice_number": "invoice_number",
-    "issuer_name": "issuer_name",
-    "debtor_name": "buyer_name",
-    "face_value": "total_amount",
-    "amount_due": "amount_due",
-    "currency": "currency",
-    "issue_date": "issue_date",
-    "due_date": "due_date",
-    "issuer_tax_id": "issuer_tax_id",
-    "debtor_tax_id": "buyer_tax_id",
-}
-
 
 def seller_outstanding(*, seller) -> list[dict]:
     """Face value of the seller's disbursed (advance paid, not yet repaid) invoices per currency:

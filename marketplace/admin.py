@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from compliance.admin_history import AuditHistoryMixin
+from compliance.public import AuditHistoryMixin
 from paymint.core.admin import ReadOnlyAdmin
 
 from .models import Investment, Listing

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db.models import F
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -13,13 +13,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from invoices.api import InvoiceOutputSerializer
-from invoices.enums import DebtorIndustry
 from invoices.selectors import invoice_get_for_seller
+from paymint.core import clock
 from paymint.core.api import paginated
+from paymint.core.error_codes import CoreError
 from paymint.core.errors import ValidationFailed
 from paymint.core.idempotency import IdempotentWriteMixin
 from paymint.core.schema import ErrorSerializer
 from paymint.core.throttling import FundingThrottle
+from settlements.stellar.tokens import invoice_asset
 
 from .selectors import (
     investment_get_for_investor,
@@ -28,13 +30,10 @@ from .selectors import (
     listing_get_open,
     listing_get_visible,
     listing_investor_checks,
-    listing_list_for_reader,
+    listing_search,
     marketplace_access_check,
 )
 from .services import investment_create, listing_create
-
-#: Largest tenor filter, in days (100 years): beyond it ``today + tenor`` overflows ``date``.
-MAX_TENOR_FILTER_DAYS = 36_500
 
 #: The 403 of every marketplace operation, documented with its codes.
 MARKETPLACE_FORBIDDEN = OpenApiResponse(
@@ -92,12 +91,8 @@ class ListingOutputSerializer(serializers.Serializer):
     )
 
     def get_token_asset(self, listing) -> str | None:
-        from django.conf import settings
-
         if not settings.STELLAR_ENABLED:
             return None
-        from settlements.stellar.tokens import invoice_asset
-
         asset = invoice_asset(listing.invoice_id)
         return f"{asset.code}:{asset.issuer}"
 
@@ -108,8 +103,6 @@ class ListingOutputSerializer(serializers.Serializer):
         return listing_investor_checks(listing=listing)
 
     def get_tenor_days(self, listing) -> int:
-        from paymint.core import clock
-
         return max((listing.due_date - clock.today()).days, 0)
 
 
@@ -168,27 +161,14 @@ class InvoiceListForFundingApi(IdempotentWriteMixin, APIView):
 
 
 class MarketplaceListApi(APIView):
-    """``GET /api/v1/marketplace``: open listings. Filters: ``grade`` (A-E, repeatable),
-    ``currency``, ``min_tenor``/``max_tenor`` (days), ``min_amount``/``max_amount`` (remaining
-    amount), ``min_yield`` (annual discount rate, fraction), ``industry`` (NACE section).
-    For investors whose KYC is approved, and staff (403 otherwise)."""
+    """``GET /api/v1/marketplace``: open, unexpired listings, filtered by
+    :class:`~marketplace.filters.ListingFilter` (``grade`` (A-E, repeatable), ``currency``,
+    ``min_tenor``/``max_tenor`` (days), ``min_amount``/``max_amount`` (remaining amount),
+    ``min_yield`` (annual discount rate, fraction), ``industry`` (NACE section)) through
+    :func:`~marketplace.selectors.listing_search`, as the marketplace page. For investors
+    whose KYC is approved, and staff (403 otherwise)."""
 
     permission_classes = MARKETPLACE_PERMISSIONS
-
-    class FilterSerializer(serializers.Serializer):
-        grade = serializers.ListField(child=serializers.ChoiceField(choices=list("ABCDE")),
-                                      required=False)
-        currency = serializers.CharField(max_length=3, required=False)
-        # Days from today; capped so that today + tenor stays a valid date.
-        min_tenor = serializers.IntegerField(min_value=0, max_value=MAX_TENOR_FILTER_DAYS,
-                                             required=False)
-        max_tenor = serializers.IntegerField(min_value=0, max_value=MAX_TENOR_FILTER_DAYS,
-                                             required=False)
-        min_amount = serializers.DecimalField(max_digits=20, decimal_places=2, required=False)
-        max_amount = serializers.DecimalField(max_digits=20, decimal_places=2, required=False)
-        min_yield = serializers.DecimalField(max_digits=9, decimal_places=6, required=False,
-                                             min_value=Decimal(0))
-        industry = serializers.ChoiceField(choices=DebtorIndustry.choices, required=False)
 
     @extend_schema(
         parameters=[
@@ -206,36 +186,8 @@ class MarketplaceListApi(APIView):
         responses={200: ListingOutputSerializer(many=True), 403: MARKETPLACE_FORBIDDEN},
     )
     def get(self, request):
-        raw = {k: v for k, v in request.query_params.items() if k != "grade"}
-        if "grade" in request.query_params:
-            raw["grade"] = request.query_params.getlist("grade")
-        filters = self.FilterSerializer(data=raw)
-        filters.is_valid(raise_exception=True)
-        f = filters.validated_data
-        from datetime import timedelta
-
-        from paymint.core import clock
-
-        qs = listing_list_for_reader(user=request.user)
-        if f.get("grade"):
-            qs = qs.filter(invoice__risk_grade__in=f["grade"])
-        if f.get("currency"):
-            qs = qs.filter(currency=f["currency"].upper())
-        today = clock.today()
-        if "min_tenor" in f:
-            qs = qs.filter(due_date__gte=today + timedelta(days=f["min_tenor"]))
-        if "max_tenor" in f:
-            qs = qs.filter(due_date__lte=today + timedelta(days=f["max_tenor"]))
-        remaining = F("advance_amount") - F("funded_amount")
-        if "min_amount" in f:
-            qs = qs.alias(remaining=remaining).filter(remaining__gte=f["min_amount"])
-        if "max_amount" in f:
-            qs = qs.alias(remaining=remaining).filter(remaining__lte=f["max_amount"])
-        if "min_yield" in f:
-            qs = qs.filter(discount_rate__gte=f["min_yield"])
-        if f.get("industry"):
-            qs = qs.filter(invoice__debtor_industry=f["industry"])
-        return paginated(self, qs, ListingOutputSerializer)
+        listings = listing_search(user=request.user, filters=request.query_params)
+        return paginated(self, listings, ListingOutputSerializer)
 
 
 class MarketplaceDetailApi(APIView):
@@ -282,7 +234,8 @@ class InvestmentCreateApi(APIView):
         data.is_valid(raise_exception=True)
         key = request.headers.get("Idempotency-Key", "")
         if len(key) > 255:
-            raise ValidationFailed("Idempotency-Key is too long.", code="INVALID_IDEMPOTENCY_KEY")
+            raise ValidationFailed("Idempotency-Key is too long.",
+                                   code=CoreError.INVALID_IDEMPOTENCY_KEY)
         listing = listing_get_open(listing_id=listing_id) if not key else \
             listing_get_visible(listing_id=listing_id, user=request.user)
         investment, created = investment_create(

@@ -22,11 +22,12 @@ from paymint.core.db import advisory_xact_lock
 from paymint.core.errors import Conflict
 
 from .enums import InvestmentStatus
+from .error_codes import MarketplaceError
 from .models import Investment
 
 
 class ConcentrationLimit(Conflict):
-    code = "CONCENTRATION_LIMIT"
+    code = MarketplaceError.CONCENTRATION_LIMIT
 
 
 def lock_listing_concentration(*, invoice: Invoice) -> None:
@@ -49,13 +50,13 @@ def check_listing_concentration(*, invoice: Invoice, advance: Decimal) -> None:
     if on_debtor + advance > config["MAX_DEBTOR_EXPOSURE"]:
         raise ConcentrationLimit(
             f"PayMint's exposure to this debtor would exceed {config['MAX_DEBTOR_EXPOSURE']} "
-            f"{invoice.currency}.", code="DEBTOR_CONCENTRATION_LIMIT")
+            f"{invoice.currency}.", code=MarketplaceError.DEBTOR_CONCENTRATION_LIMIT)
     of_seller = exposure(currency=invoice.currency, seller=invoice.seller,
                          exclude_invoice=invoice)
     if of_seller + advance > config["MAX_SELLER_EXPOSURE"]:
         raise ConcentrationLimit(
             f"Your outstanding advances would exceed {config['MAX_SELLER_EXPOSURE']} "
-            f"{invoice.currency}.", code="SELLER_CONCENTRATION_LIMIT")
+            f"{invoice.currency}.", code=MarketplaceError.SELLER_CONCENTRATION_LIMIT)
 
 
 def check_investor_concentration(*, investor, invoice: Invoice, currency: str,
@@ -72,5 +73,5 @@ def check_investor_concentration(*, investor, invoice: Invoice, currency: str,
     if current + amount > cap:
         raise ConcentrationLimit(
             f"Your exposure to this debtor would exceed {cap} {currency} "
-            f"(now {current}).", code="INVESTOR_CONCENTRATION_LIMIT",
+            f"(now {current}).", code=MarketplaceError.INVESTOR_CONCENTRATION_LIMIT,
             fields={"amount": [f"At most {max(cap - current, Decimal(0))}."]})

@@ -7,9 +7,9 @@ from django import forms
 from django.conf import settings
 from django.http import QueryDict
 
-from accounts.forms import ServiceErrorFormMixin
 from invoices.enums import DebtorIndustry, RiskGrade
 from paymint.core.money import MINOR_UNITS, quantize_money
+from paymint.core.web import ServiceErrorFormMixin
 
 SORT_CHOICES = [
     ("yield", "Highest yield"),
@@ -104,21 +104,25 @@ class MarketplaceFilterForm(forms.Form):
             chip(f"Industry: {dict(DebtorIndustry.choices)[data['industry']]}", "industry")
         return chips
 
-    def search_kwargs(self) -> dict:
-        """Keyword arguments for :func:`marketplace.web_selectors.listing_search`."""
+    def filters(self) -> dict:
+        """The page's choices as :class:`~marketplace.filters.ListingFilter` parameters (the
+        API's names; the yield is entered in percent here, a fraction there)."""
         data = self.cleaned_data
-        return {
-            "grades": data.get("grade") or None,
+        filters = {
+            "grade": data.get("grade") or [],
             "currency": data.get("currency") or "",
-            "tenor_min": data.get("tenor_min"),
-            "tenor_max": data.get("tenor_max"),
-            "amount_min": data.get("amount_min"),
-            "amount_max": data.get("amount_max"),
-            "yield_min": (data["yield_min"] / 100) if data.get("yield_min") is not None
+            "min_tenor": data.get("tenor_min"),
+            "max_tenor": data.get("tenor_max"),
+            "min_amount": data.get("amount_min"),
+            "max_amount": data.get("amount_max"),
+            "min_yield": (data["yield_min"] / 100) if data.get("yield_min") is not None
             else None,
             "industry": data.get("industry") or "",
-            "sort": data.get("sort") or "yield",
         }
+        return {name: value for name, value in filters.items() if value not in (None, "", [])}
+
+    def sort_key(self) -> str:
+        return self.cleaned_data.get("sort") or "yield"
 
 
 class AmountForm(ServiceErrorFormMixin, forms.Form):

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import uuid
 
-from django.db.models import QuerySet
+from django.db.models import DecimalField, ExpressionWrapper, F, QuerySet
 
 from accounts.enums import Role
+from accounts.error_codes import AccountsError
 from accounts.selectors import kyc_is_approved
 from invoices.enums import InvoiceStatus
 from invoices.verification import checks_for_investors
-from paymint.core.errors import NotFound, PermissionDenied
+from paymint.core import clock
+from paymint.core.error_codes import CoreError
+from paymint.core.errors import NotFound, PermissionDenied, ValidationFailed
 from paymint.core.permissions import is_active_staff
+from settlements.ledger import investor_invoice_postings
 
+from .error_codes import MarketplaceError
+from .filters import ListingFilter
 from .models import Investment, Listing
 
 
-def _uuid(value, code: str) -> uuid.UUID:
+def _uuid(value, code: MarketplaceError) -> uuid.UUID:
     try:
         return uuid.UUID(str(value))
     except (TypeError, ValueError):
@@ -38,13 +44,13 @@ def marketplace_access_check(*, user) -> None:
     if is_active_staff(user):
         return
     if not getattr(user, "is_authenticated", False):
-        raise PermissionDenied("Sign in to see the marketplace.", code="NOT_AUTHENTICATED")
+        raise PermissionDenied("Sign in to see the marketplace.", code=CoreError.NOT_AUTHENTICATED)
     if user.role != Role.INVESTOR:
         raise PermissionDenied("The marketplace is open to investors only.",
-                               code="NOT_AN_INVESTOR")
+                               code=MarketplaceError.NOT_AN_INVESTOR)
     if not kyc_is_approved(user=user):
         raise PermissionDenied("Your KYC must be approved before you can see the marketplace.",
-                               code="KYC_NOT_APPROVED")
+                               code=AccountsError.KYC_NOT_APPROVED)
 
 
 def listing_list_for_reader(*, user) -> QuerySet[Listing]:
@@ -55,6 +61,46 @@ def listing_list_for_reader(*, user) -> QuerySet[Listing]:
     """
     marketplace_access_check(user=user)
     return listing_open_list()
+
+
+#: Sort keys offered on the marketplace page -> ORDER BY (ties broken newest first).
+LISTING_SORTS: dict[str, tuple[str, ...]] = {
+    "yield": ("-discount_rate", "due_date"),
+    "tenor": ("due_date", "-discount_rate"),
+    "-tenor": ("-due_date", "-discount_rate"),
+    "amount": ("remaining", "due_date"),
+    "-amount": ("-remaining", "due_date"),
+    "newest": ("-listed_at", "-id"),
+}
+
+_REMAINING = ExpressionWrapper(
+    F("advance_amount") - F("funded_amount"),
+    output_field=DecimalField(max_digits=20, decimal_places=7),
+)
+
+
+def listing_search(*, user, filters=None, sort: str = "yield") -> QuerySet[Listing]:
+    """Open, unexpired listings matching ``filters`` (the parameters of
+    :class:`~marketplace.filters.ListingFilter`: a dict or a ``QueryDict``), with the invoice
+    joined and the amount still to be funded annotated as ``remaining`` (one query), sorted by
+    ``sort`` (:data:`LISTING_SORTS`; the API's cursor pages order by their own key). The one
+    search of the API and the marketplace page.
+
+    Raises:
+        PermissionDenied: see :func:`marketplace_access_check`.
+        ValidationFailed: ``VALIDATION_ERROR`` with the invalid filters in ``fields``.
+    """
+    queryset = (
+        listing_list_for_reader(user=user)
+        .filter(expires_at__gt=clock.now())
+        .annotate(remaining=_REMAINING)
+    )
+    filterset = ListingFilter(filters or {}, queryset=queryset)
+    if not filterset.is_valid():
+        raise ValidationFailed("Please correct the highlighted fields.",
+                               code=CoreError.VALIDATION_ERROR,
+                               fields={k: list(v) for k, v in filterset.errors.items()})
+    return filterset.qs.order_by(*LISTING_SORTS.get(sort, LISTING_SORTS["yield"]))
 
 
 def listing_investor_checks(*, listing: Listing) -> list[dict]:
@@ -76,10 +122,11 @@ def listing_get_open(*, listing_id) -> Listing:
         NotFound: ``LISTING_NOT_FOUND`` when missing or not open.
     """
     listing = (
-        listing_open_list().filter(public_id=_uuid(listing_id, "LISTING_NOT_FOUND")).first()
+        listing_open_list().filter(public_id=_uuid(listing_id,
+                                                   MarketplaceError.LISTING_NOT_FOUND)).first()
     )
     if listing is None:
-        raise NotFound("Listing not found.", code="LISTING_NOT_FOUND")
+        raise NotFound("Listing not found.", code=MarketplaceError.LISTING_NOT_FOUND)
     return listing
 
 
@@ -93,7 +140,7 @@ def listing_get_visible(*, listing_id, user) -> Listing:
         NotFound: ``LISTING_NOT_FOUND`` when missing or not visible to the user.
     """
     marketplace_access_check(user=user)
-    pk = _uuid(listing_id, "LISTING_NOT_FOUND")
+    pk = _uuid(listing_id, MarketplaceError.LISTING_NOT_FOUND)
     listing = (
         Listing.objects.select_related("invoice")
         .filter(public_id=pk)
@@ -104,7 +151,7 @@ def listing_get_visible(*, listing_id, user) -> Listing:
         or is_active_staff(user)
         or listing.investments.filter(investor=user).exists()
     ):
-        raise NotFound("Listing not found.", code="LISTING_NOT_FOUND")
+        raise NotFound("Listing not found.", code=MarketplaceError.LISTING_NOT_FOUND)
     return listing
 
 
@@ -125,26 +172,16 @@ def investment_get_for_investor(*, investor, investment_id) -> Investment:
     """
     investment = (
         investment_list_for_investor(investor=investor)
-        .filter(public_id=_uuid(investment_id, "INVESTMENT_NOT_FOUND"))
+        .filter(public_id=_uuid(investment_id, MarketplaceError.INVESTMENT_NOT_FOUND))
         .first()
     )
     if investment is None:
-        raise NotFound("Investment not found.", code="INVESTMENT_NOT_FOUND")
+        raise NotFound("Investment not found.", code=MarketplaceError.INVESTMENT_NOT_FOUND)
     return investment
 
 
 def investment_statement_lines(*, investment: Investment) -> QuerySet:
     """Itemized cash movements of one investment: the postings on the investor's cash account
     that belong to the investment's invoice (funding, distributions, refunds), oldest first."""
-    from settlements.enums import AccountKind
-    from settlements.models import Posting
-
-    return (
-        Posting.objects.filter(
-            account__owner_id=investment.investor_id,
-            account__kind=AccountKind.INVESTOR_CASH,
-            entry__invoice_id=investment.listing.invoice_id,
-        )
-        .select_related("entry")
-        .order_by("entry__created_at", "leg")
-    )
+    return investor_invoice_postings(investor_id=investment.investor_id,
+                                     invoice_id=investment.listing.invoice_id)

@@ -1,12 +1,12 @@
 """Writes for the marketplace: listing an invoice, funding it, disbursing the advance.
 
-Lock order for every money-moving operation on an invoice (see ``settlements.ledger``):
-``Listing`` row -> ``Invoice`` row -> every ledger account the transaction will debit, in one
-:func:`~settlements.ledger.lock_accounts` batch (ascending id). A funding's batch is the
-investor's cash account, plus the invoice escrow when the funding fills the listing (the
-disbursement in the same transaction debits it), taken before the investor's concentration
-check; expiry's is the escrow (refunds or a partial disbursement). Credited accounts (the
-seller's cash, fee revenue, the investors' refunds) are not locked.
+Lock order for every money-moving operation on an invoice: the one of the ledger
+(:mod:`settlements.ledger.posting`), whose first two steps are :mod:`.lock_objects` (``Listing``
+row -> ``Invoice`` row) and whose account batch is taken by the ledger's narrow API
+(:func:`settlements.ledger.funding_accounts_lock`: the investor's cash, plus the invoice escrow
+when the funding fills the listing, before the investor's concentration check). Money moves
+only through that API: :func:`~settlements.ledger.funding_post`,
+:func:`~settlements.ledger.disbursement_post`, :func:`~settlements.ledger.refund_post`.
 
 Listing an invoice: ``Invoice`` row -> advisory locks on the seller and the debtor
 (:func:`paymint.core.db.advisory_xact_lock`, one call) -> the concentration check.
@@ -14,10 +14,8 @@ Listing an invoice: ``Invoice`` row -> advisory locks on the seller and the debt
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-from decimal import Decimal, InvalidOperation
-from uuid import uuid4
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -25,15 +23,18 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.enums import Role
+from accounts.error_codes import AccountsError
 from accounts.selectors import kyc_is_approved
-from compliance.screening import invoice_has_sanctions_hit, user_is_on_hold
+from compliance.public import invoice_has_sanctions_hit, require_no_hold
 from invoices.enums import InvoiceStatus
+from invoices.error_codes import InvoicesError
 from invoices.models import Invoice
 from invoices.pricing import (
     accrual_days,
     advance_amount,
     discount_fee_exact,
     investment_quote,
+    listing_expiry,
     platform_fee,
 )
 from invoices.selectors import invoice_duplicates
@@ -41,19 +42,15 @@ from invoices.services import invoice_transition, raise_double_financing_alerts
 from paymint.core import clock
 from paymint.core.db import update_columns
 from paymint.core.errors import ApplicationError, Conflict, PermissionDenied, ValidationFailed
-from paymint.core.money import allocate, quantize_money
-from settlements.enums import AccountKind, EntryKind
+from paymint.core.idempotency import idempotent_replay
+from paymint.core.money import allocate, parse_money_amount, quantize_money
 from settlements.ledger import (
-    Leg,
-    account_key,
-    ledger_account,
-    ledger_accounts_by_key,
-    ledger_accounts_for_owners,
-    ledger_post,
-    lock_accounts,
-    platform_account,
+    disbursement_post,
+    funding_accounts,
+    funding_accounts_lock,
+    funding_post,
+    refund_post,
 )
-from settlements.stellar.tokens import chain_on_disbursement
 
 from .concentration import (
     check_investor_concentration,
@@ -61,32 +58,10 @@ from .concentration import (
     lock_listing_concentration,
 )
 from .enums import InvestmentStatus
+from .error_codes import MarketplaceError
+from .lock_objects import listing_and_invoice_lock, listing_lock
 from .models import Investment, Listing
-
-
-def _require_no_hold(user) -> None:
-    """Refuse money movements of an account on compliance hold (e.g. a sanctions hit)."""
-    if user_is_on_hold(user):
-        raise PermissionDenied("Your account is under compliance review.",
-                               code="ACCOUNT_ON_HOLD")
-
-
-class FundingRejected(Conflict):
-    code = "FUNDING_REJECTED"
-
-
-def lock_listing(*, listing_id: int) -> Listing:
-    """Lock a listing row, then its invoice row (the first two steps of the lock order)."""
-    return _lock_listing_and_invoice(listing_id=listing_id)[0]
-
-
-def _lock_listing_and_invoice(*, listing_id: int) -> tuple[Listing, dict]:
-    """:func:`lock_listing`, also returning the invoice's ``status`` and ``disputed_at`` as
-    read by the locking statement (no second read under the lock)."""
-    listing = Listing.objects.select_for_update().get(pk=listing_id)
-    state = (Invoice.objects.select_for_update().filter(pk=listing.invoice_id)
-             .values("status", "disputed_at").get())
-    return listing, state
+from .signals import advance_disbursed
 
 
 def listing_create(
@@ -116,23 +91,25 @@ def listing_create(
         ApplicationError: ``DUE_DATE_NOT_IN_FUTURE`` if the due date has passed since scoring.
     """
     if invoice.seller_id != seller.pk:
-        raise PermissionDenied("Not your invoice.", code="NOT_INVOICE_OWNER")
+        raise PermissionDenied("Not your invoice.", code=InvoicesError.NOT_INVOICE_OWNER)
     if not kyc_is_approved(user=seller):
         raise PermissionDenied("Your company's KYB must be approved first.",
-                               code="KYB_NOT_APPROVED")
-    _require_no_hold(seller)
+                               code=AccountsError.KYB_NOT_APPROVED)
+    require_no_hold(seller)
     if invoice.disputed_at is not None:
-        raise Conflict("This invoice is disputed and cannot be listed.", code="INVOICE_DISPUTED")
+        raise Conflict("This invoice is disputed and cannot be listed.",
+                       code=MarketplaceError.INVOICE_DISPUTED)
     if invoice_has_sanctions_hit(invoice):
         raise PermissionDenied("This invoice's debtor matched a sanctions list and is under "
-                               "compliance review.", code="DEBTOR_UNDER_REVIEW")
+                               "compliance review.", code=MarketplaceError.DEBTOR_UNDER_REVIEW)
     config = settings.PAYMINT
     duplicates = invoice_duplicates(invoice=invoice)
     if any(duplicates.values()):
         # Caught after submission (e.g. two sellers submitting at once): blocks the listing.
         raise_double_financing_alerts(invoice=invoice, duplicates=duplicates)
         raise Conflict("This invoice matches another invoice submitted for financing; "
-                       "compliance will review it.", code="LISTING_BLOCKED_DUPLICATE")
+                       "compliance will review it.",
+                       code=MarketplaceError.LISTING_BLOCKED_DUPLICATE)
     with transaction.atomic(durable=True):
         locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
         if locked.status != InvoiceStatus.PRICED:
@@ -143,16 +120,17 @@ def listing_create(
             raise ValidationFailed(
                 f"The advance rate must be above 0 and at most {cap:.2%} for grade "
                 f"{locked.risk_grade}.",
-                code="ADVANCE_RATE_ABOVE_CAP", fields={"advance_rate": ["Above the cap."]},
+                code=MarketplaceError.ADVANCE_RATE_ABOVE_CAP,
+                fields={"advance_rate": ["Above the cap."]},
             )
         if min_fill_rate is not None and not (0 < Decimal(min_fill_rate) <= 1):
             raise ValidationFailed("The minimum fill must be a fraction in (0, 1].",
-                                   code="INVALID_MIN_FILL_RATE",
+                                   code=MarketplaceError.INVALID_MIN_FILL_RATE,
                                    fields={"min_fill_rate": ["Between 0 and 1."]})
         today = clock.today()
         if (locked.due_date - today).days < config["MIN_TENOR_DAYS"]:
             raise ApplicationError("The due date is too close to list this invoice.",
-                                   code="DUE_DATE_NOT_IN_FUTURE", http_status=422)
+                                   code=InvoicesError.DUE_DATE_NOT_IN_FUTURE, http_status=422)
         advance = advance_amount(locked.face_value, rate, locked.currency)
         lock_listing_concentration(invoice=locked)
         check_listing_concentration(invoice=locked, advance=advance)
@@ -174,11 +152,9 @@ def listing_create(
             recourse=recourse,
             due_date=locked.due_date,
             listed_at=now,
-            expires_at=min(
-                now + dt.timedelta(days=config["LISTING_DAYS"]),
-                dt.datetime.combine(locked.due_date, dt.time.min, tzinfo=dt.UTC)
-                - dt.timedelta(days=config["MIN_TENOR_DAYS"]),
-            ),
+            expires_at=listing_expiry(listed_at=now, due_date=locked.due_date,
+                                      listing_days=config["LISTING_DAYS"],
+                                      min_tenor_days=config["MIN_TENOR_DAYS"]),
         )
         invoice_transition(invoice=locked, to_status=InvoiceStatus.LISTED, actor=seller,
                            reason=f"listed for {advance} {locked.currency}")
@@ -187,20 +163,6 @@ def listing_create(
 
 def _fingerprint(listing_id, amount: Decimal) -> str:
     return hashlib.sha256(f"{listing_id}|{amount.normalize()}".encode()).hexdigest()
-
-
-def _parse_amount(raw, currency: str) -> Decimal:
-    try:
-        amount = Decimal(str(raw))
-    except (InvalidOperation, ValueError):
-        amount = None
-    if amount is None or not amount.is_finite() or amount <= 0:
-        raise ValidationFailed("Enter a positive amount.", code="INVALID_AMOUNT",
-                               fields={"amount": ["Enter a positive amount."]})
-    if quantize_money(amount, currency) != amount:
-        raise ValidationFailed(f"Too many decimals for {currency}.", code="INVALID_AMOUNT",
-                               fields={"amount": ["Too many decimals."]})
-    return amount
 
 
 def investment_create(
@@ -237,12 +199,13 @@ def investment_create(
         ConcentrationLimit: ``INVESTOR_CONCENTRATION_LIMIT``.
     """
     if investor.role != Role.INVESTOR:
-        raise PermissionDenied("Only investors can fund invoices.", code="NOT_AN_INVESTOR")
+        raise PermissionDenied("Only investors can fund invoices.",
+                               code=MarketplaceError.NOT_AN_INVESTOR)
     if not kyc_is_approved(user=investor):
         raise PermissionDenied("Your KYC must be approved before you invest.",
-                               code="KYC_NOT_APPROVED")
-    _require_no_hold(investor)
-    amount = _parse_amount(amount, listing.currency)
+                               code=AccountsError.KYC_NOT_APPROVED)
+    require_no_hold(investor)
+    amount = parse_money_amount(amount, listing.currency)
     fingerprint = _fingerprint(listing.public_id, amount)
     key = (idempotency_key or "").strip()[:255]
     if key:
@@ -250,7 +213,7 @@ def investment_create(
         # concurrent first request is caught again under the lock and by the unique key).
         previous = Investment.objects.filter(investor=investor, idempotency_key=key).first()
         if previous is not None:
-            return _replayed(previous, fingerprint), False
+            return idempotent_replay(previous, fingerprint=fingerprint), False
     # Before the locks: the listing's terms are fixed when it is created, the invoice's
     # number and debtor when it is submitted; accounts that do not exist yet are created
     # under the locks (a refused funding leaves nothing behind).
@@ -259,51 +222,43 @@ def investment_create(
     quote = investment_quote(principal=amount, currency=listing.currency,
                              discount_rate=listing.discount_rate, start=today,
                              due_date=listing.due_date)
-    cash_key = account_key(AccountKind.INVESTOR_CASH, listing.currency, owner_id=investor.pk,
-                           invoice_id=None)
-    escrow_key = account_key(AccountKind.INVOICE_ESCROW, listing.currency, owner_id=None,
-                             invoice_id=invoice.pk)
-    accounts = ledger_accounts_by_key([cash_key, escrow_key])
+    accounts = funding_accounts(investor=investor, invoice=invoice, currency=listing.currency)
     try:
         with transaction.atomic(durable=True):
-            locked, state = _lock_listing_and_invoice(listing_id=listing.pk)
+            locked, state = listing_and_invoice_lock(listing_id=listing.pk)
             if key:
                 previous = Investment.objects.filter(investor=investor,
                                                      idempotency_key=key).first()
                 if previous is not None:
-                    return _replayed(previous, fingerprint), False
+                    return idempotent_replay(previous, fingerprint=fingerprint), False
             invoice.status, invoice.disputed_at = state["status"], state["disputed_at"]
             if invoice.disputed_at is not None:
                 raise Conflict("This invoice is disputed and cannot be funded.",
-                               code="INVOICE_DISPUTED")
+                               code=MarketplaceError.INVOICE_DISPUTED)
             if invoice.status != InvoiceStatus.LISTED:
-                raise Conflict("This listing is not open for funding.", code="LISTING_NOT_OPEN")
+                raise Conflict("This listing is not open for funding.",
+                               code=MarketplaceError.LISTING_NOT_OPEN)
             now = clock.now()
             if now >= locked.expires_at:
-                raise Conflict("This listing has expired.", code="LISTING_EXPIRED")
+                raise Conflict("This listing has expired.", code=MarketplaceError.LISTING_EXPIRED)
             remaining = locked.advance_amount - locked.funded_amount
             if amount > remaining:
                 raise Conflict(
                     f"Only {remaining} {locked.currency} is left to fund.",
-                    code="AMOUNT_EXCEEDS_REMAINING",
+                    code=MarketplaceError.AMOUNT_EXCEEDS_REMAINING,
                     fields={"amount": [f"At most {remaining}."]},
                 )
             if amount < locked.min_ticket and amount != remaining:
                 raise ValidationFailed(
                     f"The minimum ticket is {locked.min_ticket} {locked.currency}.",
-                    code="BELOW_MIN_TICKET", fields={"amount": ["Below the minimum ticket."]},
+                    code=MarketplaceError.BELOW_MIN_TICKET,
+                    fields={"amount": ["Below the minimum ticket."]},
                 )
-            # Created here if missing: the escrow only by transactions holding this listing's
-            # lock, so the insert never waits; both are rolled back with a refused funding.
-            cash = accounts.get(cash_key) or ledger_account(
-                AccountKind.INVESTOR_CASH, locked.currency, owner=investor)
-            escrow = accounts.get(escrow_key) or ledger_account(
-                AccountKind.INVOICE_ESCROW, locked.currency, invoice=invoice)
             fills = amount == remaining
-            # The transaction's one batch of account locks: the investor's cash (the funding
-            # debits it) and, when _disburse runs below, the escrow it debits. ledger_post
-            # re-locks them (no-ops).
-            lock_accounts([cash, escrow] if fills else [cash])
+            # The transaction's one batch of account locks (missing accounts are created
+            # here, rolled back with a refused funding): the investor's cash and, when
+            # _disburse runs below, the escrow it debits.
+            funding_accounts_lock(accounts, fills=fills)
             check_investor_concentration(investor=investor, invoice=invoice,
                                           currency=locked.currency, amount=amount)
             if (locked.discount_rate, locked.due_date) != (listing.discount_rate,
@@ -312,16 +267,8 @@ def investment_create(
                 quote = investment_quote(principal=amount, currency=locked.currency,
                                          discount_rate=locked.discount_rate, start=today,
                                          due_date=locked.due_date)
-            entry = ledger_post(
-                kind=EntryKind.FUNDING,
-                idempotency_key=f"funding:{investor.pk}:{key}" if key else f"funding:{uuid4()}",
-                currency=locked.currency,
-                legs=[Leg(cash, -amount, "investment"), Leg(escrow, amount, "investment")],
-                effective_date=today,
-                description=f"Funding of invoice {invoice.invoice_number}",
-                invoice=invoice,
-                actor=investor,
-            )
+            entry = funding_post(accounts=accounts, amount=amount, idempotency_key=key,
+                                 effective_date=today)
             investment = Investment.objects.create(
                 listing=locked,
                 investor=investor,
@@ -351,17 +298,8 @@ def investment_create(
         if key:
             previous = Investment.objects.filter(investor=investor, idempotency_key=key).first()
             if previous is not None:
-                return _replayed(previous, fingerprint), False
+                return idempotent_replay(previous, fingerprint=fingerprint), False
         raise
-
-
-def _replayed(previous: Investment, fingerprint: str) -> Investment:
-    if previous.request_fingerprint != fingerprint:
-        raise ApplicationError(
-            "This Idempotency-Key was already used with a different request.",
-            code="IDEMPOTENCY_KEY_REUSED", http_status=422,
-        )
-    return previous
 
 
 def _disburse(*, listing_id: int) -> None:
@@ -383,22 +321,8 @@ def _disburse(*, listing_id: int) -> None:
         listing.platform_fee = platform_fee(listing.funded_amount, listing.platform_fee_rate,
                                             currency)
         Listing.objects.filter(pk=listing.pk).update(platform_fee=listing.platform_fee)
-    escrow = ledger_account(AccountKind.INVOICE_ESCROW, currency, invoice=invoice)
-    seller_cash = ledger_account(AccountKind.SELLER_CASH, currency, owner=invoice.seller)
-    revenue = platform_account(AccountKind.PLATFORM_FEE_REVENUE, currency)
-    ledger_post(
-        kind=EntryKind.DISBURSEMENT,
-        idempotency_key=f"disbursement:{invoice.public_id}",
-        currency=currency,
-        legs=[
-            Leg(escrow, -listing.funded_amount, "advance paid out"),
-            Leg(seller_cash, listing.funded_amount - listing.platform_fee, "net advance"),
-            Leg(revenue, listing.platform_fee, "platform fee"),
-        ],
-        effective_date=today,
-        description=f"Advance for invoice {invoice.invoice_number}",
-        invoice=invoice,
-    )
+    disbursement_post(invoice=invoice, currency=currency, amount=listing.funded_amount,
+                      platform_fee=listing.platform_fee, effective_date=today)
     investments = list(listing.investments.order_by("id"))
     days = accrual_days(today, listing.due_date)
     total_fee = quantize_money(
@@ -416,8 +340,9 @@ def _disburse(*, listing_id: int) -> None:
     invoice_transition(invoice=invoice, to_status=InvoiceStatus.DISBURSED,
                        reason=f"advance {listing.funded_amount - listing.platform_fee} "
                        f"{currency} paid to seller, fee {listing.platform_fee}")
-    # The on-chain mirror: the invoice token and each investor's share (outbox rows only).
-    chain_on_disbursement(invoice=invoice, investments=investments)
+    # The on-chain mirror (settlements.stellar): the invoice token and each investor's share,
+    # outbox rows in this transaction.
+    advance_disbursed.send(sender=Listing, invoice=invoice, investments=investments)
 
 
 def listing_expire(*, listing_id: int) -> Listing:
@@ -429,7 +354,7 @@ def listing_expire(*, listing_id: int) -> Listing:
     entry). Safe to run twice: only an expired ``LISTED`` listing is processed.
     """
     with transaction.atomic(durable=True):
-        listing = lock_listing(listing_id=listing_id)
+        listing = listing_lock(listing_id=listing_id)
         invoice = listing.invoice
         invoice.refresh_from_db(fields=["status"])
         if invoice.status != InvoiceStatus.LISTED or clock.now() < listing.expires_at:
@@ -449,24 +374,12 @@ def listing_expire(*, listing_id: int) -> Listing:
             .select_related("investor").order_by("id")
         )
         if investments:
-            escrow = ledger_account(AccountKind.INVOICE_ESCROW, listing.currency, invoice=invoice)
-            legs = [Leg(escrow, -funded, "listing cancelled")]
-            cash_accounts = ledger_accounts_for_owners(
-                AccountKind.INVESTOR_CASH, listing.currency, [i.investor_id for i in investments]
-            )
+            refund_post(invoice=invoice, currency=listing.currency, total=funded,
+                        refunds=[(inv.investor_id, inv.amount) for inv in investments],
+                        reference=str(listing.public_id), effective_date=clock.today())
+            now = timezone.now()
             for inv in investments:
-                legs.append(Leg(cash_accounts[inv.investor_id], inv.amount,
-                                "refund: listing cancelled"))
-                inv.status = InvestmentStatus.REFUNDED
-            ledger_post(
-                kind=EntryKind.REFUND,
-                idempotency_key=f"refund:{listing.public_id}",
-                currency=listing.currency,
-                legs=legs,
-                effective_date=clock.today(),
-                description=f"Refunds for cancelled listing of {invoice.invoice_number}",
-                invoice=invoice,
-            )
+                inv.status, inv.updated_at = InvestmentStatus.REFUNDED, now
             Investment.objects.bulk_update(investments, ["status", "updated_at"])
         invoice_transition(invoice=invoice, to_status=InvoiceStatus.CANCELLED,
                            reason=f"listing expired with {funded}/{listing.advance_amount} "

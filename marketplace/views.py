@@ -27,11 +27,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.enums import Role
 from accounts.selectors import kyc_profile_for_user
-from accounts.views import is_htmx, role_required
 from paymint.core import clock
 from paymint.core.errors import ApplicationError, NotFound, PermissionDenied
 from paymint.core.money import Money
-from settlements.selectors import wallet_balances
+from paymint.core.web import is_htmx, role_required
+from settlements.ledger import wallet_balances
 
 from .forms import AmountForm, InvestConfirmForm, MarketplaceFilterForm
 from .models import Listing
@@ -41,6 +41,7 @@ from .selectors import (
     investment_statement_lines,
     listing_get_visible,
     listing_investor_checks,
+    listing_search,
 )
 from .services import investment_create
 from .web_selectors import (
@@ -51,7 +52,6 @@ from .web_selectors import (
     investor_open_positions,
     investor_portfolio_totals,
     listing_quote,
-    listing_search,
     portfolio_xirr,
     split_open_positions,
 )
@@ -177,7 +177,8 @@ def marketplace(request: HttpRequest) -> HttpResponse:
     """Open listings, filtered and sorted from a GET form."""
     form = MarketplaceFilterForm(request.GET or None)
     if form.is_bound and form.is_valid():
-        listings = listing_search(user=request.user, **form.search_kwargs())
+        listings = listing_search(user=request.user, filters=form.filters(),
+                                  sort=form.sort_key())
     elif form.is_bound:
         listings = listing_search(user=request.user).none()
     else:

@@ -5,76 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, QuerySet, Sum
+from django.db.models import Count, F, Sum
 
 from invoices.pricing import InvestmentQuote, investment_quote
 from paymint.core import clock
+from settlements.ledger import investor_invoice_cashflows
 
 from .enums import InvestmentStatus
 from .models import Investment, Listing
-from .selectors import listing_list_for_reader
-
-#: Sort keys offered on the marketplace page -> ORDER BY (ties broken newest first).
-LISTING_SORTS: dict[str, tuple[str, ...]] = {
-    "yield": ("-discount_rate", "due_date"),
-    "tenor": ("due_date", "-discount_rate"),
-    "-tenor": ("-due_date", "-discount_rate"),
-    "amount": ("remaining", "due_date"),
-    "-amount": ("-remaining", "due_date"),
-    "newest": ("-listed_at", "-id"),
-}
-
-_REMAINING = ExpressionWrapper(
-    F("advance_amount") - F("funded_amount"),
-    output_field=DecimalField(max_digits=20, decimal_places=7),
-)
-
-
-def listing_search(
-    *,
-    user,
-    grades: list[str] | None = None,
-    currency: str = "",
-    tenor_min: int | None = None,
-    tenor_max: int | None = None,
-    amount_min: Decimal | None = None,
-    amount_max: Decimal | None = None,
-    yield_min: Decimal | None = None,
-    industry: str = "",
-    sort: str = "yield",
-) -> QuerySet[Listing]:
-    """Open, unexpired listings matching the filters, with the invoice joined (one query), for
-    a user allowed to read the marketplace (one more query for an investor's KYC).
-
-    Tenor is counted in days from today's business date to the due date; amounts filter the
-    amount still to be funded (annotated as ``remaining``).
-
-    Raises:
-        PermissionDenied: see :func:`marketplace.selectors.marketplace_access_check`.
-    """
-    today = clock.today()
-    qs = (
-        listing_list_for_reader(user=user)
-        .filter(expires_at__gt=clock.now())
-        .annotate(remaining=_REMAINING)
-    )
-    if grades:
-        qs = qs.filter(invoice__risk_grade__in=grades)
-    if currency:
-        qs = qs.filter(currency=currency.upper())
-    if tenor_min is not None:
-        qs = qs.filter(due_date__gte=today + dt.timedelta(days=tenor_min))
-    if tenor_max is not None:
-        qs = qs.filter(due_date__lte=today + dt.timedelta(days=tenor_max))
-    if amount_min is not None:
-        qs = qs.filter(remaining__gte=amount_min)
-    if amount_max is not None:
-        qs = qs.filter(remaining__lte=amount_max)
-    if yield_min is not None:
-        qs = qs.filter(discount_rate__gte=yield_min)
-    if industry:
-        qs = qs.filter(invoice__debtor_industry=industry)
-    return qs.order_by(*LISTING_SORTS.get(sort, LISTING_SORTS["yield"]))
+from .portfolio import xirr
 
 
 def listing_quote(*, listing: Listing, amount: Decimal) -> InvestmentQuote:
@@ -153,23 +92,7 @@ def investor_cashflows(*, investor) -> dict[str, list[tuple[dt.date, Decimal]]]:
     """Realised investment cash flows per currency: every posting on the investor's cash
     accounts that belongs to an invoice (funding out, repayments and refunds in), summed per
     day (one query)."""
-    from settlements.enums import AccountKind
-    from settlements.models import Posting
-
-    rows = (
-        Posting.objects.filter(
-            account__owner=investor,
-            account__kind=AccountKind.INVESTOR_CASH,
-            entry__invoice__isnull=False,
-        )
-        .values("currency", day=F("entry__effective_date"))
-        .annotate(total=Sum("amount"))
-        .order_by("currency", "day")
-    )
-    flows: dict[str, list[tuple[dt.date, Decimal]]] = {}
-    for row in rows:
-        flows.setdefault(row["currency"], []).append((row["day"], row["total"]))
-    return flows
+    return investor_invoice_cashflows(investor=investor)
 
 
 def expected_remaining(investment: Investment) -> Decimal:
@@ -185,8 +108,6 @@ def portfolio_xirr(
 ) -> dict[str, Decimal | None]:
     """Expected XIRR per currency: the realised flows plus, for each open position, what it is
     still expected to pay back on its due date (today, when it is already late)."""
-    from .portfolio import xirr
-
     flows = {currency: list(rows) for currency, rows in cashflows.items()}
     for position in open_positions:
         remaining = expected_remaining(position)

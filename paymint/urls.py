@@ -21,7 +21,7 @@ from accounts.api import (
     TwoFactorConfirmApi,
     UserRegisterApi,
 )
-from accounts.data_protection_api import MeDataExportApi, MeErasureRequestApi
+from compliance.data_protection_api import MeDataExportApi, MeErasureRequestApi
 from invoices.api import (
     DebtorConfirmationRequestApi,
     InvoiceCollectionApi,

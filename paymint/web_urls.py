@@ -2,11 +2,10 @@
 
 from django.urls import path
 
-from accounts import data_protection_views
 from accounts import views as accounts_views
+from compliance import data_protection_views
 from invoices import views as invoices_views
 from marketplace import views as marketplace_views
-from paymint import wallet_views
 from settlements import views as settlements_views
 
 urlpatterns = [
@@ -80,7 +79,7 @@ urlpatterns = [
     ),
     # Wallet
     path("wallet/", settlements_views.wallet, name="wallet"),
-    path("wallet/withdraw/", wallet_views.withdrawal_new, name="withdraw"),
+    path("wallet/withdraw/", settlements_views.withdrawal_new, name="withdraw"),
     path(
         "wallet/statement.csv", settlements_views.wallet_statement_csv, name="wallet-statement-csv"
     ),

@@ -3,7 +3,7 @@
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
-from compliance.admin_history import AuditHistoryMixin
+from compliance.public import AuditHistoryMixin
 from paymint.core.admin import ReadOnlyAdmin, ReadOnlyInline, ReasonForm
 from paymint.core.errors import ApplicationError
 

@@ -15,7 +15,8 @@ from paymint.core.api import paginated
 from paymint.core.errors import ValidationFailed
 from paymint.core.throttling import WebhookThrottle
 
-from .selectors import wallet_balances, wallet_entries, withdrawal_list_for_user
+from .error_codes import SettlementsError
+from .ledger import wallet_balances, wallet_entries, withdrawal_list_for_user
 from .services import bank_event_apply, withdrawal_request
 from .webhooks import verify_signature
 
@@ -126,7 +127,8 @@ class BankWebhookApi(APIView):
         try:
             payload = json.loads(body)
         except (ValueError, UnicodeDecodeError):
-            raise ValidationFailed("The body is not valid JSON.", code="INVALID_EVENT") from None
+            raise ValidationFailed("The body is not valid JSON.",
+                                   code=SettlementsError.INVALID_EVENT) from None
         event = bank_event_apply(payload=payload)
         return Response(
             {"id": event.event_id, "status": event.status,

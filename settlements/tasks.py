@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from invoices.enums import AGING_STATUSES
+from marketplace.models import Listing
 from paymint.core import clock
 
 from . import services
@@ -18,8 +19,6 @@ def settlement_execute_task(settlement_id: int) -> str:
 @shared_task(acks_late=True)
 def invoices_age_task() -> int:
     """Age every disbursed invoice past its due date (beat, daily). Returns how many."""
-    from marketplace.models import Listing
-
     ids = list(
         Listing.objects.filter(invoice__status__in=AGING_STATUSES, due_date__lt=clock.today())
         .values_list("invoice_id", flat=True)

@@ -12,9 +12,11 @@ import time
 
 from paymint.core.errors import ApplicationError
 
+from .error_codes import SettlementsError
+
 
 class WebhookRejected(ApplicationError):
-    code = "WEBHOOK_SIGNATURE_INVALID"
+    code = SettlementsError.WEBHOOK_SIGNATURE_INVALID
     http_status = 401
 
 
@@ -36,7 +38,8 @@ def verify_signature(
             ``WEBHOOK_TIMESTAMP_OUT_OF_TOLERANCE`` (more than ``tolerance_seconds`` from now).
     """
     if not header:
-        raise WebhookRejected("Missing signature header.", code="WEBHOOK_SIGNATURE_MISSING")
+        raise WebhookRejected("Missing signature header.",
+                              code=SettlementsError.WEBHOOK_SIGNATURE_MISSING)
     timestamp: int | None = None
     candidates: list[str] = []
     for part in header.split(","):
@@ -50,7 +53,7 @@ def verify_signature(
     current = time.time() if now is None else now
     if abs(current - timestamp) > tolerance_seconds:
         raise WebhookRejected("Webhook timestamp outside the tolerance window.",
-                              code="WEBHOOK_TIMESTAMP_OUT_OF_TOLERANCE")
+                              code=SettlementsError.WEBHOOK_TIMESTAMP_OUT_OF_TOLERANCE)
     expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body,
                         hashlib.sha256).hexdigest()
     if not any(hmac.compare_digest(expected, candidate) for candidate in candidates):

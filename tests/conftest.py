@@ -94,7 +94,7 @@ def make_user(role: str, email: str, *, kyc: dict | None = None, approve_by=None
         profile = kyc_submit(user=user, **kyc)
         if approve_by is not None:
             kyc_approve(profile=profile, reviewer=approve_by)
-    return user
+    return type(user).objects.get(pk=user.pk)  # as a request would load it: no stale caches
 
 
 @pytest.fixture
@@ -241,7 +241,7 @@ def db_counts() -> dict[str, int]:
 
 def assert_books_balanced() -> None:
     """Trial balance zero in every currency and no unbalanced entry."""
-    from settlements.ledger import trial_balance, unbalanced_entries
+    from settlements.ledger.posting import trial_balance, unbalanced_entries
 
     assert all(total == 0 for total in trial_balance().values()), trial_balance()
     assert unbalanced_entries() == []

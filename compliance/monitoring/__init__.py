@@ -4,8 +4,8 @@ A *movement* is one journal entry seen from a user: the net change of the user's
 accounts (``INVESTOR_CASH``, ``SELLER_CASH``) in that entry, in its currency, with the entry's
 real posting time (``created_at``; AML windows use real time, not the business clock).
 A withdrawal counts when it is requested (``WITHDRAWAL_HOLD``: cash moves to the hold
-account); its payout (``WITHDRAWAL_PAID``, hold only), a failed withdrawal's release and
-reversals are not movements.
+account); its payout (``WITHDRAWAL_PAID``, hold only) and a failed withdrawal's release are
+not movements.
 
 *External* movements are those crossing the platform's boundary: deposits and withdrawals.
 *User-initiated* ones add investments (``FUNDING``).

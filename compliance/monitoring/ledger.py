@@ -11,7 +11,10 @@ from django.contrib.auth import get_user_model
 from django.db.models import Sum
 from django.utils import timezone
 
+from accounts.models import KycProfile
+from invoices.models import Invoice
 from settlements.enums import EntryKind
+from settlements.models import Posting
 
 from ..enums import AlertKind
 from ..services import alert_raise
@@ -68,8 +71,6 @@ def _movement(row) -> Movement | None:
 def user_movements(user, *, since: dt.datetime, until: Movement | None = None) -> list[Movement]:
     """The user's movements posted since ``since`` (one aggregate query), oldest first; with
     ``until``, only those up to and including that movement (in ``(at, entry_id)`` order)."""
-    from settlements.models import Posting
-
     postings = Posting.objects.filter(account__owner=user, entry__created_at__gte=since)
     if until is not None:
         postings = postings.filter(entry__created_at__lte=until.at)
@@ -83,8 +84,6 @@ def user_movements(user, *, since: dt.datetime, until: Movement | None = None) -
 def entry_movements(entry_id: int) -> dict[int, Movement]:
     """Each user's movement in one journal entry: ``{user_id: Movement}`` (one query; users
     whose cash accounts net to zero in the entry are left out)."""
-    from settlements.models import Posting
-
     rows = _movement_rows(
         Posting.objects.filter(entry_id=entry_id, account__owner__isnull=False),
         "account__owner_id",
@@ -100,8 +99,6 @@ def entry_movements(entry_id: int) -> dict[int, Movement]:
 def _identity(user) -> PartyIdentity:
     """A user's identity from the user and their KYC/KYB profile (``user.kyc``, select it
     with the user to save a query)."""
-    from accounts.models import KycProfile
-
     try:
         profile = user.kyc
     except KycProfile.DoesNotExist:
@@ -122,8 +119,6 @@ def party_identity(user) -> PartyIdentity:
 def _funding_links(movements: Sequence[Movement]) -> list[FundingLink]:
     """Each investment among ``movements`` with the seller of the invoice it funded (one
     query: invoices with their sellers and the sellers' profiles)."""
-    from invoices.models import Invoice
-
     fundings = [m for m in movements if m.kind == EntryKind.FUNDING and m.invoice_id]
     if not fundings:
         return []
@@ -207,8 +202,6 @@ def monitor_movement(entry_id: int, *, config: AmlConfig | None = None) -> list[
 def monitoring_sweep(*, now: dt.datetime | None = None) -> dict:
     """Monitor every user with a movement in the last ``STRUCTURING_WINDOW_DAYS`` (at least
     one day): catches windows that only close with time and anything a missed hook skipped."""
-    from settlements.models import Posting
-
     config = AmlConfig.from_settings()
     now = now or timezone.now()
     recent = now - max(

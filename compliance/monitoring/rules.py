@@ -15,13 +15,14 @@ from django.conf import settings
 from settlements.enums import AccountKind, EntryKind
 
 from ..enums import AlertSeverity
+from ..screening import name_tokens
 
 IN = "IN"
 OUT = "OUT"
 
 CASH_KINDS = (AccountKind.INVESTOR_CASH, AccountKind.SELLER_CASH)
 #: Entry kinds that are not movements of their own (see the module docstring).
-NOT_MOVEMENTS = (EntryKind.WITHDRAWAL_RELEASE, EntryKind.WITHDRAWAL_PAID, EntryKind.REVERSAL)
+NOT_MOVEMENTS = (EntryKind.WITHDRAWAL_RELEASE, EntryKind.WITHDRAWAL_PAID)
 EXTERNAL_KINDS = frozenset({EntryKind.DEPOSIT, EntryKind.WITHDRAWAL_HOLD})
 USER_INITIATED_KINDS = EXTERNAL_KINDS | {EntryKind.FUNDING}
 
@@ -312,8 +313,6 @@ def _email_domain(email: str) -> str:
 
 def link_reasons(a: PartyIdentity, b: PartyIdentity) -> list[str]:
     """Why two parties look like the same person or group (empty when unrelated)."""
-    from ..screening import name_tokens
-
     if a.user_id == b.user_id:
         return ["same user"]
     reasons = []

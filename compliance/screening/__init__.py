@@ -32,8 +32,9 @@ Hits
     puts the account on hold (:class:`~compliance.models.AccountHold`) until ops release it;
     an alert already resolved as a false positive does not hold the account again.
     :func:`screen_debtor` raises the alert on the invoice, which blocks its listing.
-    :func:`user_is_on_hold` and :func:`invoice_has_sanctions_hit` are what money services
-    check; :func:`user_has_screening_hold` is what KYC approval checks.
+    :func:`compliance.holds.user_is_on_hold` and :func:`~compliance.holds.invoice_has_sanctions_hit`
+    are what money services check; :func:`~compliance.holds.user_has_screening_hold` is what
+    KYC approval checks.
 
 PEP matches are not sanctions hits
     Being a politically exposed person is not a prohibition: FATF Recommendation 12 and
@@ -81,17 +82,13 @@ from .services import (
     EDD_MAX_LENGTH,
     PEP_APPROVAL_PERMISSION,
     PEP_REQUIRED_ACTION,
-    SCREENING_HOLD_REASONS,
     Match,
     account_hold_place,
     account_hold_release,
     can_approve_pep_relationship,
-    invoice_has_sanctions_hit,
     screen_debtor,
     screen_name,
     screen_user,
-    user_has_screening_hold,
-    user_is_on_hold,
 )
 
 __all__ = [
@@ -101,7 +98,6 @@ __all__ = [
     "PARTICLES",
     "PEP_APPROVAL_PERMISSION",
     "PEP_REQUIRED_ACTION",
-    "SCREENING_HOLD_REASONS",
     "LoadResult",
     "Match",
     "ParsedParty",
@@ -109,7 +105,6 @@ __all__ = [
     "account_hold_place",
     "account_hold_release",
     "can_approve_pep_relationship",
-    "invoice_has_sanctions_hit",
     "match_threshold",
     "name_score",
     "name_tokens",
@@ -123,6 +118,4 @@ __all__ = [
     "screen_user",
     "token_score",
     "tokens_score",
-    "user_has_screening_hold",
-    "user_is_on_hold",
 ]

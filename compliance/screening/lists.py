@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from paymint.core.errors import ValidationFailed
 
+from ..error_codes import ComplianceError
 from ..models import SanctionedParty
 
 # --- List parsing ---------------------------------------------------------------------------
@@ -33,7 +34,7 @@ class ParsedParty:
 
 
 class SanctionsListError(ValidationFailed):
-    code = "SANCTIONS_LIST_INVALID"
+    code = ComplianceError.SANCTIONS_LIST_INVALID
 
 
 def _text(element, tag: str) -> str:
@@ -312,7 +313,8 @@ def sanctions_list_load(
         raise SanctionsListError(f"Unknown sanctions list source {source!r}.")
     if not parties and not allow_empty:
         raise SanctionsListError(
-            "The list is empty; refusing to remove every entry.", code="SANCTIONS_LIST_EMPTY"
+            "The list is empty; refusing to remove every entry.",
+            code=ComplianceError.SANCTIONS_LIST_EMPTY
         )
     incoming: dict[str, ParsedParty] = {}
     for party in parties:

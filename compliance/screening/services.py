@@ -1,6 +1,6 @@
 """Screening of users and debtors against the stored lists: matches, ``SANCTIONS_HIT`` and
-``PEP_MATCH`` alerts, account holds, and the checks money services make
-(:func:`user_is_on_hold`, :func:`invoice_has_sanctions_hit`, :func:`user_has_screening_hold`)."""
+``PEP_MATCH`` alerts, account holds (the checks money services make on them are
+:mod:`compliance.holds`)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ from django.db.models import Count, Max
 from django.utils import timezone
 from rapidfuzz import fuzz, process
 
+from accounts.models import KycProfile
 from paymint.core.errors import PermissionDenied, ValidationFailed
 from paymint.core.permissions import is_active_staff, require_staff
 
 from ..enums import AlertKind, AlertSeverity, AlertStatus
+from ..error_codes import ComplianceError
 from ..models import AccountHold, AlertNote, ComplianceAlert, SanctionedParty
 from ..services import alert_raise
 from .matching import match_threshold, name_tokens, phonetic_key, tokens_score
@@ -142,8 +144,6 @@ def screen_name(
 
 def _user_names(user) -> list[tuple[str, str | None]]:
     """(name, country) pairs to screen: the KYC/KYB legal name and the personal name."""
-    from accounts.models import KycProfile
-
     profile = KycProfile.objects.filter(user=user).first()
     country = profile.country if profile is not None and profile.country else None
     names: list[tuple[str, str | None]] = []
@@ -225,7 +225,7 @@ def screen_user(user) -> list[Match]:
 def screen_debtor(invoice) -> list[Match]:
     """Screen an invoice's debtor name. A sanctions party matched raises (once) a HIGH
     ``SANCTIONS_HIT`` alert on the invoice, which blocks its listing (see
-    :func:`invoice_has_sanctions_hit`); a PEP entry matched raises (once) a MEDIUM
+    :func:`compliance.holds.invoice_has_sanctions_hit`); a PEP entry matched raises (once) a MEDIUM
     ``PEP_MATCH`` alert for review and does not block it."""
     if not invoice.debtor_name:
         return []
@@ -301,13 +301,14 @@ def _edd_findings(*, source_of_wealth: str, source_of_funds: str) -> dict[str, s
     if missing:
         raise ValidationFailed(
             "Enhanced due diligence is required to release a PEP hold: record the source of "
-            "wealth and the source of funds.", code="EDD_REQUIRED", fields=missing,
+            "wealth and the source of funds.", code=ComplianceError.EDD_REQUIRED, fields=missing,
         )
     too_long = {name: [f"At most {EDD_MAX_LENGTH} characters."]
                 for name, value in findings.items() if len(value) > EDD_MAX_LENGTH}
     if too_long:
         raise ValidationFailed(
-            f"Keep each EDD finding under {EDD_MAX_LENGTH} characters.", code="EDD_TOO_LONG",
+            f"Keep each EDD finding under {EDD_MAX_LENGTH} characters.",
+            code=ComplianceError.EDD_TOO_LONG,
             fields=too_long,
         )
     return findings
@@ -360,11 +361,12 @@ def account_hold_release(
         raise PermissionDenied(
             "Releasing a PEP hold establishes a business relationship with a politically "
             "exposed person: it needs senior-management approval (permission "
-            f"{PEP_APPROVAL_PERMISSION}).", code="SENIOR_APPROVAL_REQUIRED",
+            f"{PEP_APPROVAL_PERMISSION}).", code=ComplianceError.SENIOR_APPROVAL_REQUIRED,
         )
     if not note.strip():
         raise ValidationFailed(
-            "A note is required.", code="NOTE_REQUIRED", fields={"note": ["Required."]}
+            "A note is required.", code=ComplianceError.NOTE_REQUIRED,
+            fields={"note": ["Required."]}
         )
     findings = (
         _edd_findings(source_of_wealth=edd_source_of_wealth, source_of_funds=edd_source_of_funds)
@@ -380,7 +382,7 @@ def account_hold_release(
             if alert.assigned_to_id == actor.pk:
                 raise PermissionDenied(
                     "You worked this PEP alert (it is assigned to you): another senior manager "
-                    "must approve the relationship.", code="FOUR_EYES_REQUIRED",
+                    "must approve the relationship.", code=ComplianceError.FOUR_EYES_REQUIRED,
                 )
         locked.released_at = timezone.now()
         locked.released_by = actor
@@ -397,29 +399,3 @@ def account_hold_release(
                 f"{findings['edd_source_of_funds']}. {locked.release_note}",
             )
     return locked
-
-
-def user_is_on_hold(user) -> bool:
-    """True while the user has an unreleased hold: money services refuse to move their funds."""
-    return AccountHold.objects.filter(user=user, released_at__isnull=True).exists()
-
-
-#: Holds that come from list screening (KYC approval waits for them; AML holds do not).
-SCREENING_HOLD_REASONS = (AccountHold.Reason.SANCTIONS_HIT, AccountHold.Reason.PEP_REVIEW)
-
-
-def user_has_screening_hold(*, user_id: int) -> bool:
-    """True while a sanctions or PEP screening hold on the user is unreleased."""
-    return AccountHold.objects.filter(
-        user_id=user_id, reason__in=SCREENING_HOLD_REASONS, released_at__isnull=True
-    ).exists()
-
-
-def invoice_has_sanctions_hit(invoice) -> bool:
-    """True while a sanctions alert on the invoice's debtor is open, in review or escalated.
-    A ``PEP_MATCH`` alert does not count: a debtor linked to a PEP is not prohibited."""
-    return ComplianceAlert.objects.filter(
-        invoice=invoice,
-        kind=AlertKind.SANCTIONS_HIT,
-        status__in=[AlertStatus.OPEN, AlertStatus.IN_REVIEW, AlertStatus.ESCALATED],
-    ).exists()

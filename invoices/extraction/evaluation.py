@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from .schema import FIELD_NAMES
+from .errors import ExtractionError
+from .pipeline import extract_document, has_embedded_einvoice
+from .schema import FIELD_NAMES, ExtractionLimits
 
 LEGAL_SUFFIXES = frozenset(
     [
@@ -246,8 +248,6 @@ def document_group(entry: ManifestEntry, data: bytes) -> str:
     """Manifest kind, with pdf-text split into ``pdf-text/e-invoice`` and ``pdf-text/plain``."""
     if entry.kind != "pdf-text":
         return entry.kind
-    from .pipeline import has_embedded_einvoice
-
     return "pdf-text/e-invoice" if has_embedded_einvoice(data) else "pdf-text/plain"
 
 
@@ -256,10 +256,6 @@ def evaluate_entries(
 ) -> list[DocumentScore]:
     """Extract and score each entry. Mode "text" evaluates only text PDFs, mode "ocr" only
     scans/images (all documents with ``ocr_all``); errors count as misses of every GT field."""
-    from .errors import ExtractionError
-    from .pipeline import extract_document
-    from .schema import ExtractionLimits
-
     limits = limits or ExtractionLimits()
     scores: list[DocumentScore] = []
     for entry in entries:

@@ -19,6 +19,8 @@ import datetime as dt
 import json
 from decimal import Decimal, InvalidOperation
 
+import jwt
+import zxingcpp
 from PIL import Image
 
 from .schema import ExtractedField
@@ -37,8 +39,6 @@ def _b64url(segment: str) -> bytes:
 
 def decode_qr_texts(images: list[Image.Image]) -> list[str]:
     """Texts of all QR codes found on ``images`` (zxing-cpp)."""
-    import zxingcpp
-
     texts: list[str] = []
     for img in images:
         for barcode in zxingcpp.read_barcodes(img, formats=zxingcpp.BarcodeFormat.QRCode):
@@ -65,8 +65,6 @@ def parse_gst_qr(text: str, *, public_key_pem: str = "") -> tuple[dict, bool] | 
         return None
     verified = False
     if public_key_pem:
-        import jwt
-
         try:
             jwt.decode(text.strip(), public_key_pem, algorithms=[header.get("alg", "RS256")],
                        options={"verify_exp": False, "verify_aud": False})

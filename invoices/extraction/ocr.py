@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import pypdfium2 as pdfium
 import pytesseract
 from PIL import Image, ImageOps
 
@@ -68,8 +69,6 @@ def render_pdf_pages(
     The resolution is lowered for very large pages so each render stays under
     ``max_image_pixels``; pages that would need less than 100 dpi raise ImageTooLarge.
     """
-    import pypdfium2 as pdfium
-
     try:
         pdf = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:

@@ -308,7 +308,7 @@ def parse_date(text: str, order: str = "DMY") -> date | None:
     if not text or len(text) > 40 or not re.search(r"\d", text):
         return None
     try:
-        import dateparser  # lazy: loading its language data takes ~0.5 s
+        import dateparser  # why: lazy, loading its language data takes ~0.5 s
 
         parsed = dateparser.parse(
             text,

@@ -8,12 +8,13 @@ from django.db import transaction
 
 from paymint.core import clock
 
-from ..enums import InvoiceStatus, RiskGrade
+from ..enums import EXTRACTED_TO_MODEL, InvoiceStatus, RiskGrade
+from ..error_codes import InvoicesError
 from ..models import Invoice
 from ..risk import RiskInputs, score_invoice
 from ..selectors import debtor_history, seller_debtor_share, seller_history
 from .status import invoice_transition
-from .upload import EXTRACTED_TO_MODEL, _model_value
+from .upload import model_value
 
 
 def _extraction_confidence(invoice: Invoice) -> float:
@@ -25,7 +26,7 @@ def _extraction_confidence(invoice: Invoice) -> float:
     extracted = invoice.extraction or {}
     for index, key in enumerate(keys):
         model_name = EXTRACTED_TO_MODEL[key]
-        if _model_value(model_name, extracted.get(key)) != (getattr(invoice, model_name) or None):
+        if model_value(model_name, extracted.get(key)) != (getattr(invoice, model_name) or None):
             values[index] = 0.7
     return sum(values) / len(values)
 
@@ -40,11 +41,11 @@ def _assess(invoice: Invoice):
                                 currency=invoice.currency, adding=advance_estimate)
     issuer_match = None
     for check in invoice.verification:
-        if check["code"] == "ISSUER_TAX_ID_MISMATCH":
+        if check["code"] == InvoicesError.ISSUER_TAX_ID_MISMATCH:
             issuer_match = bool(check["passed"])
     debtor_valid = None
     if invoice.debtor_tax_id:
-        debtor_valid = any(c["code"] == "INVALID_DEBTOR_TAX_ID" and c["passed"]
+        debtor_valid = any(c["code"] == InvoicesError.INVALID_DEBTOR_TAX_ID and c["passed"]
                            for c in invoice.verification)
     inputs = RiskInputs(
         tenor_days=(invoice.due_date - clock.today()).days,

@@ -6,10 +6,13 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from compliance.public import AlertKind, AlertSeverity, alert_raise
+from paymint.core.error_codes import CoreError
 from paymint.core.errors import InvalidTransition, ValidationFailed
 from paymint.core.permissions import require_staff
 
 from ..enums import INVOICE_TRANSITIONS, InvoiceStatus
+from ..error_codes import InvoicesError
 from ..models import Invoice, InvoiceStatusEvent
 
 
@@ -44,7 +47,7 @@ def invoice_transition(
 
 
 def _require_staff(actor) -> None:
-    require_staff(actor, code="STAFF_ONLY", permission="invoices.change_invoice")
+    require_staff(actor, code=InvoicesError.STAFF_ONLY, permission="invoices.change_invoice")
 
 
 def invoice_ops_verify(*, invoice: Invoice, actor, note: str = "") -> Invoice:
@@ -70,7 +73,7 @@ def invoice_ops_reject(*, invoice: Invoice, actor, reason: str) -> Invoice:
     """
     _require_staff(actor)
     if not reason.strip():
-        raise ValidationFailed("A reason is required.", code="REASON_REQUIRED",
+        raise ValidationFailed("A reason is required.", code=CoreError.REASON_REQUIRED,
                                fields={"reason": ["Required."]})
     with transaction.atomic():
         locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
@@ -85,12 +88,9 @@ def invoice_mark_disputed(*, invoice: Invoice, actor, reason: str) -> Invoice:
     Raises:
         ValidationFailed: ``REASON_REQUIRED``.
     """
-    from compliance.enums import AlertKind, AlertSeverity
-    from compliance.services import alert_raise
-
     _require_staff(actor)
     if not reason.strip():
-        raise ValidationFailed("A reason is required.", code="REASON_REQUIRED",
+        raise ValidationFailed("A reason is required.", code=CoreError.REASON_REQUIRED,
                                fields={"reason": ["Required."]})
     with transaction.atomic():
         locked = Invoice.objects.select_for_update().select_related("seller").get(pk=invoice.pk)

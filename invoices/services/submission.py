@@ -6,12 +6,16 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import transaction
 
+from accounts.error_codes import AccountsError
 from accounts.selectors import kyc_profile_for_user
+from compliance.public import AlertKind, AlertSeverity, alert_raise
 from paymint.core import clock
 from paymint.core.errors import ApplicationError, InvalidTransition, PermissionDenied
+from paymint.core.queue import enqueue_on_commit
 
 from .. import verification
 from ..enums import INVOICE_TRANSITIONS, InvoiceStatus
+from ..error_codes import InvoicesError
 from ..fingerprints import debtor_key, invoice_fingerprint
 from ..models import Invoice
 from ..selectors import invoice_duplicates
@@ -41,7 +45,7 @@ def invoice_submit(*, invoice: Invoice, actor) -> Invoice:
     profile = kyc_profile_for_user(user=invoice.seller)
     if profile is None or not profile.is_approved:
         raise PermissionDenied("Your company's KYB must be approved first.",
-                               code="KYB_NOT_APPROVED")
+                               code=AccountsError.KYB_NOT_APPROVED)
     found: dict[str, list[Invoice]] = {}
     try:
         return _submit(invoice=invoice, actor=actor, profile=profile, found=found)
@@ -56,9 +60,6 @@ def raise_double_financing_alerts(*, invoice: Invoice, duplicates: dict[str, lis
                                   ) -> None:
     """One compliance alert per pair of invoices caught by a duplicate detector, with both
     documents' references as evidence (ops compare them side by side in the admin)."""
-    from compliance.enums import AlertKind, AlertSeverity
-    from compliance.services import alert_raise
-
     pairs: dict[int, tuple[Invoice, list[str]]] = {}
     for detector, others in duplicates.items():
         for other in others:
@@ -123,10 +124,8 @@ def _submit(*, invoice: Invoice, actor, profile, found: dict) -> Invoice:
             fields: dict[str, list[str]] = {}
             for check in failed:
                 fields.setdefault(check.field or "document", []).append(check.message)
-            first = failed[0]
-            status = 409 if first.code.startswith("DUPLICATE") else 422
-            raise ApplicationError(first.message, code=first.code, fields=fields,
-                                   http_status=status)
+            first = failed[0]  # its code's status: 409 for a duplicate, else 422
+            raise ApplicationError(first.message, code=InvoicesError(first.code), fields=fields)
         locked.verification = [c.as_dict() for c in checks]
         locked.fingerprint = fingerprint
         locked.debtor_key = debtor_key(debtor_tax_id=locked.debtor_tax_id,
@@ -134,11 +133,6 @@ def _submit(*, invoice: Invoice, actor, profile, found: dict) -> Invoice:
         locked.save(update_fields=["verification", "fingerprint", "debtor_key", "updated_at"])
         invoice_transition(invoice=locked, to_status=InvoiceStatus.SUBMITTED, actor=actor,
                            reason="verified")
-        from compliance.tasks import screen_debtor_task
-
-        from ..tasks import invoice_score_task
-
-        invoice_id = locked.pk
-        transaction.on_commit(lambda: screen_debtor_task.delay(invoice_id))
-        transaction.on_commit(lambda: invoice_score_task.delay(invoice_id))
+        enqueue_on_commit("compliance.tasks.screen_debtor_task", locked.pk)
+        enqueue_on_commit("invoices.tasks.invoice_score_task", locked.pk)
     return locked

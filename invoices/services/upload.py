@@ -13,12 +13,15 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 
 from accounts.enums import Role
+from accounts.error_codes import AccountsError
 from accounts.selectors import kyc_is_approved
 from paymint.core.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from paymint.core.money import MINOR_UNITS, quantize_money
+from paymint.core.queue import enqueue_on_commit
 from paymint.core.uploads import upload_quota_reserve
 
-from ..enums import EDITABLE_STATUSES, DebtorIndustry, InvoiceStatus
+from ..enums import EDITABLE_STATUSES, EXTRACTED_TO_MODEL, DebtorIndustry, InvoiceStatus
+from ..error_codes import InvoicesError
 from ..extraction import (
     FIELD_NAMES,
     ExtractionError,
@@ -32,19 +35,6 @@ from .status import invoice_transition
 
 logger = logging.getLogger(__name__)
 
-#: Extraction field name -> Invoice model field.
-EXTRACTED_TO_MODEL = {
-    "invoice_number": "invoice_number",
-    "issuer_name": "issuer_name",
-    "buyer_name": "debtor_name",
-    "total_amount": "face_value",
-    "amount_due": "amount_due",
-    "currency": "currency",
-    "issue_date": "issue_date",
-    "due_date": "due_date",
-    "issuer_tax_id": "issuer_tax_id",
-    "buyer_tax_id": "debtor_tax_id",
-}
 AMOUNT_FIELDS = frozenset({"face_value", "amount_due"})
 NULLABLE_FIELDS = AMOUNT_FIELDS | {"issue_date", "due_date"}
 #: Fields the seller may correct or complete (the debtor's industry is declared, not read).
@@ -59,7 +49,7 @@ ALLOWED_CONTENT_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg",
 
 
 class UploadRejected(ValidationFailed):
-    code = "UPLOAD_REJECTED"
+    code = InvoicesError.UPLOAD_REJECTED
 
 
 def extraction_limits() -> ExtractionLimits:
@@ -93,16 +83,17 @@ def invoice_upload(*, seller, uploaded_file, filename: str = "") -> Invoice:
             (:mod:`paymint.core.uploads`); nothing is stored.
     """
     if seller.role != Role.SELLER:
-        raise PermissionDenied("Only sellers can upload invoices.", code="NOT_A_SELLER")
+        raise PermissionDenied("Only sellers can upload invoices.", code=InvoicesError.NOT_A_SELLER)
     if not kyc_is_approved(user=seller):
         raise PermissionDenied(
             "Your company's KYB must be approved before you upload invoices.",
-            code="KYB_NOT_APPROVED",
+            code=AccountsError.KYB_NOT_APPROVED,
         )
     max_bytes = settings.INVOICE_UPLOAD_MAX_BYTES
     too_large = UploadRejected(
         f"The file is larger than the {_human_size(max_bytes)} limit.",
-        code="FILE_TOO_LARGE", http_status=413, fields={"document": ["File too large."]},
+        code=InvoicesError.FILE_TOO_LARGE, http_status=413,
+        fields={"document": ["File too large."]},
     )
     size = getattr(uploaded_file, "size", None)
     if size is not None and size > max_bytes:
@@ -111,7 +102,7 @@ def invoice_upload(*, seller, uploaded_file, filename: str = "") -> Invoice:
     if len(data) > max_bytes:
         raise too_large
     if not data:
-        raise UploadRejected("The file is empty.", code="EMPTY_FILE",
+        raise UploadRejected("The file is empty.", code=InvoicesError.EMPTY_FILE,
                              fields={"document": ["Empty file."]})
     try:
         content_type = sniff_content_type(data)
@@ -120,7 +111,7 @@ def invoice_upload(*, seller, uploaded_file, filename: str = "") -> Invoice:
     if content_type not in ALLOWED_CONTENT_TYPES:
         raise UploadRejected(
             "Upload a PDF, PNG or JPEG invoice, or an e-invoice XML (CII or UBL).",
-            code="UNSUPPORTED_FILE_TYPE",
+            code=InvoicesError.UNSUPPORTED_FILE_TYPE,
             http_status=415, fields={"document": ["Unsupported file type."]},
         )
     sha256 = hashlib.sha256(data).hexdigest()
@@ -140,14 +131,11 @@ def invoice_upload(*, seller, uploaded_file, filename: str = "") -> Invoice:
             invoice=invoice, from_status="", to_status=InvoiceStatus.UPLOADED, actor=seller,
             reason="document uploaded",
         )
-        from ..tasks import invoice_extract_task
-
-        invoice_id = invoice.pk
-        transaction.on_commit(lambda: invoice_extract_task.delay(invoice_id))
+        enqueue_on_commit("invoices.tasks.invoice_extract_task", invoice.pk)
     return invoice
 
 
-def _model_value(name: str, value):
+def model_value(name: str, value):
     """Convert an extracted JSON-able value into the model field's Python type."""
     if value in (None, ""):
         return None
@@ -196,7 +184,7 @@ def invoice_run_extraction(*, invoice_id: int) -> Invoice:
         locked.document_phash = phash
         update = ["extraction", "extraction_method", "document_phash", "updated_at"]
         for source, target in EXTRACTED_TO_MODEL.items():
-            value = _model_value(target, payload.get(source))
+            value = model_value(target, payload.get(source))
             if value is None:
                 value = None if target in NULLABLE_FIELDS else ""
             elif target in AMOUNT_FIELDS and payload.get("currency") in MINOR_UNITS:
@@ -270,7 +258,7 @@ def invoice_update_fields(*, invoice: Invoice, actor, changes: dict) -> Invoice:
         locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
         if locked.status not in EDITABLE_STATUSES:
             raise InvalidTransition("This invoice can no longer be edited.",
-                                    code="INVOICE_NOT_EDITABLE")
+                                    code=InvoicesError.INVOICE_NOT_EDITABLE)
         for name, value in cleaned.items():
             setattr(locked, name, value)
         locked.save(update_fields=[*cleaned, "updated_at"])

@@ -8,26 +8,28 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views.defaults import page_not_found
 from rest_framework import exceptions, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from .error_codes import CoreError
 from .errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 
 _DRF_CODES = {
-    exceptions.NotAuthenticated: "NOT_AUTHENTICATED",
-    exceptions.AuthenticationFailed: "AUTHENTICATION_FAILED",
-    exceptions.PermissionDenied: "PERMISSION_DENIED",
-    exceptions.NotFound: "NOT_FOUND",
-    exceptions.MethodNotAllowed: "METHOD_NOT_ALLOWED",
-    exceptions.UnsupportedMediaType: "UNSUPPORTED_MEDIA_TYPE",
-    exceptions.ParseError: "MALFORMED_REQUEST",
-    exceptions.Throttled: "RATE_LIMITED",
-    exceptions.ValidationError: "VALIDATION_ERROR",
+    exceptions.NotAuthenticated: CoreError.NOT_AUTHENTICATED,
+    exceptions.AuthenticationFailed: CoreError.AUTHENTICATION_FAILED,
+    exceptions.PermissionDenied: CoreError.PERMISSION_DENIED,
+    exceptions.NotFound: CoreError.NOT_FOUND,
+    exceptions.MethodNotAllowed: CoreError.METHOD_NOT_ALLOWED,
+    exceptions.UnsupportedMediaType: CoreError.UNSUPPORTED_MEDIA_TYPE,
+    exceptions.ParseError: CoreError.MALFORMED_REQUEST,
+    exceptions.Throttled: CoreError.RATE_LIMITED,
+    exceptions.ValidationError: CoreError.VALIDATION_ERROR,
 }
 
 
@@ -101,10 +103,7 @@ def not_found(request, exception=None):
     """``handler404``: under ``/api/`` the API's JSON error (``NOT_FOUND``) - a URL no route
     matches (an id with a slash, a typo) must not answer the site's HTML page; elsewhere
     Django's page (``templates/404.html``)."""
-    from django.http import JsonResponse
-    from django.views.defaults import page_not_found
-
     if request.path.startswith("/api/"):
-        return JsonResponse({"code": "NOT_FOUND", "message": "Not found.", "fields": {}},
+        return JsonResponse({"code": CoreError.NOT_FOUND, "message": "Not found.", "fields": {}},
                             status=404)
     return page_not_found(request, exception)

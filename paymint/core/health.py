@@ -16,8 +16,11 @@ import time
 import uuid
 from collections.abc import Callable
 
+import redis
 from django.conf import settings
+from django.core.cache import cache
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import connections
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
@@ -43,8 +46,6 @@ def check_database() -> None:
 
 
 def redis_client(url: str):
-    import redis
-
     return redis.Redis.from_url(
         url, socket_connect_timeout=REDIS_TIMEOUT_SECONDS, socket_timeout=REDIS_TIMEOUT_SECONDS
     )
@@ -63,8 +64,6 @@ def check_redis() -> None:
     backend = settings.CACHES.get("default", {}).get("BACKEND", "")
     if "redis" not in backend.lower():
         raise CheckSkipped
-    from django.core.cache import cache
-
     key = f"readyz:{uuid.uuid4().hex}"
     cache.set(key, "1", timeout=5)
     if cache.get(key) != "1":
@@ -73,8 +72,6 @@ def check_redis() -> None:
 
 
 def check_storage() -> None:
-    from django.core.files.storage import default_storage
-
     payload = uuid.uuid4().hex.encode()
     name = default_storage.save(f"readyz/{uuid.uuid4().hex}.txt", ContentFile(payload))
     try:

@@ -16,10 +16,34 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from rest_framework.response import Response
 
+from .error_codes import CoreError
 from .errors import ApplicationError
 from .models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
+
+
+class IdempotencyKeyReused(ApplicationError):
+    """The same ``Idempotency-Key`` came with a different request (422, everywhere)."""
+
+    code = CoreError.IDEMPOTENCY_KEY_REUSED
+    http_status = 422
+
+    def __init__(self, message: str = "This Idempotency-Key was already used with a different "
+                 "request.", **kwargs) -> None:
+        super().__init__(message, **kwargs)
+
+
+def idempotent_replay(previous, *, fingerprint: str):
+    """The answer to a request whose ``Idempotency-Key`` was already used: ``previous`` (what
+    the first request wrote, with its ``request_fingerprint``) when this is the same request.
+
+    Raises:
+        IdempotencyKeyReused: the key was used with a different request.
+    """
+    if previous.request_fingerprint != fingerprint:
+        raise IdempotencyKeyReused()
+    return previous
 
 
 class _Replay(Exception):
@@ -60,7 +84,7 @@ class IdempotentWriteMixin:
             return
         if len(key) > 255:
             raise ApplicationError("Idempotency-Key is too long.",
-                                   code="INVALID_IDEMPOTENCY_KEY")
+                                   code=CoreError.INVALID_IDEMPOTENCY_KEY)
         fingerprint = request_fingerprint(request)
         path = request.path[:255]
         try:
@@ -69,14 +93,14 @@ class IdempotentWriteMixin:
                     user=request.user, key=key, path=path, request_fingerprint=fingerprint)
         except IntegrityError:
             record = IdempotencyRecord.objects.get(user=request.user, key=key, path=path)
-            if record.request_fingerprint != fingerprint:
-                raise ApplicationError(
-                    "This Idempotency-Key was already used with a different request.",
-                    code="IDEMPOTENCY_KEY_REUSED", http_status=422) from None
+            try:
+                idempotent_replay(record, fingerprint=fingerprint)
+            except IdempotencyKeyReused as exc:
+                raise exc from None
             if record.response_status is None:
                 raise ApplicationError(
                     "The first request with this Idempotency-Key is still running.",
-                    code="IDEMPOTENCY_REQUEST_IN_PROGRESS", http_status=409) from None
+                    code=CoreError.IDEMPOTENCY_REQUEST_IN_PROGRESS, http_status=409) from None
             raise _Replay(record) from None
 
     def handle_exception(self, exc):

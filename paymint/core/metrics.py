@@ -14,10 +14,10 @@ Recorded as they happen:
 Computed at scrape time (no coupling with the code that moves money):
 
 - ``paymint_celery_queue_length{queue}`` - ``LLEN`` of each Celery queue on a Redis broker.
-- ``paymint_money_moved_total{kind,currency}`` and ``paymint_journal_entries_total{kind,
-  currency}`` - from the ledger: for each journal entry kind and currency, the sum of the
-  positive postings (the amount that moved; each entry balances) and the number of entries.
-- ``paymint_metrics_source_up{source}`` - 1 when the broker/database could be read, else 0.
+- the apps' own metrics, registered with :func:`register_scrape_source` (core names no
+  app): ``paymint_money_moved_total{kind,currency}`` and ``paymint_journal_entries_total``
+  from the ledger (:mod:`settlements.metrics`, source ``database``).
+- ``paymint_metrics_source_up{source}`` - 1 when the broker/a source could be read, else 0.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import logging
 import os
 import threading
 from collections import Counter
+from collections.abc import Callable, Iterable
 
 from celery import signals
 from django.conf import settings
@@ -39,8 +40,11 @@ from prometheus_client import (
     CollectorRegistry,
     Histogram,
     generate_latest,
+    multiprocess,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from .health import redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +74,6 @@ def observe_request(*, view: str, method: str, status: int, seconds: float) -> N
 
 
 def _redis(url: str):
-    from .health import redis_client
-
     return redis_client(url)
 
 
@@ -167,21 +169,18 @@ def celery_queue_lengths() -> dict[str, int] | None:
     return {name: sum(values[i * per_queue : (i + 1) * per_queue]) for i, name in enumerate(names)}
 
 
-def money_moved() -> list[dict]:
-    """Per journal entry kind and currency: the amount moved (sum of positive postings) and
-    the number of entries. One aggregate query on the ledger."""
-    from django.db.models import Count, Q, Sum
+#: Scrape-time metrics of the apps: ``(source, families)``, registered by the app that owns the
+#: data (``AppConfig.ready``) through :func:`register_scrape_source`, so that core names no app.
+_scrape_sources: list[tuple[str, Callable[[], Iterable[Metric]]]] = []
 
-    from settlements.models import Posting
 
-    rows = (
-        Posting.objects.values("entry__kind", "currency")
-        .annotate(
-            moved=Sum("amount", filter=Q(amount__gt=0)), entries=Count("entry_id", distinct=True)
-        )
-        .order_by("entry__kind", "currency")
-    )
-    return list(rows)
+def register_scrape_source(source: str, families: Callable[[], Iterable[Metric]]) -> None:
+    """Add ``families()`` (metric families computed at scrape time) to every scrape.
+
+    ``source`` labels ``paymint_metrics_source_up``: 1 when ``families()`` answered, 0 when it
+    raised (the scrape goes on without them). Registering a source twice keeps one."""
+    if all(name != source or fn is not families for name, fn in _scrape_sources):
+        _scrape_sources.append((source, families))
 
 
 class PayMintCollector:
@@ -226,37 +225,21 @@ class PayMintCollector:
                 tasks.add_metric([task, outcome], count)
         yield tasks
 
-        moved = CounterMetricFamily(
-            "paymint_money_moved",
-            "Money moved through the ledger, by entry kind and currency (currency units).",
-            labels=["kind", "currency"],
-        )
-        entries = CounterMetricFamily(
-            "paymint_journal_entries",
-            "Journal entries posted, by kind and currency.",
-            labels=["kind", "currency"],
-        )
-        try:
-            rows = money_moved()
-        except Exception:  # noqa: BLE001
-            logger.warning("ledger metrics unavailable", exc_info=True)
-            up.add_metric(["database"], 0)
-        else:
-            up.add_metric(["database"], 1)
-            for row in rows:
-                labels = [row["entry__kind"], row["currency"]]
-                moved.add_metric(labels, float(row["moved"] or 0))
-                entries.add_metric(labels, row["entries"])
-        yield moved
-        yield entries
+        for source, families in _scrape_sources:
+            try:
+                collected = list(families())
+            except Exception:  # noqa: BLE001
+                logger.warning("%s metrics unavailable", source, exc_info=True)
+                up.add_metric([source], 0)
+            else:
+                up.add_metric([source], 1)
+                yield from collected
         yield up
 
 
 def render_metrics() -> bytes:
     """The exposition text: process/request metrics plus the scrape-time collector."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
         base = CollectorRegistry()
         multiprocess.MultiProcessCollector(base)
     else:

@@ -8,6 +8,7 @@ from django.core.signals import request_finished
 from django.dispatch import receiver
 
 from .logging import clean_request_id, new_request_id, request_id_var
+from .metrics import observe_request
 
 REQUEST_ID_HEADER = "X-Request-ID"
 
@@ -45,8 +46,6 @@ class MetricsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        from .metrics import observe_request
-
         started = time.perf_counter()
         status = 500
         try:

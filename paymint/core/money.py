@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, localcontext
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
 from typing import TypeVar
 
+from .error_codes import CoreError
 from .errors import ValidationFailed
 
 #: The single rounding rule for money: round half to even ("banker's rounding", IEEE 754 and
@@ -32,7 +33,7 @@ K = TypeVar("K")
 
 
 class UnsupportedCurrency(ValidationFailed):
-    code = "UNSUPPORTED_CURRENCY"
+    code = CoreError.UNSUPPORTED_CURRENCY
 
 
 def minor_unit(currency: str) -> Decimal:
@@ -60,6 +61,34 @@ def quantize_money(amount: Decimal, currency: str) -> Decimal:
     with localcontext() as ctx:
         ctx.prec = 38
         return Decimal(amount).quantize(minor_unit(currency), rounding=MONEY_ROUNDING)
+
+
+class InvalidAmount(ValidationFailed):
+    code = CoreError.INVALID_AMOUNT
+
+
+def parse_money_amount(raw, currency: str, *, field: str = "amount", message: str = "",
+                       field_message: str = "") -> Decimal:
+    """A positive amount of ``currency`` in its minor units, from what a client sent (a string,
+    number or ``Decimal``). Every amount a user or a bank sends is read with this.
+
+    Raises:
+        InvalidAmount: ``INVALID_AMOUNT`` on ``field``: not a finite positive number ("Enter a
+            positive amount."), or more decimals than the currency's minor unit ("Too many
+            decimals for EUR."). ``message`` (and ``field_message``, for the field) replace
+            both messages.
+    """
+    try:
+        amount = Decimal(str(raw))
+    except (InvalidOperation, ValueError):
+        amount = None
+    if amount is None or not amount.is_finite() or amount <= 0:
+        text = short = "Enter a positive amount."
+    elif quantize_money(amount, currency) != amount:
+        text, short = f"Too many decimals for {currency}.", "Too many decimals."
+    else:
+        return amount
+    raise InvalidAmount(message or text, fields={field: [field_message or message or short]})
 
 
 def to_minor(amount: Decimal, currency: str) -> int:

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .models import OutboundMessage
+from .queue import enqueue_on_commit
 
 
 def outbox_enqueue_email(*, dedupe_key: str, recipient: str, subject: str, body: str
@@ -18,10 +19,7 @@ def outbox_enqueue_email(*, dedupe_key: str, recipient: str, subject: str, body:
         defaults={"recipient": recipient, "subject": subject[:200], "body": body},
     )
     if created:
-        from .tasks import outbox_deliver_task
-
-        message_id = message.pk
-        transaction.on_commit(lambda: outbox_deliver_task.delay(message_id))
+        enqueue_on_commit("paymint.core.tasks.outbox_deliver_task", message.pk)
     return message
 
 

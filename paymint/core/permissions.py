@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .error_codes import CoreError, ErrorCode
 from .errors import PermissionDenied
 
 
@@ -11,7 +12,8 @@ def is_active_staff(actor) -> bool:
 
 
 def require_staff(actor, message: str = "Only operations staff can do this.",
-                  code: str = "PERMISSION_DENIED", *, permission: str = "") -> None:
+                  code: ErrorCode = CoreError.PERMISSION_DENIED, *,
+                  permission: str = "") -> None:
     """Raise :class:`PermissionDenied` (``code``) unless ``actor`` is active operations staff
     and, when ``permission`` (``"app_label.codename"``) is given, holds it - through a
     back-office role (:mod:`accounts.roles`) or as the break-glass superuser. Services check

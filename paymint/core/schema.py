@@ -1,7 +1,13 @@
 """OpenAPI schema generation tweaks for drf-spectacular."""
 
+from collections import defaultdict
+
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.settings import spectacular_settings
 from rest_framework import serializers
+
+from .api import NewestFirstCursorPagination
+from .error_catalog import operation_codes
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -38,7 +44,28 @@ class PayMintAutoSchema(AutoSchema):
     """Names nested serializers (``UserRegisterApi.InputSerializer``) after their API class,
     so every operation's ``InputSerializer``/``OutputSerializer`` gets a unique component name
     (``UserRegisterApiInput``); documents the error answers (:data:`READ_ERRORS`,
-    :data:`WRITE_ERRORS`) and the cursor pagination of list answers (``paginated()``)."""
+    :data:`WRITE_ERRORS`) with the error codes the operation can raise
+    (:func:`paymint.core.error_catalog.operation_codes`: in each error response's description
+    and as ``x-error-codes``, ``{status: [code, ...]}``) and the cursor pagination of list
+    answers (``paginated()``)."""
+
+    def get_operation(self, path, path_regex, path_prefix, method, registry):
+        operation = super().get_operation(path, path_regex, path_prefix, method, registry)
+        if operation is None:
+            return None
+        by_status: dict[str, list[str]] = defaultdict(list)
+        for code in operation_codes(type(self.view), method):
+            by_status[str(code.http_status)].append(str(code))
+        responses = operation.setdefault("responses", {})
+        for status, codes in by_status.items():
+            if status not in responses:
+                responses[status] = self._get_response_for_code(ErrorSerializer, status)
+                responses[status]["description"] = "Error."
+            listed = ", ".join(codes)
+            responses[status]["description"] = (
+                f"{responses[status].get('description', '').rstrip()} Codes: {listed}.".strip())
+        operation["x-error-codes"] = dict(sorted(by_status.items()))
+        return operation
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
@@ -56,8 +83,6 @@ class PayMintAutoSchema(AutoSchema):
         pagination, house style), so a GET that returns a list is documented as paginated."""
         paginator = super()._get_paginator()
         if paginator is None and self.method == "GET" and self._is_list_view():
-            from .api import NewestFirstCursorPagination
-
             return NewestFirstCursorPagination()
         return paginator
 
@@ -73,6 +98,4 @@ class PayMintAutoSchema(AutoSchema):
         return name
 
     def _is_split_request(self, serializer) -> bool:
-        from drf_spectacular.settings import spectacular_settings
-
         return bool(spectacular_settings.COMPONENT_SPLIT_REQUEST)

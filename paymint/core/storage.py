@@ -14,7 +14,7 @@ a view that checks access - e.g. ``/seller/invoices/<id>/document/`` - for a URL
   ``ResponseContentDisposition=attachment`` (and the content type and cache control) signed
   into it, so S3 itself sends the attachment headers.
 
-A kind of file is registered in :data:`PRIVATE_FILE_RESOLVERS` as the dotted path of a
+A kind of file is registered (:func:`register_private_file_kind`) as the dotted path of a
 selector ``(user, object_id) -> PrivateFile`` that raises ``NotFound`` when ``user`` may not
 see it; tokens carry only the kind, the object's public id and the user's public id.
 """
@@ -41,18 +41,15 @@ from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.utils.http import content_disposition_header
 from django.utils.module_loading import import_string
 from django.views.decorators.http import require_GET
+from rest_framework.exceptions import APIException
+from rest_framework.request import Request
+from rest_framework.settings import api_settings
 
 from .errors import NotFound
+from .registries import PRIVATE_FILE_RESOLVERS
 
 #: Signing salt of download tokens (a token for anything else never validates here).
 DOWNLOAD_SALT = "paymint.core.storage.private-file"
-
-#: kind -> dotted path of ``resolver(*, user, object_id) -> PrivateFile`` (raises NotFound).
-PRIVATE_FILE_RESOLVERS: dict[str, str] = {
-    "invoice": "invoices.selectors.invoice_document_for_viewer",
-    "kyc": "accounts.kyc_documents.kyc_document_file_for_viewer",
-}
-
 
 @dataclass(frozen=True)
 class PrivateFile:
@@ -153,10 +150,6 @@ def _requester(request: HttpRequest):
     """The signed-in user: the session's, or the API's (``Authorization: Bearer <JWT>``)."""
     if request.user.is_authenticated or "HTTP_AUTHORIZATION" not in request.META:
         return request.user
-    from rest_framework.exceptions import APIException
-    from rest_framework.request import Request
-    from rest_framework.settings import api_settings
-
     drf_request = Request(
         request, authenticators=[cls() for cls in api_settings.DEFAULT_AUTHENTICATION_CLASSES]
     )

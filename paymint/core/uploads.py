@@ -1,7 +1,8 @@
 """Per-user upload quota: files and bytes over the last 24 hours.
 
 Counts every stored upload of the user - invoice documents and KYC/KYB documents together
-(:data:`UPLOAD_SOURCES`) - against ``settings.UPLOAD_QUOTA_FILES_PER_DAY`` and
+(:data:`~paymint.core.registries.UPLOAD_SOURCES`) - against
+``settings.UPLOAD_QUOTA_FILES_PER_DAY`` and
 ``settings.UPLOAD_QUOTA_BYTES_PER_DAY`` (0 = no limit). The services that store uploads call
 :func:`upload_quota_reserve` inside their transaction, before writing the file: it locks the
 user's row, so two concurrent uploads of one user are counted one after the other and cannot
@@ -19,13 +20,24 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
+from .error_codes import CoreError
 from .errors import ApplicationError
+from .registries import UPLOAD_SOURCES
 
-#: Where uploads are recorded: (model label, user field, size field in bytes, time field).
-UPLOAD_SOURCES: tuple[tuple[str, str, str, str], ...] = (
-    ("invoices.Invoice", "seller", "document_size", "created_at"),
-    ("accounts.KycDocument", "uploaded_by", "size", "uploaded_at"),
-)
+
+def sniff_binary_type(data: bytes) -> str | None:
+    """The type of an uploaded document from its first bytes (never from its name):
+    ``"application/pdf"``, ``"image/png"``, ``"image/jpeg"``, or ``None`` for anything else.
+    Every upload (invoices, KYC/KYB documents) is checked by content with this."""
+    head = data[:1024]
+    if head.lstrip(b"\x00\t\r\n ")[:5] == b"%PDF-" and b"%PDF-" in head:
+        return "application/pdf"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "image/png"
+    if data[:3] == b"\xff\xd8\xff":
+        return "image/jpeg"
+    return None
+
 
 WINDOW = dt.timedelta(hours=24)
 
@@ -33,7 +45,7 @@ WINDOW = dt.timedelta(hours=24)
 class UploadQuotaExceeded(ApplicationError):
     """The user uploaded too many files or bytes in the last 24 hours (429)."""
 
-    code = "UPLOAD_QUOTA_EXCEEDED"
+    code = CoreError.UPLOAD_QUOTA_EXCEEDED
     http_status = 429
 
 

@@ -2,16 +2,14 @@
 payments through the waterfall, and collections (overdue, default, recourse, write-off)."""
 
 from .bank import DuplicateEvent, bank_event_apply
-from .collections import aging_bucket, days_past_due, invoice_age
+from .collections import invoice_age
 from .distribution import accrue_late_interest, investor_claims, settlement_execute
 from .withdrawals import withdrawal_needs_otp, withdrawal_request
 
 __all__ = [
     "DuplicateEvent",
     "accrue_late_interest",
-    "aging_bucket",
     "bank_event_apply",
-    "days_past_due",
     "invoice_age",
     "investor_claims",
     "settlement_execute",

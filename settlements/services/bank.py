@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -10,13 +10,14 @@ from django.db import IntegrityError, transaction
 from accounts.enums import Role
 from accounts.selectors import user_by_deposit_reference
 from paymint.core import clock
+from paymint.core.error_codes import CoreError
 from paymint.core.errors import (
     ApplicationError,
     Conflict,
     InvalidTransition,
     ValidationFailed,
 )
-from paymint.core.money import MINOR_UNITS, quantize_money
+from paymint.core.money import MINOR_UNITS, parse_money_amount
 
 from ..enums import (
     WITHDRAWAL_TRANSITIONS,
@@ -26,45 +27,44 @@ from ..enums import (
     EntryKind,
     WithdrawalStatus,
 )
-from ..ledger import Leg, ledger_account, ledger_post, platform_account
+from ..error_codes import SettlementsError
+from ..ledger.posting import Leg, ledger_account, ledger_post, platform_account
+from ..ledger.selectors import cash_account_kind
 from ..models import BankEvent, Withdrawal
 from .distribution import repayment_receive
 
 
 class DuplicateEvent(Conflict):
-    code = "DUPLICATE_EVENT"
+    code = SettlementsError.DUPLICATE_EVENT
 
 
 def _parse_event(payload: dict) -> tuple[str, str, str, Decimal, str]:
     if not isinstance(payload, dict):
-        raise ValidationFailed("The event must be a JSON object.", code="INVALID_EVENT")
+        raise ValidationFailed("The event must be a JSON object.",
+                               code=SettlementsError.INVALID_EVENT)
     data = payload.get("data")
     event_id, event_type = payload.get("id"), payload.get("type")
     if not isinstance(event_id, str) or not event_id or len(event_id) > 100:
-        raise ValidationFailed("Missing event id.", code="INVALID_EVENT",
+        raise ValidationFailed("Missing event id.", code=SettlementsError.INVALID_EVENT,
                                fields={"id": ["Required."]})
     if event_type not in BankEventType.values:
-        raise ValidationFailed(f"Unknown event type {event_type!r}.", code="UNKNOWN_EVENT_TYPE",
+        raise ValidationFailed(f"Unknown event type {event_type!r}.",
+                               code=SettlementsError.UNKNOWN_EVENT_TYPE,
                                fields={"type": ["Unknown."]})
     if not isinstance(data, dict):
-        raise ValidationFailed("Missing data.", code="INVALID_EVENT",
+        raise ValidationFailed("Missing data.", code=SettlementsError.INVALID_EVENT,
                                fields={"data": ["Required."]})
     reference, currency = data.get("reference"), data.get("currency")
     if not isinstance(reference, str) or not reference:
-        raise ValidationFailed("Missing reference.", code="INVALID_EVENT",
+        raise ValidationFailed("Missing reference.", code=SettlementsError.INVALID_EVENT,
                                fields={"data.reference": ["Required."]})
     if currency not in MINOR_UNITS or currency not in settings.PAYMINT["CURRENCIES"]:
         raise ValidationFailed(f"Unsupported currency {currency!r}.",
-                               code="UNSUPPORTED_CURRENCY",
+                               code=CoreError.UNSUPPORTED_CURRENCY,
                                fields={"data.currency": ["Unsupported."]})
-    try:
-        amount = Decimal(str(data.get("amount")))
-    except (InvalidOperation, ValueError):
-        amount = None
-    if (amount is None or not amount.is_finite() or amount <= 0
-            or quantize_money(amount, currency) != amount):
-        raise ValidationFailed("The amount must be a positive amount in minor units.",
-                               code="INVALID_AMOUNT", fields={"data.amount": ["Invalid."]})
+    amount = parse_money_amount(
+        data.get("amount"), currency, field="data.amount",
+        message="The amount must be a positive amount in minor units.", field_message="Invalid.")
     return event_id, event_type, reference.strip(), amount, currency
 
 
@@ -114,7 +114,7 @@ def _apply_deposit(event: BankEvent):
     user = user_by_deposit_reference(reference=event.reference)
     if user is None or user.role != Role.INVESTOR:
         raise ApplicationError(f"No investor wallet has reference {event.reference}.",
-                               code="UNKNOWN_REFERENCE", http_status=422)
+                               code=SettlementsError.UNKNOWN_REFERENCE, http_status=422)
     bank = platform_account(AccountKind.PLATFORM_BANK_CLEARING, event.currency)
     cash = ledger_account(AccountKind.INVESTOR_CASH, event.currency, owner=user)
     return ledger_post(
@@ -137,24 +137,22 @@ def _apply_withdrawal_outcome(event: BankEvent):
     )
     if withdrawal is None:
         raise ApplicationError(f"No withdrawal has reference {event.reference}.",
-                               code="UNKNOWN_REFERENCE", http_status=422)
+                               code=SettlementsError.UNKNOWN_REFERENCE, http_status=422)
     if event.amount != withdrawal.amount or event.currency != withdrawal.currency:
         raise ApplicationError("The amount or currency does not match the withdrawal.",
-                               code="AMOUNT_MISMATCH", http_status=422)
+                               code=SettlementsError.AMOUNT_MISMATCH, http_status=422)
     paid = event.event_type == BankEventType.WITHDRAWAL_PAID
     to_status = WithdrawalStatus.PAID if paid else WithdrawalStatus.FAILED
     if to_status not in WITHDRAWAL_TRANSITIONS[withdrawal.status]:
         raise InvalidTransition(f"The withdrawal is already {withdrawal.status.lower()}.",
-                                code="WITHDRAWAL_ALREADY_FINAL")
+                                code=SettlementsError.WITHDRAWAL_ALREADY_FINAL)
     user, currency = withdrawal.user, withdrawal.currency
     hold = ledger_account(AccountKind.WITHDRAWAL_HOLD, currency, owner=user)
     if paid:
         other = platform_account(AccountKind.PLATFORM_BANK_CLEARING, currency)
         kind, memo = EntryKind.WITHDRAWAL_PAID, "paid out to bank account"
     else:
-        cash_kind = (AccountKind.INVESTOR_CASH if user.role == Role.INVESTOR
-                     else AccountKind.SELLER_CASH)
-        other = ledger_account(cash_kind, currency, owner=user)
+        other = ledger_account(cash_account_kind(user), currency, owner=user)
         kind, memo = EntryKind.WITHDRAWAL_RELEASE, "withdrawal failed, released"
     entry = ledger_post(
         kind=kind,

@@ -16,7 +16,6 @@ Rules (configurable in ``settings.PAYMINT``):
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 
 from django.conf import settings
@@ -24,36 +23,21 @@ from django.db import transaction
 
 from invoices.enums import AGING_STATUSES, InvoiceStatus
 from invoices.models import Invoice
+from invoices.pricing import days_past_due, late_fee
 from invoices.services import invoice_transition
 from marketplace.enums import InvestmentStatus
+from marketplace.lock_objects import listing_lock
 from marketplace.models import Investment, Listing
-from marketplace.services import lock_listing
 from paymint.core import clock
 from paymint.core.money import quantize_money
 
 from ..enums import AccountKind, EntryKind, SettlementSource
-from ..ledger import Leg, account_balance, ledger_account, ledger_post, lock_accounts
+from ..ledger.posting import Leg, account_balance, ledger_account, ledger_post, lock_accounts
 from ..models import Settlement
 from ..stellar.tokens import chain_on_write_off
-from .distribution import _distribute, accrue_late_interest, investor_claims
+from .distribution import accrue_late_interest, investor_claims, settlement_distribute
 
 ZERO = Decimal(0)
-
-AGING_BUCKETS = ((0, "current"), (30, "1-30"), (60, "31-60"), (90, "61-90"))
-
-
-def days_past_due(due_date: dt.date, today: dt.date) -> int:
-    """Days past the due date (0 on or before it)."""
-    return max((today - due_date).days, 0)
-
-
-def aging_bucket(dpd: int) -> str:
-    """Aging bucket of a days-past-due figure: current, 1-30, 31-60, 61-90, 90+."""
-    for upper, label in AGING_BUCKETS:
-        if dpd <= upper:
-            return label
-    return "90+"
-
 
 def invoice_age(*, invoice_id: int) -> Invoice:
     """Move a disbursed invoice along grace -> overdue -> default for today's business date,
@@ -61,15 +45,16 @@ def invoice_age(*, invoice_id: int) -> Invoice:
     day: transitions happen once, accrual is counted up to today only."""
     config = settings.PAYMINT
     with transaction.atomic(durable=True):
-        listing = lock_listing(listing_id=Listing.objects.get(invoice_id=invoice_id).pk)
+        listing = listing_lock(listing_id=Listing.objects.get(invoice_id=invoice_id).pk)
         invoice = Invoice.objects.select_related("seller").get(pk=invoice_id)
         if invoice.status not in AGING_STATUSES:
             return invoice
         today = clock.today()
         dpd = days_past_due(listing.due_date, today)
         if invoice.status == InvoiceStatus.DISBURSED and dpd > config["GRACE_PERIOD_DAYS"]:
-            listing.late_fee = quantize_money(listing.late_fee_rate * listing.face_value,
-                                              listing.currency)
+            listing.late_fee = late_fee(face_value=listing.face_value,
+                                        late_fee_rate=listing.late_fee_rate,
+                                        currency=listing.currency)
             listing.save(update_fields=["late_fee", "updated_at"])
             invoice_transition(
                 invoice=invoice, to_status=InvoiceStatus.OVERDUE,
@@ -120,7 +105,7 @@ def _recourse(*, listing: Listing, invoice: Invoice, investments: list[Investmen
     )
     settlement = Settlement.objects.create(invoice=invoice, source=SettlementSource.RECOURSE,
                                            repaid_amount=owed, currency=currency)
-    _distribute(settlement)
+    settlement_distribute(settlement)
 
 
 def _write_off(*, listing: Listing, invoice: Invoice, investments: list[Investment]) -> None:

@@ -15,20 +15,22 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from invoices.enums import REPAYABLE_STATUSES, InvoiceStatus
+from invoices.enums import INVOICE_TRANSITIONS, REPAYABLE_STATUSES, InvoiceStatus
 from invoices.models import Invoice
 from invoices.pricing import late_interest_exact
 from invoices.services import invoice_transition
 from marketplace.enums import InvestmentStatus
+from marketplace.lock_objects import listing_lock
 from marketplace.models import Investment, Listing
-from marketplace.services import lock_listing
 from paymint.core import clock
 from paymint.core.db import update_columns
 from paymint.core.errors import ApplicationError
 from paymint.core.money import quantize_money
+from paymint.core.queue import enqueue_on_commit
 
 from ..enums import AccountKind, EntryKind, SettlementSource, SettlementStatus
-from ..ledger import (
+from ..error_codes import SettlementsError
+from ..ledger.posting import (
     STORAGE_QUANTUM,
     Leg,
     account_balance,
@@ -58,20 +60,22 @@ def repayment_receive(*, event: BankEvent):
     invoice = Invoice.objects.filter(repayment_reference__iexact=event.reference).first()
     if invoice is None:
         raise ApplicationError(f"No invoice has repayment reference {event.reference}.",
-                               code="UNKNOWN_REFERENCE", http_status=422)
+                               code=SettlementsError.UNKNOWN_REFERENCE, http_status=422)
     listing = Listing.objects.filter(invoice=invoice).first()
     if listing is None:
         raise ApplicationError("This invoice was never financed.",
-                               code="INVOICE_NOT_AWAITING_REPAYMENT", http_status=409)
-    lock_listing(listing_id=listing.pk)
+                               code=SettlementsError.INVOICE_NOT_AWAITING_REPAYMENT,
+                               http_status=409)
+    listing_lock(listing_id=listing.pk)
     invoice.refresh_from_db(fields=["status"])
     if invoice.status not in REPAYABLE_STATUSES:
         raise ApplicationError("This invoice is not awaiting repayment.",
-                               code="INVOICE_NOT_AWAITING_REPAYMENT", http_status=409)
+                               code=SettlementsError.INVOICE_NOT_AWAITING_REPAYMENT,
+                               http_status=409)
     if event.currency != invoice.currency:
         raise ApplicationError(
             f"The invoice is in {invoice.currency}, the payment in {event.currency}.",
-            code="CURRENCY_MISMATCH", http_status=422,
+            code=SettlementsError.CURRENCY_MISMATCH, http_status=422,
         )
     bank = platform_account(AccountKind.PLATFORM_BANK_CLEARING, event.currency)
     escrow = ledger_account(AccountKind.INVOICE_ESCROW, event.currency, invoice=invoice)
@@ -89,10 +93,7 @@ def repayment_receive(*, event: BankEvent):
         invoice=invoice, source=SettlementSource.DEBTOR, bank_event=event,
         repaid_amount=event.amount, currency=event.currency,
     )
-    from ..tasks import settlement_execute_task
-
-    settlement_id = settlement.pk
-    transaction.on_commit(lambda: settlement_execute_task.delay(settlement_id))
+    enqueue_on_commit("settlements.tasks.settlement_execute_task", settlement.pk)
     return entry
 
 
@@ -197,12 +198,15 @@ def settlement_execute(*, settlement_id: int) -> Settlement:
         settlement = Settlement.objects.select_for_update().get(pk=settlement_id)
         if settlement.status == SettlementStatus.COMPLETED:
             return settlement
-        return _distribute(settlement)
+        return settlement_distribute(settlement)
 
 
-def _distribute(settlement: Settlement) -> Settlement:
+def settlement_distribute(settlement: Settlement) -> Settlement:
+    """Distribute one settlement's payment through the waterfall (the body of
+    :func:`settlement_execute`, and of a recourse payment in :mod:`.collections`): under the
+    listing and invoice locks, inside the caller's transaction."""
     invoice = settlement.invoice
-    listing = lock_listing(listing_id=invoice.listing.pk)
+    listing = listing_lock(listing_id=invoice.listing.pk)
     invoice.refresh_from_db(fields=["status"])
     currency = settlement.currency
     investments = active_positions(listing=listing)
@@ -286,9 +290,8 @@ def _distribute(settlement: Settlement) -> Settlement:
                                    "updated_at"])
     late_fee_cleared = result.platform_late_fee == late_fee_owed
     seller_total = result.seller_receivable + result.seller_reserve
-    if (fully_paid and late_fee_cleared and invoice.status in
-            (InvoiceStatus.DISBURSED, InvoiceStatus.OVERDUE, InvoiceStatus.DEFAULTED,
-             InvoiceStatus.WRITTEN_OFF)):
+    if (fully_paid and late_fee_cleared
+            and InvoiceStatus.SETTLED in INVOICE_TRANSITIONS[invoice.status]):
         invoice_transition(
             invoice=invoice, to_status=InvoiceStatus.SETTLED,
             reason=f"investors paid in full; this payment {settlement.repaid_amount} "

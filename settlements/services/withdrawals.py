@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import hashlib
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from accounts.enums import Role
+from accounts.error_codes import AccountsError
 from accounts.selectors import kyc_is_approved
 from accounts.two_factor import totp_step_up
-from compliance.screening import user_is_on_hold
+from compliance.public import require_no_hold
 from paymint.core import clock
-from paymint.core.errors import ApplicationError, PermissionDenied, ValidationFailed
-from paymint.core.money import quantize_money
+from paymint.core.error_codes import CoreError
+from paymint.core.errors import PermissionDenied, ValidationFailed
+from paymint.core.idempotency import idempotent_replay
+from paymint.core.money import parse_money_amount
 
 from ..enums import AccountKind, EntryKind
-from ..ledger import Leg, ledger_account, ledger_post, lock_accounts
+from ..ledger.posting import Leg, ledger_account, ledger_post, lock_accounts
+from ..ledger.selectors import cash_account_kind
 from ..models import Withdrawal
 
 
@@ -58,31 +61,18 @@ def withdrawal_request(
     """
     if not kyc_is_approved(user=user):
         raise PermissionDenied("Your KYC/KYB must be approved before you withdraw.",
-                               code="KYC_NOT_APPROVED")
-    if user_is_on_hold(user):
-        raise PermissionDenied("Your account is under compliance review.",
-                               code="ACCOUNT_ON_HOLD")
+                               code=AccountsError.KYC_NOT_APPROVED)
+    require_no_hold(user)
     if currency not in settings.PAYMINT["CURRENCIES"]:
-        raise ValidationFailed(f"Unsupported currency {currency!r}.", code="UNSUPPORTED_CURRENCY",
+        raise ValidationFailed(f"Unsupported currency {currency!r}.",
+                               code=CoreError.UNSUPPORTED_CURRENCY,
                                fields={"currency": ["Unsupported."]})
-    try:
-        amount = Decimal(str(amount))
-    except (InvalidOperation, ValueError):
-        amount = None
-    if (amount is None or not amount.is_finite() or amount <= 0
-            or quantize_money(amount, currency) != amount):
-        raise ValidationFailed("Enter a positive amount.", code="INVALID_AMOUNT",
-                               fields={"amount": ["Enter a positive amount."]})
+    amount = parse_money_amount(amount, currency, message="Enter a positive amount.")
     fingerprint = hashlib.sha256(f"{currency}|{amount.normalize()}".encode()).hexdigest()
     key = (idempotency_key or "").strip()[:255]
 
     def replay(previous: Withdrawal) -> tuple[Withdrawal, bool]:
-        if previous.request_fingerprint != fingerprint:
-            raise ApplicationError(
-                "This Idempotency-Key was already used with a different request.",
-                code="IDEMPOTENCY_KEY_REUSED", http_status=422,
-            )
-        return previous, False
+        return idempotent_replay(previous, fingerprint=fingerprint), False
 
     if withdrawal_needs_otp(amount=amount, currency=currency):
         previous = (Withdrawal.objects.filter(user=user, idempotency_key=key).first()
@@ -92,7 +82,7 @@ def withdrawal_request(
         totp_step_up(user=user, code=otp_code,
                      action=f"withdraw {amount.normalize():f} {currency}")
 
-    kind = AccountKind.INVESTOR_CASH if user.role == Role.INVESTOR else AccountKind.SELLER_CASH
+    kind = cash_account_kind(user)
     try:
         with transaction.atomic(durable=True):
             cash = ledger_account(kind, currency, owner=user)

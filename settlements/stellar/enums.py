@@ -46,3 +46,7 @@ CHAIN_TX_TRANSITIONS: dict[str, frozenset[str]] = {
     ChainTxStatus.FAILED: frozenset({ChainTxStatus.PENDING}),
     ChainTxStatus.CONFIRMED: frozenset(),
 }
+
+#: Purposes without an envelope of their own: their "submission" is a step run by a handler
+#: (:func:`settlements.stellar.tokens.run_virtual_step`).
+VIRTUAL_PURPOSES = frozenset({ChainPurpose.SETTLEMENT_SNAPSHOT, ChainPurpose.WRITE_OFF})

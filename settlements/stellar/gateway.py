@@ -1,8 +1,9 @@
 """The one way PayMint talks to Stellar: :class:`HorizonGateway` (and the platform's keys).
 
 ``get_gateway()`` returns a process-wide gateway built from settings: on ``STELLAR_NETWORK =
-"local"`` it is backed by one process-wide :class:`~.local_ledger.LocalLedger` (tests call
-:func:`reset_local_ledger`), otherwise by the SDK's HTTP client against Horizon.
+"local"`` it is the one ``settings.STELLAR_LOCAL_NETWORK`` builds (the in-process network of
+:mod:`devtools.stellar_local`, for tests and the demo), otherwise the SDK's HTTP client against
+Horizon.
 
 Errors are translated into three typed exceptions: :class:`SubmissionRejected` (Horizon answered
 with result codes: the outcome is known), :class:`SubmissionUnknown` (timeout, connection error,
@@ -17,10 +18,11 @@ import threading
 import time
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 from stellar_sdk import Account, Asset, Keypair, Network, Server, TransactionBuilder
 from stellar_sdk.client.base_sync_client import BaseSyncClient
 from stellar_sdk.exceptions import (
@@ -30,8 +32,6 @@ from stellar_sdk.exceptions import (
     UnknownRequestError,
 )
 from stellar_sdk.exceptions import ConnectionError as SdkConnectionError
-
-from .local_ledger import LocalHorizonClient, LocalLedger
 
 NETWORKS = {
     "local": ("http://stellar.local/", Network.STANDALONE_NETWORK_PASSPHRASE),
@@ -146,6 +146,12 @@ def network_config() -> tuple[str, str, str]:
     )
 
 
+class NetworkClock(Protocol):
+    """A network that tells its own time (the local network's ledger)."""
+
+    def now(self) -> int: ...
+
+
 class HorizonGateway:
     """Reads and submissions against Horizon (or the local ledger), with typed errors."""
 
@@ -155,13 +161,11 @@ class HorizonGateway:
         horizon_url: str,
         network_passphrase: str,
         client: BaseSyncClient | None = None,
-        ledger: LocalLedger | None = None,
+        ledger: NetworkClock | None = None,
     ) -> None:
         self.horizon_url = horizon_url
         self.network_passphrase = network_passphrase
-        self.ledger = ledger
-        if client is None and ledger is not None:
-            client = LocalHorizonClient(ledger)
+        self.ledger = ledger  # the local network (its clock), None on testnet/public
         self.server = Server(horizon_url, client=client)
 
     def _call(self, fn):
@@ -283,59 +287,33 @@ class HorizonGateway:
         return int(dt.datetime.fromisoformat(closed_at.replace("Z", "+00:00")).timestamp())
 
 
-_lock = threading.Lock()
 _init_lock = threading.RLock()
-_local_ledger: LocalLedger | None = None
 _gateway: HorizonGateway | None = None
 
 
-def local_ledger() -> LocalLedger:
-    """The process-wide local ledger (``STELLAR_NETWORK = "local"`` only)."""
-    global _local_ledger
-    with _lock:
-        if _local_ledger is None:
-            _local_ledger = LocalLedger(network_passphrase=network_config()[2])
-        return _local_ledger
-
-
-def reset_local_ledger(*, clock=None) -> LocalLedger:
-    """Start a fresh local network (tests): new ledger, new gateway."""
-    global _local_ledger, _gateway
-    passphrase = network_config()[2]
-    with _lock:
-        _local_ledger = (
-            LocalLedger(network_passphrase=passphrase)
-            if clock is None
-            else LocalLedger(network_passphrase=passphrase, clock=clock)
-        )
+def gateway_reset() -> None:
+    """Forget the process-wide gateway: the next :func:`get_gateway` builds a new one (tests,
+    after starting a new local network)."""
+    global _gateway
+    with _init_lock:
         _gateway = None
-    return _local_ledger
 
 
 def get_gateway() -> HorizonGateway:
-    """The process-wide gateway for the configured network.
-
-    On the ``local`` network, the first use in a process starts the in-memory ledger and
-    creates the platform's accounts on it (issuer, distribution, custody, stablecoin issuers
-    with a supply for every currency in ``STELLAR_STABLECOIN_CODES``), so the demo and the
-    dashboards need no set-up. Tests start their own with :func:`reset_local_ledger`.
-    """
+    """The process-wide gateway for the configured network (on ``local``, the one
+    ``settings.STELLAR_LOCAL_NETWORK`` builds; see :mod:`devtools.stellar_local.network`)."""
     global _gateway
     network, url, passphrase = network_config()
-    if _gateway is not None and _gateway.network_passphrase == passphrase:
-        return _gateway
+    gateway = _gateway
+    if gateway is not None and gateway.network_passphrase == passphrase:
+        return gateway
     with _init_lock:  # one thread creates (and on the local network bootstraps) it
         if _gateway is not None and _gateway.network_passphrase == passphrase:
             return _gateway
-        fresh = network == "local" and _local_ledger is None
-        ledger = local_ledger() if network == "local" else None
-        gateway = HorizonGateway(horizon_url=url, network_passphrase=passphrase, ledger=ledger)
-        if fresh:
-            from .tokens import local_platform_bootstrap
-
-            local_platform_bootstrap(
-                ledger, gateway, currencies=tuple(settings.STELLAR_STABLECOIN_CODES)
-            )
-        with _lock:
-            _gateway = gateway
+        if network == "local":
+            gateway = import_string(settings.STELLAR_LOCAL_NETWORK)(
+                horizon_url=url, network_passphrase=passphrase)
+        else:
+            gateway = HorizonGateway(horizon_url=url, network_passphrase=passphrase)
+        _gateway = gateway
     return gateway

@@ -18,12 +18,12 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
-from compliance.services import alert_raise
+from compliance.public import alert_raise
 
 from ..models import ChainTransaction, Settlement
-from .enums import FINAL_CHAIN_STATUSES, ChainPurpose, ChainTxStatus
+from .enums import FINAL_CHAIN_STATUSES, VIRTUAL_PURPOSES, ChainPurpose, ChainTxStatus
 from .gateway import HorizonGateway, get_gateway
-from .outbox import VIRTUAL_PURPOSES, asset_from_str
+from .outbox import asset_from_str
 
 ZERO = Decimal(0)
 

@@ -15,9 +15,11 @@ client's signatures must reach its medium threshold with its signers
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from stellar_sdk import Account, Keypair
+from stellar_sdk import TransactionEnvelope as SignedEnvelope
 from stellar_sdk.exceptions import Ed25519PublicKeyInvalidError
 from stellar_sdk.sep.exceptions import InvalidSep10ChallengeError
 from stellar_sdk.sep.stellar_web_authentication import (
@@ -28,14 +30,15 @@ from stellar_sdk.sep.stellar_web_authentication import (
 )
 from stellar_sdk.xdr import TransactionEnvelope
 
-from paymint.core.errors import Conflict, ValidationFailed
+from paymint.core.errors import Conflict, PermissionDenied, ValidationFailed
 
+from ..error_codes import SettlementsError
 from ..models import StellarAccount
 from .gateway import HorizonGateway, get_gateway, platform_keys
 
 
 class Sep10Invalid(ValidationFailed):
-    code = "SEP10_CHALLENGE_INVALID"
+    code = SettlementsError.SEP10_CHALLENGE_INVALID
 
 
 def _common() -> dict:
@@ -58,7 +61,7 @@ def _challenge(account_id: str, *, memo: int | None) -> dict[str, str]:
     except (Ed25519PublicKeyInvalidError, ValueError):
         raise ValidationFailed(
             "Not a Stellar account id (G...).",
-            code="INVALID_STELLAR_ACCOUNT",
+            code=SettlementsError.INVALID_STELLAR_ACCOUNT,
             fields={"account": ["Not a Stellar account id."]},
         ) from None
     passphrase = get_gateway().network_passphrase
@@ -143,7 +146,7 @@ def stellar_account_link(
                 if existing.user_id != user.pk:
                     raise Conflict(
                         "This Stellar account is linked to another user.",
-                        code="STELLAR_ACCOUNT_TAKEN",
+                        code=SettlementsError.STELLAR_ACCOUNT_TAKEN,
                     )
                 existing.verified_at = now
                 existing.save(update_fields=["verified_at", "updated_at"])
@@ -151,7 +154,8 @@ def stellar_account_link(
             return StellarAccount.objects.create(user=user, account_id=account_id, verified_at=now)
     except IntegrityError:
         raise Conflict(
-            "This Stellar account is linked to another user.", code="STELLAR_ACCOUNT_TAKEN"
+            "This Stellar account is linked to another user.",
+            code=SettlementsError.STELLAR_ACCOUNT_TAKEN
         ) from None
 
 
@@ -174,11 +178,6 @@ def sep10_login(*, challenge_xdr: str, gateway: HorizonGateway | None = None):
         Sep10Invalid: as :func:`stellar_account_link`; also a challenge already used.
         PermissionDenied: ``STELLAR_ACCOUNT_NOT_LINKED`` - no active user has this account.
     """
-    from django.core.cache import cache
-    from stellar_sdk import TransactionEnvelope
-
-    from paymint.core.errors import PermissionDenied
-
     gateway = gateway or get_gateway()
     account_id = _verify(challenge_xdr, gateway, memo=None)
     linked = (
@@ -189,9 +188,9 @@ def sep10_login(*, challenge_xdr: str, gateway: HorizonGateway | None = None):
     if linked is None:
         raise PermissionDenied(
             "No PayMint account is linked to this Stellar account.",
-            code="STELLAR_ACCOUNT_NOT_LINKED",
+            code=SettlementsError.STELLAR_ACCOUNT_NOT_LINKED,
         )
-    digest = TransactionEnvelope.from_xdr(challenge_xdr, gateway.network_passphrase).hash_hex()
+    digest = SignedEnvelope.from_xdr(challenge_xdr, gateway.network_passphrase).hash_hex()
     if not cache.add(f"sep10:used:{digest}", 1, timeout=settings.STELLAR_SEP10_TIMEOUT_SECONDS):
         raise Sep10Invalid(
             "SEP-10 challenge refused: it was already used.",

@@ -7,7 +7,9 @@ from django.conf import settings
 
 from ..models import ChainTransaction
 from .enums import ChainTxStatus
-from .outbox import ChainRetryLater, chain_tx_submit
+from .outbox import ChainRetryLater
+from .reconciliation import chain_reconcile
+from .submission import chain_tx_submit
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None)
@@ -57,6 +59,4 @@ def chain_reconcile_task() -> int:
     """Compare on-chain balances with the outbox and the ledger; alert on differences."""
     if not settings.STELLAR_ENABLED:
         return 0
-    from .reconciliation import chain_reconcile
-
     return len(chain_reconcile())

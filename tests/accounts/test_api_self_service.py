@@ -106,7 +106,7 @@ def test_a_company_uploads_its_register_extract_then_sends_kyb():
     kyb = {"legal_name": "Bei Spiel GmbH", "country": "DE", "tax_id": "DE136695976"}
 
     missing = client.post("/api/v1/me/kyc", kyb, format="json")
-    assert (missing.status_code, missing.json()["code"]) == (400, "DOCUMENTS_REQUIRED")
+    assert (missing.status_code, missing.json()["code"]) == (400, "DOCUMENT_REQUIRED")
     assert "COMPANY_REGISTRATION" in missing.json()["fields"]["document"][0]
     assert not KycProfile.objects.filter(status="PENDING_REVIEW").exists()
 
@@ -114,7 +114,7 @@ def test_a_company_uploads_its_register_extract_then_sends_kyb():
     client.post("/api/v1/me/kyc/documents", {"kind": "IDENTITY", "file": png()},
                 format="multipart")
     still = client.post("/api/v1/me/kyc", kyb, format="json")
-    assert still.json()["code"] == "DOCUMENTS_REQUIRED"
+    assert still.json()["code"] == "DOCUMENT_REQUIRED"
 
     upload = client.post("/api/v1/me/kyc/documents",
                          {"kind": "COMPANY_REGISTRATION", "file": png("register.png")},

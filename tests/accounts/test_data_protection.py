@@ -14,8 +14,8 @@ from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import reverse
 
-from accounts.data_protection import erasure_execute, erasure_request_create
 from accounts.models import KycDocument, KycProfile, User
+from compliance.data_protection import erasure_execute, erasure_request_create
 from compliance.models import AccountHold, AuditEvent, DataErasureRequest
 from compliance.screening import account_hold_place
 from compliance.services import alert_raise

@@ -21,6 +21,7 @@ from accounts.models import KycProfile, User
 from accounts.roles import ROLES, role_groups, roles_sync
 from accounts.services import staff_user_create
 from compliance.enums import AlertKind, AlertStatus
+from compliance.holds import user_is_on_hold
 from compliance.models import AccountHold, ComplianceAlert
 from compliance.screening import (
     ParsedParty,
@@ -28,7 +29,6 @@ from compliance.screening import (
     parse_opensanctions_csv,
     sanctions_list_load,
     screen_user,
-    user_is_on_hold,
 )
 from compliance.services import alert_raise
 from invoices.models import Invoice
@@ -310,8 +310,8 @@ def test_services_check_the_role_whatever_the_entry_point(db, seller):
     """The services themselves refuse staff whose role lacks the permission (not only the
     admin's action list): compliance-only staff cannot decide KYC or invoice checks,
     operations-only staff cannot decide erasure requests, and nothing is written."""
-    from accounts.data_protection import erasure_reject, erasure_request_create
     from accounts.services import kyc_approve, kyc_submit, user_register
+    from compliance.data_protection import erasure_reject, erasure_request_create
     from invoices.services import invoice_ops_verify
     from paymint.core.errors import PermissionDenied
 

@@ -19,6 +19,7 @@ from accounts.enums import KycStatus, Role
 from accounts.models import KycProfile
 from accounts.services import kyc_approve
 from compliance.enums import AlertKind, AlertStatus
+from compliance.holds import user_is_on_hold
 from compliance.models import AccountHold, AlertNote, AuditEvent, ComplianceAlert
 from compliance.screening import (
     ParsedParty,
@@ -26,7 +27,6 @@ from compliance.screening import (
     parse_opensanctions_csv,
     sanctions_list_load,
     screen_user,
-    user_is_on_hold,
 )
 from compliance.services import alert_assign, alert_transition
 from paymint.core.errors import PermissionDenied, ValidationFailed

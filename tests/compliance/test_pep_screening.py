@@ -12,18 +12,17 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from compliance.enums import AlertKind, AlertSeverity, AlertStatus
+from compliance.holds import invoice_has_sanctions_hit, user_is_on_hold
 from compliance.models import AccountHold, ComplianceAlert, SanctionedParty
 from compliance.screening import (
     SanctionsListError,
     account_hold_release,
-    invoice_has_sanctions_hit,
     parse_ofac_csv,
     parse_opensanctions_csv,
     parse_un_xml,
     sanctions_list_load,
     screen_debtor,
     screen_user,
-    user_is_on_hold,
 )
 from compliance.services import alert_transition
 from tests.conftest import make_user

@@ -10,12 +10,12 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from compliance.enums import AlertKind, AlertSeverity, AlertStatus
+from compliance.holds import invoice_has_sanctions_hit, user_is_on_hold
 from compliance.models import AccountHold, ComplianceAlert, SanctionedParty
 from compliance.screening import (
     ParsedParty,
     SanctionsListError,
     account_hold_release,
-    invoice_has_sanctions_hit,
     name_score,
     name_tokens,
     parse_ofac_csv,
@@ -24,7 +24,6 @@ from compliance.screening import (
     screen_debtor,
     screen_name,
     screen_user,
-    user_is_on_hold,
 )
 from compliance.services import alert_transition
 from tests.conftest import make_user

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from decimal import Decimal
 
@@ -125,6 +126,18 @@ class TestBrowse:
         response = client.get("/api/v1/marketplace?grade=Z")
         assert response.status_code == 400
         assert response.json()["code"] == "VALIDATION_ERROR"
+
+    def test_expired_listings_are_hidden_like_on_the_page(self, listing, investor, client):
+        """The API and the marketplace page search through one selector: a listing past its
+        expiry that the expiry task has not closed yet is offered by neither."""
+        api = api_client_for(investor)
+        client.force_login(investor)
+        with clock.frozen_at(listing.expires_at - dt.timedelta(minutes=1)):
+            assert len(api.get("/api/v1/marketplace").json()["results"]) == 1
+        with clock.frozen_at(listing.expires_at):
+            assert api.get("/api/v1/marketplace").json()["results"] == []
+            page = client.get("/marketplace/")
+            assert listing.invoice.debtor_name.encode() not in page.content
 
     def test_detail(self, listing, investor):
         client = api_client_for(investor)

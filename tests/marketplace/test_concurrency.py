@@ -18,7 +18,7 @@ from marketplace.models import Investment, Listing
 from paymint.core import clock
 from paymint.core.money import quantize_money
 from settlements.enums import AccountKind, EntryKind
-from settlements.ledger import account_balance, ledger_account
+from settlements.ledger.posting import account_balance, ledger_account
 from settlements.models import JournalEntry, LedgerAccount
 from tests.conftest import (
     LISTING_DAY,

@@ -10,8 +10,8 @@ from marketplace.enums import InvestmentStatus
 from marketplace.services import investment_create
 from marketplace.tasks import listings_expire_task
 from paymint.core import clock
-from settlements.ledger import trial_balance
-from settlements.selectors import wallet_balances
+from settlements.ledger.posting import trial_balance
+from settlements.ledger.selectors import wallet_balances
 from tests.conftest import LISTING_DAY, deposit, list_mustang_invoice
 
 

@@ -14,7 +14,7 @@ from marketplace.services import investment_create, listing_create
 from paymint.core import clock
 from paymint.core.errors import ApplicationError
 from settlements.enums import AccountKind, EntryKind
-from settlements.ledger import account_balance, ledger_account, platform_account
+from settlements.ledger.posting import account_balance, ledger_account, platform_account
 from settlements.models import JournalEntry
 from tests.conftest import (
     LISTING_DAY,

@@ -346,7 +346,7 @@ def case_token_refresh(world):
 
 
 def case_bank_webhook(world):
-    from settlements.selectors import wallet_balances
+    from settlements.ledger.selectors import wallet_balances
 
     def cash(user):
         return sum((b["balance"] for b in wallet_balances(user=user)), Decimal(0))

@@ -13,12 +13,13 @@ import pytest
 from django.test import TestCase
 
 from invoices.enums import InvoiceStatus
+from invoices.pricing import aging_bucket, days_past_due
 from marketplace.enums import InvestmentStatus
 from marketplace.services import investment_create
 from paymint.core import clock
 from settlements.enums import AccountKind
-from settlements.ledger import account_balance, ledger_account, trial_balance
-from settlements.services import aging_bucket, bank_event_apply, days_past_due
+from settlements.ledger.posting import account_balance, ledger_account, trial_balance
+from settlements.services import bank_event_apply
 from settlements.tasks import invoices_age_task
 from tests.conftest import LISTING_DAY, MUSTANG_DUE, bank_event, deposit, list_mustang_invoice
 

@@ -9,7 +9,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from settlements.enums import AccountKind, EntryKind
-from settlements.ledger import account_balance, ledger_account
+from settlements.ledger.posting import account_balance, ledger_account
 from settlements.models import BankEvent, JournalEntry, Posting
 from tests.conftest import assert_books_balanced, bank_event, run_in_threads, signed_webhook
 

@@ -31,13 +31,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from invoices.enums import InvoiceStatus
-from marketplace import services as marketplace_services
 from marketplace.enums import InvestmentStatus
 from marketplace.models import Listing
 from marketplace.services import investment_create, listing_create, listing_expire
 from paymint.core import clock
 from settlements.enums import AccountKind, EntryKind, SettlementStatus, WithdrawalStatus
-from settlements.ledger import account_balance, ledger_account
+from settlements.ledger import movements as ledger_movements
+from settlements.ledger.posting import account_balance, ledger_account
 from settlements.models import JournalEntry, Settlement, Withdrawal
 from settlements.services import bank as bank_services
 from settlements.services import bank_event_apply, invoice_age, settlement_execute
@@ -180,7 +180,7 @@ def test_settlement_of_one_invoice_and_filling_funding_of_another(
     # The settlement holds the escrow of A and has posted (credits to X and S pending).
     meet.after(distribution_services, "ledger_post", side="settlement")
     # The funding holds X (and whatever it locks with it).
-    meet.after(marketplace_services, "lock_accounts", side="funding")
+    meet.after(ledger_movements, "lock_accounts", side="funding")
 
     def settle():
         with clock.frozen_at(paid_on):
@@ -215,7 +215,7 @@ def test_recourse_on_the_seller_and_filling_funding_of_another_invoice(
 
     meet = Rendezvous(monkeypatch, "recourse", "funding")
     meet.after(collections_services, "lock_accounts", side="recourse")  # holds S
-    meet.after(marketplace_services, "lock_accounts", side="funding")  # holds X
+    meet.after(ledger_movements, "lock_accounts", side="funding")  # holds X
 
     def recourse():
         with clock.frozen_at(default_day):
@@ -250,8 +250,8 @@ def test_listing_expiry_refunds_and_filling_funding_by_a_refunded_investor(
     investor_before = cash(investor)
 
     meet = Rendezvous(monkeypatch, "expiry", "funding")
-    meet.after(marketplace_services, "ledger_post", side="expiry")  # holds A's escrow, posted
-    meet.after(marketplace_services, "lock_accounts", side="funding")  # holds X
+    meet.after(ledger_movements, "ledger_post", side="expiry")  # holds A's escrow, posted
+    meet.after(ledger_movements, "lock_accounts", side="funding")  # holds X
 
     def expire():
         with clock.frozen_at(expiry_day):
@@ -275,7 +275,7 @@ def test_deposit_and_filling_funding_of_the_same_investor(seller_and_investor, m
 
     meet = Rendezvous(monkeypatch, "deposit", "funding")
     meet.after(bank_services, "ledger_post", side="deposit")  # posted, credit to X pending
-    meet.after(marketplace_services, "lock_accounts", side="funding")  # holds X
+    meet.after(ledger_movements, "lock_accounts", side="funding")  # holds X
 
     def pay_in():
         return deposit(investor, "25.00", event_id="evt_deposit_race")

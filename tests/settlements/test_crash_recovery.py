@@ -25,7 +25,7 @@ from marketplace.models import Investment, Listing
 from marketplace.services import investment_create, listing_create
 from paymint.core import clock
 from settlements.enums import AccountKind, EntryKind, SettlementStatus
-from settlements.ledger import account_balance, ledger_account
+from settlements.ledger.posting import account_balance, ledger_account
 from settlements.models import BankEvent, JournalEntry, Settlement
 from settlements.services import DuplicateEvent, bank_event_apply, distribution
 from settlements.tasks import invoices_age_task, settlement_execute_task
@@ -180,13 +180,13 @@ def inject(monkeypatch, point: str, fired: list[str]) -> None:
 
         monkeypatch.setattr(distribution, "invoice_transition", transition)
     elif point == "before_commit":
-        real_distribute = distribution._distribute
+        real_distribute = distribution.settlement_distribute
 
         def distribute(settlement):
             real_distribute(settlement)
             fail()
 
-        monkeypatch.setattr(distribution, "_distribute", distribute)
+        monkeypatch.setattr(distribution, "settlement_distribute", distribute)
     else:  # pragma: no cover
         raise AssertionError(point)
 

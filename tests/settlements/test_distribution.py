@@ -23,7 +23,7 @@ from marketplace.services import investment_create, listing_create
 from paymint.core import clock
 from settlements import tasks
 from settlements.enums import AccountKind
-from settlements.ledger import account_balance, ledger_account
+from settlements.ledger.posting import account_balance, ledger_account
 from settlements.models import Settlement
 from settlements.services import bank_event_apply, settlement_execute
 from tests.conftest import (

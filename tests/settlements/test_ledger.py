@@ -9,7 +9,7 @@ import pytest
 from django.db import transaction
 
 from settlements.enums import AccountKind, EntryKind
-from settlements.ledger import (
+from settlements.ledger.posting import (
     InsufficientFunds,
     Leg,
     UnbalancedEntry,

@@ -46,7 +46,12 @@ from paymint.core import clock
 from paymint.core.errors import ApplicationError
 from paymint.core.money import quantize_money
 from settlements.enums import MAY_GO_NEGATIVE, AccountKind, EntryKind, SettlementStatus
-from settlements.ledger import account_balance, ledger_account, trial_balance, unbalanced_entries
+from settlements.ledger.posting import (
+    account_balance,
+    ledger_account,
+    trial_balance,
+    unbalanced_entries,
+)
 from settlements.models import (
     BankEvent,
     LedgerAccount,

@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 
 from settlements.enums import WithdrawalStatus
-from settlements.ledger import trial_balance
+from settlements.ledger.posting import trial_balance
+from settlements.ledger.selectors import wallet_balances
 from settlements.models import JournalEntry, Posting, Withdrawal
-from settlements.selectors import wallet_balances
 from tests.conftest import bank_event, deposit
 
 

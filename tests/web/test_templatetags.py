@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from types import SimpleNamespace
 
-from accounts.templatetags.paymint_tags import money, percent, progress_percent
+from django.urls import reverse
+
 from paymint.core.money import Money
+from paymint.core.templatetags.paymint_tags import home_currency, money, percent, progress_percent
+from tests.conftest import make_user
 
 
 def test_money_uses_the_currency_minor_unit():
@@ -31,7 +35,7 @@ def test_money_follows_the_users_language():
 
     from django.utils import translation
 
-    from accounts.templatetags.paymint_tags import money
+    from paymint.core.templatetags.paymint_tags import money
 
     with translation.override("de"):
         assert money(Decimal("1234.5"), "EUR") == "1.234,50 EUR"
@@ -44,13 +48,6 @@ def test_money_follows_the_users_language():
 def test_zero_balances_carry_the_currency_of_the_users_country(staff, db, client):
     """Before any money moved, a dashboard shows 0 in the currency of the user's KYC/KYB
     country (when PayMint holds it), never a bare "0.00"."""
-    from types import SimpleNamespace
-
-    from django.urls import reverse
-
-    from accounts.templatetags.paymint_tags import home_currency
-    from tests.conftest import make_user
-
     assert home_currency(SimpleNamespace(country="DE")) == "EUR"
     assert home_currency(SimpleNamespace(country="in")) == "INR"
     assert home_currency(SimpleNamespace(country="GB")) == "GBP"

@@ -26,6 +26,7 @@ from compliance.screening import (
     parse_un_xml,
     sanctions_list_load,
 )
+from paymint.core.queue import enqueue
 
 Source = SanctionedParty.Source
 #: Format -> the sources it may be loaded into (the first is the default).
@@ -104,7 +105,5 @@ class Command(BaseCommand):
             f"{result.unchanged} unchanged, {result.removed} removed"
         )
         if result.changed and not no_rescreen:
-            from compliance.tasks import rescreen_all_task
-
-            rescreen_all_task.delay()
+            enqueue("compliance.tasks.rescreen_all_task")
             self.stdout.write("Re-screening of all users and open invoices enqueued.")

@@ -23,27 +23,27 @@ The rules, in the order the submission service applies them:
 Modules: :mod:`.enqueue` (writing intents, the staff requeue), :mod:`.status` (the one status
 writer, the row lock, stop with an alert), :mod:`.envelopes` (operation specs -> SDK operations,
 build and sign), :mod:`.codes` (Horizon result codes -> handling, :class:`ChainRetryLater`),
-:mod:`.submit` (the submission state machine).
+:mod:`settlements.stellar.submission` (the submission state machine, which uses these and the
+token steps of :mod:`settlements.stellar.tokens`).
 """
 
 from .codes import OP_CODE_HANDLING, TX_CODE_HANDLING, ChainRetryLater, Handling, handling_for
 from .enqueue import chain_tx_enqueue, chain_tx_requeue
 from .envelopes import asset_from_str, asset_str
-from .status import _alert, chain_tx_transition
-from .submit import VIRTUAL_PURPOSES, chain_tx_submit
+from .status import chain_tx_alert, chain_tx_fail, chain_tx_lock, chain_tx_transition
 
 __all__ = [
     "OP_CODE_HANDLING",
     "TX_CODE_HANDLING",
-    "VIRTUAL_PURPOSES",
     "ChainRetryLater",
     "Handling",
-    "_alert",
     "asset_from_str",
     "asset_str",
+    "chain_tx_alert",
     "chain_tx_enqueue",
+    "chain_tx_fail",
+    "chain_tx_lock",
     "chain_tx_requeue",
-    "chain_tx_submit",
     "chain_tx_transition",
     "handling_for",
 ]

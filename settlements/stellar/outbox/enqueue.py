@@ -8,9 +8,12 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from paymint.core.permissions import require_staff
+from paymint.core.queue import enqueue_on_commit
+
 from ...models import ChainTransaction
 from ..enums import ChainTxStatus
-from .status import _lock, chain_tx_transition
+from .status import chain_tx_lock, chain_tx_transition
 
 
 def chain_tx_enqueue(
@@ -47,21 +50,16 @@ def chain_tx_enqueue(
 
 
 def chain_tx_schedule(chain_tx: ChainTransaction) -> None:
-    from ..tasks import chain_submit_task
-
-    chain_tx_id = chain_tx.pk
-    transaction.on_commit(lambda: chain_submit_task.delay(chain_tx_id))
+    enqueue_on_commit("settlements.stellar.tasks.chain_submit_task", chain_tx.pk)
 
 
 def chain_tx_requeue(*, chain_tx: ChainTransaction, actor, reason: str) -> ChainTransaction:
     """Operations staff: send a FAILED intent again after fixing its cause (a new envelope is
     built: the failed one consumed its sequence or was refused)."""
-    from paymint.core.permissions import require_staff
-
     require_staff(actor, "Only operations staff requeue chain transactions.",
                   permission="settlements.change_chaintransaction")
     with transaction.atomic():
-        locked = _lock(chain_tx.pk)
+        locked = chain_tx_lock(chain_tx.pk)
         locked.previous_hashes = (
             [*locked.previous_hashes, locked.tx_hash] if locked.tx_hash else locked.previous_hashes
         )

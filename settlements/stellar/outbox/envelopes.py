@@ -1,5 +1,5 @@
 """Operation specs (the JSON intent) <-> SDK operations, and building and signing an
-envelope from an intent (:func:`_build`, with the platform key of every source account)."""
+envelope from an intent (:func:`chain_tx_build`, with the platform key of every source account)."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ class MissingSigningKey(Exception):
     pass
 
 
-def _build(chain_tx: ChainTransaction, gateway: HorizonGateway) -> None:
+def chain_tx_build(chain_tx: ChainTransaction, gateway: HorizonGateway) -> None:
     """Build and sign a fresh envelope from the intent and store it (caller saves/commits)."""
     if chain_tx.envelope_xdr and chain_tx.tx_hash:
         chain_tx.previous_hashes = [*chain_tx.previous_hashes, chain_tx.tx_hash]

@@ -3,6 +3,7 @@ and stopping an intent (``FAILED``) with a compliance alert."""
 
 from __future__ import annotations
 
+from compliance.public import alert_raise
 from paymint.core.errors import InvalidTransition
 
 from ...models import ChainTransaction, ChainTransactionEvent
@@ -32,13 +33,11 @@ def chain_tx_transition(
     return chain_tx
 
 
-def _lock(chain_tx_id: int) -> ChainTransaction:
+def chain_tx_lock(chain_tx_id: int) -> ChainTransaction:
     return ChainTransaction.objects.select_for_update().get(pk=chain_tx_id)
 
 
-def _alert(chain_tx: ChainTransaction, code: str, detail: str) -> None:
-    from compliance.services import alert_raise
-
+def chain_tx_alert(chain_tx: ChainTransaction, code: str, detail: str) -> None:
     alert_raise(
         kind="RECONCILIATION",
         severity="HIGH",
@@ -56,7 +55,7 @@ def _alert(chain_tx: ChainTransaction, code: str, detail: str) -> None:
     )
 
 
-def _fail(chain_tx: ChainTransaction, code: str, detail: str) -> ChainTransaction:
+def chain_tx_fail(chain_tx: ChainTransaction, code: str, detail: str) -> ChainTransaction:
     chain_tx.last_error = f"{code}: {detail}"[:300]
     chain_tx_transition(
         chain_tx=chain_tx,
@@ -64,5 +63,5 @@ def _fail(chain_tx: ChainTransaction, code: str, detail: str) -> ChainTransactio
         reason=code,
         fields=("last_error", "result_codes"),
     )
-    _alert(chain_tx, code, detail)
+    chain_tx_alert(chain_tx, code, detail)
     return chain_tx

@@ -43,12 +43,10 @@ transaction).
 Modules: :mod:`.hooks` (the outbox writers called inside the money transactions),
 :mod:`.issuance` (asset code, the investor's account, the ``TOKEN_ISSUE`` preflight, the
 document hash on chain), :mod:`.settlement` (the ``SETTLEMENT_SNAPSHOT`` and ``WRITE_OFF``
-steps: snapshot, allocation, payout and clawback batches), :mod:`.bootstrap` (the platform's
-accounts on the local network).
+steps: snapshot, allocation, payout and clawback batches). The platform's accounts on the local
+network are :mod:`devtools.stellar_local.bootstrap`.
 """
 
-from ..local_ledger import to_stroops  # imported from here by the tests
-from .bootstrap import ISSUER_FLAGS, local_platform_bootstrap
 from .hooks import (
     chain_on_disbursement,
     chain_on_funding,
@@ -66,7 +64,6 @@ from .issuance import (
 from .settlement import MAX_OPS_PER_TX, allocate_stroops, run_virtual_step
 
 __all__ = [
-    "ISSUER_FLAGS",
     "MAX_OPS_PER_TX",
     "allocate_stroops",
     "chain_on_disbursement",
@@ -78,8 +75,6 @@ __all__ = [
     "document_hash_on_chain",
     "invoice_asset",
     "invoice_asset_code",
-    "local_platform_bootstrap",
     "preflight",
     "run_virtual_step",
-    "to_stroops",
 ]

@@ -12,11 +12,13 @@ from decimal import Decimal
 
 from django.conf import settings
 
-from ...models import ChainTransaction
+from invoices.enums import InvoiceStatus
+
+from ...models import ChainTransaction, StellarAccount
 from ..enums import ChainPurpose
 from ..gateway import platform_keys
-from ..local_ledger import TL_AUTHORIZED, format_stroops, to_stroops
 from ..outbox import asset_str, chain_tx_enqueue
+from ..protocol import TL_AUTHORIZED, format_stroops, to_stroops
 from .issuance import connected_account_id, invoice_asset, invoice_asset_code
 
 
@@ -62,8 +64,6 @@ def chain_on_disbursement(*, invoice, investments) -> list[ChainTransaction]:
     """
     if not settings.STELLAR_ENABLED:
         return []
-    from ...models import StellarAccount
-
     investor_ids = {inv.investor_id for inv in investments}
     connected: dict[int, str] = {}
     for user_id, account_id in (
@@ -170,8 +170,6 @@ def chain_on_settlement(settlement) -> ChainTransaction | None:
     by the ledger's amounts only and claws nothing back (``written_off`` in the payload)."""
     if not settings.STELLAR_ENABLED:
         return None
-    from invoices.enums import InvoiceStatus
-
     investors = settlement.breakdown.get("investors") or {}
     total = sum((Decimal(v) for v in investors.values()), Decimal(0))
     if total <= 0:

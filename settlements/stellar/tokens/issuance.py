@@ -11,7 +11,7 @@ import base64
 
 from stellar_sdk import Asset
 
-from ...models import ChainTransaction
+from ...models import ChainTransaction, StellarAccount
 from ..enums import ChainPurpose
 from ..gateway import HorizonGateway, platform_keys
 
@@ -38,8 +38,6 @@ def invoice_asset(invoice_id: int) -> Asset:
 
 
 def connected_account_id(user) -> str | None:
-    from ...models import StellarAccount
-
     return (
         StellarAccount.objects.filter(user=user)
         .order_by("-verified_at")

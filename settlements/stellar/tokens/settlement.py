@@ -20,14 +20,14 @@ from stellar_sdk import Asset
 from ...models import ChainTransaction
 from ..enums import ChainPurpose, ChainTxStatus
 from ..gateway import HorizonGateway, platform_keys, stablecoin_asset
-from ..local_ledger import format_stroops, to_stroops
 from ..outbox import (
     ChainRetryLater,
-    _alert,
     asset_str,
+    chain_tx_alert,
     chain_tx_enqueue,
     chain_tx_transition,
 )
+from ..protocol import format_stroops, to_stroops
 
 K = TypeVar("K", bound=Hashable)
 MAX_OPS_PER_TX = 100
@@ -110,7 +110,7 @@ def _settlement_snapshot(chain_tx: ChainTransaction, gateway: HorizonGateway) ->
     if not holders:
         chain_tx.last_error = "no token holders"
         chain_tx.save(update_fields=["last_error", "updated_at"])
-        _alert(chain_tx, "no_token_holders", "no account holds the invoice token")
+        chain_tx_alert(chain_tx, "no_token_holders", "no account holds the invoice token")
         chain_tx_transition(
             chain_tx=chain_tx, to_status=ChainTxStatus.FAILED, reason="no token holders"
         )
@@ -118,14 +118,15 @@ def _settlement_snapshot(chain_tx: ChainTransaction, gateway: HorizonGateway) ->
     total = to_stroops(Decimal(payload["total"]))
     ledger_allocation = _ledger_allocation(payload.get("investors", {}), holder_of_investment)
     if sum(holders.values()) != sum(issued.values()):
-        _alert(
+        chain_tx_alert(
             chain_tx,
             "token_supply_mismatch",
             f"on chain {sum(holders.values())} stroops, issued {sum(issued.values())}",
         )
         ledger_allocation = None
     elif holders != {k: v for k, v in sorted(issued.items()) if v}:
-        _alert(chain_tx, "token_holders_moved", "tokens moved between holders since issuance")
+        chain_tx_alert(chain_tx, "token_holders_moved",
+                       "tokens moved between holders since issuance")
         ledger_allocation = None
     if (
         ledger_allocation is not None
@@ -315,7 +316,7 @@ def _recovery_snapshot(chain_tx: ChainTransaction, gateway: HorizonGateway) -> N
         detail = "an investment with a payout has no confirmed token issue"
         chain_tx.last_error = detail
         chain_tx.save(update_fields=["last_error", "updated_at"])
-        _alert(chain_tx, "no_ledger_basis", detail)
+        chain_tx_alert(chain_tx, "no_ledger_basis", detail)
         chain_tx_transition(chain_tx=chain_tx, to_status=ChainTxStatus.FAILED, reason=detail)
         return
     allocation = dict(sorted(allocation.items()))

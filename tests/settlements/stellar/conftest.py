@@ -7,16 +7,16 @@ from dataclasses import dataclass
 import pytest
 from stellar_sdk import Asset, Keypair, TransactionBuilder
 
+from devtools.stellar_local import LocalLedger, ManualClock
+from devtools.stellar_local.bootstrap import local_platform_bootstrap
+from devtools.stellar_local.network import reset_local_ledger
 from settlements.stellar.gateway import (
     HorizonGateway,
     PlatformKeys,
     get_gateway,
     platform_keys,
-    reset_local_ledger,
     stablecoin_asset,
 )
-from settlements.stellar.local_ledger import LocalLedger, ManualClock
-from settlements.stellar.tokens import local_platform_bootstrap
 
 
 @dataclass

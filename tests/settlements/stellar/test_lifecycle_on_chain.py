@@ -20,6 +20,7 @@ from settlements.models import ChainTransaction, Settlement
 from settlements.services import bank_event_apply
 from settlements.stellar.enums import ChainPurpose, ChainTxStatus
 from settlements.stellar.gateway import get_gateway
+from settlements.stellar.protocol import to_stroops
 from settlements.stellar.sep10 import sep10_challenge, stellar_account_link
 from settlements.stellar.tokens import (
     allocate_stroops,
@@ -27,7 +28,6 @@ from settlements.stellar.tokens import (
     chain_on_settlement,
     document_hash_on_chain,
     invoice_asset,
-    to_stroops,
 )
 from tests.conftest import LISTING_DAY, MUSTANG_DUE, bank_event, deposit, list_mustang_invoice
 

@@ -20,7 +20,7 @@ from stellar_sdk.exceptions import BadRequestError, ConnectionError, NotFoundErr
 from stellar_sdk.operation.set_options import AuthorizationFlag
 from stellar_sdk.operation.set_trust_line_flags import TrustLineFlags
 
-from settlements.stellar.local_ledger import (
+from devtools.stellar_local import (
     FAULT_LOST_RESPONSE,
     FAULT_TIMEOUT_BEFORE_APPLY,
     LocalHorizonClient,

@@ -8,17 +8,17 @@ import pytest
 from stellar_sdk import Payment
 
 from compliance.models import ComplianceAlert
+from devtools.stellar_local import FAULT_LOST_RESPONSE, FAULT_TIMEOUT_BEFORE_APPLY
 from settlements.models import ChainTransaction
 from settlements.stellar.enums import ChainPurpose, ChainTxStatus
 from settlements.stellar.gateway import SubmissionRejected
-from settlements.stellar.local_ledger import FAULT_LOST_RESPONSE, FAULT_TIMEOUT_BEFORE_APPLY
 from settlements.stellar.outbox import (
     ChainRetryLater,
     Handling,
     chain_tx_enqueue,
-    chain_tx_submit,
     handling_for,
 )
+from settlements.stellar.submission import chain_tx_submit
 
 pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 

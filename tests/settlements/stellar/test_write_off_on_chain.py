@@ -14,6 +14,7 @@ import pytest
 from stellar_sdk import ChangeTrust
 
 from compliance.models import ComplianceAlert
+from devtools.stellar_local import FAULT_LOST_RESPONSE
 from invoices.enums import InvoiceStatus
 from marketplace.services import investment_create, listing_create
 from paymint.core import clock
@@ -21,16 +22,16 @@ from settlements.enums import AccountKind
 from settlements.models import ChainTransaction, Settlement
 from settlements.services import bank_event_apply
 from settlements.stellar.enums import ChainPurpose, ChainTxStatus
-from settlements.stellar.local_ledger import FAULT_LOST_RESPONSE
-from settlements.stellar.outbox import ChainRetryLater, chain_tx_enqueue, chain_tx_submit
+from settlements.stellar.outbox import ChainRetryLater, chain_tx_enqueue
+from settlements.stellar.protocol import to_stroops
 from settlements.stellar.reconciliation import chain_reconcile
+from settlements.stellar.submission import chain_tx_submit
 from settlements.stellar.tasks import chain_submit_task
 from settlements.stellar.tokens import (
     chain_on_write_off,
     invoice_asset,
     invoice_asset_code,
     run_virtual_step,
-    to_stroops,
 )
 from settlements.tasks import invoices_age_task
 from tests.conftest import (

@@ -33,25 +33,23 @@ reaches the network) and ``lost_response`` (applied, then the connection drops);
 SDK's ``ConnectionError`` from :class:`LocalHorizonClient`.
 """
 
-from .horizon import LocalHorizonClient
-from .ledger import LocalLedger
-from .state import (
+from settlements.stellar.protocol import (
     AUTH_CLAWBACK_ENABLED,
     AUTH_REQUIRED,
     AUTH_REVOCABLE,
     BASE_FEE,
     BASE_RESERVE,
-    FAULT_LOST_RESPONSE,
-    FAULT_TIMEOUT_BEFORE_APPLY,
-    FAULTS,
     STROOPS_PER_UNIT,
     TL_AUTHORIZED,
     TL_AUTHORIZED_TO_MAINTAIN_LIABILITIES,
     TL_CLAWBACK_ENABLED,
-    ManualClock,
     format_stroops,
     to_stroops,
 )
+
+from .horizon import LocalHorizonClient
+from .ledger import LocalLedger
+from .state import FAULT_LOST_RESPONSE, FAULT_TIMEOUT_BEFORE_APPLY, FAULTS, ManualClock
 
 __all__ = [
     "AUTH_CLAWBACK_ENABLED",

@@ -26,13 +26,21 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandError
 from django.test import Client
 from PIL import Image, ImageDraw
+from stellar_sdk import Asset, ChangeTrust, Keypair, TransactionBuilder, TransactionEnvelope
 
 from accounts.models import KycProfile
 from accounts.services import kyc_approve, staff_user_create
+from devtools.stellar_local.network import local_ledger
+from invoices.extraction import ExtractionError, extract_document
+from invoices.services import extraction_limits
 from paymint.core import clock
 from paymint.core.models import OutboundMessage
-from settlements.ledger import trial_balance, unbalanced_entries
-from settlements.selectors import account_balances_table
+from settlements.enums import AccountKind
+from settlements.ledger import account_balances_table, trial_balance, unbalanced_entries
+from settlements.models import ChainTransaction, Settlement
+from settlements.stellar.enums import ChainTxStatus
+from settlements.stellar.gateway import get_gateway, stablecoin_asset
+from settlements.tasks import invoices_age_task
 from settlements.webhooks import sign
 
 SHARED = Path(settings.BASE_DIR).parent / "shared" / "invoices"
@@ -308,10 +316,6 @@ class Command(BaseCommand):
     # --- on chain (Stellar, the local ledger) -----------------------------------------------
     def connect_stellar_wallet(self, token: str):
         """Anna proves control of a Stellar account with SEP-10 (challenge, sign, verify)."""
-        from stellar_sdk import Keypair, TransactionEnvelope
-
-        from settlements.stellar.gateway import get_gateway, local_ledger
-
         if not settings.STELLAR_ENABLED:
             return None
         self.section("2b. An investor connects a Stellar wallet (SEP-10)")
@@ -330,10 +334,6 @@ class Command(BaseCommand):
         return wallet
 
     def _wallet_submit(self, wallet, operations) -> dict:
-        from stellar_sdk import TransactionBuilder
-
-        from settlements.stellar.gateway import get_gateway
-
         gateway = get_gateway()
         builder = TransactionBuilder(gateway.load_account(wallet.public_key),
                                      gateway.network_passphrase, base_fee=100)
@@ -345,10 +345,6 @@ class Command(BaseCommand):
         return gateway.submit(envelope.to_xdr())
 
     def trust_token(self, wallet, token: str, listing: dict) -> None:
-        from stellar_sdk import Asset, ChangeTrust
-
-        from settlements.stellar.gateway import stablecoin_asset
-
         if wallet is None:
             return
         detail = self.api("get", f"marketplace/{listing['id']}", token)
@@ -360,8 +356,6 @@ class Command(BaseCommand):
                   f"{coin.code} (tx {result['hash'][:16]}...)")
 
     def chain_report(self, invoice_id: str, title: str) -> None:
-        from settlements.models import ChainTransaction
-
         if not settings.STELLAR_ENABLED:
             return
         self.line(f"on chain ({title}):")
@@ -379,11 +373,6 @@ class Command(BaseCommand):
 
     def chain_settlement_report(self, invoice_id: str, wallet) -> None:
         """The investors' payouts on chain next to the ledger's, to the stroop."""
-        from settlements.enums import AccountKind
-        from settlements.models import ChainTransaction, Settlement
-        from settlements.stellar.enums import ChainTxStatus
-        from settlements.stellar.gateway import stablecoin_asset
-
         if not settings.STELLAR_ENABLED:
             return
         self.section("8b. On chain: stablecoin payouts equal the ledger's, tokens clawed back")
@@ -411,8 +400,6 @@ class Command(BaseCommand):
         parts: the daily aging job moves it to overdue, and each payment goes through the
         waterfall (investors' principal + discount fee, late interest, the platform's late
         fee, then the seller)."""
-        from settlements.tasks import invoices_age_task
-
         self.section("9. A second invoice in USD, paid late and in parts (the waterfall)")
         token = self.register_and_kyc("SELLER", LATE_SELLER)
         self.approve(staff, LATE_SELLER["email"])
@@ -480,9 +467,6 @@ class Command(BaseCommand):
                           "clawback after the last")
 
     def ocr_showcase(self) -> None:
-        from invoices.extraction import ExtractionError, extract_document
-        from invoices.services import extraction_limits
-
         for path in OCR_INVOICES:
             if not path.exists():
                 continue

@@ -38,28 +38,28 @@ from django.utils import timezone
 
 from paymint.core.db import insert_rows, many_values
 from paymint.core.errors import ApplicationError
+from paymint.core.idempotency import IdempotencyKeyReused
 from paymint.core.money import MONEY_ROUNDING, minor_unit
+from paymint.core.queue import enqueue_on_commit
 
 from .enums import MAY_GO_NEGATIVE, AccountKind, EntryKind
+from .error_codes import LedgerError
 from .models import JournalEntry, LedgerAccount, Posting
 
 
 class UnbalancedEntry(ApplicationError):
-    code = "UNBALANCED_ENTRY"
+    code = LedgerError.UNBALANCED_ENTRY
     http_status = 500
 
 
-class IdempotencyConflict(ApplicationError):
+class IdempotencyConflict(IdempotencyKeyReused):
     """An entry key was reused for a different movement: refused, never silently dropped."""
-
-    code = "IDEMPOTENCY_KEY_REUSED"
-    http_status = 409
 
 
 class InsufficientFunds(ApplicationError):
     """An account that must not go negative would."""
 
-    code = "INSUFFICIENT_FUNDS"
+    code = LedgerError.INSUFFICIENT_FUNDS
     http_status = 409
 
 
@@ -269,7 +269,7 @@ def ledger_post(
                 raise InsufficientFunds(
                     f"Insufficient balance on {AccountKind(by_id[pk].kind).label.lower()}: "
                     f"{current[pk]} {currency} available, {needed} {currency} needed.",
-                    code="INSUFFICIENT_FUNDS",
+                    code=LedgerError.INSUFFICIENT_FUNDS,
                 )
 
     with transaction.atomic():
@@ -295,8 +295,8 @@ def ledger_post(
             constants={"entry": entry.pk, "currency": currency, "created_at": timezone.now()},
         )
     if kind in MONITORED_KINDS:
-        entry_id = entry.pk
-        transaction.on_commit(lambda: _monitor(entry_id))
+        # Transaction monitoring (AML rules) of the movement, after it committed.
+        enqueue_on_commit("compliance.tasks.monitor_movement_task", entry.pk)
     return entry
 
 
@@ -304,13 +304,6 @@ def ledger_post(
 #: disbursements follow from these and are not monitored one by one.
 MONITORED_KINDS = frozenset({EntryKind.DEPOSIT, EntryKind.FUNDING, EntryKind.WITHDRAWAL_HOLD,
                              EntryKind.WITHDRAWAL_PAID})
-
-
-def _monitor(entry_id: int) -> None:
-    """Transaction monitoring of every money movement, after it committed (AML rules)."""
-    from compliance.tasks import monitor_movement_task
-
-    monitor_movement_task.delay(entry_id)
 
 
 def trial_balance() -> dict[str, Decimal]:

@@ -21,7 +21,7 @@ from stellar_sdk.operation import (
 )
 from stellar_sdk.signer_key import SignerKeyType
 
-from .state import (
+from settlements.stellar.protocol import (
     AUTH_CLAWBACK_ENABLED,
     AUTH_IMMUTABLE,
     AUTH_REQUIRED,
@@ -31,13 +31,10 @@ from .state import (
     TL_AUTHORIZED,
     TL_AUTHORIZED_TO_MAINTAIN_LIABILITIES,
     TL_CLAWBACK_ENABLED,
-    AccountState,
-    OpFailed,
-    TrustLine,
-    _flag_value,
-    asset_key,
     to_stroops,
 )
+
+from .state import AccountState, OpFailed, TrustLine, asset_key, flag_value
 
 
 class OperationsMixin:
@@ -61,8 +58,8 @@ class OperationsMixin:
                 source,
                 op.trustor,
                 op.asset,
-                _flag_value(op.clear_flags),
-                _flag_value(op.set_flags),
+                flag_value(op.clear_flags),
+                flag_value(op.set_flags),
                 accounts,
                 ledger,
             )
@@ -197,7 +194,7 @@ class OperationsMixin:
         source.trustlines[key] = TrustLine(limit=limit, flags=flags, last_modified_ledger=ledger)
 
     def _set_options(self, op: SetOptions, account: AccountState) -> None:
-        set_flags, clear_flags = _flag_value(op.set_flags), _flag_value(op.clear_flags)
+        set_flags, clear_flags = flag_value(op.set_flags), flag_value(op.clear_flags)
         known = AUTH_REQUIRED | AUTH_REVOCABLE | AUTH_IMMUTABLE | AUTH_CLAWBACK_ENABLED
         if (set_flags | clear_flags) & ~known:
             raise OpFailed("op_unknown_flag")

@@ -12,9 +12,11 @@ from stellar_sdk.client.base_sync_client import BaseSyncClient
 from stellar_sdk.client.response import Response
 from stellar_sdk.exceptions import ConnectionError as SdkConnectionError
 
+from settlements.stellar.protocol import PROTOCOL_VERSION
+
 from .ledger import LocalLedger
-from .problems import _NOT_FOUND, _problem
-from .state import FAULT_LOST_RESPONSE, FAULT_TIMEOUT_BEFORE_APPLY, PROTOCOL_VERSION
+from .problems import NOT_FOUND, problem
+from .state import FAULT_LOST_RESPONSE, FAULT_TIMEOUT_BEFORE_APPLY
 
 _ACCOUNT_RE = re.compile(r"/accounts/(G[A-Z2-7]{55})/?$")
 _TX_RE = re.compile(r"/transactions/([0-9a-fA-F]{64})/?$")
@@ -50,13 +52,13 @@ class LocalHorizonClient(BaseSyncClient):
         ledger = self.ledger
         if match := _ACCOUNT_RE.search(path):
             account = ledger.get_account(match.group(1))
-            return (200, account) if account is not None else (404, _NOT_FOUND)
+            return (200, account) if account is not None else (404, NOT_FOUND)
         if match := _TX_RE.search(path):
             record = ledger.transaction(match.group(1).lower())
-            return (200, record) if record is not None else (404, _NOT_FOUND)
+            return (200, record) if record is not None else (404, NOT_FOUND)
         if path.endswith("/accounts"):
             if "asset" not in query:
-                return 400, _problem(
+                return 400, problem(
                     "bad_request",
                     "Bad Request",
                     "One of the filters asset, signer, sponsor is required.",
@@ -90,14 +92,14 @@ class LocalHorizonClient(BaseSyncClient):
                 "network_passphrase": ledger.network_passphrase,
                 "current_protocol_version": PROTOCOL_VERSION,
             }
-        return 404, _NOT_FOUND
+        return 404, NOT_FOUND
 
     def post(
         self, url: str, data: dict[str, str] | None = None, json_data: dict[str, Any] | None = None
     ) -> Response:
         path = urlsplit(url).path.rstrip("/")
         if not path.endswith("/transactions"):
-            return self._response(404, _NOT_FOUND, url)
+            return self._response(404, NOT_FOUND, url)
         envelope_xdr = (data or json_data or {}).get("tx", "")
         fault = self.ledger.next_fault()
         if fault == FAULT_TIMEOUT_BEFORE_APPLY:

@@ -1,4 +1,4 @@
-"""Dashboard page "Your data": download a copy, ask for erasure (accounts.data_protection)."""
+"""Dashboard page "Your data": download a copy, ask for erasure (compliance.data_protection)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from compliance.models import DataErasureRequest
 from paymint.core.errors import ApplicationError
 
 from .data_protection import erasure_blockers, erasure_request_create
 from .data_protection_api import data_export_response
+from .models import DataErasureRequest
 
 
 @login_required

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 
-def _problem(
+def problem(
     kind: str, title: str, detail: str, extras: dict[str, Any] | None = None, status: int = 400
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
@@ -19,8 +19,8 @@ def _problem(
     return body
 
 
-def _tx_failed_problem(envelope_xdr: str, result_codes: dict[str, Any]) -> dict[str, Any]:
-    return _problem(
+def tx_failed_problem(envelope_xdr: str, result_codes: dict[str, Any]) -> dict[str, Any]:
+    return problem(
         "transaction_failed",
         "Transaction Failed",
         "The transaction failed when submitted to the stellar network. The `extras.result_codes`"
@@ -29,6 +29,6 @@ def _tx_failed_problem(envelope_xdr: str, result_codes: dict[str, Any]) -> dict[
     )
 
 
-_NOT_FOUND = _problem(
+NOT_FOUND = problem(
     "not_found", "Resource Missing", "The resource at the url requested was not found.", status=404
 )

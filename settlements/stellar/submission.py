@@ -1,6 +1,6 @@
-"""The submission state machine (:func:`chain_tx_submit`, the task's body): prepare under
-the row lock, send, and resolve unknown outcomes and rejections (look-up by hash, resend,
-rebuild, raise the fee, stop)."""
+"""The submission of the outbox's intents (:mod:`.outbox`): the state machine
+(:func:`chain_tx_submit`, the task's body): prepare under the row lock, send, and resolve
+unknown outcomes and rejections (look-up by hash, resend, rebuild, raise the fee, stop)."""
 
 from __future__ import annotations
 
@@ -11,23 +11,22 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from ...models import ChainTransaction
-from ..enums import FINAL_CHAIN_STATUSES, ChainPurpose, ChainTxStatus
-from ..gateway import (
+from ..models import ChainTransaction
+from .enums import FINAL_CHAIN_STATUSES, VIRTUAL_PURPOSES, ChainTxStatus
+from .gateway import (
     AccountNotFound,
     HorizonGateway,
     SubmissionRejected,
     SubmissionUnknown,
     get_gateway,
 )
-from .codes import ChainRetryLater, Handling, handling_for
-from .envelopes import BUILD_FIELDS, MissingSigningKey, _build
-from .status import _fail, _lock, chain_tx_transition
+from .outbox.codes import ChainRetryLater, Handling, handling_for
+from .outbox.envelopes import BUILD_FIELDS, MissingSigningKey, chain_tx_build
+from .outbox.status import chain_tx_fail, chain_tx_lock, chain_tx_transition
+from .tokens import preflight, run_virtual_step
 
 logger = logging.getLogger(__name__)
 
-#: Purposes without an envelope of their own: their "submission" is a step run by a handler.
-VIRTUAL_PURPOSES = frozenset({ChainPurpose.SETTLEMENT_SNAPSHOT, ChainPurpose.WRITE_OFF})
 MAX_REBUILDS_PER_RUN = 3
 
 
@@ -62,7 +61,7 @@ def _record_outcome(chain_tx: ChainTransaction, record: dict[str, Any]) -> Chain
         )
     chain_tx.result_codes = chain_tx.result_codes or {"transaction": "tx_failed"}
     chain_tx.save(update_fields=list(fields))
-    return _fail(chain_tx, "tx_failed", f"applied and failed in ledger {chain_tx.ledger}")
+    return chain_tx_fail(chain_tx, "tx_failed", f"applied and failed in ledger {chain_tx.ledger}")
 
 
 def _look_up(chain_tx: ChainTransaction, gateway: HorizonGateway) -> dict[str, Any] | None:
@@ -79,7 +78,7 @@ def _rebuild(chain_tx: ChainTransaction, gateway: HorizonGateway, reason: str) -
     """Replace an envelope that can no longer land (caller checked it did not land)."""
     if chain_tx.status != ChainTxStatus.EXPIRED:
         chain_tx_transition(chain_tx=chain_tx, to_status=ChainTxStatus.EXPIRED, reason=reason)
-    _build(chain_tx, gateway)
+    chain_tx_build(chain_tx, gateway)
     return chain_tx_transition(
         chain_tx=chain_tx,
         to_status=ChainTxStatus.PENDING,
@@ -92,7 +91,7 @@ def _prepare(chain_tx_id: int, gateway: HorizonGateway) -> ChainTransaction | No
     """Under the row lock: resolve an earlier attempt, build if needed, mark SUBMITTED.
     Returns the row to send, or ``None`` when there is nothing to send (final, waiting)."""
     with transaction.atomic():
-        chain_tx = _lock(chain_tx_id)
+        chain_tx = chain_tx_lock(chain_tx_id)
         if chain_tx.status in FINAL_CHAIN_STATUSES:
             return None
         dependency = chain_tx.depends_on
@@ -100,8 +99,6 @@ def _prepare(chain_tx_id: int, gateway: HorizonGateway) -> ChainTransaction | No
             # The dependency's task enqueues this one once it is confirmed.
             return None
         if chain_tx.purpose in VIRTUAL_PURPOSES:
-            from ..tokens import run_virtual_step
-
             run_virtual_step(chain_tx, gateway)
             return None
         if chain_tx.envelope_xdr and (
@@ -114,17 +111,15 @@ def _prepare(chain_tx_id: int, gateway: HorizonGateway) -> ChainTransaction | No
             if gateway.network_time() > (chain_tx.max_time or 0):
                 _rebuild(chain_tx, gateway, "time bounds closed, never landed")
         if not chain_tx.envelope_xdr:
-            from ..tokens import preflight
-
             preflight(chain_tx, gateway)
             try:
-                _build(chain_tx, gateway)
+                chain_tx_build(chain_tx, gateway)
             except (MissingSigningKey, AccountNotFound) as exc:
-                _fail(chain_tx, "build_failed", str(exc))
+                chain_tx_fail(chain_tx, "build_failed", str(exc))
                 return None
             chain_tx.save(update_fields=[*BUILD_FIELDS, "operations", "payload", "updated_at"])
         if chain_tx.attempts >= settings.STELLAR_SUBMIT_MAX_ATTEMPTS:
-            _fail(chain_tx, "too_many_attempts", f"{chain_tx.attempts} attempts")
+            chain_tx_fail(chain_tx, "too_many_attempts", f"{chain_tx.attempts} attempts")
             return None
         chain_tx.attempts += 1
         chain_tx.submitted_at = timezone.now()
@@ -160,7 +155,7 @@ def chain_tx_submit(*, chain_tx_id: int, gateway: HorizonGateway | None = None) 
                 return ChainTransaction.objects.get(pk=chain_tx_id)
             continue  # rebuilt: send the new envelope
         with transaction.atomic():
-            chain_tx = _lock(chain_tx_id)
+            chain_tx = chain_tx_lock(chain_tx_id)
             if chain_tx.status not in FINAL_CHAIN_STATUSES:
                 _record_outcome(chain_tx, record)
         return chain_tx
@@ -169,7 +164,7 @@ def chain_tx_submit(*, chain_tx_id: int, gateway: HorizonGateway | None = None) 
 
 def _after_unknown(chain_tx_id: int, gateway: HorizonGateway, error: str) -> ChainTransaction:
     with transaction.atomic():
-        chain_tx = _lock(chain_tx_id)
+        chain_tx = chain_tx_lock(chain_tx_id)
         chain_tx.last_error = f"unknown outcome: {error}"[:300]
         chain_tx.save(update_fields=["last_error", "updated_at"])
         try:
@@ -191,7 +186,7 @@ def _after_rejection(
     should be sent now."""
     handling = handling_for(rejection)
     with transaction.atomic():
-        chain_tx = _lock(chain_tx_id)
+        chain_tx = chain_tx_lock(chain_tx_id)
         if chain_tx.status in FINAL_CHAIN_STATUSES or chain_tx.tx_hash != sent_hash:
             return False  # another run already resolved or rebuilt it
         chain_tx.result_codes = rejection.codes
@@ -211,7 +206,8 @@ def _after_rejection(
                 return False
             if handling == Handling.RAISE_FEE:
                 if chain_tx.fee_per_op >= settings.STELLAR_MAX_FEE:
-                    _fail(chain_tx, rejection.transaction_code, "fee already at STELLAR_MAX_FEE")
+                    chain_tx_fail(chain_tx, rejection.transaction_code,
+                                  "fee already at STELLAR_MAX_FEE")
                     return False
                 chain_tx.fee_per_op = min(chain_tx.fee_per_op * 2, settings.STELLAR_MAX_FEE)
             _rebuild(chain_tx, gateway, rejection.transaction_code)
@@ -220,9 +216,9 @@ def _after_rejection(
             if rejection.transaction_code == "tx_failed":
                 # Applied and failed (fee and sequence consumed) or refused at validation: in
                 # both cases nothing of this envelope took effect.
-                _fail(chain_tx, "tx_failed", ",".join(rejection.operation_codes))
+                chain_tx_fail(chain_tx, "tx_failed", ",".join(rejection.operation_codes))
             else:
-                _fail(chain_tx, rejection.transaction_code, "rejected by the network")
+                chain_tx_fail(chain_tx, rejection.transaction_code, "rejected by the network")
             return False
     if handling == Handling.LOOKUP:
         _after_unknown(chain_tx_id, gateway, rejection.transaction_code)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from stellar_sdk import Asset, Keypair
 from stellar_sdk.exceptions import BadSignatureError
@@ -17,41 +16,16 @@ from stellar_sdk.operation import (
     SetTrustLineFlags,
 )
 
-STROOPS_PER_UNIT = 10_000_000
-BASE_FEE = 100
-BASE_RESERVE = 5_000_000  # 0.5 XLM
+from settlements.stellar.protocol import (
+    BASE_RESERVE,
+)
+
 MAX_INT64 = 2**63 - 1
-MAX_SIGNERS = 20
-PROTOCOL_VERSION = 22
-
-# Account flags (AccountFlags in the XDR).
-AUTH_REQUIRED = 1
-AUTH_REVOCABLE = 2
-AUTH_IMMUTABLE = 4
-AUTH_CLAWBACK_ENABLED = 8
-# Trustline flags (TrustLineFlags in the XDR).
-TL_AUTHORIZED = 1
-TL_AUTHORIZED_TO_MAINTAIN_LIABILITIES = 2
-TL_CLAWBACK_ENABLED = 4
-
 LOW, MED, HIGH = 1, 2, 3
 
 FAULT_TIMEOUT_BEFORE_APPLY = "timeout_before_apply"
 FAULT_LOST_RESPONSE = "lost_response"
 FAULTS = frozenset({FAULT_TIMEOUT_BEFORE_APPLY, FAULT_LOST_RESPONSE})
-
-
-def to_stroops(amount: str | Decimal) -> int:
-    """``"12.5"`` -> ``125000000``; raises ``ValueError`` below one stroop."""
-    value = Decimal(amount) * STROOPS_PER_UNIT
-    if value != value.to_integral_value():
-        raise ValueError(f"{amount} has more than 7 decimal places")
-    return int(value)
-
-
-def format_stroops(stroops: int) -> str:
-    """Horizon's amount format: ``"12.5000000"``."""
-    return f"{Decimal(stroops) / STROOPS_PER_UNIT:.7f}"
 
 
 def asset_key(asset: Asset) -> str:
@@ -126,7 +100,7 @@ class OpFailed(Exception):
         self.code = code
 
 
-class _SignatureChecker:
+class SignatureChecker:
     """Checks signer weights against one transaction hash, remembering used signatures."""
 
     def __init__(self, tx_hash: bytes, signatures) -> None:
@@ -168,7 +142,7 @@ class _SignatureChecker:
         return all(self.used)
 
 
-def _op_threshold(op) -> int:
+def op_threshold(op) -> int:
     if isinstance(op, (AllowTrust, SetTrustLineFlags, BumpSequence)):
         return LOW
     if isinstance(op, AccountMerge):
@@ -184,11 +158,11 @@ def _op_threshold(op) -> int:
     return MED
 
 
-def _flag_value(flag) -> int:
+def flag_value(flag) -> int:
     return 0 if flag is None else int(flag)
 
 
-_MEMO_TYPES = {
+MEMO_TYPES = {
     "NoneMemo": "none",
     "TextMemo": "text",
     "IdMemo": "id",
@@ -197,5 +171,5 @@ _MEMO_TYPES = {
 }
 
 
-def _iso(ts: int) -> str:
+def iso_time(ts: int) -> str:
     return dt.datetime.fromtimestamp(ts, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -30,13 +30,28 @@ from auditlog.context import disable_auditlog
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from compliance.audit import audit_event_row, audit_events_about_user, audit_record
-from compliance.models import AccountHold, ComplianceAlert, DataErasureRequest
+from accounts.auth_tokens import user_refresh_tokens_revoke
+from accounts.models import KycProfile, User
+from invoices.models import Invoice
+from marketplace.enums import InvestmentStatus
+from marketplace.models import Investment
+from paymint.core.error_codes import CoreError
 from paymint.core.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
+from paymint.core.models import IdempotencyRecord, OutboundMessage
 from paymint.core.permissions import require_staff
+from settlements.ledger import (
+    exact_sum,
+    wallet_balances,
+    wallet_entries,
+    withdrawal_list_for_user,
+)
+from settlements.ledger.models import LedgerAccount
 
-from .models import KycProfile, User
+from .audit import audit_event_row, audit_events_about_user, audit_record
+from .error_codes import ComplianceError
+from .models import AccountHold, ComplianceAlert, DataErasureRequest
 
 SCHEMA = "paymint-data-export/1"
 
@@ -69,7 +84,7 @@ STAFF_FIELDS = ("actor", "reviewer", "author", "decided_by", "uploaded_by", "ops
 class ErasureBlocked(Conflict):
     """The user still has open positions or money with PayMint."""
 
-    code = "ERASURE_BLOCKED"
+    code = ComplianceError.ERASURE_BLOCKED
 
 
 def _model_fields(model) -> set[str]:
@@ -119,10 +134,6 @@ def user_data_export(*, user: User, request=None) -> dict:
     "investments", "wallet": {"balances", "entries"}, "withdrawals", "erasure_requests",
     "audit_events"}``. Amounts are decimal strings in the record's currency. The export itself
     is recorded in the audit trail (``data.export``)."""
-    from invoices.models import Invoice
-    from marketplace.models import Investment
-    from settlements.selectors import wallet_balances, wallet_entries, withdrawal_list_for_user
-
     account = {
         "id": user.public_id, "email": user.email, "role": user.role,
         "first_name": user.first_name, "last_name": user.last_name,
@@ -193,12 +204,6 @@ def erasure_blockers(*, user: User) -> dict[str, list[str]]:
     (empty dict when nothing does). Positions: active investments, invoices being financed or
     repaid; balances: any non-zero ledger account of the user (cash, withdrawal on hold,
     amount owed under recourse)."""
-    from invoices.models import Invoice
-    from marketplace.enums import InvestmentStatus
-    from marketplace.models import Investment
-    from settlements.ledger import exact_sum
-    from settlements.models import LedgerAccount
-
     blockers: dict[str, list[str]] = {}
     positions = [
         f"investment {v.public_id} ({v.amount:f} {v.currency}) is active"
@@ -240,7 +245,7 @@ def erasure_request_create(*, user: User, note: str = "", request=None) -> DataE
     """
     if user.is_staff:
         raise PermissionDenied("Staff accounts are closed by operations, not erased here.",
-                               code="ERASURE_NOT_FOR_STAFF")
+                               code=ComplianceError.ERASURE_NOT_FOR_STAFF)
     _raise_if_blocked(user)
     open_requests = DataErasureRequest.objects.filter(
         user=user, status=DataErasureRequest.Status.REQUESTED)
@@ -262,7 +267,7 @@ def _lock_open_request(erasure_request: DataErasureRequest) -> DataErasureReques
     locked = DataErasureRequest.objects.select_for_update().get(pk=erasure_request.pk)
     if locked.status != DataErasureRequest.Status.REQUESTED:
         raise InvalidTransition(f"This request is already {locked.status.lower()}.",
-                                code="ERASURE_REQUEST_CLOSED")
+                                code=ComplianceError.ERASURE_REQUEST_CLOSED)
     return locked
 
 
@@ -277,7 +282,7 @@ def erasure_reject(*, erasure_request: DataErasureRequest, actor: User, reason: 
     require_staff(actor, "Only operations staff decide on erasure requests.",
                   permission="compliance.change_dataerasurerequest")
     if not reason.strip():
-        raise ValidationFailed("A reason is required.", code="REASON_REQUIRED",
+        raise ValidationFailed("A reason is required.", code=CoreError.REASON_REQUIRED,
                                fields={"reason": ["Required."]})
     with transaction.atomic():
         locked = _lock_open_request(erasure_request)
@@ -307,12 +312,6 @@ def erasure_execute(*, erasure_request: DataErasureRequest, actor: User, reason:
         Conflict: ``ERASURE_BLOCKED_COMPLIANCE`` while the account is on hold or a compliance
             alert about it is being worked.
     """
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    from paymint.core.models import IdempotencyRecord, OutboundMessage
-
-    from .auth_tokens import user_refresh_tokens_revoke
-
     require_staff(actor, "Only operations staff execute erasure requests.",
                   permission="compliance.change_dataerasurerequest")
     files: list = []
@@ -321,7 +320,7 @@ def erasure_execute(*, erasure_request: DataErasureRequest, actor: User, reason:
         user = User.objects.select_for_update().get(pk=locked.user_id)
         if user.is_staff:
             raise PermissionDenied("Staff accounts are closed by operations, not erased here.",
-                                   code="ERASURE_NOT_FOR_STAFF")
+                                   code=ComplianceError.ERASURE_NOT_FOR_STAFF)
         _raise_if_blocked(user)
         under_review = (
             AccountHold.objects.filter(user=user, released_at__isnull=True).exists()
@@ -330,7 +329,7 @@ def erasure_execute(*, erasure_request: DataErasureRequest, actor: User, reason:
         )
         if under_review:
             raise Conflict("The account is under compliance review (hold or open alert); "
-                           "resolve it first.", code="ERASURE_BLOCKED_COMPLIANCE")
+                           "resolve it first.", code=ComplianceError.ERASURE_BLOCKED_COMPLIANCE)
         old_email = user.email
         erased_email = f"erased-{uuid.uuid4()}@invalid"
         erased: list[str] = []

@@ -5,11 +5,12 @@ home domain set, stablecoin trustlines and supply.
 from __future__ import annotations
 
 from django.conf import settings
-from stellar_sdk import Keypair, TransactionBuilder
+from stellar_sdk import ChangeTrust, Keypair, Payment, SetOptions, TransactionBuilder
 from stellar_sdk.operation.set_options import AuthorizationFlag
 
-from ..gateway import HorizonGateway, platform_keys, stablecoin_asset
-from ..local_ledger import LocalLedger
+from settlements.stellar.gateway import HorizonGateway, platform_keys, stablecoin_asset
+
+from .ledger import LocalLedger
 
 ISSUER_FLAGS = (
     AuthorizationFlag.AUTHORIZATION_REQUIRED
@@ -42,8 +43,6 @@ def local_platform_bootstrap(
     """Create the platform's accounts on the local network (tests, demo): fund them, set the
     issuer's flags and home domain, stablecoin trustlines for distribution and custody, and
     mint ``stablecoin_supply`` of each stablecoin to the distribution account."""
-    from stellar_sdk import ChangeTrust, Payment, SetOptions
-
     keys = platform_keys()
     assert keys.stablecoin_issuer is not None
     for kp in (keys.issuer, keys.distribution, keys.custody, keys.stablecoin_issuer, keys.sep10):

@@ -1,7 +1,7 @@
 """Data-subject rights API: ``GET /api/v1/me/export`` and ``POST /api/v1/me/erasure-request``.
 
 (Kept beside ``accounts/api.py`` rather than in it; the services are in
-:mod:`accounts.data_protection`.)
+:mod:`compliance.data_protection`.)
 """
 
 from __future__ import annotations

@@ -16,32 +16,35 @@ from stellar_sdk import Asset, Keypair, Network
 from stellar_sdk.fee_bump_transaction_envelope import FeeBumpTransactionEnvelope
 from stellar_sdk.transaction_envelope import TransactionEnvelope
 
-from .operations import OperationsMixin
-from .problems import _problem, _tx_failed_problem
-from .state import (
-    _MEMO_TYPES,
+from settlements.stellar.protocol import (
     AUTH_CLAWBACK_ENABLED,
     AUTH_IMMUTABLE,
     AUTH_REQUIRED,
     AUTH_REVOCABLE,
     BASE_FEE,
     BASE_RESERVE,
-    FAULTS,
-    LOW,
     PROTOCOL_VERSION,
     STROOPS_PER_UNIT,
     TL_AUTHORIZED,
     TL_AUTHORIZED_TO_MAINTAIN_LIABILITIES,
     TL_CLAWBACK_ENABLED,
-    AccountState,
-    OpFailed,
-    TxRejected,
-    _iso,
-    _op_threshold,
-    _SignatureChecker,
-    asset_key,
     format_stroops,
     to_stroops,
+)
+
+from .operations import OperationsMixin
+from .problems import problem, tx_failed_problem
+from .state import (
+    FAULTS,
+    LOW,
+    MEMO_TYPES,
+    AccountState,
+    OpFailed,
+    SignatureChecker,
+    TxRejected,
+    asset_key,
+    iso_time,
+    op_threshold,
 )
 
 
@@ -226,7 +229,7 @@ class LocalLedger(OperationsMixin):
                 "failed_transaction_count": failed,
                 "operation_count": operations,
                 "tx_set_operation_count": operations,
-                "closed_at": _iso(self.ledger_closed_at),
+                "closed_at": iso_time(self.ledger_closed_at),
                 "total_coins": "105443902087.3472865",
                 "fee_pool": "0.0000000",
                 "base_fee_in_stroops": BASE_FEE,
@@ -277,7 +280,7 @@ class LocalLedger(OperationsMixin):
                 else:
                     envelope = TransactionEnvelope.from_xdr(envelope_xdr, self.network_passphrase)
             except Exception:  # noqa: BLE001 - any decoding error is a malformed request
-                return 400, _problem(
+                return 400, problem(
                     "transaction_malformed",
                     "Transaction Malformed",
                     "Horizon could not decode the transaction envelope.",
@@ -298,7 +301,7 @@ class LocalLedger(OperationsMixin):
                 codes: dict[str, Any] = {"transaction": rejected.code}
                 if rejected.operations is not None:
                     codes["operations"] = rejected.operations
-                return 400, _tx_failed_problem(envelope_xdr, codes)
+                return 400, tx_failed_problem(envelope_xdr, codes)
             return self._apply(envelope, inner, plan, envelope_xdr)
 
     def _validate(self, envelope: TransactionEnvelope, *, fee_source: str | None) -> dict[str, Any]:
@@ -321,7 +324,7 @@ class LocalLedger(OperationsMixin):
             raise TxRejected("tx_no_source_account")
         if tx.sequence != source.sequence + 1:
             raise TxRejected("tx_bad_seq")
-        checker = _SignatureChecker(envelope.hash(), envelope.signatures)
+        checker = SignatureChecker(envelope.hash(), envelope.signatures)
         if not checker.check(source, source_id, source.threshold(LOW)):
             raise TxRejected("tx_bad_auth")
         if fee_source is None and source.available < fee:
@@ -330,7 +333,7 @@ class LocalLedger(OperationsMixin):
         for op in tx.operations:
             op_source_id = op.source.account_id if op.source else source_id
             op_source = self.accounts.get(op_source_id)
-            needed = op_source.threshold(_op_threshold(op)) if op_source else 0
+            needed = op_source.threshold(op_threshold(op)) if op_source else 0
             ok = checker.check(op_source, op_source_id, needed)
             op_codes.append("op_success" if ok else "op_bad_auth")
         if "op_bad_auth" in op_codes:
@@ -350,7 +353,7 @@ class LocalLedger(OperationsMixin):
         fee_source = self.accounts.get(fee_source_id)
         if fee_source is None:
             raise TxRejected("tx_no_source_account")
-        checker = _SignatureChecker(envelope.hash(), envelope.signatures)
+        checker = SignatureChecker(envelope.hash(), envelope.signatures)
         if not checker.check(fee_source, fee_source_id, fee_source.threshold(LOW)):
             raise TxRejected("tx_bad_auth")
         if not checker.all_used:
@@ -407,7 +410,7 @@ class LocalLedger(OperationsMixin):
                     "inner_transaction": "tx_failed",
                     "operations": codes,
                 }
-            response = (400, _tx_failed_problem(envelope_xdr, codes_json))
+            response = (400, tx_failed_problem(envelope_xdr, codes_json))
         else:
             response = (200, record)
         stored = {"json": record, "response": response, "result_codes": codes}
@@ -437,7 +440,7 @@ class LocalLedger(OperationsMixin):
             "successful": successful,
             "hash": tx_hash,
             "ledger": ledger,
-            "created_at": _iso(self.ledger_closed_at),
+            "created_at": iso_time(self.ledger_closed_at),
             "source_account": tx.source.account_id,
             "source_account_sequence": str(tx.sequence),
             "fee_account": plan["fee_source"],
@@ -445,10 +448,10 @@ class LocalLedger(OperationsMixin):
             "max_fee": str(envelope.transaction.fee),
             "operation_count": len(tx.operations),
             "envelope_xdr": envelope_xdr,
-            "memo_type": _MEMO_TYPES.get(type(memo).__name__, "none"),
+            "memo_type": MEMO_TYPES.get(type(memo).__name__, "none"),
             "signatures": [base64.b64encode(s.signature).decode() for s in envelope.signatures],
-            "valid_after": _iso(bounds.min_time) if bounds and bounds.min_time else None,
-            "valid_before": _iso(bounds.max_time) if bounds and bounds.max_time else None,
+            "valid_after": iso_time(bounds.min_time) if bounds and bounds.min_time else None,
+            "valid_before": iso_time(bounds.max_time) if bounds and bounds.max_time else None,
         }
         if isinstance(envelope, FeeBumpTransactionEnvelope):
             record["fee_bump_transaction"] = {

@@ -1,0 +1,43 @@
+"""What the other apps may use of compliance - its whole public surface (an import-linter
+contract keeps the rest of the app to itself, ``docs/architecture.md``).
+
+- raise an alert for compliance staff: :func:`alert_raise` with an :class:`AlertKind` and an
+  :class:`AlertSeverity`;
+- ask before moving money or approving KYC: :func:`require_no_hold`, :func:`user_is_on_hold`,
+  :func:`user_has_screening_hold`, :func:`invoice_has_sanctions_hit`;
+- record a staff action in the audit trail: :func:`audit_record`; show a record's trail in
+  the admin: :class:`AuditHistoryMixin`;
+- validate a tax id: :func:`validate_tax_id`, :func:`detect_tax_id` (:class:`InvalidTaxId`).
+
+Compliance itself sits on both sides of the apps: this surface (alerts, holds, the audit
+trail, tax ids) is below them; screening, monitoring, SAR, retention and data protection read
+the other apps and sit above them, reached by task name or by URL only.
+"""
+
+from .admin_history import AuditHistoryMixin
+from .audit import audit_record
+from .enums import AlertKind, AlertSeverity
+from .holds import (
+    invoice_has_sanctions_hit,
+    require_no_hold,
+    user_has_screening_hold,
+    user_is_on_hold,
+)
+from .services import alert_raise
+from .taxids import EU_COUNTRIES, InvalidTaxId, detect_tax_id, validate_tax_id
+
+__all__ = [
+    "EU_COUNTRIES",
+    "AlertKind",
+    "AlertSeverity",
+    "AuditHistoryMixin",
+    "InvalidTaxId",
+    "alert_raise",
+    "audit_record",
+    "detect_tax_id",
+    "invoice_has_sanctions_hit",
+    "require_no_hold",
+    "user_has_screening_hold",
+    "user_is_on_hold",
+    "validate_tax_id",
+]

@@ -1,0 +1,1 @@
+"""The demo: `manage.py demo` (see apps.DemoConfig)."""

@@ -1,0 +1,65 @@
+"""The ledger: PayMint's books, the low layer every money movement goes through.
+
+It imports only :mod:`paymint.core` and :mod:`accounts` (an import-linter contract,
+``docs/architecture.md``). Modules:
+
+- :mod:`.models` - accounts, balanced journal entries and postings, bank events, withdrawals
+  (models of the ``settlements`` app);
+- :mod:`.posting` - the posting engine: :func:`~.posting.ledger_post`, accounts by key, the
+  lock order and :func:`~.posting.lock_accounts`. Only the ledger and the settlement
+  workflows (``settlements.services``) use it (a protected contract): no other app builds
+  legs, account keys or locks;
+- :mod:`.movements` - the narrow API the marketplace calls (this package's exports);
+- :mod:`.selectors` - reads: wallets, an investor's cash flows, the accounts table.
+"""
+
+from .enums import AccountKind, EntryKind
+from .movements import (
+    FundingAccounts,
+    disbursement_post,
+    funding_accounts,
+    funding_accounts_lock,
+    funding_post,
+    refund_post,
+)
+from .posting import (
+    IdempotencyConflict,
+    InsufficientFunds,
+    UnbalancedEntry,
+    exact_sum,
+    trial_balance,
+    unbalanced_entries,
+)
+from .selectors import (
+    account_balances_table,
+    cash_account_kind,
+    investor_invoice_cashflows,
+    investor_invoice_postings,
+    wallet_balances,
+    wallet_entries,
+    withdrawal_list_for_user,
+)
+
+__all__ = [
+    "AccountKind",
+    "EntryKind",
+    "FundingAccounts",
+    "IdempotencyConflict",
+    "InsufficientFunds",
+    "UnbalancedEntry",
+    "account_balances_table",
+    "cash_account_kind",
+    "disbursement_post",
+    "exact_sum",
+    "funding_accounts",
+    "funding_accounts_lock",
+    "funding_post",
+    "investor_invoice_cashflows",
+    "investor_invoice_postings",
+    "refund_post",
+    "trial_balance",
+    "unbalanced_entries",
+    "wallet_balances",
+    "wallet_entries",
+    "withdrawal_list_for_user",
+]

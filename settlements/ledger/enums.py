@@ -1,0 +1,62 @@
+"""The ledger's choices: account kinds, journal entry kinds, bank events, withdrawals."""
+
+from django.db import models
+
+
+class AccountKind(models.TextChoices):
+    """Kinds of ledger accounts. Balances are ``sum(postings.amount)``; a positive balance on a
+    cash account is money PayMint owes its owner. ``PLATFORM_BANK_CLEARING`` mirrors the
+    platform's bank account and is the only kind that runs negative (money that came in from the
+    outside world)."""
+
+    INVESTOR_CASH = "INVESTOR_CASH", "Investor cash"
+    SELLER_CASH = "SELLER_CASH", "Seller cash"
+    INVOICE_ESCROW = "INVOICE_ESCROW", "Invoice escrow"
+    PLATFORM_FEE_REVENUE = "PLATFORM_FEE_REVENUE", "Platform fee revenue"
+    PLATFORM_BANK_CLEARING = "PLATFORM_BANK_CLEARING", "Platform bank clearing"
+    WITHDRAWAL_HOLD = "WITHDRAWAL_HOLD", "Withdrawal on hold"
+    SELLER_RECEIVABLE = "SELLER_RECEIVABLE", "Owed by seller (recourse)"
+
+
+#: Account kinds allowed to go below zero.
+MAY_GO_NEGATIVE = frozenset({AccountKind.PLATFORM_BANK_CLEARING, AccountKind.SELLER_RECEIVABLE})
+
+
+class EntryKind(models.TextChoices):
+    DEPOSIT = "DEPOSIT", "Deposit"
+    FUNDING = "FUNDING", "Funding"
+    DISBURSEMENT = "DISBURSEMENT", "Disbursement"
+    REPAYMENT = "REPAYMENT", "Repayment received"
+    SETTLEMENT = "SETTLEMENT", "Settlement"
+    RECOURSE = "RECOURSE", "Recourse on seller"
+    REFUND = "REFUND", "Refund"
+    WITHDRAWAL_HOLD = "WITHDRAWAL_HOLD", "Withdrawal requested"
+    WITHDRAWAL_PAID = "WITHDRAWAL_PAID", "Withdrawal paid"
+    WITHDRAWAL_RELEASE = "WITHDRAWAL_RELEASE", "Withdrawal failed, hold released"
+
+
+class BankEventType(models.TextChoices):
+    DEPOSIT_RECEIVED = "deposit.received", "Deposit received"
+    REPAYMENT_RECEIVED = "repayment.received", "Repayment received"
+    WITHDRAWAL_PAID = "withdrawal.paid", "Withdrawal paid out"
+    WITHDRAWAL_FAILED = "withdrawal.failed", "Withdrawal failed"
+
+
+class BankEventStatus(models.TextChoices):
+    """A stored bank event was applied (a refused event is answered with its error and not
+    stored, so that the bank's retry is applied once it can be)."""
+
+    APPLIED = "APPLIED", "Applied"
+
+
+class WithdrawalStatus(models.TextChoices):
+    REQUESTED = "REQUESTED", "Requested, amount on hold"
+    PAID = "PAID", "Paid out"
+    FAILED = "FAILED", "Failed, amount released"
+
+
+WITHDRAWAL_TRANSITIONS: dict[str, frozenset[str]] = {
+    WithdrawalStatus.REQUESTED: frozenset({WithdrawalStatus.PAID, WithdrawalStatus.FAILED}),
+    WithdrawalStatus.PAID: frozenset(),
+    WithdrawalStatus.FAILED: frozenset(),
+}

@@ -1,0 +1,171 @@
+"""The ledger's narrow API for the marketplace: a funding, the disbursement of the advance,
+the refunds of a cancelled listing.
+
+The marketplace says *what* moved (amounts, the investor, the invoice); this module knows
+*how*: the accounts (:func:`~settlements.ledger.posting.account_key`), their legs and the lock
+batch of the ledger's lock order (see :mod:`settlements.ledger.posting`). The caller has
+locked its business rows first (the listing, then the invoice:
+:func:`marketplace.lock_objects.listing_and_invoice_lock`) and runs these inside its
+transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from uuid import uuid4
+
+from .enums import AccountKind, EntryKind
+from .models import JournalEntry, LedgerAccount
+from .posting import (
+    Leg,
+    account_key,
+    ledger_account,
+    ledger_accounts_by_key,
+    ledger_accounts_for_owners,
+    ledger_post,
+    lock_accounts,
+    platform_account,
+)
+
+
+@dataclass
+class FundingAccounts:
+    """The investor's cash and the invoice's escrow for one funding. Read before the caller's
+    row locks by :func:`funding_accounts`; an account that does not exist yet is ``None`` and
+    created under the locks by :func:`funding_accounts_lock`."""
+
+    investor: object
+    invoice: object
+    currency: str
+    cash: LedgerAccount | None
+    escrow: LedgerAccount | None
+
+
+def funding_accounts(*, investor, invoice, currency: str) -> FundingAccounts:
+    """The existing accounts a funding of ``invoice`` by ``investor`` posts on, in one query;
+    none is created or locked (read before the locks, so that a refused funding leaves
+    nothing behind)."""
+    cash_key = account_key(
+        AccountKind.INVESTOR_CASH, currency, owner_id=investor.pk, invoice_id=None
+    )
+    escrow_key = account_key(
+        AccountKind.INVOICE_ESCROW, currency, owner_id=None, invoice_id=invoice.pk
+    )
+    found = ledger_accounts_by_key([cash_key, escrow_key])
+    return FundingAccounts(
+        investor=investor,
+        invoice=invoice,
+        currency=currency,
+        cash=found.get(cash_key),
+        escrow=found.get(escrow_key),
+    )
+
+
+def funding_accounts_lock(accounts: FundingAccounts, *, fills: bool) -> FundingAccounts:
+    """Create the missing accounts (the escrow only ever under its listing's lock, so the
+    insert never waits) and take the transaction's one batch of account locks: the investor's
+    cash (the funding debits it; this also serializes the investor's fundings, which the
+    investor's concentration check relies on) and, when the funding ``fills`` the listing and
+    so disburses in the same transaction, the escrow the disbursement debits."""
+    if accounts.cash is None:
+        accounts.cash = ledger_account(
+            AccountKind.INVESTOR_CASH, accounts.currency, owner=accounts.investor
+        )
+    if accounts.escrow is None:
+        accounts.escrow = ledger_account(
+            AccountKind.INVOICE_ESCROW, accounts.currency, invoice=accounts.invoice
+        )
+    lock_accounts([accounts.cash, accounts.escrow] if fills else [accounts.cash])
+    return accounts
+
+
+def funding_post(
+    *, accounts: FundingAccounts, amount: Decimal, idempotency_key: str, effective_date: dt.date
+) -> JournalEntry:
+    """Investor cash -> invoice escrow, ``amount`` in the accounts' currency (locked by
+    :func:`funding_accounts_lock`). Idempotent per investor and ``idempotency_key`` (an
+    empty key: a new entry).
+
+    Raises:
+        InsufficientFunds: the investor's cash is short (409).
+    """
+    investor, invoice = accounts.investor, accounts.invoice
+    return ledger_post(
+        kind=EntryKind.FUNDING,
+        idempotency_key=(
+            f"funding:{investor.pk}:{idempotency_key}" if idempotency_key else f"funding:{uuid4()}"
+        ),
+        currency=accounts.currency,
+        legs=[
+            Leg(accounts.cash, -amount, "investment"),
+            Leg(accounts.escrow, amount, "investment"),
+        ],
+        effective_date=effective_date,
+        description=f"Funding of invoice {invoice.invoice_number}",
+        invoice=invoice,
+        actor=investor,
+    )
+
+
+def disbursement_post(
+    *, invoice, currency: str, amount: Decimal, platform_fee: Decimal, effective_date: dt.date
+) -> JournalEntry:
+    """Pay the advance: invoice escrow ``-amount`` -> seller cash ``amount - platform_fee`` +
+    platform fee revenue ``platform_fee``. Once per invoice. The escrow is the only account
+    debited (held already by a filling funding's or the expiry's lock batch); the seller's
+    cash and the fee revenue are credited, which locks nothing."""
+    escrow = ledger_account(AccountKind.INVOICE_ESCROW, currency, invoice=invoice)
+    seller_cash = ledger_account(AccountKind.SELLER_CASH, currency, owner=invoice.seller)
+    revenue = platform_account(AccountKind.PLATFORM_FEE_REVENUE, currency)
+    return ledger_post(
+        kind=EntryKind.DISBURSEMENT,
+        idempotency_key=f"disbursement:{invoice.public_id}",
+        currency=currency,
+        legs=[
+            Leg(escrow, -amount, "advance paid out"),
+            Leg(seller_cash, amount - platform_fee, "net advance"),
+            Leg(revenue, platform_fee, "platform fee"),
+        ],
+        effective_date=effective_date,
+        description=f"Advance for invoice {invoice.invoice_number}",
+        invoice=invoice,
+    )
+
+
+def refund_post(
+    *,
+    invoice,
+    currency: str,
+    total: Decimal,
+    refunds: list[tuple[int, Decimal]],
+    reference: str,
+    effective_date: dt.date,
+) -> JournalEntry:
+    """Give a cancelled listing's money back: invoice escrow -> each investor's cash, one
+    entry: ``total`` (what the escrow holds) out, ``refunds`` (``(investor id, amount)`` in
+    investment order) in; ``reference``, the listing's public id, makes the entry once per
+    listing. A constant number of queries however many investors.
+
+    Raises:
+        UnbalancedEntry: the refunds do not add up to ``total``.
+    """
+    escrow = ledger_account(AccountKind.INVOICE_ESCROW, currency, invoice=invoice)
+    legs = [Leg(escrow, -total, "listing cancelled")]
+    cash_accounts = ledger_accounts_for_owners(
+        AccountKind.INVESTOR_CASH, currency, [investor_id for investor_id, _ in refunds]
+    )
+    legs += [
+        Leg(cash_accounts[investor_id], amount, "refund: listing cancelled")
+        for investor_id, amount in refunds
+    ]
+    return ledger_post(
+        kind=EntryKind.REFUND,
+        idempotency_key=f"refund:{reference}",
+        currency=currency,
+        legs=legs,
+        effective_date=effective_date,
+        description=f"Refunds for cancelled listing of {invoice.invoice_number}",
+        invoice=invoice,
+    )
