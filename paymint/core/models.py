@@ -75,3 +75,35 @@ class OutboundMessage(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.channel} to {self.recipient}: {self.subject} ({self.status})"
+
+
+class DomainEvent(TimeStampedModel):
+    """Something happened that people should hear about (:mod:`paymint.core.events`).
+
+    Written by the service that made it happen, in the same transaction, so an event exists
+    exactly when its change committed. ``key`` is unique (``"<name>:<subject id>[:<detail>]"``):
+    emitting the same event twice writes it once. ``recipients`` maps each concerned user's id
+    to what that user may be told (``{"<user pk>": {...}}``); ``data`` is what every recipient
+    may see. Dispatched once to the handlers the apps register, then ``dispatched_at`` is set.
+    """
+
+    key = models.CharField(max_length=200, unique=True)
+    name = models.CharField(max_length=64, db_index=True)
+    data = models.JSONField(default=dict, blank=True)
+    recipients = models.JSONField(default=dict, blank=True)
+    occurred_at = models.DateTimeField()
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    dispatch_attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["created_at"], name="domainevent_undispatched",
+                condition=models.Q(dispatched_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.key

@@ -2,10 +2,24 @@
 
 from celery import shared_task
 
-from . import outbox
+from . import events, outbox
 
 
 @shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=8)
 def outbox_deliver_task(message_id: int) -> str:
     """Deliver one outbox message; retried with backoff on transient errors."""
     return outbox.outbox_deliver(message_id=message_id).status
+
+
+@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=8)
+def domain_event_dispatch_task(event_id: int) -> str:
+    """Dispatch one domain event to the registered handlers; retried with backoff (handlers
+    are idempotent, and a dispatched event is never dispatched again)."""
+    event = events.event_dispatch(event_id=event_id)
+    return "missing" if event is None else event.key
+
+
+@shared_task(acks_late=True)
+def domain_events_redispatch_task() -> int:
+    """Beat: re-enqueue events whose dispatch task was lost or keeps failing."""
+    return events.domain_events_redispatch()

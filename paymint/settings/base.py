@@ -32,15 +32,27 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "django_htmx",
+    # PayMint, bottom layer first (docs/architecture.md).
     "paymint.core",
     "accounts",
     "invoices",
     "marketplace",
     "settlements",
+    # django-auditlog records model changes into compliance.AuditEvent (append-only, see
+    # compliance/audit.py); compliance's admin replaces its admin, so it loads before it.
+    "auditlog",
     "compliance",
+    "demo",  # `manage.py demo`: the lifecycle on the embedded default
+    # Authentication hardening (see below): revoked refresh tokens, sign-in lockout.
+    "rest_framework_simplejwt.token_blacklist",
+    "axes",
 ]
 
 MIDDLEWARE = [
+    # Request id (X-Request-ID, in every log line and Celery task) and request latency
+    # metrics wrap everything else.
+    "paymint.core.middleware.RequestIdMiddleware",
+    "paymint.core.middleware.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -53,6 +65,9 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Who and from where (actor, IP, user agent) for every audit event of a request.
+    "compliance.middleware.AuditContextMiddleware",
+    "axes.middleware.AxesMiddleware",  # django-axes: last
 ]
 
 ROOT_URLCONF = "paymint.urls"
@@ -282,6 +297,9 @@ CELERY_BEAT_SCHEDULE = {
     "listings-expire": {"task": "marketplace.tasks.listings_expire_task", "schedule": 600.0},
     # Daily (hourly run; each invoice is aged at most once per business day).
     "invoices-age": {"task": "settlements.tasks.invoices_age_task", "schedule": 3600.0},
+    # Domain events whose dispatch task was lost (paymint.core.events).
+    "domain-events-redispatch": {
+        "task": "paymint.core.tasks.domain_events_redispatch_task", "schedule": 300.0},
 }
 
 # Public base URL of the site (links in emails).
@@ -289,13 +307,6 @@ SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 DEBTOR_CONFIRMATION_DAYS = env.int("DEBTOR_CONFIRMATION_DAYS", default=14)
 
 # --- Operations ---------------------------------------------------------------------------
-# Request id (X-Request-ID, in every log line and Celery task) and request latency metrics
-# wrap everything else.
-MIDDLEWARE = [
-    "paymint.core.middleware.RequestIdMiddleware",
-    "paymint.core.middleware.MetricsMiddleware",
-    *MIDDLEWARE,
-]
 # Redis checked by /readyz and holding Celery task outcome counts; defaults to a Redis broker.
 REDIS_URL = env(
     "REDIS_URL",
@@ -353,9 +364,12 @@ CELERY_BEAT_SCHEDULE["compliance-monitoring-sweep"] = {
 }
 
 # --- Stellar ------------------------------------------------------------------------------
-# Network: "local" (the in-process ledger of settlements/stellar/local_ledger/: tests, demo),
-# "testnet" or "public". Horizon URL and passphrase default to the network's own.
+# Network: "local" (an in-process network: tests, demo), "testnet" or "public". Horizon URL and
+# passphrase default to the network's own.
 STELLAR_NETWORK = env("STELLAR_NETWORK", default="local")
+# What builds the gateway on the "local" network: the development and test stand-in, which
+# production code never imports (devtools/stellar_local/).
+STELLAR_LOCAL_NETWORK = "devtools.stellar_local.network.local_gateway"
 STELLAR_HORIZON_URL = env("STELLAR_HORIZON_URL", default="")
 STELLAR_NETWORK_PASSPHRASE = env("STELLAR_NETWORK_PASSPHRASE", default="")
 # Off by default: chain_on_funding/chain_on_settlement write nothing until enabled.
@@ -387,16 +401,15 @@ CELERY_BEAT_SCHEDULE["stellar-reconcile"] = {
     "task": "settlements.stellar.tasks.chain_reconcile_task", "schedule": 3600.0}
 
 # --- Audit trail, data protection and retention ----------------------------------------------
-# django-auditlog records model changes into compliance.AuditEvent (append-only; see
-# compliance/audit.py); its admin is replaced by compliance's, so it loads before compliance.
-INSTALLED_APPS.insert(INSTALLED_APPS.index("compliance"), "auditlog")
+# django-auditlog (in INSTALLED_APPS before compliance) records model changes into
+# compliance.AuditEvent (append-only; see compliance/audit.py).
 AUDITLOG_LOGENTRY_MODEL = "compliance.AuditEvent"
 AUDITLOG_STORE_JSON_CHANGES = True
 AUDITLOG_MASK_CALLABLE = "compliance.audit.mask_value"
 AUDITLOG_CID_GETTER = "compliance.middleware.current_request_id"  # X-Request-ID, into tasks
 DATABASE_ROUTERS = ["compliance.routers.AuditlogRouter"]  # no unused auditlog_logentry table
-# Who and from where (actor, IP, user agent) for every audit event of a request.
-MIDDLEWARE = [*MIDDLEWARE, "compliance.middleware.AuditContextMiddleware"]
+# Who and from where (actor, IP, user agent) for every audit event of a request:
+# compliance.middleware.AuditContextMiddleware (MIDDLEWARE).
 # The client address of audit events is the one rate limits use: see TRUSTED_PROXY_COUNT.
 # Retention (compliance/retention.py, `manage.py apply_retention`, daily beat task). Journal
 # entries, invoices, investments and settlements are never deleted.
@@ -416,16 +429,14 @@ CELERY_BEAT_SCHEDULE["compliance-retention"] = {
 
 # --- Authentication hardening and rate limits (accounts/lockout.py, accounts/auth_tokens.py,
 # paymint/core/throttling.py) ---------------------------------------------------------------
-INSTALLED_APPS += ["rest_framework_simplejwt.token_blacklist", "axes"]
 # django-axes: failed sign-ins are counted per email + IP address on the sign-in page, the
 # admin (which signs in through that page) and the API token endpoint; after
 # AXES_FAILURE_LIMIT failures that pair is locked for AXES_COOLOFF_MINUTES, even with the right
-# password. Its backend must come first; its middleware last.
+# password. Its backend must come first; its middleware (MIDDLEWARE) last.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-MIDDLEWARE = [*MIDDLEWARE, "axes.middleware.AxesMiddleware"]
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
