@@ -22,6 +22,7 @@ APP_PACKAGES = (
     "settlements",
     "compliance",
     "pools",
+    "notifications",
     "demo",
 )
 #: Document-reading outcomes recorded on the invoice (``extraction_error_code``), not answers
