@@ -183,13 +183,14 @@ def _log_investment(
             key=f"auto_invest.invested:{investment.public_id}",
             recipients={
                 rule.investor_id: {
-                    "investment": str(investment.public_id),
+                    "investment_id": str(investment.public_id),
                     "amount": f"{investment.amount:.2f}",
                     "currency": investment.currency,
                     "expected_return": f"{investment.expected_return:.2f}",
+                    "invoice_number": listing.invoice.invoice_number,
                 }
             },
-            data={"listing": str(listing.public_id)},
+            data={"listing_id": str(listing.public_id)},
         )
     return log
 
