@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('settlements', '0004_ledger_choices_without_reversal_and_rejected'),
+        ('settlements', '0005_pool_entry_kinds'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
