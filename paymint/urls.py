@@ -37,6 +37,8 @@ from marketplace.api import (
     MarketplaceDetailApi,
     MarketplaceListApi,
 )
+from notifications.api import NotificationListApi, NotificationReadAllApi, NotificationReadApi
+from pools.api import AutoInvestLogApi, AutoInvestRuleApi
 from settlements.api import BankWebhookApi, WalletApi, WithdrawalCollectionApi
 from settlements.stellar.api import (
     Sep10ChallengeApi,
@@ -76,8 +78,14 @@ api_v1 = [
     path("marketplace/<str:listing_id>/investments", InvestmentCreateApi.as_view(),
          name="investment-create"),
     path("investments", InvestmentListApi.as_view(), name="investments"),
+    path("auto-invest", AutoInvestRuleApi.as_view(), name="auto-invest"),
+    path("auto-invest/log", AutoInvestLogApi.as_view(), name="auto-invest-log"),
     path("investments/<str:investment_id>", InvestmentStatementApi.as_view(),
          name="investment-statement"),
+    path("notifications", NotificationListApi.as_view(), name="notifications"),
+    path("notifications/read-all", NotificationReadAllApi.as_view(), name="notifications-read-all"),
+    path("notifications/<str:notification_id>/read", NotificationReadApi.as_view(),
+         name="notification-read"),
     path("wallet", WalletApi.as_view(), name="wallet"),
     path("wallet/withdrawals", WithdrawalCollectionApi.as_view(), name="withdrawals"),
     path("webhooks/bank", BankWebhookApi.as_view(), name="bank-webhook"),

@@ -21,6 +21,8 @@ APP_PACKAGES = (
     "marketplace",
     "settlements",
     "compliance",
+    "pools",
+    "notifications",
     "demo",
 )
 #: Document-reading outcomes recorded on the invoice (``extraction_error_code``), not answers
