@@ -42,6 +42,9 @@ INSTALLED_APPS = [
     # compliance/audit.py); compliance's admin replaces its admin, so it loads before it.
     "auditlog",
     "compliance",
+    # Above every domain app: turns their domain events into notifications (in-app, email,
+    # push) and serves the bell, the notifications page and the live updates.
+    "notifications",
     "demo",  # `manage.py demo`: the lifecycle on the embedded default
     # Authentication hardening (see below): revoked refresh tokens, sign-in lockout.
     "rest_framework_simplejwt.token_blacklist",
@@ -83,6 +86,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "notifications.context_processors.notifications",  # the header's bell
             ],
         },
     },
