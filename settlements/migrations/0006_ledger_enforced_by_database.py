@@ -164,7 +164,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('invoices', '0006_debtor_industry'),
-        ('settlements', '0004_ledger_choices_without_reversal_and_rejected'),
+        ('settlements', '0005_pool_entry_kinds'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -195,7 +195,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='journalentry',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['DEPOSIT', 'FUNDING', 'DISBURSEMENT', 'REPAYMENT', 'SETTLEMENT', 'RECOURSE', 'REFUND', 'WITHDRAWAL_HOLD', 'WITHDRAWAL_PAID', 'WITHDRAWAL_RELEASE'])), name='journal_entry_kind_valid'),
+            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['DEPOSIT', 'FUNDING', 'DISBURSEMENT', 'REPAYMENT', 'SETTLEMENT', 'RECOURSE', 'REFUND', 'WITHDRAWAL_HOLD', 'WITHDRAWAL_PAID', 'WITHDRAWAL_RELEASE', 'POOL_SUBSCRIPTION', 'POOL_REDEMPTION'])), name='journal_entry_kind_valid'),
         ),
         migrations.AddConstraint(
             model_name='journalentry',
