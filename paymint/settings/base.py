@@ -520,6 +520,15 @@ PAYMINT["WITHDRAWAL_2FA_THRESHOLD"] = Decimal(env("WITHDRAWAL_2FA_THRESHOLD", de
 PAYMINT["WITHDRAWAL_2FA_THRESHOLD_BY_CURRENCY"] = {
     "INR": Decimal(env("WITHDRAWAL_2FA_THRESHOLD_INR", default="900000")),
 }
+# Payouts (settlements/services/payouts.py): the platform's account the bank files debit
+# (the debtor of every pain.001 credit transfer), and how many business days ahead the bank
+# is asked to execute a batch.
+PAYMINT["PAYOUT_ORIGINATOR"] = {
+    "name": env("PAYOUT_ORIGINATOR_NAME", default="PayMint Platform SA"),
+    "IBAN": env("PAYOUT_ORIGINATOR_IBAN", default="DE89370400440532013000"),
+    "BIC": env("PAYOUT_ORIGINATOR_BIC", default="COBADEFFXXX"),
+}
+PAYMINT["PAYOUT_EXECUTION_DAYS"] = env.int("PAYOUT_EXECUTION_DAYS", default=1)
 
 # --- Data protection at rest: field encryption, private files, upload quota ------------------
 # Fernet keys for encrypted model fields (paymint/core/crypto.py), comma-separated, NEWEST

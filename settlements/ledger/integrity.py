@@ -1,6 +1,6 @@
 """The ledger's rules as the database enforces them, and the one audited way around them.
 
-On PostgreSQL, migration ``settlements.0006_ledger_enforced_by_database`` installs:
+On PostgreSQL, migration ``settlements.0007_ledger_enforced_by_database`` installs:
 
 - a deferred constraint trigger (``settlements_posting_balanced``): at commit, every journal
   entry that received postings sums to zero per currency (legs are non-zero: a lone leg never

@@ -84,7 +84,7 @@ def _action_choices(response) -> set[str]:
 def test_migrate_creates_the_role_groups_with_exactly_their_permissions(db):
     # The test database was made by ``migrate``: nothing here created the groups.
     groups = {g.name: g for g in Group.objects.filter(name__in=ROLES)}
-    assert set(groups) == {"operations", "compliance", "senior_management"}
+    assert set(groups) == {"operations", "compliance", "senior_management", "finance"}
     for name, permissions in ROLES.items():
         assert _perms(groups[name]) == set(permissions), name
     granted = set().union(*(_perms(g) for g in groups.values()))

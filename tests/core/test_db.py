@@ -112,7 +112,7 @@ def test_insert_rows_keeps_the_column_limits(entry_and_accounts):
 
 
 def test_update_columns_sets_each_row_its_own_values_and_updated_at(db):
-    """On users (the ledger's accounts are immutable in the database: settlements.0006)."""
+    """On users (the ledger's accounts are immutable in the database: settlements.0007)."""
     users = [make_user("INVESTOR", f"update-columns-{i}@example.com") for i in range(3)]
     for user in users:
         user.refresh_from_db()

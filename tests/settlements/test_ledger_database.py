@@ -1,5 +1,5 @@
 """The books enforced by PostgreSQL: raw SQL that breaks a ledger rule is refused by the
-database itself (triggers and CHECK constraints of migration settlements.0006), whatever the
+database itself (triggers and CHECK constraints of migration settlements.0007), whatever the
 application does. Deferred checks are fired with ``SET CONSTRAINTS ALL IMMEDIATE``, which is
 what a commit does (every ``db`` test's teardown does it too, so the whole suite runs with
 them on)."""

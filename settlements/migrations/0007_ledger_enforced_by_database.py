@@ -164,7 +164,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('invoices', '0006_debtor_industry'),
-        ('settlements', '0005_pool_entry_kinds'),
+        ('settlements', '0006_payouts'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
