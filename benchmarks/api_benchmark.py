@@ -133,7 +133,7 @@ def seed(media: str) -> str:
     from marketplace.models import Listing
     from marketplace.services import investment_create
     from paymint.core import clock
-    from tests.conftest import (
+    from tests.helpers import (
         LISTING_DAY,
         STRONG_PASSWORD,
         deposit,

@@ -26,7 +26,7 @@ from marketplace.selectors import investment_list_for_investor, listing_search
 from marketplace.services import investment_create
 from paymint.core import clock
 from paymint.core.api import datetime_text, decimal_text
-from tests.conftest import LISTING_DAY, deposit, listed_invoice
+from tests.helpers import LISTING_DAY, deposit, listed_invoice
 
 
 @given(

@@ -10,7 +10,7 @@ from django.urls import URLPattern, get_resolver, reverse
 from marketplace.services import investment_create
 from paymint.core import clock
 from settlements.services import withdrawal_request
-from tests.conftest import LISTING_DAY, api_client_for, deposit, listed_invoice
+from tests.helpers import LISTING_DAY, api_client_for, deposit, listed_invoice
 
 pytestmark = pytest.mark.django_db
 

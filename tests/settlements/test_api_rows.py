@@ -6,7 +6,7 @@ import pytest
 
 from settlements.api import WALLET_ENTRY_VALUES, WalletEntrySerializer, wallet_entry_row
 from settlements.ledger import wallet_entries
-from tests.conftest import deposit
+from tests.helpers import deposit
 
 pytestmark = pytest.mark.django_db
 
