@@ -22,7 +22,7 @@ from settlements.ledger.posting import (
     unbalanced_entries,
 )
 from settlements.models import JournalEntry, LedgerAccount, Posting
-from tests.conftest import assert_books_balanced, db_counts, make_user
+from tests.helpers import assert_books_balanced, db_counts, make_user
 
 D = Decimal
 DAY = dt.date(2020, 11, 22)
