@@ -15,7 +15,7 @@ from django.db import connection
 
 from paymint.core import clock
 from settlements import tasks
-from tests.conftest import MUSTANG_DUE
+from tests.helpers import MUSTANG_DUE
 from tests.settlements.test_distribution import funded_and_repaid
 
 ROOT = Path(__file__).resolve().parents[2]
