@@ -338,6 +338,9 @@ CELERY_BEAT_SCHEDULE = {
     # Domain events whose dispatch task was lost (paymint.core.events).
     "domain-events-redispatch": {
         "task": "paymint.core.tasks.domain_events_redispatch_task", "schedule": 300.0},
+    # Tasks whose publication failed while the broker was down (paymint.core.queue).
+    "deferred-tasks-publish": {
+        "task": "paymint.core.tasks.deferred_tasks_publish_task", "schedule": 60.0},
 }
 
 # Public base URL of the site (links in emails).
