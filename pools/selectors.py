@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import F, Q, QuerySet, Sum
 
 from invoices.enums import InvoiceStatus
@@ -12,10 +14,25 @@ from marketplace.enums import InvestmentStatus
 from marketplace.models import Investment, Listing
 from paymint.core import clock
 from paymint.core.errors import NotFound
+from paymint.core.money import quantize_money
 from settlements.ledger import exact_sum, wallet_balances
 
+from .enums import RedemptionStatus
 from .error_codes import PoolsError
-from .models import AutoInvestLog, AutoInvestRule
+from .models import (
+    AutoInvestLog,
+    AutoInvestRule,
+    NavSnapshot,
+    Pool,
+    PoolHolding,
+    RedemptionRequest,
+)
+from .nav import NavBreakdown, amount_for_shares, holder_values, net_asset_value
+from .nav import Position as NavPosition
+
+ZERO = Decimal(0)
+#: Invoices whose investments are provisioned in full (the ``default`` bucket).
+DEFAULTED_STATUSES = frozenset({InvoiceStatus.DEFAULTED, InvoiceStatus.WRITTEN_OFF})
 
 
 def auto_invest_rule_get_for_investor(*, investor) -> AutoInvestRule:
@@ -77,6 +94,17 @@ def investor_debtor_exposure(*, investor_id: int, currency: str, debtor_key: str
     return exact_sum(total)
 
 
+def investor_seller_exposure(*, investor_id: int, currency: str, seller_id: int) -> Decimal:
+    """The investor's outstanding principal on one seller's invoices (active investments)."""
+    total = Investment.objects.filter(
+        investor_id=investor_id,
+        status=InvestmentStatus.ACTIVE,
+        currency=currency,
+        listing__invoice__seller_id=seller_id,
+    ).aggregate(total=Sum(F("amount") - F("principal_repaid")))["total"]
+    return exact_sum(total)
+
+
 def investor_cash(*, investor, currency: str) -> Decimal:
     """The investor's cash balance in ``currency`` (0 without an account)."""
     return next(
@@ -92,3 +120,161 @@ def listing_ids_open() -> list[int]:
         .order_by("listed_at", "id")
         .values_list("pk", flat=True)
     )
+
+
+# --- Liquidity pools ---------------------------------------------------------------------
+
+
+def pool_get(*, pool_id) -> Pool:
+    """A pool by its public id (every signed-in investor may read a pool's figures).
+
+    Raises:
+        NotFound: ``POOL_NOT_FOUND`` (also for a malformed id).
+    """
+    pool = Pool.objects.filter(public_id=pool_id).first() if _is_uuid(pool_id) else None
+    if pool is None:
+        raise NotFound("No such pool.", code=PoolsError.POOL_NOT_FOUND)
+    return pool
+
+
+def _is_uuid(value) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def pool_list() -> QuerySet[Pool]:
+    """Every pool, newest first."""
+    return Pool.objects.order_by("-created_at", "-id")
+
+
+def pool_for_currency(*, currency: str) -> Pool | None:
+    return Pool.objects.filter(currency=currency).select_related("account").first()
+
+
+def pool_positions(*, pool: Pool) -> list[NavPosition]:
+    """The pool's active investments as :class:`pools.nav.Position` rows (one query)."""
+    rows = (
+        Investment.objects.filter(investor_id=pool.account_id, status=InvestmentStatus.ACTIVE)
+        .order_by("id")
+        .values_list(
+            "amount",
+            "principal_repaid",
+            "discount_rate",
+            "discount_fee",
+            "fee_repaid",
+            "listing__disbursed_on",
+            "listing__due_date",
+            "listing__invoice__status",
+            "listing__invoice__risk_grade",
+            "listing__invoice__debtor_key",
+        )
+    )
+    return [
+        NavPosition(
+            principal=r[0],
+            principal_repaid=r[1],
+            discount_rate=r[2],
+            discount_fee=r[3],
+            fee_repaid=r[4],
+            disbursed_on=r[5],
+            due_date=r[6],
+            defaulted=r[7] in DEFAULTED_STATUSES,
+            grade=r[8],
+            debtor_key=r[9],
+        )
+        for r in rows
+    ]
+
+
+def pool_nav(*, pool: Pool, today: dt.date | None = None) -> NavBreakdown:
+    """The pool's NAV now (a pure function of the ledger: its cash account's balance, its
+    investments and the register's total; :func:`pools.nav.net_asset_value`)."""
+    return net_asset_value(
+        currency=pool.currency,
+        cash=investor_cash(investor=pool.account, currency=pool.currency),
+        positions=pool_positions(pool=pool),
+        shares_outstanding=pool.shares_outstanding,
+        today=today or clock.today(),
+        provision_rates=settings.PAYMINT["POOL_PROVISION_RATES"],
+    )
+
+
+def redemption_queue(*, pool: Pool) -> QuerySet[RedemptionRequest]:
+    """Queued redemption requests, first in first out."""
+    return RedemptionRequest.objects.filter(pool=pool, status=RedemptionStatus.QUEUED).order_by(
+        "created_at", "id"
+    )
+
+
+def redemption_get_for_investor(*, investor, pool: Pool, redemption_id) -> RedemptionRequest:
+    """The investor's own redemption request in ``pool``.
+
+    Raises:
+        NotFound: ``REDEMPTION_NOT_FOUND`` (someone else's, or none).
+    """
+    found = (
+        RedemptionRequest.objects.filter(
+            pool=pool, investor=investor, public_id=redemption_id
+        ).first()
+        if _is_uuid(redemption_id)
+        else None
+    )
+    if found is None:
+        raise NotFound("No such redemption request.", code=PoolsError.REDEMPTION_NOT_FOUND)
+    return found
+
+
+def pool_holding(*, pool: Pool, investor) -> PoolHolding | None:
+    return PoolHolding.objects.filter(pool=pool, investor=investor).first()
+
+
+def pool_position(*, pool: Pool, investor, nav: NavBreakdown | None = None) -> dict:
+    """The investor's position: shares, value (their largest-remainder part of the net
+    assets), what the shares cost (``invested``), gain, and each queued redemption with its
+    place in the queue, the shares ahead of it and an estimate of its payout at today's NAV
+    (an estimate: it is paid at the NAV of the day it is paid)."""
+    nav = nav or pool_nav(pool=pool)
+    register = dict(
+        PoolHolding.objects.filter(pool=pool).order_by("id").values_list("investor_id", "shares")
+    )
+    values = holder_values(nav.net_assets, register, pool.currency) if register else {}
+    holding = register.get(investor.pk, ZERO)
+    value = values.get(investor.pk, ZERO)
+    own = pool_holding(pool=pool, investor=investor)
+    invested = quantize_money(own.invested, pool.currency) if own else ZERO
+    queue = []
+    ahead = ZERO
+    for place, request in enumerate(redemption_queue(pool=pool), start=1):
+        if request.investor_id == investor.pk:
+            queue.append(
+                {
+                    "id": request.public_id,
+                    "place": place,
+                    "shares": request.shares_left,
+                    "shares_ahead": ahead,
+                    "payable_from": request.payable_from,
+                    "estimate": amount_for_shares(
+                        request.shares_left,
+                        net_assets=nav.net_assets,
+                        shares_outstanding=nav.shares_outstanding,
+                        currency=pool.currency,
+                    ),
+                }
+            )
+        ahead += request.shares_left
+    return {
+        "shares": holding,
+        "value": value,
+        "invested": invested,
+        "gain": value - invested if own else ZERO,
+        "nav_per_share": nav.nav_per_share,
+        "currency": pool.currency,
+        "redemptions": queue,
+    }
+
+
+def pool_nav_history(*, pool: Pool) -> QuerySet[NavSnapshot]:
+    return NavSnapshot.objects.filter(pool=pool).order_by("date")
