@@ -28,7 +28,7 @@ from pools.services import (
     redemption_request,
 )
 from settlements.services import bank_event_apply
-from tests.conftest import (
+from tests.helpers import (
     LISTING_DAY,
     MUSTANG_DUE,
     assert_books_balanced,
