@@ -295,20 +295,6 @@ def case_withdrawal_request(world):
     assert row(world.withdrawal_a) == victim
 
 
-def case_auto_invest_rule(world):
-    from pools.models import AutoInvestRule
-
-    response = api_client_for(world.investor_b).put(
-        "/api/v1/auto-invest",
-        {"currencies": ["EUR"], "grades": ["A"], "amount_per_invoice": "100.00",
-         "max_per_debtor": "500.00", **extras(world), "last_invested_at": "2000-01-01T00:00:00Z",
-         "rule_snapshot": {}}, format="json")
-    assert response.status_code == 200, response.content
-    rule = AutoInvestRule.objects.get()
-    assert rule.investor_id == world.investor_b.pk and rule.last_invested_at is None
-    assert str(rule.public_id) != FORGED_ID and rule.currencies == ["EUR"]
-
-
 def case_pool_deposit(world):
     from pools.models import PoolDeposit, PoolHolding
 
@@ -696,7 +682,6 @@ CASES = {
     "api/v1/invoices/<str:invoice_id>/debtor-confirmation": case_debtor_confirmation,
     "api/v1/marketplace/<str:listing_id>/investments": case_investment_create,
     "api/v1/wallet/withdrawals": case_withdrawal_request,
-    "api/v1/auto-invest": case_auto_invest_rule,
     "api/v1/pools/<str:pool_id>/deposits": case_pool_deposit,
     "api/v1/pools/<str:pool_id>/redemptions": case_pool_redemption,
     "api/v1/pools/<str:pool_id>/redemptions/<str:redemption_id>": case_pool_redemption_cancel,
