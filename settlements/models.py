@@ -25,9 +25,11 @@ from .enums import (
     SettlementStatus,
 )
 from .ledger.models import (
+    CURRENCY_CODE,
     BankEvent,
     JournalEntry,
     LedgerAccount,
+    LedgerOverride,
     Posting,
     Withdrawal,
     new_withdrawal_reference,
@@ -40,6 +42,7 @@ __all__ = [
     "ChainTransactionEvent",
     "JournalEntry",
     "LedgerAccount",
+    "LedgerOverride",
     "PayoutBatch",
     "PayoutBatchEvent",
     "PayoutItem",
@@ -79,6 +82,15 @@ class Settlement(PublicModel):
         related_name="settlement",
     )
     completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(repaid_amount__gt=0),
+                                   name="settlement_repaid_amount_positive"),
+            models.CheckConstraint(condition=CURRENCY_CODE, name="settlement_currency_code"),
+            models.CheckConstraint(condition=Q(status__in=SettlementStatus.values),
+                                   name="settlement_status_valid"),
+        ]
 
 
 # --- Stellar (settlements/stellar/) ----------------------------------------------------------
