@@ -27,7 +27,7 @@ from settlements.services import (
     allocation_reject,
     bank_event_apply,
 )
-from tests.conftest import (
+from tests.helpers import (
     MUSTANG_DUE,
     STRONG_PASSWORD,
     admin_sign_in,
