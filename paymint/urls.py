@@ -38,6 +38,7 @@ from marketplace.api import (
     MarketplaceListApi,
 )
 from notifications.api import NotificationListApi, NotificationReadAllApi, NotificationReadApi
+from pools.api import AutoInvestLogApi, AutoInvestRuleApi
 from settlements.api import BankWebhookApi, WalletApi, WithdrawalCollectionApi
 from settlements.stellar.api import (
     Sep10ChallengeApi,
@@ -77,6 +78,8 @@ api_v1 = [
     path("marketplace/<str:listing_id>/investments", InvestmentCreateApi.as_view(),
          name="investment-create"),
     path("investments", InvestmentListApi.as_view(), name="investments"),
+    path("auto-invest", AutoInvestRuleApi.as_view(), name="auto-invest"),
+    path("auto-invest/log", AutoInvestLogApi.as_view(), name="auto-invest-log"),
     path("investments/<str:investment_id>", InvestmentStatementApi.as_view(),
          name="investment-statement"),
     path("notifications", NotificationListApi.as_view(), name="notifications"),
@@ -129,3 +132,4 @@ urlpatterns += [
 
 # --- Errors: API paths get the JSON error body even when no route matches ------------------
 handler404 = "paymint.core.api.not_found"
+handler500 = "paymint.core.api.server_error"  # 503 + Retry-After when a dependency is down
