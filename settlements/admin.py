@@ -59,6 +59,7 @@ class PostingInline(ReadOnlyInline):
 @admin.register(JournalEntry)
 class JournalEntryAdmin(AuditHistoryMixin, ReadOnlyAdmin):
     list_display = ("created_at", "kind", "description", "currency", "invoice", "effective_date")
+    list_select_related = ("invoice",)
     list_filter = ("kind", "currency")
     search_fields = ("idempotency_key", "description")
     inlines = [PostingInline]
@@ -67,6 +68,7 @@ class JournalEntryAdmin(AuditHistoryMixin, ReadOnlyAdmin):
 @admin.register(LedgerAccount)
 class LedgerAccountAdmin(ReadOnlyAdmin):
     list_display = ("key", "kind", "currency", "owner", "invoice")
+    list_select_related = ("owner", "invoice")
     list_filter = ("kind", "currency")
     search_fields = ("key", "owner__email")
 
