@@ -440,6 +440,7 @@ def _path(route: Route, kwargs: dict) -> str:
     return "/" + path
 
 
+@pytest.mark.slow  # every route x every caller: about a minute
 def test_authorization_matrix(world, callers, capsys):
     """Every object route x target x supported method x (JWT, session+CSRF) x every other
     user: denied (401/403/404, or a redirect to sign-in where the credential does not apply)
@@ -642,6 +643,7 @@ def test_capability_links_refuse_forged_tokens(world, callers):
 # --- Pages and lists scoped to the signed-in user -------------------------------------------
 
 
+@pytest.mark.slow  # every route x every caller: about a minute
 def test_user_scoped_pages_show_only_own_data(world, callers):
     """Every GET route without an argument (lists, wallet, statement CSV, dashboards, the
     marketplace, the API's collections, ...) answers each user without any other user's private

@@ -736,6 +736,7 @@ def test_every_write_endpoint_has_a_case():
     assert not missing, f"write routes without a mass-assignment case: {missing}"
 
 
+@pytest.mark.slow  # a fresh world of users, invoices and money per route: minutes
 @pytest.mark.parametrize("route", write_routes())
 def test_extra_fields_are_ignored_or_rejected(route, world):
     case = case_for(route)
