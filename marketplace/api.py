@@ -33,7 +33,8 @@ from .selectors import (
     listing_search,
     marketplace_access_check,
 )
-from .services import investment_create, listing_create
+from .services import investment_create, invoice_cancel, listing_create
+from .web_selectors import listing_quote
 
 #: The 403 of every marketplace operation, documented with its codes.
 MARKETPLACE_FORBIDDEN = OpenApiResponse(
@@ -160,6 +161,25 @@ class InvoiceListForFundingApi(IdempotentWriteMixin, APIView):
         return Response(InvoiceOutputSerializer(invoice).data)
 
 
+class InvoiceCancelApi(IdempotentWriteMixin, APIView):
+    """``POST /api/v1/invoices/{id}/cancel``: the seller withdraws a priced or listed invoice
+    before disbursement (:func:`marketplace.services.invoice_cancel`, the invoice page's
+    "Cancel" button too): the listing is withdrawn and every investor refunded in full, one
+    journal entry per investment. Cancelling a cancelled invoice answers the same (200).
+    ``Idempotency-Key`` makes a retry answer the first response."""
+
+    @extend_schema(
+        request=None,
+        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR,
+                                     OpenApiParameter.HEADER)],
+        responses={200: InvoiceOutputSerializer},
+    )
+    def post(self, request, invoice_id):
+        invoice = invoice_get_for_seller(seller=request.user, invoice_id=invoice_id)
+        invoice = invoice_cancel(invoice=invoice, seller=request.user)
+        return Response(InvoiceOutputSerializer(invoice).data)
+
+
 class MarketplaceListApi(APIView):
     """``GET /api/v1/marketplace``: open, unexpired listings, filtered by
     :class:`~marketplace.filters.ListingFilter` (``grade`` (A-E, repeatable), ``currency``,
@@ -200,6 +220,47 @@ class MarketplaceDetailApi(APIView):
     def get(self, request, listing_id):
         listing = listing_get_visible(listing_id=listing_id, user=request.user)
         return Response(ListingOutputSerializer(listing).data)
+
+
+class ListingQuoteApi(APIView):
+    """``GET /api/v1/marketplace/{id}/quote?amount=``: the investment calculator, the same
+    selector as the listing page's (:func:`marketplace.web_selectors.listing_quote`). The
+    quote is exactly what funding ``amount`` today would store on the investment and, if the
+    listing is disbursed today and the debtor pays in full on time, what the investor is paid:
+    each investment's discount fee is rounded on its own (``investment_discount_fee``) and the
+    invoice's fee is their sum. For investors whose KYC is approved, and staff (403
+    otherwise)."""
+
+    permission_classes = MARKETPLACE_PERMISSIONS
+
+    class OutputSerializer(serializers.Serializer):
+        listing_id = serializers.UUIDField()
+        principal = serializers.DecimalField(max_digits=20, decimal_places=2)
+        currency = serializers.CharField()
+        discount_rate = serializers.DecimalField(
+            max_digits=9, decimal_places=6, help_text="Annual discount rate, a fraction.")
+        days = serializers.IntegerField(
+            help_text="Days from today (disbursement) to the due date, ACT/365F.")
+        expected_discount_fee = serializers.DecimalField(max_digits=20, decimal_places=2)
+        expected_return = serializers.DecimalField(
+            max_digits=20, decimal_places=2, help_text="principal + expected discount fee")
+        expected_repayment_date = serializers.DateField()
+
+    @extend_schema(
+        parameters=[OpenApiParameter("amount", OpenApiTypes.DECIMAL, required=True,
+                                     description="Amount to fund, in the listing's currency")],
+        responses={200: OutputSerializer, 403: MARKETPLACE_FORBIDDEN},
+    )
+    def get(self, request, listing_id):
+        listing = listing_get_visible(listing_id=listing_id, user=request.user)
+        quote = listing_quote(listing=listing, amount=request.query_params.get("amount", ""))
+        return Response(self.OutputSerializer({
+            "listing_id": listing.public_id, "principal": quote.principal,
+            "currency": quote.currency, "discount_rate": quote.discount_rate,
+            "days": quote.days, "expected_discount_fee": quote.expected_discount_fee,
+            "expected_return": quote.expected_return,
+            "expected_repayment_date": quote.expected_repayment_date,
+        }).data)
 
 
 class InvestmentCreateApi(APIView):

@@ -20,6 +20,7 @@ from .movements import (
     funding_accounts,
     funding_accounts_lock,
     funding_post,
+    investment_refunds_post,
     refund_post,
 )
 from .posting import (
@@ -54,6 +55,7 @@ __all__ = [
     "funding_accounts",
     "funding_accounts_lock",
     "funding_post",
+    "investment_refunds_post",
     "investor_invoice_cashflows",
     "investor_invoice_postings",
     "refund_post",
