@@ -133,6 +133,7 @@ class Invoice(PublicModel):
             "image/png": "png",
             "image/jpeg": "jpg",
             "application/xml": "xml",
+            "application/json": "json",
         }.get(self.document_content_type, "bin")
 
     @property

@@ -39,6 +39,7 @@ from marketplace.api import (
     MarketplaceDetailApi,
     MarketplaceListApi,
 )
+from notifications.api import NotificationListApi, NotificationReadAllApi, NotificationReadApi
 from settlements.api import (
     BankWebhookApi,
     SettlementDetailApi,
@@ -90,6 +91,10 @@ api_v1 = [
     path("investments", InvestmentListApi.as_view(), name="investments"),
     path("investments/<str:investment_id>", InvestmentStatementApi.as_view(),
          name="investment-statement"),
+    path("notifications", NotificationListApi.as_view(), name="notifications"),
+    path("notifications/read-all", NotificationReadAllApi.as_view(), name="notifications-read-all"),
+    path("notifications/<str:notification_id>/read", NotificationReadApi.as_view(),
+         name="notification-read"),
     path("wallet", WalletApi.as_view(), name="wallet"),
     path("wallet/withdrawals", WithdrawalCollectionApi.as_view(), name="withdrawals"),
     path("wallet/entries", WalletEntryListApi.as_view(), name="wallet-entries"),

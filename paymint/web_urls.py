@@ -6,6 +6,7 @@ from accounts import views as accounts_views
 from compliance import data_protection_views
 from invoices import views as invoices_views
 from marketplace import views as marketplace_views
+from notifications import views as notifications_views
 from settlements import views as settlements_views
 
 urlpatterns = [
@@ -77,6 +78,13 @@ urlpatterns = [
         marketplace_views.listing_invest,
         name="listing-invest",
     ),
+    # Notifications
+    path("notifications/", notifications_views.notification_list_page, name="notifications"),
+    path("notifications/bell/", notifications_views.notification_bell, name="notification-bell"),
+    path("notifications/read-all/", notifications_views.notification_read_all,
+         name="notifications-read-all"),
+    path("notifications/<uuid:notification_id>/read/", notifications_views.notification_read,
+         name="notification-read"),
     # Wallet
     path("wallet/", settlements_views.wallet, name="wallet"),
     path("wallet/withdraw/", settlements_views.withdrawal_new, name="withdraw"),

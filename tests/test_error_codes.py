@@ -21,6 +21,7 @@ APP_PACKAGES = (
     "marketplace",
     "settlements",
     "compliance",
+    "notifications",
     "demo",
 )
 #: Document-reading outcomes recorded on the invoice (``extraction_error_code``), not answers

@@ -1,4 +1,5 @@
-"""Structured e-invoices: UN/CEFACT CII (ZUGFeRD 1/2, Factur-X, XRechnung CII) and OASIS UBL.
+"""Structured e-invoices: UN/CEFACT CII (ZUGFeRD 1/2, Factur-X, XRechnung CII), OASIS UBL
+(XRechnung UBL, Peppol BIS 3) and the Italian FatturaPA (``FatturaElettronica`` 1.2).
 
 Parsing is namespace-agnostic (local names) so that ZUGFeRD 1.0 (``CrossIndustryDocument``)
 and CII D16B (``CrossIndustryInvoice``) share one reader. Documents with a DOCTYPE/ENTITY
@@ -8,6 +9,7 @@ defusedxml's (no DTD, no entities, no external resources).
 
 from __future__ import annotations
 
+import io
 import re
 import xml.etree.ElementTree as ET  # noqa: S405 - DTDs are refused before parsing
 from collections.abc import Iterator
@@ -16,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as defused_fromstring
+from defusedxml.ElementTree import iterparse as defused_iterparse
 
 from .errors import CorruptDocument
 from .schema import FIELD_NAMES, ExtractedField
@@ -48,25 +51,47 @@ def parse_xml(data: bytes) -> ET.Element:
 
 
 def xml_kind(root: ET.Element) -> str | None:
-    """'cii' for CrossIndustryInvoice/Document, 'ubl' for Invoice/CreditNote, else None."""
-    name = _local(root.tag)
+    """'cii' for CrossIndustryInvoice/Document, 'ubl' for Invoice/CreditNote, 'fatturapa' for
+    FatturaElettronica, else None."""
+    return _kind_of(_local(root.tag))
+
+
+def _kind_of(name: str) -> str | None:
     if name in ("CrossIndustryInvoice", "CrossIndustryDocument"):
         return "cii"
     if name in ("Invoice", "CreditNote"):
         return "ubl"
+    if name == "FatturaElettronica":
+        return "fatturapa"
+    return None
+
+
+def einvoice_xml_kind(data: bytes) -> str | None:
+    """The e-invoice syntax of ``data`` read from its root element ("cii", "ubl",
+    "fatturapa"), or None when it is not XML or not an e-invoice.
+
+    Only the document is read up to its root element's start tag, wherever that is: comments,
+    processing instructions and whitespace before it can be any length. Raises CorruptDocument
+    when the XML declares a DOCTYPE (refused everywhere, see :func:`parse_xml`).
+    """
+    try:
+        for _event, element in defused_iterparse(io.BytesIO(data), events=("start",),
+                                                 forbid_dtd=True):
+            return _kind_of(_local(element.tag))
+    except DefusedXmlException as exc:
+        raise CorruptDocument("XML documents with a DOCTYPE are not accepted.") from exc
+    except (ET.ParseError, ValueError):
+        return None
     return None
 
 
 def looks_like_einvoice_xml(data: bytes) -> bool:
-    head = data[:4000]
-    return any(
-        marker in head
-        for marker in (
-            b"CrossIndustryInvoice",
-            b"CrossIndustryDocument",
-            b"oasis:names:specification:ubl",
-        )
-    )
+    """True when ``data`` is XML whose root element is a CII, UBL or FatturaPA invoice (a
+    DOCTYPE counts as no)."""
+    try:
+        return einvoice_xml_kind(data) is not None
+    except CorruptDocument:
+        return False
 
 
 def _iter(el: ET.Element, name: str) -> Iterator[ET.Element]:
@@ -227,8 +252,70 @@ def parse_ubl(root: ET.Element) -> dict[str, object]:
     }
 
 
+def _fpa_party(party: ET.Element | None) -> tuple[str | None, str | None]:
+    """(name, tax id) of a FatturaPA CedentePrestatore/CessionarioCommittente: the
+    Denominazione (or Nome Cognome), and IdPaese+IdCodice of IdFiscaleIVA (else the
+    CodiceFiscale)."""
+    anagrafica = _first(party, "DatiAnagrafici", "Anagrafica")
+    name = _text(_child(anagrafica, "Denominazione"))
+    if name is None:
+        parts = [_text(_child(anagrafica, n)) for n in ("Nome", "Cognome")]
+        name = " ".join(p for p in parts if p) or None
+    vat = _first(party, "DatiAnagrafici", "IdFiscaleIVA")
+    tax = None
+    if vat is not None and _text(_child(vat, "IdCodice")):
+        tax = f"{_text(_child(vat, 'IdPaese')) or ''}{_text(_child(vat, 'IdCodice'))}"
+    return name, tax or _text(_first(party, "DatiAnagrafici", "CodiceFiscale"))
+
+
+def _decimal_sum(elements: list[ET.Element]) -> Decimal | None:
+    values = [_amount([e], None) for e in elements]
+    values = [v for v in values if v is not None]
+    return sum(values, Decimal("0.00")) if values else None
+
+
+def parse_fatturapa(root: ET.Element) -> dict[str, object]:
+    """Fields of a FatturaPA 1.2 invoice (Agenzia delle Entrate's ``FatturaElettronica``).
+
+    The first FatturaElettronicaBody is read (a batch holds one invoice per body). The total is
+    ImportoTotaleDocumento, else the sum of the VAT summaries (ImponibileImporto + Imposta);
+    the amount due is the sum of the DettaglioPagamento amounts; the due date the first
+    DataScadenzaPagamento. Source: "Specifiche tecniche del formato FatturaPA" v1.2.
+    """
+    header = _first(root, "FatturaElettronicaHeader")
+    body = _first(root, "FatturaElettronicaBody")
+    doc = _first(body, "DatiGeneraliDocumento")
+    seller_name, seller_tax = _fpa_party(_first(header, "CedentePrestatore"))
+    buyer_name, buyer_tax = _fpa_party(_first(header, "CessionarioCommittente"))
+    total = _amount([e for e in [_child(doc, "ImportoTotaleDocumento")] if e is not None], None)
+    if total is None:
+        summaries = list(_iter(body, "DatiRiepilogo")) if body is not None else []
+        total = _decimal_sum(
+            [e for s in summaries for e in s if _local(e.tag) in ("ImponibileImporto", "Imposta")]
+        )
+    payments = list(_iter(body, "DettaglioPagamento")) if body is not None else []
+    due = _decimal_sum([e for p in payments for e in p if _local(e.tag) == "ImportoPagamento"])
+    due_dates = [_iso_date(_text(_child(p, "DataScadenzaPagamento"))) for p in payments]
+    return {
+        "invoice_number": _text(_child(doc, "Numero")),
+        "issuer_name": seller_name,
+        "buyer_name": buyer_name,
+        "total_amount": total,
+        "amount_due": due,
+        "currency": _text(_child(doc, "Divisa")),
+        "issue_date": _iso_date(_text(_child(doc, "Data"))),
+        "due_date": next((d for d in due_dates if d is not None), None),
+        "issuer_tax_id": seller_tax,
+        "buyer_tax_id": buyer_tax,
+    }
+
+
+_PARSERS = {"cii": parse_cii, "ubl": parse_ubl, "fatturapa": parse_fatturapa}
+
+
 def extract_einvoice(data: bytes) -> tuple[dict[str, ExtractedField], str] | None:
-    """Read a CII or UBL XML; returns (fields, method) or None when it is not an e-invoice.
+    """Read a CII, UBL or FatturaPA XML; returns (fields, method) or None when it is not an
+    e-invoice. ``method`` is "einvoice-cii", "einvoice-ubl" or "einvoice-fatturapa".
 
     Raises CorruptDocument for malformed XML or XML with a DOCTYPE.
     """
@@ -236,7 +323,7 @@ def extract_einvoice(data: bytes) -> tuple[dict[str, ExtractedField], str] | Non
     kind = xml_kind(root)
     if kind is None:
         return None
-    values = parse_cii(root) if kind == "cii" else parse_ubl(root)
+    values = _PARSERS[kind](root)
     source = f"{kind}-xml"
     fields = {
         name: ExtractedField(values.get(name), XML_CONFIDENCE, source)

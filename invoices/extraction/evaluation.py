@@ -18,13 +18,14 @@ import json
 import re
 import unicodedata
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from .errors import ExtractionError
 from .pipeline import extract_document, has_embedded_einvoice
-from .schema import FIELD_NAMES, ExtractionLimits
+from .schema import FIELD_NAMES, ExtractionLimits, ExtractionResult
 
 LEGAL_SUFFIXES = frozenset(
     [
@@ -175,6 +176,9 @@ class ManifestEntry:
     kind: str  # pdf-text | pdf-scan | image
     gt_path: Path
     ground_truth: dict = field(hash=False, compare=False)
+    #: The issuer template (MANIFEST ``group``): documents of one group are never split
+    #: between training and scoring.
+    group: str = ""
 
 
 def load_manifest(manifest: str | Path) -> list[ManifestEntry]:
@@ -188,7 +192,8 @@ def load_manifest(manifest: str | Path) -> list[ManifestEntry]:
                 continue
             gt_path = base / row["gt_path"]
             gt = json.loads(gt_path.read_text(encoding="utf-8"))
-            out.append(ManifestEntry(base / row["path"], row["kind"], gt_path, gt))
+            group = row.get("group") or Path(row["path"]).stem
+            out.append(ManifestEntry(base / row["path"], row["kind"], gt_path, gt, group))
     return out
 
 
@@ -251,12 +256,37 @@ def document_group(entry: ManifestEntry, data: bytes) -> str:
     return "pdf-text/e-invoice" if has_embedded_einvoice(data) else "pdf-text/plain"
 
 
+#: The three kinds targets are set for, from a document group.
+KIND_OF_GROUP = {
+    "pdf-text/e-invoice": "e-invoice",
+    "xml": "e-invoice",
+    "pdf-text/plain": "text layer",
+    "pdf-scan": "images and scans",
+    "image": "images and scans",
+}
+
+
+def kind_of(group: str) -> str:
+    """"e-invoice", "text layer" or "images and scans" for a document group."""
+    return KIND_OF_GROUP.get(group, group)
+
+
+def by_kind(scores: list[DocumentScore]) -> list[DocumentScore]:
+    """The same scores with their group replaced by the kind (for per-kind tables)."""
+    return [DocumentScore(s.path, kind_of(s.group), s.matches, s.predicted, s.error)
+            for s in scores]
+
+
 def evaluate_entries(
-    entries: list[ManifestEntry], mode: str, limits=None, *, ocr_all: bool = False
+    entries: list[ManifestEntry], mode: str, limits=None, *, ocr_all: bool = False,
+    extract: Callable[..., ExtractionResult] | None = None,
 ) -> list[DocumentScore]:
     """Extract and score each entry. Mode "text" evaluates only text PDFs, mode "ocr" only
-    scans/images (all documents with ``ocr_all``); errors count as misses of every GT field."""
+    scans/images (all documents with ``ocr_all``); errors count as misses of every GT field.
+    ``extract(data, mode=, limits=)`` defaults to :func:`extract_document` (the rules and the
+    committed ranker)."""
     limits = limits or ExtractionLimits()
+    extract = extract or extract_document
     scores: list[DocumentScore] = []
     for entry in entries:
         if mode == "text" and entry.kind != "pdf-text":
@@ -266,7 +296,7 @@ def evaluate_entries(
         data = entry.path.read_bytes()
         group = document_group(entry, data)
         try:
-            predicted = extract_document(data, mode=mode, limits=limits).to_json_dict()
+            predicted = extract(data, mode=mode, limits=limits).to_json_dict()
             error = None
         except ExtractionError as exc:
             predicted, error = {}, exc.code
@@ -305,4 +335,56 @@ def format_table(report: dict, title: str) -> str:
         if overall is not None
         else "overall: -"
     )
+    return "\n".join(lines)
+
+
+#: ``fit(training_entries) -> extract``: builds the extraction used on a held-out group from
+#: the other groups' documents (e.g. trains the ranker on them). None: the rules alone.
+FoldFitter = Callable[[list[ManifestEntry]], Callable[..., ExtractionResult] | None]
+
+
+def evaluate_leave_one_group_out(
+    entries: list[ManifestEntry], mode: str, limits=None, *, fit: FoldFitter | None = None,
+    ocr_all: bool = False,
+) -> list[DocumentScore]:
+    """Leave-one-group-out: for each MANIFEST ``group`` (issuer template), ``fit`` on every
+    other group's entries, then score that group's entries with what it returned. No document
+    is scored by a model that saw its issuer. Without ``fit`` (or when it returns None) the
+    extraction is the plain one, which nothing was fitted to: the score equals the plain
+    score. Returns one DocumentScore per scored entry, in manifest order."""
+    scored: dict[str, DocumentScore] = {}
+    for group in sorted({e.group for e in entries}):
+        held_out = [e for e in entries if e.group == group]
+        extract = fit([e for e in entries if e.group != group]) if fit is not None else None
+        for score in evaluate_entries(held_out, mode, limits, ocr_all=ocr_all, extract=extract):
+            scored[score.path] = score
+    return [scored[str(e.path)] for e in entries if str(e.path) in scored]
+
+
+def format_side_by_side(reports: dict[str, dict], title: str) -> str:
+    """Plain-text table: rows = fields, columns = (report, kind) accuracies, e.g. the plain
+    score beside the leave-one-group-out score for each kind. ``reports``: name -> the
+    :func:`aggregate` of :func:`by_kind` scores."""
+    kinds = sorted({k for r in reports.values() for k in r["groups"]})
+    columns = [(name, kind) for kind in kinds for name in reports]
+    head = f"{'field':15}" + "".join(f"{(kind[:12] + ' ' + name)[:22]:>24}"
+                                     for name, kind in columns)
+    lines = [title, head, "-" * len(head)]
+
+    def cell(acc):
+        return f"{'-':>24}" if acc is None else f"{acc * 100:23.1f}%"
+
+    def acc(name, kind, fname=None):
+        group = reports[name]["groups"].get(kind)
+        if group is None:
+            return None
+        return group["overall"] if fname is None else group["fields"].get(fname)
+
+    for fname in FIELD_NAMES:
+        lines.append(f"{fname:15}" + "".join(cell(acc(n, k, fname)) for n, k in columns))
+    lines.append(f"{'ALL':15}" + "".join(cell(acc(n, k)) for n, k in columns))
+    for name, report in reports.items():
+        overall = report["overall"]
+        lines.append(f"{name}: " + (f"{overall * 100:.1f}% of {report['scored']} fields"
+                                    if overall is not None else "-"))
     return "\n".join(lines)

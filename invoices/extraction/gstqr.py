@@ -26,6 +26,7 @@ from PIL import Image
 from .schema import ExtractedField
 
 SOURCE = "gst-qr"
+SIGNATURE_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "ES256")
 _FIELD_MAP = {
     "DocNo": "invoice_number",
     "SellerGstin": "issuer_tax_id",
@@ -47,30 +48,51 @@ def decode_qr_texts(images: list[Image.Image]) -> list[str]:
     return texts
 
 
+def decode_jws_payload(token: str) -> dict | None:
+    """The JSON payload of a compact JWS (``header.payload.signature``), unverified, or None
+    when ``token`` is not one."""
+    parts = token.strip().split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        json.loads(_b64url(parts[0]))
+        payload = json.loads(_b64url(parts[1]))
+    except (ValueError, TypeError):
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def verify_jws(token: str, public_key_pem: str) -> bool:
+    """True when ``token``'s signature verifies with ``public_key_pem``. Only asymmetric
+    algorithms are accepted (the IRP signs with RS256; an HMAC or "none" header is refused).
+    Expiry and audience are not checked."""
+    try:
+        jwt.decode(token.strip(), public_key_pem, algorithms=list(SIGNATURE_ALGORITHMS),
+                   options={"verify_exp": False, "verify_aud": False})
+    except (jwt.PyJWTError, ValueError, TypeError):
+        return False
+    return True
+
+
 def parse_gst_qr(text: str, *, public_key_pem: str = "") -> tuple[dict, bool] | None:
     """The IRN QR payload's ``data`` as a dict and whether its signature was verified, or
     None when ``text`` is not a GST e-invoice QR. A configured key that does not verify the
     token makes it None too (a forged QR is ignored, not trusted)."""
-    parts = text.strip().split(".")
-    if len(parts) != 3:
+    payload = decode_jws_payload(text)
+    if payload is None:
         return None
+    data = payload.get("data")
     try:
-        header = json.loads(_b64url(parts[0]))
-        payload = json.loads(_b64url(parts[1]))
-        data = payload.get("data")
         data = json.loads(data) if isinstance(data, str) else data
-    except (ValueError, TypeError):
+    except ValueError:
         return None
     if not isinstance(data, dict) or "DocNo" not in data or "SellerGstin" not in data:
         return None
     verified = False
     if public_key_pem:
-        try:
-            jwt.decode(text.strip(), public_key_pem, algorithms=[header.get("alg", "RS256")],
-                       options={"verify_exp": False, "verify_aud": False})
-            verified = True
-        except jwt.PyJWTError:
+        if not verify_jws(text, public_key_pem):
             return None
+        verified = True
     return data, verified
 
 

@@ -13,6 +13,7 @@ from paymint.core.uploads import sniff_binary_type
 
 from .einvoice import (
     EINVOICE_ATTACHMENT_NAMES,
+    einvoice_xml_kind,
     extract_einvoice,
     looks_like_einvoice_xml,
 )
@@ -26,6 +27,7 @@ from .errors import (
     TooManyPages,
     UnsupportedFileType,
 )
+from .gstjson import extract_gst_json, is_gst_einvoice_json
 from .gstqr import decode_qr_texts, gst_qr_fields, parse_gst_qr
 from .heuristics import extract_fields
 from .layout import Word, build_document
@@ -38,18 +40,26 @@ MODES = ("auto", "text", "ocr")
 MIN_TEXT_WORDS = 8  # fewer words in the text layer -> treat the PDF as scanned
 
 
-def sniff_content_type(data: bytes) -> str:
-    """Detect the file type from its first bytes (never from the file name).
+_LEADING_BLANKS = b"\xef\xbb\xbf\t\r\n "
 
-    Returns "application/pdf", "image/png", "image/jpeg" or "application/xml" (CII/UBL
-    e-invoice). Raises UnsupportedFileType for anything else (executables, archives, text...).
+
+def sniff_content_type(data: bytes) -> str:
+    """Detect the file type from its content (never from the file name).
+
+    Returns "application/pdf", "image/png", "image/jpeg", "application/xml" (an XML whose root
+    element is a CII, UBL or FatturaPA invoice, however long the comments before it) or
+    "application/json" (an Indian GST e-invoice JSON or the IRP's signed answer). Raises
+    UnsupportedFileType for anything else (executables, archives, other XML or JSON, text...)
+    and CorruptDocument for XML that declares a DOCTYPE.
     """
     binary = sniff_binary_type(data)
     if binary is not None:
         return binary
-    stripped = data[:4096].lstrip(b"\xef\xbb\xbf\t\r\n ")
-    if stripped.startswith(b"<") and looks_like_einvoice_xml(stripped):
+    first = data.lstrip(_LEADING_BLANKS)[:1]
+    if first == b"<" and einvoice_xml_kind(data) is not None:
         return "application/xml"
+    if first in (b"{", b"[") and is_gst_einvoice_json(data):
+        return "application/json"
     raise UnsupportedFileType()
 
 
@@ -241,10 +251,11 @@ def extract_document(
 ) -> ExtractionResult:
     """Extract invoice fields from an uploaded file.
 
-    ``data``: the file bytes (PDF, PNG, JPEG, or CII/UBL XML). ``mode``: "auto" (embedded
-    e-invoice XML, else text layer, else OCR), "text" (ignore embedded XML; text layer only) or
-    "ocr" (force OCR of rendered pages). Returns an ExtractionResult whose ``fields`` has every
-    FIELD_NAMES key (value None when not found). Raises only ExtractionError subclasses.
+    ``data``: the file bytes (PDF, PNG, JPEG, CII/UBL/FatturaPA XML, or GST e-invoice JSON).
+    ``mode``: "auto" (embedded e-invoice XML, else text layer, else OCR), "text" (ignore
+    embedded XML; text layer only) or "ocr" (force OCR of rendered pages). Returns an
+    ExtractionResult whose ``fields`` has every FIELD_NAMES key (value None when not found).
+    Raises only ExtractionError subclasses.
     """
     limits = limits or ExtractionLimits()
     if mode not in MODES:
@@ -261,9 +272,15 @@ def extract_document(
         if content_type == "application/xml":
             parsed = extract_einvoice(data)
             if parsed is None:
-                raise UnsupportedFileType("The XML file is not a CII or UBL invoice.")
+                raise UnsupportedFileType("The XML file is not a CII, UBL or FatturaPA invoice.")
             fields, method = parsed
             return ExtractionResult(fields, method, content_type, 1, ())
+        if content_type == "application/json":
+            gst = extract_gst_json(data, public_key_pem=limits.gst_qr_public_key)
+            if gst is None:
+                raise UnsupportedFileType("The JSON file is not a GST e-invoice.")
+            fields, method, warnings = gst
+            return ExtractionResult(fields, method, content_type, 1, warnings)
         img = open_image(data, limits)
         return _ocr_with_gst_qr([img], content_type, 1, [], limits, deadline)
     except ExtractionError:

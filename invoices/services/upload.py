@@ -42,10 +42,11 @@ EDITABLE_FIELDS = (*EXTRACTED_TO_MODEL.values(), "debtor_industry")
 #: Confidence below which the seller is asked to confirm a field.
 LOW_CONFIDENCE = 0.6
 
-#: Upload types, decided by content: PDF (incl. Factur-X/ZUGFeRD), images, and structured
-#: e-invoices sent as XML (UN/CEFACT CII or OASIS UBL).
+#: Upload types, decided by content: PDF (incl. Factur-X/ZUGFeRD), images, structured
+#: e-invoices sent as XML (UN/CEFACT CII, OASIS UBL, FatturaPA) and Indian GST e-invoices as
+#: JSON (the INV-01 invoice or the IRP's signed answer).
 ALLOWED_CONTENT_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg",
-                                   "application/xml"})
+                                   "application/xml", "application/json"})
 
 
 class UploadRejected(ValidationFailed):
@@ -73,8 +74,9 @@ def _human_size(n: int) -> str:
 def invoice_upload(*, seller, uploaded_file, filename: str = "") -> Invoice:
     """Store an uploaded invoice document and queue its extraction.
 
-    The type is decided by the file's content (PDF, PNG or JPEG), never its name or the client's
-    content type. The extraction task is enqueued after commit.
+    The type is decided by the file's content (PDF, PNG, JPEG, e-invoice XML or GST e-invoice
+    JSON: :data:`ALLOWED_CONTENT_TYPES`), never its name or the client's content type. The
+    extraction task is enqueued after commit.
 
     Raises:
         PermissionDenied: ``NOT_A_SELLER``, or ``KYB_NOT_APPROVED`` before KYB approval.
@@ -110,7 +112,8 @@ def invoice_upload(*, seller, uploaded_file, filename: str = "") -> Invoice:
         content_type = None
     if content_type not in ALLOWED_CONTENT_TYPES:
         raise UploadRejected(
-            "Upload a PDF, PNG or JPEG invoice, or an e-invoice XML (CII or UBL).",
+            "Upload a PDF, PNG or JPEG invoice, an e-invoice XML (CII, UBL, FatturaPA) "
+            "or a GST e-invoice JSON.",
             code=InvoicesError.UNSUPPORTED_FILE_TYPE,
             http_status=415, fields={"document": ["Unsupported file type."]},
         )

@@ -2,7 +2,8 @@
 
 ``/healthz`` answers as soon as the process can serve a request: no I/O, so a slow database
 never gets a healthy web process restarted. ``/readyz`` checks every dependency a request
-may need - the database (``SELECT 1``), Redis (``PING`` on ``settings.REDIS_URL``, or on the
+may need - the database (``SELECT 1``, through the connection pool when there is one, whose
+sizes it reports), Redis (``PING`` on ``settings.REDIS_URL``, or on the
 cache when the cache is Redis) and the default storage (write, read back, delete a tiny file) -
 and answers 503 when any of them fails, so that a load balancer stops sending traffic.
 
@@ -38,11 +39,27 @@ class CheckSkipped(Exception):
     """The dependency is not configured in this environment (e.g. no Redis in the demo)."""
 
 
-def check_database() -> None:
+#: psycopg_pool statistics reported by the database check (``ConnectionPool.get_stats``).
+POOL_STATS = ("pool_min", "pool_max", "pool_size", "pool_available", "requests_waiting")
+
+
+def check_database() -> dict | None:
+    """``SELECT 1`` on every database; when a database's connections are pooled (``DB_POOL``,
+    ``OPTIONS["pool"]``) the query goes through its pool, and the pool's sizes are returned:
+    ``{"pools": {alias: {"pool_min", "pool_max", "pool_size", "pool_available",
+    "requests_waiting"}}}`` (connections, this process only). A pool that cannot hand out a
+    connection within its ``timeout`` raises ``PoolTimeout``: the check fails."""
+    pools = {}
     for alias in connections:
-        with connections[alias].cursor() as cursor:
+        connection = connections[alias]
+        with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
+        pool = getattr(connection, "pool", None)
+        if pool is not None:
+            stats = pool.get_stats()
+            pools[alias] = {name: stats.get(name, 0) for name in POOL_STATS}
+    return {"pools": pools} if pools else None
 
 
 def redis_client(url: str):
@@ -82,22 +99,25 @@ def check_storage() -> None:
         default_storage.delete(name)
 
 
-#: Readiness checks in the order they run: name -> callable raising on failure.
-READINESS_CHECKS: dict[str, Callable[[], None]] = {
+#: Readiness checks in the order they run: name -> callable raising on failure (it may return
+#: a dict of details, added to its result).
+READINESS_CHECKS: dict[str, Callable[[], dict | None]] = {
     "database": check_database,
     "redis": check_redis,
     "storage": check_storage,
 }
 
 
-def run_checks(checks: dict[str, Callable[[], None]] | None = None) -> tuple[bool, dict]:
-    """Run every check; returns ``(all ok, {name: {"status", "duration_ms"[, "error"]}})``."""
+def run_checks(checks: dict[str, Callable[[], dict | None]] | None = None) -> tuple[bool, dict]:
+    """Run every check; returns ``(all ok, {name: {"status", "duration_ms"[, "error"]
+    [, details...]}})``."""
     results: dict[str, dict] = {}
     healthy = True
     for name, check in (checks or READINESS_CHECKS).items():
         started = time.perf_counter()
+        details = None
         try:
-            check()
+            details = check()
         except CheckSkipped:
             status, error = SKIPPED, None
         except Exception as exc:  # noqa: BLE001 - any failure makes the dependency unready
@@ -108,6 +128,8 @@ def run_checks(checks: dict[str, Callable[[], None]] | None = None) -> tuple[boo
         result = {"status": status, "duration_ms": round((time.perf_counter() - started) * 1000, 1)}
         if error:
             result["error"] = error
+        if details:
+            result.update(details)
         results[name] = result
     return healthy, results
 

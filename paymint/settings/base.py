@@ -42,6 +42,9 @@ INSTALLED_APPS = [
     # compliance/audit.py); compliance's admin replaces its admin, so it loads before it.
     "auditlog",
     "compliance",
+    # Above every domain app: turns their domain events into notifications (in-app, email,
+    # push) and serves the bell, the notifications page and the live updates.
+    "notifications",
     "demo",  # `manage.py demo`: the lifecycle on the embedded default
     # Authentication hardening (see below): revoked refresh tokens, sign-in lockout.
     "rest_framework_simplejwt.token_blacklist",
@@ -83,6 +86,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "notifications.context_processors.notifications",  # the header's bell
             ],
         },
     },
@@ -90,6 +94,33 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Connections (docs/operations: "Database connections"). Opening a PostgreSQL connection costs
+# more than most API reads, so production keeps them: DB_POOL=true (production's default) gives
+# each process a psycopg_pool.ConnectionPool (Django's OPTIONS["pool"]) of DB_POOL_MIN_SIZE to
+# DB_POOL_MAX_SIZE connections; a request takes one at its first query and gives it back at its
+# end. Without the pool, CONN_MAX_AGE (seconds) keeps one connection per thread instead.
+# CONN_HEALTH_CHECKS: a connection is checked before it is handed out again (the pool's
+# check_connection, or Django's SELECT 1 for persistent connections), so a restarted
+# PostgreSQL costs a reconnect, never a failed request. Sizes: see paymint/core/health.py and
+# README "Database connections".
+DB_POOL = env.bool("DB_POOL", default=False)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
+if DB_POOL and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them; Django refuses both
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        # One gunicorn sync worker serves one request at a time: 1 connection, 1 spare (a
+        # thread started by a request). gthread workers: max_size = --threads.
+        "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
+        "max_size": env.int("DB_POOL_MAX_SIZE", default=2),
+        # A request waits this long (seconds) for a free connection, then fails (PoolTimeout).
+        "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+        # Idle connections above min_size are closed after this; all are renewed after
+        # max_lifetime (PostgreSQL backends grow with the catalogue caches they fill).
+        "max_idle": env.float("DB_POOL_MAX_IDLE", default=300.0),
+        "max_lifetime": env.float("DB_POOL_MAX_LIFETIME", default=1800.0),
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

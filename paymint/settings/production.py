@@ -1,7 +1,14 @@
 """Production settings: no insecure defaults. Every secret must come from the environment."""
 
-from .base import *  # noqa: F403
-from .base import env
+import os
+
+# Database connections are pooled in production (base.py, "Connections") unless DB_POOL=false;
+# set before base.py reads it.
+os.environ.setdefault("DB_POOL", "true")
+os.environ.setdefault("CONN_MAX_AGE", "60")  # used only when DB_POOL=false
+
+from .base import *  # noqa: E402,F403
+from .base import env  # noqa: E402
 
 DEBUG = False
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -194,7 +194,23 @@ def world(staff) -> World:
     w.kyc_documents = {
         key: KycDocument.objects.get(profile__user=user) for key, user in w.users.items()
     }
+    w.notifications = {key: _notify(user, f"authz:{key}") for key, user in w.users.items()}
     return w
+
+
+def _notify(user, key: str):
+    """One in-app notification of ``user``, through the real path (a domain event emitted in
+    a transaction, dispatched after commit)."""
+    from django.db import transaction
+    from django.test import TestCase
+
+    from notifications.models import Notification
+    from paymint.core.events import EventName, event_emit
+
+    with TestCase.captureOnCommitCallbacks(execute=True), transaction.atomic():
+        event = event_emit(name=EventName.SECURITY_PASSWORD_CHANGED, key=key,
+                           recipients={user: {}})
+    return Notification.objects.get(event=event, recipient=user)
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -236,6 +236,11 @@ def _private_files(w) -> list[Target]:
     ]
 
 
+def _notifications(w) -> list[Target]:
+    return [Target(f"{key} notification", {"notification_id": w.notifications[key].public_id},
+                   key) for key in ("seller_a", "investor_a")]
+
+
 HACK = "HACKED-BY-ATTACKER"
 
 #: Object routes (full pattern) -> targets. Payloads are what an attacker would send to change
@@ -259,6 +264,7 @@ OBJECT_ROUTES: dict[str, Callable] = {
                control_read=t.control_read, query="?amount=50.00")
         for t in _listings(w, {})],
     "api/v1/settlements/<str:settlement_id>": _settlements,
+    "api/v1/notifications/<str:notification_id>/read": _notifications,
     # Dashboards
     "seller/invoices/<uuid:invoice_id>/": lambda w: _seller_invoices(
         w, {"action": "save", "invoice_number": HACK}),
@@ -271,6 +277,7 @@ OBJECT_ROUTES: dict[str, Callable] = {
     "marketplace/<uuid:listing_id>/invest/": lambda w: _listings(
         w, {"amount": "50.00", "confirm": "1", "idempotency_key": uuid.uuid4().hex}),
     "onboarding/documents/<uuid:document_id>/": _kyc_documents,
+    "notifications/<uuid:notification_id>/read/": _notifications,
     # Signed download links (bound to the user they were issued to)
     "files/<str:token>": _private_files,
 }
@@ -330,7 +337,7 @@ def test_every_route_with_an_argument_is_classified():
 UNTRACKED_MODEL_WORDS = ("Audit", "LogEntry")
 UNTRACKED_FIELDS = {"last_login"}
 DOMAIN_APPS = ("accounts", "invoices", "marketplace", "settlements", "compliance", "otp_totp",
-               "core")
+               "core", "notifications")
 
 
 def snapshot() -> dict:

@@ -11,14 +11,14 @@ from tests.conftest import deposit, listed_invoice
 
 pytestmark = pytest.mark.django_db
 
-# Pinned query counts (session + user = 2 of each).
-SELLER_DASHBOARD_QUERIES = 10  # + receivables by maturity
-MARKETPLACE_QUERIES = 5  # + the investor's approved KYC (marketplace_access_check)
+# Pinned query counts (session + user + the header bell's unread count = 3 of each).
+SELLER_DASHBOARD_QUERIES = 11  # + receivables by maturity
+MARKETPLACE_QUERIES = 6  # + the investor's approved KYC (marketplace_access_check)
 # + allocation by debtor, open positions (upcoming/overdue/expected flows), realised cash flows
-INVESTOR_DASHBOARD_QUERIES = 11
-WALLET_QUERIES = 6
-INVESTMENT_STATEMENT_QUERIES = 4  # session, user, the investment, its lines
-WITHDRAW_PAGE_QUERIES = 3  # session, user, balances
+INVESTOR_DASHBOARD_QUERIES = 12
+WALLET_QUERIES = 7
+INVESTMENT_STATEMENT_QUERIES = 5  # session, user, bell, the investment, its lines
+WITHDRAW_PAGE_QUERIES = 4  # session, user, bell, balances
 
 
 @pytest.fixture

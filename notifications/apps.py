@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+from paymint.core.registries import register_event_handler
+
+
+class NotificationsConfig(AppConfig):
+    name = "notifications"
+    verbose_name = "Notifications"
+
+    def ready(self) -> None:
+        # Every domain event (paymint.core.events) becomes one notification per recipient.
+        register_event_handler("notifications.services.notifications_from_event")
