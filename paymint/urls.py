@@ -40,6 +40,7 @@ from marketplace.api import (
     MarketplaceListApi,
 )
 from notifications.api import NotificationListApi, NotificationReadAllApi, NotificationReadApi
+from pools.api import AutoInvestLogApi, AutoInvestRuleApi
 from settlements.api import (
     BankWebhookApi,
     SettlementDetailApi,
@@ -89,6 +90,8 @@ api_v1 = [
     path("marketplace/<str:listing_id>/investments", InvestmentCreateApi.as_view(),
          name="investment-create"),
     path("investments", InvestmentListApi.as_view(), name="investments"),
+    path("auto-invest", AutoInvestRuleApi.as_view(), name="auto-invest"),
+    path("auto-invest/log", AutoInvestLogApi.as_view(), name="auto-invest-log"),
     path("investments/<str:investment_id>", InvestmentStatementApi.as_view(),
          name="investment-statement"),
     path("notifications", NotificationListApi.as_view(), name="notifications"),

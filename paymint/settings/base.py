@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     # compliance/audit.py); compliance's admin replaces its admin, so it loads before it.
     "auditlog",
     "compliance",
+    "pools",  # passive investing: liquidity pools, auto-invest (above the marketplace)
     # Above every domain app: turns their domain events into notifications (in-app, email,
     # push) and serves the bell, the notifications page and the live updates.
     "notifications",
@@ -326,6 +327,9 @@ ADMIN_URL = env("DJANGO_ADMIN_URL", default="admin/")
 
 CELERY_BEAT_SCHEDULE = {
     "listings-expire": {"task": "marketplace.tasks.listings_expire_task", "schedule": 600.0},
+    # Auto-invest rules on listings still open (rules set or cash deposited after opening).
+    "open-listings-auto-invest": {"task": "pools.tasks.open_listings_auto_invest_task",
+                                  "schedule": 600.0},
     # Daily (hourly run; each invoice is aged at most once per business day).
     "invoices-age": {"task": "settlements.tasks.invoices_age_task", "schedule": 3600.0},
     # Domain events whose dispatch task was lost (paymint.core.events).

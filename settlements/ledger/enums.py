@@ -33,6 +33,8 @@ class EntryKind(models.TextChoices):
     WITHDRAWAL_HOLD = "WITHDRAWAL_HOLD", "Withdrawal requested"
     WITHDRAWAL_PAID = "WITHDRAWAL_PAID", "Withdrawal paid"
     WITHDRAWAL_RELEASE = "WITHDRAWAL_RELEASE", "Withdrawal failed, hold released"
+    POOL_SUBSCRIPTION = "POOL_SUBSCRIPTION", "Pool shares bought"
+    POOL_REDEMPTION = "POOL_REDEMPTION", "Pool shares redeemed"
 
 
 class BankEventType(models.TextChoices):
