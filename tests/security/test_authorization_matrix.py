@@ -196,9 +196,9 @@ def _cancellable_invoices(w) -> list[Target]:
     """Cancelling: the listed invoice is tried by the attackers only (the owner's control
     would cancel it for the routes after this one); the draft and the funded invoice answer
     the owner 409 ``INVOICE_NOT_CANCELLABLE`` - past the ownership check."""
-    listed, *rest = _seller_invoices(w, {})
+    draft, listed, funded = _seller_invoices(w, {})
     listed.control_write = ""
-    return [rest[0], listed, rest[1]]
+    return [draft, listed, funded]
 
 
 def _settlements(w) -> list[Target]:
