@@ -149,3 +149,4 @@ urlpatterns += [
 
 # --- Errors: API paths get the JSON error body even when no route matches ------------------
 handler404 = "paymint.core.api.not_found"
+handler500 = "paymint.core.api.server_error"  # 503 + Retry-After when a dependency is down

@@ -1,14 +1,19 @@
 """API plumbing shared by every app: the error format and small helpers.
 
-Every error answer has the shape ``{"code": str, "message": str, "fields": {name: [msg]}}``.
+Every error answer has the shape ``{"code": str, "message": str, "fields": {name: [msg]}}``,
+5xx included: a dependency outage is 503 ``SERVICE_UNAVAILABLE`` with ``Retry-After``
+(:mod:`paymint.core.outage`), any other uncaught error 500 ``INTERNAL_ERROR``
+(:func:`server_error`, the project's ``handler500``).
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
+from django.template import loader
 from django.views.defaults import page_not_found
 from rest_framework import exceptions, status
 from rest_framework.pagination import CursorPagination
@@ -17,6 +22,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from .error_codes import CoreError
 from .errors import ApplicationError
+from .outage import dependency_down, retry_after_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +64,10 @@ def exception_handler(exc, context):
             {**exc.extra, "code": exc.code, "message": exc.message, "fields": exc.fields},
             status=exc.http_status,
         )
+    dependency = dependency_down(exc)
+    if dependency is not None:
+        body, status_code, headers = _unavailable(dependency)
+        return Response(body, status=status_code, headers=headers)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -97,6 +107,40 @@ def paginated(view, queryset, serializer_class) -> Response:
     return paginator.get_paginated_response(
         serializer_class(page, many=True, context={"request": view.request}).data
     )
+
+
+def _unavailable(dependency: str) -> tuple[dict, int, dict]:
+    logger.warning("dependency down, answering 503", extra={"dependency": dependency})
+    body = {"code": CoreError.SERVICE_UNAVAILABLE,
+            "message": "PayMint is briefly unavailable. Please try again in a moment.",
+            "fields": {}, "dependency": dependency}
+    return body, 503, {"Retry-After": str(retry_after_seconds())}
+
+
+def server_error(request):
+    """``handler500``: an uncaught error. When it says a dependency is down (the database,
+    Redis, the broker, the file storage: :func:`~paymint.core.outage.dependency_down`), 503
+    with ``Retry-After``; otherwise 500. Under ``/api/`` the API's JSON error body
+    (``SERVICE_UNAVAILABLE`` / ``INTERNAL_ERROR``), elsewhere the ``503.html`` / ``500.html``
+    pages, rendered without a request context (no database, no session)."""
+    dependency = dependency_down(sys.exc_info()[1])
+    if dependency is not None:
+        body, status_code, headers = _unavailable(dependency)
+        template = "503.html"
+    else:
+        body, status_code, headers = {"code": CoreError.INTERNAL_ERROR,
+                                      "message": "Something went wrong on our side.",
+                                      "fields": {}}, 500, {}
+        template = "500.html"
+    if request.path.startswith("/api/"):
+        response = JsonResponse(body, status=status_code)
+    else:
+        content = loader.get_template(template).render({"retry_after": headers.get(
+            "Retry-After")})
+        response = HttpResponse(content, status=status_code)
+    for name, value in headers.items():
+        response[name] = value
+    return response
 
 
 def not_found(request, exception=None):

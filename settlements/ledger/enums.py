@@ -57,8 +57,10 @@ class WithdrawalStatus(models.TextChoices):
     FAILED = "FAILED", "Failed, amount released"
 
 
+#: A failed withdrawal goes back to ``REQUESTED`` when ops retry its payout (after the user
+#: fixed their bank details): the amount is held again, in a new entry.
 WITHDRAWAL_TRANSITIONS: dict[str, frozenset[str]] = {
     WithdrawalStatus.REQUESTED: frozenset({WithdrawalStatus.PAID, WithdrawalStatus.FAILED}),
     WithdrawalStatus.PAID: frozenset(),
-    WithdrawalStatus.FAILED: frozenset(),
+    WithdrawalStatus.FAILED: frozenset({WithdrawalStatus.REQUESTED}),
 }

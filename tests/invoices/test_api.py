@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from invoices.models import Invoice
 from paymint.core import clock
-from tests.conftest import (
+from tests.helpers import (
     LISTING_DAY,
     api_client_for,
     db_counts,

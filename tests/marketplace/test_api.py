@@ -12,7 +12,7 @@ from marketplace.models import Investment
 from paymint.core import clock
 from settlements.enums import EntryKind
 from settlements.models import JournalEntry
-from tests.conftest import (
+from tests.helpers import (
     LISTING_DAY,
     api_client_for,
     db_counts,

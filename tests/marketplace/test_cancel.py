@@ -19,7 +19,7 @@ from paymint.core import clock
 from settlements.enums import AccountKind, EntryKind
 from settlements.ledger.posting import account_balance, ledger_account
 from settlements.models import JournalEntry
-from tests.conftest import (
+from tests.helpers import (
     LISTING_DAY,
     api_client_for,
     assert_books_balanced,

@@ -35,7 +35,7 @@ from settlements.enums import AccountKind
 from settlements.ledger.posting import account_balance, ledger_account
 from settlements.services import bank_event_apply
 from settlements.waterfall import InvestorClaim, settlement_waterfall
-from tests.conftest import (
+from tests.helpers import (
     LISTING_DAY,
     MUSTANG_DUE,
     api_client_for,

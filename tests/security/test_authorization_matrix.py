@@ -49,7 +49,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from paymint.core import clock
 from settlements.models import Settlement
 from settlements.services import bank_event_apply
-from tests.conftest import LISTING_DAY, bank_event
+from tests.helpers import LISTING_DAY, bank_event
 
 pytestmark = pytest.mark.django_db
 
@@ -582,7 +582,7 @@ def test_capability_links_refuse_forged_tokens(world, callers):
     from accounts.services import user_register
     from invoices.confirmation import SALT as DEBTOR_SALT
     from invoices.confirmation import confirmation_token
-    from tests.conftest import STRONG_PASSWORD
+    from tests.helpers import STRONG_PASSWORD
 
     unverified = user_register(email="late@example.com", password=STRONG_PASSWORD,
                                role="INVESTOR")

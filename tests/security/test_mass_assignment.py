@@ -24,8 +24,9 @@ from django.test import Client
 from django.urls import reverse
 
 from paymint.core import clock
-from tests.conftest import (
+from tests.helpers import (
     LISTING_DAY,
+    PNG_BYTES,
     STRONG_PASSWORD,
     api_client_for,
     bank_event,
@@ -35,7 +36,6 @@ from tests.conftest import (
     priced_invoice,
     signed_webhook,
 )
-from tests.security.conftest import PNG_BYTES
 from tests.security.test_authorization_matrix import (
     all_routes,
     diff_snapshots,
@@ -470,7 +470,7 @@ def case_invoice_upload_web(world):
 def case_seller_invoice_web(world):
     from invoices.views import _fields_form
     from marketplace.models import Listing
-    from tests.web.conftest import form_data
+    from tests.helpers import form_data
 
     invoice = world.draft_b
     client = web_client(world.seller_b)

@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 from marketplace.services import investment_create
 from paymint.core import clock
 from settlements.services import bank_event_apply
-from tests.conftest import (
+from tests.helpers import (
     LISTING_DAY,
     MUSTANG_DUE,
     api_client_for,
