@@ -34,7 +34,7 @@ from .selectors import (
     marketplace_access_check,
 )
 from .services import investment_create, invoice_cancel, listing_create
-from .web_selectors import listing_quote
+from .web_selectors import investor_portfolio, listing_quote, marketplace_stats
 
 #: The 403 of every marketplace operation, documented with its codes.
 MARKETPLACE_FORBIDDEN = OpenApiResponse(
@@ -261,6 +261,87 @@ class ListingQuoteApi(APIView):
             "expected_return": quote.expected_return,
             "expected_repayment_date": quote.expected_repayment_date,
         }).data)
+
+
+class MarketplaceStatsApi(APIView):
+    """``GET /api/v1/marketplace/stats``: open listings, the amount still to fund by risk grade
+    and currency, the average yield per currency (annual discount rate, fraction, weighted by
+    the amount open) and what was funded in the last 30 days
+    (:func:`marketplace.web_selectors.marketplace_stats`). For investors whose KYC is
+    approved, and staff (403 otherwise)."""
+
+    permission_classes = MARKETPLACE_PERMISSIONS
+
+    class OutputSerializer(serializers.Serializer):
+        class GradeSerializer(serializers.Serializer):
+            grade = serializers.CharField()
+            currency = serializers.CharField()
+            count = serializers.IntegerField()
+            amount = serializers.DecimalField(max_digits=20, decimal_places=2)
+
+        class YieldSerializer(serializers.Serializer):
+            currency = serializers.CharField()
+            rate = serializers.DecimalField(max_digits=9, decimal_places=6, allow_null=True)
+
+        class FundedSerializer(serializers.Serializer):
+            currency = serializers.CharField()
+            count = serializers.IntegerField()
+            amount = serializers.DecimalField(max_digits=20, decimal_places=2)
+
+        open_listings = serializers.IntegerField()
+        open_by_grade = GradeSerializer(many=True)
+        average_yield = YieldSerializer(many=True)
+        funded_last_30_days = FundedSerializer(many=True)
+
+    @extend_schema(responses={200: OutputSerializer, 403: MARKETPLACE_FORBIDDEN})
+    def get(self, request):
+        return Response(self.OutputSerializer(marketplace_stats(user=request.user)).data)
+
+
+class PortfolioApi(APIView):
+    """``GET /api/v1/portfolio``: the investor's portfolio per currency, the investor
+    dashboard's one read (:func:`marketplace.web_selectors.investor_portfolio`): cash,
+    invested (principal still out), expected back, repaid, realised loss, expected XIRR
+    (annual, fraction, ACT/365; null when there is none), allocation by grade and by debtor
+    (active amounts) and the next repayments. Investors only (403 ``NOT_AN_INVESTOR``)."""
+
+    class OutputSerializer(serializers.Serializer):
+        class CurrencySerializer(serializers.Serializer):
+            class GradeSerializer(serializers.Serializer):
+                grade = serializers.CharField()
+                amount = serializers.DecimalField(max_digits=20, decimal_places=2)
+
+            class DebtorSerializer(serializers.Serializer):
+                debtor = serializers.CharField()
+                amount = serializers.DecimalField(max_digits=20, decimal_places=2)
+
+            class UpcomingSerializer(serializers.Serializer):
+                investment_id = serializers.UUIDField()
+                invoice_number = serializers.CharField()
+                debtor = serializers.CharField()
+                due_date = serializers.DateField()
+                expected_amount = serializers.DecimalField(max_digits=20, decimal_places=2)
+
+            currency = serializers.CharField()
+            cash = serializers.DecimalField(max_digits=20, decimal_places=2)
+            invested = serializers.DecimalField(max_digits=20, decimal_places=2)
+            expected_back = serializers.DecimalField(max_digits=20, decimal_places=2)
+            repaid = serializers.DecimalField(max_digits=20, decimal_places=2)
+            realised_loss = serializers.DecimalField(max_digits=20, decimal_places=2)
+            xirr = serializers.DecimalField(max_digits=12, decimal_places=6, allow_null=True)
+            allocation_by_grade = GradeSerializer(many=True)
+            allocation_by_debtor = DebtorSerializer(many=True)
+            upcoming_repayments = UpcomingSerializer(many=True)
+
+        as_of = serializers.DateField()
+        currencies = CurrencySerializer(many=True)
+
+    @extend_schema(responses=OutputSerializer)
+    def get(self, request):
+        today = clock.today()
+        portfolio = investor_portfolio(investor=request.user, today=today)
+        return Response(self.OutputSerializer(
+            {"as_of": today, "currencies": portfolio.by_currency()}).data)
 
 
 class InvestmentCreateApi(APIView):

@@ -8,14 +8,19 @@ from decimal import Decimal
 
 from django.db.models import Count, F, Sum
 
+from accounts.enums import Role
+from invoices.enums import InvoiceStatus
 from invoices.pricing import InvestmentQuote, investment_quote
 from paymint.core import clock
+from paymint.core.errors import PermissionDenied
 from paymint.core.money import parse_money_amount
 from settlements.ledger import investor_invoice_cashflows, wallet_balances
 
 from .enums import InvestmentStatus
+from .error_codes import MarketplaceError
 from .models import Investment, Listing
 from .portfolio import xirr
+from .selectors import listing_search
 
 
 def listing_quote(*, listing: Listing, amount) -> InvestmentQuote:
@@ -212,7 +217,14 @@ class Portfolio:
 def investor_portfolio(*, investor, today: dt.date | None = None,
                        upcoming_limit: int = 5) -> Portfolio:
     """The investor's :class:`Portfolio` on ``today`` (the business clock's by default), in a
-    fixed number of queries (eight, whatever the number of positions)."""
+    fixed number of queries (eight, whatever the number of positions).
+
+    Raises:
+        PermissionDenied: ``NOT_AN_INVESTOR`` for any other account.
+    """
+    if investor.role != Role.INVESTOR:
+        raise PermissionDenied("The portfolio is for investors.",
+                               code=MarketplaceError.NOT_AN_INVESTOR)
     today = today or clock.today()
     open_positions = investor_open_positions(investor=investor)
     upcoming, overdue = split_open_positions(open_positions, today=today,
@@ -229,3 +241,55 @@ def investor_portfolio(*, investor, today: dt.date | None = None,
         overdue=[(p, expected_remaining(p), (today - p.listing.due_date).days)
                  for p in overdue],
     )
+
+
+#: The window of "funded recently" in :func:`marketplace_stats`, in days.
+STATS_FUNDED_WINDOW_DAYS = 30
+
+
+def marketplace_stats(*, user) -> dict:
+    """The marketplace at a glance (``GET /api/v1/marketplace/stats``), for the readers of the
+    marketplace (:func:`marketplace.selectors.marketplace_access_check`):
+
+    - ``open_listings``: listings open for funding and not expired;
+    - ``open_by_grade``: per (risk grade, currency), the count and the amount still to fund;
+    - ``average_yield``: per currency, the annual discount rate of the open listings (fraction,
+      ACT/365) weighted by the amount still to fund (``None`` when nothing is open);
+    - ``funded_last_30_days``: per currency, the count and the amount of listings fully or
+      partially funded (``funded_at``) in the last :data:`STATS_FUNDED_WINDOW_DAYS` days.
+
+    Three queries. Raises ``PermissionDenied`` as the access check does.
+    """
+    open_listings = listing_search(user=user)  # the access check, and the page's search
+    rows = list(
+        open_listings.order_by()
+        .values("currency", grade=F("invoice__risk_grade"))
+        .annotate(count=Count("id"), amount=Sum("remaining"),
+                  weighted=Sum(F("remaining") * F("discount_rate")))
+        .order_by("grade", "currency")
+    )
+    by_currency: dict[str, list[Decimal]] = {}
+    for row in rows:
+        totals = by_currency.setdefault(row["currency"], [Decimal(0), Decimal(0)])
+        totals[0] += row["amount"] or 0
+        totals[1] += row["weighted"] or 0
+    since = clock.now() - dt.timedelta(days=STATS_FUNDED_WINDOW_DAYS)
+    funded = list(
+        Listing.objects.filter(funded_at__gte=since)
+        .exclude(invoice__status=InvoiceStatus.CANCELLED)
+        .values("currency").annotate(count=Count("id"), amount=Sum("funded_amount"))
+        .order_by("currency")
+    )
+    return {
+        "open_listings": sum(row["count"] for row in rows),
+        "open_by_grade": [
+            {"grade": r["grade"], "currency": r["currency"], "count": r["count"],
+             "amount": r["amount"]} for r in rows],
+        "average_yield": [
+            {"currency": currency,
+             "rate": (weighted / amount).quantize(Decimal("0.000001")) if amount else None}
+            for currency, (amount, weighted) in sorted(by_currency.items())],
+        "funded_last_30_days": [
+            {"currency": r["currency"], "count": r["count"], "amount": r["amount"]}
+            for r in funded],
+    }

@@ -38,6 +38,8 @@ from marketplace.api import (
     ListingQuoteApi,
     MarketplaceDetailApi,
     MarketplaceListApi,
+    MarketplaceStatsApi,
+    PortfolioApi,
 )
 from notifications.api import NotificationListApi, NotificationReadAllApi, NotificationReadApi
 from pools.api import AutoInvestLogApi, AutoInvestRuleApi
@@ -84,6 +86,8 @@ api_v1 = [
     path("invoices/<str:invoice_id>/debtor-confirmation",
          DebtorConfirmationRequestApi.as_view(), name="invoice-debtor-confirmation"),
     path("marketplace", MarketplaceListApi.as_view(), name="marketplace"),
+    path("marketplace/stats", MarketplaceStatsApi.as_view(), name="marketplace-stats"),
+    path("portfolio", PortfolioApi.as_view(), name="portfolio"),
     path("marketplace/<str:listing_id>", MarketplaceDetailApi.as_view(),
          name="marketplace-detail"),
     path("marketplace/<str:listing_id>/quote", ListingQuoteApi.as_view(), name="listing-quote"),
