@@ -8,12 +8,15 @@ Every error answer has the shape ``{"code": str, "message": str, "fields": {name
 
 from __future__ import annotations
 
+import decimal
 import logging
 import sys
+from collections.abc import Callable
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpResponse, JsonResponse
 from django.template import loader
+from django.utils import timezone
 from django.views.defaults import page_not_found
 from rest_framework import exceptions, status
 from rest_framework.pagination import CursorPagination
@@ -107,6 +110,57 @@ def paginated(view, queryset, serializer_class) -> Response:
     return paginator.get_paginated_response(
         serializer_class(page, many=True, context={"request": view.request}).data
     )
+
+
+def paginated_rows(view, queryset, row: Callable[[dict], dict],
+                   *, prepare: Callable[[list[dict]], object] | None = None) -> Response:
+    """:func:`paginated` for reads that answer plain rows: ``queryset`` is a ``.values()``
+    queryset (it must hold the cursor's ``created_at`` and ``id``), each of the page's dicts is
+    turned into the answer's item by ``row``, without a serializer instance per row (the
+    output serializers still document the answer; a test holds both to the same output).
+    ``prepare(page)``, when given, runs once on the page first (e.g. a batch read for it)."""
+    paginator = NewestFirstCursorPagination()
+    page = paginator.paginate_queryset(queryset, view.request, view=view)
+    if prepare is not None:
+        prepare(page)
+    return paginator.get_paginated_response([row(values) for values in page])
+
+
+_QUANTUM = {places: decimal.Decimal(1).scaleb(-places) for places in range(8)}
+
+
+def decimal_text(value, places: int = 2, max_digits: int = 20) -> str | None:
+    """A decimal as DRF's ``DecimalField(max_digits, decimal_places=places)`` writes it: rounded
+    to ``places`` with the context's rounding (half-even) at ``max_digits`` of precision, as
+    a plain string (``"1234.50"``); None stays None."""
+    if value is None:
+        return None
+    if not isinstance(value, decimal.Decimal):
+        value = decimal.Decimal(str(value).strip())
+    context = decimal.getcontext().copy()
+    context.prec = max_digits
+    return f"{value.quantize(_QUANTUM[places], context=context):f}"
+
+
+def datetime_text(value) -> str | None:
+    """A datetime as DRF's ``DateTimeField`` writes it: ISO 8601 in the current time zone,
+    ``Z`` for UTC; None stays None."""
+    if value is None:
+        return None
+    if timezone.is_aware(value):
+        value = value.astimezone(timezone.get_current_timezone())
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def date_text(value) -> str | None:
+    """A date as DRF's ``DateField`` writes it (ISO 8601); None stays None."""
+    return None if value is None else value.isoformat()
+
+
+def uuid_text(value) -> str | None:
+    """A UUID as DRF's ``UUIDField`` writes it (hex with hyphens); None stays None."""
+    return None if value is None else str(value)
 
 
 def _unavailable(dependency: str) -> tuple[dict, int, dict]:

@@ -18,7 +18,7 @@ from paymint.core.db import (
 )
 from settlements.enums import AccountKind
 from settlements.models import JournalEntry, LedgerAccount, Posting
-from tests.conftest import make_user
+from tests.helpers import make_user
 
 TRICKY = ["plain", "", "NULL", "null", "a,b", "{braces}", 'say "hi"', "back\\slash",
           "\\\"", " padded ", "tab\tnew\nline", "é € 漢", None]

@@ -594,6 +594,49 @@ def case_csp_report(world):
     assert not diff_snapshots(before, snapshot())
 
 
+def case_notifications(world, route: str):
+    """The notification centre (read, read-all, over the API and the web): extra fields never
+    move a notification to another recipient or rewrite what it says, and change no user."""
+    from notifications.models import Notification
+
+    def contents() -> list:
+        return list(Notification.objects.order_by("pk").values_list(
+            "pk", "recipient_id", "name", "category", "title", "body", "link"))
+
+    before, users = contents(), privileges()
+    own = str(world.notifications["investor_b"].public_id)
+    path = "/" + route.replace("<str:notification_id>", own).replace(
+        "<uuid:notification_id>", own)
+    data = {**extras(world), "recipient": str(world.investor_a.public_id), "title": "forged"}
+    if route.startswith("api/"):
+        client = api_client_for(world.investor_b)
+        for method in sorted(set(supported_methods_for(route)) - {"GET"}):
+            getattr(client, method.lower())(path, data, format="json")
+    else:
+        web_client(world.investor_b).post(
+            path, {k: v for k, v in data.items() if not isinstance(v, dict)})
+    assert contents() == before, route
+    assert privileges() == users, route
+
+
+def case_auto_invest_rule(world):
+    """``PUT auto-invest`` with owner and bookkeeping fields beside the rule: the rule is the
+    caller's own, ``last_invested_at`` stays unset and no other user changes."""
+    from pools.models import AutoInvestRule
+
+    users = privileges()
+    rule = {"currencies": ["EUR"], "grades": ["A", "B"], "amount_per_invoice": "50.00",
+            "max_per_debtor": "200.00"}
+    data = {**extras(world), **rule, "investor": str(world.investor_a.public_id),
+            "last_invested_at": "2020-01-01T00:00:00Z"}
+    response = api_client_for(world.investor_b).put("/api/v1/auto-invest", data, format="json")
+    assert response.status_code == 200, response.content
+    (saved,) = AutoInvestRule.objects.all()
+    assert saved.investor_id == world.investor_b.pk
+    assert saved.last_invested_at is None
+    assert privileges() == users
+
+
 #: Every route that takes a write method -> its case.
 CASES = {
     "api/v1/auth/register": case_register,
@@ -622,6 +665,7 @@ CASES = {
     "wallet/withdraw/": case_withdraw_web,
     "debtor/confirm/<str:token>/": case_debtor_confirm_web,
     "csp-report/": case_csp_report,
+    "api/v1/auto-invest": case_auto_invest_rule,
 }
 #: Route prefixes whose write routes share a generic case.
 GENERIC = (
@@ -629,6 +673,8 @@ GENERIC = (
     ("api/v1/auth/email/", case_api_account_flow),
     ("api/v1/auth/password/", case_api_account_flow),
     ("api/v1/me/two-factor", case_api_account_flow),
+    ("api/v1/notifications", case_notifications),
+    ("notifications/", case_notifications),
     ("login/", case_account_flow),
     ("logout/", case_account_flow),
     ("account/", case_account_flow),

@@ -17,7 +17,7 @@ from settlements.enums import AccountKind, EntryKind
 from settlements.ledger.integrity import ledger_override
 from settlements.ledger.posting import Leg, ledger_account, ledger_post, platform_account
 from settlements.models import JournalEntry, LedgerAccount, LedgerOverride, Posting
-from tests.conftest import make_user
+from tests.helpers import make_user
 
 D = Decimal
 DAY = dt.date(2026, 11, 2)

@@ -17,7 +17,7 @@ from paymint.core import clock
 from settlements import tasks
 from settlements.models import Posting, Settlement
 from settlements.services import books_verify
-from tests.conftest import MUSTANG_DUE
+from tests.helpers import MUSTANG_DUE
 from tests.settlements.test_distribution import funded_and_repaid
 
 D = Decimal
