@@ -16,7 +16,7 @@ from pools import tasks
 from pools.enums import AutoInvestOutcome, AutoInvestSkip
 from pools.models import AutoInvestLog, AutoInvestRule
 from pools.services import AUTO_INVEST_KEY, auto_invest_listing, auto_invest_rule_set
-from tests.conftest import (
+from tests.helpers import (
     LISTING_DAY,
     api_client_for,
     assert_books_balanced,

@@ -13,7 +13,7 @@ from paymint.core import clock
 from pools.enums import AutoInvestOutcome
 from pools.models import AutoInvestLog
 from pools.services import auto_invest_listing, auto_invest_rule_set
-from tests.conftest import (
+from tests.helpers import (
     LISTING_DAY,
     assert_books_balanced,
     deposit,

@@ -50,7 +50,7 @@ from settlements.services import (
     payout_retry,
     withdrawal_request,
 )
-from tests.conftest import STRONG_PASSWORD, assert_books_balanced, bank_event, deposit, make_user
+from tests.helpers import STRONG_PASSWORD, assert_books_balanced, bank_event, deposit, make_user
 
 PAIN_001_XSD = Path(sepaxml.__file__).parent / "schemas" / "pain.001.001.03.xsd"
 NS = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"}

@@ -16,7 +16,7 @@ from compliance.models import AuditEvent
 from settlements.bankfiles import StatementLine, camt054_build
 from settlements.enums import PayoutBatchStatus, WithdrawalStatus
 from settlements.models import PayoutBatch, Withdrawal
-from tests.conftest import STRONG_PASSWORD, admin_sign_in
+from tests.helpers import STRONG_PASSWORD, admin_sign_in
 from tests.settlements.test_payouts import payee, withdraw
 
 CHANGELIST = "admin:settlements_payoutbatch_changelist"

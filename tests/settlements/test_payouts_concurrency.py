@@ -30,7 +30,7 @@ from settlements.services import (
     payout_batch_export,
     payout_retry,
 )
-from tests.conftest import STRONG_PASSWORD, assert_books_balanced, bank_event, run_in_threads
+from tests.helpers import STRONG_PASSWORD, assert_books_balanced, bank_event, run_in_threads
 from tests.settlements.test_payouts import payee, withdraw
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
