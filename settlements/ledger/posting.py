@@ -150,8 +150,9 @@ def ledger_accounts_for_owners(
 
 
 def platform_account(kind: str, currency: str) -> LedgerAccount:
-    """A platform-owned account (fee revenue, bank clearing)."""
-    if kind not in (AccountKind.PLATFORM_FEE_REVENUE, AccountKind.PLATFORM_BANK_CLEARING):
+    """A platform-owned account (fee revenue, bank clearing, suspense)."""
+    if kind not in (AccountKind.PLATFORM_FEE_REVENUE, AccountKind.PLATFORM_BANK_CLEARING,
+                    AccountKind.SUSPENSE):
         raise ValueError(f"{kind} is not a platform account kind")
     return ledger_account(kind, currency)
 

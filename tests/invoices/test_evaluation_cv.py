@@ -124,14 +124,27 @@ def test_the_command_reports_both_scores_per_kind(tmp_path):
         rows.append(f"{name}\tx\tx\tx\txml\tyes\t\t{name}.gt.json\thand\tDE\tEUR\t{group}\t\n")
     (tmp_path / "MANIFEST.tsv").write_text("".join(rows))
     out = io.StringIO()
-    call_command("evaluate_extraction", str(tmp_path / "MANIFEST.tsv"), "--cv", "group", stdout=out)
+    call_command(
+        "evaluate_extraction",
+        str(tmp_path / "MANIFEST.tsv"),
+        "--cv",
+        "group",
+        "--rules-only",
+        stdout=out,
+    )
     text = out.getvalue()
     assert "plain vs leave-one-group-out, per kind" in text
     assert "e-invoice plain" in text and "e-invoice logo" in text
     assert "logo: 100.0% of 4 fields" in text
     out = io.StringIO()
     call_command(
-        "evaluate_extraction", str(tmp_path / "MANIFEST.tsv"), "--cv", "group", "--json", stdout=out
+        "evaluate_extraction",
+        str(tmp_path / "MANIFEST.tsv"),
+        "--cv",
+        "group",
+        "--rules-only",
+        "--json",
+        stdout=out,
     )
     report = json.loads(out.getvalue())["modes"]["auto"]
     assert report["cv_group"]["groups"]["e-invoice"]["overall"] == 1.0
