@@ -6,13 +6,18 @@ from decimal import Decimal
 
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers, status
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from invoices.api import InvoiceOutputSerializer
+from invoices.api import CheckSerializer, InvoiceOutputSerializer
 from invoices.selectors import invoice_get_for_seller
 from invoices.verification import checks_for_investors
 from paymint.core import clock
@@ -101,6 +106,7 @@ class ListingOutputSerializer(serializers.Serializer):
     def get_debtor_confirmed(self, listing) -> bool:
         return listing.invoice.debtor_confirmed_at is not None
 
+    @extend_schema_field(CheckSerializer(many=True))
     def get_verification(self, listing) -> list[dict]:
         return listing_investor_checks(listing=listing)
 
@@ -487,6 +493,14 @@ class InvestmentStatementApi(APIView):
         disbursed_on = serializers.DateField(source="listing.disbursed_on", allow_null=True)
         lines = serializers.SerializerMethodField()
 
+        class LineSerializer(serializers.Serializer):
+            date = serializers.DateField()
+            kind = serializers.CharField()
+            description = serializers.CharField()
+            amount = serializers.DecimalField(max_digits=20, decimal_places=2)
+            currency = serializers.CharField()
+
+        @extend_schema_field(LineSerializer(many=True))
         def get_lines(self, investment) -> list[dict]:
             return [
                 {"date": p.entry.effective_date.isoformat(), "kind": p.entry.kind,

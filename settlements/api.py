@@ -72,8 +72,12 @@ class WalletApi(APIView):
     entries (up to 100; older ones in the dashboard statement)."""
 
     class OutputSerializer(serializers.Serializer):
+        class BalanceSerializer(serializers.Serializer):
+            currency = serializers.CharField()
+            balance = serializers.DecimalField(max_digits=20, decimal_places=2)
+
         deposit_reference = serializers.CharField()
-        balances = serializers.ListField(child=serializers.DictField())
+        balances = BalanceSerializer(many=True)
         entries = WalletEntrySerializer(many=True)
 
     @extend_schema(responses=OutputSerializer)
@@ -118,7 +122,8 @@ class WalletStatementCsvApi(APIView):
     download): date, booked_at, entry_id, kind, description, memo, currency, amount and the
     running balance per currency, oldest first."""
 
-    @extend_schema(responses={(200, "text/csv"): OpenApiResponse(
+    @extend_schema(operation_id="wallet_statement_csv_retrieve",
+                   responses={(200, "text/csv"): OpenApiResponse(
         OpenApiTypes.STR, description="CSV, header row first.")})
     def get(self, request):
         return statement_csv_response(request.user)
@@ -244,8 +249,26 @@ class BankWebhookApi(APIView):
     authentication_classes: list = []
     throttle_classes = [WebhookThrottle]  # per sending IP, 429 RATE_LIMITED
 
-    @extend_schema(request={"application/json": {"type": "object"}},
-                   responses={200: dict})
+    class EventSerializer(serializers.Serializer):
+        class DataSerializer(serializers.Serializer):
+            reference = serializers.CharField(
+                help_text="The user's deposit reference, the invoice's repayment reference or "
+                "the withdrawal's reference.")
+            amount = serializers.DecimalField(max_digits=20, decimal_places=7)
+            currency = serializers.CharField()
+
+        id = serializers.CharField(help_text="The bank's event id (applied once).")
+        type = serializers.ChoiceField(choices=["deposit.received", "repayment.received",
+                                                "withdrawal.paid", "withdrawal.failed"])
+        created = serializers.IntegerField(help_text="Unix time.")
+        data = DataSerializer()
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.CharField()
+        status = serializers.CharField()
+        entry_id = serializers.UUIDField(allow_null=True)
+
+    @extend_schema(request=EventSerializer, responses={200: OutputSerializer})
     def post(self, request):
         body = request.body
         verify_signature(
