@@ -121,6 +121,11 @@ api_v1 = [
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-v1:schema"), name="docs"),
 ]
 
+# The back office's name (the index itself: templates/admin/index.html, issue #13).
+admin.site.site_header = "PayMint back office"
+admin.site.site_title = "PayMint back office"
+admin.site.index_title = "Today"
+
 urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
     path("api/v1/", include((api_v1, "api-v1"))),

@@ -1,6 +1,8 @@
 """Back office for the ledger, withdrawals and payouts, and the on-chain mirror: read-only,
 nothing deletable; every action calls one service (which checks the role itself)."""
 
+import datetime as dt
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
@@ -10,10 +12,12 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from compliance.public import AuditHistoryMixin
+from compliance.public import AuditHistoryMixin, audit_record
+from paymint.core import clock
 from paymint.core.admin import ReadOnlyAdmin, ReadOnlyInline, ReasonForm
 from paymint.core.errors import ApplicationError
 
+from .backoffice import platform_report_csv
 from .enums import (
     AllocationKind,
     AllocationStatus,
@@ -59,6 +63,7 @@ class PostingInline(ReadOnlyInline):
 @admin.register(JournalEntry)
 class JournalEntryAdmin(AuditHistoryMixin, ReadOnlyAdmin):
     list_display = ("created_at", "kind", "description", "currency", "invoice", "effective_date")
+    list_select_related = ("invoice",)
     list_filter = ("kind", "currency")
     search_fields = ("idempotency_key", "description")
     inlines = [PostingInline]
@@ -66,9 +71,35 @@ class JournalEntryAdmin(AuditHistoryMixin, ReadOnlyAdmin):
 
 @admin.register(LedgerAccount)
 class LedgerAccountAdmin(ReadOnlyAdmin):
+    """Ledger accounts; ``report/?month=YYYY-MM`` downloads the monthly platform report
+    (CSV: activity, defaults and recoveries, the balance sheet at the month's end)."""
+
     list_display = ("key", "kind", "currency", "owner", "invoice")
+    list_select_related = ("owner", "invoice")
     list_filter = ("kind", "currency")
     search_fields = ("key", "owner__email")
+
+    def get_urls(self):
+        return [
+            path("report/", self.admin_site.admin_view(self.report_view),
+                 name="settlements_platform_report"),
+            *super().get_urls(),
+        ]
+
+    def report_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            month = dt.date.fromisoformat(f"{request.GET.get('month', '')}-01")
+        except ValueError:
+            month = clock.today()
+        body = platform_report_csv(month=month)
+        audit_record(action="report.platform_monthly", request=request, kind="access",
+                     changes={"month": f"{month:%Y-%m}", "bytes": len(body)})
+        response = HttpResponse(body, content_type="text/csv")
+        response["Content-Disposition"] = (
+            f'attachment; filename="paymint-platform-report-{month:%Y-%m}.csv"')
+        return response
 
 
 class AllocationForm(forms.Form):
