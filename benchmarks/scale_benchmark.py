@@ -58,10 +58,8 @@ def measure(size: int) -> dict:
     from django.test import Client
 
     from accounts.models import User
-    from accounts.services import staff_user_create
-    from marketplace.models import Investment
-    from settlements.ledger.models import LedgerAccount
-    from tests.helpers import STRONG_PASSWORD, admin_sign_in, api_client_for, make_user
+    from accounts.services import kyc_approve, kyc_submit, staff_user_create
+    from tests.helpers import STRONG_PASSWORD, admin_sign_in, api_client_for, kyc_ready
 
     started = time.perf_counter()
     call_command("seed_scale", invoices=size)
@@ -69,15 +67,15 @@ def measure(size: int) -> dict:
     staff = staff_user_create(
         email="ops@scale.example", password=STRONG_PASSWORD, roles=("operations", "compliance")
     )
-    reader = make_user(
-        "INVESTOR",
-        "reader@scale.example",
-        kyc={"legal_name": "Scale Reader", "country": "FR", "tax_id": "FR40303265045"},
-        approve_by=staff,
+    # The reader: the first seeded investor (its investments and wallet), onboarded through
+    # the services (the ledger's rows are immutable: they cannot change owner).
+    reader = User.objects.filter(role="INVESTOR", email__startswith="scale-").order_by("id")[0]
+    kyc_ready(reader)
+    profile = kyc_submit(
+        user=reader, legal_name="Scale Reader", country="FR", tax_id="FR40303265045"
     )
-    first = User.objects.filter(role="INVESTOR", email__startswith="scale-").order_by("id")[0]
-    Investment.objects.filter(investor=first).update(investor=reader)
-    LedgerAccount.objects.filter(owner=first).update(owner=reader)
+    kyc_approve(profile=profile, reviewer=staff)
+    reader = User.objects.get(pk=reader.pk)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     api = api_client_for(reader)
