@@ -41,6 +41,8 @@ def test_demo_runs_the_whole_lifecycle_and_balances(tmp_path: Path):
         "seller reserve 54.85 EUR",
         "on-chain payouts 516.1900000 = ledger investors' total 516.19",
         "lifecycle complete",
+        "approving their own batch: refused (PAYOUT_MAKER_CANNOT_APPROVE)",
+        "NbOfTxs 2, CtrlSum 750.00 EUR",
     ):
         assert expected in out, expected
     assert out.count("(zero) - every entry balanced") >= 8
