@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import pytest
+
 from invoices.extraction import ExtractedField, ExtractionResult, extract_document
 from invoices.extraction.layout import Word, build_document
 from invoices.extraction.ranker import (
@@ -199,3 +201,18 @@ def test_the_fold_fitter_extracts_each_document_once(monkeypatch):
     for _fold in range(3):
         FoldFitter(base, {}, seed=1).extractor(ranker)(pdf, mode="auto")
     assert calls == [None]  # once, by the rules alone; each fold re-scores that result
+
+
+def test_the_rules_confidence_of_other_fields_is_calibrated():
+    rows = {"confidence:currency": TrainingRows()}
+    for i in range(20):
+        high = i < 10
+        right = (i < 9) if high else (i >= 18)  # 0.9 -> 9 of 10 right; 0.3 -> 2 of 10
+        rows["confidence:currency"].add((0.9 if high else 0.3,), right, f"d{i}", f"g{i % 4}")
+    ranker = FieldRanker.fit(rows, seed=1)
+    doc = _invoice("120.00", "100.00", "20.00", None, "INV-1")
+    for raw, expected in ((0.9, 0.9), (0.3, 0.2)):
+        fields = {n: ExtractedField(None, 0.0, "text-layer") for n in FIELD_NAMES}
+        fields["currency"] = ExtractedField("EUR", raw, "text-layer")
+        result = ExtractionResult(fields, "text-layer", "application/pdf", 1, (), layout=doc)
+        assert ranker.rerank(result).fields["currency"].confidence == pytest.approx(expected)

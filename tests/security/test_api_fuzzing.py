@@ -41,6 +41,7 @@ import base64
 import json
 import os
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from datetime import date
@@ -122,8 +123,11 @@ def id_pool(world) -> dict[str, list[str]]:
     }
     # Plus ids the URL patterns cannot match (a slash, an empty segment's neighbour): the API
     # must still answer its JSON 404, not the site's HTML page.
-    return {name: [str(obj.public_id) for obj in objs] + ["a/b", "..", "%"]
-            for name, objs in pool.items()}
+    ids = {name: [str(obj.public_id) for obj in objs] + ["a/b", "..", "%"]
+           for name, objs in pool.items()}
+    # The world has no settlement (a payment): unknown ids, and ids the patterns cannot match.
+    ids["settlement_id"] = [str(uuid.uuid4()), "a/b", "..", "%"]
+    return ids
 
 
 def realistic_bodies(world, who: str) -> dict[tuple[str, str], st.SearchStrategy]:

@@ -2,6 +2,8 @@
 HistGradientBoostingClassifier) scores each candidate's chance of being the true value; the
 best candidate replaces the rules' pick, with a calibrated confidence (isotonic regression
 fitted on out-of-fold scores, grouped by issuer template so no template calibrates itself).
+The other fields keep the rules' values; their confidences are mapped by an isotonic
+regression of the rules' confidence on being right.
 
 The committed model (``MODEL_PATH``, a joblib file of a few hundred KB) is loaded once per
 process (:func:`default_ranker`); without it the rules alone answer. Training:
@@ -27,6 +29,9 @@ logger = logging.getLogger(__name__)
 MODEL_VERSION = 1
 MODEL_PATH = Path(__file__).resolve().parent / f"ranker-v{MODEL_VERSION}.joblib"
 CALIBRATION_FOLDS = 3
+#: Training rows under ``confidence:<field>`` calibrate the rules' confidence of the fields
+#: the ranker does not pick (names, currency, tax ids): one feature, the raw confidence.
+CONFIDENCE_PREFIX = "confidence:"
 #: Field sources the ranker never overrides (a signed GST QR code's values).
 AUTHORITATIVE_SOURCES = frozenset({"gst-qr"})
 
@@ -92,8 +97,14 @@ class FieldRanker:
         from sklearn.isotonic import IsotonicRegression  # why: lazy, sklearn ~1 s
 
         ranker = cls(seed=seed)
+        for key, data in rows.items():
+            if not key.startswith(CONFIDENCE_PREFIX) or len(set(data.labels)) < 2:
+                continue
+            calibrator = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
+            calibrator.fit([f[0] for f in data.features], data.labels)
+            ranker.calibrators[key.removeprefix(CONFIDENCE_PREFIX)] = calibrator
         for name, data in rows.items():
-            if len(set(data.labels)) < 2:
+            if name.startswith(CONFIDENCE_PREFIX) or len(set(data.labels)) < 2:
                 continue
             ranker.models[name] = _classifier(seed).fit(data.features, data.labels)
             groups = sorted(set(data.groups))
@@ -131,6 +142,12 @@ class FieldRanker:
         rules = {name: result.fields[name].value for name in RANKED_FIELDS}
         candidates = document_candidates(doc, rules)
         fields = dict(result.fields)
+        for name, got in result.fields.items():
+            if name in self.models or name not in self.calibrators or got.value is None:
+                continue
+            if got.source in AUTHORITATIVE_SOURCES:
+                continue
+            fields[name] = replace(got, confidence=round(self.confidence(name, got.confidence), 3))
         for name, model in self.models.items():
             cands = candidates.get(name) or []
             if not cands or result.fields[name].source in AUTHORITATIVE_SOURCES:

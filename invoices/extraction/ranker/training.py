@@ -18,9 +18,9 @@ import joblib
 from ..errors import ExtractionError
 from ..evaluation import ManifestEntry, field_matches, load_manifest
 from ..pipeline import extract_document
-from ..schema import ExtractionLimits, ExtractionResult, json_value
+from ..schema import FIELD_NAMES, ExtractionLimits, ExtractionResult, json_value
 from .features import FEATURES_KEY, RANKED_FIELDS, document_candidates
-from .model import FieldRanker, TrainingRows
+from .model import CONFIDENCE_PREFIX, FieldRanker, TrainingRows
 
 logger = logging.getLogger(__name__)
 
@@ -53,10 +53,20 @@ def add_rows(
     rows: dict[str, TrainingRows], result: ExtractionResult, truth: dict, document: str, group: str
 ) -> None:
     """Label ``result``'s candidates against ``truth`` (a parsed ``.gt.json``) and append
-    them. Fields the truth leaves null are skipped."""
+    them; for the fields the ranker does not pick, append (the rules' confidence, right or
+    not) under ``confidence:<field>`` for their calibration. Fields the truth leaves null
+    are skipped."""
     if result.layout is None:
         return
     fields, extra = truth["fields"], truth.get("extra") or {}
+    for name in FIELD_NAMES:
+        if name in RANKED_FIELDS or fields.get(name) is None:
+            continue
+        got = result.fields[name]
+        ok = field_matches(name, json_value(got.value), fields[name], extra)
+        rows.setdefault(CONFIDENCE_PREFIX + name, TrainingRows()).add(
+            (got.confidence,), bool(ok), document, group
+        )
     rules = {name: result.fields[name].value for name in RANKED_FIELDS}
     for name, cands in document_candidates(result.layout, rules).items():
         if fields.get(name) is None:

@@ -27,6 +27,8 @@ from invoices.extraction.evaluation import (
     by_kind,
     evaluate_entries,
     evaluate_leave_one_group_out,
+    expected_calibration_error,
+    format_ece,
     format_side_by_side,
     format_table,
     load_manifest,
@@ -97,6 +99,7 @@ class Command(BaseCommand):
         plain = FoldFitter(base, {}, seed=options["seed"]).extractor(
             None if options["rules_only"] else default_ranker()
         )
+        rules = FoldFitter(base, {}, seed=options["seed"]).extractor(None)
         for mode in modes:
             scores = evaluate_entries(
                 entries, mode, limits, ocr_all=options["ocr_all"], extract=plain
@@ -108,6 +111,13 @@ class Command(BaseCommand):
                 for s in scores
             ]
             report["kinds"] = aggregate(by_kind(scores))
+            report["ece"] = expected_calibration_error(scores)
+            if not options["rules_only"]:
+                rules_scores = evaluate_entries(
+                    entries, mode, limits, extract=rules, ocr_all=options["ocr_all"]
+                )
+                report["rules_kinds"] = aggregate(by_kind(rules_scores))
+                report["rules_ece"] = expected_calibration_error(rules_scores)
             if options["cv"]:
                 cv_scores = (
                     evaluate_leave_one_group_out(
@@ -118,9 +128,19 @@ class Command(BaseCommand):
                 )
                 report["cv_group"] = aggregate(by_kind(cv_scores))
                 report["cv_group"]["fitted"] = fitter is not None
+                report["cv_group_ece"] = expected_calibration_error(cv_scores)
             output["modes"][mode] = report
             if not options["json"]:
                 self.stdout.write(format_table(report, f"\n== mode {mode} =="))
+                if "rules_kinds" in report:
+                    self.stdout.write(
+                        format_side_by_side(
+                            {"rules": report["rules_kinds"], "ranker": report["kinds"]},
+                            f"\n== mode {mode}: the rules alone vs with the ranker, per kind ==",
+                        )
+                    )
+                    self.stdout.write(format_ece("rules", report["rules_ece"]))
+                self.stdout.write(format_ece("plain", report["ece"]))
                 if options["cv"]:
                     self.stdout.write(
                         format_side_by_side(
@@ -128,6 +148,7 @@ class Command(BaseCommand):
                             f"\n== mode {mode}: plain vs leave-one-group-out, per kind ==",
                         )
                     )
+                    self.stdout.write(format_ece("leave-one-group-out", report["cv_group_ece"]))
                     if fitter is None:
                         self.stdout.write(
                             "(rules only: nothing is fitted, so the "
