@@ -111,6 +111,14 @@ def wsgi_app():
         request_finished.connect(close_old_connections)
 
 
+class IdPool(dict):
+    """Path ids to try, per path parameter; a parameter the world has no objects for (a new
+    endpoint's) gets ids that exist nowhere and ids the URL patterns cannot match."""
+
+    def __missing__(self, name: str) -> list[str]:
+        return [str(uuid.uuid5(uuid.NAMESPACE_URL, name)), "a/b", "..", "%"]
+
+
 def id_pool(world) -> dict[str, list[str]]:
     """Path ids to try: the callers' own objects (listed twice: more requests get past the
     ownership check) and everyone else's."""
@@ -120,14 +128,13 @@ def id_pool(world) -> dict[str, list[str]]:
         "listing_id": [world.open_a, world.open_a, world.funded_a],
         "investment_id": [world.investment_b, world.investment_b, world.investment_a,
                           world.investment_a_funded],
+        "notification_id": [world.notifications[key] for key in
+                            ("investor_b", "seller_b", "investor_a", "seller_a")],
     }
     # Plus ids the URL patterns cannot match (a slash, an empty segment's neighbour): the API
     # must still answer its JSON 404, not the site's HTML page.
-    ids = {name: [str(obj.public_id) for obj in objs] + ["a/b", "..", "%"]
-           for name, objs in pool.items()}
-    # The world has no settlement (a payment): unknown ids, and ids the patterns cannot match.
-    ids["settlement_id"] = [str(uuid.uuid4()), "a/b", "..", "%"]
-    return ids
+    return IdPool({name: [str(obj.public_id) for obj in objs] + ["a/b", "..", "%"]
+                   for name, objs in pool.items()})
 
 
 def realistic_bodies(world, who: str) -> dict[tuple[str, str], st.SearchStrategy]:

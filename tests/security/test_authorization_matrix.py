@@ -282,6 +282,10 @@ OBJECT_ROUTES: dict[str, Callable] = {
         w, {"amount": "50.00", "confirm": "1", "idempotency_key": uuid.uuid4().hex}),
     "onboarding/documents/<uuid:document_id>/": _kyc_documents,
     "notifications/<uuid:notification_id>/read/": _notifications,
+    "pools/<uuid:pool_id>/redemptions/<uuid:redemption_id>/cancel/": lambda w: [
+        Target("queued pool redemption",
+               {"pool_id": w.pool.public_id, "redemption_id": w.redemption_a.public_id},
+               "investor_a")],
     # Signed download links (bound to the user they were issued to)
     "files/<str:token>": _private_files,
 }
@@ -306,6 +310,9 @@ NOT_OBJECT_ROUTES = {
     "api/v1/pools/<str:pool_id>/redemptions": POOL_REASON,
     "api/v1/pools/<str:pool_id>/position": POOL_REASON,
     "api/v1/pools/<str:pool_id>/quote": POOL_REASON,
+    "pools/<uuid:pool_id>/": POOL_REASON,
+    "pools/<uuid:pool_id>/deposit/": POOL_REASON,
+    "pools/<uuid:pool_id>/redeem/": POOL_REASON,
     settings.ADMIN_URL + "^(?P<app_label>{labels})/$": "admin app index (a label, staff only)",
     settings.ADMIN_URL + "(?P<url>.*)$": "admin catch-all (404/redirect, staff only)",
 }
@@ -472,6 +479,7 @@ def _path(route: Route, kwargs: dict) -> str:
     return "/" + path
 
 
+@pytest.mark.slow  # every route x every caller: about a minute
 def test_authorization_matrix(world, callers, capsys):
     """Every object route x target x supported method x (JWT, session+CSRF) x every other
     user: denied (401/403/404, or a redirect to sign-in where the credential does not apply)
@@ -674,6 +682,7 @@ def test_capability_links_refuse_forged_tokens(world, callers):
 # --- Pages and lists scoped to the signed-in user -------------------------------------------
 
 
+@pytest.mark.slow  # every route x every caller: about a minute
 def test_user_scoped_pages_show_only_own_data(world, callers):
     """Every GET route without an argument (lists, wallet, statement CSV, dashboards, the
     marketplace, the API's collections, ...) answers each user without any other user's private
