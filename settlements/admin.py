@@ -63,6 +63,7 @@ class PostingInline(ReadOnlyInline):
 @admin.register(JournalEntry)
 class JournalEntryAdmin(AuditHistoryMixin, ReadOnlyAdmin):
     list_display = ("created_at", "kind", "description", "currency", "invoice", "effective_date")
+    list_select_related = ("invoice",)
     list_filter = ("kind", "currency")
     search_fields = ("idempotency_key", "description")
     inlines = [PostingInline]
@@ -74,6 +75,7 @@ class LedgerAccountAdmin(ReadOnlyAdmin):
     (CSV: activity, defaults and recoveries, the balance sheet at the month's end)."""
 
     list_display = ("key", "kind", "currency", "owner", "invoice")
+    list_select_related = ("owner", "invoice")
     list_filter = ("kind", "currency")
     search_fields = ("key", "owner__email")
 

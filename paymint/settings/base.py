@@ -246,6 +246,15 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_TASK_SOFT_TIME_LIMIT = 120
 CELERY_TASK_TIME_LIMIT = 180
+# A task whose worker died mid-run (kill -9, OOM, lost host) is delivered again: acks_late
+# (the message is acknowledged after the task ends) with reject_on_worker_lost (a killed child
+# process: requeued at once). When the whole worker dies, the Redis broker hands the
+# unacknowledged message out again after the visibility timeout: longer than the longest task
+# (CELERY_TASK_TIME_LIMIT), or a slow task would run twice at once. Tasks are idempotent either
+# way (docs/operations.md "Workers killed").
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600),
+}
 
 # --- Bank webhooks ------------------------------------------------------------------------
 BANK_WEBHOOK_SECRET = env("BANK_WEBHOOK_SECRET")

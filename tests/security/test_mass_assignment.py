@@ -31,6 +31,7 @@ from tests.helpers import (
     api_client_for,
     bank_event,
     kyc_ready,
+    listed_invoice,
     make_user,
     mustang_bytes,
     priced_invoice,
@@ -242,6 +243,23 @@ def case_invoice_list(world):
     assert invoice.status == "LISTED" and invoice.face_value == Decimal("571.04")
 
 
+def case_invoice_cancel(world):
+    """Cancelling takes no input: whatever is sent, only the status moves (to CANCELLED) and
+    the invoice stays the seller's, with its amounts."""
+    listing = listed_invoice(world.seller_a, variant="mass-cancel",
+                             invoice_number="MASS-CANCEL-1")
+    invoice = listing.invoice
+    before = row(invoice)
+    with clock.frozen_at(LISTING_DAY):
+        response = api_client_for(world.seller_a).post(
+            f"/api/v1/invoices/{invoice.public_id}/cancel", extras(world), format="json")
+    assert response.status_code == 200, response.content
+    after = row(invoice)
+    assert after["status"] == "CANCELLED"
+    assert changed(before, after) <= {"status", "updated_at"}, changed(before, after)
+    assert row(listing)["funded_amount"] == 0
+
+
 def case_debtor_confirmation(world):
     from invoices.models import DebtorConfirmation
 
@@ -338,6 +356,59 @@ def case_pool_redemption_cancel(world):
         "DELETE", url, json.dumps(extras(world)), content_type="application/json")
     assert response.status_code == 200 and response.json()["status"] == "CANCELLED"
     assert row(world.redemption_a)["shares_paid"] == 0
+
+
+def case_pool_deposit_web(world):
+    from pools.models import PoolDeposit, PoolHolding
+
+    victim = row(PoolHolding.objects.get(pool=world.pool, investor=world.investor_a))
+    response = form_post(web_client(world.investor_b),
+                         reverse("pool-deposit", args=[world.pool.public_id]),
+                         {**extras(world), "amount": "20.00", "confirm": "1",
+                          "idempotency_key": uuid.uuid4().hex, "shares": "99999"})
+    assert response.status_code == 302, response.status_code
+    made = PoolDeposit.objects.get(investor=world.investor_b)
+    assert made.amount == Decimal("20.00") and made.shares <= Decimal("20")
+    assert row(PoolHolding.objects.get(pool=world.pool, investor=world.investor_a)) == victim
+
+
+def case_pool_redeem_web(world):
+    from pools.models import RedemptionRequest
+
+    victim = row(world.redemption_a)
+    before = set(RedemptionRequest.objects.values_list("pk", flat=True))
+    response = form_post(web_client(world.investor_a),
+                         reverse("pool-redeem", args=[world.pool.public_id]),
+                         {**extras(world), "shares": "5", "confirm": "1",
+                          "idempotency_key": uuid.uuid4().hex, "shares_paid": "5",
+                          "amount_paid": "999"})
+    assert response.status_code == 302, response.status_code
+    made = RedemptionRequest.objects.exclude(pk__in=before).get()
+    assert made.investor_id == world.investor_a.pk and made.shares_paid == 0
+    assert row(world.redemption_a) == victim
+
+
+def case_pool_redemption_cancel_web(world):
+    victim = row(world.redemption_a)
+    url = reverse("pool-redemption-cancel",
+                  args=[world.pool.public_id, world.redemption_a.public_id])
+    assert form_post(web_client(world.investor_b), url, extras(world)).status_code == 404
+    assert row(world.redemption_a) == victim
+    assert form_post(web_client(world.investor_a), url, extras(world)).status_code == 302
+    assert row(world.redemption_a)["status"] == "CANCELLED"
+
+
+def case_auto_invest_web(world):
+    from pools.models import AutoInvestRule
+
+    response = form_post(web_client(world.investor_b), reverse("auto-invest"), {
+        **extras(world), "currencies": "EUR", "grades": "A", "min_tenor_days": "0",
+        "max_tenor_days": "90", "min_discount_rate": "0", "amount_per_invoice": "50",
+        "max_per_debtor": "100", "cash_to_keep": "0",
+        "last_invested_at": "2000-01-01T00:00:00Z"})
+    assert response.status_code == 302, response.status_code
+    (rule,) = AutoInvestRule.objects.all()
+    assert rule.investor_id == world.investor_b.pk and rule.last_invested_at is None
 
 
 def _claims(token: str) -> set[str]:
@@ -679,6 +750,7 @@ CASES = {
     "api/v1/invoices/<str:invoice_id>": case_invoice_patch,
     "api/v1/invoices/<str:invoice_id>/submit": case_invoice_submit,
     "api/v1/invoices/<str:invoice_id>/list": case_invoice_list,
+    "api/v1/invoices/<str:invoice_id>/cancel": case_invoice_cancel,
     "api/v1/invoices/<str:invoice_id>/debtor-confirmation": case_debtor_confirmation,
     "api/v1/marketplace/<str:listing_id>/investments": case_investment_create,
     "api/v1/wallet/withdrawals": case_withdrawal_request,
@@ -694,6 +766,11 @@ CASES = {
     "wallet/withdraw/": case_withdraw_web,
     "debtor/confirm/<str:token>/": case_debtor_confirm_web,
     "csp-report/": case_csp_report,
+    "pools/<uuid:pool_id>/deposit/": case_pool_deposit_web,
+    "pools/<uuid:pool_id>/redeem/": case_pool_redeem_web,
+    "pools/<uuid:pool_id>/redemptions/<uuid:redemption_id>/cancel/":
+        case_pool_redemption_cancel_web,
+    "investor/auto-invest/": case_auto_invest_web,
     "api/v1/auto-invest": case_auto_invest_rule,
 }
 #: Route prefixes whose write routes share a generic case.
@@ -736,6 +813,7 @@ def test_every_write_endpoint_has_a_case():
     assert not missing, f"write routes without a mass-assignment case: {missing}"
 
 
+@pytest.mark.slow  # a fresh world of users, invoices and money per route: minutes
 @pytest.mark.parametrize("route", write_routes())
 def test_extra_fields_are_ignored_or_rejected(route, world):
     case = case_for(route)
