@@ -59,14 +59,20 @@ def test_redis_stopped_under_a_running_server_fails_open_and_readyz_says_so(
 
 @pytest.fixture
 def real_broker(local_redis, monkeypatch):
-    """The Celery app publishing to the local Redis (not eager) for this test only."""
-    monkeypatch.setattr(celery_app.conf, "task_always_eager", False)
-    monkeypatch.setattr(celery_app.conf, "broker_url", f"{local_redis.url}/0")
+    """The Celery app publishing to the local Redis (not eager) for this test only; the
+    configuration is put back afterwards (Celery's settings are a mapping: ``monkeypatch``
+    cannot undo attributes set on it, which left every later test publishing to this test's
+    stopped Redis instead of running tasks eagerly)."""
+    previous = {key: celery_app.conf[key] for key in ("task_always_eager", "broker_url")}
+    celery_app.conf.update(task_always_eager=False, broker_url=f"{local_redis.url}/0")
     monkeypatch.setattr(celery_app, "_pool", None)
     monkeypatch.setattr(celery_app.amqp, "_producer_pool", None)
-    yield local_redis
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
+    try:
+        yield local_redis
+    finally:
+        if celery_app._pool is not None:
+            celery_app._pool.force_close_all()
+        celery_app.conf.update(previous)
 
 
 @pytest.mark.django_db
