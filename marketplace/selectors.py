@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import Any
 
 from django.db.models import DecimalField, ExpressionWrapper, F, QuerySet
 
@@ -14,6 +17,7 @@ from invoices.verification import checks_for_investors
 from paymint.core import clock
 from paymint.core.error_codes import CoreError
 from paymint.core.errors import NotFound, PermissionDenied, ValidationFailed
+from paymint.core.money import quantize_money
 from paymint.core.permissions import is_active_staff
 from settlements.ledger import investor_invoice_postings
 
@@ -185,3 +189,30 @@ def investment_statement_lines(*, investment: Investment) -> QuerySet:
     that belong to the investment's invoice (funding, distributions, refunds), oldest first."""
     return investor_invoice_postings(investor_id=investment.investor_id,
                                      invoice_id=investment.listing.invoice_id)
+
+
+def investor_audience(
+    investments: Iterable, *, listing: Listing, value: Callable[[Any], Decimal] | None = None
+) -> dict[int, dict[str, str]]:
+    """Who among investors hears of an event on ``listing`` and what each may be told
+    (:mod:`paymint.core.events` recipients): investor id -> their own total of ``value``
+    (default: the amount funded) over their ``investments``, the listing's currency and id,
+    and the id of one of their investments (for the link). Never another investor's figure.
+
+    ``investments``: :class:`~marketplace.models.Investment` rows or objects with
+    ``investor_id`` (and ``public_id`` when there is one).
+    """
+    value = value or (lambda inv: inv.amount)
+    audience: dict[int, dict[str, str]] = {}
+    totals: dict[int, Decimal] = {}
+    for inv in investments:
+        totals[inv.investor_id] = totals.get(inv.investor_id, Decimal(0)) + value(inv)
+        entry = audience.setdefault(
+            inv.investor_id,
+            {"currency": listing.currency, "listing_id": str(listing.public_id)},
+        )
+        if getattr(inv, "public_id", None) and "investment_id" not in entry:
+            entry["investment_id"] = str(inv.public_id)
+    for investor_id, total in totals.items():
+        audience[investor_id]["amount"] = str(quantize_money(total, listing.currency))
+    return audience

@@ -8,17 +8,36 @@ a retried dispatch writes nothing twice (one row per event and recipient).
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from paymint.core.errors import ValidationFailed
 from paymint.core.events import EventName
 from paymint.core.models import DomainEvent
+from paymint.core.queue import enqueue_on_commit
 
-from .enums import EVENT_CATEGORY
-from .models import Notification
+from .channels import CHANNELS
+from .enums import EVENT_CATEGORY, MANDATORY_EMAIL, QUIET_EVENTS, Category, Channel, DeliveryStatus
+from .error_codes import NotificationsError
+from .models import (
+    Notification,
+    NotificationDelivery,
+    NotificationPreference,
+    PushDevice,
+)
 from .rendering import notification_link, notification_render
-from .selectors import notification_get_for_recipient
+from .selectors import channel_allowed, notification_get_for_recipient, push_device_get_for_user
+
+DELIVER_TASK = "notifications.tasks.notification_deliver_task"
+
+
+class DeliveryRetry(Exception):
+    """A transient delivery failure (provider down, rate limited): the task retries."""
 
 
 def notifications_from_event(event: DomainEvent) -> list[Notification]:
@@ -51,7 +70,159 @@ def notifications_from_event(event: DomainEvent) -> list[Notification]:
             )
         )
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
-    return list(Notification.objects.filter(event=event).order_by("recipient_id"))
+    notifications = list(
+        Notification.objects.filter(event=event)
+        .select_related("recipient")
+        .order_by("recipient_id")
+    )
+    if name not in QUIET_EVENTS:
+        deliveries_plan(notifications=notifications, category=category)
+    return notifications
+
+
+def deliveries_plan(*, notifications: list[Notification], category: str) -> int:
+    """Write the deliveries of ``notifications`` (one ``category``) by every enabled channel
+    each recipient allows (:func:`notifications.selectors.channel_allowed`), one per target,
+    and enqueue their sending after commit. Idempotent: existing deliveries are kept (unique
+    per notification, channel and target). Three queries whatever the number of recipients
+    (preferences, devices, the rows). Returns how many deliveries were enqueued."""
+    user_ids = [n.recipient_id for n in notifications]
+    prefs: dict[int, dict[tuple[str, str], bool]] = defaultdict(dict)
+    for p in NotificationPreference.objects.filter(user_id__in=user_ids, category=category):
+        prefs[p.user_id][(p.category, p.channel)] = p.enabled
+    devices: dict[int, list[PushDevice]] = defaultdict(list)
+    channels = [c for c in CHANNELS.values() if c.enabled()]
+    if any(c.channel == Channel.PUSH for c in channels):
+        for device in PushDevice.objects.filter(
+            user_id__in=user_ids, disabled_at__isnull=True
+        ).order_by("pk"):
+            devices[device.user_id].append(device)
+    rows = []
+    for notification in notifications:
+        user = notification.recipient
+        for backend in channels:
+            if not channel_allowed(prefs[user.pk], category, backend.channel):
+                continue
+            for target, device in backend.targets(user=user, devices=devices[user.pk]):
+                rows.append(
+                    NotificationDelivery(
+                        notification=notification,
+                        channel=backend.channel,
+                        target=target,
+                        device=device,
+                    )
+                )
+    if not rows:
+        return 0
+    NotificationDelivery.objects.bulk_create(rows, ignore_conflicts=True)
+    pending = list(
+        NotificationDelivery.objects.filter(
+            notification__in=notifications, status=DeliveryStatus.PENDING
+        ).values_list("pk", flat=True)
+    )
+    for delivery_id in pending:
+        enqueue_on_commit(DELIVER_TASK, delivery_id)
+    return len(pending)
+
+
+def notification_deliver(*, delivery_id: int) -> NotificationDelivery | None:
+    """Send one delivery by its channel (the delivery task's body). Safe to run twice: the row
+    is locked and a final delivery (sent, failed, skipped) is left alone.
+
+    A transient failure is recorded (``attempts``, ``last_error``) and raised as
+    :class:`DeliveryRetry` for the task to retry with backoff, until
+    ``NOTIFICATION_DELIVERY_MAX_ATTEMPTS``; then the delivery is ``FAILED`` with the reason.
+    A push token the provider no longer knows fails the delivery and drops the device.
+    """
+    retry_error = ""
+    with transaction.atomic():
+        delivery = (
+            NotificationDelivery.objects.select_for_update(of=("self",))
+            .select_related("notification__recipient", "device")
+            .filter(pk=delivery_id)
+            .first()
+        )
+        if delivery is None or delivery.status != DeliveryStatus.PENDING:
+            return delivery
+        delivery.attempts += 1
+        outcome = CHANNELS[delivery.channel].deliver(delivery)
+        now = timezone.now()
+        delivery.last_error = outcome.error[:300]
+        delivery.message = outcome.message or delivery.message
+        if outcome.retry and delivery.attempts < settings.NOTIFICATION_DELIVERY_MAX_ATTEMPTS:
+            retry_error = outcome.error or "transient failure"
+        elif outcome.retry:
+            delivery.status = DeliveryStatus.FAILED
+        else:
+            delivery.status = outcome.status
+            if outcome.status == DeliveryStatus.SENT:
+                delivery.sent_at = now
+        if outcome.device_unregistered and delivery.device_id:
+            PushDevice.objects.filter(pk=delivery.device_id, disabled_at__isnull=True).update(
+                disabled_at=now, disabled_reason=outcome.error[:120], updated_at=now
+            )
+        delivery.save(
+            update_fields=["attempts", "last_error", "message", "status", "sent_at", "updated_at"]
+        )
+    if retry_error:
+        raise DeliveryRetry(retry_error)
+    return delivery
+
+
+def notification_preferences_set(*, user, changes: Iterable[tuple[str, str, bool]]) -> None:
+    """Set ``user``'s preferences: ``(category, channel, enabled)`` each. All or nothing.
+
+    Raises:
+        ValidationFailed: ``VALIDATION_ERROR`` for an unknown category or channel;
+            ``PREFERENCE_LOCKED`` for turning security emails off. Nothing is written then.
+    """
+    changes = list(changes)
+    for category, channel, enabled in changes:
+        if category not in Category.values or channel not in Channel.values:
+            raise ValidationFailed(
+                f"Unknown category or channel: {category}/{channel}.",
+                fields={"preferences": [f"Unknown: {category}/{channel}."]},
+            )
+        if channel == Channel.EMAIL and category in MANDATORY_EMAIL and not enabled:
+            raise ValidationFailed(
+                "Security notifications are always sent by email.",
+                code=NotificationsError.PREFERENCE_LOCKED,
+                fields={"preferences": [f"{category}/{channel} cannot be turned off."]},
+            )
+    with transaction.atomic():
+        for category, channel, enabled in changes:
+            NotificationPreference.objects.update_or_create(
+                user=user, category=category, channel=channel, defaults={"enabled": enabled}
+            )
+
+
+def push_device_register(*, user, platform: str, token: str) -> tuple[PushDevice, bool]:
+    """Register the push ``token`` of ``user``'s phone (the mobile app at sign-in). A token
+    already known is moved to ``user`` and enabled again (one phone, one current account).
+
+    Returns:
+        ``(device, created)``.
+    """
+    with transaction.atomic():
+        device = PushDevice.objects.select_for_update().filter(token=token).first()
+        if device is None:
+            return PushDevice.objects.create(user=user, platform=platform, token=token), True
+        device.user, device.platform = user, platform
+        device.disabled_at, device.disabled_reason = None, ""
+        device.save(
+            update_fields=["user", "platform", "disabled_at", "disabled_reason", "updated_at"]
+        )
+        return device, False
+
+
+def push_device_remove(*, user, device_id) -> None:
+    """Forget ``user``'s device ``device_id`` (sign-out in the app).
+
+    Raises:
+        NotFound: ``DEVICE_NOT_FOUND`` (unknown, or another user's).
+    """
+    device = push_device_get_for_user(user=user, device_id=device_id)
+    device.delete()
 
 
 def notification_mark_read(*, user, notification_id) -> Notification:

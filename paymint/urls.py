@@ -37,7 +37,14 @@ from marketplace.api import (
     MarketplaceDetailApi,
     MarketplaceListApi,
 )
-from notifications.api import NotificationListApi, NotificationReadAllApi, NotificationReadApi
+from notifications.api import (
+    NotificationListApi,
+    NotificationPreferencesApi,
+    NotificationReadAllApi,
+    NotificationReadApi,
+    PushDeviceCollectionApi,
+    PushDeviceDetailApi,
+)
 from settlements.api import BankWebhookApi, WalletApi, WithdrawalCollectionApi
 from settlements.stellar.api import (
     Sep10ChallengeApi,
@@ -63,6 +70,10 @@ api_v1 = [
     path("me/two-factor", TwoFactorApi.as_view(), name="two-factor"),
     path("me/two-factor/confirm", TwoFactorConfirmApi.as_view(), name="two-factor-confirm"),
     path("me/export", MeDataExportApi.as_view(), name="me-export"),
+    path("me/devices", PushDeviceCollectionApi.as_view(), name="devices"),
+    path("me/devices/<str:device_id>", PushDeviceDetailApi.as_view(), name="device-detail"),
+    path("me/notification-preferences", NotificationPreferencesApi.as_view(),
+         name="notification-preferences"),
     path("me/erasure-request", MeErasureRequestApi.as_view(), name="me-erasure-request"),
     path("invoices", InvoiceCollectionApi.as_view(), name="invoices"),
     path("invoices/<str:invoice_id>", InvoiceDetailApi.as_view(), name="invoice-detail"),

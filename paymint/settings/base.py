@@ -583,3 +583,15 @@ PERMISSIONS_POLICY = {
     "magnetometer": [], "microphone": [], "midi": [], "payment": [], "serial": [], "usb": [],
     "fullscreen": ["self"],
 }
+
+# --- Notifications (issue #12: notifications/) ------------------------------------------------
+# Push to the mobile app: off unless PUSH_BACKEND names a backend. FCM HTTP v1 goes to
+# PUSH_FCM_ENDPOINT: the local stand-in (devtools/fcm_local, 127.0.0.1) in tests and the demo;
+# production sets Google's endpoint, the project and an OAuth 2 access token.
+PUSH_BACKEND = env("PUSH_BACKEND", default="notifications.push.DisabledPushBackend")
+PUSH_FCM_ENDPOINT = env("PUSH_FCM_ENDPOINT", default="http://127.0.0.1:9099")
+PUSH_FCM_PROJECT_ID = env("PUSH_FCM_PROJECT_ID", default="paymint-local")
+PUSH_FCM_ACCESS_TOKEN = env("PUSH_FCM_ACCESS_TOKEN", default="local-fcm-token")
+PUSH_TIMEOUT_SECONDS = env.float("PUSH_TIMEOUT_SECONDS", default=10.0)
+# A delivery (email into the outbox, a push) is tried this many times, with backoff, then FAILED.
+NOTIFICATION_DELIVERY_MAX_ATTEMPTS = env.int("NOTIFICATION_DELIVERY_MAX_ATTEMPTS", default=6)

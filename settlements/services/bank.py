@@ -17,6 +17,7 @@ from paymint.core.errors import (
     InvalidTransition,
     ValidationFailed,
 )
+from paymint.core.events import EventName, event_emit
 from paymint.core.money import MINOR_UNITS, parse_money_amount
 
 from ..enums import (
@@ -117,6 +118,8 @@ def _apply_deposit(event: BankEvent):
                                code=SettlementsError.UNKNOWN_REFERENCE, http_status=422)
     bank = platform_account(AccountKind.PLATFORM_BANK_CLEARING, event.currency)
     cash = ledger_account(AccountKind.INVESTOR_CASH, event.currency, owner=user)
+    event_emit(name=EventName.DEPOSIT_RECEIVED, key=f"deposit.received:{event.event_id}",
+               recipients={user: {"amount": str(event.amount), "currency": event.currency}})
     return ledger_post(
         kind=EntryKind.DEPOSIT,
         idempotency_key=f"bank:{event.event_id}",
@@ -166,4 +169,9 @@ def _apply_withdrawal_outcome(event: BankEvent):
     withdrawal.failure_reason = "" if paid else str(
         (event.payload.get("data") or {}).get("reason", "bank reported a failure"))[:300]
     withdrawal.save(update_fields=["status", "failure_reason", "updated_at"])
+    name = EventName.WITHDRAWAL_PAID if paid else EventName.WITHDRAWAL_FAILED
+    event_emit(name=name, key=f"{name}:{withdrawal.public_id}",
+               recipients={user: {"amount": str(withdrawal.amount), "currency": currency,
+                                  "reference": withdrawal.reference,
+                                  "reason": withdrawal.failure_reason}})
     return entry

@@ -215,6 +215,11 @@ def _notifications(w) -> list[Target]:
                    key) for key in ("seller_a", "investor_a")]
 
 
+def _devices(w) -> list[Target]:
+    return [Target(f"{key} push device", {"device_id": w.devices[key].public_id}, key)
+            for key in ("seller_a", "investor_a")]
+
+
 HACK = "HACKED-BY-ATTACKER"
 
 #: Object routes (full pattern) -> targets. Payloads are what an attacker would send to change
@@ -233,6 +238,7 @@ OBJECT_ROUTES: dict[str, Callable] = {
         w, {"amount": "50.00"}),
     "api/v1/investments/<str:investment_id>": _investments,
     "api/v1/notifications/<str:notification_id>/read": _notifications,
+    "api/v1/me/devices/<str:device_id>": _devices,
     # Dashboards
     "seller/invoices/<uuid:invoice_id>/": lambda w: _seller_invoices(
         w, {"action": "save", "invoice_number": HACK}),
