@@ -13,17 +13,28 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from accounts.models import User
+from marketplace.selectors import listing_progress
 from paymint.core.errors import ValidationFailed
 from paymint.core.events import EventName
 from paymint.core.models import DomainEvent
 from paymint.core.queue import enqueue_on_commit
+from settlements.ledger import wallet_balances
 
 from .channels import CHANNELS
 from .enums import EVENT_CATEGORY, MANDATORY_EMAIL, QUIET_EVENTS, Category, Channel, DeliveryStatus
 from .error_codes import NotificationsError
+from .live import (
+    LISTINGS,
+    channel_name,
+    live_publish,
+    notification_data,
+    user_channel,
+    users_online,
+)
 from .models import (
     Notification,
     NotificationDelivery,
@@ -31,7 +42,12 @@ from .models import (
     PushDevice,
 )
 from .rendering import notification_link, notification_render
-from .selectors import channel_allowed, notification_get_for_recipient, push_device_get_for_user
+from .selectors import (
+    channel_allowed,
+    notification_get_for_recipient,
+    notification_unread_count,
+    push_device_get_for_user,
+)
 
 DELIVER_TASK = "notifications.tasks.notification_deliver_task"
 
@@ -77,7 +93,76 @@ def notifications_from_event(event: DomainEvent) -> list[Notification]:
     )
     if name not in QUIET_EVENTS:
         deliveries_plan(notifications=notifications, category=category)
+    note_ids = [n.pk for n in notifications]
+    transaction.on_commit(lambda: live_updates_publish(event=event, notification_ids=note_ids))
     return notifications
+
+
+#: Events after which the recipients' wallet balances changed.
+BALANCE_EVENTS = frozenset(
+    {
+        EventName.DEPOSIT_RECEIVED,
+        EventName.WITHDRAWAL_PAID,
+        EventName.WITHDRAWAL_FAILED,
+        EventName.INVESTMENT_CONFIRMED,
+        EventName.REPAYMENT_RECEIVED,
+        EventName.INVOICE_DISBURSED,
+        EventName.INVOICE_CANCELLED,
+    }
+)
+#: Events after which a listing's funding progress changed.
+PROGRESS_EVENTS = frozenset(
+    {
+        EventName.INVESTMENT_CONFIRMED,
+        EventName.LISTING_FUNDED,
+        EventName.INVOICE_CANCELLED,
+    }
+)
+
+
+def live_updates_publish(*, event: DomainEvent, notification_ids: list[int]) -> int:
+    """After the dispatch committed: publish to the open event streams (:mod:`.live`) each
+    recipient's notification with their unread count, the funding progress of the listing
+    concerned (to readers of the marketplace and its seller) and the new wallet balances of
+    the recipients who are watching. Best effort; returns how many messages were sent."""
+    notifications = list(Notification.objects.filter(pk__in=notification_ids))
+    user_ids = [n.recipient_id for n in notifications]
+    unread = dict(
+        Notification.objects.filter(recipient_id__in=user_ids, read_at__isnull=True)
+        .values("recipient_id")
+        .annotate(n=Count("id"))
+        .values_list("recipient_id", "n")
+    )
+    messages = [
+        (
+            user_channel(n.recipient_id),
+            "notification",
+            notification_data(n, unread.get(n.recipient_id, 0)),
+            n.pk,
+        )
+        for n in notifications
+    ]
+    if event.name in PROGRESS_EVENTS:
+        listing_ids = {e.get("listing_id") for e in (event.recipients or {}).values()} - {None}
+        for progress in listing_progress(listing_ids=listing_ids):
+            seller_id = progress.pop("seller_id")
+            messages.append((channel_name(LISTINGS), "listing.progress", progress, None))
+            messages.append((user_channel(seller_id), "listing.progress", progress, None))
+    if event.name in BALANCE_EVENTS:
+        for user in User.objects.filter(pk__in=users_online(user_ids)):
+            balances = [
+                {"currency": b["currency"], "balance": str(b["balance"])}
+                for b in wallet_balances(user=user)
+            ]
+            messages.append((user_channel(user.pk), "wallet.balance", {"balances": balances}, None))
+    return live_publish(messages)
+
+
+def _publish_unread(user) -> None:
+    count = notification_unread_count(user=user)
+    transaction.on_commit(
+        lambda: live_publish([(user_channel(user.pk), "unread", {"count": count}, None)])
+    )
 
 
 def deliveries_plan(*, notifications: list[Notification], category: str) -> int:
@@ -239,6 +324,7 @@ def notification_mark_read(*, user, notification_id) -> Notification:
             Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(
                 read_at=now, updated_at=now
             )
+            _publish_unread(user)
         notification.refresh_from_db(fields=["read_at", "updated_at"])
     return notification
 
@@ -247,6 +333,9 @@ def notifications_mark_all_read(*, user) -> int:
     """Mark every unread notification of ``user`` read. Returns how many were unread."""
     now = timezone.now()
     with transaction.atomic():
-        return Notification.objects.filter(recipient=user, read_at__isnull=True).update(
+        marked = Notification.objects.filter(recipient=user, read_at__isnull=True).update(
             read_at=now, updated_at=now
         )
+        if marked:
+            _publish_unread(user)
+    return marked

@@ -45,6 +45,7 @@ from notifications.api import (
     PushDeviceCollectionApi,
     PushDeviceDetailApi,
 )
+from notifications.stream import event_stream
 from settlements.api import BankWebhookApi, WalletApi, WithdrawalCollectionApi
 from settlements.stellar.api import (
     Sep10ChallengeApi,
@@ -90,6 +91,7 @@ api_v1 = [
     path("investments", InvestmentListApi.as_view(), name="investments"),
     path("investments/<str:investment_id>", InvestmentStatementApi.as_view(),
          name="investment-statement"),
+    path("events", event_stream, name="events"),
     path("notifications", NotificationListApi.as_view(), name="notifications"),
     path("notifications/read-all", NotificationReadAllApi.as_view(), name="notifications-read-all"),
     path("notifications/<str:notification_id>/read", NotificationReadApi.as_view(),
