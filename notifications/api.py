@@ -144,7 +144,10 @@ class PushDeviceCollectionApi(IdempotentWriteMixin, APIView):
     def get(self, request):
         return paginated(self, push_device_list(user=request.user), PushDeviceOutputSerializer)
 
-    @extend_schema(request=InputSerializer, responses={201: PushDeviceOutputSerializer})
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: PushDeviceOutputSerializer, 200: PushDeviceOutputSerializer},
+    )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -41,6 +41,10 @@ def test_demo_runs_the_whole_lifecycle_and_balances(tmp_path: Path):
         "seller reserve 54.85 EUR",
         "on-chain payouts 516.1900000 = ledger investors' total 516.19",
         "lifecycle complete",
+        # What each party was told (issue #12): the seller and each investor, their own events.
+        "invoice.disbursed",
+        "investment.confirmed",
+        "repayment.received",
     ):
         assert expected in out, expected
     assert out.count("(zero) - every entry balanced") >= 8

@@ -119,6 +119,10 @@ def id_pool(world) -> dict[str, list[str]]:
         "listing_id": [world.open_a, world.open_a, world.funded_a],
         "investment_id": [world.investment_b, world.investment_b, world.investment_a,
                           world.investment_a_funded],
+        "notification_id": [world.notifications["investor_b"], world.notifications["seller_b"],
+                            world.notifications["investor_a"]],
+        "device_id": [world.devices["investor_b"], world.devices["seller_b"],
+                      world.devices["investor_a"]],
     }
     # Plus ids the URL patterns cannot match (a slash, an empty segment's neighbour): the API
     # must still answer its JSON 404, not the site's HTML page.
