@@ -247,3 +247,28 @@ def listing_progress(*, listing_ids: Iterable[str]) -> list[dict]:
         }
         for r in rows
     ]
+
+
+def listing_progress_for_reader(*, user, listing_ids: Iterable[str]) -> list[dict]:
+    """:func:`listing_progress` of the listings among ``listing_ids`` that ``user`` may see:
+    their own (a seller's invoices) and, for a marketplace reader, the open ones and those
+    they invested in (:func:`listing_get_visible`'s rule). Others are left out silently."""
+    rows = listing_progress(listing_ids=list(listing_ids)[:50])
+    try:
+        marketplace_access_check(user=user)
+        reader = True
+    except PermissionDenied:
+        reader = False
+    invested = set()
+    if reader:
+        invested = {
+            str(pk) for pk in Investment.objects.filter(
+                investor=user, listing__public_id__in=[r["listing_id"] for r in rows]
+            ).values_list("listing__public_id", flat=True)
+        }
+    return [
+        r for r in rows
+        if r["seller_id"] == user.pk
+        or (reader and (r["status"] == InvoiceStatus.LISTED or is_active_staff(user)
+                        or r["listing_id"] in invested))
+    ]

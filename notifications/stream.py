@@ -7,7 +7,8 @@ count), ``listing.progress`` (``{"listing_id", "funded_amount", "advance_amount"
 "percent", "investor_count", "status"}``: open listings for investors allowed to read the
 marketplace, a seller's own listings), ``wallet.balance`` (``{"balances": [{"currency",
 "balance"}]}``). Authentication: the session cookie or ``Authorization: Bearer <JWT>``.
-Reconnecting with ``Last-Event-ID`` first replays the notifications written since.
+Reconnecting with ``Last-Event-ID`` first replays the notifications written since; a page
+names what it shows (``?listing=<id>`` repeated, ``?wallet=1``) to get its current state first.
 
 Two ways of serving it, chosen by the server that runs the view:
 
@@ -39,9 +40,10 @@ from rest_framework import exceptions
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
 from accounts.authentication import RevocableJWTAuthentication
-from marketplace.selectors import marketplace_access_check
+from marketplace.selectors import listing_progress_for_reader, marketplace_access_check
 from paymint.core.error_codes import CoreError
 from paymint.core.errors import PermissionDenied
+from settlements.ledger import wallet_balances
 
 from .live import (
     LISTINGS,
@@ -78,8 +80,11 @@ def _last_event_id(request: HttpRequest) -> int | None:
     return int(raw) if raw.strip().isdigit() else None
 
 
-def _pending_frames(user, last_id: int | None) -> list[str]:
-    """The unread count, then the notifications after ``last_id`` (oldest first)."""
+def _pending_frames(user, last_id: int | None, listing_ids: list[str], wallet: bool) -> list[str]:
+    """The unread count, the notifications after ``last_id`` (oldest first), the progress of
+    the listings the page shows (``?listing=<id>``, those the user may see) and, when the page
+    shows it (``?wallet=1``), the wallet balance: what a page needs to be current at once,
+    and all that a poll (WSGI) gets."""
     unread = notification_unread_count(user=user)
     frames = [frame("unread", {"count": unread})]
     if last_id is not None:
@@ -87,6 +92,15 @@ def _pending_frames(user, last_id: int | None) -> list[str]:
         frames += [
             frame("notification", notification_data(n, unread), n.pk) for n in reversed(since)
         ]
+    for progress in listing_progress_for_reader(user=user, listing_ids=listing_ids):
+        progress.pop("seller_id")
+        frames.append(frame("listing.progress", progress))
+    if wallet:
+        balances = [
+            {"currency": b["currency"], "balance": str(b["balance"])}
+            for b in wallet_balances(user=user)
+        ]
+        frames.append(frame("wallet.balance", {"balances": balances}))
     return frames
 
 
@@ -141,15 +155,17 @@ async def event_stream(request: HttpRequest) -> HttpResponse:
             status=401,
         )
     last_id = _last_event_id(request)
+    listing_ids = request.GET.getlist("listing")[:50]
+    wallet = request.GET.get("wallet") == "1"
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     if not isinstance(request, ASGIRequest) or not live_enabled():
-        frames = await sync_to_async(_pending_frames)(user, last_id)
+        frames = await sync_to_async(_pending_frames)(user, last_id, listing_ids, wallet)
         body = f"retry: {settings.LIVE_UPDATES_POLL_RETRY_MS}\n\n" + "".join(frames)
         return HttpResponse(body, content_type="text/event-stream", headers=headers)
     channels = await sync_to_async(_channels)(user)
 
     async def pending():
-        return await sync_to_async(_pending_frames)(user, last_id)
+        return await sync_to_async(_pending_frames)(user, last_id, listing_ids, wallet)
 
     return StreamingHttpResponse(
         _stream(user.pk, channels, pending), content_type="text/event-stream", headers=headers

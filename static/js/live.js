@@ -72,6 +72,18 @@
     });
   }
 
+  // What this page shows, so that the first answer (and every poll under WSGI) brings it.
+  var params = [];
+  var listings = {};
+  document.querySelectorAll("[data-listing-progress]").forEach(function (el) {
+    listings[el.getAttribute("data-listing-progress")] = true;
+  });
+  Object.keys(listings).slice(0, 50).forEach(function (id) {
+    params.push("listing=" + encodeURIComponent(id));
+  });
+  if (document.querySelector("[data-wallet-balance]")) params.push("wallet=1");
+  if (params.length) url += (url.indexOf("?") < 0 ? "?" : "&") + params.join("&");
+
   var source = new EventSource(url);
   source.addEventListener("unread", function (e) { setBell(JSON.parse(e.data).count); });
   source.addEventListener("notification", function (e) {

@@ -96,6 +96,31 @@ class TestPolling:
 
 
 @pytest.mark.django_db
+def test_a_page_gets_the_state_of_what_it_shows_and_nothing_it_may_not_see(
+    seller, make_investor, staff
+):
+    from tests.conftest import deposit, listed_invoice, make_user
+
+    listing = listed_invoice(seller)
+    investor = make_investor()
+    deposit(investor, "75.00")
+    stranger = make_user("SELLER", "stranger@example.com")
+    url = f"/api/v1/events?listing={listing.public_id}&listing=not-a-uuid&wallet=1"
+
+    def frames_of(user):
+        client = Client()
+        client.force_login(user)
+        return {f["event"]: f["data"] for f in sse_frames(client.get(url).content.decode())}
+
+    seen = frames_of(investor)
+    assert seen["listing.progress"]["listing_id"] == str(listing.public_id)
+    assert seen["listing.progress"]["percent"] == 0 and "seller_id" not in seen["listing.progress"]
+    assert seen["wallet.balance"] == {"balances": [{"currency": "EUR", "balance": "75.0000000"}]}
+    assert "listing.progress" in frames_of(seller)  # their own listing
+    assert "listing.progress" not in frames_of(stranger)  # another seller's
+
+
+@pytest.mark.django_db
 def test_publishing_reaches_each_users_channel_and_the_marketplace(
     emit, seller, make_investor, django_capture_on_commit_callbacks
 ):
