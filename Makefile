@@ -7,18 +7,26 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup system venv demo serve test lint security migrate-local clean
+.PHONY: setup system venv lock demo serve test test-fast lint security migrate-local clean
 
 setup: system venv
 
 system:
 	@bash scripts/setup-system.sh
 
-$(STAMP): pyproject.toml
+# Installs exactly what requirements/lock.txt pins, each file checked against its hash
+# (pip-tools; pyproject.toml keeps the ranges). `make lock` re-resolves after a range changes.
+LOCK := requirements/lock.txt
+$(STAMP): $(LOCK) pyproject.toml
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	@$(PIP) install -q --upgrade pip
-	@$(PIP) install -q ".[dev]"
+	@$(PIP) install -q --require-hashes -r $(LOCK)
 	@touch $(STAMP)
+
+lock: venv
+	@$(PIP) install -q "pip-tools>=7.4"
+	@$(VENV)/bin/pip-compile -q --extra dev --generate-hashes --strip-extras --allow-unsafe \
+		--no-emit-index-url --no-emit-find-links -o $(LOCK) pyproject.toml
 
 venv: $(STAMP)
 
@@ -39,6 +47,11 @@ serve: setup
 test: setup
 	@DJANGO_SETTINGS_MODULE=paymint.settings.test $(PY) -W ignore::RuntimeWarning manage.py makemigrations --check --dry-run -v 0
 	@$(VENV)/bin/pytest -q -p no:cacheprovider
+
+# Everything but the slow (concurrency, demo), OCR, browser and fuzz tests, on two processes
+# (pytest-xdist; each has its own test database). `make test` stays the whole suite.
+test-fast: setup
+	@$(VENV)/bin/pytest -q -p no:cacheprovider -n 2 -m "not slow and not e2e and not ocr and not fuzz"
 
 # Style (ruff) and the architecture: the import contracts of docs/architecture.md
 # (.importlinter; also run by tests/test_architecture.py).

@@ -21,6 +21,15 @@ What each role may do in the admin was read from the ``ModelAdmin`` classes and 
   (``change_dataerasurerequest``).
 - ``senior_management``: approves business relationships with politically exposed persons
   (``compliance.approve_pep_relationship``, FATF R.12) and reaches the hold release for it.
+- ``finance``: runs the money out (issue #13): makes payout batches of withdrawals, approves
+  the batches *others* made (maker-checker, enforced by the service and the database),
+  exports their bank files, uploads the bank's camt.054 statements and retries failed
+  payouts (``settlements.create_payoutbatch``, ``approve_payoutbatch``,
+  ``export_payoutbatch``, ``settle_payoutbatch``, ``retry_payout``: permissions of their
+  own, not ``add_``/``change_``). It reads only the money records it reconciles: users, the
+  ledger, bank events, settlements, withdrawals, payouts, invoices and investments, and the
+  audit trail behind the History buttons - not KYC documents, alerts, holds or sanctions
+  lists. Operations see withdrawals and payouts but cannot act on them.
 
 Nobody here may delete anything, nor add or change users, groups, permissions or TOTP
 devices (managing staff accounts is a superuser's job: ``is_superuser``/``groups`` on a
@@ -65,6 +74,14 @@ _VIEW_RECORDS = (
     "compliance.view_auditevent",
 )
 
+#: Withdrawals and payout batches (the admin lists, their items and status history).
+_VIEW_PAYOUTS = (
+    "settlements.view_withdrawal",
+    "settlements.view_payoutbatch",
+    "settlements.view_payoutitem",
+    "settlements.view_payoutbatchevent",
+)
+
 #: Working alerts and releasing (non-PEP) holds.
 _WORK_ALERTS = (
     "compliance.change_compliancealert",
@@ -75,6 +92,7 @@ _WORK_ALERTS = (
 ROLES: dict[str, tuple[str, ...]] = {
     "operations": (
         *_VIEW_RECORDS,
+        *_VIEW_PAYOUTS,
         *_WORK_ALERTS,
         "accounts.change_kycprofile",
         "invoices.change_invoice",
@@ -86,6 +104,24 @@ ROLES: dict[str, tuple[str, ...]] = {
         "compliance.escalate_alert",
         "compliance.view_dataerasurerequest",
         "compliance.change_dataerasurerequest",
+    ),
+    "finance": (
+        "accounts.view_user",
+        "invoices.view_invoice",
+        "marketplace.view_listing",
+        "marketplace.view_investment",
+        "settlements.view_journalentry",
+        "settlements.view_posting",
+        "settlements.view_ledgeraccount",
+        "settlements.view_bankevent",
+        "settlements.view_settlement",
+        "compliance.view_auditevent",
+        *_VIEW_PAYOUTS,
+        "settlements.create_payoutbatch",
+        "settlements.approve_payoutbatch",
+        "settlements.export_payoutbatch",
+        "settlements.settle_payoutbatch",
+        "settlements.retry_payout",
     ),
     "senior_management": (
         "compliance.approve_pep_relationship",

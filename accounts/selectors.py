@@ -34,3 +34,10 @@ def kyc_profiles_with_tax_id(*, tax_id: str) -> QuerySet[KycProfile]:
 def user_by_deposit_reference(*, reference: str) -> User | None:
     """The user whose bank deposit reference is ``reference`` (case-insensitive)."""
     return User.objects.filter(deposit_reference__iexact=reference.strip()).first()
+
+
+def staff_user_by_email(*, email: str) -> User | None:
+    """The active staff account with ``email`` (case-insensitive), or None: who a scheduled
+    back-office command (``payout_batch_create --actor``) acts as."""
+    return User.objects.filter(email__iexact=email.strip(), is_staff=True,
+                               is_active=True).first()

@@ -116,7 +116,7 @@ def new_investors(count: int, staff, *, threads: int = 8) -> list:
     """``count`` KYC-approved investors (created in parallel: sign-up, KYC, approval)."""
     from django.db import connection
 
-    from tests.conftest import INVESTOR_TAX_IDS, make_user
+    from tests.helpers import INVESTOR_TAX_IDS, make_user
 
     out: list = [None] * count
     tag = uuid.uuid4().hex[:8]
@@ -145,7 +145,7 @@ def new_investors(count: int, staff, *, threads: int = 8) -> list:
 def fund_wallets(users, amount) -> None:
     from django.db import connection
 
-    from tests.conftest import deposit
+    from tests.helpers import deposit
 
     def work(part: int) -> None:
         try:
@@ -170,7 +170,7 @@ def new_listing(seller, *, min_ticket: Decimal):
     )
     from marketplace.services import listing_create
     from paymint.core import clock
-    from tests.conftest import LISTING_DAY, mustang_bytes, uploaded
+    from tests.helpers import LISTING_DAY, mustang_bytes, uploaded
 
     n = next(_counter)
     settings.PAYMINT["MIN_TICKET"] = min_ticket
@@ -415,7 +415,7 @@ def funded_and_repaid(seller, investors, *, first_deposit_user=None):
     from paymint.core import clock
     from settlements import tasks
     from settlements.services import bank_event_apply
-    from tests.conftest import LISTING_DAY, MUSTANG_DUE, bank_event, deposit
+    from tests.helpers import LISTING_DAY, MUSTANG_DUE, bank_event, deposit
 
     listing = new_listing(seller, min_ticket=D("0.01"))
     ticket = (listing.advance_amount / len(investors) / 2).quantize(D("0.01"))
@@ -467,7 +467,7 @@ def settle(settlement_id: int) -> tuple[float, list[dict], float]:
 
     from paymint.core import clock
     from settlements.services import settlement_execute
-    from tests.conftest import MUSTANG_DUE
+    from tests.helpers import MUSTANG_DUE
 
     connection.ensure_connection()
     gc.collect()  # a full collection of the benchmark's heap (~0.1 s) must not land inside
@@ -536,7 +536,7 @@ def measure() -> dict:
 
     from accounts.services import staff_user_create
     from paymint.core import clock
-    from tests.conftest import LISTING_DAY, make_user
+    from tests.helpers import LISTING_DAY, make_user
 
     r: dict = {"load": [os.getloadavg()[0]]}
     staff = staff_user_create(email="bench-ops@example.com", password="correct-horse-bench-42")

@@ -14,8 +14,9 @@ from rest_framework.views import APIView
 
 from invoices.api import InvoiceOutputSerializer
 from invoices.selectors import invoice_get_for_seller
+from invoices.verification import checks_for_investors
 from paymint.core import clock
-from paymint.core.api import paginated
+from paymint.core.api import date_text, datetime_text, decimal_text, paginated_rows, uuid_text
 from paymint.core.error_codes import CoreError
 from paymint.core.errors import ValidationFailed
 from paymint.core.idempotency import IdempotentWriteMixin
@@ -106,6 +107,53 @@ class ListingOutputSerializer(serializers.Serializer):
         return max((listing.due_date - clock.today()).days, 0)
 
 
+#: Columns of a marketplace list row (``.values()``; cursor: ``created_at``, ``id``).
+LISTING_ROW_VALUES = (
+    "id", "created_at", "public_id", "invoice_id", "invoice__invoice_number",
+    "invoice__issuer_name", "invoice__debtor_name", "invoice__debtor_industry",
+    "invoice__status", "invoice__risk_grade", "invoice__risk_score", "invoice__risk_factors",
+    "invoice__verification", "invoice__debtor_confirmed_at", "currency", "face_value",
+    "advance_amount", "funded_amount", "remaining", "min_ticket", "discount_rate", "due_date",
+    "expires_at", "investor_count",
+)
+
+
+def listing_row(values: dict, *, today=None) -> dict:
+    """One marketplace list item from :data:`LISTING_ROW_VALUES`: the same output as
+    :class:`ListingOutputSerializer` (tests/marketplace/test_api_rows.py), built without a model
+    instance or a serializer per row. ``today`` (the business date) is read once per page."""
+    today = today or clock.today()
+    token_asset = None
+    if settings.STELLAR_ENABLED:
+        asset = invoice_asset(values["invoice_id"])
+        token_asset = f"{asset.code}:{asset.issuer}"
+    return {
+        "id": uuid_text(values["public_id"]),
+        "invoice_number": values["invoice__invoice_number"],
+        "seller_name": values["invoice__issuer_name"],
+        "debtor_name": values["invoice__debtor_name"],
+        "debtor_industry": values["invoice__debtor_industry"],
+        "status": values["invoice__status"],
+        "risk_grade": values["invoice__risk_grade"],
+        "risk_score": values["invoice__risk_score"],
+        "risk_factors": values["invoice__risk_factors"],
+        "verification": checks_for_investors(values["invoice__verification"]),
+        "debtor_confirmed": values["invoice__debtor_confirmed_at"] is not None,
+        "currency": values["currency"],
+        "face_value": decimal_text(values["face_value"]),
+        "advance_amount": decimal_text(values["advance_amount"]),
+        "funded_amount": decimal_text(values["funded_amount"]),
+        "remaining_amount": decimal_text(values["remaining"]),
+        "min_ticket": decimal_text(values["min_ticket"]),
+        "discount_rate": decimal_text(values["discount_rate"], 6, 9),
+        "due_date": date_text(values["due_date"]),
+        "tenor_days": max((values["due_date"] - today).days, 0),
+        "expires_at": datetime_text(values["expires_at"]),
+        "investor_count": values["investor_count"],
+        "token_asset": token_asset,
+    }
+
+
 class InvestmentOutputSerializer(serializers.Serializer):
     id = serializers.UUIDField(source="public_id")
     listing_id = serializers.UUIDField(source="listing.public_id")
@@ -121,6 +169,35 @@ class InvestmentOutputSerializer(serializers.Serializer):
     repaid_amount = serializers.DecimalField(max_digits=20, decimal_places=2)
     status = serializers.CharField()
     created_at = serializers.DateTimeField()
+
+
+#: Columns of an investment list row (``.values()``; cursor: ``created_at``, ``id``).
+INVESTMENT_ROW_VALUES = (
+    "id", "created_at", "public_id", "listing__public_id", "listing__invoice__invoice_number",
+    "listing__invoice__status", "amount", "currency", "discount_rate", "expected_days",
+    "expected_discount_fee", "expected_return", "discount_fee", "repaid_amount", "status",
+)
+
+
+def investment_row(values: dict) -> dict:
+    """One investment list item from :data:`INVESTMENT_ROW_VALUES`: the same output as
+    :class:`InvestmentOutputSerializer` (tests/marketplace/test_api_rows.py)."""
+    return {
+        "id": uuid_text(values["public_id"]),
+        "listing_id": uuid_text(values["listing__public_id"]),
+        "invoice_number": values["listing__invoice__invoice_number"],
+        "invoice_status": values["listing__invoice__status"],
+        "amount": decimal_text(values["amount"]),
+        "currency": values["currency"],
+        "discount_rate": decimal_text(values["discount_rate"], 6, 9),
+        "expected_days": values["expected_days"],
+        "expected_discount_fee": decimal_text(values["expected_discount_fee"]),
+        "expected_return": decimal_text(values["expected_return"]),
+        "discount_fee": decimal_text(values["discount_fee"]),
+        "repaid_amount": decimal_text(values["repaid_amount"]),
+        "status": values["status"],
+        "created_at": datetime_text(values["created_at"]),
+    }
 
 
 class InvestmentReceiptSerializer(serializers.Serializer):
@@ -168,7 +245,9 @@ class MarketplaceListApi(APIView):
     :func:`~marketplace.selectors.listing_search`, as the marketplace page. For investors
     whose KYC is approved, and staff (403 otherwise)."""
 
-    permission_classes = MARKETPLACE_PERMISSIONS
+    # listing_search checks marketplace access itself (the same rule, before it reads the
+    # filters): CanReadMarketplace here would run that query a second time.
+    permission_classes = [IsAuthenticated]
 
     @extend_schema(
         parameters=[
@@ -187,7 +266,9 @@ class MarketplaceListApi(APIView):
     )
     def get(self, request):
         listings = listing_search(user=request.user, filters=request.query_params)
-        return paginated(self, listings, ListingOutputSerializer)
+        today = clock.today()
+        return paginated_rows(self, listings.values(*LISTING_ROW_VALUES),
+                              lambda values: listing_row(values, today=today))
 
 
 class MarketplaceDetailApi(APIView):
@@ -284,5 +365,5 @@ class InvestmentListApi(APIView):
 
     @extend_schema(responses=InvestmentOutputSerializer(many=True))
     def get(self, request):
-        return paginated(self, investment_list_for_investor(investor=request.user),
-                         InvestmentOutputSerializer)
+        investments = investment_list_for_investor(investor=request.user)
+        return paginated_rows(self, investments.values(*INVESTMENT_ROW_VALUES), investment_row)

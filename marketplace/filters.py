@@ -73,5 +73,13 @@ class ListingFilter(django_filters.FilterSet):
         model = Listing
         fields: list[str] = []
 
+    def get_form_class(self):
+        """The form class, built once per process: django-filter builds one (a form field per
+        filter) for every FilterSet instance, the same every time."""
+        cls = type(self)
+        if "built_form_class" not in cls.__dict__:
+            cls.built_form_class = super().get_form_class()
+        return cls.built_form_class
+
     def filter_currency(self, queryset, name, value):
         return queryset.filter(currency=value.upper()) if value else queryset

@@ -99,7 +99,10 @@ def listing_search(*, user, filters=None, sort: str = "yield") -> QuerySet[Listi
         .filter(expires_at__gt=clock.now())
         .annotate(remaining=_REMAINING)
     )
-    filterset = ListingFilter(filters or {}, queryset=queryset)
+    if not filters or not any(name in filters for name in ListingFilter.base_filters):
+        # No filter asked for (the default list): nothing to validate or apply.
+        return queryset.order_by(*LISTING_SORTS.get(sort, LISTING_SORTS["yield"]))
+    filterset = ListingFilter(filters, queryset=queryset)
     if not filterset.is_valid():
         raise ValidationFailed("Please correct the highlighted fields.",
                                code=CoreError.VALIDATION_ERROR,

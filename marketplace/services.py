@@ -45,6 +45,7 @@ from paymint.core.errors import ApplicationError, Conflict, PermissionDenied, Va
 from paymint.core.events import EventName, event_emit
 from paymint.core.idempotency import idempotent_replay
 from paymint.core.money import allocate, parse_money_amount, quantize_money
+from paymint.core.queue import enqueue_on_commit
 from settlements.ledger import (
     disbursement_post,
     funding_accounts,
@@ -160,6 +161,9 @@ def listing_create(
         )
         invoice_transition(invoice=locked, to_status=InvoiceStatus.LISTED, actor=seller,
                            reason=f"listed for {advance} {locked.currency}")
+        # Automatic investors (auto-invest rules, the liquidity pool) fund it through
+        # investment_create, after this commits (by task name: pools sits above).
+        enqueue_on_commit("pools.tasks.listing_opened_task", listing.pk)
     return listing
 
 

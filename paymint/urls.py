@@ -46,6 +46,7 @@ from notifications.api import (
     PushDeviceDetailApi,
 )
 from notifications.stream import event_stream
+from pools.api import AutoInvestLogApi, AutoInvestRuleApi
 from settlements.api import BankWebhookApi, WalletApi, WithdrawalCollectionApi
 from settlements.stellar.api import (
     Sep10ChallengeApi,
@@ -89,6 +90,8 @@ api_v1 = [
     path("marketplace/<str:listing_id>/investments", InvestmentCreateApi.as_view(),
          name="investment-create"),
     path("investments", InvestmentListApi.as_view(), name="investments"),
+    path("auto-invest", AutoInvestRuleApi.as_view(), name="auto-invest"),
+    path("auto-invest/log", AutoInvestLogApi.as_view(), name="auto-invest-log"),
     path("investments/<str:investment_id>", InvestmentStatementApi.as_view(),
          name="investment-statement"),
     path("events", event_stream, name="events"),
@@ -142,3 +145,4 @@ urlpatterns += [
 
 # --- Errors: API paths get the JSON error body even when no route matches ------------------
 handler404 = "paymint.core.api.not_found"
+handler500 = "paymint.core.api.server_error"  # 503 + Retry-After when a dependency is down

@@ -1,21 +1,40 @@
-"""Back office for the ledger and its on-chain mirror: read-only, nothing deletable."""
+"""Back office for the ledger, withdrawals and payouts, and the on-chain mirror: read-only,
+nothing deletable; every action calls one service (which checks the role itself)."""
 
+from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
 from compliance.public import AuditHistoryMixin
 from paymint.core.admin import ReadOnlyAdmin, ReadOnlyInline, ReasonForm
 from paymint.core.errors import ApplicationError
 
+from .enums import BankFileFormat, PayoutBatchStatus, WithdrawalStatus
 from .models import (
     BankEvent,
     ChainTransaction,
     ChainTransactionEvent,
     JournalEntry,
     LedgerAccount,
+    PayoutBatch,
+    PayoutBatchEvent,
+    PayoutItem,
     Posting,
     Settlement,
     StellarAccount,
+    Withdrawal,
+)
+from .services import (
+    bank_statement_apply,
+    payout_batch_approve,
+    payout_batch_create,
+    payout_batch_export,
+    payout_retry,
 )
 from .stellar.enums import ChainTxStatus
 from .stellar.outbox import chain_tx_requeue
@@ -124,3 +143,221 @@ class StellarAccountAdmin(AuditHistoryMixin, ReadOnlyAdmin):
     list_display = ("account_id", "user", "verified_at")
     search_fields = ("account_id", "user__email")
     list_select_related = ("user",)
+
+
+# --- Withdrawals and payouts ----------------------------------------------------------------
+
+
+def _has_perm(request, codename: str) -> bool:
+    return request.user.has_perm(f"settlements.{codename}")
+
+
+class WithdrawalPayoutInline(ReadOnlyInline):
+    model = PayoutItem
+    fk_name = "withdrawal"
+    fields = ("batch", "attempt", "end_to_end_id", "status", "failure_reason", "settled_at")
+    verbose_name_plural = "payout attempts"
+
+
+@admin.register(Withdrawal)
+class WithdrawalAdmin(AuditHistoryMixin, ReadOnlyAdmin):
+    """Withdrawals with their status, hold entry, payout attempts and history (the audit
+    trail). A failed one can be retried by finance once the user fixed their bank details."""
+
+    list_display = ("created_at", "reference", "user", "amount", "currency", "status",
+                    "failure_reason")
+    list_filter = ("status", "currency")
+    search_fields = ("reference", "user__email")
+    list_select_related = ("user",)
+    fields = ("reference", "user", "amount", "currency", "status", "failure_reason",
+              "hold_entry", "created_at", "updated_at")
+    inlines = [WithdrawalPayoutInline]
+    actions = ["retry"]
+
+    def has_retry_permission(self, request) -> bool:
+        return _has_perm(request, "retry_payout")
+
+    @admin.action(description="Retry failed payouts (reason required)", permissions=["retry"])
+    def retry(self, request, queryset):
+        failed = list(queryset.filter(status=WithdrawalStatus.FAILED))
+        if not failed:
+            self.message_user(request, "Only failed withdrawals can be retried.",
+                              messages.ERROR)
+            return None
+        if "apply" in request.POST:
+            form = ReasonForm(request.POST)
+            if form.is_valid():
+                for withdrawal in failed:
+                    try:
+                        payout_retry(withdrawal=withdrawal, actor=request.user,
+                                     reason=form.cleaned_data["reason"])
+                    except ApplicationError as exc:
+                        self.message_user(request, f"{withdrawal}: {exc.message}",
+                                          messages.ERROR)
+                        return None
+                self.message_user(request, f"{len(failed)} payout(s) will be retried in "
+                                  "the next batch.")
+                return None
+        else:
+            form = ReasonForm()
+        return TemplateResponse(request, "admin/reason_action.html", {
+            **self.admin_site.each_context(request), "title": "Retry failed payouts",
+            "objects": failed, "form": form, "action": "retry", "opts": self.model._meta,
+        })
+
+
+class PayoutItemInline(ReadOnlyInline):
+    model = PayoutItem
+    fields = ("end_to_end_id", "withdrawal", "amount", "currency", "creditor_name",
+              "masked_iban", "creditor_bic", "status", "failure_reason", "settled_at")
+    readonly_fields = fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields
+
+    @admin.display(description="IBAN")
+    def masked_iban(self, obj: PayoutItem) -> str:
+        iban = obj.creditor_iban or ""
+        return f"{iban[:4]} **** {iban[-4:]}" if len(iban) > 8 else iban
+
+
+class PayoutBatchEventInline(ReadOnlyInline):
+    model = PayoutBatchEvent
+    fields = ("created_at", "from_status", "to_status", "actor", "reason")
+
+
+class PayoutBatchMakeForm(forms.Form):
+    currency = forms.ChoiceField(choices=[])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["currency"].choices = [(c, c) for c in settings.PAYMINT["CURRENCIES"]]
+
+
+class BankStatementForm(forms.Form):
+    statement = forms.FileField(label="camt.054 file (XML)")
+
+
+@admin.register(PayoutBatch)
+class PayoutBatchAdmin(AuditHistoryMixin, ReadOnlyAdmin):
+    """Payout batches (maker-checker). Finance makes a batch per currency ("Make a payout
+    batch"), another finance user approves it, the bank file is downloaded (built once,
+    the same bytes every time), and the bank's camt.054 is uploaded ("Upload a bank
+    statement"). Operations see the batches and their items but cannot act."""
+
+    change_list_template = "admin/settlements/payoutbatch/change_list.html"
+    change_form_template = "admin/settlements/payoutbatch/change_form.html"
+    list_display = ("created_at", "reference", "currency", "status", "item_count",
+                    "total_amount", "created_by", "approved_by", "exported_at")
+    list_filter = ("status", "currency")
+    search_fields = ("reference", "items__end_to_end_id")
+    list_select_related = ("created_by", "approved_by")
+    fields = ("reference", "currency", "status", "item_count", "total_amount", "created_by",
+              "approved_by", "approved_at", "exported_by", "exported_at", "execution_date",
+              "file_format", "file_name", "file_sha256", "settled_at")
+    inlines = [PayoutItemInline, PayoutBatchEventInline]
+    actions = ["approve"]
+
+    def has_approve_permission(self, request) -> bool:
+        return _has_perm(request, "approve_payoutbatch")
+
+    @admin.action(description="Approve (four eyes: not a batch you made)",
+                  permissions=["approve"])
+    def approve(self, request, queryset):
+        for batch in queryset.filter(status=PayoutBatchStatus.DRAFT):
+            try:
+                payout_batch_approve(batch=batch, actor=request.user)
+            except ApplicationError as exc:
+                self.message_user(request, f"{batch.reference}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"{batch.reference} approved.")
+
+    def get_urls(self):
+        prefix = f"{self.model._meta.app_label}_{self.model._meta.model_name}"
+        return [
+            path("make/", self.admin_site.admin_view(self.make_view), name=f"{prefix}_make"),
+            path("statement/", self.admin_site.admin_view(self.statement_view),
+                 name=f"{prefix}_statement"),
+            path("<int:pk>/download/", self.admin_site.admin_view(self.download_view),
+                 name=f"{prefix}_download"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {
+            **(extra_context or {}),
+            "can_make": _has_perm(request, "create_payoutbatch"),
+            "can_settle": _has_perm(request, "settle_payoutbatch"),
+        })
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return super().change_view(request, object_id, form_url, {
+            **(extra_context or {}), "can_export": _has_perm(request, "export_payoutbatch"),
+        })
+
+    def _form_page(self, request, title: str, form, *, multipart: bool = False):
+        return TemplateResponse(request, "admin/settlements/payoutbatch/form.html", {
+            **self.admin_site.each_context(request), "title": title, "form": form,
+            "opts": self.model._meta, "multipart": multipart,
+        })
+
+    def make_view(self, request):
+        if not _has_perm(request, "create_payoutbatch"):
+            raise PermissionDenied
+        form = PayoutBatchMakeForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                result = payout_batch_create(actor=request.user,
+                                             currency=form.cleaned_data["currency"])
+            except ApplicationError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                for reference, reason in result.skipped:
+                    self.message_user(request, f"{reference} skipped: {reason}",
+                                      messages.WARNING)
+                self.message_user(request, f"{result.batch.reference} made: "
+                                  f"{result.batch.item_count} payout(s), "
+                                  f"{result.batch.total_amount} {result.batch.currency}. "
+                                  "Another finance user must approve it.")
+                return redirect(reverse("admin:settlements_payoutbatch_change",
+                                        args=[result.batch.pk]))
+        return self._form_page(request, "Make a payout batch", form)
+
+    def statement_view(self, request):
+        if not _has_perm(request, "settle_payoutbatch"):
+            raise PermissionDenied
+        form = BankStatementForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["statement"]
+            try:
+                outcome = bank_statement_apply(data=upload.read(), actor=request.user,
+                                               file_name=upload.name)
+            except ApplicationError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                self.message_user(request, f"Statement {outcome.message_id}: "
+                                  f"{len(outcome.paid)} paid, {len(outcome.failed)} failed, "
+                                  f"{len(outcome.duplicates)} already applied.")
+                for e2e, code, message in outcome.refused:
+                    self.message_user(request, f"{e2e} refused ({code}): {message}",
+                                      messages.ERROR)
+                return redirect(reverse("admin:settlements_payoutbatch_changelist"))
+        return self._form_page(request, "Upload a bank statement (camt.054)", form,
+                               multipart=True)
+
+    def download_view(self, request, pk: int):
+        if request.method != "POST":  # exporting changes state: a POST with the CSRF token
+            return redirect(reverse("admin:settlements_payoutbatch_change", args=[pk]))
+        if not _has_perm(request, "export_payoutbatch"):
+            raise PermissionDenied
+        batch = get_object_or_404(PayoutBatch, pk=pk)
+        try:
+            batch = payout_batch_export(batch=batch, actor=request.user)
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return redirect(reverse("admin:settlements_payoutbatch_change", args=[pk]))
+        content_type = ("application/xml" if batch.file_format == BankFileFormat.PAIN_001
+                        else "text/csv")
+        response = HttpResponse(batch.file_content.encode(), content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="{batch.file_name}"'
+        return response

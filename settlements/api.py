@@ -11,7 +11,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from paymint.core.api import paginated
+from paymint.core.api import date_text, datetime_text, decimal_text, paginated, uuid_text
 from paymint.core.errors import ValidationFailed
 from paymint.core.throttling import WebhookThrottle
 
@@ -31,6 +31,26 @@ class WalletEntrySerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(source="entry.created_at")
 
 
+#: Columns of a wallet entry (``.values()`` of :func:`wallet_entries`).
+WALLET_ENTRY_VALUES = ("entry__public_id", "entry__kind", "entry__description", "amount",
+                       "currency", "entry__effective_date", "entry__created_at")
+
+
+def wallet_entry_row(values: dict) -> dict:
+    """One wallet entry from :data:`WALLET_ENTRY_VALUES`: the same output as
+    :class:`WalletEntrySerializer` (tests/settlements/test_api_rows.py), without a model
+    instance or a serializer per row."""
+    return {
+        "entry_id": uuid_text(values["entry__public_id"]),
+        "kind": values["entry__kind"],
+        "description": values["entry__description"],
+        "amount": decimal_text(values["amount"]),
+        "currency": values["currency"],
+        "effective_date": date_text(values["entry__effective_date"]),
+        "created_at": datetime_text(values["entry__created_at"]),
+    }
+
+
 class WalletApi(APIView):
     """``GET /api/v1/wallet``: balances per currency, the deposit reference and the latest
     entries (up to 100; older ones in the dashboard statement)."""
@@ -46,11 +66,11 @@ class WalletApi(APIView):
             {"currency": b["currency"], "balance": f"{b['balance']:.2f}"}
             for b in wallet_balances(user=request.user)
         ]
-        entries = wallet_entries(user=request.user)[:100]
+        entries = wallet_entries(user=request.user).values(*WALLET_ENTRY_VALUES)[:100]
         return Response({
             "deposit_reference": request.user.deposit_reference,
             "balances": balances,
-            "entries": WalletEntrySerializer(entries, many=True).data,
+            "entries": [wallet_entry_row(values) for values in entries],
         })
 
 

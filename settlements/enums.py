@@ -20,6 +20,11 @@ __all__ = [
     "BankEventStatus",
     "BankEventType",
     "EntryKind",
+    "PAYOUT_BATCH_TRANSITIONS",
+    "PAYOUT_ITEM_LIVE",
+    "BankFileFormat",
+    "PayoutBatchStatus",
+    "PayoutItemStatus",
     "SettlementSource",
     "SettlementStatus",
     "WithdrawalStatus",
@@ -34,3 +39,40 @@ class SettlementSource(models.TextChoices):
 class SettlementStatus(models.TextChoices):
     PENDING = "PENDING", "Pending"
     COMPLETED = "COMPLETED", "Completed"
+
+
+class PayoutBatchStatus(models.TextChoices):
+    """A payout batch: made (``DRAFT``) by one finance user, approved by another, exported
+    once as a bank file, settled when every item is paid or failed."""
+
+    DRAFT = "DRAFT", "Awaiting approval"
+    APPROVED = "APPROVED", "Approved, not exported"
+    EXPORTED = "EXPORTED", "Exported to the bank"
+    SETTLED = "SETTLED", "Every item paid or failed"
+
+
+PAYOUT_BATCH_TRANSITIONS: dict[str, frozenset[str]] = {
+    PayoutBatchStatus.DRAFT: frozenset({PayoutBatchStatus.APPROVED}),
+    PayoutBatchStatus.APPROVED: frozenset({PayoutBatchStatus.EXPORTED}),
+    PayoutBatchStatus.EXPORTED: frozenset({PayoutBatchStatus.SETTLED}),
+    PayoutBatchStatus.SETTLED: frozenset(),
+}
+
+
+class PayoutItemStatus(models.TextChoices):
+    """One withdrawal in a batch. ``PENDING`` until the file is exported, ``SENT`` with the
+    bank, then ``PAID`` or ``FAILED`` (the bank's webhook or a camt.054 statement)."""
+
+    PENDING = "PENDING", "In a batch not yet exported"
+    SENT = "SENT", "Sent to the bank"
+    PAID = "PAID", "Paid"
+    FAILED = "FAILED", "Failed, funds back in the wallet"
+
+
+#: Item statuses that keep a withdrawal in a batch: at most one such item per withdrawal.
+PAYOUT_ITEM_LIVE = (PayoutItemStatus.PENDING, PayoutItemStatus.SENT, PayoutItemStatus.PAID)
+
+
+class BankFileFormat(models.TextChoices):
+    PAIN_001 = "PAIN_001", "ISO 20022 pain.001.001.03 (SEPA credit transfer)"
+    CSV = "CSV", "CSV (other currencies)"

@@ -1,4 +1,4 @@
-"""The error codes of settlements: bank webhooks, withdrawals, Stellar wallet links (the
+"""The error codes of settlements: bank webhooks, withdrawals, payouts, Stellar wallet links (the
 ledger's own are :class:`settlements.ledger.error_codes.LedgerError`)."""
 
 from paymint.core.error_codes import ErrorCode
@@ -17,6 +17,13 @@ class SettlementsError(ErrorCode):
     AMOUNT_MISMATCH = "AMOUNT_MISMATCH", 422
     INVOICE_NOT_AWAITING_REPAYMENT = "INVOICE_NOT_AWAITING_REPAYMENT", 409
     WITHDRAWAL_ALREADY_FINAL = "WITHDRAWAL_ALREADY_FINAL", 409
+    # Payouts (back office: batches, bank files, statements, retries)
+    PAYOUT_BATCH_EMPTY = "PAYOUT_BATCH_EMPTY", 409
+    PAYOUT_MAKER_CANNOT_APPROVE = "PAYOUT_MAKER_CANNOT_APPROVE", 403
+    INVALID_PAYOUT_BATCH_TRANSITION = "INVALID_PAYOUT_BATCH_TRANSITION", 409
+    INVALID_BANK_STATEMENT = "INVALID_BANK_STATEMENT", 400
+    WITHDRAWAL_NOT_FAILED = "WITHDRAWAL_NOT_FAILED", 409
+    PAYOUT_ACCOUNT_INVALID = "PAYOUT_ACCOUNT_INVALID", 422
     # Stellar wallets (SEP-10)
     INVALID_STELLAR_ACCOUNT = "INVALID_STELLAR_ACCOUNT", 400
     SEP10_CHALLENGE_INVALID = "SEP10_CHALLENGE_INVALID", 400

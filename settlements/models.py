@@ -8,15 +8,25 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
+from paymint.core.fields import EncryptedCharField
 from paymint.core.models import PublicModel
 
-from .enums import SettlementSource, SettlementStatus
+from .enums import (
+    PAYOUT_ITEM_LIVE,
+    BankFileFormat,
+    PayoutBatchStatus,
+    PayoutItemStatus,
+    SettlementSource,
+    SettlementStatus,
+)
 from .ledger.models import (
+    CURRENCY_CODE,
     BankEvent,
     JournalEntry,
     LedgerAccount,
+    LedgerOverride,
     Posting,
     Withdrawal,
     new_withdrawal_reference,
@@ -29,6 +39,10 @@ __all__ = [
     "ChainTransactionEvent",
     "JournalEntry",
     "LedgerAccount",
+    "LedgerOverride",
+    "PayoutBatch",
+    "PayoutBatchEvent",
+    "PayoutItem",
     "Posting",
     "Settlement",
     "StellarAccount",
@@ -64,6 +78,15 @@ class Settlement(PublicModel):
         related_name="settlement",
     )
     completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(repaid_amount__gt=0),
+                                   name="settlement_repaid_amount_positive"),
+            models.CheckConstraint(condition=CURRENCY_CODE, name="settlement_currency_code"),
+            models.CheckConstraint(condition=Q(status__in=SettlementStatus.values),
+                                   name="settlement_status_valid"),
+        ]
 
 
 # --- Stellar (settlements/stellar/) ----------------------------------------------------------
@@ -155,3 +178,122 @@ class StellarAccount(PublicModel):
 
     def __str__(self) -> str:
         return f"{self.account_id} ({self.user_id})"
+
+
+# --- Payouts (settlements/services/payouts.py) ----------------------------------------------
+
+
+class PayoutBatch(PublicModel):
+    """Withdrawals of one currency paid out together with one bank file (maker-checker).
+
+    ``created_by`` made it, ``approved_by`` (never the same person: a database constraint
+    too) approved it; the file is built once, at the first export, and kept
+    (``file_content``, ``file_sha256``): every later export returns the same bytes.
+    ``total_amount`` is in ``currency`` units. Only
+    :func:`settlements.services.payouts.payout_batch_transition` writes ``status``.
+    """
+
+    reference = models.CharField(max_length=35, unique=True)
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=10, choices=PayoutBatchStatus.choices,
+                              default=PayoutBatchStatus.DRAFT)
+    item_count = models.PositiveIntegerField(default=0)
+    total_amount = models.DecimalField(max_digits=20, decimal_places=7, default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                   related_name="payout_batches_made")
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                    on_delete=models.PROTECT,
+                                    related_name="payout_batches_approved")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    exported_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                    on_delete=models.PROTECT,
+                                    related_name="payout_batches_exported")
+    exported_at = models.DateTimeField(null=True, blank=True)
+    execution_date = models.DateField(null=True, blank=True)
+    file_format = models.CharField(max_length=10, choices=BankFileFormat.choices, blank=True)
+    file_name = models.CharField(max_length=100, blank=True)
+    file_content = models.TextField(blank=True)
+    file_sha256 = models.CharField(max_length=64, blank=True)
+    message_id = models.CharField(max_length=35, blank=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "payout batches"
+        permissions = [
+            ("create_payoutbatch", "Can make payout batches"),
+            ("approve_payoutbatch", "Can approve payout batches made by someone else"),
+            ("export_payoutbatch", "Can export the bank file of an approved payout batch"),
+            ("settle_payoutbatch", "Can upload the bank's camt.054 statements"),
+            ("retry_payout", "Can retry a failed payout"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=PayoutBatchStatus.values),
+                                   name="payout_batch_status_valid"),
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True) | ~Q(approved_by=F("created_by")),
+                name="payout_batch_four_eyes",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.total_amount} {self.currency} ({self.status})"
+
+
+class PayoutBatchEvent(models.Model):
+    """One status move of a :class:`PayoutBatch` (from, to, actor, reason, at)."""
+
+    batch = models.ForeignKey(PayoutBatch, on_delete=models.PROTECT, related_name="events")
+    from_status = models.CharField(max_length=10)
+    to_status = models.CharField(max_length=10)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.PROTECT)
+    reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id}: {self.from_status} -> {self.to_status}"
+
+
+class PayoutItem(PublicModel):
+    """One withdrawal in a :class:`PayoutBatch`, with the payee's account as sent.
+
+    ``end_to_end_id`` (``<withdrawal reference>-<attempt>``) is what the bank quotes back
+    (webhook ``reference`` or camt.054 ``EndToEndId``). A withdrawal has at most one live
+    item (pending, sent or paid); a failed one may be retried in a later batch.
+    ``creditor_iban`` is encrypted at rest like the profile's.
+    """
+
+    batch = models.ForeignKey(PayoutBatch, on_delete=models.PROTECT, related_name="items")
+    withdrawal = models.ForeignKey("settlements.Withdrawal", on_delete=models.PROTECT,
+                                   related_name="payout_items")
+    attempt = models.PositiveSmallIntegerField(default=1)
+    end_to_end_id = models.CharField(max_length=35, unique=True)
+    amount = models.DecimalField(max_digits=20, decimal_places=7)
+    currency = models.CharField(max_length=3)
+    creditor_name = models.CharField(max_length=140)
+    creditor_iban = EncryptedCharField(max_length=34)
+    creditor_bic = models.CharField(max_length=11, blank=True)
+    status = models.CharField(max_length=10, choices=PayoutItemStatus.choices,
+                              default=PayoutItemStatus.PENDING)
+    failure_reason = models.CharField(max_length=300, blank=True)
+    bank_event = models.OneToOneField("settlements.BankEvent", null=True, blank=True,
+                                      on_delete=models.PROTECT, related_name="payout_item")
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payout_item_amount_positive"),
+            models.CheckConstraint(condition=Q(status__in=PayoutItemStatus.values),
+                                   name="payout_item_status_valid"),
+            models.UniqueConstraint(fields=["withdrawal"],
+                                    condition=Q(status__in=PAYOUT_ITEM_LIVE),
+                                    name="payout_item_one_live_per_withdrawal"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.end_to_end_id} {self.amount} {self.currency} ({self.status})"

@@ -26,3 +26,10 @@ def invoices_age_task() -> int:
     for invoice_id in ids:
         services.invoice_age(invoice_id=invoice_id)
     return len(ids)
+
+
+@shared_task(acks_late=True)
+def books_verify_task() -> int:
+    """Check the whole books (beat, daily; ``settlements.services.books``): every difference
+    is raised as a compliance alert. Returns the number of findings."""
+    return len(services.books_verify().findings)

@@ -1,4 +1,16 @@
-"""factory-boy factories. Users and KYC go through the real services where status matters."""
+"""factory-boy factories with status traits.
+
+Rows whose status carries money or locks (listings, investments, withdrawals) are made through
+the real services, so a factory can never produce a state the product could not reach: the
+ledger stays balanced and every status event is written. Rows that are plain data (users, KYC
+profiles, invoices after scoring) are written directly. Use these instead of uploading a real
+document (``tests.helpers.priced_invoice``) unless reading the document is the point.
+
+    ListingFactory()                      # an open listing of a priced invoice, approved seller
+    ListingFactory(funded=True)           # fully funded, so disbursed to the seller
+    InvestmentFactory(amount=Decimal("50"))
+    WithdrawalFactory(paid=True)          # requested, then confirmed by the bank webhook
+"""
 
 from __future__ import annotations
 
@@ -14,7 +26,12 @@ from accounts.roles import DEFAULT_ROLES, role_groups
 from invoices.enums import InvoiceStatus, RiskGrade
 from invoices.fingerprints import debtor_key
 from invoices.models import Invoice
+from marketplace.models import Investment, Listing
+from marketplace.services import investment_create, listing_create
 from paymint.core import clock
+from settlements.models import Withdrawal
+from settlements.services import bank_event_apply, withdrawal_request
+from tests.helpers.money import bank_event, deposit
 
 PASSWORD = "correct-horse-battery-42"
 
@@ -45,6 +62,12 @@ class UserFactory(factory.django.DjangoModelFactory):
     class Params:
         seller = factory.Trait(role=Role.SELLER)
         investor = factory.Trait(role=Role.INVESTOR)
+        #: With an approved KYC (investor) or KYB (seller) profile: may invest or list.
+        approved = factory.Trait(
+            kyc_profile=factory.RelatedFactory(
+                "tests.factories.KycProfileFactory", "user", status=KycStatus.APPROVED,
+                decision_reason="Approved"),
+        )
         # Staff are never superusers: what they may do comes from their roles.
         staff = factory.Trait(role=Role.STAFF, is_staff=True, is_superuser=False)
 
@@ -103,3 +126,83 @@ class InvoiceFactory(factory.django.DjangoModelFactory):
             probability_of_default=Decimal("0.05"), advance_rate=Decimal("0.80"),
             discount_rate=Decimal("0.13"),
         )
+
+
+class ListingFactory(factory.django.DjangoModelFactory):
+    """A listing made by :func:`marketplace.services.listing_create` from a priced
+    :class:`InvoiceFactory` invoice of an approved seller (each listing has its own debtor, so
+    concentration limits do not join them).
+
+    Traits: ``funded`` - one approved investor funds the whole advance amount, which disburses
+    the advance to the seller, as :func:`marketplace.services.investment_create` does.
+    """
+
+    class Meta:
+        model = Listing
+
+    seller = factory.SubFactory(UserFactory, seller=True, approved=True)
+    invoice = factory.SubFactory(
+        InvoiceFactory, priced=True, seller=factory.SelfAttribute("..seller"),
+        debtor_name=factory.Sequence(lambda n: f"Debtor {n} AG"), debtor_tax_id="",
+    )
+    funded = False
+    advance_rate = None
+    min_fill_rate = None
+
+    @classmethod
+    def _create(cls, model_class, *, seller, invoice, funded, advance_rate, min_fill_rate):
+        listing = listing_create(invoice=invoice, seller=seller, advance_rate=advance_rate,
+                                 min_fill_rate=min_fill_rate)
+        if funded:
+            InvestmentFactory(listing=listing, amount=listing.advance_amount)
+            listing.refresh_from_db()
+        return listing
+
+
+class InvestmentFactory(factory.django.DjangoModelFactory):
+    """An investment made by :func:`marketplace.services.investment_create`: an approved
+    investor is credited ``amount`` by a real bank deposit, then funds ``listing`` with it.
+    ``amount`` (listing currency) defaults to the listing's minimum ticket."""
+
+    class Meta:
+        model = Investment
+
+    listing = factory.SubFactory(ListingFactory)
+    investor = factory.SubFactory(UserFactory, investor=True, approved=True)
+    amount = factory.LazyAttribute(lambda o: o.listing.min_ticket)
+
+    @classmethod
+    def _create(cls, model_class, *, listing, investor, amount):
+        amount = Decimal(amount)
+        deposit(investor, amount, currency=listing.currency)
+        investment, _created = investment_create(investor=investor, listing=listing,
+                                                 amount=amount)
+        return investment
+
+
+class WithdrawalFactory(factory.django.DjangoModelFactory):
+    """A withdrawal made by :func:`settlements.services.withdrawal_request` from cash credited
+    by a real bank deposit. Traits: ``paid`` / ``failed`` - the bank's webhook event for it
+    has been applied (the hold paid out, or released back to cash)."""
+
+    class Meta:
+        model = Withdrawal
+
+    paid = False
+    failed = False
+    user = factory.SubFactory(UserFactory, investor=True, approved=True)
+    amount = Decimal("100.00")
+    currency = "EUR"
+
+    @classmethod
+    def _create(cls, model_class, *, user, amount, currency, paid, failed):
+        amount = Decimal(amount)
+        deposit(user, amount, currency=currency)
+        withdrawal, _created = withdrawal_request(user=user, amount=amount, currency=currency)
+        if paid or failed:
+            event = "withdrawal.paid" if paid else "withdrawal.failed"
+            bank_apply = bank_event(f"evt_{withdrawal.reference}_{event}", event,
+                                    withdrawal.reference, amount, currency)
+            bank_event_apply(payload=bank_apply)
+            withdrawal.refresh_from_db()
+        return withdrawal

@@ -21,6 +21,7 @@ APP_PACKAGES = (
     "marketplace",
     "settlements",
     "compliance",
+    "pools",
     "notifications",
     "demo",
 )

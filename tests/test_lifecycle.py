@@ -32,7 +32,7 @@ from marketplace.models import Investment
 from paymint.core import clock
 from paymint.core.models import OutboundMessage
 from settlements.models import BankEvent, JournalEntry
-from tests.conftest import (
+from tests.helpers import (
     MUSTANG_PDF,
     STRONG_PASSWORD,
     TINY_PNG,

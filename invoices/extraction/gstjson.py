@@ -42,8 +42,10 @@ def load_json_object(data: bytes) -> dict | list | None:
 
 
 def _is_invoice(obj) -> bool:
-    return isinstance(obj, dict) and isinstance(obj.get("DocDtls"), dict) and isinstance(
-        obj.get("SellerDtls"), dict
+    return (
+        isinstance(obj, dict)
+        and isinstance(obj.get("DocDtls"), dict)
+        and isinstance(obj.get("SellerDtls"), dict)
     )
 
 

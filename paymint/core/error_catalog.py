@@ -44,6 +44,8 @@ FRAMEWORK_CODES = {
         CoreError.NOT_FOUND,
         CoreError.VALIDATION_ERROR,
         CoreError.RATE_LIMITED,
+        CoreError.INTERNAL_ERROR,
+        CoreError.SERVICE_UNAVAILABLE,
     ),
     "WRITE": (
         CoreError.NOT_AUTHENTICATED,
@@ -54,6 +56,8 @@ FRAMEWORK_CODES = {
         CoreError.MALFORMED_REQUEST,
         CoreError.UNSUPPORTED_MEDIA_TYPE,
         CoreError.RATE_LIMITED,
+        CoreError.INTERNAL_ERROR,
+        CoreError.SERVICE_UNAVAILABLE,
     ),
 }
 HANDLERS = ("get", "post", "put", "patch", "delete")

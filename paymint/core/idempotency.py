@@ -72,15 +72,17 @@ def request_fingerprint(request) -> str:
 
 class IdempotentWriteMixin:
     """Mix into an ``APIView`` (before ``APIView`` in the bases): authenticated POST/PATCH
-    requests carrying ``Idempotency-Key`` are deduplicated per user and path."""
+    requests carrying ``Idempotency-Key`` are deduplicated per user and path (a view adds
+    methods with ``idempotent_methods``, e.g. ``("PUT", "DELETE")``)."""
 
     _idempotency_record: IdempotencyRecord | None = None
+    idempotent_methods: tuple[str, ...] = ("POST", "PATCH")
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         self._idempotency_record = None
         key = request.headers.get(HEADER, "").strip()
-        if request.method not in ("POST", "PATCH") or not key:
+        if request.method not in self.idempotent_methods or not key:
             return
         if len(key) > 255:
             raise ApplicationError("Idempotency-Key is too long.",

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     # compliance/audit.py); compliance's admin replaces its admin, so it loads before it.
     "auditlog",
     "compliance",
+    "pools",  # passive investing: liquidity pools, auto-invest (above the marketplace)
     # Above every domain app: turns their domain events into notifications (in-app, email,
     # push) and serves the bell, the notifications page and the live updates.
     "notifications",
@@ -121,6 +122,9 @@ if DB_POOL and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
     }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+# Seconds a client is told to wait (Retry-After) when a dependency is down and the answer is
+# 503 SERVICE_UNAVAILABLE (paymint/core/outage.py).
+SERVICE_UNAVAILABLE_RETRY_AFTER = env.int("SERVICE_UNAVAILABLE_RETRY_AFTER", default=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -326,6 +330,9 @@ ADMIN_URL = env("DJANGO_ADMIN_URL", default="admin/")
 
 CELERY_BEAT_SCHEDULE = {
     "listings-expire": {"task": "marketplace.tasks.listings_expire_task", "schedule": 600.0},
+    # Auto-invest rules on listings still open (rules set or cash deposited after opening).
+    "open-listings-auto-invest": {"task": "pools.tasks.open_listings_auto_invest_task",
+                                  "schedule": 600.0},
     # Daily (hourly run; each invoice is aged at most once per business day).
     "invoices-age": {"task": "settlements.tasks.invoices_age_task", "schedule": 3600.0},
     # Domain events whose dispatch task was lost (paymint.core.events).
@@ -430,6 +437,9 @@ CELERY_BEAT_SCHEDULE["stellar-outbox-sweep"] = {
     "task": "settlements.stellar.tasks.chain_pending_sweep_task", "schedule": 300.0}
 CELERY_BEAT_SCHEDULE["stellar-reconcile"] = {
     "task": "settlements.stellar.tasks.chain_reconcile_task", "schedule": 3600.0}
+# The whole books checked daily (manage.py verify_books; settlements/services/books.py).
+CELERY_BEAT_SCHEDULE["books-verify"] = {
+    "task": "settlements.tasks.books_verify_task", "schedule": 24 * 3600.0}
 
 # --- Audit trail, data protection and retention ----------------------------------------------
 # django-auditlog (in INSTALLED_APPS before compliance) records model changes into
@@ -510,6 +520,15 @@ PAYMINT["WITHDRAWAL_2FA_THRESHOLD"] = Decimal(env("WITHDRAWAL_2FA_THRESHOLD", de
 PAYMINT["WITHDRAWAL_2FA_THRESHOLD_BY_CURRENCY"] = {
     "INR": Decimal(env("WITHDRAWAL_2FA_THRESHOLD_INR", default="900000")),
 }
+# Payouts (settlements/services/payouts.py): the platform's account the bank files debit
+# (the debtor of every pain.001 credit transfer), and how many business days ahead the bank
+# is asked to execute a batch.
+PAYMINT["PAYOUT_ORIGINATOR"] = {
+    "name": env("PAYOUT_ORIGINATOR_NAME", default="PayMint Platform SA"),
+    "IBAN": env("PAYOUT_ORIGINATOR_IBAN", default="DE89370400440532013000"),
+    "BIC": env("PAYOUT_ORIGINATOR_BIC", default="COBADEFFXXX"),
+}
+PAYMINT["PAYOUT_EXECUTION_DAYS"] = env.int("PAYOUT_EXECUTION_DAYS", default=1)
 
 # --- Data protection at rest: field encryption, private files, upload quota ------------------
 # Fernet keys for encrypted model fields (paymint/core/crypto.py), comma-separated, NEWEST

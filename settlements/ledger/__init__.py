@@ -15,7 +15,9 @@ It imports only :mod:`paymint.core` and :mod:`accounts` (an import-linter contra
 
 from .enums import AccountKind, EntryKind
 from .movements import (
+    CASH_TRANSFER_KINDS,
     FundingAccounts,
+    cash_transfer_post,
     disbursement_post,
     funding_accounts,
     funding_accounts_lock,
@@ -41,6 +43,7 @@ from .selectors import (
 )
 
 __all__ = [
+    "CASH_TRANSFER_KINDS",
     "AccountKind",
     "EntryKind",
     "FundingAccounts",
@@ -49,6 +52,7 @@ __all__ = [
     "UnbalancedEntry",
     "account_balances_table",
     "cash_account_kind",
+    "cash_transfer_post",
     "disbursement_post",
     "exact_sum",
     "funding_accounts",

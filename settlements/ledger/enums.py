@@ -33,6 +33,8 @@ class EntryKind(models.TextChoices):
     WITHDRAWAL_HOLD = "WITHDRAWAL_HOLD", "Withdrawal requested"
     WITHDRAWAL_PAID = "WITHDRAWAL_PAID", "Withdrawal paid"
     WITHDRAWAL_RELEASE = "WITHDRAWAL_RELEASE", "Withdrawal failed, hold released"
+    POOL_SUBSCRIPTION = "POOL_SUBSCRIPTION", "Pool shares bought"
+    POOL_REDEMPTION = "POOL_REDEMPTION", "Pool shares redeemed"
 
 
 class BankEventType(models.TextChoices):
@@ -55,8 +57,10 @@ class WithdrawalStatus(models.TextChoices):
     FAILED = "FAILED", "Failed, amount released"
 
 
+#: A failed withdrawal goes back to ``REQUESTED`` when ops retry its payout (after the user
+#: fixed their bank details): the amount is held again, in a new entry.
 WITHDRAWAL_TRANSITIONS: dict[str, frozenset[str]] = {
     WithdrawalStatus.REQUESTED: frozenset({WithdrawalStatus.PAID, WithdrawalStatus.FAILED}),
     WithdrawalStatus.PAID: frozenset(),
-    WithdrawalStatus.FAILED: frozenset(),
+    WithdrawalStatus.FAILED: frozenset({WithdrawalStatus.REQUESTED}),
 }

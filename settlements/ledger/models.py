@@ -16,7 +16,17 @@ from django.db.models import Q
 
 from paymint.core.models import PublicModel, TimeStampedModel
 
-from .enums import AccountKind, BankEventStatus, BankEventType, EntryKind, WithdrawalStatus
+from .enums import (
+    MAY_GO_NEGATIVE,
+    AccountKind,
+    BankEventStatus,
+    BankEventType,
+    EntryKind,
+    WithdrawalStatus,
+)
+
+#: A currency column holds an ISO 4217 code: three capital letters (a CHECK on every table).
+CURRENCY_CODE = Q(currency__regex=r"^[A-Z]{3}$")
 
 
 class LedgerAccount(PublicModel):
@@ -49,6 +59,14 @@ class LedgerAccount(PublicModel):
         constraints = [
             models.CheckConstraint(
                 condition=Q(kind__in=AccountKind.values), name="ledger_account_kind_valid"
+            ),
+            models.CheckConstraint(condition=CURRENCY_CODE, name="ledger_account_currency_code"),
+            # Only the MAY_GO_NEGATIVE kinds may go negative, and they all may: the flag the
+            # commit-time balance trigger reads cannot be switched on for a cash account.
+            models.CheckConstraint(
+                condition=Q(kind__in=sorted(MAY_GO_NEGATIVE), may_go_negative=True)
+                | (~Q(kind__in=sorted(MAY_GO_NEGATIVE)) & Q(may_go_negative=False)),
+                name="ledger_account_may_go_negative_by_kind",
             ),
         ]
 
@@ -85,6 +103,12 @@ class JournalEntry(PublicModel):
     class Meta:
         verbose_name_plural = "journal entries"
         ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=EntryKind.values), name="journal_entry_kind_valid"
+            ),
+            models.CheckConstraint(condition=CURRENCY_CODE, name="journal_entry_currency_code"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.idempotency_key}"
@@ -110,11 +134,38 @@ class Posting(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["entry", "leg"], name="posting_unique_leg"),
             models.CheckConstraint(condition=~Q(amount=0), name="posting_amount_nonzero"),
+            models.CheckConstraint(condition=CURRENCY_CODE, name="posting_currency_code"),
         ]
         indexes = [models.Index(fields=["account", "entry"])]
 
     def __str__(self) -> str:
         return f"{self.amount:+} {self.currency} on {self.account_id}"
+
+
+class LedgerOverride(models.Model):
+    """One row the ledger's immutability triggers let through: an UPDATE or DELETE of a posting,
+    a journal entry or a ledger account made under :func:`settlements.ledger.integrity.
+    ledger_override` (the documented escape, which no code path uses today).
+
+    Written by the PostgreSQL trigger itself, in the same transaction as the change, so an
+    override cannot happen without its row; the table is append-only (a trigger refuses UPDATE
+    and DELETE, with no escape). ``reason`` is what the operator gave, ``db_user`` the
+    PostgreSQL role, ``row_pk`` the changed row's id in ``table_name``.
+    """
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    table_name = models.CharField(max_length=63)
+    operation = models.CharField(max_length=6)
+    row_pk = models.BigIntegerField()
+    reason = models.TextField()
+    db_user = models.CharField(max_length=63)
+    old_row = models.JSONField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.table_name}#{self.row_pk}: {self.reason}"
 
 
 class BankEvent(TimeStampedModel):
@@ -131,6 +182,12 @@ class BankEvent(TimeStampedModel):
     entry = models.OneToOneField(
         JournalEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="bank_event"
     )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="bank_event_amount_positive"),
+            models.CheckConstraint(condition=CURRENCY_CODE, name="bank_event_currency_code"),
+        ]
 
 
 def new_withdrawal_reference() -> str:
@@ -167,6 +224,10 @@ class Withdrawal(PublicModel):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="withdrawal_amount_positive"),
+            models.CheckConstraint(condition=CURRENCY_CODE, name="withdrawal_currency_code"),
+            models.CheckConstraint(
+                condition=Q(status__in=WithdrawalStatus.values), name="withdrawal_status_valid"
+            ),
             models.UniqueConstraint(
                 fields=["user", "idempotency_key"],
                 condition=~Q(idempotency_key=""),

@@ -1,5 +1,6 @@
 """The ledger's narrow API for the marketplace: a funding, the disbursement of the advance,
-the refunds of a cancelled listing.
+the refunds of a cancelled listing; and for the liquidity pools, a transfer between two
+investors' cash accounts (a pool's cash is its platform-owned investor account).
 
 The marketplace says *what* moved (amounts, the investor, the invoice); this module knows
 *how*: the accounts (:func:`~settlements.ledger.posting.account_key`), their legs and the lock
@@ -168,4 +169,36 @@ def refund_post(
         effective_date=effective_date,
         description=f"Refunds for cancelled listing of {invoice.invoice_number}",
         invoice=invoice,
+    )
+
+
+#: The entry kinds :func:`cash_transfer_post` may write.
+CASH_TRANSFER_KINDS = frozenset({EntryKind.POOL_SUBSCRIPTION, EntryKind.POOL_REDEMPTION})
+
+
+def cash_transfer_post(
+    *, payer, payee, currency: str, amount: Decimal, kind: str, idempotency_key: str,
+    effective_date: dt.date, description: str, actor=None,
+) -> JournalEntry:
+    """Move ``amount`` (minor units of ``currency``) from ``payer``'s investor cash to
+    ``payee``'s, one balanced entry of ``kind`` (:data:`CASH_TRANSFER_KINDS`), idempotent by
+    ``idempotency_key``. Runs inside the caller's transaction, after its business row locks;
+    the payer's cash, the only account debited, is its one account lock.
+
+    Raises:
+        InsufficientFunds: the payer's cash is short (409).
+        ValueError: ``kind`` is not a transfer kind.
+    """
+    if kind not in CASH_TRANSFER_KINDS:
+        raise ValueError(f"{kind} is not a cash transfer kind")
+    source = ledger_account(AccountKind.INVESTOR_CASH, currency, owner=payer)
+    target = ledger_account(AccountKind.INVESTOR_CASH, currency, owner=payee)
+    return ledger_post(
+        kind=kind,
+        idempotency_key=idempotency_key,
+        currency=currency,
+        legs=[Leg(source, -amount, description[:200]), Leg(target, amount, description[:200])],
+        effective_date=effective_date,
+        description=description,
+        actor=actor,
     )

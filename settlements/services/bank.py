@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from accounts.enums import Role
 from accounts.selectors import user_by_deposit_reference
@@ -31,8 +32,10 @@ from ..enums import (
 from ..error_codes import SettlementsError
 from ..ledger.posting import Leg, ledger_account, ledger_post, platform_account
 from ..ledger.selectors import cash_account_kind
-from ..models import BankEvent, Withdrawal
+from ..models import BankEvent, PayoutItem, Withdrawal
 from .distribution import repayment_receive
+from .payouts import payout_item_outcome, payout_item_require_open
+from .withdrawals import withdrawal_status_set
 
 
 class DuplicateEvent(Conflict):
@@ -132,10 +135,13 @@ def _apply_deposit(event: BankEvent):
 
 
 def _apply_withdrawal_outcome(event: BankEvent):
+    # The bank quotes the withdrawal's reference, or a payout item's end-to-end id.
+    payout_item_require_open(reference=event.reference)
     withdrawal = (
-        Withdrawal.objects.select_for_update()
+        Withdrawal.objects.select_for_update(of=("self",))
         .select_related("user")
-        .filter(reference__iexact=event.reference)
+        .filter(Q(reference__iexact=event.reference) | Q(pk__in=PayoutItem.objects.filter(
+            end_to_end_id=event.reference).values("withdrawal_id")))
         .first()
     )
     if withdrawal is None:
@@ -165,13 +171,15 @@ def _apply_withdrawal_outcome(event: BankEvent):
         effective_date=clock.today(),
         description=f"Withdrawal {withdrawal.reference} {to_status.lower()}",
     )
-    withdrawal.status = to_status
-    withdrawal.failure_reason = "" if paid else str(
+    reason = "" if paid else str(
         (event.payload.get("data") or {}).get("reason", "bank reported a failure"))[:300]
-    withdrawal.save(update_fields=["status", "failure_reason", "updated_at"])
-    name = EventName.WITHDRAWAL_PAID if paid else EventName.WITHDRAWAL_FAILED
-    event_emit(name=name, key=f"{name}:{withdrawal.public_id}",
-               recipients={user: {"amount": str(withdrawal.amount), "currency": currency,
-                                  "reference": withdrawal.reference,
-                                  "reason": withdrawal.failure_reason}})
+    withdrawal_status_set(withdrawal=withdrawal, to_status=to_status, failure_reason=reason)
+    payout_item_outcome(withdrawal=withdrawal, event=event, paid=paid, reason=reason)
+    event_emit(
+        name=EventName.WITHDRAWAL_PAID if paid else EventName.WITHDRAWAL_FAILED,
+        key=f"withdrawal.{'paid' if paid else 'failed'}:{event.event_id}",
+        recipients={user: {"reference": withdrawal.reference,
+                           "amount": f"{withdrawal.amount:f}", "currency": currency,
+                           "reason": reason}},
+    )
     return entry

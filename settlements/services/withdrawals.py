@@ -14,11 +14,12 @@ from accounts.two_factor import totp_step_up
 from compliance.public import require_no_hold
 from paymint.core import clock
 from paymint.core.error_codes import CoreError
-from paymint.core.errors import PermissionDenied, ValidationFailed
+from paymint.core.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from paymint.core.idempotency import idempotent_replay
 from paymint.core.money import parse_money_amount
 
-from ..enums import AccountKind, EntryKind
+from ..enums import WITHDRAWAL_TRANSITIONS, AccountKind, EntryKind, WithdrawalStatus
+from ..error_codes import SettlementsError
 from ..ledger.posting import Leg, ledger_account, ledger_post, lock_accounts
 from ..ledger.selectors import cash_account_kind
 from ..models import Withdrawal
@@ -114,3 +115,24 @@ def withdrawal_request(
         raise
 
 
+
+
+def withdrawal_status_set(*, withdrawal: Withdrawal, to_status: str,
+                          failure_reason: str = "") -> Withdrawal:
+    """The one writer of ``Withdrawal.status`` (the caller holds the row's lock, inside its
+    transaction, and posts the entry that goes with the move): checks
+    :data:`~settlements.enums.WITHDRAWAL_TRANSITIONS` and saves the status and the failure
+    reason (kept only on ``FAILED``). The model's changes are in the audit trail
+    (django-auditlog).
+
+    Raises:
+        InvalidTransition: ``WITHDRAWAL_ALREADY_FINAL`` when the move is not allowed.
+    """
+    if to_status not in WITHDRAWAL_TRANSITIONS[withdrawal.status]:
+        raise InvalidTransition(f"The withdrawal is already {withdrawal.status.lower()}.",
+                                code=SettlementsError.WITHDRAWAL_ALREADY_FINAL)
+    withdrawal.status = to_status
+    withdrawal.failure_reason = (
+        failure_reason[:300] if to_status == WithdrawalStatus.FAILED else "")
+    withdrawal.save(update_fields=["status", "failure_reason", "updated_at"])
+    return withdrawal

@@ -8,7 +8,7 @@ from django.urls import reverse
 from accounts.enums import KycStatus
 from accounts.models import KycProfile, KycStatusEvent
 from accounts.services import kyc_submit, user_register
-from tests.conftest import STRONG_PASSWORD, kyc_ready
+from tests.helpers import STRONG_PASSWORD, kyc_ready
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import KycProfile, User
-from tests.conftest import STRONG_PASSWORD, api_client_for, db_counts, kyc_ready, make_user
+from tests.helpers import STRONG_PASSWORD, api_client_for, db_counts, kyc_ready, make_user
 
 pytestmark = pytest.mark.django_db
 

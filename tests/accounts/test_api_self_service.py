@@ -18,7 +18,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 
 from accounts.models import KycDocument, KycProfile, User
 from paymint.core.models import OutboundMessage
-from tests.conftest import STRONG_PASSWORD, TINY_PNG, api_client_for, make_user
+from tests.helpers import STRONG_PASSWORD, TINY_PNG, api_client_for, make_user
 
 pytestmark = pytest.mark.django_db
 

@@ -31,7 +31,7 @@ from accounts.auth_tokens import access_token_is_revoked, access_token_revoke
 from accounts.authentication import RevocableJWTAuthentication
 from paymint.core.errors import PermissionDenied
 from settlements.models import JournalEntry, Posting, Withdrawal
-from tests.conftest import STRONG_PASSWORD, api_client_for, db_counts, deposit, run_in_threads
+from tests.helpers import STRONG_PASSWORD, api_client_for, db_counts, deposit, run_in_threads
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 
 from accounts.management.commands import create_staff
 from accounts.models import User
-from tests.conftest import STRONG_PASSWORD
+from tests.helpers import STRONG_PASSWORD
 
 
 def _run(*args: str) -> str:

@@ -25,7 +25,7 @@ from paymint.core.errors import ApplicationError
 from settlements.models import JournalEntry, LedgerAccount, Withdrawal
 from settlements.services import bank_event_apply
 from settlements.services.withdrawals import withdrawal_request
-from tests.conftest import (
+from tests.helpers import (
     LISTING_DAY,
     STRONG_PASSWORD,
     api_client_for,

@@ -17,8 +17,7 @@ from accounts.kyc_documents import kyc_submit_with_document
 from accounts.models import KycApproval, KycProfile, KycStatusEvent
 from accounts.services import kyc_reject, staff_user_create
 from paymint.core.errors import Conflict, InvalidTransition, PermissionDenied
-from tests.conftest import STRONG_PASSWORD, make_user, uploaded
-from tests.web.conftest import PNG_BYTES
+from tests.helpers import PNG_BYTES, STRONG_PASSWORD, make_user, uploaded
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,7 @@ from django.utils import timezone
 from accounts.banking import iban_mask, iban_validate
 from accounts.models import KycProfile
 from paymint.core.errors import ValidationFailed
-from tests.conftest import api_client_for, kyc_ready, make_user
-from tests.web.conftest import PNG_BYTES, mark_email_verified
+from tests.helpers import PNG_BYTES, api_client_for, kyc_ready, make_user, mark_email_verified
 
 pytestmark = pytest.mark.django_db
 

@@ -33,7 +33,7 @@ from compliance.screening import (
 from compliance.services import alert_raise
 from invoices.models import Invoice
 from paymint.core.errors import ValidationFailed
-from tests.conftest import STRONG_PASSWORD, admin_sign_in, kyc_ready, make_user, priced_invoice
+from tests.helpers import STRONG_PASSWORD, admin_sign_in, kyc_ready, make_user, priced_invoice
 
 PEP_CSV = Path(settings.BASE_DIR) / "compliance/sanctions_data/opensanctions_peps_sample.csv"
 
@@ -84,7 +84,7 @@ def _action_choices(response) -> set[str]:
 def test_migrate_creates_the_role_groups_with_exactly_their_permissions(db):
     # The test database was made by ``migrate``: nothing here created the groups.
     groups = {g.name: g for g in Group.objects.filter(name__in=ROLES)}
-    assert set(groups) == {"operations", "compliance", "senior_management"}
+    assert set(groups) == {"operations", "compliance", "senior_management", "finance"}
     for name, permissions in ROLES.items():
         assert _perms(groups[name]) == set(permissions), name
     granted = set().union(*(_perms(g) for g in groups.values()))
@@ -359,7 +359,7 @@ def test_private_documents_and_requeue_need_the_role_not_just_staff(db, seller):
     from paymint.core.errors import NotFound, PermissionDenied
     from settlements.stellar.enums import ChainPurpose
     from settlements.stellar.outbox import chain_tx_enqueue, chain_tx_requeue
-    from tests.conftest import MUSTANG_PDF, uploaded
+    from tests.helpers import MUSTANG_PDF, uploaded
 
     def verified(user):
         user.is_verified = lambda: True  # signed in with the second factor (django-otp)

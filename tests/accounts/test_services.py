@@ -16,7 +16,7 @@ from accounts.services import (
 )
 from compliance.taxids import InvalidTaxId, validate_tax_id
 from paymint.core.errors import ApplicationError, InvalidTransition, PermissionDenied
-from tests.conftest import STRONG_PASSWORD, db_counts, kyc_ready
+from tests.helpers import STRONG_PASSWORD, db_counts, kyc_ready
 
 pytestmark = pytest.mark.django_db
 

@@ -23,7 +23,7 @@ from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from accounts.models import SignInChallenge
 from accounts.sign_in import sign_in_challenges_prune
-from tests.conftest import STRONG_PASSWORD, run_in_threads
+from tests.helpers import STRONG_PASSWORD, run_in_threads
 
 pytestmark = pytest.mark.django_db
 

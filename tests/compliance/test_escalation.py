@@ -21,7 +21,7 @@ from compliance.models import AlertNote, AuditEvent, ComplianceAlert
 from compliance.sar import sar_export, sar_report
 from compliance.services import alert_raise, alert_transition
 from paymint.core.errors import PermissionDenied
-from tests.conftest import STRONG_PASSWORD, admin_sign_in
+from tests.helpers import STRONG_PASSWORD, admin_sign_in
 
 CHANGELIST = "admin:compliance_compliancealert_changelist"
 

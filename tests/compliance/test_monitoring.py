@@ -42,7 +42,7 @@ from compliance.monitoring import (
 )
 from compliance.sar import sar_export
 from settlements.models import JournalEntry
-from tests.conftest import deposit, make_user
+from tests.helpers import deposit, make_user
 
 T0 = dt.datetime(2025, 3, 3, 9, 0, tzinfo=dt.UTC)
 _ids = count(1)
@@ -414,7 +414,7 @@ def test_monitoring_an_investment_does_not_read_the_investors_history(seller, ma
 
     from marketplace.services import investment_create
     from paymint.core import clock
-    from tests.conftest import LISTING_DAY, listed_invoice
+    from tests.helpers import LISTING_DAY, listed_invoice
 
     investor = make_investor()
     for _ in range(5):
@@ -439,7 +439,7 @@ def test_dormant_account_through_the_ledger(make_investor):
 def test_linked_investor_funding_their_own_seller(seller, staff):
     from marketplace.services import investment_create
     from paymint.core import clock
-    from tests.conftest import LISTING_DAY, listed_invoice
+    from tests.helpers import LISTING_DAY, listed_invoice
 
     twin = make_user(
         "INVESTOR",
@@ -462,7 +462,7 @@ def test_linked_investor_funding_their_own_seller(seller, staff):
 def test_an_unrelated_investor_funding_is_not_linked(seller, make_investor):
     from marketplace.services import investment_create
     from paymint.core import clock
-    from tests.conftest import LISTING_DAY, listed_invoice
+    from tests.helpers import LISTING_DAY, listed_invoice
 
     investor = make_investor()  # investor0@example.com: reserved domain, other tax id
     deposit_entry(investor, "5000")

@@ -30,8 +30,8 @@ from compliance.screening import (
 )
 from compliance.services import alert_assign, alert_transition
 from paymint.core.errors import PermissionDenied, ValidationFailed
-from tests.conftest import make_user
 from tests.factories import UserFactory
+from tests.helpers import make_user
 
 PEP_CSV = Path(settings.BASE_DIR) / "compliance/sanctions_data/opensanctions_peps_sample.csv"
 WEALTH = "Salary as deputy minister 2010-2020 and inherited family property (land register)"

@@ -25,7 +25,7 @@ from compliance.screening import (
     screen_user,
 )
 from compliance.services import alert_transition
-from tests.conftest import make_user
+from tests.helpers import make_user
 
 DATA = Path(settings.BASE_DIR) / "compliance" / "sanctions_data"
 PEP_CSV = DATA / "opensanctions_peps_sample.csv"
@@ -222,7 +222,7 @@ def test_kyc_cannot_be_approved_until_the_pep_review_is_done(peps, staff):
     from accounts.models import KycProfile
     from accounts.services import kyc_approve, staff_user_create
     from paymint.core.errors import Conflict
-    from tests.conftest import STRONG_PASSWORD
+    from tests.helpers import STRONG_PASSWORD
 
     user = _applicant("Zhanna Primerchuk")
     screen_user(user)  # what the KYC submission enqueues after commit
@@ -302,7 +302,7 @@ def test_a_user_both_sanctioned_and_pep_gets_both_alerts_and_holds(peps):
 def test_a_debtor_matching_a_pep_entity_is_reviewed_but_not_blocked(peps, seller):
     from marketplace.services import listing_create
     from paymint.core import clock
-    from tests.conftest import LISTING_DAY, priced_invoice
+    from tests.helpers import LISTING_DAY, priced_invoice
 
     invoice = priced_invoice(seller)
     type(invoice).objects.filter(pk=invoice.pk).update(
@@ -333,7 +333,7 @@ def test_a_debtor_matching_a_pep_entity_is_reviewed_but_not_blocked(peps, seller
 
 @pytest.mark.django_db
 def test_loading_the_pep_list_rescreens_existing_users_and_debtors(seller, make_investor):
-    from tests.conftest import priced_invoice
+    from tests.helpers import priced_invoice
 
     pep = _applicant("Radomir Fiktivov")
     clear = make_investor()

@@ -20,7 +20,7 @@ from compliance.tasks import retention_apply_task
 from paymint.core import clock
 from paymint.core.models import IdempotencyRecord, OutboundMessage
 from settlements.models import JournalEntry, Posting
-from tests.conftest import deposit
+from tests.helpers import deposit
 
 
 def _document(user) -> KycDocument:

@@ -26,7 +26,7 @@ from compliance.screening import (
     screen_user,
 )
 from compliance.services import alert_transition
-from tests.conftest import make_user
+from tests.helpers import make_user
 
 DATA = Path(settings.BASE_DIR) / "compliance" / "sanctions_data"
 UN_XML = DATA / "un_consolidated_sample.xml"
@@ -347,7 +347,7 @@ def test_only_staff_release_holds_with_a_note(lists, make_investor, staff):
 
 
 def test_a_debtor_hit_raises_an_alert_on_the_invoice(lists, seller):
-    from tests.conftest import priced_invoice
+    from tests.helpers import priced_invoice
 
     invoice = priced_invoice(seller)
     assert screen_debtor(invoice) == []
@@ -364,7 +364,7 @@ def test_a_debtor_hit_raises_an_alert_on_the_invoice(lists, seller):
 
 def test_rescreen_all_task_screens_users_and_open_invoices(lists, seller, make_investor):
     from compliance.tasks import rescreen_all_task
-    from tests.conftest import priced_invoice
+    from tests.helpers import priced_invoice
 
     clear = make_investor()
     listed = make_investor()

@@ -21,7 +21,7 @@ from accounts.selectors import kyc_profiles_with_tax_id
 from accounts.services import kyc_submit
 from paymint.core import crypto
 from paymint.core.fields import field_encryption_rotate
-from tests.conftest import kyc_ready, make_user
+from tests.helpers import kyc_ready, make_user
 
 PERSONAL = {
     "legal_name": "Jeanne Investisseur",

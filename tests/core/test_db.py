@@ -8,6 +8,7 @@ from decimal import Decimal as D
 import pytest
 from django.db import DataError, connection, transaction
 
+from accounts.models import User
 from paymint.core.db import (
     advisory_lock_key,
     advisory_xact_lock,
@@ -17,6 +18,7 @@ from paymint.core.db import (
 )
 from settlements.enums import AccountKind
 from settlements.models import JournalEntry, LedgerAccount, Posting
+from tests.helpers import make_user
 
 TRICKY = ["plain", "", "NULL", "null", "a,b", "{braces}", 'say "hi"', "back\\slash",
           "\\\"", " padded ", "tab\tnew\nline", "é € 漢", None]
@@ -109,22 +111,22 @@ def test_insert_rows_keeps_the_column_limits(entry_and_accounts):
     assert not Posting.objects.exists()
 
 
-def test_update_columns_sets_each_row_its_own_values_and_updated_at(entry_and_accounts):
-    _, accounts = entry_and_accounts
-    before = {a.pk: a.updated_at for a in accounts}
-    update_columns(LedgerAccount, pks=[accounts[2].pk, accounts[0].pk],
-                   columns={"may_go_negative": [False, True], "currency": ["USD", "GBP"]})
-    after = {a.pk: a for a in LedgerAccount.objects.filter(pk__in=before)}
-    assert (after[accounts[2].pk].may_go_negative, after[accounts[2].pk].currency) == \
-        (False, "USD")
-    assert (after[accounts[0].pk].may_go_negative, after[accounts[0].pk].currency) == \
-        (True, "GBP")
-    assert (after[accounts[1].pk].may_go_negative, after[accounts[1].pk].currency) == \
-        (True, "EUR")
-    assert after[accounts[2].pk].updated_at > before[accounts[2].pk]
-    assert after[accounts[1].pk].updated_at == before[accounts[1].pk]
+def test_update_columns_sets_each_row_its_own_values_and_updated_at(db):
+    """On users (the ledger's accounts are immutable in the database: settlements.0007)."""
+    users = [make_user("INVESTOR", f"update-columns-{i}@example.com") for i in range(3)]
+    for user in users:
+        user.refresh_from_db()
+    before = {u.pk: u.updated_at for u in users}
+    update_columns(User, pks=[users[2].pk, users[0].pk],
+                   columns={"is_active": [False, True], "first_name": ["Ute", "Ann"]})
+    after = {u.pk: u for u in User.objects.filter(pk__in=before)}
+    assert (after[users[2].pk].is_active, after[users[2].pk].first_name) == (False, "Ute")
+    assert (after[users[0].pk].is_active, after[users[0].pk].first_name) == (True, "Ann")
+    assert after[users[1].pk].first_name == users[1].first_name
+    assert after[users[2].pk].updated_at > before[users[2].pk]
+    assert after[users[1].pk].updated_at == before[users[1].pk]
     with pytest.raises(ValueError):
-        update_columns(LedgerAccount, pks=[accounts[0].pk], columns={"currency": []})
+        update_columns(User, pks=[users[0].pk], columns={"first_name": []})
 
 
 def test_many_values_selects_the_same_rows_as_a_list(entry_and_accounts):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from invoices.models import Invoice
 from paymint.core.models import IdempotencyRecord
-from tests.conftest import MUSTANG_PDF
+from tests.helpers import MUSTANG_PDF
 
 
 def _upload(client, key, data=None):

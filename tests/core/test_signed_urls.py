@@ -16,8 +16,7 @@ from accounts.kyc_documents import kyc_submit_with_document
 from accounts.models import KycDocument
 from invoices.services import invoice_upload
 from paymint.core.storage import DOWNLOAD_SALT, private_file_token
-from tests.conftest import MUSTANG_PDF, api_client_for, make_user, uploaded
-from tests.web.conftest import PNG_BYTES
+from tests.helpers import MUSTANG_PDF, PNG_BYTES, api_client_for, make_user, uploaded
 
 pytestmark = pytest.mark.django_db
 

@@ -29,7 +29,7 @@ from werkzeug.serving import make_server
 from invoices.selectors import invoice_private_file
 from invoices.services import invoice_upload
 from paymint.core.storage import presigned_url
-from tests.conftest import MUSTANG_PDF, uploaded
+from tests.helpers import MUSTANG_PDF, uploaded
 
 BUCKET = "paymint-private-test"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -164,7 +164,7 @@ def test_the_seller_gets_a_presigned_attachment_url(s3, seller, client, settings
     assert http_get(other_key)[0] in (403, 404)
 
     # The API answers the same kind of URL.
-    from tests.conftest import api_client_for
+    from tests.helpers import api_client_for
 
     api = api_client_for(seller).get(f"/api/v1/invoices/{invoice.public_id}")
     assert api.status_code == 200

@@ -23,7 +23,7 @@ from accounts.models import User
 from marketplace.models import Investment
 from paymint.core import clock
 from paymint.core.throttling import LoginThrottle, client_ip, parse_rate
-from tests.conftest import (
+from tests.helpers import (
     LISTING_DAY,
     STRONG_PASSWORD,
     api_client_for,

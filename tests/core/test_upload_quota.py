@@ -15,8 +15,7 @@ from invoices.models import Invoice
 from invoices.services import invoice_upload
 from paymint.core.errors import ApplicationError
 from paymint.core.uploads import UploadQuotaExceeded, upload_usage
-from tests.conftest import MUSTANG_PDF, api_client_for, make_user, mustang_bytes, uploaded
-from tests.web.conftest import PNG_BYTES
+from tests.helpers import MUSTANG_PDF, PNG_BYTES, api_client_for, make_user, mustang_bytes, uploaded
 
 PDF = MUSTANG_PDF.read_bytes()
 
@@ -144,7 +143,7 @@ def test_the_dashboard_upload_shows_the_quota_error(seller, settings, client):
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.slow
 def test_concurrent_uploads_cannot_both_take_the_last_slot(seller, settings):
-    from tests.conftest import run_in_threads
+    from tests.helpers import run_in_threads
 
     settings.UPLOAD_QUOTA_FILES_PER_DAY = 1
 

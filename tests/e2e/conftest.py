@@ -270,21 +270,3 @@ def check_page():
         return record
 
     return _check
-
-
-def sign_in(page, email: str, password: str, *, next_url: str = "/") -> None:
-    """Open ``next_url`` through the sign-in page and submit email and password."""
-    page.goto(f"/login/?next={next_url}")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
-
-
-def nav_link(page, name: str):
-    """The main navigation's link ``name``, opening the phone menu first when it is collapsed."""
-    nav = page.get_by_role("navigation", name="Main")
-    toggle = nav.get_by_role("button", name="Menu")
-    if toggle.is_visible() and toggle.get_attribute("aria-expanded") != "true":
-        toggle.click()
-    return nav.get_by_role("link", name=name, exact=True)

@@ -20,17 +20,18 @@ from invoices.enums import InvoiceStatus
 from invoices.models import Invoice
 from marketplace.models import Investment
 from paymint.core import clock
-from tests.conftest import (
+from tests.helpers import (
     LISTING_DAY,
     MUSTANG_PDF,
     STRONG_PASSWORD,
     deposit,
+    id_card_png,
     listed_invoice,
     make_user,
+    nav_link,
+    sign_in,
     uploaded,
 )
-from tests.e2e.conftest import nav_link, sign_in
-from tests.web.conftest import id_card_png
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

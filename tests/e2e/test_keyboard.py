@@ -13,8 +13,8 @@ from invoices.enums import InvoiceStatus
 from invoices.models import Invoice
 from marketplace.models import Investment
 from settlements.models import Withdrawal
-from tests.conftest import MUSTANG_PDF, STRONG_PASSWORD, deposit, listed_invoice
 from tests.e2e.test_journeys import business_day_all_threads  # noqa: F401 - fixture
+from tests.helpers import MUSTANG_PDF, STRONG_PASSWORD, deposit, listed_invoice
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -13,8 +13,8 @@ from playwright.sync_api import expect
 
 from marketplace.services import investment_create
 from paymint.core import clock
-from tests.conftest import LISTING_DAY, STRONG_PASSWORD, deposit, listed_invoice
-from tests.e2e.conftest import STEP_TIMEOUT_MS, VIEWPORTS, sign_in
+from tests.e2e.conftest import STEP_TIMEOUT_MS, VIEWPORTS
+from tests.helpers import LISTING_DAY, STRONG_PASSWORD, deposit, listed_invoice, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -13,8 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from invoices.services import invoice_upload
-from tests.conftest import STRONG_PASSWORD, make_user, uploaded
-from tests.e2e.conftest import nav_link, sign_in
+from tests.helpers import STRONG_PASSWORD, make_user, nav_link, sign_in, uploaded
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -12,7 +12,7 @@ from invoices.enums import InvoiceStatus
 from marketplace.services import investment_create, listing_create
 from paymint.core import clock
 from paymint.core.errors import ApplicationError
-from tests.conftest import LISTING_DAY, deposit, listed_invoice, priced_invoice
+from tests.helpers import LISTING_DAY, deposit, listed_invoice, priced_invoice
 
 
 def changelist():

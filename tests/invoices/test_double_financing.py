@@ -18,7 +18,7 @@ from invoices.enums import InvoiceStatus
 from invoices.services import invoice_submit, invoice_update_fields, invoice_upload
 from paymint.core import clock
 from paymint.core.errors import ApplicationError
-from tests.conftest import LISTING_DAY, SHARED_INVOICES, make_user, mustang_bytes
+from tests.helpers import LISTING_DAY, SHARED_INVOICES, make_user, mustang_bytes
 
 
 @pytest.fixture

@@ -33,50 +33,90 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "einvoices"
 SAMPLES = {
     "xrechnung/01.01a-INVOICE_ubl.xml": (
         "einvoice-ubl",
-        {"invoice_number": "123456XX", "issue_date": dt.date(2016, 4, 4),
-         "total_amount": Decimal("336.90"), "amount_due": Decimal("336.90"), "currency": "EUR",
-         "issuer_name": "[Seller name]", "issuer_tax_id": "DE 123456789"},
+        {
+            "invoice_number": "123456XX",
+            "issue_date": dt.date(2016, 4, 4),
+            "total_amount": Decimal("336.90"),
+            "amount_due": Decimal("336.90"),
+            "currency": "EUR",
+            "issuer_name": "[Seller name]",
+            "issuer_tax_id": "DE 123456789",
+        },
     ),
     "xrechnung/01.01a-INVOICE_uncefact.xml": (
         "einvoice-cii",
-        {"invoice_number": "123456XX", "issue_date": dt.date(2016, 4, 4),
-         "total_amount": Decimal("336.90"), "currency": "EUR", "buyer_name": "[Buyer name]"},
+        {
+            "invoice_number": "123456XX",
+            "issue_date": dt.date(2016, 4, 4),
+            "total_amount": Decimal("336.90"),
+            "currency": "EUR",
+            "buyer_name": "[Buyer name]",
+        },
     ),
     "peppol/BIS3_Invoice_positive.xml": (
         "einvoice-ubl",
-        {"invoice_number": "12345", "issue_date": dt.date(2019, 1, 25),
-         "due_date": dt.date(2019, 2, 24), "total_amount": Decimal("782179.43"),
-         "currency": "DKK", "issuer_name": "Company A", "buyer_name": "Company B",
-         "issuer_tax_id": "DK12345678", "buyer_tax_id": "DK87654321"},
+        {
+            "invoice_number": "12345",
+            "issue_date": dt.date(2019, 1, 25),
+            "due_date": dt.date(2019, 2, 24),
+            "total_amount": Decimal("782179.43"),
+            "currency": "DKK",
+            "issuer_name": "Company A",
+            "buyer_name": "Company B",
+            "issuer_tax_id": "DK12345678",
+            "buyer_tax_id": "DK87654321",
+        },
     ),
     "fatturapa/IT01234567890_FPR02.xml": (
         "einvoice-fatturapa",
         # No ImportoTotaleDocumento: the total is the VAT summary, 27.00 + 5.95.
-        {"invoice_number": "123", "issue_date": dt.date(2014, 12, 18),
-         "due_date": dt.date(2015, 1, 30), "total_amount": Decimal("32.95"),
-         "amount_due": Decimal("32.95"), "currency": "EUR", "issuer_name": "SOCIETA' ALPHA SRL",
-         "buyer_name": "BETA GAMMA", "issuer_tax_id": "IT01234567890",
-         "buyer_tax_id": "09876543210"},
+        {
+            "invoice_number": "123",
+            "issue_date": dt.date(2014, 12, 18),
+            "due_date": dt.date(2015, 1, 30),
+            "total_amount": Decimal("32.95"),
+            "amount_due": Decimal("32.95"),
+            "currency": "EUR",
+            "issuer_name": "SOCIETA' ALPHA SRL",
+            "buyer_name": "BETA GAMMA",
+            "issuer_tax_id": "IT01234567890",
+            "buyer_tax_id": "09876543210",
+        },
     ),
     "fatturapa/IT01234567890_FPA01.xml": (
         "einvoice-fatturapa",
-        {"invoice_number": "123", "issue_date": dt.date(2017, 1, 18),
-         "total_amount": Decimal("6.10"), "issuer_name": "ALPHA SRL",
-         "buyer_name": "AMMINISTRAZIONE BETA"},
+        {
+            "invoice_number": "123",
+            "issue_date": dt.date(2017, 1, 18),
+            "total_amount": Decimal("6.10"),
+            "issuer_name": "ALPHA SRL",
+            "buyer_name": "AMMINISTRAZIONE BETA",
+        },
     ),
     "india/e-invoice-request.json": (
         "einvoice-gst-json",
-        {"invoice_number": "test_invoice_no", "issue_date": dt.date(2022, 9, 16),
-         "total_amount": Decimal("118000.00"), "amount_due": Decimal("118000.00"),
-         "currency": "INR", "issuer_name": "_Test Indian Registered Company",
-         "issuer_tax_id": "02AMBPG7773M002", "buyer_tax_id": "36AMBPG7773M002"},
+        {
+            "invoice_number": "test_invoice_no",
+            "issue_date": dt.date(2022, 9, 16),
+            "total_amount": Decimal("118000.00"),
+            "amount_due": Decimal("118000.00"),
+            "currency": "INR",
+            "issuer_name": "_Test Indian Registered Company",
+            "issuer_tax_id": "02AMBPG7773M002",
+            "buyer_tax_id": "36AMBPG7773M002",
+        },
     ),
     # The IRP's answer: its SignedInvoice (a JWS) holds the registered invoice.
     "india/irp-response.json": (
         "einvoice-gst-json",
-        {"invoice_number": "SINV-CFY-00067", "issue_date": dt.date(2022, 9, 16),
-         "total_amount": Decimal("100.00"), "currency": "INR",
-         "issuer_tax_id": "01AMBPG7773M002", "buyer_name": "_Test Registered Customer"},
+        {
+            "invoice_number": "SINV-CFY-00067",
+            "issue_date": dt.date(2022, 9, 16),
+            "total_amount": Decimal("100.00"),
+            "currency": "INR",
+            "issuer_tax_id": "01AMBPG7773M002",
+            "buyer_name": "_Test Registered Customer",
+        },
     ),
 }
 
@@ -111,19 +151,23 @@ def _with_leading_comments(data: bytes, size: int) -> bytes:
 
 def test_a_valid_cii_file_with_long_comments_before_its_root_is_accepted():
     data = _with_leading_comments(
-        (FIXTURES / "xrechnung/01.01a-INVOICE_uncefact.xml").read_bytes(), 4096)
+        (FIXTURES / "xrechnung/01.01a-INVOICE_uncefact.xml").read_bytes(), 4096
+    )
     assert b"CrossIndustryInvoice" not in data[:8192]  # the old 4 KB sniff saw only comments
     assert sniff_content_type(data) == "application/xml"
     assert extract_document(data).value("total_amount") == Decimal("336.90")
 
 
-@pytest.mark.parametrize("data", [
-    b"<?xml version='1.0'?><!-- " + b"c" * 6000 + b" --><html><body>Invoice</body></html>",
-    b"<note><to>CrossIndustryInvoice</to></note>",  # the marker as text, not as the root
-    b'{"invoice": {"number": "1", "total": 10}}',
-    b"[1, 2, 3]",
-    b"<not xml",
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"<?xml version='1.0'?><!-- " + b"c" * 6000 + b" --><html><body>Invoice</body></html>",
+        b"<note><to>CrossIndustryInvoice</to></note>",  # the marker as text, not as the root
+        b'{"invoice": {"number": "1", "total": 10}}',
+        b"[1, 2, 3]",
+        b"<not xml",
+    ],
+)
 def test_other_xml_and_json_are_refused(data):
     with pytest.raises(ExtractionError) as info:
         sniff_content_type(data)
@@ -136,16 +180,20 @@ def irp_key():
 
 
 def _pem(key) -> str:
-    return key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 def _irp_answer(key) -> bytes:
     invoice = json.loads((FIXTURES / "india/e-invoice-request.json").read_bytes())
     invoice["PayDtls"]["CrDay"] = 30
     token = jwt.encode({"data": json.dumps(invoice), "iss": "NIC"}, key, algorithm="RS256")
-    return json.dumps({"status": 1, "result": {"AckNo": 1, "Irn": "ab" * 32,
-                                               "SignedInvoice": token}}).encode()
+    return json.dumps(
+        {"status": 1, "result": {"AckNo": 1, "Irn": "ab" * 32, "SignedInvoice": token}}
+    ).encode()
 
 
 def test_signed_invoice_is_verified_with_the_configured_key(irp_key):
@@ -175,7 +223,8 @@ def test_an_hmac_token_signed_with_the_public_key_is_refused(irp_key):
     invoice = json.loads((FIXTURES / "india/e-invoice-request.json").read_bytes())
     # PyJWT itself refuses a PEM as an HMAC secret; sign with the raw bytes to be sure.
     token = jwt.api_jws.PyJWS().encode(
-        json.dumps({"data": json.dumps(invoice)}).encode(), b"k" * 32, algorithm="HS256")
+        json.dumps({"data": json.dumps(invoice)}).encode(), b"k" * 32, algorithm="HS256"
+    )
     answer = json.dumps({"SignedInvoice": token}).encode()
     with pytest.raises(ExtractionError):
         extract_document(answer, limits=ExtractionLimits(gst_qr_public_key=pem))

@@ -22,8 +22,10 @@ from invoices.extraction.evaluation import (
 from invoices.extraction.schema import FIELD_NAMES
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "einvoices"
-HEADER = ("path\tsource_repo\tsource_path\tlicense\tkind\thas_ground_truth\t"
-          "fields_in_ground_truth\tgt_path\tgt_origin\tcountry\tcurrency\tgroup\tnote\n")
+HEADER = (
+    "path\tsource_repo\tsource_path\tlicense\tkind\thas_ground_truth\t"
+    "fields_in_ground_truth\tgt_path\tgt_origin\tcountry\tcurrency\tgroup\tnote\n"
+)
 
 
 def _manifest(tmp_path: Path, docs: list[tuple[str, str, str, dict]]) -> Path:
@@ -42,8 +44,7 @@ def _manifest(tmp_path: Path, docs: list[tuple[str, str, str, dict]]) -> Path:
 def _memorizer(training):
     """A 'model' that has learned each training document's answers by its number: perfect on
     what it saw, blank on anything else (the worst kind of overfitting)."""
-    seen = {e.ground_truth["fields"]["invoice_number"]: e.ground_truth["fields"]
-            for e in training}
+    seen = {e.ground_truth["fields"]["invoice_number"]: e.ground_truth["fields"] for e in training}
 
     def extract(data: bytes, *, mode, limits):
         number = data.decode().split()[-1].split("-")[0]
@@ -55,12 +56,15 @@ def _memorizer(training):
 
 
 def test_no_group_is_scored_by_a_fit_that_saw_it(tmp_path):
-    manifest = _manifest(tmp_path, [
-        ("A1-a.png", "image", "issuer-a", {"invoice_number": "A1"}),
-        ("A1-b.png", "image", "issuer-a", {"invoice_number": "A1"}),  # same issuer, same page
-        ("B1-a.png", "image", "issuer-b", {"invoice_number": "B1"}),
-        ("C1-a.png", "image", "issuer-c", {"invoice_number": "C1"}),
-    ])
+    manifest = _manifest(
+        tmp_path,
+        [
+            ("A1-a.png", "image", "issuer-a", {"invoice_number": "A1"}),
+            ("A1-b.png", "image", "issuer-a", {"invoice_number": "A1"}),  # same issuer, same page
+            ("B1-a.png", "image", "issuer-b", {"invoice_number": "B1"}),
+            ("C1-a.png", "image", "issuer-c", {"invoice_number": "C1"}),
+        ],
+    )
     entries = load_manifest(manifest)
     assert [e.group for e in entries] == ["issuer-a", "issuer-a", "issuer-b", "issuer-c"]
     calls: list[set[str]] = []
@@ -70,8 +74,7 @@ def test_no_group_is_scored_by_a_fit_that_saw_it(tmp_path):
         return _memorizer(training)
 
     cv = evaluate_leave_one_group_out(entries, "auto", fit=fit)
-    assert calls == [{"issuer-b", "issuer-c"}, {"issuer-a", "issuer-c"},
-                     {"issuer-a", "issuer-b"}]
+    assert calls == [{"issuer-b", "issuer-c"}, {"issuer-a", "issuer-c"}, {"issuer-a", "issuer-b"}]
     assert [Path(s.path).name for s in cv] == [e.path.name for e in entries]
     assert aggregate(cv)["overall"] == 0.0  # memorizing helps nobody held out
     # Fitted on everything, the same memorizer looks perfect: what the plain score hides.
@@ -80,10 +83,13 @@ def test_no_group_is_scored_by_a_fit_that_saw_it(tmp_path):
 
 
 def test_without_a_fit_the_cross_validated_score_is_the_plain_one(tmp_path):
-    manifest = _manifest(tmp_path, [
-        ("A1-a.png", "image", "issuer-a", {"invoice_number": "A1"}),
-        ("B1-a.png", "image", "issuer-b", {"invoice_number": "B1"}),
-    ])
+    manifest = _manifest(
+        tmp_path,
+        [
+            ("A1-a.png", "image", "issuer-a", {"invoice_number": "A1"}),
+            ("B1-a.png", "image", "issuer-b", {"invoice_number": "B1"}),
+        ],
+    )
     entries = load_manifest(manifest)
     fixed = _memorizer(entries)
     cv = evaluate_leave_one_group_out(entries, "auto", fit=lambda training: fixed)
@@ -99,29 +105,34 @@ def test_kinds_group_the_document_groups():
 
 def test_the_command_reports_both_scores_per_kind(tmp_path):
     docs = []
-    for name, group in (("xrechnung/01.01a-INVOICE_ubl.xml", "kosit"),
-                        ("peppol/BIS3_Invoice_positive.xml", "peppol")):
+    for name, group in (
+        ("xrechnung/01.01a-INVOICE_ubl.xml", "kosit"),
+        ("peppol/BIS3_Invoice_positive.xml", "peppol"),
+    ):
         target = tmp_path / Path(name).name
         shutil.copy(FIXTURES / name, target)
         docs.append((target.name, group))
     rows = [HEADER]
     for name, group in docs:
-        gt = {"fields": {"invoice_number": "12345" if group == "peppol" else "123456XX",
-                         "currency": "DKK" if group == "peppol" else "EUR"}}
+        gt = {
+            "fields": {
+                "invoice_number": "12345" if group == "peppol" else "123456XX",
+                "currency": "DKK" if group == "peppol" else "EUR",
+            }
+        }
         (tmp_path / f"{name}.gt.json").write_text(json.dumps(gt))
         rows.append(f"{name}\tx\tx\tx\txml\tyes\t\t{name}.gt.json\thand\tDE\tEUR\t{group}\t\n")
     (tmp_path / "MANIFEST.tsv").write_text("".join(rows))
     out = io.StringIO()
-    call_command("evaluate_extraction", str(tmp_path / "MANIFEST.tsv"), "--cv", "group",
-                 stdout=out)
+    call_command("evaluate_extraction", str(tmp_path / "MANIFEST.tsv"), "--cv", "group", stdout=out)
     text = out.getvalue()
     assert "plain vs leave-one-group-out, per kind" in text
     assert "e-invoice plain" in text and "e-invoice logo" in text
     assert "logo: 100.0% of 4 fields" in text
     out = io.StringIO()
-    call_command("evaluate_extraction", str(tmp_path / "MANIFEST.tsv"), "--cv", "group",
-                 "--json", stdout=out)
+    call_command(
+        "evaluate_extraction", str(tmp_path / "MANIFEST.tsv"), "--cv", "group", "--json", stdout=out
+    )
     report = json.loads(out.getvalue())["modes"]["auto"]
     assert report["cv_group"]["groups"]["e-invoice"]["overall"] == 1.0
     assert report["kinds"]["groups"]["e-invoice"]["fields"]["currency"] == 1.0
-

@@ -20,10 +20,13 @@ from invoices.extraction.evaluation import (
     evaluate_entries,
     load_manifest,
 )
-from tests.conftest import SHARED_INVOICES
+from tests.helpers import SHARED_INVOICES
 
 CORPUS = Path(os.environ.get("PAYMINT_INVOICE_CORPUS", SHARED_INVOICES))
 MANIFEST = CORPUS / "MANIFEST.tsv"
+
+# Scans and photos go through Tesseract: the whole corpus takes minutes (not in `make test-fast`).
+pytestmark = pytest.mark.ocr
 
 
 def test_the_corpus_is_present():

@@ -22,7 +22,7 @@ from marketplace.services import investment_create, listing_create
 from paymint.core import clock
 from paymint.core.errors import ApplicationError
 from paymint.core.models import OutboundMessage
-from tests.conftest import LISTING_DAY, deposit, priced_invoice
+from tests.helpers import LISTING_DAY, deposit, priced_invoice
 
 
 def request_confirmation(client, invoice, seller):
@@ -121,7 +121,7 @@ def test_concentration_and_debtor_record_enter_the_score(seller):
 
 def test_risk_report_compares_predicted_and_realized(seller, make_investor, capsys):
     from settlements.services import bank_event_apply
-    from tests.conftest import MUSTANG_DUE, bank_event
+    from tests.helpers import MUSTANG_DUE, bank_event
 
     investor = make_investor()
     deposit(investor, "600.00")

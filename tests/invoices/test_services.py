@@ -27,7 +27,7 @@ from paymint.core.errors import (
     PermissionDenied,
     ValidationFailed,
 )
-from tests.conftest import (
+from tests.helpers import (
     LISTING_DAY,
     MUSTANG_DUE,
     db_counts,

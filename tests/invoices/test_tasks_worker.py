@@ -13,7 +13,7 @@ from invoices.enums import InvoiceStatus
 from invoices.models import Invoice
 from invoices.services import invoice_upload
 from paymint.celery import app
-from tests.conftest import MUSTANG_PDF
+from tests.helpers import MUSTANG_PDF
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 

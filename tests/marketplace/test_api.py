@@ -12,7 +12,7 @@ from marketplace.models import Investment
 from paymint.core import clock
 from settlements.enums import EntryKind
 from settlements.models import JournalEntry
-from tests.conftest import (
+from tests.helpers import (
     LISTING_DAY,
     api_client_for,
     db_counts,
@@ -216,7 +216,7 @@ class TestFunding:
         assert response.json()["code"] in ("VALIDATION_ERROR", "INVALID_AMOUNT")
         assert db_counts() == before
 
-    @pytest.mark.parametrize("listing_id", ["not-a-uuid", str(uuid.uuid4())])
+    @pytest.mark.parametrize("listing_id", ["not-a-uuid", "5b0e6a53-9a3c-4c3e-8f1d-2f6b1c9d7e41"])
     def test_unknown_listing(self, investor, listing_id):
         before = db_counts()
         response = invest(api_client_for(investor), listing_id, "100.00")

@@ -25,8 +25,8 @@ from marketplace.models import Investment, Listing
 from marketplace.services import investment_create, listing_create
 from settlements.enums import AccountKind
 from settlements.ledger.posting import account_balance, ledger_account
-from tests.conftest import assert_books_balanced, deposit, run_in_threads
 from tests.factories import InvoiceFactory, KycProfileFactory, UserFactory
+from tests.helpers import assert_books_balanced, deposit, run_in_threads
 
 D = Decimal
 THREADS = 8

@@ -20,7 +20,7 @@ from paymint.core.money import quantize_money
 from settlements.enums import AccountKind, EntryKind
 from settlements.ledger.posting import account_balance, ledger_account
 from settlements.models import JournalEntry, LedgerAccount
-from tests.conftest import (
+from tests.helpers import (
     LISTING_DAY,
     api_client_for,
     assert_books_balanced,

@@ -7,7 +7,7 @@ from decimal import Decimal
 from invoices.services import invoice_update_fields
 from marketplace.services import listing_create
 from paymint.core import clock
-from tests.conftest import LISTING_DAY, priced_invoice
+from tests.helpers import LISTING_DAY, priced_invoice
 
 
 def test_filters_by_industry_and_minimum_yield(seller, make_investor, api_client, client):

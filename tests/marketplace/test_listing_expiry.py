@@ -12,7 +12,7 @@ from marketplace.tasks import listings_expire_task
 from paymint.core import clock
 from settlements.ledger.posting import trial_balance
 from settlements.ledger.selectors import wallet_balances
-from tests.conftest import LISTING_DAY, deposit, list_mustang_invoice
+from tests.helpers import LISTING_DAY, deposit, list_mustang_invoice
 
 
 def _cash(user) -> Decimal:

@@ -16,7 +16,7 @@ from paymint.core.errors import ApplicationError
 from settlements.enums import AccountKind, EntryKind
 from settlements.ledger.posting import account_balance, ledger_account, platform_account
 from settlements.models import JournalEntry
-from tests.conftest import (
+from tests.helpers import (
     LISTING_DAY,
     MUSTANG_DUE,
     assert_books_balanced,

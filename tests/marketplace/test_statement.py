@@ -10,7 +10,7 @@ from django.test import TestCase
 from marketplace.services import investment_create
 from paymint.core import clock
 from settlements.services import bank_event_apply
-from tests.conftest import LISTING_DAY, MUSTANG_DUE, bank_event, deposit, list_mustang_invoice
+from tests.helpers import LISTING_DAY, MUSTANG_DUE, bank_event, deposit, list_mustang_invoice
 
 
 def test_statement_itemizes_funding_and_each_distribution(seller, make_investor, api_client):

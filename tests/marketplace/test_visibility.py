@@ -20,7 +20,7 @@ from accounts.services import kyc_reject, user_register
 from invoices.verification import INVESTOR_WORDING, checks_for_investors
 from marketplace.services import investment_create
 from paymint.core import clock
-from tests.conftest import (
+from tests.helpers import (
     LISTING_DAY,
     STRONG_PASSWORD,
     api_client_for,

@@ -22,8 +22,8 @@ from notifications.services import DeliveryRetry, notification_deliver, push_dev
 from notifications.tasks import notification_deliver_task
 from paymint.core.events import EventName, event_dispatch
 from paymint.core.models import DomainEvent, OutboundMessage
-from tests.conftest import api_client_for
 from tests.factories import UserFactory
+from tests.helpers import api_client_for
 
 pytestmark = pytest.mark.django_db
 

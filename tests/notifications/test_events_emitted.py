@@ -30,7 +30,7 @@ from paymint.core.events import EventName, event_dispatch
 from paymint.core.models import DomainEvent
 from settlements.services import bank_event_apply, withdrawal_request
 from settlements.tasks import invoices_age_task
-from tests.conftest import (
+from tests.helpers import (
     LISTING_DAY,
     MUSTANG_DUE,
     STRONG_PASSWORD,

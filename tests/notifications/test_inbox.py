@@ -14,8 +14,8 @@ from notifications.enums import EVENT_CATEGORY
 from notifications.models import Notification
 from paymint.core.events import EventName, event_dispatch, event_emit
 from paymint.core.models import DomainEvent
-from tests.conftest import api_client_for
 from tests.factories import UserFactory
+from tests.helpers import api_client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -24,8 +24,8 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from notifications.live import LISTINGS, channel_name, user_channel
 from notifications.models import Notification
 from paymint.core.events import EventName, event_emit
-from tests.conftest import api_client_for
 from tests.factories import UserFactory
+from tests.helpers import api_client_for
 
 ROOT = Path(settings.BASE_DIR)
 
@@ -99,7 +99,7 @@ class TestPolling:
 def test_a_page_gets_the_state_of_what_it_shows_and_nothing_it_may_not_see(
     seller, make_investor, staff
 ):
-    from tests.conftest import deposit, listed_invoice, make_user
+    from tests.helpers import deposit, listed_invoice, make_user
 
     listing = listed_invoice(seller)
     investor = make_investor()
@@ -128,7 +128,7 @@ def test_publishing_reaches_each_users_channel_and_the_marketplace(
     progress on the marketplace channel and the seller's."""
     from marketplace.services import investment_create
     from paymint.core import clock
-    from tests.conftest import LISTING_DAY, deposit, listed_invoice
+    from tests.helpers import LISTING_DAY, deposit, listed_invoice
 
     a, b = make_investor(), make_investor()
     listing = listed_invoice(seller)

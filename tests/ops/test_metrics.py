@@ -6,7 +6,7 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from paymint.core.metrics import TASK_OUTCOMES_KEY, record_task_outcome
-from tests.conftest import deposit
+from tests.helpers import deposit
 
 TOKEN = "scrape-token-0123456789"
 BROKER_URL = "redis://127.0.0.1:6379/12"

@@ -27,7 +27,7 @@ from decimal import Decimal
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tests.conftest import (
+from tests.helpers import (
     LISTING_DAY,
     STRONG_PASSWORD,
     deposit,

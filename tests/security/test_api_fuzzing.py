@@ -54,9 +54,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from paymint.core import clock
-from tests.conftest import LISTING_DAY
+from tests.helpers import LISTING_DAY
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.fuzz]
 
 #: Examples per operation and user (PAYMINT_FUZZ_EXAMPLES lowers it for a quick local run).
 EXAMPLES = int(os.environ.get("PAYMINT_FUZZ_EXAMPLES", "100"))
@@ -376,7 +376,7 @@ BOUNDARY_AMOUNTS = ["0", "0.00", "-0.01", "1e3", "NaN", "Infinity", "1.123456789
 def test_money_inputs_at_every_magnitude_never_fail_the_server(world):
     """Every money input of the API, sent each boundary amount by its legitimate user: an
     answer below 500 (a 13+ digit face value once overflowed the column: 500)."""
-    from tests.conftest import api_client_for
+    from tests.helpers import api_client_for
 
     seller, investor = api_client_for(world.seller_b), api_client_for(world.investor_b)
     targets = [

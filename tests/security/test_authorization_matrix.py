@@ -47,7 +47,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from paymint.core import clock
-from tests.conftest import LISTING_DAY
+from tests.helpers import LISTING_DAY
 
 pytestmark = pytest.mark.django_db
 
@@ -556,7 +556,7 @@ def test_capability_links_refuse_forged_tokens(world, callers):
     from accounts.services import user_register
     from invoices.confirmation import SALT as DEBTOR_SALT
     from invoices.confirmation import confirmation_token
-    from tests.conftest import STRONG_PASSWORD
+    from tests.helpers import STRONG_PASSWORD
 
     unverified = user_register(email="late@example.com", password=STRONG_PASSWORD,
                                role="INVESTOR")

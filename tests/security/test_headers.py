@@ -22,7 +22,7 @@ from django.test import Client
 from django.urls import reverse
 
 from paymint.core.storage import private_file_token
-from tests.conftest import api_client_for, uploaded
+from tests.helpers import api_client_for, uploaded
 
 pytestmark = pytest.mark.django_db
 
@@ -65,7 +65,7 @@ def assert_other_headers(response, *, referrer: str = "same-origin") -> None:
 @pytest.fixture
 def seller_invoice(seller):
     from invoices.services import invoice_run_extraction, invoice_upload
-    from tests.conftest import mustang_bytes
+    from tests.helpers import mustang_bytes
 
     invoice = invoice_upload(seller=seller, uploaded_file=uploaded(mustang_bytes("headers")))
     return invoice_run_extraction(invoice_id=invoice.pk)

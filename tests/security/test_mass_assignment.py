@@ -24,8 +24,9 @@ from django.test import Client
 from django.urls import reverse
 
 from paymint.core import clock
-from tests.conftest import (
+from tests.helpers import (
     LISTING_DAY,
+    PNG_BYTES,
     STRONG_PASSWORD,
     api_client_for,
     bank_event,
@@ -35,7 +36,6 @@ from tests.conftest import (
     priced_invoice,
     signed_webhook,
 )
-from tests.security.conftest import PNG_BYTES
 from tests.security.test_authorization_matrix import (
     all_routes,
     diff_snapshots,
@@ -470,7 +470,7 @@ def case_invoice_upload_web(world):
 def case_seller_invoice_web(world):
     from invoices.views import _fields_form
     from marketplace.models import Listing
-    from tests.web.conftest import form_data
+    from tests.helpers import form_data
 
     invoice = world.draft_b
     client = web_client(world.seller_b)
@@ -632,6 +632,24 @@ def case_notifications(world, route: str):
         category="SECURITY", channel="EMAIL", enabled=False).exists()
 
 
+def case_auto_invest_rule(world):
+    """``PUT auto-invest`` with owner and bookkeeping fields beside the rule: the rule is the
+    caller's own, ``last_invested_at`` stays unset and no other user changes."""
+    from pools.models import AutoInvestRule
+
+    users = privileges()
+    rule = {"currencies": ["EUR"], "grades": ["A", "B"], "amount_per_invoice": "50.00",
+            "max_per_debtor": "200.00"}
+    data = {**extras(world), **rule, "investor": str(world.investor_a.public_id),
+            "last_invested_at": "2020-01-01T00:00:00Z"}
+    response = api_client_for(world.investor_b).put("/api/v1/auto-invest", data, format="json")
+    assert response.status_code == 200, response.content
+    (saved,) = AutoInvestRule.objects.all()
+    assert saved.investor_id == world.investor_b.pk
+    assert saved.last_invested_at is None
+    assert privileges() == users
+
+
 #: Every route that takes a write method -> its case.
 CASES = {
     "api/v1/auth/register": case_register,
@@ -659,6 +677,7 @@ CASES = {
     "wallet/withdraw/": case_withdraw_web,
     "debtor/confirm/<str:token>/": case_debtor_confirm_web,
     "csp-report/": case_csp_report,
+    "api/v1/auto-invest": case_auto_invest_rule,
 }
 #: Route prefixes whose write routes share a generic case.
 GENERIC = (
@@ -666,15 +685,15 @@ GENERIC = (
     ("api/v1/auth/email/", case_api_account_flow),
     ("api/v1/auth/password/", case_api_account_flow),
     ("api/v1/me/two-factor", case_api_account_flow),
+    ("api/v1/notifications", case_notifications),
+    ("notifications/", case_notifications),
     ("login/", case_account_flow),
     ("logout/", case_account_flow),
     ("account/", case_account_flow),
     ("verify-email/", case_account_flow),
     ("password-reset/", case_account_flow),
-    ("api/v1/notifications", case_notifications),
     ("api/v1/me/devices", case_notifications),
     ("api/v1/me/notification-preferences", case_notifications),
-    ("notifications/", case_notifications),
 )
 
 

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from settlements.enums import EntryKind
 from settlements.models import BankEvent, JournalEntry, Posting
 from settlements.webhooks import sign
-from tests.conftest import (
+from tests.helpers import (
     api_client_for,
     assert_books_balanced,
     bank_event,

@@ -21,7 +21,7 @@ from settlements.enums import AccountKind
 from settlements.ledger.posting import account_balance, ledger_account, trial_balance
 from settlements.services import bank_event_apply
 from settlements.tasks import invoices_age_task
-from tests.conftest import LISTING_DAY, MUSTANG_DUE, bank_event, deposit, list_mustang_invoice
+from tests.helpers import LISTING_DAY, MUSTANG_DUE, bank_event, deposit, list_mustang_invoice
 
 GRACE = 5
 DEFAULT_AFTER = 90
@@ -90,7 +90,7 @@ def disbursed(seller, make_investor):
 
 def _non_recourse(seller):
     from marketplace.services import listing_create
-    from tests.conftest import priced_invoice
+    from tests.helpers import priced_invoice
 
     invoice = priced_invoice(seller)
     with clock.frozen_at(LISTING_DAY):

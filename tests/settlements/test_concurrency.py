@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from settlements.enums import AccountKind, EntryKind
 from settlements.ledger.posting import account_balance, ledger_account
 from settlements.models import BankEvent, JournalEntry, Posting
-from tests.conftest import assert_books_balanced, bank_event, run_in_threads, signed_webhook
+from tests.helpers import assert_books_balanced, bank_event, run_in_threads, signed_webhook
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

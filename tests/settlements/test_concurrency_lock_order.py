@@ -46,8 +46,8 @@ from settlements.services import distribution as distribution_services
 from settlements.services import withdrawals as withdrawal_services
 from settlements.services.withdrawals import withdrawal_request
 from settlements.tasks import settlement_execute_task
-from tests.conftest import assert_books_balanced, bank_event, deposit, run_in_threads
 from tests.factories import InvoiceFactory, KycProfileFactory, UserFactory
+from tests.helpers import assert_books_balanced, bank_event, deposit, run_in_threads
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -29,7 +29,7 @@ from settlements.ledger.posting import account_balance, ledger_account
 from settlements.models import BankEvent, JournalEntry, Settlement
 from settlements.services import DuplicateEvent, bank_event_apply, distribution
 from settlements.tasks import invoices_age_task, settlement_execute_task
-from tests.conftest import (
+from tests.helpers import (
     LISTING_DAY,
     MUSTANG_DUE,
     assert_books_balanced,

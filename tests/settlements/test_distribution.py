@@ -26,7 +26,7 @@ from settlements.enums import AccountKind
 from settlements.ledger.posting import account_balance, ledger_account
 from settlements.models import Settlement
 from settlements.services import bank_event_apply, settlement_execute
-from tests.conftest import (
+from tests.helpers import (
     LISTING_DAY,
     MUSTANG_DUE,
     assert_books_balanced,

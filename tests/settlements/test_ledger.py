@@ -22,7 +22,7 @@ from settlements.ledger.posting import (
     unbalanced_entries,
 )
 from settlements.models import JournalEntry, LedgerAccount, Posting
-from tests.conftest import assert_books_balanced, db_counts, make_user
+from tests.helpers import assert_books_balanced, db_counts, make_user
 
 D = Decimal
 DAY = dt.date(2020, 11, 22)
@@ -175,13 +175,18 @@ def test_trial_balance_is_zero_per_currency(accounts, investor):
 
 
 def test_trial_balance_and_unbalanced_entries_detect_a_corrupt_entry(accounts):
-    """The checks the lifecycle relies on can fail: a leg written behind the engine's back."""
+    """The checks the lifecycle relies on can fail: a leg written behind the engine's back
+    (seen inside its transaction, which PostgreSQL's balance trigger refuses at commit:
+    tests/settlements/test_ledger_database.py; rolled back here)."""
     entry = deposit_100(accounts)
-    Posting.objects.create(
-        entry=entry, leg=9, account=accounts["cash"], amount=D("0.01"), currency="EUR"
-    )
-    assert trial_balance() == {"EUR": D("0.01")}
-    assert unbalanced_entries() == [entry.idempotency_key]
+    with transaction.atomic():
+        Posting.objects.create(
+            entry=entry, leg=9, account=accounts["cash"], amount=D("0.01"), currency="EUR"
+        )
+        assert trial_balance() == {"EUR": D("0.01")}
+        assert unbalanced_entries() == [entry.idempotency_key]
+        transaction.set_rollback(True)
+    assert unbalanced_entries() == []
 
 
 def test_accounts_are_created_once_per_natural_key(investor):

@@ -61,7 +61,7 @@ from settlements.models import (
 )
 from settlements.services import bank_event_apply, withdrawal_request
 from settlements.tasks import invoices_age_task
-from tests.conftest import (
+from tests.helpers import (
     INVESTOR_TAX_IDS,
     LISTING_DAY,
     STRONG_PASSWORD,
@@ -78,7 +78,9 @@ GRACE = 5
 DEFAULT_AFTER = 20  # shorter than production's 90 so that runs reach default more often
 RUNS = itertools.count()
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+pytestmark = [
+    pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.fuzz,
+]
 
 money = st.decimals(
     min_value=D("0.01"), max_value=D("700"), places=2, allow_nan=False, allow_infinity=False

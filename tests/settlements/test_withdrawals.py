@@ -10,7 +10,7 @@ from settlements.enums import WithdrawalStatus
 from settlements.ledger.posting import trial_balance
 from settlements.ledger.selectors import wallet_balances
 from settlements.models import JournalEntry, Posting, Withdrawal
-from tests.conftest import bank_event, deposit
+from tests.helpers import bank_event, deposit
 
 
 def _balances(user) -> dict[str, Decimal]:

@@ -1,4 +1,5 @@
-"""Fixtures for the dashboard tests (the shared ones live in tests/conftest.py)."""
+"""Fixtures for the dashboard tests (shared fixtures: tests/conftest.py; helpers:
+tests/helpers)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 from django.test import Client
 
 from paymint.core import clock
-from tests.conftest import LISTING_DAY
+from tests.helpers import LISTING_DAY
 
 
 @pytest.fixture
@@ -26,64 +27,3 @@ def login():
         return client
 
     return _login
-
-
-def form_data(form, **overrides) -> dict:
-    """POST data for an unbound form as the browser would send it (its initial values)."""
-    data = {}
-    for name, field in form.fields.items():
-        value = form.get_initial_for_field(field, name)
-        if value is None:
-            value = ""
-        elif hasattr(value, "isoformat"):
-            value = value.isoformat()
-        data[name] = str(value)
-    data.update(overrides)
-    return data
-
-
-#: A valid 1x1 PNG (an identity document stand-in for onboarding uploads).
-PNG_BYTES = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
-)
-
-
-def mark_email_verified(user) -> None:
-    """Confirm ``user``'s email through the real link service."""
-    from accounts.email_verification import email_verification_token, email_verify
-
-    email_verify(token=email_verification_token(user=user))
-    user.refresh_from_db()
-
-
-def verify_from_outbox(client: Client, index: int = -1):
-    """Follow the confirmation link of the ``index``-th email in the outbox (GET, then POST)."""
-    import re
-
-    from django.core import mail
-
-    body = mail.outbox[index].body
-    link = re.search(r"https?://[^/\s]+(/verify-email/[^\s]+/)", body).group(1)
-    assert client.get(link).status_code == 200
-    return client.post(link)
-
-
-def id_card_png() -> bytes:
-    """A small, recognisable identity-document image (PNG) drawn with Pillow."""
-    import io
-
-    from PIL import Image, ImageDraw
-
-    image = Image.new("RGB", (480, 300), "#eef3f1")
-    draw = ImageDraw.Draw(image)
-    draw.rectangle((0, 0, 479, 56), fill="#2a7b6f")
-    draw.text((16, 20), "HANDELSREGISTER - AUSZUG (TEST DOCUMENT)", fill="white")
-    draw.rectangle((24, 84, 144, 234), outline="#17323a", width=3)
-    for row, text in enumerate(
-        ["Firma: Bei Spiel GmbH", "Sitz: Berlin", "USt-IdNr: DE136695976", "HRB 12345 B"]
-    ):
-        draw.text((170, 96 + row * 32), text, fill="#17323a")
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()

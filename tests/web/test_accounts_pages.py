@@ -9,8 +9,13 @@ from django.urls import reverse
 from accounts.enums import KycStatus
 from accounts.models import KycProfile, User
 from accounts.services import kyc_reject
-from tests.conftest import STRONG_PASSWORD, uploaded
-from tests.web.conftest import PNG_BYTES, mark_email_verified, verify_from_outbox
+from tests.helpers import (
+    PNG_BYTES,
+    STRONG_PASSWORD,
+    mark_email_verified,
+    uploaded,
+    verify_from_outbox,
+)
 
 pytestmark = pytest.mark.django_db
 

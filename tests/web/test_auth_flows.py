@@ -17,8 +17,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.email_verification import email_verification_token, email_verify
 from accounts.models import User
 from paymint.core.errors import ValidationFailed
-from tests.conftest import STRONG_PASSWORD, make_user
-from tests.web.conftest import verify_from_outbox
+from tests.helpers import STRONG_PASSWORD, make_user, verify_from_outbox
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from PIL import Image
 from invoices.models import Invoice
 from invoices.services import invoice_run_extraction, invoice_upload
 from invoices.web_selectors import invoice_field_regions
-from tests.conftest import make_user, mustang_bytes, uploaded
+from tests.helpers import make_user, mustang_bytes, uploaded
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,7 @@ from django.urls import reverse
 
 from accounts.kyc_documents import kyc_submit_with_document
 from accounts.models import KycDocument, KycProfile
-from tests.conftest import MUSTANG_PDF, make_user, uploaded
-from tests.web.conftest import PNG_BYTES, mark_email_verified
+from tests.helpers import MUSTANG_PDF, PNG_BYTES, make_user, mark_email_verified, uploaded
 
 pytestmark = pytest.mark.django_db
 

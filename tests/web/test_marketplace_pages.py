@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from marketplace.models import Investment
-from tests.conftest import deposit, listed_invoice
+from tests.helpers import deposit, listed_invoice
 
 pytestmark = pytest.mark.django_db
 

@@ -19,7 +19,7 @@ from settlements.enums import WithdrawalStatus
 from settlements.models import Withdrawal
 from settlements.services import bank_event_apply
 from settlements.tasks import invoices_age_task
-from tests.conftest import (
+from tests.helpers import (
     LISTING_DAY,
     MUSTANG_DUE,
     bank_event,

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from marketplace.services import investment_create
 from settlements.services import withdrawal_request
-from tests.conftest import deposit, listed_invoice
+from tests.helpers import deposit, listed_invoice
 
 pytestmark = pytest.mark.django_db
 
@@ -112,7 +112,7 @@ def test_investment_statement(market, login, django_assert_num_queries):
 
     from paymint.core import clock
     from settlements.services import bank_event_apply
-    from tests.conftest import MUSTANG_DUE, bank_event
+    from tests.helpers import MUSTANG_DUE, bank_event
 
     investor, listing = market["investor"], market["listings"][0]
     investment, _ = investment_create(investor=investor, listing=listing, amount="200.00")

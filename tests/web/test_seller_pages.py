@@ -11,8 +11,7 @@ from invoices.enums import InvoiceStatus
 from invoices.models import Invoice
 from invoices.services import invoice_run_extraction
 from marketplace.models import Listing
-from tests.conftest import MUSTANG_PDF, make_user
-from tests.web.conftest import form_data
+from tests.helpers import MUSTANG_PDF, form_data, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -159,7 +158,7 @@ def test_submit_with_unsaved_changes_is_refused(seller, login, committed, busine
 
 
 def test_listing_above_the_cap_shows_the_error_next_to_the_field(seller, login, business_day):
-    from tests.conftest import priced_invoice
+    from tests.helpers import priced_invoice
 
     invoice = priced_invoice(seller)
     client = login(seller)
@@ -254,7 +253,7 @@ def test_unknown_invoice_id_is_404(seller, login):
 
 
 def test_listing_twice_shows_why_on_the_page(seller, login, business_day):
-    from tests.conftest import priced_invoice
+    from tests.helpers import priced_invoice
 
     invoice = priced_invoice(seller)
     client = login(seller)

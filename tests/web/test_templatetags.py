@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from paymint.core.money import Money
 from paymint.core.templatetags.paymint_tags import home_currency, money, percent, progress_percent
-from tests.conftest import make_user
+from tests.helpers import make_user
 
 
 def test_money_uses_the_currency_minor_unit():

@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from settlements.services import withdrawal_request
-from tests.conftest import deposit
+from tests.helpers import deposit
 
 pytestmark = pytest.mark.django_db
 

@@ -38,6 +38,7 @@ from paymint.core.models import OutboundMessage
 from settlements.enums import AccountKind
 from settlements.ledger import account_balances_table, trial_balance, unbalanced_entries
 from settlements.models import ChainTransaction, Settlement
+from settlements.services import books_verify
 from settlements.stellar.enums import ChainTxStatus
 from settlements.stellar.gateway import get_gateway, stablecoin_asset
 from settlements.tasks import invoices_age_task
@@ -124,6 +125,9 @@ class Command(BaseCommand):
         self.section("11. OCR on scanned invoices (same pipeline as the Celery task)")
         self.ocr_showcase()
 
+        self.section("11. verify_books: the whole books checked, as after a restore")
+        self.verify_books()
+
         self.section("Done")
         self.line(f"lifecycle complete in {time.monotonic() - started:.1f} s")
         self.line("Serve the site with `make serve`, then sign in at http://127.0.0.1:8000/ :")
@@ -158,6 +162,13 @@ class Command(BaseCommand):
         if bad or any(v != 0 for v in tb.values()):
             raise DemoFailed(f"books do not balance: {tb} {bad}")
         self.line(self.style.SUCCESS(f"trial balance: {shown} (zero) - every entry balanced"))
+
+    def verify_books(self) -> None:
+        report = books_verify()
+        counts = ", ".join(f"{name} {count}" for name, count in report.counts.items())
+        if not report.ok:
+            raise DemoFailed(f"verify_books found differences: {report.findings}")
+        self.line(self.style.SUCCESS(f"verify_books: {counts} - no difference"))
 
     # --- HTTP helpers ----------------------------------------------------------------------
     def api(self, method: str, path: str, token: str | None = None, expect=(200, 201),

@@ -29,7 +29,7 @@ from settlements.stellar.tokens import (
     document_hash_on_chain,
     invoice_asset,
 )
-from tests.conftest import LISTING_DAY, MUSTANG_DUE, bank_event, deposit, list_mustang_invoice
+from tests.helpers import LISTING_DAY, MUSTANG_DUE, bank_event, deposit, list_mustang_invoice
 
 pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 

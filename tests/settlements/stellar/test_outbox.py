@@ -180,7 +180,7 @@ def test_missing_signing_key_fails_with_an_alert(chain, committed):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_runs_on_one_row_pay_once(chain):
-    from tests.conftest import run_in_threads
+    from tests.helpers import run_in_threads
 
     wallet = investor(chain)
     row = ChainTransaction.objects.create(  # created directly: no task runs on commit

@@ -15,7 +15,7 @@ from paymint.core.errors import Conflict
 from settlements.models import StellarAccount
 from settlements.stellar.api import Sep10ChallengeApi, Sep10VerifyApi
 from settlements.stellar.sep10 import Sep10Invalid, sep10_challenge, stellar_account_link
-from tests.conftest import make_user
+from tests.helpers import make_user
 
 pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 

@@ -34,7 +34,7 @@ from settlements.stellar.tokens import (
     run_virtual_step,
 )
 from settlements.tasks import invoices_age_task
-from tests.conftest import (
+from tests.helpers import (
     LISTING_DAY,
     MUSTANG_DUE,
     bank_event,

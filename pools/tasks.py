@@ -1,0 +1,25 @@
+"""Tasks of passive investing: auto-invest when a listing opens, and by beat for listings
+still open. Each calls one service and is safe to run twice."""
+
+from celery import shared_task
+
+from . import services
+from .selectors import listing_ids_open
+
+
+@shared_task(acks_late=True)
+def listing_opened_task(listing_id: int) -> int:
+    """Run the auto-invest rules on a listing that just opened (enqueued after the listing
+    commits, by name, by :func:`marketplace.services.listing_create`). Returns how many log
+    rows were written."""
+    return len(services.auto_invest_listing(listing_id=listing_id))
+
+
+@shared_task(acks_late=True)
+def open_listings_auto_invest_task() -> int:
+    """Beat: run the auto-invest rules on every listing still open (a rule created or
+    unpaused later, cash deposited later). Returns how many listings were looked at."""
+    ids = listing_ids_open()
+    for listing_id in ids:
+        services.auto_invest_listing(listing_id=listing_id)
+    return len(ids)

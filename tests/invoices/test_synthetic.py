@@ -1,0 +1,115 @@
+"""The synthetic invoice generator (``make_synthetic_invoices``): reproducible from its seed,
+labels that match what is printed, valid tax ids, every kind and country it promises."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+from collections import Counter
+from decimal import Decimal
+
+import pdfplumber
+import pytest
+from django.core.management import call_command
+from stdnum.de import vat as de_vat
+from stdnum.es import cif as es_cif
+from stdnum.fr import tva as fr_tva
+from stdnum.gb import vat as gb_vat
+from stdnum.in_ import gstin as in_gstin
+from stdnum.it import iva as it_iva
+from stdnum.nl import btw as nl_btw
+
+from invoices.extraction.evaluation import load_manifest
+from invoices.synthetic import build_document, generate_corpus
+from invoices.synthetic.locales import COUNTRIES, tax_id
+
+VALIDATORS = {
+    "DE": de_vat.is_valid,
+    "FR": fr_tva.is_valid,
+    "IT": lambda v: it_iva.is_valid(v[2:]),
+    "ES": lambda v: es_cif.is_valid(v[2:]),
+    "NL": nl_btw.is_valid,
+    "GB": gb_vat.is_valid,
+    "IN": in_gstin.is_valid,
+}
+
+
+@pytest.mark.parametrize("key", sorted(COUNTRIES))
+def test_tax_ids_are_valid_for_their_country(key):
+    country = COUNTRIES[key]
+    rng = random.Random(3)
+    for _ in range(20):
+        number = tax_id(country, rng)
+        if country.code in VALIDATORS:
+            assert VALIDATORS[country.code](number), number
+        else:
+            assert len(number) >= 9
+
+
+def test_the_same_seed_writes_the_same_corpus(tmp_path):
+    first = generate_corpus(6, seed=11, out_dir=tmp_path / "a", image_share=0.5)
+    second = generate_corpus(6, seed=11, out_dir=tmp_path / "b", image_share=0.5)
+    assert [f.path for f in first] == [f.path for f in second]
+    for f in first:
+        assert (tmp_path / "a" / f.path).read_bytes() == (tmp_path / "b" / f.path).read_bytes()
+    other = generate_corpus(6, seed=12, out_dir=tmp_path / "c", image_share=0.5)
+    assert [f.document.fields for f in other] != [f.document.fields for f in first]
+
+
+def test_labels_are_what_the_pdf_prints(tmp_path):
+    files = generate_corpus(8, seed=5, out_dir=tmp_path, image_share=0.0)
+    for f in files:
+        with pdfplumber.open(tmp_path / f.path) as pdf:
+            text = "\n".join(page.extract_text() or "" for page in pdf.pages)
+        truth = json.loads((tmp_path / f"{f.path[:-4]}.gt.json").read_text())
+        fields = truth["fields"]
+        assert truth["document"] == f.path
+        for name in ("invoice_number", "issuer_name", "issuer_tax_id"):
+            assert fields[name] in text, (f.path, name)
+        total = Decimal(str(fields["total_amount"]))
+        assert total > 0  # credit notes too: the truth is the positive total
+        digits = f"{total:.2f}".replace(".", "")
+        assert digits in "".join(ch for ch in text if ch.isdigit()), f.path
+
+
+def test_the_manifest_feeds_the_evaluation(tmp_path):
+    generate_corpus(10, seed=2, out_dir=tmp_path, image_share=0.6)
+    entries = load_manifest(tmp_path / "MANIFEST.tsv")
+    assert len(entries) >= 10
+    assert {e.kind for e in entries} >= {"pdf-text"}
+    assert all(e.group and e.gt_path.exists() and e.path.exists() for e in entries)
+    images = [e for e in entries if e.kind != "pdf-text"]
+    assert images and all(e.ground_truth["fields"]["invoice_number"] for e in images)
+
+
+def test_many_documents_cover_every_country_kind_and_trap():
+    rng = random.Random(1)
+    docs = [build_document(i, rng) for i in range(400)]
+    assert {d.country.code for d in docs} == {c.code for c in COUNTRIES.values()}
+    assert {"de", "fr", "it", "es", "nl", "gb", "us", "in", "my"} <= {
+        d.group.split("-")[1] for d in docs
+    }
+    kinds = Counter(d.kind for d in docs)
+    assert kinds["invoice"] and kinds["credit_note"] and kinds["receipt"]
+    assert any(d.pages > 1 for d in docs)  # multi-page invoices
+    deposits = [
+        d
+        for d in docs
+        if d.fields["amount_due"] is not None and d.fields["amount_due"] < d.fields["total_amount"]
+    ]
+    assert deposits  # amount due below the total after a deposit
+    for d in docs:
+        if d.kind == "receipt":
+            assert d.fields["due_date"] is None and d.fields["buyer_name"] is None
+    printed = " ".join(t.text for d in docs for t in d.texts)
+    for mark in ("₹", "Rs", "RM", "€", "£", "$", "Herrn", "SIMPLIFIED TAX INVOICE", "formerly"):
+        assert mark in printed, mark
+
+
+def test_the_command_writes_the_corpus(tmp_path):
+    out = io.StringIO()
+    call_command("make_synthetic_invoices", "3", "--seed", "4", "--out", str(tmp_path), stdout=out)
+    assert "pdf-text" in out.getvalue()
+    assert (tmp_path / "MANIFEST.tsv").exists()
+    assert len(list(tmp_path.glob("*.gt.json"))) >= 3
