@@ -146,8 +146,14 @@ def live_updates_publish(*, event: DomainEvent, notification_ids: list[int]) -> 
         listing_ids = {e.get("listing_id") for e in (event.recipients or {}).values()} - {None}
         for progress in listing_progress(listing_ids=listing_ids):
             seller_id = progress.pop("seller_id")
-            messages.append((channel_name(LISTINGS), "listing.progress", progress, None))
-            messages.append((user_channel(seller_id), "listing.progress", progress, None))
+            # An open listing is the marketplace's; once closed, only its seller and the
+            # investors the event names (they hold a share) may still see it.
+            if progress["status"] == "LISTED":
+                readers = [channel_name(LISTINGS)]
+            else:
+                readers = [user_channel(int(pk)) for pk in (event.recipients or {})]
+            for channel in dict.fromkeys([*readers, user_channel(seller_id)]):
+                messages.append((channel, "listing.progress", progress, None))
     if event.name in BALANCE_EVENTS:
         for user in User.objects.filter(pk__in=users_online(user_ids)):
             balances = [
