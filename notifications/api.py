@@ -163,8 +163,8 @@ class PushDeviceCollectionApi(IdempotentWriteMixin, APIView):
 
 
 class PushDeviceDetailApi(APIView):
-    """``DELETE /api/v1/me/devices/{id}``: stop pushing to that phone (204). 404
-    ``DEVICE_NOT_FOUND`` for an unknown id or another user's."""
+    """``DELETE /api/v1/me/devices/{id}``: stop pushing to that phone (204; again: 204,
+    nothing changes). 404 ``DEVICE_NOT_FOUND`` for an unknown id or another user's."""
 
     @extend_schema(request=None, responses={204: None})
     def delete(self, request, device_id):

@@ -306,14 +306,25 @@ def push_device_register(*, user, platform: str, token: str) -> tuple[PushDevice
         return device, False
 
 
-def push_device_remove(*, user, device_id) -> None:
-    """Forget ``user``'s device ``device_id`` (sign-out in the app).
+#: Why a device gets nothing more when its user removed it (sign-out in the app).
+REMOVED_BY_USER = "removed by the user"
+
+
+def push_device_remove(*, user, device_id) -> PushDevice:
+    """Stop pushing to ``user``'s device ``device_id`` (sign-out in the app): the device is
+    switched off (kept for the deliveries that name it); removing it again changes nothing.
+    Registering its token again switches it back on.
 
     Raises:
         NotFound: ``DEVICE_NOT_FOUND`` (unknown, or another user's).
     """
     device = push_device_get_for_user(user=user, device_id=device_id)
-    device.delete()
+    now = timezone.now()
+    PushDevice.objects.filter(pk=device.pk, disabled_at__isnull=True).update(
+        disabled_at=now, disabled_reason=REMOVED_BY_USER, updated_at=now
+    )
+    device.refresh_from_db()
+    return device
 
 
 def notification_mark_read(*, user, notification_id) -> Notification:

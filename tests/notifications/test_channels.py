@@ -229,6 +229,9 @@ class TestDevices:
         assert refused.status_code == 404 and refused.json()["code"] == "DEVICE_NOT_FOUND"
         assert PushDevice.objects.filter(public_id=device_id, user=bruno).exists()
         assert theirs.delete(f"/api/v1/me/devices/{device_id}").status_code == 204
-        assert not PushDevice.objects.exists()
+        assert theirs.delete(f"/api/v1/me/devices/{device_id}").status_code == 204  # again
+        device = PushDevice.objects.get(public_id=device_id)
+        assert device.disabled_at is not None and device.disabled_reason == "removed by the user"
+        assert theirs.get("/api/v1/me/devices").json()["results"][0]["active"] is False
         bad = mine.post("/api/v1/me/devices", {"platform": "WINDOWS", "token": "x"}, format="json")
         assert bad.status_code == 400 and set(bad.json()["fields"]) == {"platform", "token"}
