@@ -17,7 +17,8 @@ Two ways of serving it, chosen by the server that runs the view:
   processes publish after their commits; a comment line every
   ``LIVE_UPDATES_HEARTBEAT_SECONDS`` keeps proxies from closing it (and keeps the user marked
   online); after ``LIVE_UPDATES_MAX_SECONDS`` it closes and the browser reconnects at once with
-  ``Last-Event-ID``. One open stream costs a coroutine and a Redis subscription, not a thread.
+  ``Last-Event-ID``. One open stream costs a coroutine and a Redis subscription, not a thread
+  and not a database connection (given back once the pending state is read).
 * **WSGI** (gunicorn's sync workers, the test client): holding the response open would pin a
   worker thread per open page, so the view answers what is pending (the unread count, the
   notifications since ``Last-Event-ID``) and closes with ``retry: LIVE_UPDATES_POLL_RETRY_MS``:
@@ -34,6 +35,7 @@ import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
+from django.db import connections
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.http import require_GET
 from rest_framework import exceptions
@@ -125,6 +127,10 @@ async def _stream(user_id: int, channels: list[str], pending):
         yield "retry: 3000\n\n"
         for chunk in await pending():
             yield chunk
+        # The request's database connection is not needed while the stream waits: give it
+        # back now rather than hold one per open stream (Django would keep it until the
+        # response ends).
+        await sync_to_async(connections.close_all)()
         deadline = time.monotonic() + settings.LIVE_UPDATES_MAX_SECONDS
         while time.monotonic() < deadline:
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=heartbeat)
