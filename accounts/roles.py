@@ -26,10 +26,12 @@ What each role may do in the admin was read from the ``ModelAdmin`` classes and 
   exports their bank files, uploads the bank's camt.054 statements and retries failed
   payouts (``settlements.create_payoutbatch``, ``approve_payoutbatch``,
   ``export_payoutbatch``, ``settle_payoutbatch``, ``retry_payout``: permissions of their
-  own, not ``add_``/``change_``). It reads only the money records it reconciles: users, the
-  ledger, bank events, settlements, withdrawals, payouts, invoices and investments, and the
-  audit trail behind the History buttons - not KYC documents, alerts, holds or sanctions
-  lists. Operations see withdrawals and payouts but cannot act on them.
+  own, not ``add_``/``change_``), and allocates unmatched money (suspense credits, receipts no
+  webhook announced) with four eyes (``propose_allocation``, ``approve_allocation``). It
+  reads only the money records it reconciles: users, the ledger, bank events, settlements,
+  withdrawals, payouts, allocations, invoices and investments, and the audit trail behind
+  the History buttons - not KYC documents, alerts, holds or sanctions lists. Operations see
+  withdrawals, payouts and allocations but cannot act on them.
 
 Nobody here may delete anything, nor add or change users, groups, permissions or TOTP
 devices (managing staff accounts is a superuser's job: ``is_superuser``/``groups`` on a
@@ -82,6 +84,9 @@ _VIEW_PAYOUTS = (
     "settlements.view_payoutbatchevent",
 )
 
+#: Allocations of unmatched money (the suspense queue is the bank events list, filtered).
+_VIEW_ALLOCATIONS = ("settlements.view_suspenseallocation",)
+
 #: Working alerts and releasing (non-PEP) holds.
 _WORK_ALERTS = (
     "compliance.change_compliancealert",
@@ -93,6 +98,7 @@ ROLES: dict[str, tuple[str, ...]] = {
     "operations": (
         *_VIEW_RECORDS,
         *_VIEW_PAYOUTS,
+        *_VIEW_ALLOCATIONS,
         *_WORK_ALERTS,
         "accounts.change_kycprofile",
         "invoices.change_invoice",
@@ -122,6 +128,9 @@ ROLES: dict[str, tuple[str, ...]] = {
         "settlements.export_payoutbatch",
         "settlements.settle_payoutbatch",
         "settlements.retry_payout",
+        *_VIEW_ALLOCATIONS,
+        "settlements.propose_allocation",
+        "settlements.approve_allocation",
     ),
     "senior_management": (
         "compliance.approve_pep_relationship",

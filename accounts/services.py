@@ -444,3 +444,30 @@ def kyc_reject(*, profile: KycProfile, reviewer: User, reason: str) -> KycProfil
     return kyc_transition(
         profile=profile, to_status=KycStatus.REJECTED, actor=reviewer, reason=reason.strip()
     )
+
+
+def platform_investor_create(*, email: str, legal_name: str, country: str, actor: User) -> User:
+    """A platform-owned investor account (a liquidity pool's: PayMint invests through it like
+    any investor). It has no password (nobody signs in as it), its email is marked verified
+    and its KYB is PayMint's own, recorded as submitted then approved by ``actor`` through
+    :func:`kyc_transition` (both moves in the audit trail). Idempotent by ``email``.
+
+    Raises:
+        PermissionDenied: ``actor`` is not active staff.
+    """
+    require_staff(actor)
+    email = User.objects.normalize_email(email).lower()
+    with transaction.atomic():
+        existing = User.objects.filter(email=email).first()
+        if existing is not None:
+            return existing
+        user = User.objects.create_user(email=email, password=None, role=Role.INVESTOR,
+                                        email_verified_at=timezone.now())
+        profile = KycProfile.objects.create(user=user, kind=KycKind.KYB, legal_name=legal_name,
+                                            country=country)
+        reason = "platform-owned account: PayMint's own KYB"
+        kyc_transition(profile=profile, to_status=KycStatus.PENDING_REVIEW, actor=actor,
+                       reason=reason)
+        kyc_transition(profile=profile, to_status=KycStatus.APPROVED, actor=actor,
+                       reason=reason)
+    return user

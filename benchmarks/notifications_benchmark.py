@@ -46,6 +46,8 @@ os.environ["DATABASE_URL"] = f"{SERVER}/{BENCH_DB}"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "paymint.settings.test")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ["LIVE_UPDATES_CHANNEL_PREFIX"] = f"paymint-bench-{os.getpid()}"
+# Notification emails go through the outbox into memory (no SMTP server here).
+os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
 
 
 def _admin(sql: str) -> None:
@@ -100,10 +102,17 @@ class Streams:
             elif text.startswith("data: ") and event == "notification":
                 self.arrivals.setdefault(json.loads(text[6:])["id"], time.monotonic())
 
-    def start(self) -> None:
+    def start(self, *, batch: int = 10, timeout: float = 120) -> None:
+        """Open the streams ``batch`` at a time (each batch answered before the next: a burst
+        of 200 sign-ins at once would open 200 database connections on a shared server)."""
         self.thread.start()
-        for token in self.tokens:
-            asyncio.run_coroutine_threadsafe(self._one(token), self.loop)
+        deadline = time.monotonic() + timeout
+        for start in range(0, len(self.tokens), batch):
+            for token in self.tokens[start : start + batch]:
+                asyncio.run_coroutine_threadsafe(self._one(token), self.loop)
+            target = min(start + batch, len(self.tokens))
+            while self.open < target and time.monotonic() < deadline:
+                time.sleep(0.05)
 
 
 def main() -> None:
@@ -178,11 +187,15 @@ def main() -> None:
         streams = Streams(port, tokens)
         opened_at = time.monotonic()
         streams.start()
-        while streams.open < args.streams and time.monotonic() - opened_at < 120:
-            time.sleep(0.2)
         open_seconds = time.monotonic() - opened_at
         time.sleep(2)
         rss_after = _rss_kib(server.pid)
+        import psycopg
+
+        with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+            held = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (BENCH_DB,)
+            ).fetchone()[0]
 
         rows_ms, sse_ms = [], []
         rng = random.Random(12)
@@ -207,7 +220,11 @@ def main() -> None:
                 sse_ms.append((streams.arrivals[str(note.public_id)] - marks["commit"]) * 1000)
             time.sleep(0.05)
 
-        print(f"streams open: {streams.open}/{args.streams} in {open_seconds:.1f} s")
+        print(
+            f"streams open: {streams.open}/{args.streams} in {open_seconds:.1f} s "
+            f"(opened 10 at a time); database connections on the benchmark database with "
+            f"them open: {held} (this process's included)"
+        )
         print(f"events: {args.events}, delivered over SSE: {len(sse_ms)}")
         print(
             f"commit -> notification rows: p50 {statistics.median(rows_ms):.1f} ms, "
@@ -229,7 +246,10 @@ def main() -> None:
         )
     finally:
         server.terminate()
-        server.wait(timeout=15)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:  # streams still open: uvicorn waits for them
+            server.kill()
         connections.close_all()
         _admin(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
 

@@ -2,7 +2,7 @@
 contract keeps the rest of the app to itself, ``docs/architecture.md``).
 
 - raise an alert for compliance staff: :func:`alert_raise` with an :class:`AlertKind` and an
-  :class:`AlertSeverity`;
+  :class:`AlertSeverity`; count the alerts still to work: :func:`alert_counts_open_by_severity`;
 - ask before moving money or approving KYC: :func:`require_no_hold`, :func:`user_is_on_hold`,
   :func:`user_has_screening_hold`, :func:`invoice_has_sanctions_hit`;
 - record a staff action in the audit trail: :func:`audit_record`; show a record's trail in
@@ -23,7 +23,7 @@ from .holds import (
     user_has_screening_hold,
     user_is_on_hold,
 )
-from .services import alert_raise
+from .services import alert_counts_open_by_severity, alert_raise
 from .taxids import EU_COUNTRIES, InvalidTaxId, detect_tax_id, validate_tax_id
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "AlertSeverity",
     "AuditHistoryMixin",
     "InvalidTaxId",
+    "alert_counts_open_by_severity",
     "alert_raise",
     "audit_record",
     "detect_tax_id",

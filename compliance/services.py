@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from paymint.core.error_codes import CoreError
 from paymint.core.errors import InvalidTransition, ValidationFailed
 from paymint.core.permissions import require_staff
 
-from .enums import ALERT_TRANSITIONS, AlertStatus
+from .enums import ALERT_TRANSITIONS, AlertSeverity, AlertStatus
 from .error_codes import ComplianceError
 from .models import AlertNote, ComplianceAlert
 
@@ -110,3 +111,13 @@ def alert_add_note(*, alert: ComplianceAlert, author, text: str) -> AlertNote:
         raise ValidationFailed("The note is empty.", code=ComplianceError.EMPTY_NOTE,
                                fields={"text": ["Required."]})
     return AlertNote.objects.create(alert=alert, author=author, text=text.strip())
+
+
+def alert_counts_open_by_severity() -> dict[str, int]:
+    """Alerts still to work (open or in review) per severity, highest first, every severity
+    present (0 when none): ``{"HIGH": 2, "MEDIUM": 0, "LOW": 5}``. One query (the back
+    office's queues)."""
+    found = dict(
+        ComplianceAlert.objects.filter(status__in=(AlertStatus.OPEN, AlertStatus.IN_REVIEW))
+        .values_list("severity").annotate(n=Count("id")).values_list("severity", "n"))
+    return {severity: found.get(severity, 0) for severity in reversed(AlertSeverity.values)}

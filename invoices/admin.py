@@ -12,7 +12,7 @@ from django.urls import path
 
 from compliance.public import AuditHistoryMixin, audit_record
 from paymint.core import clock
-from paymint.core.admin import ReadOnlyInline, ReasonForm
+from paymint.core.admin import LargeTableAdmin, ReadOnlyInline, ReasonForm
 from paymint.core.errors import ApplicationError
 from paymint.core.storage import private_file_redirect
 
@@ -55,7 +55,7 @@ class InvoiceStatusEventInline(ReadOnlyInline):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(AuditHistoryMixin, admin.ModelAdmin):
+class InvoiceAdmin(AuditHistoryMixin, LargeTableAdmin):
     list_display = ("invoice_number", "seller", "debtor_name", "face_value", "currency",
                     "due_date", "days_past_due", "risk_grade", "status", "created_at")
     list_filter = ("status", AgingBucketFilter, "risk_grade", "currency", "extraction_method")

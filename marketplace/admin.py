@@ -24,10 +24,12 @@ class InvestmentInline(admin.TabularInline):
 class ListingAdmin(AuditHistoryMixin, ReadOnlyAdmin):
     list_display = ("invoice", "currency", "advance_amount", "funded_amount", "investor_count",
                     "expires_at", "disbursed_on")
+    list_select_related = ("invoice",)
     inlines = [InvestmentInline]
 
 
 @admin.register(Investment)
 class InvestmentAdmin(AuditHistoryMixin, ReadOnlyAdmin):
     list_display = ("investor", "listing", "amount", "currency", "status", "created_at")
+    list_select_related = ("investor", "listing")
     list_filter = ("status", "currency")

@@ -223,7 +223,10 @@ def investment_create(
     # Before the locks: the listing's terms are fixed when it is created, the invoice's
     # number and debtor when it is submitted; accounts that do not exist yet are created
     # under the locks (a refused funding leaves nothing behind).
-    invoice = Invoice.objects.get(pk=listing.invoice_id)
+    # The invoice as the caller loaded it with the listing (the API's selectors join it), or
+    # read here; its status is taken from the locking statement below either way.
+    invoice = (listing.invoice if Listing.invoice.is_cached(listing)
+               else Invoice.objects.get(pk=listing.invoice_id))
     today = clock.today()
     quote = investment_quote(principal=amount, currency=listing.currency,
                              discount_rate=listing.discount_rate, start=today,

@@ -46,7 +46,18 @@ from notifications.api import (
     PushDeviceDetailApi,
 )
 from notifications.stream import event_stream
-from pools.api import AutoInvestLogApi, AutoInvestRuleApi
+from pools.api import (
+    AutoInvestLogApi,
+    AutoInvestRuleApi,
+    PoolDepositApi,
+    PoolDetailApi,
+    PoolListApi,
+    PoolNavHistoryApi,
+    PoolPositionApi,
+    PoolQuoteApi,
+    PoolRedemptionApi,
+    PoolRedemptionCollectionApi,
+)
 from settlements.api import BankWebhookApi, WalletApi, WithdrawalCollectionApi
 from settlements.stellar.api import (
     Sep10ChallengeApi,
@@ -92,6 +103,17 @@ api_v1 = [
     path("investments", InvestmentListApi.as_view(), name="investments"),
     path("auto-invest", AutoInvestRuleApi.as_view(), name="auto-invest"),
     path("auto-invest/log", AutoInvestLogApi.as_view(), name="auto-invest-log"),
+    path("pools", PoolListApi.as_view(), name="pools"),
+    path("pools/<str:pool_id>", PoolDetailApi.as_view(), name="pool-detail"),
+    path("pools/<str:pool_id>/nav-history", PoolNavHistoryApi.as_view(),
+         name="pool-nav-history"),
+    path("pools/<str:pool_id>/deposits", PoolDepositApi.as_view(), name="pool-deposits"),
+    path("pools/<str:pool_id>/redemptions", PoolRedemptionCollectionApi.as_view(),
+         name="pool-redemptions"),
+    path("pools/<str:pool_id>/redemptions/<str:redemption_id>", PoolRedemptionApi.as_view(),
+         name="pool-redemption"),
+    path("pools/<str:pool_id>/position", PoolPositionApi.as_view(), name="pool-position"),
+    path("pools/<str:pool_id>/quote", PoolQuoteApi.as_view(), name="pool-quote"),
     path("investments/<str:investment_id>", InvestmentStatementApi.as_view(),
          name="investment-statement"),
     path("events", event_stream, name="events"),
@@ -111,6 +133,11 @@ api_v1 = [
     # The split view serves Swagger UI's start-up script as a file (no inline script: CSP).
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-v1:schema"), name="docs"),
 ]
+
+# The back office's name (the index itself: templates/admin/index.html, issue #13).
+admin.site.site_header = "PayMint back office"
+admin.site.site_title = "PayMint back office"
+admin.site.index_title = "Today"
 
 urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),

@@ -252,7 +252,12 @@ class RedemptionPayment(TimeStampedModel):
     amount = models.DecimalField(max_digits=20, decimal_places=7)
     nav_per_share = models.DecimalField(max_digits=30, decimal_places=10)
     entry = models.OneToOneField(
-        "settlements.JournalEntry", on_delete=models.PROTECT, related_name="pool_redemption_payment"
+        "settlements.JournalEntry",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="pool_redemption_payment",
+        help_text="Empty for a part worth less than the minor unit (shares retired, nothing paid).",
     )
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import F, Q, QuerySet, Sum
 
 from invoices.enums import InvoiceStatus
@@ -12,10 +14,33 @@ from marketplace.enums import InvestmentStatus
 from marketplace.models import Investment, Listing
 from paymint.core import clock
 from paymint.core.errors import NotFound
+from paymint.core.money import quantize_money
 from settlements.ledger import exact_sum, wallet_balances
 
+from .enums import RedemptionStatus
 from .error_codes import PoolsError
-from .models import AutoInvestLog, AutoInvestRule
+from .models import (
+    AutoInvestLog,
+    AutoInvestRule,
+    NavSnapshot,
+    Pool,
+    PoolHolding,
+    RedemptionRequest,
+)
+from .nav import (
+    INITIAL_NAV_PER_SHARE,
+    NavBreakdown,
+    amount_for_shares,
+    annualised,
+    holder_values,
+    net_asset_value,
+    projected_value,
+)
+from .nav import Position as NavPosition
+
+ZERO = Decimal(0)
+#: Invoices whose investments are provisioned in full (the ``default`` bucket).
+DEFAULTED_STATUSES = frozenset({InvoiceStatus.DEFAULTED, InvoiceStatus.WRITTEN_OFF})
 
 
 def auto_invest_rule_get_for_investor(*, investor) -> AutoInvestRule:
@@ -77,6 +102,17 @@ def investor_debtor_exposure(*, investor_id: int, currency: str, debtor_key: str
     return exact_sum(total)
 
 
+def investor_seller_exposure(*, investor_id: int, currency: str, seller_id: int) -> Decimal:
+    """The investor's outstanding principal on one seller's invoices (active investments)."""
+    total = Investment.objects.filter(
+        investor_id=investor_id,
+        status=InvestmentStatus.ACTIVE,
+        currency=currency,
+        listing__invoice__seller_id=seller_id,
+    ).aggregate(total=Sum(F("amount") - F("principal_repaid")))["total"]
+    return exact_sum(total)
+
+
 def investor_cash(*, investor, currency: str) -> Decimal:
     """The investor's cash balance in ``currency`` (0 without an account)."""
     return next(
@@ -92,3 +128,239 @@ def listing_ids_open() -> list[int]:
         .order_by("listed_at", "id")
         .values_list("pk", flat=True)
     )
+
+
+# --- Liquidity pools ---------------------------------------------------------------------
+
+
+def pool_get(*, pool_id) -> Pool:
+    """A pool by its public id (every signed-in investor may read a pool's figures).
+
+    Raises:
+        NotFound: ``POOL_NOT_FOUND`` (also for a malformed id).
+    """
+    pool = Pool.objects.filter(public_id=pool_id).first() if _is_uuid(pool_id) else None
+    if pool is None:
+        raise NotFound("No such pool.", code=PoolsError.POOL_NOT_FOUND)
+    return pool
+
+
+def _is_uuid(value) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def pool_list() -> QuerySet[Pool]:
+    """Every pool, newest first."""
+    return Pool.objects.order_by("-created_at", "-id")
+
+
+def pool_for_currency(*, currency: str) -> Pool | None:
+    return Pool.objects.filter(currency=currency).select_related("account").first()
+
+
+def pool_positions(*, pool: Pool) -> list[NavPosition]:
+    """The pool's active investments as :class:`pools.nav.Position` rows (one query)."""
+    rows = (
+        Investment.objects.filter(investor_id=pool.account_id, status=InvestmentStatus.ACTIVE)
+        .order_by("id")
+        .values_list(
+            "amount",
+            "principal_repaid",
+            "discount_rate",
+            "discount_fee",
+            "fee_repaid",
+            "listing__disbursed_on",
+            "listing__due_date",
+            "listing__invoice__status",
+            "listing__invoice__risk_grade",
+            "listing__invoice__debtor_key",
+        )
+    )
+    return [
+        NavPosition(
+            principal=r[0],
+            principal_repaid=r[1],
+            discount_rate=r[2],
+            discount_fee=r[3],
+            fee_repaid=r[4],
+            disbursed_on=r[5],
+            due_date=r[6],
+            defaulted=r[7] in DEFAULTED_STATUSES,
+            grade=r[8],
+            debtor_key=r[9],
+        )
+        for r in rows
+    ]
+
+
+def pool_nav(*, pool: Pool, today: dt.date | None = None) -> NavBreakdown:
+    """The pool's NAV now (a pure function of the ledger: its cash account's balance, its
+    investments and the register's total; :func:`pools.nav.net_asset_value`)."""
+    return net_asset_value(
+        currency=pool.currency,
+        cash=investor_cash(investor=pool.account, currency=pool.currency),
+        positions=pool_positions(pool=pool),
+        shares_outstanding=pool.shares_outstanding,
+        today=today or clock.today(),
+        provision_rates=settings.PAYMINT["POOL_PROVISION_RATES"],
+    )
+
+
+def redemption_queue(*, pool: Pool) -> QuerySet[RedemptionRequest]:
+    """Queued redemption requests, first in first out."""
+    return RedemptionRequest.objects.filter(pool=pool, status=RedemptionStatus.QUEUED).order_by(
+        "created_at", "id"
+    )
+
+
+def redemption_get_for_investor(*, investor, pool: Pool, redemption_id) -> RedemptionRequest:
+    """The investor's own redemption request in ``pool``.
+
+    Raises:
+        NotFound: ``REDEMPTION_NOT_FOUND`` (someone else's, or none).
+    """
+    found = (
+        RedemptionRequest.objects.filter(
+            pool=pool, investor=investor, public_id=redemption_id
+        ).first()
+        if _is_uuid(redemption_id)
+        else None
+    )
+    if found is None:
+        raise NotFound("No such redemption request.", code=PoolsError.REDEMPTION_NOT_FOUND)
+    return found
+
+
+def pool_holding(*, pool: Pool, investor) -> PoolHolding | None:
+    return PoolHolding.objects.filter(pool=pool, investor=investor).first()
+
+
+def pool_position(*, pool: Pool, investor, nav: NavBreakdown | None = None) -> dict:
+    """The investor's position: shares, value (their largest-remainder part of the net
+    assets), what the shares cost (``invested``), gain, and each queued redemption with its
+    place in the queue, the shares ahead of it and an estimate of its payout at today's NAV
+    (an estimate: it is paid at the NAV of the day it is paid)."""
+    nav = nav or pool_nav(pool=pool)
+    register = dict(
+        PoolHolding.objects.filter(pool=pool).order_by("id").values_list("investor_id", "shares")
+    )
+    values = holder_values(nav.net_assets, register, pool.currency) if register else {}
+    holding = register.get(investor.pk, ZERO)
+    value = values.get(investor.pk, ZERO)
+    own = pool_holding(pool=pool, investor=investor)
+    invested = quantize_money(own.invested, pool.currency) if own else ZERO
+    queue = []
+    ahead = ZERO
+    for place, request in enumerate(redemption_queue(pool=pool), start=1):
+        if request.investor_id == investor.pk:
+            queue.append(
+                {
+                    "id": request.public_id,
+                    "place": place,
+                    "shares": request.shares_left,
+                    "shares_ahead": ahead,
+                    "payable_from": request.payable_from,
+                    "estimate": amount_for_shares(
+                        request.shares_left,
+                        net_assets=nav.net_assets,
+                        shares_outstanding=nav.shares_outstanding,
+                        currency=pool.currency,
+                    ),
+                }
+            )
+        ahead += request.shares_left
+    return {
+        "shares": holding,
+        "value": value,
+        "invested": invested,
+        "gain": value - invested if own else ZERO,
+        "nav_per_share": nav.nav_per_share,
+        "currency": pool.currency,
+        "redemptions": queue,
+    }
+
+
+def pool_nav_history(*, pool: Pool) -> QuerySet[NavSnapshot]:
+    return NavSnapshot.objects.filter(pool=pool).order_by("date")
+
+
+#: The APY and forward-yield formulas, as shown to investors with the figures.
+APY_FORMULA = ("(NAV per share today / NAV per share at the start) ** (365 / days) - 1, "
+               "compound, ACT/365F")
+FORWARD_YIELD_FORMULA = ("utilisation x (weighted discount rate of the outstanding investments "
+                         "- weighted probability of default of their grades), weights = "
+                         "outstanding principal; annual, ACT/365F")
+
+
+def pool_stats(*, pool: Pool, today: dt.date | None = None) -> dict:
+    """A pool's figures: NAV (each term), NAV per share, APY over the trailing 30 days (from
+    the stored NAV of 30 days ago, or the nearest earlier day) and since inception (from 1),
+    the forward yield, utilisation, outstanding principal by grade and by aging bucket, the
+    realised default rate (principal of the pool's investments in defaulted or written-off
+    invoices / principal it ever funded), the redemption queue. Rates are annual fractions;
+    formulas in :data:`APY_FORMULA` and :data:`FORWARD_YIELD_FORMULA`."""
+    today = today or clock.today()
+    nav = pool_nav(pool=pool, today=today)
+    positions = pool_positions(pool=pool)
+    past = (NavSnapshot.objects.filter(pool=pool, date__lte=today - dt.timedelta(days=30))
+            .order_by("-date").first())
+    apy_30d = (annualised(past.nav_per_share, nav.nav_per_share, (today - past.date).days)
+               if past else None)
+    apy_inception = annualised(INITIAL_NAV_PER_SHARE, nav.nav_per_share,
+                               (today - pool.inception_date).days)
+    by_grade: dict[str, Decimal] = {}
+    weighted_rate = weighted_pd = ZERO
+    pd = settings.PAYMINT["GRADE_PD"]
+    for p in positions:
+        outstanding = p.principal - p.principal_repaid
+        by_grade[p.grade] = by_grade.get(p.grade, ZERO) + outstanding
+        weighted_rate += outstanding * p.discount_rate
+        weighted_pd += outstanding * Decimal(pd.get(p.grade, 0))
+    invested = nav.principal
+    total = nav.cash + invested
+    utilisation = (invested / total).quantize(Decimal("0.000001")) if total > 0 else ZERO
+    forward = (utilisation * (weighted_rate - weighted_pd) / invested).quantize(
+        Decimal("0.000001")) if invested > 0 else ZERO
+    funded = Investment.objects.filter(investor_id=pool.account_id).exclude(
+        status=InvestmentStatus.REFUNDED)
+    ever = exact_sum(funded.aggregate(total=Sum("amount"))["total"])
+    lost = exact_sum(funded.filter(listing__invoice__status__in=DEFAULTED_STATUSES)
+                     .aggregate(total=Sum("amount"))["total"])
+    queue = list(redemption_queue(pool=pool))
+    queued_shares = sum((r.shares - r.shares_paid for r in queue), ZERO)
+    return {
+        "nav": nav, "apy_30d": apy_30d, "apy_since_inception": apy_inception,
+        "apy_formula": APY_FORMULA, "forward_yield": forward,
+        "forward_yield_formula": FORWARD_YIELD_FORMULA, "day_count": "ACT/365F",
+        "utilisation": utilisation,
+        "outstanding_by_grade": {k: str(quantize_money(v, pool.currency))
+                                 for k, v in sorted(by_grade.items())},
+        "outstanding_by_bucket": {k: str(quantize_money(v, pool.currency))
+                                  for k, v in nav.by_bucket.items()},
+        "realised_default_rate": (lost / ever).quantize(Decimal("0.000001")) if ever else ZERO,
+        "redemption_queue": {
+            "requests": len(queue), "shares": queued_shares,
+            "estimated_value": amount_for_shares(queued_shares, net_assets=nav.net_assets,
+                                                 shares_outstanding=pool.shares_outstanding,
+                                                 currency=pool.currency)},
+    }
+
+
+def pool_quote(*, pool: Pool, amount: Decimal, days: int) -> dict:
+    """What ``amount`` deposited today might be worth after ``days``, at the pool's forward
+    yield (annual, compounded ACT/365F). An estimate, not a promise: the NAV moves with
+    repayments, late payments and defaults."""
+    stats = pool_stats(pool=pool)
+    return {
+        "amount": amount, "days": days, "currency": pool.currency,
+        "annual_yield": stats["forward_yield"],
+        "projected_value": projected_value(amount, stats["forward_yield"], days, pool.currency),
+        "estimate": True,
+        "label": "Estimate at the pool's current forward yield - not a promise; the value "
+                 "moves with repayments, late payments and defaults.",
+        "formula": "amount x (1 + forward yield) ** (days / 365)",
+    }

@@ -1,6 +1,8 @@
 """Back office for the ledger, withdrawals and payouts, and the on-chain mirror: read-only,
 nothing deletable; every action calls one service (which checks the role itself)."""
 
+import datetime as dt
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
@@ -10,11 +12,20 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from compliance.public import AuditHistoryMixin
+from compliance.public import AuditHistoryMixin, audit_record
+from paymint.core import clock
 from paymint.core.admin import ReadOnlyAdmin, ReadOnlyInline, ReasonForm
 from paymint.core.errors import ApplicationError
 
-from .enums import BankFileFormat, PayoutBatchStatus, WithdrawalStatus
+from .backoffice import platform_report_csv
+from .enums import (
+    AllocationKind,
+    AllocationStatus,
+    BankEventStatus,
+    BankFileFormat,
+    PayoutBatchStatus,
+    WithdrawalStatus,
+)
 from .models import (
     BankEvent,
     ChainTransaction,
@@ -27,9 +38,13 @@ from .models import (
     Posting,
     Settlement,
     StellarAccount,
+    SuspenseAllocation,
     Withdrawal,
 )
 from .services import (
+    allocation_approve,
+    allocation_propose,
+    allocation_reject,
     bank_statement_apply,
     payout_batch_approve,
     payout_batch_create,
@@ -48,6 +63,7 @@ class PostingInline(ReadOnlyInline):
 @admin.register(JournalEntry)
 class JournalEntryAdmin(AuditHistoryMixin, ReadOnlyAdmin):
     list_display = ("created_at", "kind", "description", "currency", "invoice", "effective_date")
+    list_select_related = ("invoice",)
     list_filter = ("kind", "currency")
     search_fields = ("idempotency_key", "description")
     inlines = [PostingInline]
@@ -55,17 +71,91 @@ class JournalEntryAdmin(AuditHistoryMixin, ReadOnlyAdmin):
 
 @admin.register(LedgerAccount)
 class LedgerAccountAdmin(ReadOnlyAdmin):
+    """Ledger accounts; ``report/?month=YYYY-MM`` downloads the monthly platform report
+    (CSV: activity, defaults and recoveries, the balance sheet at the month's end)."""
+
     list_display = ("key", "kind", "currency", "owner", "invoice")
+    list_select_related = ("owner", "invoice")
     list_filter = ("kind", "currency")
     search_fields = ("key", "owner__email")
+
+    def get_urls(self):
+        return [
+            path("report/", self.admin_site.admin_view(self.report_view),
+                 name="settlements_platform_report"),
+            *super().get_urls(),
+        ]
+
+    def report_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            month = dt.date.fromisoformat(f"{request.GET.get('month', '')}-01")
+        except ValueError:
+            month = clock.today()
+        body = platform_report_csv(month=month)
+        audit_record(action="report.platform_monthly", request=request, kind="access",
+                     changes={"month": f"{month:%Y-%m}", "bytes": len(body)})
+        response = HttpResponse(body, content_type="text/csv")
+        response["Content-Disposition"] = (
+            f'attachment; filename="paymint-platform-report-{month:%Y-%m}.csv"')
+        return response
+
+
+class AllocationForm(forms.Form):
+    kind = forms.ChoiceField(choices=AllocationKind.choices)
+    reference = forms.CharField(max_length=64, help_text="The investor's deposit reference "
+                                "(PM-...) or the invoice's repayment reference.")
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class ReceiptForm(AllocationForm):
+    """A receipt no webhook announced (a cheque, a transfer the bank did not report)."""
+
+    amount = forms.DecimalField(max_digits=20, decimal_places=7, min_value=0)
+    currency = forms.ChoiceField(choices=[])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["currency"].choices = [(c, c) for c in settings.PAYMINT["CURRENCIES"]]
 
 
 @admin.register(BankEvent)
 class BankEventAdmin(AuditHistoryMixin, ReadOnlyAdmin):
+    """Every bank event applied. Filter on status "Reference matched no one: in suspense":
+    the unmatched queue, whose credits finance allocates (four eyes)."""
+
     list_display = ("event_id", "event_type", "reference", "amount", "currency", "status",
                     "created_at")
     list_filter = ("event_type", "status")
     search_fields = ("event_id", "reference")
+    actions = ["allocate"]
+
+    def has_allocate_permission(self, request) -> bool:
+        return _has_perm(request, "propose_allocation")
+
+    @admin.action(description="Allocate an unmatched credit (four eyes, reason required)",
+                  permissions=["allocate"])
+    def allocate(self, request, queryset):
+        events = list(queryset.filter(status=BankEventStatus.UNMATCHED)[:2])
+        if len(events) != 1:
+            self.message_user(request, "Select one unmatched credit.", messages.ERROR)
+            return None
+        form = AllocationForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            try:
+                allocation = allocation_propose(actor=request.user, bank_event=events[0],
+                                                **form.cleaned_data)
+            except ApplicationError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+                return None
+            self.message_user(request, f"Proposed: {allocation}. Another finance user must "
+                              "approve it (Suspense allocations).")
+            return None
+        return TemplateResponse(request, "admin/reason_action.html", {
+            **self.admin_site.each_context(request), "title": "Allocate an unmatched credit",
+            "objects": events, "form": form, "action": "allocate", "opts": self.model._meta,
+        })
 
 
 @admin.register(Settlement)
@@ -361,3 +451,83 @@ class PayoutBatchAdmin(AuditHistoryMixin, ReadOnlyAdmin):
         response = HttpResponse(batch.file_content.encode(), content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="{batch.file_name}"'
         return response
+
+
+@admin.register(SuspenseAllocation)
+class SuspenseAllocationAdmin(AuditHistoryMixin, ReadOnlyAdmin):
+    """Unmatched money allocated by hand, four eyes: proposals (from the unmatched queue in
+    Bank events, or "Record a bank receipt" for money no webhook announced) approved or
+    rejected by a second finance user."""
+
+    change_list_template = "admin/settlements/suspenseallocation/change_list.html"
+    list_display = ("created_at", "kind", "reference", "amount", "currency", "status",
+                    "bank_event", "proposed_by", "decided_by")
+    list_filter = ("status", "kind", "currency")
+    search_fields = ("reference", "bank_event__event_id")
+    list_select_related = ("bank_event", "proposed_by", "decided_by")
+    actions = ["approve", "reject"]
+
+    def has_decide_permission(self, request) -> bool:
+        return _has_perm(request, "approve_allocation")
+
+    @admin.action(description="Approve (four eyes: not one you proposed)",
+                  permissions=["decide"])
+    def approve(self, request, queryset):
+        for allocation in queryset.filter(status=AllocationStatus.PROPOSED):
+            try:
+                allocation_approve(allocation=allocation, actor=request.user)
+            except ApplicationError as exc:
+                self.message_user(request, f"{allocation}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"{allocation.reference}: posted.")
+
+    @admin.action(description="Reject (reason required)", permissions=["decide"])
+    def reject(self, request, queryset):
+        proposed = list(queryset.filter(status=AllocationStatus.PROPOSED))
+        if not proposed:
+            self.message_user(request, "Only proposed allocations can be rejected.",
+                              messages.ERROR)
+            return None
+        form = ReasonForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            for allocation in proposed:
+                try:
+                    allocation_reject(allocation=allocation, actor=request.user,
+                                      reason=form.cleaned_data["reason"])
+                except ApplicationError as exc:
+                    self.message_user(request, f"{allocation}: {exc.message}", messages.ERROR)
+            return None
+        return TemplateResponse(request, "admin/reason_action.html", {
+            **self.admin_site.each_context(request), "title": "Reject allocations",
+            "objects": proposed, "form": form, "action": "reject", "opts": self.model._meta,
+        })
+
+    def get_urls(self):
+        return [
+            path("receipt/", self.admin_site.admin_view(self.receipt_view),
+                 name="settlements_suspenseallocation_receipt"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {
+            **(extra_context or {}), "can_propose": _has_perm(request, "propose_allocation"),
+        })
+
+    def receipt_view(self, request):
+        if not _has_perm(request, "propose_allocation"):
+            raise PermissionDenied
+        form = ReceiptForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                allocation = allocation_propose(actor=request.user, **form.cleaned_data)
+            except ApplicationError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                self.message_user(request, f"Proposed: {allocation}. Another finance user "
+                                  "must approve it.")
+                return redirect(reverse("admin:settlements_suspenseallocation_changelist"))
+        return TemplateResponse(request, "admin/settlements/payoutbatch/form.html", {
+            **self.admin_site.each_context(request), "opts": self.model._meta,
+            "title": "Record a bank receipt (manual repayment or deposit entry)", "form": form,
+        })

@@ -25,6 +25,8 @@ __all__ = [
     "BankFileFormat",
     "PayoutBatchStatus",
     "PayoutItemStatus",
+    "AllocationKind",
+    "AllocationStatus",
     "SettlementSource",
     "SettlementStatus",
     "WithdrawalStatus",
@@ -76,3 +78,26 @@ PAYOUT_ITEM_LIVE = (PayoutItemStatus.PENDING, PayoutItemStatus.SENT, PayoutItemS
 class BankFileFormat(models.TextChoices):
     PAIN_001 = "PAIN_001", "ISO 20022 pain.001.001.03 (SEPA credit transfer)"
     CSV = "CSV", "CSV (other currencies)"
+
+
+class AllocationKind(models.TextChoices):
+    """What money finance allocates becomes: an investor's deposit or a debtor's repayment
+    (the same bank event a matched webhook would have been)."""
+
+    DEPOSIT = "DEPOSIT", "Investor deposit"
+    REPAYMENT = "REPAYMENT", "Invoice repayment"
+
+
+class AllocationStatus(models.TextChoices):
+    """Four eyes: ``PROPOSED`` by one finance user, ``APPROVING`` once another took it (the
+    posting runs), ``POSTED`` when the money moved, or ``REJECTED``."""
+
+    PROPOSED = "PROPOSED", "Awaiting a second finance user"
+    APPROVING = "APPROVING", "Approved, posting"
+    POSTED = "POSTED", "Posted"
+    REJECTED = "REJECTED", "Rejected"
+
+
+#: Allocation statuses that hold the credit: at most one per suspense bank event.
+ALLOCATION_LIVE = (AllocationStatus.PROPOSED, AllocationStatus.APPROVING,
+                   AllocationStatus.POSTED)

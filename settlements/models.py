@@ -14,7 +14,10 @@ from paymint.core.fields import EncryptedCharField
 from paymint.core.models import PublicModel
 
 from .enums import (
+    ALLOCATION_LIVE,
     PAYOUT_ITEM_LIVE,
+    AllocationKind,
+    AllocationStatus,
     BankFileFormat,
     PayoutBatchStatus,
     PayoutItemStatus,
@@ -46,6 +49,7 @@ __all__ = [
     "Posting",
     "Settlement",
     "StellarAccount",
+    "SuspenseAllocation",
     "Withdrawal",
     "new_withdrawal_reference",
 ]
@@ -297,3 +301,59 @@ class PayoutItem(PublicModel):
 
     def __str__(self) -> str:
         return f"{self.end_to_end_id} {self.amount} {self.currency} ({self.status})"
+
+
+# --- Unmatched money (settlements/services/suspense.py) -------------------------------------
+
+
+class SuspenseAllocation(PublicModel):
+    """Money finance allocates by hand, four eyes: a credit in suspense (``bank_event``, an
+    ``UNMATCHED`` deposit or repayment) or a receipt no webhook announced (a cheque: no
+    ``bank_event``; a manual repayment or deposit entry), to an investor's deposit or an
+    invoice's repayment (``reference``: the deposit or repayment reference). ``amount`` in
+    ``currency`` units. ``decided_by`` is never ``proposed_by`` (a database constraint too).
+    Posted as the bank event ``allocation:<public_id>`` (``posted_event``) through the same
+    service as a webhook.
+    """
+
+    bank_event = models.ForeignKey(BankEvent, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="allocations")
+    kind = models.CharField(max_length=10, choices=AllocationKind.choices)
+    reference = models.CharField(max_length=64)
+    amount = models.DecimalField(max_digits=20, decimal_places=7)
+    currency = models.CharField(max_length=3)
+    reason = models.TextField()
+    status = models.CharField(max_length=10, choices=AllocationStatus.choices,
+                              default=AllocationStatus.PROPOSED)
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                    related_name="allocations_proposed")
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="allocations_decided")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+    posted_event = models.OneToOneField(BankEvent, null=True, blank=True,
+                                        on_delete=models.PROTECT, related_name="allocation")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [
+            ("propose_allocation", "Can propose allocating unmatched money"),
+            ("approve_allocation", "Can approve an allocation proposed by someone else"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="allocation_amount_positive"),
+            models.CheckConstraint(condition=Q(status__in=AllocationStatus.values),
+                                   name="allocation_status_valid"),
+            models.CheckConstraint(condition=~Q(reason=""), name="allocation_has_reason"),
+            models.CheckConstraint(
+                condition=Q(decided_by__isnull=True) | ~Q(decided_by=F("proposed_by")),
+                name="allocation_four_eyes",
+            ),
+            models.UniqueConstraint(fields=["bank_event"],
+                                    condition=Q(status__in=ALLOCATION_LIVE),
+                                    name="allocation_one_live_per_credit"),
+        ]
+
+    def __str__(self) -> str:
+        return (f"{self.get_kind_display()} {self.reference} {self.amount} {self.currency} "
+                f"({self.status})")

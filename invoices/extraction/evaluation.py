@@ -267,18 +267,23 @@ KIND_OF_GROUP = {
 
 
 def kind_of(group: str) -> str:
-    """"e-invoice", "text layer" or "images and scans" for a document group."""
+    """ "e-invoice", "text layer" or "images and scans" for a document group."""
     return KIND_OF_GROUP.get(group, group)
 
 
 def by_kind(scores: list[DocumentScore]) -> list[DocumentScore]:
     """The same scores with their group replaced by the kind (for per-kind tables)."""
-    return [DocumentScore(s.path, kind_of(s.group), s.matches, s.predicted, s.error)
-            for s in scores]
+    return [
+        DocumentScore(s.path, kind_of(s.group), s.matches, s.predicted, s.error) for s in scores
+    ]
 
 
 def evaluate_entries(
-    entries: list[ManifestEntry], mode: str, limits=None, *, ocr_all: bool = False,
+    entries: list[ManifestEntry],
+    mode: str,
+    limits=None,
+    *,
+    ocr_all: bool = False,
     extract: Callable[..., ExtractionResult] | None = None,
 ) -> list[DocumentScore]:
     """Extract and score each entry. Mode "text" evaluates only text PDFs, mode "ocr" only
@@ -344,7 +349,11 @@ FoldFitter = Callable[[list[ManifestEntry]], Callable[..., ExtractionResult] | N
 
 
 def evaluate_leave_one_group_out(
-    entries: list[ManifestEntry], mode: str, limits=None, *, fit: FoldFitter | None = None,
+    entries: list[ManifestEntry],
+    mode: str,
+    limits=None,
+    *,
+    fit: FoldFitter | None = None,
     ocr_all: bool = False,
 ) -> list[DocumentScore]:
     """Leave-one-group-out: for each MANIFEST ``group`` (issuer template), ``fit`` on every
@@ -367,8 +376,9 @@ def format_side_by_side(reports: dict[str, dict], title: str) -> str:
     :func:`aggregate` of :func:`by_kind` scores."""
     kinds = sorted({k for r in reports.values() for k in r["groups"]})
     columns = [(name, kind) for kind in kinds for name in reports]
-    head = f"{'field':15}" + "".join(f"{(kind[:12] + ' ' + name)[:22]:>24}"
-                                     for name, kind in columns)
+    head = f"{'field':15}" + "".join(
+        f"{(kind[:12] + ' ' + name)[:22]:>24}" for name, kind in columns
+    )
     lines = [title, head, "-" * len(head)]
 
     def cell(acc):
@@ -385,6 +395,57 @@ def format_side_by_side(reports: dict[str, dict], title: str) -> str:
     lines.append(f"{'ALL':15}" + "".join(cell(acc(n, k)) for n, k in columns))
     for name, report in reports.items():
         overall = report["overall"]
-        lines.append(f"{name}: " + (f"{overall * 100:.1f}% of {report['scored']} fields"
-                                    if overall is not None else "-"))
+        lines.append(
+            f"{name}: "
+            + (f"{overall * 100:.1f}% of {report['scored']} fields" if overall is not None else "-")
+        )
     return "\n".join(lines)
+
+
+def expected_calibration_error(
+    scores: list[DocumentScore], *, bins: int = 10, fields: tuple[str, ...] = FIELD_NAMES
+) -> dict:
+    """Expected calibration error of the per-field confidences: scored fields (ground truth
+    not null) are put in ``bins`` equal-width confidence bins; ECE = sum over bins of
+    (share of fields) x |accuracy - mean confidence| (Guo et al., 2017, "On Calibration of
+    Modern Neural Networks"). Returns ``{"ece", "n", "by_kind": {kind: {"ece", "n"}}}``
+    (kinds as :func:`kind_of`); ``ece`` is None when nothing was scored."""
+
+    def ece(pairs: list[tuple[float, bool]]) -> float | None:
+        if not pairs:
+            return None
+        total = 0.0
+        for b in range(bins):
+            lo, hi = b / bins, (b + 1) / bins
+            inside = [(c, ok) for c, ok in pairs if lo <= c < hi or (b == bins - 1 and c == hi)]
+            if inside:
+                accuracy = sum(ok for _, ok in inside) / len(inside)
+                confidence = sum(c for c, _ in inside) / len(inside)
+                total += len(inside) / len(pairs) * abs(accuracy - confidence)
+        return total
+
+    everything: list[tuple[float, bool]] = []
+    per_kind: dict[str, list[tuple[float, bool]]] = defaultdict(list)
+    for s in scores:
+        confidence = (s.predicted or {}).get("confidence") or {}
+        for name, ok in s.matches.items():
+            if ok is None or name not in fields:
+                continue
+            pair = (float(confidence.get(name) or 0.0), bool(ok))
+            everything.append(pair)
+            per_kind[kind_of(s.group)].append(pair)
+    return {
+        "ece": ece(everything),
+        "n": len(everything),
+        "by_kind": {k: {"ece": ece(v), "n": len(v)} for k, v in sorted(per_kind.items())},
+    }
+
+
+def format_ece(name: str, report: dict) -> str:
+    """One line: overall ECE and per kind."""
+
+    def fmt(value):
+        return "-" if value is None else f"{value:.3f}"
+
+    kinds = ", ".join(f"{k} {fmt(v['ece'])} (n={v['n']})" for k, v in report["by_kind"].items())
+    return f"ECE {name}: {fmt(report['ece'])} over {report['n']} fields; {kinds}"

@@ -42,6 +42,26 @@ from .parsing import (
 from .schema import FIELD_NAMES, ExtractedField
 from .taxids import TaxIdMatch, find_tax_ids
 
+#: Country prefixes of VAT numbers whose country's currency is the euro.
+EURO_VAT_PREFIXES = frozenset(
+    ["AT", "BE", "CY", "DE", "EE", "ES", "FI", "FR", "GR", "EL", "HR", "IE", "IT", "LT",
+     "LU", "LV", "MT", "NL", "PT", "SI", "SK"]
+)
+
+
+def currency_of_tax_id(tax_id: str) -> str | None:
+    """The currency of the country a tax id belongs to, when its form says it: an EU VAT
+    number of a euro country -> EUR, GB VAT -> GBP, a 15-character GSTIN -> INR; else None."""
+    t = re.sub(r"[^0-9A-Za-z]", "", tax_id).upper()
+    if re.fullmatch(r"\d{2}[A-Z]{5}\d{4}[A-Z][0-9A-Z]Z[0-9A-Z]", t):
+        return "INR"
+    prefix = t[:2]
+    if prefix in EURO_VAT_PREFIXES and t[2:3].isalnum() and any(c.isdigit() for c in t[2:]):
+        return "EUR"
+    if prefix == "GB" and t[2:].isdigit():
+        return "GBP"
+    return None
+
 
 class FieldExtractor:
     """Runs every field rule over one :class:`Document`."""
@@ -83,6 +103,11 @@ class FieldExtractor:
             out["issuer_tax_id"] = issuer_tax
         if buyer_tax:
             out["buyer_tax_id"] = buyer_tax
+        if out["currency"].value is None and issuer_tax is not None:
+            # Nothing printed says the currency: the issuer's tax id says its country.
+            code = currency_of_tax_id(str(issuer_tax.value))
+            if code:
+                out["currency"] = make_field(code, self.conf(0.5), self.source)
         issuer, buyer = self.parties()
         if issuer:
             out["issuer_name"] = issuer

@@ -44,16 +44,20 @@ ISO_CODES = frozenset(
         "TRY",
         "RUB",
         "KRW",
+        "MYR",
     ]
 )
 SYMBOLS = {"€": "EUR", "£": "GBP", "₹": "INR", "¥": "JPY", "$": "USD"}
 _CODE_ALT = "|".join(sorted(ISO_CODES))
-_SYMBOL_RE = r"(?:US\$|A\$|C\$|[$€£₹¥]|Rs\.?|INR|(?:" + _CODE_ALT + r")(?![A-Za-z]))"
+_SYMBOL_RE = (
+    r"(?:US\$|A\$|C\$|[$€£₹¥]|Rs\.?|RM(?=\s?\d)|INR|(?:" + _CODE_ALT + r")(?![A-Za-z]))"
+)
 
 WORD_CURRENCIES = (
     (re.compile(r"\bUS\s*dollars?\b|\bU\.S\.\s*dollars?\b", re.I), "USD"),
     (re.compile(r"\beuros?\b", re.I), "EUR"),
     (re.compile(r"\brupees?\b", re.I), "INR"),
+    (re.compile(r"\bringgit\b", re.I), "MYR"),
     (re.compile(r"\bpounds?\s+sterling\b", re.I), "GBP"),
 )
 
@@ -67,6 +71,8 @@ def currency_from_token(token: str | None) -> str | None:
         return t
     if t in ("RS", "INR", "₹"):
         return "INR"
+    if t == "RM":  # Malaysian ringgit, as printed on receipts
+        return "MYR"
     if t == "A$":
         return "AUD"
     if t == "C$":

@@ -32,6 +32,7 @@ from .gstqr import decode_qr_texts, gst_qr_fields, parse_gst_qr
 from .heuristics import extract_fields
 from .layout import Word, build_document
 from .ocr import ocr_images, open_image, render_pdf_pages
+from .ranker import FieldRanker, default_ranker
 from .schema import FIELD_NAMES, Deadline, ExtractedField, ExtractionLimits, ExtractionResult
 
 logger = logging.getLogger(__name__)
@@ -167,6 +168,7 @@ def _result_from_pages(pages, source, content_type, page_count, warnings) -> Ext
         content_type=content_type,
         page_count=page_count,
         warnings=tuple(warnings + more),
+        layout=doc,
     )
 
 
@@ -246,8 +248,13 @@ def _with_gst_qr(result: ExtractionResult, images, limits: ExtractionLimits) -> 
     return result
 
 
+#: ``extract_document(..., ranker=DEFAULT_RANKER)``: the committed model when present.
+DEFAULT_RANKER = "default"
+
+
 def extract_document(
-    data: bytes, *, mode: str = "auto", limits: ExtractionLimits | None = None
+    data: bytes, *, mode: str = "auto", limits: ExtractionLimits | None = None,
+    ranker: FieldRanker | str | None = DEFAULT_RANKER,
 ) -> ExtractionResult:
     """Extract invoice fields from an uploaded file.
 
@@ -255,9 +262,22 @@ def extract_document(
     ``mode``: "auto" (embedded e-invoice XML, else text layer, else OCR), "text" (ignore
     embedded XML; text layer only) or "ocr" (force OCR of rendered pages). Returns an
     ExtractionResult whose ``fields`` has every FIELD_NAMES key (value None when not found).
-    Raises only ExtractionError subclasses.
+    Raises only ExtractionError subclasses. ``ranker``: the learned ranker that re-scores the
+    text-layer/OCR fields (:mod:`.ranker`): the committed model by default, None for the rules
+    alone, or a FieldRanker (evaluation folds).
     """
-    limits = limits or ExtractionLimits()
+    result = _extract(data, mode, limits or ExtractionLimits())
+    if ranker == DEFAULT_RANKER:
+        ranker = default_ranker()
+    if isinstance(ranker, FieldRanker) and result.layout is not None:
+        try:
+            result = ranker.rerank(result)
+        except Exception:  # noqa: BLE001 - the rules' answer stands if the model fails
+            logger.exception("extraction ranker failed; the rules' fields are kept")
+    return result
+
+
+def _extract(data: bytes, mode: str, limits: ExtractionLimits) -> ExtractionResult:
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
     if len(data) > limits.max_bytes:

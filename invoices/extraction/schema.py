@@ -62,6 +62,9 @@ class ExtractionResult:
     content_type: str
     page_count: int
     warnings: tuple[str, ...] = field(default=())
+    #: The laid-out text (``layout.Document``) the fields were read from (text layer, OCR),
+    #: for the ranker and the evaluation; None for e-invoices. Not serialized.
+    layout: object | None = field(default=None, compare=False, repr=False)
 
     def value(self, name: str) -> FieldValue:
         """Return the value of field ``name`` (KeyError for unknown names)."""

@@ -107,3 +107,24 @@ class DomainEvent(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.key
+
+
+class DeferredTask(models.Model):
+    """A Celery task whose publication failed because the broker was down
+    (:mod:`paymint.core.queue`): kept here, after the business change committed, and published
+    by the beat sweep (``deferred_tasks_publish_task``) once the broker answers. Tasks are safe
+    to run twice, so publishing at least once is enough; the row is deleted once published.
+    ``args``/``kwargs`` are the task's JSON arguments (ids, strings)."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    name = models.CharField(max_length=200)
+    args = models.JSONField(default=list, encoder=DjangoJSONEncoder)
+    kwargs = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.name}{tuple(self.args)} (deferred, {self.attempts} attempt(s))"

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import events, outbox
+from . import events, outbox, queue
 
 
 @shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=8)
@@ -23,3 +23,9 @@ def domain_event_dispatch_task(event_id: int) -> str:
 def domain_events_redispatch_task() -> int:
     """Beat: re-enqueue events whose dispatch task was lost or keeps failing."""
     return events.domain_events_redispatch()
+
+
+@shared_task(acks_late=True)
+def deferred_tasks_publish_task() -> int:
+    """Beat: publish the tasks deferred while the broker was down (paymint.core.queue)."""
+    return queue.deferred_tasks_publish()

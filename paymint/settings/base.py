@@ -246,6 +246,15 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_TASK_SOFT_TIME_LIMIT = 120
 CELERY_TASK_TIME_LIMIT = 180
+# A task whose worker died mid-run (kill -9, OOM, lost host) is delivered again: acks_late
+# (the message is acknowledged after the task ends) with reject_on_worker_lost (a killed child
+# process: requeued at once). When the whole worker dies, the Redis broker hands the
+# unacknowledged message out again after the visibility timeout: longer than the longest task
+# (CELERY_TASK_TIME_LIMIT), or a slow task would run twice at once. Tasks are idempotent either
+# way (docs/operations.md "Workers killed").
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600),
+}
 
 # --- Bank webhooks ------------------------------------------------------------------------
 BANK_WEBHOOK_SECRET = env("BANK_WEBHOOK_SECRET")
@@ -305,6 +314,16 @@ PAYMINT = {
     "MAX_SELLER_EXPOSURE": Decimal(env("MAX_SELLER_EXPOSURE", default="500000")),
     "MAX_INVESTOR_DEBTOR_EXPOSURE": Decimal(env("MAX_INVESTOR_DEBTOR_EXPOSURE",
                                                default="50000")),
+    # Liquidity pools (pools app): days between a redemption request and its first payment
+    # (notice period), the largest redemption one request may ask (in the pool's currency, at
+    # the NAV of the request), and the provision rates by days-past-due bucket (fractions of
+    # outstanding principal + accrued fee; "default" = 90+ days, defaulted or written off).
+    "POOL_REDEMPTION_NOTICE_DAYS": env.int("POOL_REDEMPTION_NOTICE_DAYS", default=1),
+    "POOL_MAX_REDEMPTION": Decimal(env("POOL_MAX_REDEMPTION", default="100000")),
+    "POOL_PROVISION_RATES": {
+        "current": Decimal("0"), "1-30": Decimal("0.10"), "31-60": Decimal("0.25"),
+        "61-90": Decimal("0.50"), "default": Decimal("1"),
+    },
     # Lower score bound of each grade (score 0-100, higher is safer).
     "GRADE_THRESHOLDS": {"A": 80, "B": 65, "C": 50, "D": 35, "E": 0},
 }
@@ -333,11 +352,19 @@ CELERY_BEAT_SCHEDULE = {
     # Auto-invest rules on listings still open (rules set or cash deposited after opening).
     "open-listings-auto-invest": {"task": "pools.tasks.open_listings_auto_invest_task",
                                   "schedule": 600.0},
+    # Liquidity pools: pay queued redemptions as repayments arrive; the NAV of the day (an
+    # hourly run keeps the day's row current; the first run of a day writes it).
+    "pools-redemptions-pay": {"task": "pools.tasks.pools_redemptions_pay_task",
+                              "schedule": 600.0},
+    "pools-nav-daily": {"task": "pools.tasks.pools_nav_daily_task", "schedule": 3600.0},
     # Daily (hourly run; each invoice is aged at most once per business day).
     "invoices-age": {"task": "settlements.tasks.invoices_age_task", "schedule": 3600.0},
     # Domain events whose dispatch task was lost (paymint.core.events).
     "domain-events-redispatch": {
         "task": "paymint.core.tasks.domain_events_redispatch_task", "schedule": 300.0},
+    # Tasks whose publication failed while the broker was down (paymint.core.queue).
+    "deferred-tasks-publish": {
+        "task": "paymint.core.tasks.deferred_tasks_publish_task", "schedule": 60.0},
 }
 
 # Public base URL of the site (links in emails).

@@ -1,5 +1,26 @@
-"""Writes of passive investing: auto-invest rules and their runs (:mod:`.auto_invest`)."""
+"""Writes of passive investing: auto-invest rules and their runs (:mod:`.auto_invest`), the
+liquidity pools (:mod:`.pool`)."""
 
 from .auto_invest import AUTO_INVEST_KEY, auto_invest_listing, auto_invest_rule_set
+from .pool import (
+    pool_create,
+    pool_deposit,
+    pool_nav_snapshot,
+    pool_redemptions_pay,
+    pool_settings_update,
+    redemption_cancel,
+    redemption_request,
+)
 
-__all__ = ["AUTO_INVEST_KEY", "auto_invest_listing", "auto_invest_rule_set"]
+__all__ = [
+    "AUTO_INVEST_KEY",
+    "auto_invest_listing",
+    "auto_invest_rule_set",
+    "pool_create",
+    "pool_deposit",
+    "pool_nav_snapshot",
+    "pool_redemptions_pay",
+    "pool_settings_update",
+    "redemption_cancel",
+    "redemption_request",
+]

@@ -10,7 +10,9 @@ workers at once) replays the first investment instead of making another.
 
 from __future__ import annotations
 
-from decimal import Decimal
+import datetime as dt
+from dataclasses import dataclass
+from decimal import ROUND_UP, Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -27,13 +29,22 @@ from paymint.core import clock
 from paymint.core.errors import ApplicationError, PermissionDenied, ValidationFailed
 from paymint.core.events import EventName, event_emit
 from paymint.core.idempotency import IdempotencyKeyReused
-from paymint.core.money import parse_money_amount, quantize_money
+from paymint.core.money import minor_unit, parse_money_amount, quantize_money
 
-from ..allocation import auto_invest_amount
+from ..allocation import auto_invest_amount, pool_allocation_amount
 from ..enums import AutoInvestOutcome
 from ..error_codes import PoolsError
-from ..models import AutoInvestLog, AutoInvestRule
-from ..selectors import auto_invest_rules_for_listing, investor_cash, investor_debtor_exposure
+from ..models import AutoInvestLog, AutoInvestRule, Pool
+from ..nav import amount_for_shares
+from ..selectors import (
+    auto_invest_rules_for_listing,
+    investor_cash,
+    investor_debtor_exposure,
+    investor_seller_exposure,
+    pool_for_currency,
+    pool_nav,
+    redemption_queue,
+)
 
 #: The funding's Idempotency-Key of an automatic investment in a listing (one per investor
 #: and listing: the funding service scopes keys per investor).
@@ -118,37 +129,61 @@ def auto_invest_rule_set(
     return rule
 
 
-def _snapshot(rule: AutoInvestRule) -> dict:
-    return {
-        "currencies": rule.currencies,
-        "grades": rule.grades,
-        "min_tenor_days": rule.min_tenor_days,
-        "max_tenor_days": rule.max_tenor_days,
-        "min_discount_rate": str(rule.min_discount_rate),
-        "amount_per_invoice": str(rule.amount_per_invoice),
-        "max_per_debtor": str(rule.max_per_debtor),
-        "cash_to_keep": str(rule.cash_to_keep),
-    }
+@dataclass
+class _Participant:
+    """One automatic investor of a run: an investor's rule, or a pool (its policy)."""
+
+    investor: object
+    rule: AutoInvestRule | None
+    pool: Pool | None
+    last_at: dt.datetime | None
+    order: tuple
+
+    @property
+    def snapshot(self) -> dict:
+        if self.rule is not None:
+            rule = self.rule
+            return {
+                "currencies": rule.currencies,
+                "grades": rule.grades,
+                "min_tenor_days": rule.min_tenor_days,
+                "max_tenor_days": rule.max_tenor_days,
+                "min_discount_rate": str(rule.min_discount_rate),
+                "amount_per_invoice": str(rule.amount_per_invoice),
+                "max_per_debtor": str(rule.max_per_debtor),
+                "cash_to_keep": str(rule.cash_to_keep),
+            }
+        pool = self.pool
+        return {
+            "pool": str(pool.public_id),
+            "grades": pool.grades,
+            "min_tenor_days": pool.min_tenor_days,
+            "max_tenor_days": pool.max_tenor_days,
+            "max_listing_share": str(pool.max_listing_share),
+            "max_debtor_exposure": str(pool.max_debtor_exposure),
+            "max_seller_exposure": str(pool.max_seller_exposure),
+            "cash_buffer_rate": str(pool.cash_buffer_rate),
+        }
 
 
-def _log_skip(*, rule: AutoInvestRule, listing: Listing, reason: str) -> AutoInvestLog | None:
-    """Record why ``rule`` did not fund ``listing``; never over an investment's log row."""
+def _log_skip(*, who: _Participant, listing: Listing, reason: str) -> AutoInvestLog | None:
+    """Record why ``who`` did not fund ``listing``; never over an investment's log row."""
     fields = {
-        "rule": rule,
+        "rule": who.rule,
         "reason": str(reason)[:60],
         "amount": None,
         "currency": listing.currency,
-        "rule_snapshot": _snapshot(rule),
+        "rule_snapshot": who.snapshot,
     }
     rows = AutoInvestLog.objects.filter(
-        investor_id=rule.investor_id, listing=listing, outcome=AutoInvestOutcome.SKIPPED
+        investor_id=who.investor.pk, listing=listing, outcome=AutoInvestOutcome.SKIPPED
     )
     if rows.update(**fields, updated_at=timezone.now()):
         return rows.first()
     try:
         with transaction.atomic():
             return AutoInvestLog.objects.create(
-                investor_id=rule.investor_id,
+                investor_id=who.investor.pk,
                 listing=listing,
                 outcome=AutoInvestOutcome.SKIPPED,
                 **fields,
@@ -158,31 +193,35 @@ def _log_skip(*, rule: AutoInvestRule, listing: Listing, reason: str) -> AutoInv
 
 
 def _log_investment(
-    *, rule: AutoInvestRule, listing: Listing, investment: Investment
+    *, who: _Participant, listing: Listing, investment: Investment
 ) -> AutoInvestLog:
-    """Log the investment with the rule that made it, move the rule to the back of the fair
-    order and tell the investor (a domain event, dispatched after commit), in one
-    transaction; a second call changes nothing and tells nobody twice."""
+    """Log the investment with the rule (or the pool's policy) that made it, move the
+    participant to the back of the fair order and tell the investor (a domain event,
+    dispatched after commit; a pool is told nothing), in one transaction; a second call
+    changes nothing and tells nobody twice."""
     with transaction.atomic():
         log, _ = AutoInvestLog.objects.update_or_create(
-            investor_id=rule.investor_id,
+            investor_id=who.investor.pk,
             listing=listing,
             defaults={
-                "rule": rule,
+                "rule": who.rule,
                 "investment": investment,
                 "outcome": AutoInvestOutcome.INVESTED,
                 "reason": "",
                 "amount": investment.amount,
                 "currency": investment.currency,
-                "rule_snapshot": _snapshot(rule),
+                "rule_snapshot": who.snapshot,
             },
         )
-        AutoInvestRule.objects.filter(pk=rule.pk).update(last_invested_at=timezone.now())
+        if who.pool is not None:
+            Pool.objects.filter(pk=who.pool.pk).update(last_allocated_at=timezone.now())
+            return log
+        AutoInvestRule.objects.filter(pk=who.rule.pk).update(last_invested_at=timezone.now())
         event_emit(
             name=EventName.AUTO_INVESTMENT_MADE,
             key=f"auto_invest.invested:{investment.public_id}",
             recipients={
-                rule.investor_id: {
+                who.investor.pk: {
                     "investment_id": str(investment.public_id),
                     "amount": f"{investment.amount:.2f}",
                     "currency": investment.currency,
@@ -195,20 +234,93 @@ def _log_investment(
     return log
 
 
+def _participants(*, listing: Listing, grade: str, today: dt.date) -> list[_Participant]:
+    """The rules and the pool that may fund ``listing``, in the fair order: least recently
+    served first (never served first of all), then rules before the pool, then the oldest."""
+    found = [
+        _Participant(
+            investor=rule.investor,
+            rule=rule,
+            pool=None,
+            last_at=rule.last_invested_at,
+            order=(0, rule.pk),
+        )
+        for rule in auto_invest_rules_for_listing(listing=listing, grade=grade, today=today)
+    ]
+    pool = pool_for_currency(currency=listing.currency)
+    tenor = (listing.due_date - today).days
+    if (
+        pool is not None
+        and not pool.allocation_paused
+        and grade in pool.grades
+        and pool.min_tenor_days <= tenor <= pool.max_tenor_days
+    ):
+        found.append(
+            _Participant(
+                investor=pool.account,
+                rule=None,
+                pool=pool,
+                last_at=pool.last_allocated_at,
+                order=(1, pool.pk),
+            )
+        )
+    return sorted(found, key=lambda p: (p.last_at is not None, p.last_at or _EPOCH, p.order))
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _pool_decision(*, pool: Pool, listing: Listing, remaining: Decimal):
+    """What the pool funds (:func:`pools.allocation.pool_allocation_amount`): its buffer is
+    ``cash_buffer_rate x net assets`` (rounded up) plus what its queued redemptions are worth
+    today, so that allocation never spends the cash redemptions are waiting for."""
+    nav = pool_nav(pool=pool)
+    queued = sum((r.shares - r.shares_paid for r in redemption_queue(pool=pool)), Decimal(0))
+    buffer = (pool.cash_buffer_rate * max(nav.net_assets, Decimal(0))).quantize(
+        minor_unit(pool.currency), rounding=ROUND_UP
+    ) + amount_for_shares(
+        queued,
+        net_assets=nav.net_assets,
+        shares_outstanding=pool.shares_outstanding,
+        currency=pool.currency,
+    )
+    invoice = listing.invoice
+    return pool_allocation_amount(
+        advance=listing.advance_amount,
+        max_listing_share=pool.max_listing_share,
+        remaining=remaining,
+        min_ticket=listing.min_ticket,
+        cash=nav.cash,
+        buffer=buffer,
+        debtor_exposure=investor_debtor_exposure(
+            investor_id=pool.account_id, currency=pool.currency, debtor_key=invoice.debtor_key
+        ),
+        max_debtor_exposure=pool.max_debtor_exposure,
+        seller_exposure=investor_seller_exposure(
+            investor_id=pool.account_id, currency=pool.currency, seller_id=invoice.seller_id
+        ),
+        max_seller_exposure=pool.max_seller_exposure,
+        currency=pool.currency,
+    )
+
+
 def auto_invest_listing(*, listing_id: int) -> list[AutoInvestLog]:
-    """Run every matching auto-invest rule on one open listing (the body of the task enqueued
-    when a listing opens, and of the beat job for listings still open).
+    """Run every matching auto-invest rule, and the pool of the listing's currency, on one
+    open listing (the body of the task enqueued when a listing opens, and of the beat job for
+    listings still open).
 
-    The rules go in the fair order of :func:`~pools.selectors.auto_invest_rules_for_listing`
-    (least recently served first), each funding
-    :func:`~pools.allocation.auto_invest_amount` through
+    The participants go in the fair order of :func:`_participants` (least recently served
+    first: the order rotates across listings), each funding what
+    :func:`~pools.allocation.auto_invest_amount` (a rule) or
+    :func:`~pools.allocation.pool_allocation_amount` (the pool) allows, through
     :func:`marketplace.services.investment_create` in its own transaction; the run stops when
-    the listing is full. A refusal of the funding service (someone else filled it, the
-    investor's concentration cap, a hold) is logged with its code and the run goes on.
+    the listing is full. A refusal of the funding service (someone else filled it, a
+    concentration cap, a hold) is logged with its code and the run goes on.
 
-    Safe to run twice, even at once: a rule that already invested in the listing is passed
-    over, and the funding's key (:data:`AUTO_INVEST_KEY`) makes a concurrent second attempt
-    a replay (or, with another amount, a refused reuse of the key), never a second investment.
+    Safe to run twice, even at once: a participant that already invested in the listing is
+    passed over, and the funding's key (:data:`AUTO_INVEST_KEY`) makes a concurrent second
+    attempt a replay (or, with another amount, a refused reuse of the key), never a second
+    investment.
 
     Returns:
         The log rows this run wrote (investments and skips).
@@ -218,53 +330,53 @@ def auto_invest_listing(*, listing_id: int) -> list[AutoInvestLog]:
     if invoice.status != InvoiceStatus.LISTED or clock.now() >= listing.expires_at:
         return []
     key = AUTO_INVEST_KEY.format(listing=listing.public_id)
-    rules = list(
-        auto_invest_rules_for_listing(
-            listing=listing, grade=invoice.risk_grade, today=clock.today()
-        )
-    )
+    participants = _participants(listing=listing, grade=invoice.risk_grade, today=clock.today())
     served = set(
         Investment.objects.filter(listing=listing, idempotency_key=key).values_list(
             "investor_id", flat=True
         )
     )
     logs: list[AutoInvestLog] = []
-    for rule in rules:
-        if rule.investor_id in served:
+    for who in participants:
+        if who.investor.pk in served:
             continue
         funded = Listing.objects.filter(pk=listing.pk).values_list("funded_amount", flat=True)
         remaining = listing.advance_amount - funded.get()
         if remaining <= 0:
             break
-        decision = auto_invest_amount(
-            per_invoice=rule.amount_per_invoice,
-            remaining=remaining,
-            min_ticket=listing.min_ticket,
-            cash=investor_cash(investor=rule.investor, currency=listing.currency),
-            cash_to_keep=rule.cash_to_keep,
-            debtor_exposure=investor_debtor_exposure(
-                investor_id=rule.investor_id,
-                currency=listing.currency,
-                debtor_key=invoice.debtor_key,
-            ),
-            max_per_debtor=rule.max_per_debtor,
-        )
+        if who.pool is not None:
+            decision = _pool_decision(pool=who.pool, listing=listing, remaining=remaining)
+        else:
+            rule = who.rule
+            decision = auto_invest_amount(
+                per_invoice=rule.amount_per_invoice,
+                remaining=remaining,
+                min_ticket=listing.min_ticket,
+                cash=investor_cash(investor=who.investor, currency=listing.currency),
+                cash_to_keep=rule.cash_to_keep,
+                debtor_exposure=investor_debtor_exposure(
+                    investor_id=who.investor.pk,
+                    currency=listing.currency,
+                    debtor_key=invoice.debtor_key,
+                ),
+                max_per_debtor=rule.max_per_debtor,
+            )
         if not decision.amount:
-            log = _log_skip(rule=rule, listing=listing, reason=decision.reason)
+            log = _log_skip(who=who, listing=listing, reason=decision.reason)
         else:
             try:
                 investment, _ = investment_create(
-                    investor=rule.investor,
+                    investor=who.investor,
                     listing=listing,
                     amount=decision.amount,
                     idempotency_key=key,
                 )
             except IdempotencyKeyReused:
-                continue  # a concurrent run invested for this rule (another amount)
+                continue  # a concurrent run invested for this participant (another amount)
             except ApplicationError as exc:
-                log = _log_skip(rule=rule, listing=listing, reason=exc.code)
+                log = _log_skip(who=who, listing=listing, reason=exc.code)
             else:
-                log = _log_investment(rule=rule, listing=listing, investment=investment)
+                log = _log_investment(who=who, listing=listing, investment=investment)
         if log is not None:
             logs.append(log)
     return logs

@@ -16,6 +16,7 @@ class AccountKind(models.TextChoices):
     PLATFORM_BANK_CLEARING = "PLATFORM_BANK_CLEARING", "Platform bank clearing"
     WITHDRAWAL_HOLD = "WITHDRAWAL_HOLD", "Withdrawal on hold"
     SELLER_RECEIVABLE = "SELLER_RECEIVABLE", "Owed by seller (recourse)"
+    SUSPENSE = "SUSPENSE", "Unmatched credits (suspense)"
 
 
 #: Account kinds allowed to go below zero.
@@ -33,6 +34,8 @@ class EntryKind(models.TextChoices):
     WITHDRAWAL_HOLD = "WITHDRAWAL_HOLD", "Withdrawal requested"
     WITHDRAWAL_PAID = "WITHDRAWAL_PAID", "Withdrawal paid"
     WITHDRAWAL_RELEASE = "WITHDRAWAL_RELEASE", "Withdrawal failed, hold released"
+    SUSPENSE_IN = "SUSPENSE_IN", "Unmatched credit held in suspense"
+    SUSPENSE_RELEASE = "SUSPENSE_RELEASE", "Suspense allocated (four eyes)"
     POOL_SUBSCRIPTION = "POOL_SUBSCRIPTION", "Pool shares bought"
     POOL_REDEMPTION = "POOL_REDEMPTION", "Pool shares redeemed"
 
@@ -45,10 +48,14 @@ class BankEventType(models.TextChoices):
 
 
 class BankEventStatus(models.TextChoices):
-    """A stored bank event was applied (a refused event is answered with its error and not
-    stored, so that the bank's retry is applied once it can be)."""
+    """A stored bank event was applied, or - a deposit or repayment whose reference matched
+    no one - credited to the suspense account (``UNMATCHED``) until finance allocates it
+    (``ALLOCATED``). Other refused events are answered with their error and not stored, so
+    that the bank's retry is applied once it can be."""
 
     APPLIED = "APPLIED", "Applied"
+    UNMATCHED = "UNMATCHED", "Reference matched no one: in suspense"
+    ALLOCATED = "ALLOCATED", "Was in suspense, allocated by finance"
 
 
 class WithdrawalStatus(models.TextChoices):

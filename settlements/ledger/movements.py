@@ -98,6 +98,8 @@ def funding_post(
         idempotency_key=(
             f"funding:{investor.pk}:{idempotency_key}" if idempotency_key else f"funding:{uuid4()}"
         ),
+        accounts_locked=True,  # funding_accounts_lock took them
+        new_key=not idempotency_key,
         currency=accounts.currency,
         legs=[
             Leg(accounts.cash, -amount, "investment"),

@@ -150,8 +150,9 @@ def ledger_accounts_for_owners(
 
 
 def platform_account(kind: str, currency: str) -> LedgerAccount:
-    """A platform-owned account (fee revenue, bank clearing)."""
-    if kind not in (AccountKind.PLATFORM_FEE_REVENUE, AccountKind.PLATFORM_BANK_CLEARING):
+    """A platform-owned account (fee revenue, bank clearing, suspense)."""
+    if kind not in (AccountKind.PLATFORM_FEE_REVENUE, AccountKind.PLATFORM_BANK_CLEARING,
+                    AccountKind.SUSPENSE):
         raise ValueError(f"{kind} is not a platform account kind")
     return ledger_account(kind, currency)
 
@@ -209,9 +210,16 @@ def ledger_post(
     description: str,
     invoice=None,
     actor=None,
+    accounts_locked: bool = False,
+    new_key: bool = False,
 ) -> JournalEntry:
     """Write one balanced journal entry, or return the entry already written under
     ``idempotency_key``.
+
+    ``accounts_locked``: the caller already holds this transaction's locks on the debited
+    accounts (:func:`lock_accounts`), so they are not locked again (one statement less).
+    ``new_key``: the key was made for this call (a fresh UUID): no entry can hold it yet, so
+    none is looked up (the unique key still refuses a duplicate).
 
     Must run inside the caller's transaction (it is one step of a business operation). Legs
     with a zero amount are dropped; amounts must already be rounded to the currency's minor unit.
@@ -229,7 +237,8 @@ def ledger_post(
     if not connection.in_atomic_block:
         raise RuntimeError("ledger_post must be called inside transaction.atomic()")
     legs = [leg for leg in legs if leg.amount != 0]
-    existing = JournalEntry.objects.filter(idempotency_key=idempotency_key).first()
+    existing = (None if new_key
+                else JournalEntry.objects.filter(idempotency_key=idempotency_key).first())
     if existing is not None:
         posted = sorted(existing.postings.values_list("account_id", "amount"))
         if posted != sorted((leg.account.pk, leg.amount) for leg in legs):
@@ -262,7 +271,8 @@ def ledger_post(
             debits[leg.account.pk] += -leg.amount
     if debits:
         guarded = [by_id[pk] for pk in debits]
-        lock_accounts(guarded)
+        if not accounts_locked:
+            lock_accounts(guarded)
         current = balances(guarded)
         for pk, needed in debits.items():
             if current[pk] < needed:
@@ -272,7 +282,9 @@ def ledger_post(
                     code=LedgerError.INSUFFICIENT_FUNDS,
                 )
 
-    with transaction.atomic():
+    # No savepoint (two statements less): the entry is one step of the caller's transaction,
+    # which fails as a whole when a write here fails.
+    with transaction.atomic(savepoint=False):
         entry = JournalEntry.objects.create(
             kind=kind,
             idempotency_key=idempotency_key,

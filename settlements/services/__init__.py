@@ -15,6 +15,7 @@ from .payouts import (
     payout_batch_export,
     payout_retry,
 )
+from .suspense import allocation_approve, allocation_propose, allocation_reject
 from .withdrawals import withdrawal_needs_otp, withdrawal_request
 
 __all__ = [
@@ -24,6 +25,9 @@ __all__ = [
     "PayoutBatchResult",
     "StatementOutcome",
     "accrue_late_interest",
+    "allocation_approve",
+    "allocation_propose",
+    "allocation_reject",
     "bank_event_apply",
     "bank_statement_apply",
     "books_verify",

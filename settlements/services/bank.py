@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from django.conf import settings
@@ -10,6 +11,7 @@ from django.db.models import Q
 
 from accounts.enums import Role
 from accounts.selectors import user_by_deposit_reference
+from invoices.models import Invoice
 from paymint.core import clock
 from paymint.core.error_codes import CoreError
 from paymint.core.errors import (
@@ -72,7 +74,8 @@ def _parse_event(payload: dict) -> tuple[str, str, str, Decimal, str]:
     return event_id, event_type, reference.strip(), amount, currency
 
 
-def bank_event_apply(*, payload: dict) -> BankEvent:
+def bank_event_apply(*, payload: dict, unmatched_to_suspense: bool = True,
+                     prelude: Callable[[BankEvent], object] | None = None) -> BankEvent:
     """Apply a verified bank webhook event exactly once.
 
     ``deposit.received`` credits the investor whose deposit reference is quoted
@@ -80,6 +83,13 @@ def bank_event_apply(*, payload: dict) -> BankEvent:
     disbursed invoice (bank clearing -> invoice escrow), creates its settlement and enqueues the
     settlement task after commit. ``withdrawal.paid`` / ``withdrawal.failed`` complete a
     withdrawal (hold -> bank clearing) or release its hold (hold -> cash).
+
+    A deposit or repayment whose reference matches no investor wallet and no invoice is money
+    in PayMint's bank account all the same: it is stored ``UNMATCHED`` and credited to the
+    suspense account (bank clearing -> suspense) for finance to allocate
+    (:mod:`settlements.services.suspense`), unless ``unmatched_to_suspense`` is False (an
+    allocation itself: refused with ``UNKNOWN_REFERENCE``). ``prelude(event)`` runs first in
+    the same transaction (an allocation moves the money out of suspense there).
 
     The event id is stored under a unique constraint in the same transaction as the posting, so
     replays and concurrent deliveries of one event have one effect.
@@ -99,7 +109,12 @@ def bank_event_apply(*, payload: dict) -> BankEvent:
                 event_id=event_id, event_type=event_type, reference=reference, amount=amount,
                 currency=currency, payload=payload, status=BankEventStatus.APPLIED,
             )
-            if event_type == BankEventType.DEPOSIT_RECEIVED:
+            if prelude is not None:
+                prelude(event)
+            if (unmatched_to_suspense and event_type in MATCHED_CREDITS
+                    and not _credit_reference_matches(event)):
+                entry = _apply_to_suspense(event)
+            elif event_type == BankEventType.DEPOSIT_RECEIVED:
                 entry = _apply_deposit(event)
             elif event_type == BankEventType.REPAYMENT_RECEIVED:
                 entry = repayment_receive(event=event)
@@ -112,6 +127,33 @@ def bank_event_apply(*, payload: dict) -> BankEvent:
         if BankEvent.objects.filter(event_id=event_id).exists():
             raise DuplicateEvent(f"Event {event_id} was already processed.") from None
         raise
+
+
+#: Credits matched by their reference to a wallet or an invoice (else: suspense).
+MATCHED_CREDITS = (BankEventType.DEPOSIT_RECEIVED, BankEventType.REPAYMENT_RECEIVED)
+
+
+def _credit_reference_matches(event: BankEvent) -> bool:
+    if event.event_type == BankEventType.DEPOSIT_RECEIVED:
+        user = user_by_deposit_reference(reference=event.reference)
+        return user is not None and user.role == Role.INVESTOR
+    return Invoice.objects.filter(repayment_reference__iexact=event.reference).exists()
+
+
+def _apply_to_suspense(event: BankEvent):
+    bank = platform_account(AccountKind.PLATFORM_BANK_CLEARING, event.currency)
+    suspense = platform_account(AccountKind.SUSPENSE, event.currency)
+    event.status = BankEventStatus.UNMATCHED
+    event.save(update_fields=["status", "updated_at"])
+    return ledger_post(
+        kind=EntryKind.SUSPENSE_IN,
+        idempotency_key=f"bank:{event.event_id}",
+        currency=event.currency,
+        legs=[Leg(bank, -event.amount, "bank transfer in, reference unknown"),
+              Leg(suspense, event.amount, f"unmatched: {event.reference}"[:200])],
+        effective_date=clock.today(),
+        description=f"Unmatched {event.event_type} {event.event_id} ({event.reference})",
+    )
 
 
 def _apply_deposit(event: BankEvent):

@@ -41,6 +41,7 @@ from compliance.monitoring import (
     user_movements,
 )
 from compliance.sar import sar_export
+from settlements.ledger.integrity import ledger_override
 from settlements.models import JournalEntry
 from tests.helpers import deposit, make_user
 
@@ -329,9 +330,12 @@ def test_dormant_reactivation_near_misses(config):
 
 
 def backdate(entry_ids, when):
-    JournalEntry.objects.filter(
-        pk__in=entry_ids if isinstance(entry_ids, list) else [entry_ids]
-    ).update(created_at=when)
+    """Move entries back in time: journal entries are immutable in PostgreSQL, so through the
+    ledger's documented, logged escape (settlements.ledger.integrity.ledger_override)."""
+    with ledger_override("test: backdate entries for the monitoring windows"):
+        JournalEntry.objects.filter(
+            pk__in=entry_ids if isinstance(entry_ids, list) else [entry_ids]
+        ).update(created_at=when)
 
 
 def deposit_entry(user, amount, currency="EUR") -> int:

@@ -9,13 +9,16 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from django.core.management import call_command
 
 from invoices.extraction import ExtractedField, ExtractionResult
 from invoices.extraction.evaluation import (
+    DocumentScore,
     aggregate,
     evaluate_entries,
     evaluate_leave_one_group_out,
+    expected_calibration_error,
     kind_of,
     load_manifest,
 )
@@ -124,15 +127,50 @@ def test_the_command_reports_both_scores_per_kind(tmp_path):
         rows.append(f"{name}\tx\tx\tx\txml\tyes\t\t{name}.gt.json\thand\tDE\tEUR\t{group}\t\n")
     (tmp_path / "MANIFEST.tsv").write_text("".join(rows))
     out = io.StringIO()
-    call_command("evaluate_extraction", str(tmp_path / "MANIFEST.tsv"), "--cv", "group", stdout=out)
+    call_command(
+        "evaluate_extraction",
+        str(tmp_path / "MANIFEST.tsv"),
+        "--cv",
+        "group",
+        "--rules-only",
+        stdout=out,
+    )
     text = out.getvalue()
     assert "plain vs leave-one-group-out, per kind" in text
     assert "e-invoice plain" in text and "e-invoice logo" in text
     assert "logo: 100.0% of 4 fields" in text
     out = io.StringIO()
     call_command(
-        "evaluate_extraction", str(tmp_path / "MANIFEST.tsv"), "--cv", "group", "--json", stdout=out
+        "evaluate_extraction",
+        str(tmp_path / "MANIFEST.tsv"),
+        "--cv",
+        "group",
+        "--rules-only",
+        "--json",
+        stdout=out,
     )
     report = json.loads(out.getvalue())["modes"]["auto"]
     assert report["cv_group"]["groups"]["e-invoice"]["overall"] == 1.0
     assert report["kinds"]["groups"]["e-invoice"]["fields"]["currency"] == 1.0
+
+
+def _scored(confidence: float, ok: bool, group: str = "pdf-text/plain"):
+    return DocumentScore(
+        "d", group, {"total_amount": ok}, {"confidence": {"total_amount": confidence}}
+    )
+
+
+def test_expected_calibration_error():
+    # Confidence 0.9 and 9 of 10 right: perfectly calibrated.
+    calibrated = [_scored(0.9, i < 9) for i in range(10)]
+    assert expected_calibration_error(calibrated)["ece"] == pytest.approx(0.0)
+    # Confidence 0.9 but half wrong: off by 0.4.
+    overconfident = [_scored(0.9, i < 5) for i in range(10)]
+    assert expected_calibration_error(overconfident)["ece"] == pytest.approx(0.4)
+    # Two bins, weighted by their share: 0.2 x |1 - 0.3| + 0.8 x |0.5 - 0.95| = 0.5.
+    mixed = [_scored(0.3, True, "image")] * 2 + [_scored(0.95, i < 4) for i in range(8)]
+    report = expected_calibration_error(mixed)
+    assert report["ece"] == pytest.approx(0.2 * 0.7 + 0.8 * 0.45)
+    assert report["by_kind"]["images and scans"]["ece"] == pytest.approx(0.7)
+    assert report["n"] == 10
+    assert expected_calibration_error([])["ece"] is None

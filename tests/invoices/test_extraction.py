@@ -145,7 +145,10 @@ def test_bad_input_raises_typed_error_quickly(tmp_path, name):
         extract_document(path.read_bytes())
     assert info.value.code == code, info.value
     assert info.value.message
-    assert time.monotonic() - started < 10
+    # A guard against hangs (a decompression bomb or an OCR loop), not a speed goal: the OCR of
+    # the blank page takes about 1 s on an idle machine and 10 s when eight processes share
+    # its two CPUs. Speed is measured by benchmarks/, not here.
+    assert time.monotonic() - started < 60
 
 
 def test_file_too_large():

@@ -79,6 +79,8 @@ class World:
     withdrawal_b: object = None
     confirmation_a: object = None
     kyc_documents: dict = field(default_factory=dict)
+    pool: object = None
+    redemption_a: object = None
 
     @property
     def users(self) -> dict[str, object]:
@@ -92,6 +94,7 @@ class World:
         from accounts.models import KycDocument
         from invoices.models import Invoice
         from marketplace.models import Investment
+        from pools.models import RedemptionRequest
         from settlements.models import Withdrawal
 
         users = [self.users[k] for k in keys]
@@ -103,6 +106,8 @@ class World:
                         invoice.document_sha256}
         for investment in Investment.objects.filter(investor__in=users):
             markers.add(str(investment.public_id))
+        for redemption in RedemptionRequest.objects.filter(investor__in=users):
+            markers.add(str(redemption.public_id))
         for withdrawal in Withdrawal.objects.filter(user__in=users):
             markers |= {str(withdrawal.public_id), withdrawal.reference}
         for document in KycDocument.objects.filter(profile__user__in=users):
@@ -189,6 +194,16 @@ def world(staff) -> World:
                                                idempotency_key=f"wd-{uuid.uuid4().hex}")
         w.confirmation_a = debtor_confirmation_request(
             invoice=w.open_a.invoice, seller=w.seller_a, email="ap@debtor.example")
+    # The EUR liquidity pool (open to every approved investor) and investor A's queued
+    # redemption (owned: only investor A may cancel it).
+    from pools.services import pool_create, pool_deposit, redemption_request
+
+    with clock.frozen_at(LISTING_DAY):
+        w.pool = pool_create(currency="EUR", actor=staff)
+        pool_deposit(pool=w.pool, investor=w.investor_a, amount=Decimal("100.00"))
+        w.redemption_a, _ = redemption_request(pool=w.pool, investor=w.investor_a,
+                                               shares=Decimal("10"))
+    w.pool.refresh_from_db()
     for obj in (w.open_a, w.funded_a, w.draft_a, w.draft_b):
         obj.refresh_from_db()
     w.kyc_documents = {

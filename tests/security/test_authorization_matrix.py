@@ -239,6 +239,10 @@ OBJECT_ROUTES: dict[str, Callable] = {
     "api/v1/investments/<str:investment_id>": _investments,
     "api/v1/notifications/<str:notification_id>/read": _notifications,
     "api/v1/me/devices/<str:device_id>": _devices,
+    "api/v1/pools/<str:pool_id>/redemptions/<str:redemption_id>": lambda w: [
+        Target("queued pool redemption",
+               {"pool_id": w.pool.public_id, "redemption_id": w.redemption_a.public_id},
+               "investor_a")],
     # Dashboards
     "seller/invoices/<uuid:invoice_id>/": lambda w: _seller_invoices(
         w, {"action": "save", "invoice_number": HACK}),
@@ -265,8 +269,17 @@ CAPABILITY_ROUTES = (
     "password-reset/<uidb64>/<token>/",
 )
 
+POOL_REASON = ("a liquidity pool is the platform's, open to every approved investor (KYC "
+               "approved); deposits, redemptions and the position act on the caller's own "
+               "holding (tests/pools/test_pool_api.py)")
 #: Routes with an argument that does not name an object.
 NOT_OBJECT_ROUTES = {
+    "api/v1/pools/<str:pool_id>": POOL_REASON,
+    "api/v1/pools/<str:pool_id>/nav-history": POOL_REASON,
+    "api/v1/pools/<str:pool_id>/deposits": POOL_REASON,
+    "api/v1/pools/<str:pool_id>/redemptions": POOL_REASON,
+    "api/v1/pools/<str:pool_id>/position": POOL_REASON,
+    "api/v1/pools/<str:pool_id>/quote": POOL_REASON,
     settings.ADMIN_URL + "^(?P<app_label>{labels})/$": "admin app index (a label, staff only)",
     settings.ADMIN_URL + "(?P<url>.*)$": "admin catch-all (404/redirect, staff only)",
 }
@@ -311,7 +324,7 @@ def test_every_route_with_an_argument_is_classified():
 UNTRACKED_MODEL_WORDS = ("Audit", "LogEntry")
 UNTRACKED_FIELDS = {"last_login"}
 DOMAIN_APPS = ("accounts", "invoices", "marketplace", "settlements", "compliance", "otp_totp",
-               "core", "notifications")
+               "core", "notifications", "pools")
 
 
 def snapshot() -> dict:

@@ -295,6 +295,51 @@ def case_withdrawal_request(world):
     assert row(world.withdrawal_a) == victim
 
 
+def case_pool_deposit(world):
+    from pools.models import PoolDeposit, PoolHolding
+
+    pool = world.pool
+    victim = row(PoolHolding.objects.get(pool=pool, investor=world.investor_a))
+    response = api_client_for(world.investor_b).post(
+        f"/api/v1/pools/{pool.public_id}/deposits",
+        {"amount": "50.00", **extras(world), "shares": "1000000", "nav_per_share": "0.0001",
+         "pool": FORGED_ID}, format="json")
+    assert response.status_code == 201, response.content
+    made = PoolDeposit.objects.get(public_id=response.json()["id"])
+    assert made.investor_id == world.investor_b.pk and made.pool_id == pool.pk
+    assert made.amount == Decimal("50.00") and made.shares <= Decimal("50")
+    assert row(PoolHolding.objects.get(pool=pool, investor=world.investor_a)) == victim
+
+
+def case_pool_redemption(world):
+    from pools.models import RedemptionRequest
+
+    victim = row(world.redemption_a)
+    response = api_client_for(world.investor_a).post(
+        f"/api/v1/pools/{world.pool.public_id}/redemptions",
+        {"shares": "5", **extras(world), "shares_paid": "5", "amount_paid": "999.00",
+         "payable_from": "2000-01-01"}, format="json")
+    assert response.status_code == 201, response.content
+    made = RedemptionRequest.objects.get(public_id=response.json()["id"])
+    assert made.investor_id == world.investor_a.pk and made.status == "QUEUED"
+    assert (made.shares, made.shares_paid, made.amount_paid) == (Decimal(5), 0, 0)
+    assert made.payable_from > LISTING_DAY
+    assert row(world.redemption_a) == victim
+
+
+def case_pool_redemption_cancel(world):
+    victim = row(world.redemption_a)
+    url = f"/api/v1/pools/{world.pool.public_id}/redemptions/{world.redemption_a.public_id}"
+    response = api_client_for(world.investor_b).generic(
+        "DELETE", url, json.dumps(extras(world)), content_type="application/json")
+    assert response.status_code == 404, response.content
+    assert row(world.redemption_a) == victim
+    response = api_client_for(world.investor_a).generic(
+        "DELETE", url, json.dumps(extras(world)), content_type="application/json")
+    assert response.status_code == 200 and response.json()["status"] == "CANCELLED"
+    assert row(world.redemption_a)["shares_paid"] == 0
+
+
 def _claims(token: str) -> set[str]:
     return set(jwt.decode(token, options={"verify_signature": False}))
 
@@ -668,6 +713,9 @@ CASES = {
     "api/v1/invoices/<str:invoice_id>/debtor-confirmation": case_debtor_confirmation,
     "api/v1/marketplace/<str:listing_id>/investments": case_investment_create,
     "api/v1/wallet/withdrawals": case_withdrawal_request,
+    "api/v1/pools/<str:pool_id>/deposits": case_pool_deposit,
+    "api/v1/pools/<str:pool_id>/redemptions": case_pool_redemption,
+    "api/v1/pools/<str:pool_id>/redemptions/<str:redemption_id>": case_pool_redemption_cancel,
     "api/v1/webhooks/bank": case_bank_webhook,
     "signup/": case_signup,
     "onboarding/": case_kyc_web,

@@ -1,6 +1,6 @@
-"""Payouts under real concurrency on PostgreSQL (threads, each with its own connection):
-double approval, double batching, double export, a statement uploaded twice at once and a
-double retry each have one effect."""
+"""Payouts and allocations under real concurrency on PostgreSQL (threads, each with its own
+connection): double approval, double batching, double export, a statement uploaded twice at
+once, a double retry and a doubly approved allocation each have one effect."""
 
 from __future__ import annotations
 
@@ -20,9 +20,12 @@ from settlements.models import (
     PayoutBatch,
     PayoutBatchEvent,
     PayoutItem,
+    SuspenseAllocation,
     Withdrawal,
 )
 from settlements.services import (
+    allocation_approve,
+    allocation_propose,
     bank_event_apply,
     bank_statement_apply,
     payout_batch_approve,
@@ -134,4 +137,20 @@ def test_a_double_retry_holds_the_amount_once(team, staff):
     assert sum(p.amount for p in JournalEntry.objects.get(
         kind=EntryKind.WITHDRAWAL_HOLD, idempotency_key__endswith=":hold:2").postings.all()
         if p.amount > 0) == Decimal("100.00")
+    assert_books_balanced()
+
+
+def test_two_approvers_of_one_allocation_post_it_once(team, make_investor):
+    investor = make_investor()
+    proposer, *approvers = team
+    event = bank_event_apply(payload=bank_event("evt_unmatched", "deposit.received",
+                                                "PM-NOBODY01", "40.00"))
+    allocation = allocation_propose(actor=proposer, bank_event=event, kind="DEPOSIT",
+                                    reference=investor.deposit_reference, reason="typo")
+    results = run_in_threads(3, lambda i: allocation_approve(allocation=allocation,
+                                                             actor=approvers[i]))
+    assert Counter(map(outcome, results)) == {"ok": 1, "ALLOCATION_NOT_OPEN": 2}
+    assert JournalEntry.objects.filter(kind=EntryKind.DEPOSIT).count() == 1
+    assert JournalEntry.objects.filter(kind=EntryKind.SUSPENSE_RELEASE).count() == 1
+    assert SuspenseAllocation.objects.get().status == "POSTED"
     assert_books_balanced()

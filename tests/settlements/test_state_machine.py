@@ -312,10 +312,15 @@ class MoneyMachine(RuleBasedStateMachine):
     def deposit(self, who, amount):
         user = self.user(who)
         if not user.is_investor:
+            # A seller's reference is no investor wallet: the money waits in suspense.
             payload = bank_event(
                 self.event_id("dep"), "deposit.received", user.deposit_reference, amount
             )
-            self.refused("UNKNOWN_REFERENCE", lambda: bank_event_apply(payload=payload))
+            before = balance(AccountKind.SUSPENSE)
+            with clock.frozen_at(self.today):
+                event = bank_event_apply(payload=payload)
+            assert event.status == "UNMATCHED"
+            assert balance(AccountKind.SUSPENSE) == before + amount
             return
         before = balance(AccountKind.INVESTOR_CASH, owner=user)
         event_id = self.event_id("dep")

@@ -1,0 +1,184 @@
+"""The learned field ranker: one gradient-boosted classifier per field (scikit-learn's
+HistGradientBoostingClassifier) scores each candidate's chance of being the true value; the
+best candidate replaces the rules' pick, with a calibrated confidence (isotonic regression
+fitted on out-of-fold scores, grouped by issuer template so no template calibrates itself).
+The other fields keep the rules' values; their confidences are mapped by an isotonic
+regression of the rules' confidence on being right.
+
+The committed model (``MODEL_PATH``, a joblib file of a few hundred KB) is loaded once per
+process (:func:`default_ranker`); without it the rules alone answer. Training:
+``manage.py train_extractor`` (reproducible from its seed).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass, field, replace
+from functools import cache
+from pathlib import Path
+
+import joblib
+from threadpoolctl import threadpool_limits
+
+from ..schema import ExtractedField, ExtractionResult
+from .features import RANKED_FIELDS, document_candidates
+
+logger = logging.getLogger(__name__)
+
+MODEL_VERSION = 1
+MODEL_PATH = Path(__file__).resolve().parent / f"ranker-v{MODEL_VERSION}.joblib"
+CALIBRATION_FOLDS = 3
+#: Training rows under ``confidence:<field>`` calibrate the rules' confidence of the fields
+#: the ranker does not pick (names, currency, tax ids): one feature, the raw confidence.
+CONFIDENCE_PREFIX = "confidence:"
+#: Field sources the ranker never overrides (a signed GST QR code's values).
+AUTHORITATIVE_SOURCES = frozenset({"gst-qr"})
+
+
+@dataclass
+class TrainingRows:
+    """Candidate rows of one field: features, 1 when the candidate equals the truth, the
+    document each came from and its group (issuer template)."""
+
+    features: list[tuple[float, ...]] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)
+    documents: list[str] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+
+    def add(self, features, label: bool, document: str, group: str) -> None:
+        self.features.append(features)
+        self.labels.append(int(label))
+        self.documents.append(document)
+        self.groups.append(group)
+
+
+def _classifier(seed: int):
+    from sklearn.ensemble import HistGradientBoostingClassifier  # why: lazy, sklearn ~1 s
+
+    return HistGradientBoostingClassifier(
+        max_iter=120,
+        learning_rate=0.1,
+        max_leaf_nodes=15,
+        min_samples_leaf=10,
+        l2_regularization=1.0,
+        random_state=seed,
+    )
+
+
+def _top_per_document(scores, rows: TrainingRows, indices) -> list[tuple[float, int]]:
+    """(best score, whether that best candidate is right) per document among ``indices``."""
+    best: dict[str, tuple[float, int]] = {}
+    for i, score in zip(indices, scores, strict=True):
+        doc = rows.documents[i]
+        if doc not in best or score > best[doc][0]:
+            best[doc] = (float(score), rows.labels[i])
+    return list(best.values())
+
+
+@dataclass
+class FieldRanker:
+    """Per-field classifiers and isotonic calibrators; see the module docstring."""
+
+    models: dict = field(default_factory=dict)
+    calibrators: dict = field(default_factory=dict)
+    version: int = MODEL_VERSION
+    seed: int = 0
+
+    @classmethod
+    def fit(cls, rows: dict[str, TrainingRows], *, seed: int = 0) -> FieldRanker:
+        """Train on candidate rows (see :func:`training_rows`). Fields with fewer than two
+        classes are left to the rules. Deterministic for a given ``seed`` and rows."""
+        with threadpool_limits(limits=1):  # small data: threads only contend on a busy host
+            return cls._fit(rows, seed)
+
+    @classmethod
+    def _fit(cls, rows: dict[str, TrainingRows], seed: int) -> FieldRanker:
+        from sklearn.isotonic import IsotonicRegression  # why: lazy, sklearn ~1 s
+
+        ranker = cls(seed=seed)
+        for key, data in rows.items():
+            if not key.startswith(CONFIDENCE_PREFIX) or len(set(data.labels)) < 2:
+                continue
+            calibrator = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
+            calibrator.fit([f[0] for f in data.features], data.labels)
+            ranker.calibrators[key.removeprefix(CONFIDENCE_PREFIX)] = calibrator
+        for name, data in rows.items():
+            if name.startswith(CONFIDENCE_PREFIX) or len(set(data.labels)) < 2:
+                continue
+            ranker.models[name] = _classifier(seed).fit(data.features, data.labels)
+            groups = sorted(set(data.groups))
+            random.Random(seed).shuffle(groups)  # noqa: S311 - reproducible folds, no secret
+            folds = [set(groups[k::CALIBRATION_FOLDS]) for k in range(CALIBRATION_FOLDS)]
+            pairs: list[tuple[float, int]] = []
+            for held in folds:
+                train = [i for i, g in enumerate(data.groups) if g not in held]
+                test = [i for i, g in enumerate(data.groups) if g in held]
+                if not test or len({data.labels[i] for i in train}) < 2:
+                    continue
+                model = _classifier(seed).fit(
+                    [data.features[i] for i in train], [data.labels[i] for i in train]
+                )
+                scores = model.predict_proba([data.features[i] for i in test])[:, 1]
+                pairs += _top_per_document(scores, data, test)
+            if len({p[1] for p in pairs}) == 2:
+                calibrator = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
+                calibrator.fit([p[0] for p in pairs], [p[1] for p in pairs])
+                ranker.calibrators[name] = calibrator
+        return ranker
+
+    def confidence(self, name: str, score: float) -> float:
+        """The calibrated probability that a pick scored ``score`` is right."""
+        calibrator = self.calibrators.get(name)
+        return float(calibrator.predict([score])[0]) if calibrator is not None else score
+
+    def rerank(self, result: ExtractionResult) -> ExtractionResult:
+        """``result`` with each ranked field set to its best-scored candidate (value and
+        calibrated confidence). Results without a layout (e-invoices) are returned as they
+        are; a field without candidates keeps the rules' value."""
+        doc = result.layout
+        if doc is None:
+            return result
+        rules = {name: result.fields[name].value for name in RANKED_FIELDS}
+        candidates = document_candidates(doc, rules)
+        fields = dict(result.fields)
+        for name, got in result.fields.items():
+            if name in self.models or name not in self.calibrators or got.value is None:
+                continue
+            if got.source in AUTHORITATIVE_SOURCES:
+                continue
+            fields[name] = replace(got, confidence=round(self.confidence(name, got.confidence), 3))
+        for name, model in self.models.items():
+            cands = candidates.get(name) or []
+            if not cands or result.fields[name].source in AUTHORITATIVE_SOURCES:
+                continue
+            with threadpool_limits(limits=1):
+                scores = model.predict_proba([c.features for c in cands])[:, 1]
+            best = max(range(len(cands)), key=lambda i: scores[i])
+            source = result.fields[name].source
+            fields[name] = ExtractedField(
+                cands[best].value, round(self.confidence(name, scores[best]), 3), source
+            )
+        return replace(result, fields=fields)
+
+    def save(self, path: Path = MODEL_PATH) -> int:
+        """Write the model (joblib, compressed); returns its size in bytes."""
+        joblib.dump(self, path, compress=3)
+        return path.stat().st_size
+
+
+@cache
+def default_ranker() -> FieldRanker | None:
+    """The committed model, loaded once per process; None (rules only) when the file is
+    absent, of another version, or unreadable."""
+    if not MODEL_PATH.exists():
+        return None
+    try:
+        ranker = joblib.load(MODEL_PATH)
+    except Exception:  # noqa: BLE001 - a broken model file must not stop extraction
+        logger.exception("extraction ranker not loaded; using the rules")
+        return None
+    if not isinstance(ranker, FieldRanker) or ranker.version != MODEL_VERSION:
+        logger.warning("extraction ranker %s ignored (version)", MODEL_PATH.name)
+        return None
+    return ranker

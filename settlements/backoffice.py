@@ -1,0 +1,314 @@
+"""Reads for the back office: the admin index's queues and KPIs, and the monthly platform
+report for finance. Every figure is read in a constant number of queries, whatever the number
+of rows (aggregates in the database; the overdue invoices are the only rows read, one query).
+
+Amounts are ``Decimal`` in their currency (never summed across currencies). Sign
+conventions are the ledger's: a posting's amount is positive when it increases the account's
+balance; bank clearing is the mirror of PayMint's bank account and runs negative (money that
+came in), so the trial balance - the sum of every posting - is zero in each currency.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import TruncMonth
+from django.utils import timezone
+
+from accounts.enums import KycStatus
+from accounts.models import KycProfile
+from compliance.public import alert_counts_open_by_severity
+from invoices.enums import InvoiceStatus
+from invoices.models import Invoice, InvoiceStatusEvent
+from invoices.pricing import aging_bucket, days_past_due
+from marketplace.enums import InvestmentStatus
+from marketplace.models import Investment
+from paymint.core import clock
+
+from .enums import (
+    AccountKind,
+    AllocationStatus,
+    BankEventStatus,
+    EntryKind,
+    PayoutBatchStatus,
+    WithdrawalStatus,
+)
+from .ledger import exact_sum
+from .models import (
+    BankEvent,
+    ChainTransaction,
+    PayoutBatch,
+    Posting,
+    SuspenseAllocation,
+    Withdrawal,
+)
+from .stellar.enums import ChainTxStatus
+
+#: A chain transaction not final this long after it was written is "stuck".
+CHAIN_STUCK_AFTER = dt.timedelta(minutes=15)
+#: Invoice statuses of financed invoices (the advance was paid out).
+FINANCED = (InvoiceStatus.DISBURSED, InvoiceStatus.OVERDUE, InvoiceStatus.DEFAULTED,
+            InvoiceStatus.WRITTEN_OFF, InvoiceStatus.SETTLED)
+DEFAULTED = (InvoiceStatus.DEFAULTED, InvoiceStatus.WRITTEN_OFF)
+AGING_ORDER = ("current", "1-30", "31-60", "61-90", "90+")
+
+
+@dataclass
+class Queue:
+    """One work queue of the index: ``count`` items at ``admin_path`` (a changelist and
+    its filter, relative to the admin root)."""
+
+    label: str
+    count: int
+    admin_path: str
+
+
+@dataclass
+class Dashboard:
+    """What the back office index shows. Money maps are ``{currency: Decimal}``.
+
+    - ``balances``: ``{currency: {account kind: balance}}`` (the trial balance by account
+      type); ``trial_balance``: ``{currency: sum of every posting}`` - zero when the books
+      balance (``books_balance``);
+    - ``funded_this_month``: investments (FUNDING entries) dated this calendar month;
+    - ``outstanding_principal``: active investments' amount less principal repaid;
+    - ``overdue``: ``{currency: {aging bucket: (invoices, face value)}}`` of overdue and
+      defaulted invoices, days past due as of today (``invoices.pricing``);
+    - ``default_rates``: ``{grade: (predicted PD, realised rate, financed invoices)}``:
+      predicted is ``PAYMINT["GRADE_PD"]``, realised = defaulted or written-off invoices /
+      financed invoices of the grade (an invoice recovered after default counts as settled);
+    - ``fee_revenue``, ``investor_cash``: balances of the platform's fee revenue and of all
+      investors' cash accounts;
+    - ``volume_chart``: Chart.js data, funded volume per month over the last 12 months, one
+      dataset per currency; ``aging_chart``: overdue face value per aging bucket today.
+    """
+
+    queues: list[Queue]
+    balances: dict[str, dict[str, Decimal]]
+    trial_balance: dict[str, Decimal]
+    funded_this_month: dict[str, Decimal]
+    outstanding_principal: dict[str, Decimal]
+    overdue: dict[str, dict[str, tuple[int, Decimal]]]
+    default_rates: dict[str, tuple[Decimal, Decimal | None, int]]
+    fee_revenue: dict[str, Decimal] = field(default_factory=dict)
+    investor_cash: dict[str, Decimal] = field(default_factory=dict)
+    volume_chart: dict = field(default_factory=dict)
+    aging_chart: dict = field(default_factory=dict)
+
+    @property
+    def books_balance(self) -> bool:
+        return all(total == 0 for total in self.trial_balance.values())
+
+
+def _month_start(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    index = day.year * 12 + day.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def dashboard_queues() -> list[Queue]:
+    """Today's work queues with their counts (one query per source table)."""
+    now = timezone.now()
+    kyc = KycProfile.objects.filter(status=KycStatus.PENDING_REVIEW).count()
+    alerts = alert_counts_open_by_severity()
+    withdrawals = Withdrawal.objects.aggregate(
+        requested=Count("id", filter=Q(status=WithdrawalStatus.REQUESTED)),
+        failed=Count("id", filter=Q(status=WithdrawalStatus.FAILED)))
+    batches = PayoutBatch.objects.aggregate(
+        draft=Count("id", filter=Q(status=PayoutBatchStatus.DRAFT)),
+        approved=Count("id", filter=Q(status=PayoutBatchStatus.APPROVED)))
+    unmatched = BankEvent.objects.filter(status=BankEventStatus.UNMATCHED).count()
+    allocations = SuspenseAllocation.objects.filter(status=AllocationStatus.PROPOSED).count()
+    stuck = ChainTransaction.objects.filter(
+        Q(status=ChainTxStatus.FAILED)
+        | Q(status__in=(ChainTxStatus.PENDING, ChainTxStatus.SUBMITTED, ChainTxStatus.EXPIRED),
+            created_at__lt=now - CHAIN_STUCK_AFTER)).count()
+    queues = [Queue("KYC/KYB to review", kyc,
+                    "accounts/kycprofile/?status__exact=PENDING_REVIEW")]
+    queues += [Queue(f"Alerts open: {severity.lower()}", count,
+                     f"compliance/compliancealert/?severity__exact={severity}")
+               for severity, count in alerts.items()]
+    queues += [
+        Queue("Withdrawals awaiting payout", withdrawals["requested"],
+              "settlements/withdrawal/?status__exact=REQUESTED"),
+        Queue("Failed payouts to retry", withdrawals["failed"],
+              "settlements/withdrawal/?status__exact=FAILED"),
+        Queue("Payout batches awaiting approval", batches["draft"],
+              "settlements/payoutbatch/?status__exact=DRAFT"),
+        Queue("Payout batches to export", batches["approved"],
+              "settlements/payoutbatch/?status__exact=APPROVED"),
+        Queue("Unmatched credits (suspense)", unmatched,
+              "settlements/bankevent/?status__exact=UNMATCHED"),
+        Queue("Allocations awaiting approval", allocations,
+              "settlements/suspenseallocation/?status__exact=PROPOSED"),
+        Queue("Chain transactions stuck", stuck, "settlements/chaintransaction/"),
+    ]
+    return queues
+
+
+def balances_by_kind(*, through: dt.date | None = None) -> dict[str, dict[str, Decimal]]:
+    """``{currency: {account kind: balance}}`` from every posting (of entries effective on or
+    before ``through`` when given). One query."""
+    postings = Posting.objects.all()
+    if through is not None:
+        postings = postings.filter(entry__effective_date__lte=through)
+    rows = postings.values("currency", "account__kind").annotate(total=Sum("amount")) \
+        .order_by("currency", "account__kind")
+    out: dict[str, dict[str, Decimal]] = defaultdict(dict)
+    for row in rows:
+        out[row["currency"]][row["account__kind"]] = exact_sum(row["total"])
+    return dict(out)
+
+
+def _kind_totals(balances: dict[str, dict[str, Decimal]], kind: str) -> dict[str, Decimal]:
+    return {currency: kinds[kind] for currency, kinds in balances.items() if kind in kinds}
+
+
+def dashboard_build(*, today: dt.date | None = None) -> Dashboard:
+    """Everything the index shows (see :class:`Dashboard`), as of ``today`` (the business
+    clock's date by default). A constant number of queries."""
+    today = today or clock.today()
+    month = _month_start(today)
+    balances = balances_by_kind()
+    trial = {currency: sum(kinds.values(), Decimal(0)) + 0
+             for currency, kinds in balances.items()}
+
+    funding = (Posting.objects.filter(entry__kind=EntryKind.FUNDING, amount__gt=0,
+                                      entry__effective_date__gte=_add_months(month, -11))
+               .annotate(month=TruncMonth("entry__effective_date"))
+               .values("currency", "month").annotate(total=Sum("amount"))
+               .order_by("month", "currency"))
+    months = [_add_months(month, -offset) for offset in range(11, -1, -1)]
+    volume: dict[str, dict[dt.date, Decimal]] = defaultdict(dict)
+    for row in funding:
+        volume[row["currency"]][row["month"]] = exact_sum(row["total"])
+    funded_this_month = {c: by_month[month] for c, by_month in volume.items()
+                         if month in by_month}
+
+    outstanding = {
+        row["currency"]: exact_sum(row["total"])
+        for row in Investment.objects.filter(status=InvestmentStatus.ACTIVE)
+        .values("currency").annotate(total=Sum(F("amount") - F("principal_repaid")))
+        .order_by("currency")
+    }
+
+    overdue: dict[str, dict[str, tuple[int, Decimal]]] = defaultdict(dict)
+    for currency, due, face in Invoice.objects.filter(
+            status__in=(InvoiceStatus.OVERDUE, InvoiceStatus.DEFAULTED),
+            due_date__isnull=False).values_list("currency", "due_date", "face_value"):
+        bucket = aging_bucket(days_past_due(due, today))
+        count, total = overdue[currency].get(bucket, (0, Decimal(0)))
+        overdue[currency][bucket] = (count + 1, total + (face or 0))
+
+    grades = Invoice.objects.filter(status__in=FINANCED).exclude(risk_grade="") \
+        .values("risk_grade").annotate(
+            financed=Count("id"), defaulted=Count("id", filter=Q(status__in=DEFAULTED)))
+    found = {row["risk_grade"]: row for row in grades}
+    default_rates = {}
+    for grade, predicted in settings.PAYMINT["GRADE_PD"].items():
+        row = found.get(grade)
+        realised = (Decimal(row["defaulted"]) / row["financed"]).quantize(Decimal("0.0001")) \
+            if row and row["financed"] else None
+        default_rates[grade] = (predicted, realised, row["financed"] if row else 0)
+
+    return Dashboard(
+        queues=dashboard_queues(),
+        balances=balances,
+        trial_balance=trial,
+        funded_this_month=funded_this_month,
+        outstanding_principal=outstanding,
+        overdue={c: dict(sorted(b.items(), key=lambda kv: AGING_ORDER.index(kv[0])))
+                 for c, b in overdue.items()},
+        default_rates=default_rates,
+        fee_revenue=_kind_totals(balances, AccountKind.PLATFORM_FEE_REVENUE),
+        investor_cash=_kind_totals(balances, AccountKind.INVESTOR_CASH),
+        volume_chart={
+            "labels": [m.strftime("%Y-%m") for m in months],
+            "datasets": [{"label": currency,
+                          "data": [float(by_month.get(m, 0)) for m in months]}
+                         for currency, by_month in sorted(volume.items())],
+        },
+        aging_chart={
+            "labels": list(AGING_ORDER[1:]),
+            "datasets": [{"label": currency,
+                          "data": [float(buckets.get(b, (0, 0))[1]) for b in AGING_ORDER[1:]]}
+                         for currency, buckets in sorted(overdue.items())],
+        },
+    )
+
+
+# --- The monthly platform report -------------------------------------------------------------
+
+#: Columns of the monthly report CSV.
+REPORT_COLUMNS = ("section", "currency", "item", "amount")
+
+
+def platform_report_rows(*, month: dt.date) -> list[tuple[str, str, str, Decimal | int]]:
+    """The monthly platform report for ``month`` (any day of it), as rows
+    ``(section, currency, item, amount)``:
+
+    - ``activity``: funded (investments), advances paid out, platform fees earned (fee
+      revenue credits), repayments received from debtors, deposits and payouts - sums of
+      the month's journal entries by kind (entries effective in the month);
+    - ``defaults``: invoices that defaulted in the month (count, face value) and the
+      recoveries received on defaulted or written-off invoices;
+    - ``balance_sheet``: every platform account type's balance at the month's end.
+
+    A constant number of queries (four).
+    """
+    start = _month_start(month)
+    end = _add_months(start, 1) - dt.timedelta(days=1)
+    in_month = Q(entry__effective_date__gte=start, entry__effective_date__lte=end)
+    rows: list[tuple[str, str, str, Decimal | int]] = []
+    activity = (
+        Posting.objects.filter(in_month).values("currency").annotate(
+            funded=Sum("amount", filter=Q(entry__kind=EntryKind.FUNDING, amount__gt=0)),
+            advances=Sum("amount", filter=Q(entry__kind=EntryKind.DISBURSEMENT,
+                                            account__kind=AccountKind.SELLER_CASH)),
+            fees=Sum("amount", filter=Q(account__kind=AccountKind.PLATFORM_FEE_REVENUE)),
+            repayments=Sum("amount", filter=Q(entry__kind=EntryKind.REPAYMENT, amount__gt=0)),
+            deposits=Sum("amount", filter=Q(entry__kind=EntryKind.DEPOSIT, amount__gt=0)),
+            payouts=Sum("amount", filter=Q(entry__kind=EntryKind.WITHDRAWAL_PAID,
+                                           amount__gt=0)),
+            recoveries=Sum("amount", filter=Q(entry__kind=EntryKind.REPAYMENT, amount__gt=0,
+                                              entry__invoice__status__in=DEFAULTED)),
+        ).order_by("currency"))
+    for row in activity:
+        for item in ("funded", "advances", "fees", "repayments", "deposits", "payouts"):
+            rows.append(("activity", row["currency"], item, exact_sum(row[item])))
+        rows.append(("defaults", row["currency"], "recoveries", exact_sum(row["recoveries"])))
+    defaults = (InvoiceStatusEvent.objects.filter(
+        to_status=InvoiceStatus.DEFAULTED, created_at__date__gte=start,
+        created_at__date__lte=end).values("invoice__currency")
+        .annotate(n=Count("invoice", distinct=True), face=Sum("invoice__face_value"))
+        .order_by("invoice__currency"))
+    for row in defaults:
+        rows.append(("defaults", row["invoice__currency"], "defaulted_invoices", row["n"]))
+        rows.append(("defaults", row["invoice__currency"], "defaulted_face_value",
+                     exact_sum(row["face"])))
+    for currency, kinds in balances_by_kind(through=end).items():
+        for kind, amount in kinds.items():
+            rows.append(("balance_sheet", currency, kind, amount))
+    return rows
+
+
+def platform_report_csv(*, month: dt.date) -> bytes:
+    """:func:`platform_report_rows` as CSV (UTF-8, a header row of
+    :data:`REPORT_COLUMNS`)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(REPORT_COLUMNS)
+    for section, currency, item, amount in platform_report_rows(month=month):
+        writer.writerow([section, currency, item,
+                         f"{amount:f}" if isinstance(amount, Decimal) else amount])
+    return out.getvalue().encode()
