@@ -7,7 +7,7 @@ its own input and calls one service.
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
@@ -27,6 +27,17 @@ from .services import (
     invoice_upload,
     low_confidence_fields,
 )
+
+
+class CheckSerializer(serializers.Serializer):
+    """One verification check: its stable code, whether it passed, whether a failure blocks
+    financing, a message and the field it is about (null for the whole invoice)."""
+
+    code = serializers.CharField()
+    passed = serializers.BooleanField()
+    blocking = serializers.BooleanField()
+    message = serializers.CharField()
+    field = serializers.CharField(allow_null=True)
 
 
 class ListingSummarySerializer(serializers.Serializer):
@@ -60,7 +71,7 @@ class InvoiceOutputSerializer(serializers.Serializer):
     extraction_error_message = serializers.CharField()
     confidence = serializers.SerializerMethodField()
     low_confidence_fields = serializers.SerializerMethodField()
-    verification = serializers.JSONField()
+    verification = serializers.SerializerMethodField()
     risk_score = serializers.IntegerField(allow_null=True)
     risk_grade = serializers.CharField()
     risk_factors = serializers.JSONField()
@@ -82,6 +93,8 @@ class InvoiceOutputSerializer(serializers.Serializer):
         return private_file_url(kind="invoice", object_id=invoice.public_id, user=request.user,
                                 private_file=invoice_private_file(invoice), request=request)
 
+    @extend_schema_field({"type": "object", "additionalProperties": {"type": "number"},
+                          "description": "Extraction confidence per field, 0 to 1."})
     def get_confidence(self, invoice) -> dict:
         return (invoice.extraction or {}).get("confidence") or {}
 
@@ -91,6 +104,11 @@ class InvoiceOutputSerializer(serializers.Serializer):
     def get_low_confidence_fields(self, invoice) -> list[str]:
         return low_confidence_fields(invoice) if invoice.extraction else []
 
+    @extend_schema_field(CheckSerializer(many=True))
+    def get_verification(self, invoice) -> list[dict]:
+        return invoice.verification or []
+
+    @extend_schema_field(ListingSummarySerializer(allow_null=True))
     def get_listing(self, invoice) -> dict | None:
         listing = getattr(invoice, "listing", None)
         return ListingSummarySerializer(listing).data if listing else None

@@ -28,7 +28,7 @@ INVOICE_TRANSITIONS: dict[str, frozenset[str]] = {
     S.EXTRACTION_FAILED: frozenset({S.SUBMITTED, S.EXTRACTED}),
     S.EXTRACTED: frozenset({S.SUBMITTED, S.REJECTED}),
     S.SUBMITTED: frozenset({S.PRICED, S.REJECTED}),
-    S.PRICED: frozenset({S.LISTED, S.EXTRACTED, S.REJECTED}),
+    S.PRICED: frozenset({S.LISTED, S.EXTRACTED, S.REJECTED, S.CANCELLED}),
     S.REJECTED: frozenset(),
     S.LISTED: frozenset({S.FUNDED, S.CANCELLED}),
     S.FUNDED: frozenset({S.DISBURSED}),
@@ -39,6 +39,11 @@ INVOICE_TRANSITIONS: dict[str, frozenset[str]] = {
     S.WRITTEN_OFF: frozenset({S.SETTLED}),
     S.SETTLED: frozenset(),
 }
+
+#: Statuses in which the seller may still cancel the invoice (before disbursement): a priced
+#: invoice not listed yet, or a listing, whose investors are refunded in full
+#: (``marketplace.services.invoice_cancel``).
+CANCELLABLE_STATUSES = frozenset({S.PRICED, S.LISTED})
 
 #: Statuses in which the seller may still edit the extracted fields.
 EDITABLE_STATUSES = frozenset({S.EXTRACTED, S.EXTRACTION_FAILED, S.PRICED})

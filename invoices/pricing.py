@@ -6,6 +6,14 @@ Conventions (used everywhere in PayMint):
   end, with :func:`paymint.core.money.quantize_money` (round half to even, minor unit).
 * Rates are fractions: ``advance_rate`` of face value (0 < r <= 1); ``discount_rate`` per year;
   ``platform_fee_rate`` of the advance amount, taken once at disbursement.
+* **Investor discount fees are rounded per investment** (:func:`investment_discount_fee`): each
+  investment's fee is its own principal x rate x days / 365, rounded once with
+  ``quantize_money``, and the invoice's discount fee is the *sum* of its investments' fees
+  (never rounded on its own and split). The quote an investor accepts is computed with the same
+  function, so a listing disbursed on the day of the quote pays each investor exactly the
+  quoted return when the debtor pays in full on time; disbursed later, it pays the fee for the
+  fewer days (rounding is monotonic: never more than quoted). The seller's discount fee is then
+  within half a minor unit per investor of the invoice-level figure.
 * Day count for the discount fee: **ACT/365 Fixed** (ISDA 2006 section 4.16(d)): actual days from
   the disbursement date (inclusive) to the due date (exclusive) divided by 365. This is the
   convention of the factoring agreements PayMint follows: fee = principal x rate x days / 365.
@@ -136,6 +144,17 @@ def invoice_offer(
     )
 
 
+def investment_discount_fee(
+    principal: Decimal, annual_rate: Decimal, days: int, currency: str,
+) -> Decimal:
+    """One investment's discount fee: ``principal x annual_rate x days / 365`` (ACT/365F),
+    rounded once to ``currency``'s minor unit (round half to even). The one rule of both the
+    quote (:func:`investment_quote`) and the fee fixed at disbursement
+    (``marketplace.services``), whose invoice-level total is the sum of these, so that quote
+    and payout agree to the cent (see the module docstring)."""
+    return discount_fee(principal, annual_rate, days, currency)
+
+
 @dataclass(frozen=True, slots=True)
 class InvestmentQuote:
     """The quote an investor accepts: principal, annual rate, expected days, fee and return
@@ -155,9 +174,12 @@ def investment_quote(
     *, principal: Decimal, currency: str, discount_rate: Decimal, start: dt.date,
     due_date: dt.date,
 ) -> InvestmentQuote:
-    """Quote for funding ``principal`` of a listing at ``discount_rate`` (ACT/365F)."""
+    """Quote for funding ``principal`` of a listing at ``discount_rate`` (annual fraction,
+    ACT/365F) from ``start`` to ``due_date``: the fee is :func:`investment_discount_fee`, the
+    one the investor is paid if the listing is disbursed on ``start`` and the debtor pays in
+    full on time (disbursed later: the fee for the actual days, never more)."""
     days = accrual_days(start, due_date)
-    fee = discount_fee(principal, discount_rate, days, currency)
+    fee = investment_discount_fee(principal, discount_rate, days, currency)
     return InvestmentQuote(
         principal=principal,
         currency=currency,

@@ -16,13 +16,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.enums import Role
 from accounts.selectors import kyc_profile_for_user
-from marketplace.services import listing_create
+from marketplace.services import invoice_cancel, listing_create
 from paymint.core.errors import ApplicationError, NotFound
 from paymint.core.storage import private_file_redirect
 from paymint.core.web import is_htmx, role_required
 from settlements.ledger import wallet_balances
 
-from .enums import EDITABLE_STATUSES, INVOICE_TRANSITIONS, InvoiceStatus
+from .enums import CANCELLABLE_STATUSES, EDITABLE_STATUSES, INVOICE_TRANSITIONS, InvoiceStatus
 from .forms import InvoiceFieldsForm, InvoiceUploadForm, ListingCreateForm
 from .models import Invoice
 from .selectors import (
@@ -129,7 +129,9 @@ def seller_invoice(request: HttpRequest, invoice_id) -> HttpResponse:
     score and offer (list on the marketplace) and the status timeline.
 
     POST ``action``: ``save`` (:func:`invoice_update_fields`), ``submit``
-    (:func:`invoice_submit`) or ``list`` (:func:`marketplace.services.listing_create`).
+    (:func:`invoice_submit`), ``list`` (:func:`marketplace.services.listing_create`) or
+    ``cancel`` (:func:`marketplace.services.invoice_cancel`, the API's
+    ``POST /invoices/{id}/cancel``: a priced or listed invoice, investors refunded).
     """
     invoice = _invoice_or_404(request, invoice_id)
     if is_htmx(request) and request.GET.get("fragment") == "progress":
@@ -167,6 +169,15 @@ def seller_invoice(request: HttpRequest, invoice_id) -> HttpResponse:
                 else:
                     messages.success(request, "Your invoice is listed on the marketplace.")
                     return redirect("seller-invoice", invoice_id=invoice.public_id)
+        elif action == "cancel":
+            try:
+                invoice_cancel(invoice=invoice, seller=request.user)
+            except ApplicationError as exc:
+                messages.error(request, exc.message)
+            else:
+                messages.success(request, "Your invoice is cancelled; any investor was refunded "
+                                 "in full.")
+            return redirect("seller-invoice", invoice_id=invoice.public_id)
         else:
             return HttpResponseBadRequest("Unknown action.")
 
@@ -181,6 +192,7 @@ def seller_invoice(request: HttpRequest, invoice_id) -> HttpResponse:
         "editable": invoice.status in EDITABLE_STATUSES,
         "can_submit": InvoiceStatus.SUBMITTED in INVOICE_TRANSITIONS[invoice.status],
         "processing": invoice.status == InvoiceStatus.UPLOADED,
+        "can_cancel": invoice.status in CANCELLABLE_STATUSES,
     }
     return render(request, "invoices/invoice_detail.html", context)
 

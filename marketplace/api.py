@@ -6,13 +6,18 @@ from decimal import Decimal
 
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers, status
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from invoices.api import InvoiceOutputSerializer
+from invoices.api import CheckSerializer, InvoiceOutputSerializer
 from invoices.selectors import invoice_get_for_seller
 from invoices.verification import checks_for_investors
 from paymint.core import clock
@@ -34,7 +39,8 @@ from .selectors import (
     listing_search,
     marketplace_access_check,
 )
-from .services import investment_create, listing_create
+from .services import investment_create, invoice_cancel, listing_create
+from .web_selectors import investor_portfolio, listing_quote, marketplace_stats
 
 #: The 403 of every marketplace operation, documented with its codes.
 MARKETPLACE_FORBIDDEN = OpenApiResponse(
@@ -100,6 +106,7 @@ class ListingOutputSerializer(serializers.Serializer):
     def get_debtor_confirmed(self, listing) -> bool:
         return listing.invoice.debtor_confirmed_at is not None
 
+    @extend_schema_field(CheckSerializer(many=True))
     def get_verification(self, listing) -> list[dict]:
         return listing_investor_checks(listing=listing)
 
@@ -237,6 +244,25 @@ class InvoiceListForFundingApi(IdempotentWriteMixin, APIView):
         return Response(InvoiceOutputSerializer(invoice).data)
 
 
+class InvoiceCancelApi(IdempotentWriteMixin, APIView):
+    """``POST /api/v1/invoices/{id}/cancel``: the seller withdraws a priced or listed invoice
+    before disbursement (:func:`marketplace.services.invoice_cancel`, the invoice page's
+    "Cancel" button too): the listing is withdrawn and every investor refunded in full, one
+    journal entry per investment. Cancelling a cancelled invoice answers the same (200).
+    ``Idempotency-Key`` makes a retry answer the first response."""
+
+    @extend_schema(
+        request=None,
+        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR,
+                                     OpenApiParameter.HEADER)],
+        responses={200: InvoiceOutputSerializer},
+    )
+    def post(self, request, invoice_id):
+        invoice = invoice_get_for_seller(seller=request.user, invoice_id=invoice_id)
+        invoice = invoice_cancel(invoice=invoice, seller=request.user)
+        return Response(InvoiceOutputSerializer(invoice).data)
+
+
 class MarketplaceListApi(APIView):
     """``GET /api/v1/marketplace``: open, unexpired listings, filtered by
     :class:`~marketplace.filters.ListingFilter` (``grade`` (A-E, repeatable), ``currency``,
@@ -281,6 +307,128 @@ class MarketplaceDetailApi(APIView):
     def get(self, request, listing_id):
         listing = listing_get_visible(listing_id=listing_id, user=request.user)
         return Response(ListingOutputSerializer(listing).data)
+
+
+class ListingQuoteApi(APIView):
+    """``GET /api/v1/marketplace/{id}/quote?amount=``: the investment calculator, the same
+    selector as the listing page's (:func:`marketplace.web_selectors.listing_quote`). The
+    quote is exactly what funding ``amount`` today would store on the investment and, if the
+    listing is disbursed today and the debtor pays in full on time, what the investor is paid:
+    each investment's discount fee is rounded on its own (``investment_discount_fee``) and the
+    invoice's fee is their sum. For investors whose KYC is approved, and staff (403
+    otherwise)."""
+
+    permission_classes = MARKETPLACE_PERMISSIONS
+
+    class OutputSerializer(serializers.Serializer):
+        listing_id = serializers.UUIDField()
+        principal = serializers.DecimalField(max_digits=20, decimal_places=2)
+        currency = serializers.CharField()
+        discount_rate = serializers.DecimalField(
+            max_digits=9, decimal_places=6, help_text="Annual discount rate, a fraction.")
+        days = serializers.IntegerField(
+            help_text="Days from today (disbursement) to the due date, ACT/365F.")
+        expected_discount_fee = serializers.DecimalField(max_digits=20, decimal_places=2)
+        expected_return = serializers.DecimalField(
+            max_digits=20, decimal_places=2, help_text="principal + expected discount fee")
+        expected_repayment_date = serializers.DateField()
+
+    @extend_schema(
+        parameters=[OpenApiParameter("amount", OpenApiTypes.DECIMAL, required=True,
+                                     description="Amount to fund, in the listing's currency")],
+        responses={200: OutputSerializer, 403: MARKETPLACE_FORBIDDEN},
+    )
+    def get(self, request, listing_id):
+        listing = listing_get_visible(listing_id=listing_id, user=request.user)
+        quote = listing_quote(listing=listing, amount=request.query_params.get("amount", ""))
+        return Response(self.OutputSerializer({
+            "listing_id": listing.public_id, "principal": quote.principal,
+            "currency": quote.currency, "discount_rate": quote.discount_rate,
+            "days": quote.days, "expected_discount_fee": quote.expected_discount_fee,
+            "expected_return": quote.expected_return,
+            "expected_repayment_date": quote.expected_repayment_date,
+        }).data)
+
+
+class MarketplaceStatsApi(APIView):
+    """``GET /api/v1/marketplace/stats``: open listings, the amount still to fund by risk grade
+    and currency, the average yield per currency (annual discount rate, fraction, weighted by
+    the amount open) and what was funded in the last 30 days
+    (:func:`marketplace.web_selectors.marketplace_stats`). For investors whose KYC is
+    approved, and staff (403 otherwise)."""
+
+    permission_classes = MARKETPLACE_PERMISSIONS
+
+    class OutputSerializer(serializers.Serializer):
+        class GradeSerializer(serializers.Serializer):
+            grade = serializers.CharField()
+            currency = serializers.CharField()
+            count = serializers.IntegerField()
+            amount = serializers.DecimalField(max_digits=20, decimal_places=2)
+
+        class YieldSerializer(serializers.Serializer):
+            currency = serializers.CharField()
+            rate = serializers.DecimalField(max_digits=9, decimal_places=6, allow_null=True)
+
+        class FundedSerializer(serializers.Serializer):
+            currency = serializers.CharField()
+            count = serializers.IntegerField()
+            amount = serializers.DecimalField(max_digits=20, decimal_places=2)
+
+        open_listings = serializers.IntegerField()
+        open_by_grade = GradeSerializer(many=True)
+        average_yield = YieldSerializer(many=True)
+        funded_last_30_days = FundedSerializer(many=True)
+
+    @extend_schema(responses={200: OutputSerializer, 403: MARKETPLACE_FORBIDDEN})
+    def get(self, request):
+        return Response(self.OutputSerializer(marketplace_stats(user=request.user)).data)
+
+
+class PortfolioApi(APIView):
+    """``GET /api/v1/portfolio``: the investor's portfolio per currency, the investor
+    dashboard's one read (:func:`marketplace.web_selectors.investor_portfolio`): cash,
+    invested (principal still out), expected back, repaid, realised loss, expected XIRR
+    (annual, fraction, ACT/365; null when there is none), allocation by grade and by debtor
+    (active amounts) and the next repayments. Investors only (403 ``NOT_AN_INVESTOR``)."""
+
+    class OutputSerializer(serializers.Serializer):
+        class CurrencySerializer(serializers.Serializer):
+            class GradeSerializer(serializers.Serializer):
+                grade = serializers.CharField()
+                amount = serializers.DecimalField(max_digits=20, decimal_places=2)
+
+            class DebtorSerializer(serializers.Serializer):
+                debtor = serializers.CharField()
+                amount = serializers.DecimalField(max_digits=20, decimal_places=2)
+
+            class UpcomingSerializer(serializers.Serializer):
+                investment_id = serializers.UUIDField()
+                invoice_number = serializers.CharField()
+                debtor = serializers.CharField()
+                due_date = serializers.DateField()
+                expected_amount = serializers.DecimalField(max_digits=20, decimal_places=2)
+
+            currency = serializers.CharField()
+            cash = serializers.DecimalField(max_digits=20, decimal_places=2)
+            invested = serializers.DecimalField(max_digits=20, decimal_places=2)
+            expected_back = serializers.DecimalField(max_digits=20, decimal_places=2)
+            repaid = serializers.DecimalField(max_digits=20, decimal_places=2)
+            realised_loss = serializers.DecimalField(max_digits=20, decimal_places=2)
+            xirr = serializers.DecimalField(max_digits=12, decimal_places=6, allow_null=True)
+            allocation_by_grade = GradeSerializer(many=True)
+            allocation_by_debtor = DebtorSerializer(many=True)
+            upcoming_repayments = UpcomingSerializer(many=True)
+
+        as_of = serializers.DateField()
+        currencies = CurrencySerializer(many=True)
+
+    @extend_schema(responses=OutputSerializer)
+    def get(self, request):
+        today = clock.today()
+        portfolio = investor_portfolio(investor=request.user, today=today)
+        return Response(self.OutputSerializer(
+            {"as_of": today, "currencies": portfolio.by_currency()}).data)
 
 
 class InvestmentCreateApi(APIView):
@@ -345,6 +493,14 @@ class InvestmentStatementApi(APIView):
         disbursed_on = serializers.DateField(source="listing.disbursed_on", allow_null=True)
         lines = serializers.SerializerMethodField()
 
+        class LineSerializer(serializers.Serializer):
+            date = serializers.DateField()
+            kind = serializers.CharField()
+            description = serializers.CharField()
+            amount = serializers.DecimalField(max_digits=20, decimal_places=2)
+            currency = serializers.CharField()
+
+        @extend_schema_field(LineSerializer(many=True))
         def get_lines(self, investment) -> list[dict]:
             return [
                 {"date": p.entry.effective_date.isoformat(), "kind": p.entry.kind,

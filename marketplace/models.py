@@ -94,8 +94,9 @@ class Investment(PublicModel):
     """An investor's fraction of a listing, with the quote they accepted.
 
     The accepted ``discount_rate`` and ``expected_*`` figures are stored at funding time and never
-    recomputed; ``discount_fee`` is fixed at disbursement (when the days are known) by splitting
-    the invoice's discount fee pro rata by funded amount (largest remainder).
+    recomputed; ``discount_fee`` is fixed at disbursement (when the days are known) with the
+    quote's own rule, :func:`invoices.pricing.investment_discount_fee` of ``amount`` (the
+    invoice's discount fee is the sum of its investments' fees).
     """
 
     listing = models.ForeignKey(Listing, on_delete=models.PROTECT, related_name="investments")

@@ -26,13 +26,13 @@ from accounts.enums import Role
 from accounts.error_codes import AccountsError
 from accounts.selectors import kyc_is_approved
 from compliance.public import invoice_has_sanctions_hit, require_no_hold
-from invoices.enums import InvoiceStatus
+from invoices.enums import CANCELLABLE_STATUSES, InvoiceStatus
 from invoices.error_codes import InvoicesError
 from invoices.models import Invoice
 from invoices.pricing import (
     accrual_days,
     advance_amount,
-    discount_fee_exact,
+    investment_discount_fee,
     investment_quote,
     listing_expiry,
     platform_fee,
@@ -44,13 +44,14 @@ from paymint.core.db import update_columns
 from paymint.core.errors import ApplicationError, Conflict, PermissionDenied, ValidationFailed
 from paymint.core.events import EventName, event_emit
 from paymint.core.idempotency import idempotent_replay
-from paymint.core.money import allocate, parse_money_amount, quantize_money
+from paymint.core.money import parse_money_amount, quantize_money
 from paymint.core.queue import enqueue_on_commit
 from settlements.ledger import (
     disbursement_post,
     funding_accounts,
     funding_accounts_lock,
     funding_post,
+    investment_refunds_post,
     refund_post,
 )
 
@@ -326,12 +327,14 @@ def investment_create(
 def _disburse(*, listing_id: int) -> None:
     """Pay the advance: invoice escrow -> seller cash (advance - platform fee) + platform fee.
 
-    Fixes each investment's discount fee: the invoice's discount fee for the actual days from
-    today (disbursement) to the due date, ACT/365F, rounded once, split pro rata by funded
-    amount with the largest-remainder method. Runs inside the funding (or expiry) transaction,
-    under its listing and invoice locks. The escrow is the only account it debits, so the only
-    one it locks: already held by a filling funding's batch, or the expiry's one batch. The
-    seller's cash and the fee revenue are credited, which locks nothing.
+    Fixes each investment's discount fee for the actual days from today (disbursement) to the
+    due date, ACT/365F: :func:`invoices.pricing.investment_discount_fee` of its own amount, the
+    rule its quote used (the invoice's discount fee is their sum), so that an investor is paid
+    exactly the quoted return when the debtor pays in full on time. Runs inside the funding
+    (or expiry) transaction, under its listing and invoice locks. The escrow is the only
+    account it debits, so the only one it locks: already held by a filling funding's batch, or
+    the expiry's one batch. The seller's cash and the fee revenue are credited, which locks
+    nothing.
     """
     listing = Listing.objects.select_related("invoice", "invoice__seller").get(pk=listing_id)
     invoice = listing.invoice
@@ -346,15 +349,9 @@ def _disburse(*, listing_id: int) -> None:
                       platform_fee=listing.platform_fee, effective_date=today)
     investments = list(listing.investments.order_by("id"))
     days = accrual_days(today, listing.due_date)
-    total_fee = quantize_money(
-        discount_fee_exact(listing.funded_amount, listing.discount_rate, days), currency
-    )
-    if total_fee > 0:
-        shares = allocate(total_fee, {inv.pk: inv.amount for inv in investments}, currency)
-    else:
-        shares = {inv.pk: Decimal(0) for inv in investments}
     for inv in investments:
-        inv.discount_fee = shares[inv.pk]
+        inv.discount_fee = investment_discount_fee(inv.amount, listing.discount_rate, days,
+                                                   currency)
     update_columns(Investment, pks=[inv.pk for inv in investments],
                    columns={"discount_fee": [inv.discount_fee for inv in investments]})
     Listing.objects.filter(pk=listing.pk).update(disbursed_on=today)
@@ -412,3 +409,90 @@ def listing_expire(*, listing_id: int) -> Listing:
                            f"funded; {len(investments)} investor(s) refunded",
                            audience=investor_audience(investments, listing=listing))
         return listing
+
+
+class _ListedMeanwhile(Exception):
+    """The invoice was listed between reading its listing and locking it: lock again, in the
+    lock order (listing, then invoice)."""
+
+
+def invoice_cancel(*, invoice: Invoice, seller, reason: str = "") -> Invoice:
+    """The seller withdraws an invoice before disbursement (the API's
+    ``POST /invoices/{id}/cancel`` and the invoice page's "Cancel" button).
+
+    A ``PRICED`` invoice is cancelled; a ``LISTED`` one too, its listing withdrawn and every
+    investor refunded in full, one journal entry per investment (invoice escrow -> investor
+    cash, :func:`settlements.ledger.investment_refunds_post`), each investment ``REFUNDED``.
+    One durable transaction in the lock order of fundings (listing row, then invoice row, then
+    the escrow): a funding that arrives at the same moment either commits first (and is
+    refunded here) or waits and then finds the listing cancelled (``LISTING_NOT_OPEN``); a
+    funding that filled the listing first disbursed it, and the cancellation is refused.
+    Idempotent: cancelling a cancelled invoice returns it unchanged, and the refund entries'
+    keys are unique per investment.
+
+    Returns:
+        the invoice, reloaded (status ``CANCELLED``).
+
+    Raises:
+        PermissionDenied: ``NOT_INVOICE_OWNER`` (the API resolves ids with
+            ``invoice_get_for_seller`` first, so another seller's invoice is a 404 there).
+        Conflict: ``INVOICE_NOT_CANCELLABLE`` (409) once funded, disbursed or in any status
+            but ``PRICED``/``LISTED``.
+    """
+    if invoice.seller_id != seller.pk:
+        raise PermissionDenied("Not your invoice.", code=InvoicesError.NOT_INVOICE_OWNER)
+    for _ in range(3):
+        listing = Listing.objects.filter(invoice_id=invoice.pk).first()
+        try:
+            _invoice_cancel_locked(invoice=invoice, listing=listing, seller=seller,
+                                   reason=reason)
+        except _ListedMeanwhile:
+            continue
+        break
+    return Invoice.objects.get(pk=invoice.pk)
+
+
+def _invoice_cancel_locked(*, invoice: Invoice, listing: Listing | None, seller,
+                           reason: str) -> None:
+    with transaction.atomic(durable=True):
+        if listing is not None:
+            listing, state = listing_and_invoice_lock(listing_id=listing.pk)
+            status = state["status"]
+        else:
+            status = (Invoice.objects.select_for_update().values_list("status", flat=True)
+                      .get(pk=invoice.pk))
+            if status == InvoiceStatus.LISTED:
+                raise _ListedMeanwhile
+        if status == InvoiceStatus.CANCELLED:
+            return
+        if status not in CANCELLABLE_STATUSES:
+            raise Conflict(
+                f"This invoice is {InvoiceStatus(status).label.lower()}: it can be cancelled "
+                "only before its advance is paid.",
+                code=MarketplaceError.INVOICE_NOT_CANCELLABLE,
+            )
+        locked = Invoice.objects.get(pk=invoice.pk)
+        refunded = 0
+        if listing is not None:
+            investments = list(
+                Investment.objects.filter(listing=listing, status=InvestmentStatus.ACTIVE)
+                .order_by("id")
+            )
+            investment_refunds_post(
+                invoice=locked, currency=listing.currency,
+                refunds=[(str(inv.public_id), inv.investor_id, inv.amount)
+                         for inv in investments],
+                effective_date=clock.today(), reason="listing withdrawn by the seller",
+            )
+            now = timezone.now()
+            for inv in investments:
+                inv.status, inv.updated_at = InvestmentStatus.REFUNDED, now
+            Investment.objects.bulk_update(investments, ["status", "updated_at"])
+            refunded = len(investments)
+        text = "cancelled by the seller"
+        if listing is not None:
+            text += f"; listing withdrawn, {refunded} investor(s) refunded in full"
+        if reason:
+            text += f": {reason}"
+        invoice_transition(invoice=locked, to_status=InvoiceStatus.CANCELLED, actor=seller,
+                           reason=text)

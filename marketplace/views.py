@@ -31,7 +31,6 @@ from paymint.core import clock
 from paymint.core.errors import ApplicationError, NotFound, PermissionDenied
 from paymint.core.money import Money
 from paymint.core.web import is_htmx, role_required
-from settlements.ledger import wallet_balances
 
 from .forms import AmountForm, InvestConfirmForm, MarketplaceFilterForm
 from .models import Listing
@@ -46,14 +45,9 @@ from .selectors import (
 from .services import investment_create
 from .web_selectors import (
     expected_remaining,
-    investor_allocation_by_debtor,
-    investor_allocation_by_grade,
-    investor_cashflows,
-    investor_open_positions,
-    investor_portfolio_totals,
+    investor_portfolio,
     listing_quote,
     portfolio_xirr,
-    split_open_positions,
 )
 
 LISTINGS_PER_PAGE = 20
@@ -100,31 +94,24 @@ def investor_dashboard(request: HttpRequest) -> HttpResponse:
     page = Paginator(
         investment_list_for_investor(investor=investor), INVESTMENTS_PER_PAGE
     ).get_page(request.GET.get("page"))
-    allocation = investor_allocation_by_grade(investor=investor)
-    by_debtor = investor_allocation_by_debtor(investor=investor)
-    open_positions = investor_open_positions(investor=investor)
-    upcoming, overdue = split_open_positions(open_positions, today=today)
-    xirr_by_currency = portfolio_xirr(
-        cashflows=investor_cashflows(investor=investor),
-        open_positions=open_positions,
-        today=today,
-    )
+    # The one portfolio read, shared with GET /api/v1/portfolio.
+    portfolio = investor_portfolio(investor=investor, today=today)
     return render(
         request,
         "marketplace/investor_dashboard.html",
         {
             "profile": kyc_profile_for_user(user=investor),
-            "balances": wallet_balances(user=investor),
-            "totals": investor_portfolio_totals(investor=investor),
-            "xirr": xirr_by_currency,
-            "allocation": allocation,
-            "allocation_chart": _doughnut(allocation, lambda r: f"Grade {r['grade']}"),
-            "by_debtor": by_debtor,
-            "debtor_chart": _doughnut(by_debtor, lambda r: r["debtor"] or "Unknown debtor"),
-            "upcoming": [(p, expected_remaining(p)) for p in upcoming],
-            "overdue": [
-                (p, expected_remaining(p), (today - p.listing.due_date).days) for p in overdue
-            ],
+            "balances": portfolio.balances,
+            "totals": portfolio.totals,
+            "xirr": portfolio.xirr,
+            "allocation": portfolio.allocation,
+            "allocation_chart": _doughnut(portfolio.allocation,
+                                          lambda r: f"Grade {r['grade']}"),
+            "by_debtor": portfolio.by_debtor,
+            "debtor_chart": _doughnut(portfolio.by_debtor,
+                                      lambda r: r["debtor"] or "Unknown debtor"),
+            "upcoming": portfolio.upcoming,
+            "overdue": portfolio.overdue,
             "page": page,
         },
     )

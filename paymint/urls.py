@@ -33,9 +33,13 @@ from marketplace.api import (
     InvestmentCreateApi,
     InvestmentListApi,
     InvestmentStatementApi,
+    InvoiceCancelApi,
     InvoiceListForFundingApi,
+    ListingQuoteApi,
     MarketplaceDetailApi,
     MarketplaceListApi,
+    MarketplaceStatsApi,
+    PortfolioApi,
 )
 from notifications.api import (
     NotificationListApi,
@@ -58,7 +62,15 @@ from pools.api import (
     PoolRedemptionApi,
     PoolRedemptionCollectionApi,
 )
-from settlements.api import BankWebhookApi, WalletApi, WithdrawalCollectionApi
+from settlements.api import (
+    BankWebhookApi,
+    SettlementDetailApi,
+    SettlementListApi,
+    WalletApi,
+    WalletEntryListApi,
+    WalletStatementCsvApi,
+    WithdrawalCollectionApi,
+)
 from settlements.stellar.api import (
     Sep10ChallengeApi,
     Sep10LoginChallengeApi,
@@ -93,11 +105,15 @@ api_v1 = [
     path("invoices/<str:invoice_id>/submit", InvoiceSubmitApi.as_view(), name="invoice-submit"),
     path("invoices/<str:invoice_id>/list", InvoiceListForFundingApi.as_view(),
          name="invoice-list"),
+    path("invoices/<str:invoice_id>/cancel", InvoiceCancelApi.as_view(), name="invoice-cancel"),
     path("invoices/<str:invoice_id>/debtor-confirmation",
          DebtorConfirmationRequestApi.as_view(), name="invoice-debtor-confirmation"),
     path("marketplace", MarketplaceListApi.as_view(), name="marketplace"),
+    path("marketplace/stats", MarketplaceStatsApi.as_view(), name="marketplace-stats"),
+    path("portfolio", PortfolioApi.as_view(), name="portfolio"),
     path("marketplace/<str:listing_id>", MarketplaceDetailApi.as_view(),
          name="marketplace-detail"),
+    path("marketplace/<str:listing_id>/quote", ListingQuoteApi.as_view(), name="listing-quote"),
     path("marketplace/<str:listing_id>/investments", InvestmentCreateApi.as_view(),
          name="investment-create"),
     path("investments", InvestmentListApi.as_view(), name="investments"),
@@ -123,6 +139,11 @@ api_v1 = [
          name="notification-read"),
     path("wallet", WalletApi.as_view(), name="wallet"),
     path("wallet/withdrawals", WithdrawalCollectionApi.as_view(), name="withdrawals"),
+    path("wallet/entries", WalletEntryListApi.as_view(), name="wallet-entries"),
+    path("wallet/statement.csv", WalletStatementCsvApi.as_view(), name="wallet-statement"),
+    path("settlements", SettlementListApi.as_view(), name="settlements"),
+    path("settlements/<str:settlement_id>", SettlementDetailApi.as_view(),
+         name="settlement-detail"),
     path("webhooks/bank", BankWebhookApi.as_view(), name="bank-webhook"),
     path("stellar/auth/challenge", Sep10ChallengeApi.as_view(), name="stellar-sep10-challenge"),
     path("stellar/auth/verify", Sep10VerifyApi.as_view(), name="stellar-sep10-verify"),

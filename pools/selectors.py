@@ -7,6 +7,7 @@ import uuid
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import F, Q, QuerySet, Sum
 
 from invoices.enums import InvoiceStatus
@@ -69,17 +70,19 @@ def auto_invest_log_for_investor(*, investor) -> QuerySet[AutoInvestLog]:
 
 def auto_invest_rules_for_listing(
     *, listing: Listing, grade: str, today: dt.date
-) -> QuerySet[AutoInvestRule]:
+) -> list[AutoInvestRule]:
     """The active rules a listing matches (currency, grade, tenor in days from ``today`` to
     the due date, discount rate at least the rule's minimum), the seller's own excluded, in
     the fair order: the rule that invested least recently first (never-served first), then
-    the oldest rule. Serving a rule moves it to the back, so the order rotates."""
+    the oldest rule. Serving a rule moves it to the back, so the order rotates.
+
+    On PostgreSQL the currency and grade lists are matched in the query (JSON containment);
+    SQLite - the embedded default of ``make demo`` - has no JSON containment, so there the
+    rules that pass the other conditions are matched in Python, with the same result."""
     tenor = (listing.due_date - today).days
-    return (
+    rules = (
         AutoInvestRule.objects.filter(
             paused=False,
-            currencies__contains=[listing.currency],
-            grades__contains=[grade],
             min_tenor_days__lte=tenor,
             max_tenor_days__gte=tenor,
             min_discount_rate__lte=listing.discount_rate,
@@ -88,6 +91,11 @@ def auto_invest_rules_for_listing(
         .select_related("investor")
         .order_by(F("last_invested_at").asc(nulls_first=True), "id")
     )
+    if connection.features.supports_json_field_contains:
+        return list(rules.filter(currencies__contains=[listing.currency],
+                                 grades__contains=[grade]))
+    return [rule for rule in rules
+            if listing.currency in rule.currencies and grade in rule.grades]
 
 
 def investor_debtor_exposure(*, investor_id: int, currency: str, debtor_key: str) -> Decimal:

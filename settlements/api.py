@@ -5,19 +5,35 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from paymint.core.api import date_text, datetime_text, decimal_text, paginated, uuid_text
+from paymint.core.api import (
+    NewestFirstCursorPagination,
+    date_text,
+    datetime_text,
+    decimal_text,
+    paginated,
+    uuid_text,
+)
 from paymint.core.errors import ValidationFailed
 from paymint.core.throttling import WebhookThrottle
 
+from .enums import EntryKind
 from .error_codes import SettlementsError
 from .ledger import wallet_balances, wallet_entries, withdrawal_list_for_user
+from .selectors import (
+    settlement_get_for_user,
+    settlement_list_for_user,
+    settlement_views,
+    wallet_entry_search,
+)
 from .services import bank_event_apply, withdrawal_request
+from .views import statement_csv_response
 from .webhooks import verify_signature
 
 
@@ -56,8 +72,12 @@ class WalletApi(APIView):
     entries (up to 100; older ones in the dashboard statement)."""
 
     class OutputSerializer(serializers.Serializer):
+        class BalanceSerializer(serializers.Serializer):
+            currency = serializers.CharField()
+            balance = serializers.DecimalField(max_digits=20, decimal_places=2)
+
         deposit_reference = serializers.CharField()
-        balances = serializers.ListField(child=serializers.DictField())
+        balances = BalanceSerializer(many=True)
         entries = WalletEntrySerializer(many=True)
 
     @extend_schema(responses=OutputSerializer)
@@ -72,6 +92,101 @@ class WalletApi(APIView):
             "balances": balances,
             "entries": [wallet_entry_row(values) for values in entries],
         })
+
+
+class WalletEntryListApi(APIView):
+    """``GET /api/v1/wallet/entries``: every movement on the user's cash accounts, newest
+    first, cursor-paginated (``cursor``, ``page_size`` up to 100), filtered by
+    :class:`~settlements.filters.WalletEntryFilter` through
+    :func:`~settlements.selectors.wallet_entry_search`: ``kind`` (repeatable), ``date_from``,
+    ``date_to`` (effective date, inclusive, YYYY-MM-DD), ``currency``."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("kind", OpenApiTypes.STR, many=True,
+                             enum=[k.value for k in EntryKind]),
+            OpenApiParameter("date_from", OpenApiTypes.DATE),
+            OpenApiParameter("date_to", OpenApiTypes.DATE),
+            OpenApiParameter("currency", OpenApiTypes.STR),
+        ],
+        responses=WalletEntrySerializer(many=True),
+    )
+    def get(self, request):
+        return paginated(self, wallet_entry_search(user=request.user,
+                                                   filters=request.query_params),
+                         WalletEntrySerializer)
+
+
+class WalletStatementCsvApi(APIView):
+    """``GET /api/v1/wallet/statement.csv``: the full statement as CSV (the wallet page's
+    download): date, booked_at, entry_id, kind, description, memo, currency, amount and the
+    running balance per currency, oldest first."""
+
+    @extend_schema(operation_id="wallet_statement_csv_retrieve",
+                   responses={(200, "text/csv"): OpenApiResponse(
+        OpenApiTypes.STR, description="CSV, header row first.")})
+    def get(self, request):
+        return statement_csv_response(request.user)
+
+
+class InvestorShareSerializer(serializers.Serializer):
+    investment_id = serializers.UUIDField()
+    amount = serializers.DecimalField(max_digits=20, decimal_places=2)
+
+
+class SettlementOutputSerializer(serializers.Serializer):
+    """A payment on an invoice as the user sees it: the seller the whole payment with the
+    reserve released to them; an investor their own share only."""
+
+    id = serializers.UUIDField(source="settlement.public_id")
+    invoice_id = serializers.UUIDField(allow_null=True,
+                                       help_text="The seller's invoice (null for investors)")
+    invoice_number = serializers.CharField(source="settlement.invoice.invoice_number")
+    source = serializers.CharField(source="settlement.source",
+                                   help_text="DEBTOR (the debtor paid) or RECOURSE (the seller)")
+    status = serializers.CharField(source="settlement.status",
+                                   help_text="PENDING until distributed, then COMPLETED")
+    paid_amount = serializers.DecimalField(source="settlement.repaid_amount", max_digits=20,
+                                           decimal_places=2)
+    currency = serializers.CharField(source="settlement.currency")
+    role = serializers.ChoiceField(choices=["SELLER", "INVESTOR"])
+    investor_share = serializers.DecimalField(max_digits=20, decimal_places=2,
+                                              allow_null=True)
+    investor_shares = InvestorShareSerializer(many=True)
+    seller_reserve = serializers.DecimalField(max_digits=20, decimal_places=2,
+                                              allow_null=True)
+    seller_receivable = serializers.DecimalField(max_digits=20, decimal_places=2,
+                                                 allow_null=True)
+    platform_late_fee = serializers.DecimalField(max_digits=20, decimal_places=2,
+                                                 allow_null=True)
+    chain_tx_hashes = serializers.ListField(child=serializers.CharField())
+    created_at = serializers.DateTimeField(source="settlement.created_at")
+    completed_at = serializers.DateTimeField(source="settlement.completed_at", allow_null=True)
+
+
+class SettlementListApi(APIView):
+    """``GET /api/v1/settlements``: payments on the seller's invoices, or on the invoices the
+    investor funded (their share only), newest first, cursor-paginated."""
+
+    @extend_schema(responses=SettlementOutputSerializer(many=True))
+    def get(self, request):
+        paginator = NewestFirstCursorPagination()
+        page = paginator.paginate_queryset(settlement_list_for_user(user=request.user),
+                                           request, view=self)
+        rows = settlement_views(user=request.user, settlements=list(page))
+        return paginator.get_paginated_response(
+            SettlementOutputSerializer(rows, many=True).data)
+
+
+class SettlementDetailApi(APIView):
+    """``GET /api/v1/settlements/{id}``: one of the user's settlements (404
+    ``SETTLEMENT_NOT_FOUND`` for anyone else's)."""
+
+    @extend_schema(responses=SettlementOutputSerializer)
+    def get(self, request, settlement_id):
+        settlement = settlement_get_for_user(user=request.user, settlement_id=settlement_id)
+        row = settlement_views(user=request.user, settlements=[settlement])[0]
+        return Response(SettlementOutputSerializer(row).data)
 
 
 class WithdrawalOutputSerializer(serializers.Serializer):
@@ -134,8 +249,26 @@ class BankWebhookApi(APIView):
     authentication_classes: list = []
     throttle_classes = [WebhookThrottle]  # per sending IP, 429 RATE_LIMITED
 
-    @extend_schema(request={"application/json": {"type": "object"}},
-                   responses={200: dict})
+    class EventSerializer(serializers.Serializer):
+        class DataSerializer(serializers.Serializer):
+            reference = serializers.CharField(
+                help_text="The user's deposit reference, the invoice's repayment reference or "
+                "the withdrawal's reference.")
+            amount = serializers.DecimalField(max_digits=20, decimal_places=7)
+            currency = serializers.CharField()
+
+        id = serializers.CharField(help_text="The bank's event id (applied once).")
+        type = serializers.ChoiceField(choices=["deposit.received", "repayment.received",
+                                                "withdrawal.paid", "withdrawal.failed"])
+        created = serializers.IntegerField(help_text="Unix time.")
+        data = DataSerializer()
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.CharField()
+        status = serializers.CharField()
+        entry_id = serializers.UUIDField(allow_null=True)
+
+    @extend_schema(request=EventSerializer, responses={200: OutputSerializer})
     def post(self, request):
         body = request.body
         verify_signature(

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import csv
 import uuid
-from collections.abc import Iterator
-from decimal import Decimal
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -19,26 +17,16 @@ from accounts.error_codes import AccountsError
 from accounts.two_factor import totp_device_for_user
 from paymint.core import clock
 from paymint.core.errors import ApplicationError
-from paymint.core.money import MINOR_UNITS, Money
+from paymint.core.money import Money
 from paymint.core.web import role_required
 
 from .forms import WithdrawalForm
 from .ledger import wallet_balances, wallet_entries, withdrawal_list_for_user
+from .selectors import wallet_statement_rows
 from .services import withdrawal_needs_otp, withdrawal_request
 
 ENTRIES_PER_PAGE = 50
 RECENT_WITHDRAWALS = 10
-STATEMENT_HEADER = [
-    "date",
-    "booked_at",
-    "entry_id",
-    "kind",
-    "description",
-    "memo",
-    "currency",
-    "amount",
-    "balance",
-]
 
 
 @role_required(Role.SELLER, Role.INVESTOR)
@@ -67,48 +55,26 @@ class _Echo:
         return value
 
 
-def _text_cell(value: str) -> str:
-    """Neutralise spreadsheet formulas in free-text cells (CSV injection)."""
-    if value and value[0] in "=+-@\t\r":
-        return "'" + value
-    return value
-
-
-def _statement_rows(user) -> Iterator[list[str]]:
-    yield STATEMENT_HEADER
-    running: dict[str, Decimal] = {}
-    postings = wallet_entries(user=user).order_by("entry__created_at", "id")
-    for posting in postings.iterator(chunk_size=500):
-        currency = posting.currency
-        running[currency] = running.get(currency, Decimal(0)) + posting.amount
-        places = MINOR_UNITS.get(currency, 2)
-        entry = posting.entry
-        yield [
-            entry.effective_date.isoformat(),
-            entry.created_at.isoformat(timespec="seconds"),
-            str(entry.public_id),
-            entry.kind,
-            _text_cell(entry.description),
-            _text_cell(posting.memo),
-            currency,
-            f"{posting.amount:.{places}f}",
-            f"{running[currency]:.{places}f}",
-        ]
-
-
-@role_required(Role.SELLER, Role.INVESTOR)
-@require_GET
-def wallet_statement_csv(request: HttpRequest) -> StreamingHttpResponse:
-    """The full statement, oldest first, with the running balance per currency."""
+def statement_csv_response(user) -> StreamingHttpResponse:
+    """The user's full statement as a streamed CSV download
+    (:func:`settlements.selectors.wallet_statement_rows`): the wallet page's link and
+    ``GET /api/v1/wallet/statement.csv``."""
     writer = csv.writer(_Echo())
     response = StreamingHttpResponse(
-        (writer.writerow(row) for row in _statement_rows(request.user)),
+        (writer.writerow(row) for row in wallet_statement_rows(user=user)),
         content_type="text/csv; charset=utf-8",
     )
     filename = f"paymint-statement-{clock.today():%Y-%m-%d}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+@role_required(Role.SELLER, Role.INVESTOR)
+@require_GET
+def wallet_statement_csv(request: HttpRequest) -> StreamingHttpResponse:
+    """The full statement, oldest first, with the running balance per currency."""
+    return statement_csv_response(request.user)
 
 
 # --- Withdrawals ------------------------------------------------------------------------------

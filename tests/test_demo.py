@@ -38,8 +38,9 @@ def test_demo_runs_the_whole_lifecycle_and_balances(tmp_path: Path):
         "advance amount 513.94 EUR",
         "platform fee 5.14",
         "principal 150.00 + discount fee 0.66 = 150.66 EUR",
-        "seller reserve 54.85 EUR",
-        "on-chain payouts 516.1900000 = ledger investors' total 516.19",
+        "principal 200.00 + discount fee 0.88 = 200.88 EUR",  # as quoted (issue #11)
+        "seller reserve 54.84 EUR",
+        "on-chain payouts 516.2000000 = ledger investors' total 516.20",
         "lifecycle complete",
         # What each party was told (issue #12): the seller and each investor, their own events.
         "invoice.disbursed",

@@ -9,10 +9,10 @@ Hand computation (grade A: advance rate 90 %, discount rate 8 % a year ACT/365, 
 
 * advance = 571.04 x 0.90 = 513.936 -> 513.94; platform fee = 1 % x 513.94 = 5.1394 -> 5.14
 * seller receives 513.94 - 5.14 = 508.80 at disbursement on 2020-11-22
-* days = 2020-12-12 - 2020-11-22 = 20; discount fee = 513.94 x 0.08 x 20 / 365 = 2.2529 -> 2.25
-* split pro rata 200.00 : 313.94 -> exact 0.8756 / 1.3744 -> floors 0.87 / 1.37, leftover cent
-  to the larger remainder (0.56 > 0.44) -> 0.88 / 1.37
-* reserve = 571.04 - 513.94 - 2.25 = 54.85
+* days = 2020-12-12 - 2020-11-22 = 20; each investment's discount fee is its own, rounded once
+  (the quote's rule, ``invoices.pricing.investment_discount_fee``): 200.00 x 0.08 x 20 / 365 =
+  0.8767 -> 0.88 and 313.94 x 0.08 x 20 / 365 = 1.3762 -> 1.38; the invoice's fee is 2.26
+* reserve = 571.04 - 513.94 - 2.26 = 54.84
 """
 
 from __future__ import annotations
@@ -224,7 +224,7 @@ def test_full_lifecycle_through_the_api(staff, committed):
             c: c.get("/api/v1/investments").json()["results"][0]["discount_fee"]
             for c in (anna, bram)
         }
-        assert (fees[anna], fees[bram]) == ("0.88", "1.37")
+        assert (fees[anna], fees[bram]) == ("0.88", "1.38")
 
     # --- the debtor pays the face value on the due date --------------------------------
     with clock.frozen_at(DUE):
@@ -241,7 +241,7 @@ def test_full_lifecycle_through_the_api(staff, committed):
 
         for client, principal, fee, wallet in [
             (anna, "200.00", "0.88", D("300.88")),  # 100.00 + 200.88
-            (bram, "313.94", "1.37", D("401.37")),  # 86.06 + 315.31
+            (bram, "313.94", "1.38", D("401.38")),  # 86.06 + 315.32
         ]:
             position = client.get("/api/v1/investments").json()["results"][0]
             assert position["status"] == "SETTLED"
@@ -252,11 +252,11 @@ def test_full_lifecycle_through_the_api(staff, committed):
 
         seller_wallet = seller.get("/api/v1/wallet").json()
         reserve = [e for e in seller_wallet["entries"] if e["kind"] == "SETTLEMENT"]
-        assert [e["amount"] for e in reserve] == ["54.85"]
-        assert balance(seller) == D("563.65")  # 508.80 + 54.85
+        assert [e["amount"] for e in reserve] == ["54.84"]
+        assert balance(seller) == D("563.64")  # 508.80 + 54.84
 
     # Every cent is accounted for: 700 deposited + 571.04 repaid =
-    # investors 702.25 + seller 563.65 + platform fee 5.14
+    # investors 702.26 + seller 563.64 + platform fee 5.14
     assert balance(anna) + balance(bram) + balance(seller) + D("5.14") == D("1271.04")
     assert Invoice.objects.count() == 1
     assert Investment.objects.count() == 2

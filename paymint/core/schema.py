@@ -78,6 +78,20 @@ class PayMintAutoSchema(AutoSchema):
                 responses[code] = response
         return responses
 
+    def map_parsers(self):
+        """One request content type per operation, the one clients should send: multipart for
+        a body with a file (uploads), JSON otherwise. The views still accept what their parsers
+        read, but a schema listing three content types for one body makes generated clients
+        send it as all of them (openapi-python-client 0.29 does)."""
+        media = super().map_parsers()
+        serializer = self.get_request_serializer()
+        if isinstance(serializer, type) and issubclass(serializer, serializers.Serializer):
+            serializer = serializer()
+        fields = serializer.fields if isinstance(serializer, serializers.Serializer) else {}
+        has_file = any(isinstance(f, serializers.FileField) for f in fields.values())
+        preferred = "multipart/form-data" if has_file else "application/json"
+        return [preferred] if preferred in media else media
+
     def _get_paginator(self):
         """Every list answer of the API goes through ``paymint.core.api.paginated`` (cursor
         pagination, house style), so a GET that returns a list is documented as paginated."""

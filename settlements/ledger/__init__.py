@@ -22,6 +22,7 @@ from .movements import (
     funding_accounts,
     funding_accounts_lock,
     funding_post,
+    investment_refunds_post,
     refund_post,
 )
 from .posting import (
@@ -58,6 +59,7 @@ __all__ = [
     "funding_accounts",
     "funding_accounts_lock",
     "funding_post",
+    "investment_refunds_post",
     "investor_invoice_cashflows",
     "investor_invoice_postings",
     "refund_post",

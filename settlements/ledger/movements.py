@@ -174,6 +174,43 @@ def refund_post(
     )
 
 
+def investment_refunds_post(
+    *, invoice, currency: str, refunds: list[tuple[str, int, Decimal]], effective_date: dt.date,
+    reason: str,
+) -> list[JournalEntry]:
+    """Give each investor of a withdrawn listing their money back in full: one entry per
+    investment, invoice escrow -> the investor's cash, keyed ``refund:investment:<public id>``
+    (posted once per investment, however often the caller retries). ``refunds`` is
+    ``(investment public id, investor id, amount)`` in investment order. The escrow is the one
+    account debited, locked once (the transaction's batch) before the first entry.
+
+    Raises:
+        InsufficientFunds: the escrow holds less than the refunds (never, for a listing whose
+            fundings are all in it).
+    """
+    if not refunds:
+        return []
+    escrow = ledger_account(AccountKind.INVOICE_ESCROW, currency, invoice=invoice)
+    cash = ledger_accounts_for_owners(
+        AccountKind.INVESTOR_CASH, currency, [investor_id for _, investor_id, _ in refunds]
+    )
+    lock_accounts([escrow])
+    return [
+        ledger_post(
+            kind=EntryKind.REFUND,
+            idempotency_key=f"refund:investment:{public_id}",
+            currency=currency,
+            legs=[Leg(escrow, -amount, reason),
+                  Leg(cash[investor_id], amount, f"refund: {reason}")],
+            effective_date=effective_date,
+            description=f"Refund of an investment in invoice {invoice.invoice_number} "
+            f"({reason})",
+            invoice=invoice,
+        )
+        for public_id, investor_id, amount in refunds
+    ]
+
+
 #: The entry kinds :func:`cash_transfer_post` may write.
 CASH_TRANSFER_KINDS = frozenset({EntryKind.POOL_SUBSCRIPTION, EntryKind.POOL_REDEMPTION})
 

@@ -156,9 +156,13 @@ class TestInvestmentCreate:
         assert account_balance(revenue) == D("5.14")
         escrow = ledger_account(AccountKind.INVOICE_ESCROW, "EUR", invoice=invoice)
         assert account_balance(escrow) == 0
-        # 513.94 x 0.08 x 20 / 365 = 2.2529 -> 2.25, split 0.88 / 1.37 (largest remainder)
+        # each investment's own fee, rounded once: 200 x 0.08 x 20 / 365 = 0.8767 -> 0.88,
+        # 313.94 x 0.08 x 20 / 365 = 1.3762 -> 1.38 (= the quotes; the invoice's fee is 2.26)
         fees = list(Investment.objects.order_by("id").values_list("discount_fee", flat=True))
-        assert fees == [D("0.88"), D("1.37")]
+        assert fees == [D("0.88"), D("1.38")]
+        quoted = Investment.objects.order_by("id").values_list("expected_discount_fee",
+                                                               flat=True)
+        assert fees == list(quoted)
         assert JournalEntry.objects.filter(kind=EntryKind.DISBURSEMENT).count() == 1
         assert_books_balanced()
 

@@ -40,9 +40,9 @@ def test_statement_itemizes_funding_and_each_distribution(seller, make_investor,
     assert kinds == ["FUNDING", "SETTLEMENT", "SETTLEMENT"]
     amounts = [Decimal(line["amount"]) for line in body["lines"]]
     assert amounts[0] == Decimal("-300.00")
-    assert sum(amounts[1:]) == Decimal(body["repaid_amount"]) == Decimal("301.31")
+    assert sum(amounts[1:]) == Decimal(body["repaid_amount"]) == Decimal("301.32")
     assert Decimal(body["principal_repaid"]) == Decimal("300.00")
-    assert Decimal(body["fee_repaid"]) == Decimal("1.31")
+    assert Decimal(body["fee_repaid"]) == Decimal("1.32")  # its own fee, as quoted
     assert body["status"] == "SETTLED"
 
     # Another investor (and the seller) get a 404, not the statement.

@@ -79,6 +79,7 @@ class World:
     withdrawal_b: object = None
     confirmation_a: object = None
     kyc_documents: dict = field(default_factory=dict)
+    settlement_a: object = None
     pool: object = None
     redemption_a: object = None
 

@@ -41,6 +41,7 @@ import base64
 import json
 import os
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from datetime import date
@@ -110,6 +111,14 @@ def wsgi_app():
         request_finished.connect(close_old_connections)
 
 
+class IdPool(dict):
+    """Path ids to try, per path parameter; a parameter the world has no objects for (a new
+    endpoint's) gets ids that exist nowhere and ids the URL patterns cannot match."""
+
+    def __missing__(self, name: str) -> list[str]:
+        return [str(uuid.uuid5(uuid.NAMESPACE_URL, name)), "a/b", "..", "%"]
+
+
 def id_pool(world) -> dict[str, list[str]]:
     """Path ids to try: the callers' own objects (listed twice: more requests get past the
     ownership check) and everyone else's."""
@@ -119,15 +128,15 @@ def id_pool(world) -> dict[str, list[str]]:
         "listing_id": [world.open_a, world.open_a, world.funded_a],
         "investment_id": [world.investment_b, world.investment_b, world.investment_a,
                           world.investment_a_funded],
-        "notification_id": [world.notifications["investor_b"], world.notifications["seller_b"],
-                            world.notifications["investor_a"]],
+        "notification_id": [world.notifications[key] for key in
+                            ("investor_b", "seller_b", "investor_a", "seller_a")],
         "device_id": [world.devices["investor_b"], world.devices["seller_b"],
                       world.devices["investor_a"]],
     }
     # Plus ids the URL patterns cannot match (a slash, an empty segment's neighbour): the API
     # must still answer its JSON 404, not the site's HTML page.
-    return {name: [str(obj.public_id) for obj in objs] + ["a/b", "..", "%"]
-            for name, objs in pool.items()}
+    return IdPool({name: [str(obj.public_id) for obj in objs] + ["a/b", "..", "%"]
+                   for name, objs in pool.items()})
 
 
 def realistic_bodies(world, who: str) -> dict[tuple[str, str], st.SearchStrategy]:

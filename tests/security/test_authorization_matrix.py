@@ -42,12 +42,14 @@ from dataclasses import dataclass, field
 import pytest
 from django.apps import apps
 from django.conf import settings
-from django.test import Client
+from django.test import Client, TestCase
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from paymint.core import clock
-from tests.helpers import LISTING_DAY
+from settlements.models import Settlement
+from settlements.services import bank_event_apply
+from tests.helpers import LISTING_DAY, bank_event
 
 pytestmark = pytest.mark.django_db
 
@@ -142,6 +144,8 @@ class Target:
     #: nobody may write, e.g. fund a listing that is already funded).
     control_read: str | None = None
     control_write: str | None = None
+    #: A query string the route needs to answer (``?amount=50.00`` for a quote).
+    query: str = ""
 
     def allowed(self, user_key: str, method: str) -> bool:
         allowed = self.allowed_read if method in SAFE else self.allowed_write
@@ -186,6 +190,28 @@ def _listings(w, payload: dict) -> list[Target]:
                allowed_write=frozenset({"investor_a"}), payload=payload,
                control_read="investor_a", control_write=""),
     ]
+
+
+def _cancellable_invoices(w) -> list[Target]:
+    """Cancelling: the listed invoice is tried by the attackers only (the owner's control
+    would cancel it for the routes after this one); the draft and the funded invoice answer
+    the owner 409 ``INVOICE_NOT_CANCELLABLE`` - past the ownership check."""
+    draft, listed, funded = _seller_invoices(w, {})
+    listed.control_write = ""
+    return [draft, listed, funded]
+
+
+def _settlements(w) -> list[Target]:
+    """A payment on seller A's funded invoice (made here, once): the seller and investor A,
+    who funded it, read it (the investor only their own share); nobody else."""
+    if w.settlement_a is None:
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            bank_event_apply(payload=bank_event(
+                "evt_authz_settlement", "repayment.received",
+                w.funded_a.invoice.repayment_reference, "10.00"))
+        w.settlement_a = Settlement.objects.get(invoice=w.funded_a.invoice)
+    return [Target("settlement", {"settlement_id": w.settlement_a.public_id}, "seller_a",
+                   allowed_read=frozenset({"investor_a"}), control_read="seller_a")]
 
 
 def _kyc_documents(w) -> list[Target]:
@@ -237,6 +263,12 @@ OBJECT_ROUTES: dict[str, Callable] = {
     "api/v1/marketplace/<str:listing_id>/investments": lambda w: _listings(
         w, {"amount": "50.00"}),
     "api/v1/investments/<str:investment_id>": _investments,
+    "api/v1/invoices/<str:invoice_id>/cancel": _cancellable_invoices,
+    "api/v1/marketplace/<str:listing_id>/quote": lambda w: [
+        Target(t.label, t.kwargs, t.owner, allowed_read=t.allowed_read,
+               control_read=t.control_read, query="?amount=50.00")
+        for t in _listings(w, {})],
+    "api/v1/settlements/<str:settlement_id>": _settlements,
     "api/v1/notifications/<str:notification_id>/read": _notifications,
     "api/v1/me/devices/<str:device_id>": _devices,
     "api/v1/pools/<str:pool_id>/redemptions/<str:redemption_id>": lambda w: [
@@ -446,6 +478,7 @@ def _path(route: Route, kwargs: dict) -> str:
     return "/" + path
 
 
+@pytest.mark.slow  # every route x every caller: about a minute
 def test_authorization_matrix(world, callers, capsys):
     """Every object route x target x supported method x (JWT, session+CSRF) x every other
     user: denied (401/403/404, or a redirect to sign-in where the credential does not apply)
@@ -472,7 +505,7 @@ def test_authorization_matrix(world, callers, capsys):
             route_count[route_kind(route)] += 1
             triples[route_kind(route)] += len(targets) * len(methods)
             for target in targets:
-                path = _path(route, target.kwargs)
+                path = _path(route, target.kwargs) + target.query
                 owner_markers = markers.get(target.owner, set())
                 for method in methods:
                     before = snapshot()
@@ -648,6 +681,7 @@ def test_capability_links_refuse_forged_tokens(world, callers):
 # --- Pages and lists scoped to the signed-in user -------------------------------------------
 
 
+@pytest.mark.slow  # every route x every caller: about a minute
 def test_user_scoped_pages_show_only_own_data(world, callers):
     """Every GET route without an argument (lists, wallet, statement CSV, dashboards, the
     marketplace, the API's collections, ...) answers each user without any other user's private

@@ -31,6 +31,7 @@ from tests.helpers import (
     api_client_for,
     bank_event,
     kyc_ready,
+    listed_invoice,
     make_user,
     mustang_bytes,
     priced_invoice,
@@ -240,6 +241,23 @@ def case_invoice_list(world):
     assert listing.discount_rate == invoice.discount_rate != Decimal("0.99")
     assert listing.currency == "EUR" and str(listing.public_id) != FORGED_ID
     assert invoice.status == "LISTED" and invoice.face_value == Decimal("571.04")
+
+
+def case_invoice_cancel(world):
+    """Cancelling takes no input: whatever is sent, only the status moves (to CANCELLED) and
+    the invoice stays the seller's, with its amounts."""
+    listing = listed_invoice(world.seller_a, variant="mass-cancel",
+                             invoice_number="MASS-CANCEL-1")
+    invoice = listing.invoice
+    before = row(invoice)
+    with clock.frozen_at(LISTING_DAY):
+        response = api_client_for(world.seller_a).post(
+            f"/api/v1/invoices/{invoice.public_id}/cancel", extras(world), format="json")
+    assert response.status_code == 200, response.content
+    after = row(invoice)
+    assert after["status"] == "CANCELLED"
+    assert changed(before, after) <= {"status", "updated_at"}, changed(before, after)
+    assert row(listing)["funded_amount"] == 0
 
 
 def case_debtor_confirmation(world):
@@ -710,6 +728,7 @@ CASES = {
     "api/v1/invoices/<str:invoice_id>": case_invoice_patch,
     "api/v1/invoices/<str:invoice_id>/submit": case_invoice_submit,
     "api/v1/invoices/<str:invoice_id>/list": case_invoice_list,
+    "api/v1/invoices/<str:invoice_id>/cancel": case_invoice_cancel,
     "api/v1/invoices/<str:invoice_id>/debtor-confirmation": case_debtor_confirmation,
     "api/v1/marketplace/<str:listing_id>/investments": case_investment_create,
     "api/v1/wallet/withdrawals": case_withdrawal_request,
@@ -769,6 +788,7 @@ def test_every_write_endpoint_has_a_case():
     assert not missing, f"write routes without a mass-assignment case: {missing}"
 
 
+@pytest.mark.slow  # a fresh world of users, invoices and money per route: minutes
 @pytest.mark.parametrize("route", write_routes())
 def test_extra_fields_are_ignored_or_rejected(route, world):
     case = case_for(route)

@@ -17,7 +17,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from django.conf import settings
+
+# bandit over the tree and Django started in subprocesses: half a minute in all.
+pytestmark = pytest.mark.slow
 
 BASE_DIR = Path(settings.BASE_DIR)
 BANDIT = [sys.executable, "-m", "bandit"]

@@ -70,7 +70,8 @@ def age(on: dt.date):
 @pytest.fixture
 def disbursed(seller, make_investor):
     """The Mustang invoice (571.04 EUR, due 2020-12-12) fully funded by two investors on
-    2020-11-22: 300.00 + 213.94 = 513.94 advance, discount rate 8 % -> fee 2.25."""
+    2020-11-22: 300.00 + 213.94 = 513.94 advance, discount rate 8 %: fees 1.32 + 0.94 (each
+    investment's own fee, rounded once) = 2.26."""
 
     def _make(*, recourse=True):
         listing = list_mustang_invoice(seller) if recourse else _non_recourse(seller)
@@ -116,12 +117,12 @@ def test_partial_repayments_pay_investors_first_then_the_seller(disbursed, selle
     listing, a, b = disbursed()
     invoice = listing.invoice
     seller_before = cash(seller)  # 508.80 net advance
-    # 1st payment 100.00 on the due date: all to investors pro rata to 300.00+1.31 : 213.94+0.94
+    # 1st payment 100.00 on the due date: all to investors pro rata to 300.00+1.32 : 213.94+0.94
     pay(invoice, "100.00", "evt_p1", MUSTANG_DUE)
     assert invoice.status == InvoiceStatus.DISBURSED
     inv_a, inv_b = listing.investments.order_by("id")
     assert inv_a.repaid_amount + inv_b.repaid_amount == Decimal("100.00")
-    # 100 x 301.31 / 516.19 = 58.372.., 100 x 214.88 / 516.19 = 41.627..: the spare cent
+    # 100 x 301.32 / 516.20 = 58.372.., 100 x 214.88 / 516.20 = 41.627..: the spare cent
     # goes to the larger remainder (B)
     assert (inv_a.repaid_amount, inv_b.repaid_amount) == (Decimal("58.37"), Decimal("41.63"))
     assert cash(seller) == seller_before
@@ -130,10 +131,10 @@ def test_partial_repayments_pay_investors_first_then_the_seller(disbursed, selle
     assert invoice.status == InvoiceStatus.SETTLED
     inv_a.refresh_from_db()
     inv_b.refresh_from_db()
-    assert (inv_a.repaid_amount, inv_b.repaid_amount) == (Decimal("301.31"), Decimal("214.88"))
+    assert (inv_a.repaid_amount, inv_b.repaid_amount) == (Decimal("301.32"), Decimal("214.88"))
     assert inv_a.status == inv_b.status == InvestmentStatus.SETTLED
-    # reserve = 571.04 - 513.94 - 2.25 discount fee = 54.85
-    assert cash(seller) - seller_before == Decimal("54.85")
+    # reserve = 571.04 - 513.94 - 2.26 discount fee = 54.84
+    assert cash(seller) - seller_before == Decimal("54.84")
 
 
 def test_overpayment_goes_to_the_seller(disbursed, seller):
@@ -141,7 +142,7 @@ def test_overpayment_goes_to_the_seller(disbursed, seller):
     before = cash(seller)
     pay(listing.invoice, "600.00", "evt_over", MUSTANG_DUE)
     assert listing.invoice.status == InvoiceStatus.SETTLED
-    assert cash(seller) - before == Decimal("600.00") - Decimal("516.19")
+    assert cash(seller) - before == Decimal("600.00") - Decimal("516.20")
 
 
 def test_late_payment_accrues_late_interest_and_the_platform_late_fee(disbursed, seller):
@@ -160,10 +161,10 @@ def test_late_payment_accrues_late_interest_and_the_platform_late_fee(disbursed,
     pay(invoice, "571.04", "evt_late", MUSTANG_DUE + dt.timedelta(days=30))
     assert invoice.status == InvoiceStatus.SETTLED
     inv_a, inv_b = listing.investments.order_by("id")
-    # late rate 8 % + 5 % = 13 %, 30 days from the due date, on 301.31 and 214.88
-    assert inv_a.late_interest_repaid == Decimal("3.22")  # 301.31 x 0.13 x 30/365 = 3.2195
+    # late rate 8 % + 5 % = 13 %, 30 days from the due date, on 301.32 and 214.88
+    assert inv_a.late_interest_repaid == Decimal("3.22")  # 301.32 x 0.13 x 30/365 = 3.2196
     assert inv_b.late_interest_repaid == Decimal("2.30")  # 214.88 x 0.13 x 30/365 = 2.2960
-    assert inv_a.repaid_amount == Decimal("304.53")
+    assert inv_a.repaid_amount == Decimal("304.54")
     revenue = account_balance(ledger_account(AccountKind.PLATFORM_FEE_REVENUE, "EUR"))
     assert revenue - revenue_before == Decimal("2.86")
 
@@ -205,7 +206,7 @@ def test_non_recourse_default_is_written_off_and_recoveries_are_shared(disbursed
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.WRITTEN_OFF
     inv_a, inv_b = listing.investments.order_by("id")
-    assert inv_a.loss > Decimal("301.31") and inv_b.loss > Decimal("214.88")  # incl. interest
+    assert inv_a.loss > Decimal("301.32") and inv_b.loss > Decimal("214.88")  # incl. interest
     assert cash(seller) == seller_before  # no recourse
     # A partial recovery is shared pro rata through the same waterfall and reduces the losses.
     pay(invoice, "200.00", "evt_rec1", MUSTANG_DUE + dt.timedelta(days=120))
@@ -231,8 +232,8 @@ def test_running_the_aging_job_twice_a_day_changes_nothing(disbursed):
     age(day)
     inv.refresh_from_db()
     assert inv.late_interest_accrued == accrued
-    # 301.31 x 13 % x 20 / 365 = 2.14632...
-    assert inv.late_interest_accrued.quantize(Decimal("0.0001")) == Decimal("2.1463")
+    # 301.32 x 13 % x 20 / 365 = 2.14638...
+    assert inv.late_interest_accrued.quantize(Decimal("0.0001")) == Decimal("2.1464")
 
 
 def test_ops_see_days_past_due_and_filter_by_aging_bucket(disbursed, ops_client):

@@ -13,7 +13,7 @@ from settlements.waterfall import InvestorClaim, InvestorPayout, settlement_wate
 
 D = Decimal
 
-# The lifecycle invoice: 200.00 + 313.94 funded, discount fee 2.25 split 0.88 / 1.37.
+# Two investors, 200.00 + 313.94 funded, discount fees 0.88 / 1.37.
 CLAIMS = {
     "a": InvestorClaim(principal=D("200.00"), discount_fee=D("0.88")),
     "b": InvestorClaim(principal=D("313.94"), discount_fee=D("1.37")),

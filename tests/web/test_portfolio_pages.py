@@ -100,17 +100,18 @@ def test_statement_page_itemizes_and_shows_realised_return(funded, login):
     assert page.status_code == 200
     kinds = [line.entry.kind for line in page.context["lines"]]
     assert kinds == ["FUNDING", "SETTLEMENT", "SETTLEMENT"]
-    assert page.context["net"] == Decimal("1.31")
-    assert page.context["realised_profit"] == Decimal("1.31")
+    # 300.00 x 0.08 x 20 / 365 = 1.3151 -> 1.32, the investment's own fee (as quoted)
+    assert page.context["net"] == Decimal("1.32") == inv.expected_discount_fee
+    assert page.context["realised_profit"] == Decimal("1.32")
     flows = [(line.entry.effective_date, line.amount) for line in page.context["lines"]]
     assert page.context["xirr"] == xirr(flows)
     assert Decimal("0.05") < page.context["xirr"] < Decimal("0.10")
     html = page.content.decode()
-    assert "Net so far" in html and "1.31 EUR" in html
+    assert "Net so far" in html and "1.32 EUR" in html
 
     # Realised result in the dashboard's table for the closed position.
     dashboard = client.get(reverse("investor-dashboard"))
-    assert b"1.31 EUR" in dashboard.content
+    assert b"1.32 EUR" in dashboard.content
 
     # Nobody else reads it: another investor gets 404, a seller 403.
     url = reverse("investment-statement", args=[inv.public_id])

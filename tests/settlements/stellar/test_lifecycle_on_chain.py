@@ -106,7 +106,7 @@ def test_three_investors_lifecycle_pays_to_the_stroop_and_claws_back(
         for p in settlement.entry.postings.all()
         if p.account.kind == AccountKind.INVESTOR_CASH
     )
-    assert investor_total == Decimal("516.19")  # 513.94 + discount fees 2.25
+    assert investor_total == Decimal("516.20")  # 513.94 + discount fees 0.66 + 0.88 + 0.72
     holder_of = {
         anna: wallets[anna.pk].public_key,
         bram: wallets[bram.pk].public_key,
