@@ -103,6 +103,11 @@ ROLES: dict[str, tuple[str, ...]] = {
         "accounts.change_kycprofile",
         "invoices.change_invoice",
         "settlements.change_chaintransaction",
+        "pools.view_pool",
+        "pools.change_pool",
+        "pools.view_poolholding",
+        "pools.view_redemptionrequest",
+        "pools.view_navsnapshot",
     ),
     "compliance": (
         *_VIEW_RECORDS,

@@ -7,6 +7,7 @@ from compliance import data_protection_views
 from invoices import views as invoices_views
 from marketplace import views as marketplace_views
 from notifications import views as notifications_views
+from pools import views as pools_views
 from settlements import views as settlements_views
 
 urlpatterns = [
@@ -70,6 +71,16 @@ urlpatterns = [
         "investor/investments/<uuid:investment_id>/",
         marketplace_views.investment_statement,
         name="investment-statement",
+    ),
+    path("investor/auto-invest/", pools_views.auto_invest_page, name="auto-invest"),
+    path("pools/", pools_views.pools, name="pools"),
+    path("pools/<uuid:pool_id>/", pools_views.pool_page, name="pool"),
+    path("pools/<uuid:pool_id>/deposit/", pools_views.pool_deposit_page, name="pool-deposit"),
+    path("pools/<uuid:pool_id>/redeem/", pools_views.pool_redeem_page, name="pool-redeem"),
+    path(
+        "pools/<uuid:pool_id>/redemptions/<uuid:redemption_id>/cancel/",
+        pools_views.pool_redemption_cancel_page,
+        name="pool-redemption-cancel",
     ),
     path("marketplace/", marketplace_views.marketplace, name="marketplace"),
     path("marketplace/<uuid:listing_id>/", marketplace_views.listing_detail, name="listing-detail"),

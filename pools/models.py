@@ -124,6 +124,15 @@ class Pool(PublicModel):
     inception_date = models.DateField()
     deposits_paused = models.BooleanField(default=False)
     allocation_paused = models.BooleanField(default=False)
+    allocation_pause_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Staff who asked to pause allocation; a second member of "
+        "staff confirms (four eyes).",
+    )
     grades = models.JSONField(default=list)
     min_tenor_days = models.PositiveIntegerField(default=7)
     max_tenor_days = models.PositiveIntegerField(default=180)

@@ -297,11 +297,14 @@ def pool_nav_history(*, pool: Pool) -> QuerySet[NavSnapshot]:
 
 
 #: The APY and forward-yield formulas, as shown to investors with the figures.
-APY_FORMULA = ("(NAV per share today / NAV per share at the start) ** (365 / days) - 1, "
-               "compound, ACT/365F")
-FORWARD_YIELD_FORMULA = ("utilisation x (weighted discount rate of the outstanding investments "
-                         "- weighted probability of default of their grades), weights = "
-                         "outstanding principal; annual, ACT/365F")
+APY_FORMULA = (
+    "(NAV per share today / NAV per share at the start) ** (365 / days) - 1, compound, ACT/365F"
+)
+FORWARD_YIELD_FORMULA = (
+    "utilisation x (weighted discount rate of the outstanding investments "
+    "- weighted probability of default of their grades), weights = "
+    "outstanding principal; annual, ACT/365F"
+)
 
 
 def pool_stats(*, pool: Pool, today: dt.date | None = None) -> dict:
@@ -314,12 +317,19 @@ def pool_stats(*, pool: Pool, today: dt.date | None = None) -> dict:
     today = today or clock.today()
     nav = pool_nav(pool=pool, today=today)
     positions = pool_positions(pool=pool)
-    past = (NavSnapshot.objects.filter(pool=pool, date__lte=today - dt.timedelta(days=30))
-            .order_by("-date").first())
-    apy_30d = (annualised(past.nav_per_share, nav.nav_per_share, (today - past.date).days)
-               if past else None)
-    apy_inception = annualised(INITIAL_NAV_PER_SHARE, nav.nav_per_share,
-                               (today - pool.inception_date).days)
+    past = (
+        NavSnapshot.objects.filter(pool=pool, date__lte=today - dt.timedelta(days=30))
+        .order_by("-date")
+        .first()
+    )
+    apy_30d = (
+        annualised(past.nav_per_share, nav.nav_per_share, (today - past.date).days)
+        if past
+        else None
+    )
+    apy_inception = annualised(
+        INITIAL_NAV_PER_SHARE, nav.nav_per_share, (today - pool.inception_date).days
+    )
     by_grade: dict[str, Decimal] = {}
     weighted_rate = weighted_pd = ZERO
     pd = settings.PAYMINT["GRADE_PD"]
@@ -331,30 +341,48 @@ def pool_stats(*, pool: Pool, today: dt.date | None = None) -> dict:
     invested = nav.principal
     total = nav.cash + invested
     utilisation = (invested / total).quantize(Decimal("0.000001")) if total > 0 else ZERO
-    forward = (utilisation * (weighted_rate - weighted_pd) / invested).quantize(
-        Decimal("0.000001")) if invested > 0 else ZERO
+    forward = (
+        (utilisation * (weighted_rate - weighted_pd) / invested).quantize(Decimal("0.000001"))
+        if invested > 0
+        else ZERO
+    )
     funded = Investment.objects.filter(investor_id=pool.account_id).exclude(
-        status=InvestmentStatus.REFUNDED)
+        status=InvestmentStatus.REFUNDED
+    )
     ever = exact_sum(funded.aggregate(total=Sum("amount"))["total"])
-    lost = exact_sum(funded.filter(listing__invoice__status__in=DEFAULTED_STATUSES)
-                     .aggregate(total=Sum("amount"))["total"])
+    lost = exact_sum(
+        funded.filter(listing__invoice__status__in=DEFAULTED_STATUSES).aggregate(
+            total=Sum("amount")
+        )["total"]
+    )
     queue = list(redemption_queue(pool=pool))
     queued_shares = sum((r.shares - r.shares_paid for r in queue), ZERO)
     return {
-        "nav": nav, "apy_30d": apy_30d, "apy_since_inception": apy_inception,
-        "apy_formula": APY_FORMULA, "forward_yield": forward,
-        "forward_yield_formula": FORWARD_YIELD_FORMULA, "day_count": "ACT/365F",
+        "nav": nav,
+        "apy_30d": apy_30d,
+        "apy_since_inception": apy_inception,
+        "apy_formula": APY_FORMULA,
+        "forward_yield": forward,
+        "forward_yield_formula": FORWARD_YIELD_FORMULA,
+        "day_count": "ACT/365F",
         "utilisation": utilisation,
-        "outstanding_by_grade": {k: str(quantize_money(v, pool.currency))
-                                 for k, v in sorted(by_grade.items())},
-        "outstanding_by_bucket": {k: str(quantize_money(v, pool.currency))
-                                  for k, v in nav.by_bucket.items()},
+        "outstanding_by_grade": {
+            k: str(quantize_money(v, pool.currency)) for k, v in sorted(by_grade.items())
+        },
+        "outstanding_by_bucket": {
+            k: str(quantize_money(v, pool.currency)) for k, v in nav.by_bucket.items()
+        },
         "realised_default_rate": (lost / ever).quantize(Decimal("0.000001")) if ever else ZERO,
         "redemption_queue": {
-            "requests": len(queue), "shares": queued_shares,
-            "estimated_value": amount_for_shares(queued_shares, net_assets=nav.net_assets,
-                                                 shares_outstanding=pool.shares_outstanding,
-                                                 currency=pool.currency)},
+            "requests": len(queue),
+            "shares": queued_shares,
+            "estimated_value": amount_for_shares(
+                queued_shares,
+                net_assets=nav.net_assets,
+                shares_outstanding=pool.shares_outstanding,
+                currency=pool.currency,
+            ),
+        },
     }
 
 
@@ -364,11 +392,13 @@ def pool_quote(*, pool: Pool, amount: Decimal, days: int) -> dict:
     repayments, late payments and defaults."""
     stats = pool_stats(pool=pool)
     return {
-        "amount": amount, "days": days, "currency": pool.currency,
+        "amount": amount,
+        "days": days,
+        "currency": pool.currency,
         "annual_yield": stats["forward_yield"],
         "projected_value": projected_value(amount, stats["forward_yield"], days, pool.currency),
         "estimate": True,
         "label": "Estimate at the pool's current forward yield - not a promise; the value "
-                 "moves with repayments, late payments and defaults.",
+        "moves with repayments, late payments and defaults.",
         "formula": "amount x (1 + forward yield) ** (days / 365)",
     }

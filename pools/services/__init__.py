@@ -3,6 +3,7 @@ liquidity pools (:mod:`.pool`)."""
 
 from .auto_invest import AUTO_INVEST_KEY, auto_invest_listing, auto_invest_rule_set
 from .pool import (
+    pool_allocation_pause,
     pool_create,
     pool_deposit,
     pool_nav_snapshot,
@@ -16,6 +17,7 @@ __all__ = [
     "AUTO_INVEST_KEY",
     "auto_invest_listing",
     "auto_invest_rule_set",
+    "pool_allocation_pause",
     "pool_create",
     "pool_deposit",
     "pool_nav_snapshot",

@@ -502,8 +502,10 @@ def pool_nav_snapshot(*, pool_id: int) -> NavSnapshot:
 def pool_settings_update(
     *, pool: Pool, actor, deposits_paused: bool | None = None, allocation_paused: bool | None = None
 ) -> Pool:
-    """Ops pause or resume deposits or allocation (a paused pool's allocation is skipped by
-    the auto-invest run; paused deposits are refused with ``POOL_DEPOSITS_PAUSED``).
+    """Ops pause or resume deposits, or resume allocation (a paused pool's allocation is
+    skipped by the auto-invest run; paused deposits are refused with
+    ``POOL_DEPOSITS_PAUSED``). Pausing allocation takes four eyes:
+    :func:`pool_allocation_pause`.
 
     Raises:
         PermissionDenied: ``actor`` is not active staff.
@@ -516,8 +518,43 @@ def pool_settings_update(
             locked.deposits_paused = deposits_paused
             fields.append("deposits_paused")
         if allocation_paused is not None:
+            if allocation_paused and not locked.allocation_paused:
+                raise ValueError("pausing allocation takes four eyes: pool_allocation_pause")
             locked.allocation_paused = allocation_paused
-            fields.append("allocation_paused")
+            locked.allocation_pause_requested_by = None
+            fields += ["allocation_paused", "allocation_pause_requested_by"]
         if fields:
             locked.save(update_fields=[*fields, "updated_at"])
+        return locked
+
+
+def pool_allocation_pause(*, pool: Pool, actor) -> Pool:
+    """Pause the pool's allocation with four eyes: the first member of staff records the
+    request (``allocation_pause_requested_by``), a second one confirms it and allocation stops
+    (the auto-invest run skips the pool). Resuming is :func:`pool_settings_update`.
+
+    Raises:
+        PermissionDenied: ``actor`` is not active staff.
+        Conflict: ``FOUR_EYES_SAME_REVIEWER`` (the same person confirming their own request).
+    """
+    require_staff(actor)
+    with transaction.atomic(durable=True):
+        locked = _lock_pool(pool)
+        if locked.allocation_paused:
+            return locked
+        requested = locked.allocation_pause_requested_by_id
+        if requested is None:
+            locked.allocation_pause_requested_by = actor
+            locked.save(update_fields=["allocation_pause_requested_by", "updated_at"])
+            return locked
+        if requested == actor.pk:
+            raise Conflict(
+                "You asked for this pause; another member of staff must confirm it.",
+                code=AccountsError.FOUR_EYES_SAME_REVIEWER,
+            )
+        locked.allocation_paused = True
+        locked.allocation_pause_requested_by = None
+        locked.save(
+            update_fields=["allocation_paused", "allocation_pause_requested_by", "updated_at"]
+        )
         return locked

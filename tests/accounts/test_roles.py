@@ -38,7 +38,7 @@ from tests.helpers import STRONG_PASSWORD, admin_sign_in, kyc_ready, make_user, 
 PEP_CSV = Path(settings.BASE_DIR) / "compliance/sanctions_data/opensanctions_peps_sample.csv"
 
 #: The project's apps: the only ones the roles grant anything in.
-OUR_APPS = {"accounts", "invoices", "marketplace", "settlements", "compliance"}
+OUR_APPS = {"accounts", "invoices", "marketplace", "settlements", "compliance", "pools"}
 #: The admin lists operations work from (every business record the back office shows).
 OPERATIONS_CHANGELISTS = [
     "accounts_user", "accounts_kycprofile", "invoices_invoice", "marketplace_listing",

@@ -224,6 +224,8 @@ class Server:
     def __init__(self, env: dict, *, workers: int = 1) -> None:
         self.port = free_port()
         self.env = env
+        # A file, not a pipe: a pipe nobody reads fills up and blocks gunicorn's master.
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -242,7 +244,7 @@ class Server:
             env=env,
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self.log,
         )
         wait_until(lambda: self.get("/healthz")[0] == 200, timeout=60, what="gunicorn")
 
@@ -281,6 +283,7 @@ class Server:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+        self.log.close()
 
 
 def server_env(database_url: str, **extra: str) -> dict:

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from django.test import TestCase
 
+from accounts.services import staff_user_create
 from marketplace.models import Investment
 from paymint.core import clock
 from paymint.core.errors import ApplicationError
@@ -19,6 +20,7 @@ from pools.nav import holder_values
 from pools.selectors import pool_nav, pool_position
 from pools.services import (
     auto_invest_listing,
+    pool_allocation_pause,
     pool_create,
     pool_deposit,
     pool_nav_snapshot,
@@ -31,6 +33,7 @@ from settlements.services import bank_event_apply
 from tests.helpers import (
     LISTING_DAY,
     MUSTANG_DUE,
+    STRONG_PASSWORD,
     assert_books_balanced,
     bank_event,
     db_counts,
@@ -134,8 +137,13 @@ def test_the_pool_funds_a_listing_through_the_funding_service_within_its_policy(
         None,
         "0.500000",
     )
-    # Paused allocation: the next listing is left alone.
-    pool_settings_update(pool=pool, actor=staff, allocation_paused=True)
+    # Paused allocation (four eyes): the next listing is left alone.
+    other = staff_user_create(email="ops2@example.com", password=STRONG_PASSWORD)
+    assert not pool_allocation_pause(pool=pool, actor=staff).allocation_paused
+    with pytest.raises(ApplicationError) as same:
+        pool_allocation_pause(pool=pool, actor=staff)
+    assert same.value.code == "FOUR_EYES_SAME_REVIEWER"
+    assert pool_allocation_pause(pool=pool, actor=other).allocation_paused
     second = listed_invoice(seller, variant="2", invoice_number="RE-2")
     with clock.frozen_at(LISTING_DAY):
         auto_invest_listing(listing_id=second.pk)

@@ -52,26 +52,27 @@ def test_list_detail_and_figures_with_their_formulas(pool, alice):
 
 def test_deposit_with_idempotency_key_and_its_refusals(pool, alice, seller):
     client = api_client_for(alice)
-    first = client.post(url(pool, "/deposits"), {"amount": "250.00"}, format="json",
-                        HTTP_IDEMPOTENCY_KEY="dep-1")
+    first = client.post(
+        url(pool, "/deposits"), {"amount": "250.00"}, format="json", HTTP_IDEMPOTENCY_KEY="dep-1"
+    )
     assert first.status_code == 201, first.json()
     assert first.json()["shares"] == "250.0000000000"
-    replay = client.post(url(pool, "/deposits"), {"amount": "250.00"}, format="json",
-                         HTTP_IDEMPOTENCY_KEY="dep-1")
+    replay = client.post(
+        url(pool, "/deposits"), {"amount": "250.00"}, format="json", HTTP_IDEMPOTENCY_KEY="dep-1"
+    )
     assert replay.json() == first.json() and replay.headers["Idempotent-Replayed"] == "true"
     before = (db_counts(), PoolDeposit.objects.count())
-    reused = client.post(url(pool, "/deposits"), {"amount": "260.00"}, format="json",
-                         HTTP_IDEMPOTENCY_KEY="dep-1")
+    reused = client.post(
+        url(pool, "/deposits"), {"amount": "260.00"}, format="json", HTTP_IDEMPOTENCY_KEY="dep-1"
+    )
     assert (reused.status_code, reused.json()["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
     short = client.post(url(pool, "/deposits"), {"amount": "5000.00"}, format="json")
     assert (short.status_code, short.json()["code"]) == (409, "INSUFFICIENT_FUNDS")
     bad = client.post(url(pool, "/deposits"), {"amount": "1.001"}, format="json")
     assert (bad.status_code, bad.json()["code"]) == (400, "INVALID_AMOUNT")
-    missing = client.post("/api/v1/pools/not-a-pool/deposits", {"amount": "1.00"},
-                          format="json")
+    missing = client.post("/api/v1/pools/not-a-pool/deposits", {"amount": "1.00"}, format="json")
     assert (missing.status_code, missing.json()["code"]) == (404, "POOL_NOT_FOUND")
-    refused = api_client_for(seller).post(url(pool, "/deposits"), {"amount": "1.00"},
-                                          format="json")
+    refused = api_client_for(seller).post(url(pool, "/deposits"), {"amount": "1.00"}, format="json")
     assert (refused.status_code, refused.json()["code"]) == (403, "NOT_AN_INVESTOR")
     assert (db_counts(), PoolDeposit.objects.count()) == before
 
@@ -82,8 +83,9 @@ def test_redeem_see_the_queue_cancel_and_the_calculator(pool, alice, make_invest
     a, b = api_client_for(alice), api_client_for(bob)
     a.post(url(pool, "/deposits"), {"amount": "500.00"}, format="json")
     b.post(url(pool, "/deposits"), {"amount": "300.00"}, format="json")
-    first = a.post(url(pool, "/redemptions"), {"shares": "200"}, format="json",
-                   HTTP_IDEMPOTENCY_KEY="r1")
+    first = a.post(
+        url(pool, "/redemptions"), {"shares": "200"}, format="json", HTTP_IDEMPOTENCY_KEY="r1"
+    )
     assert first.status_code == 201, first.json()
     assert first.json()["status"] == "QUEUED"  # the notice period: not paid today
     second = b.post(url(pool, "/redemptions"), {"amount": "100.00"}, format="json")
@@ -92,7 +94,8 @@ def test_redeem_see_the_queue_cancel_and_the_calculator(pool, alice, make_invest
     assert position["shares"] == "300.0000000000" and position["value"] == "300.00"
     assert position["gain"] == "0.00"
     assert [(r["place"], r["shares_ahead"], r["estimate"]) for r in position["redemptions"]] == [
-        (2, "200.0000000000", "100.00")]
+        (2, "200.0000000000", "100.00")
+    ]
     both = a.post(url(pool, "/redemptions"), {"shares": "1", "amount": "1.00"}, format="json")
     assert (both.status_code, both.json()["code"]) == (400, "INVALID_REDEMPTION")
     too_many = a.post(url(pool, "/redemptions"), {"shares": "301"}, format="json")

@@ -288,6 +288,10 @@ OBJECT_ROUTES: dict[str, Callable] = {
         w, {"amount": "50.00", "confirm": "1", "idempotency_key": uuid.uuid4().hex}),
     "onboarding/documents/<uuid:document_id>/": _kyc_documents,
     "notifications/<uuid:notification_id>/read/": _notifications,
+    "pools/<uuid:pool_id>/redemptions/<uuid:redemption_id>/cancel/": lambda w: [
+        Target("queued pool redemption",
+               {"pool_id": w.pool.public_id, "redemption_id": w.redemption_a.public_id},
+               "investor_a")],
     # Signed download links (bound to the user they were issued to)
     "files/<str:token>": _private_files,
 }
@@ -312,6 +316,9 @@ NOT_OBJECT_ROUTES = {
     "api/v1/pools/<str:pool_id>/redemptions": POOL_REASON,
     "api/v1/pools/<str:pool_id>/position": POOL_REASON,
     "api/v1/pools/<str:pool_id>/quote": POOL_REASON,
+    "pools/<uuid:pool_id>/": POOL_REASON,
+    "pools/<uuid:pool_id>/deposit/": POOL_REASON,
+    "pools/<uuid:pool_id>/redeem/": POOL_REASON,
     settings.ADMIN_URL + "^(?P<app_label>{labels})/$": "admin app index (a label, staff only)",
     settings.ADMIN_URL + "(?P<url>.*)$": "admin catch-all (404/redirect, staff only)",
 }

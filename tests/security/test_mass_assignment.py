@@ -358,6 +358,59 @@ def case_pool_redemption_cancel(world):
     assert row(world.redemption_a)["shares_paid"] == 0
 
 
+def case_pool_deposit_web(world):
+    from pools.models import PoolDeposit, PoolHolding
+
+    victim = row(PoolHolding.objects.get(pool=world.pool, investor=world.investor_a))
+    response = form_post(web_client(world.investor_b),
+                         reverse("pool-deposit", args=[world.pool.public_id]),
+                         {**extras(world), "amount": "20.00", "confirm": "1",
+                          "idempotency_key": uuid.uuid4().hex, "shares": "99999"})
+    assert response.status_code == 302, response.status_code
+    made = PoolDeposit.objects.get(investor=world.investor_b)
+    assert made.amount == Decimal("20.00") and made.shares <= Decimal("20")
+    assert row(PoolHolding.objects.get(pool=world.pool, investor=world.investor_a)) == victim
+
+
+def case_pool_redeem_web(world):
+    from pools.models import RedemptionRequest
+
+    victim = row(world.redemption_a)
+    before = set(RedemptionRequest.objects.values_list("pk", flat=True))
+    response = form_post(web_client(world.investor_a),
+                         reverse("pool-redeem", args=[world.pool.public_id]),
+                         {**extras(world), "shares": "5", "confirm": "1",
+                          "idempotency_key": uuid.uuid4().hex, "shares_paid": "5",
+                          "amount_paid": "999"})
+    assert response.status_code == 302, response.status_code
+    made = RedemptionRequest.objects.exclude(pk__in=before).get()
+    assert made.investor_id == world.investor_a.pk and made.shares_paid == 0
+    assert row(world.redemption_a) == victim
+
+
+def case_pool_redemption_cancel_web(world):
+    victim = row(world.redemption_a)
+    url = reverse("pool-redemption-cancel",
+                  args=[world.pool.public_id, world.redemption_a.public_id])
+    assert form_post(web_client(world.investor_b), url, extras(world)).status_code == 404
+    assert row(world.redemption_a) == victim
+    assert form_post(web_client(world.investor_a), url, extras(world)).status_code == 302
+    assert row(world.redemption_a)["status"] == "CANCELLED"
+
+
+def case_auto_invest_web(world):
+    from pools.models import AutoInvestRule
+
+    response = form_post(web_client(world.investor_b), reverse("auto-invest"), {
+        **extras(world), "currencies": "EUR", "grades": "A", "min_tenor_days": "0",
+        "max_tenor_days": "90", "min_discount_rate": "0", "amount_per_invoice": "50",
+        "max_per_debtor": "100", "cash_to_keep": "0",
+        "last_invested_at": "2000-01-01T00:00:00Z"})
+    assert response.status_code == 302, response.status_code
+    (rule,) = AutoInvestRule.objects.all()
+    assert rule.investor_id == world.investor_b.pk and rule.last_invested_at is None
+
+
 def _claims(token: str) -> set[str]:
     return set(jwt.decode(token, options={"verify_signature": False}))
 
@@ -744,6 +797,11 @@ CASES = {
     "wallet/withdraw/": case_withdraw_web,
     "debtor/confirm/<str:token>/": case_debtor_confirm_web,
     "csp-report/": case_csp_report,
+    "pools/<uuid:pool_id>/deposit/": case_pool_deposit_web,
+    "pools/<uuid:pool_id>/redeem/": case_pool_redeem_web,
+    "pools/<uuid:pool_id>/redemptions/<uuid:redemption_id>/cancel/":
+        case_pool_redemption_cancel_web,
+    "investor/auto-invest/": case_auto_invest_web,
     "api/v1/auto-invest": case_auto_invest_rule,
 }
 #: Route prefixes whose write routes share a generic case.
