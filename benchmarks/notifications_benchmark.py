@@ -77,6 +77,7 @@ class Streams:
         self.port, self.tokens = port, tokens
         self.arrivals: dict[str, float] = {}
         self.open = 0
+        self.futures = []
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
@@ -109,7 +110,9 @@ class Streams:
         deadline = time.monotonic() + timeout
         for start in range(0, len(self.tokens), batch):
             for token in self.tokens[start : start + batch]:
-                asyncio.run_coroutine_threadsafe(self._one(token), self.loop)
+                self.futures.append(
+                    asyncio.run_coroutine_threadsafe(self._one(token), self.loop)
+                )
             target = min(start + batch, len(self.tokens))
             while self.open < target and time.monotonic() < deadline:
                 time.sleep(0.05)
@@ -235,6 +238,9 @@ def main() -> None:
                 f"commit -> SSE message at the client: p50 {statistics.median(sse_ms):.1f} ms, "
                 f"p95 {_pct(sse_ms, 95):.1f} ms"
             )
+        ended = [f for f in streams.futures if f.done()]
+        errors = {repr(f.exception()) for f in ended if f.exception() is not None}
+        print(f"streams that ended early: {len(ended)} {sorted(errors)[:3]}")
         per_stream = (rss_after - rss_before) / max(streams.open, 1)
         print(
             f"uvicorn RSS: {rss_before / 1024:.1f} MiB before, {rss_after / 1024:.1f} MiB with "

@@ -18,7 +18,7 @@ Two ways of serving it, chosen by the server that runs the view:
   ``LIVE_UPDATES_HEARTBEAT_SECONDS`` keeps proxies from closing it (and keeps the user marked
   online); after ``LIVE_UPDATES_MAX_SECONDS`` it closes and the browser reconnects at once with
   ``Last-Event-ID``. One open stream costs a coroutine and a Redis subscription, not a thread
-  and not a database connection (given back once the pending state is read).
+  and not a database connection (the view's reads run in the shared thread pool).
 * **WSGI** (gunicorn's sync workers, the test client): holding the response open would pin a
   worker thread per open page, so the view answers what is pending (the unread count, the
   notifications since ``Last-Event-ID``) and closes with ``retry: LIVE_UPDATES_POLL_RETRY_MS``:
@@ -35,7 +35,6 @@ import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
-from django.db import connections
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.http import require_GET
 from rest_framework import exceptions
@@ -59,6 +58,15 @@ from .live import (
 from .selectors import notification_list, notification_unread_count
 
 BACKLOG_LIMIT = 50
+
+
+def _db(func, request: HttpRequest):
+    """``func`` run, under ASGI, in the shared thread pool rather than the request's own
+    thread: a request's thread keeps its database connection until the response ends, which
+    for a stream would be one connection per open stream; the pool's few threads keep one
+    each, whatever the number of streams. Under WSGI the request's thread (its connection and
+    transaction, e.g. a test's) as usual."""
+    return sync_to_async(func, thread_sensitive=not isinstance(request, ASGIRequest))
 
 
 def _authenticate(request: HttpRequest):
@@ -127,10 +135,6 @@ async def _stream(user_id: int, channels: list[str], pending):
         yield "retry: 3000\n\n"
         for chunk in await pending():
             yield chunk
-        # The request's database connection is not needed while the stream waits: give it
-        # back now rather than hold one per open stream (Django would keep it until the
-        # response ends).
-        await sync_to_async(connections.close_all)()
         deadline = time.monotonic() + settings.LIVE_UPDATES_MAX_SECONDS
         while time.monotonic() < deadline:
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=heartbeat)
@@ -150,7 +154,7 @@ async def _stream(user_id: int, channels: list[str], pending):
 @require_GET
 async def event_stream(request: HttpRequest) -> HttpResponse:
     """``GET /api/v1/events`` (see the module docstring)."""
-    user = await sync_to_async(_authenticate)(request)
+    user = await _db(_authenticate, request)(request)
     if user is None:
         return JsonResponse(
             {
@@ -165,13 +169,13 @@ async def event_stream(request: HttpRequest) -> HttpResponse:
     wallet = request.GET.get("wallet") == "1"
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     if not isinstance(request, ASGIRequest) or not live_enabled():
-        frames = await sync_to_async(_pending_frames)(user, last_id, listing_ids, wallet)
+        frames = await _db(_pending_frames, request)(user, last_id, listing_ids, wallet)
         body = f"retry: {settings.LIVE_UPDATES_POLL_RETRY_MS}\n\n" + "".join(frames)
         return HttpResponse(body, content_type="text/event-stream", headers=headers)
-    channels = await sync_to_async(_channels)(user)
+    channels = await _db(_channels, request)(user)
 
     async def pending():
-        return await sync_to_async(_pending_frames)(user, last_id, listing_ids, wallet)
+        return await _db(_pending_frames, request)(user, last_id, listing_ids, wallet)
 
     return StreamingHttpResponse(
         _stream(user.pk, channels, pending), content_type="text/event-stream", headers=headers
