@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -319,6 +320,7 @@ def main() -> int:
             server.stop()
         redis_server.stop()
         pg.cleanup()
+        shutil.rmtree(media, ignore_errors=True)
 
 
 def report(rec: Recorder, windows, started: float, ended: float) -> None:

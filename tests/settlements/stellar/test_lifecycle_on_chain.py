@@ -29,7 +29,14 @@ from settlements.stellar.tokens import (
     document_hash_on_chain,
     invoice_asset,
 )
-from tests.helpers import LISTING_DAY, MUSTANG_DUE, bank_event, deposit, list_mustang_invoice
+from tests.helpers import (
+    LISTING_DAY,
+    MUSTANG_DUE,
+    api_client_for,
+    bank_event,
+    deposit,
+    list_mustang_invoice,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
@@ -132,6 +139,16 @@ def test_three_investors_lifecycle_pays_to_the_stroop_and_claws_back(
 
     rows = ChainTransaction.objects.filter(invoice=invoice).order_by("id")
     assert all(r.status == ChainTxStatus.CONFIRMED for r in rows)
+    # GET /settlements/{id} shows the settlement's confirmed chain transactions: all of them
+    # to the seller, those of their own investments to an investor.
+    mirrored = {r.tx_hash for r in rows if r.settlement_id == settlement.pk and r.tx_hash}
+    url = f"/api/v1/settlements/{settlement.public_id}"
+    assert mirrored
+    assert set(api_client_for(seller).get(url).json()["chain_tx_hashes"]) == mirrored
+    assert set(api_client_for(anna).get(url).json()["chain_tx_hashes"]) == {
+        r.tx_hash for r in rows
+        if r.settlement_id == settlement.pk and r.investment_id == investments[anna].pk
+        and r.tx_hash}
     assert [(r.purpose, len(r.operations)) for r in rows] == [
         (ChainPurpose.TOKEN_CREATE, 3),
         (ChainPurpose.TOKEN_ISSUE, 2),
