@@ -41,3 +41,8 @@ def staff_user_by_email(*, email: str) -> User | None:
     back-office command (``payout_batch_create --actor``) acts as."""
     return User.objects.filter(email__iexact=email.strip(), is_staff=True,
                                is_active=True).first()
+
+
+def user_by_email(*, email: str) -> User | None:
+    """The account with ``email`` (case-insensitive), or None (back-office reports)."""
+    return User.objects.filter(email__iexact=email.strip()).first()

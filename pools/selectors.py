@@ -92,10 +92,8 @@ def auto_invest_rules_for_listing(
         .order_by(F("last_invested_at").asc(nulls_first=True), "id")
     )
     if connection.features.supports_json_field_contains:
-        return list(rules.filter(currencies__contains=[listing.currency],
-                                 grades__contains=[grade]))
-    return [rule for rule in rules
-            if listing.currency in rule.currencies and grade in rule.grades]
+        return list(rules.filter(currencies__contains=[listing.currency], grades__contains=[grade]))
+    return [rule for rule in rules if listing.currency in rule.currencies and grade in rule.grades]
 
 
 def investor_debtor_exposure(*, investor_id: int, currency: str, debtor_key: str) -> Decimal:
@@ -402,3 +400,19 @@ def pool_quote(*, pool: Pool, amount: Decimal, days: int) -> dict:
         "moves with repayments, late payments and defaults.",
         "formula": "amount x (1 + forward yield) ** (days / 365)",
     }
+
+
+def pool_positions_of(*, investor) -> list[tuple[Pool, dict]]:
+    """``(pool, position)`` for each pool in which ``investor`` holds shares or has a queued
+    redemption (the dashboard's summary; :func:`pool_position` for each)."""
+    pool_ids = set(
+        PoolHolding.objects.filter(investor=investor, shares__gt=0).values_list(
+            "pool_id", flat=True
+        )
+    )
+    return [
+        (pool, pool_position(pool=pool, investor=investor))
+        for pool in Pool.objects.filter(pk__in=pool_ids)
+        .select_related("account")
+        .order_by("currency")
+    ]

@@ -7,17 +7,22 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from accounts.selectors import kyc_profile_for_user, user_by_email
 from compliance.public import AuditHistoryMixin, audit_record
 from paymint.core import clock
 from paymint.core.admin import ReadOnlyAdmin, ReadOnlyInline, ReasonForm
 from paymint.core.errors import ApplicationError
 
-from .backoffice import platform_report_csv
+from .backoffice import (
+    investor_annual_statement_csv,
+    investor_annual_statement_pdf,
+    platform_report_csv,
+)
 from .enums import (
     AllocationKind,
     AllocationStatus,
@@ -83,8 +88,34 @@ class LedgerAccountAdmin(ReadOnlyAdmin):
         return [
             path("report/", self.admin_site.admin_view(self.report_view),
                  name="settlements_platform_report"),
+            path("statement/", self.admin_site.admin_view(self.statement_view),
+                 name="settlements_investor_statement"),
             *super().get_urls(),
         ]
+
+    def statement_view(self, request):
+        """``?investor=EMAIL&year=YYYY&format=csv|pdf``: the investor's annual statement."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        investor = user_by_email(email=request.GET.get("investor", ""))
+        year = request.GET.get("year", "")
+        if investor is None or not year.isdigit():
+            raise Http404("Give ?investor=EMAIL&year=YYYY")
+        fmt = "pdf" if request.GET.get("format") == "pdf" else "csv"
+        if fmt == "pdf":
+            profile = kyc_profile_for_user(user=investor)
+            body = investor_annual_statement_pdf(
+                investor=investor, year=int(year),
+                legal_name=profile.legal_name if profile else "")
+        else:
+            body = investor_annual_statement_csv(investor=investor, year=int(year))
+        audit_record(action="report.investor_statement", request=request, kind="access",
+                     subject_user=investor, changes={"year": year, "format": fmt})
+        response = HttpResponse(body, content_type="application/pdf" if fmt == "pdf"
+                                else "text/csv")
+        response["Content-Disposition"] = (
+            f'attachment; filename="paymint-statement-{year}-{investor.public_id}.{fmt}"')
+        return response
 
     def report_view(self, request):
         if not self.has_view_permission(request):

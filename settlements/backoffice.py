@@ -1,6 +1,7 @@
-"""Reads for the back office: the admin index's queues and KPIs, and the monthly platform
-report for finance. Every figure is read in a constant number of queries, whatever the number
-of rows (aggregates in the database; the overdue invoices are the only rows read, one query).
+"""Reads for the back office: the admin index's queues and KPIs, the monthly platform
+report for finance, and the investor's annual statement (CSV and PDF) for tax. Every figure
+is read in a constant number of queries, whatever the number of rows (aggregates in the
+database; the overdue invoices are the only rows read, one query).
 
 Amounts are ``Decimal`` in their currency (never summed across currencies). Sign
 conventions are the ledger's: a posting's amount is positive when it increases the account's
@@ -21,6 +22,9 @@ from django.conf import settings
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.pdfgen import canvas
 
 from accounts.enums import KycStatus
 from accounts.models import KycProfile
@@ -31,6 +35,7 @@ from invoices.pricing import aging_bucket, days_past_due
 from marketplace.enums import InvestmentStatus
 from marketplace.models import Investment
 from paymint.core import clock
+from paymint.core.money import quantize_money
 
 from .enums import (
     AccountKind,
@@ -312,3 +317,121 @@ def platform_report_csv(*, month: dt.date) -> bytes:
         writer.writerow([section, currency, item,
                          f"{amount:f}" if isinstance(amount, Decimal) else amount])
     return out.getvalue().encode()
+
+
+# --- The investor's annual statement (tax) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AnnualStatementLine:
+    """One currency of an investor's year: ``interest`` earned (discount fee and late
+    interest received), ``fees`` they paid (PayMint charges investors none today: 0),
+    ``losses`` realised (the unpaid claims of investments whose invoice was written off in
+    the year), ``principal`` returned; all in ``currency`` units."""
+
+    currency: str
+    interest: Decimal
+    fees: Decimal
+    losses: Decimal
+    principal: Decimal
+
+
+def investor_annual_statement(*, investor, year: int) -> list[AnnualStatementLine]:
+    """The investor's statement for ``year`` (entries effective in it), per currency.
+
+    Each repayment the investor received is split by the waterfall's own order inside an
+    investor's share (``settlements/waterfall.py``): principal first, then the discount fee,
+    then late interest. So for each invoice, walking the investor's distributions in order,
+    what falls below the amount they invested is principal and the rest is interest (cash
+    basis: the year a payment was received). An investor with several investments in one
+    invoice is treated as one position (their sum). A constant number of queries (three).
+    """
+    invested = defaultdict(Decimal)
+    for invoice_id, amount in Investment.objects.filter(investor=investor).exclude(
+            status=InvestmentStatus.REFUNDED).values_list("listing__invoice_id", "amount"):
+        invested[invoice_id] += amount
+    received = (Posting.objects.filter(account__owner=investor,
+                                       account__kind=AccountKind.INVESTOR_CASH,
+                                       entry__kind=EntryKind.SETTLEMENT, amount__gt=0)
+                .order_by("entry__effective_date", "entry__created_at", "entry_id")
+                .values_list("entry__invoice_id", "currency", "entry__effective_date",
+                             "amount"))
+    totals: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    paid_so_far: dict[int, Decimal] = defaultdict(Decimal)
+    for invoice_id, currency, day, amount in received:
+        before = paid_so_far[invoice_id]
+        paid_so_far[invoice_id] = before + amount
+        cap = invested.get(invoice_id, Decimal(0))
+        principal = max(min(before + amount, cap) - min(before, cap), Decimal(0))
+        if day.year == year:
+            totals[currency]["principal"] += principal
+            totals[currency]["interest"] += amount - principal
+    written_off = InvoiceStatusEvent.objects.filter(
+        to_status=InvoiceStatus.WRITTEN_OFF, created_at__year=year).values("invoice_id")
+    for currency, loss in Investment.objects.filter(
+            investor=investor, listing__invoice_id__in=written_off, loss__gt=0) \
+            .values_list("currency", "loss"):
+        totals[currency]["losses"] += loss
+    return [AnnualStatementLine(currency=currency, interest=t["interest"] + 0,
+                                fees=Decimal("0.00"), losses=t["losses"] + 0,
+                                principal=t["principal"] + 0)
+            for currency, t in sorted(totals.items())]
+
+
+STATEMENT_COLUMNS = ("year", "currency", "interest_earned", "fees_paid", "realised_losses",
+                     "principal_returned")
+
+
+def investor_annual_statement_csv(*, investor, year: int) -> bytes:
+    """:func:`investor_annual_statement` as CSV (a header row of :data:`STATEMENT_COLUMNS`,
+    amounts rounded to the currency's minor unit)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(STATEMENT_COLUMNS)
+    for line in investor_annual_statement(investor=investor, year=year):
+        writer.writerow([year, line.currency, *(
+            f"{quantize_money(v, line.currency):f}"
+            for v in (line.interest, line.fees, line.losses, line.principal))])
+    return out.getvalue().encode()
+
+
+def investor_annual_statement_pdf(*, investor, year: int, legal_name: str) -> bytes:
+    """The statement as a one-page A4 PDF a person would print (ReportLab): the investor,
+    the year, one block per currency, and how the figures were computed."""
+    lines = investor_annual_statement(investor=investor, year=year)
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=A4, invariant=True)
+    pdf.setTitle(f"PayMint annual statement {year}")
+    width, height = A4
+    y = height - 25 * mm
+
+    def text(value: str, *, size: int = 10, bold: bool = False, step: float = 6) -> None:
+        nonlocal y
+        pdf.setFont("Helvetica-Bold" if bold else "Helvetica", size)
+        pdf.drawString(20 * mm, y, value)
+        y -= step * mm
+
+    text(f"PayMint - annual statement {year}", size=16, bold=True, step=10)
+    text(f"Investor: {legal_name} ({investor.email})")
+    text(f"Period: 1 January {year} to 31 December {year}", step=10)
+    if not lines:
+        text("No repayment received and no loss realised in this year.")
+    for line in lines:
+        q = partial_quantize(line.currency)
+        text(f"Currency {line.currency}", size=12, bold=True, step=7)
+        text(f"Interest earned (discount fee and late interest): {q(line.interest)} "
+             f"{line.currency}")
+        text(f"Fees paid: {q(line.fees)} {line.currency}")
+        text(f"Realised losses (written-off invoices): {q(line.losses)} {line.currency}")
+        text(f"Principal returned: {q(line.principal)} {line.currency}", step=10)
+    text("Interest is counted when received (cash basis); each repayment is split principal",
+         size=8, step=4)
+    text("first, then discount fee, then late interest, as the waterfall pays them.", size=8)
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def partial_quantize(currency: str):
+    """``amount -> str`` rounded to ``currency``'s minor unit (one named rounding)."""
+    return lambda amount: f"{quantize_money(amount, currency):f}"

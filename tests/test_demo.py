@@ -42,6 +42,8 @@ def test_demo_runs_the_whole_lifecycle_and_balances(tmp_path: Path):
         "seller reserve 54.84 EUR",
         "on-chain payouts 516.2000000 = ledger investors' total 516.20",
         "lifecycle complete",
+        "approving their own batch: refused (PAYOUT_MAKER_CANNOT_APPROVE)",
+        "NbOfTxs 2, CtrlSum 750.00 EUR",
         # What each party was told (issue #12): the seller and each investor, their own events.
         "invoice.disbursed",
         "investment.confirmed",

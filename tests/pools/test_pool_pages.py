@@ -142,3 +142,21 @@ def test_ops_see_the_pool_and_pause_deposits_and_allocation_with_four_eyes(
     admin_sign_in(second, staff_user_create(email="ops2@example.com", password=STRONG_PASSWORD))
     second.post(changelist, {"action": "pause_allocation", "_selected_action": [pool.pk]})
     assert Pool.objects.get(pk=pool.pk).allocation_paused
+
+
+def test_the_investor_dashboard_shows_the_pool_position(pool, investor):
+    client = login(investor)
+    assert "Your pool shares" not in client.get(reverse("investor-dashboard")).content.decode()
+    key = hidden(
+        client.post(
+            reverse("pool-deposit", args=[pool.public_id]), {"amount": "120.00"}
+        ).content.decode(),
+        "idempotency_key",
+    )
+    client.post(
+        reverse("pool-deposit", args=[pool.public_id]),
+        {"amount": "120.00", "confirm": "1", "idempotency_key": key},
+    )
+    html = client.get(reverse("investor-dashboard")).content.decode()
+    assert "Your pool shares" in html and "120.00" in html
+    assert reverse("pool", args=[pool.public_id]) in html

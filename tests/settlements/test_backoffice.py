@@ -10,16 +10,24 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 from django.db import connection
-from django.test import Client
+from django.test import Client, TestCase
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from pypdf import PdfReader
 
 from accounts.services import staff_user_create
+from marketplace.models import Investment
+from paymint.core import clock
 from settlements import backoffice
-from settlements.backoffice import dashboard_build, platform_report_rows
+from settlements.backoffice import (
+    dashboard_build,
+    investor_annual_statement,
+    platform_report_rows,
+)
 from settlements.services import bank_event_apply, withdrawal_request
 from tests.helpers import (
     LISTING_DAY,
+    MUSTANG_DUE,
     STRONG_PASSWORD,
     admin_sign_in,
     assert_books_balanced,
@@ -121,3 +129,37 @@ def test_the_monthly_platform_report(disbursed, finance, tmp_path):  # noqa: F81
     download = admin_sign_in(Client(), finance).get(
         reverse("admin:settlements_platform_report"), {"month": "2020-11"})
     assert download.status_code == 200 and download.content == out.read_bytes()
+
+
+def test_the_investors_annual_statement_as_csv_and_pdf(disbursed, finance, tmp_path):  # noqa: F811
+    listing, a, b = disbursed()  # a: 300.00, b: 213.94; discount fee 2.25
+    with clock.frozen_at(MUSTANG_DUE), TestCase.captureOnCommitCallbacks(execute=True):
+        bank_event_apply(payload=bank_event("evt_paid", "repayment.received",
+                                            listing.invoice.repayment_reference, "571.04"))
+    # What the waterfall paid a: its principal and its share of the discount fee.
+    investment = Investment.objects.get(investor=a)
+    earned = investment.fee_repaid + investment.late_interest_repaid
+    assert D("1.2") < earned < D("1.4")  # about 300.00 / 513.94 of the 2.25 fee
+    [line] = investor_annual_statement(investor=a, year=2020)
+    assert (line.currency, line.principal, line.interest, line.fees, line.losses) == (
+        "EUR", D("300.00"), earned, D("0.00"), D("0"))
+    assert investor_annual_statement(investor=a, year=2021) == []
+
+    csv_out, pdf_out = tmp_path / "a.csv", tmp_path / "a.pdf"
+    for fmt, out in (("csv", csv_out), ("pdf", pdf_out)):
+        call_command("investor_statement", "--investor", a.email, "--year", "2020",
+                     "--format", fmt, "--output", str(out), stdout=io.StringIO())
+    assert csv_out.read_text().splitlines() == [
+        "year,currency,interest_earned,fees_paid,realised_losses,principal_returned",
+        f"2020,EUR,{earned:.2f},0.00,0.00,300.00"]
+    # The PDF read back as text: what a person would print.
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(
+        pdf_out.read_bytes())).pages)
+    assert "annual statement 2020" in text and a.email in text
+    assert f"Interest earned (discount fee and late interest): {earned:.2f} EUR" in text
+    assert "Principal returned: 300.00 EUR" in text
+    download = admin_sign_in(Client(), finance).get(
+        reverse("admin:settlements_investor_statement"),
+        {"investor": a.email, "year": "2020", "format": "pdf"})
+    assert download.status_code == 200 and download["Content-Type"] == "application/pdf"
+    assert download.content == pdf_out.read_bytes()  # invariant PDF: the same bytes

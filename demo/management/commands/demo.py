@@ -23,6 +23,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.test import Client
 from PIL import Image, ImageDraw
@@ -34,11 +35,12 @@ from devtools.stellar_local.network import local_ledger
 from invoices.extraction import ExtractionError, extract_document
 from invoices.services import extraction_limits
 from paymint.core import clock
+from paymint.core.errors import ApplicationError
 from paymint.core.models import OutboundMessage
 from settlements.enums import AccountKind
 from settlements.ledger import account_balances_table, trial_balance, unbalanced_entries
 from settlements.models import ChainTransaction, Settlement
-from settlements.services import books_verify
+from settlements.services import books_verify, payout_batch_approve, payout_batch_create
 from settlements.stellar.enums import ChainTxStatus
 from settlements.stellar.gateway import get_gateway, stablecoin_asset
 from settlements.tasks import invoices_age_task
@@ -54,16 +56,21 @@ OCR_INVOICES = [SHARED / "google-docai" / "invoice1.pdf",
 PASSWORD = "PayMint-demo-2026!"
 
 SELLER = {"email": "seller@paymint.demo", "legal_name": "Bei Spiel GmbH", "country": "DE",
-          "tax_id": "DE136695976", "address": "Ecke 12, 12345 Stadthausen"}
+          "tax_id": "DE136695976", "address": "Ecke 12, 12345 Stadthausen",
+          "iban": "DE89370400440532013000"}
 INVESTORS = [
     {"email": "anna@paymint.demo", "legal_name": "Anna Investments SARL", "country": "FR",
-     "tax_id": "FR40303265045", "deposit": "400.00", "fund": "150.00"},
+     "tax_id": "FR40303265045", "deposit": "400.00", "fund": "150.00",
+     "iban": "FR1420041010050500013M02606"},
     {"email": "bram@paymint.demo", "legal_name": "Bram Capital B.V.", "country": "NL",
      "tax_id": "NL004495445B01", "deposit": "300.00", "fund": "200.00"},
     {"email": "chiara@paymint.demo", "legal_name": "Chiara Fondi S.r.l.", "country": "IT",
      "tax_id": "IT00743110157", "deposit": "500.00", "fund": None},  # funds the remainder
 ]
 STAFF = {"email": "ops@paymint.demo", "roles": ("operations", "compliance")}
+#: Finance (issue #13): one makes payout batches, the other approves them (four eyes).
+FINANCE = ["finance@paymint.demo", "treasury@paymint.demo"]
+PAYOUTS = Path(settings.BASE_DIR) / "var" / "payouts"
 
 
 class DemoFailed(CommandError):
@@ -119,14 +126,17 @@ class Command(BaseCommand):
 
         self.late_and_partial(staff, investor_tokens)
 
-        self.section("10. What each party was told (GET /api/v1/notifications)")
+        self.section("9b. What each party was told (GET /api/v1/notifications)")
         self.notifications_report({SELLER["email"]: seller_token, **investor_tokens})
 
-        self.section("11. OCR on scanned invoices (same pipeline as the Celery task)")
+        self.section("10. OCR on scanned invoices (same pipeline as the Celery task)")
         self.ocr_showcase()
 
         self.section("11. verify_books: the whole books checked, as after a restore")
         self.verify_books()
+
+        self.section("12. Payouts: withdrawals batched, four eyes, exported as a SEPA file")
+        self.payouts(seller_token, investor_tokens[INVESTORS[0]["email"]])
 
         self.section("Done")
         self.line(f"lifecycle complete in {time.monotonic() - started:.1f} s")
@@ -215,6 +225,7 @@ class Command(BaseCommand):
         kyc = self.api("post", "me/kyc", token, json={
             "legal_name": person["legal_name"], "country": person["country"],
             "tax_id": person["tax_id"], "address": person.get("address", ""),
+            "bank_account_iban": person.get("iban", ""),
         })
         self.line(f"{role.lower():8} {person['email']:22} email confirmed, "
                   f"{document['kind'].lower().replace('_', ' ')} uploaded "
@@ -490,6 +501,37 @@ class Command(BaseCommand):
         self.check_books()
         self.chain_report(invoice["id"], "token in custody, a USDC payout per payment, "
                           "clawback after the last")
+
+    def payouts(self, seller_token: str, investor_token: str) -> None:
+        """The seller and an investor withdraw (API); a finance user makes the EUR batch,
+        another approves it, and the pain.001 file is exported with the scheduled-run
+        command (README, "Payouts")."""
+        for token, amount in ((seller_token, "500.00"), (investor_token, "250.00")):
+            withdrawal = self.api("post", "wallet/withdrawals", token,
+                                  json={"amount": amount, "currency": "EUR"})
+            self.line(f"withdrawal {withdrawal['reference']} {withdrawal['amount']} EUR "
+                      f"-> {withdrawal['status']} (held)")
+        maker, checker = (staff_user_create(email=email, password=PASSWORD, roles=("finance",))
+                          for email in FINANCE)
+        batch = payout_batch_create(actor=maker, currency="EUR").batch
+        self.line(f"{maker.email} made {batch.reference}: {batch.item_count} payouts, "
+                  f"{batch.total_amount:.2f} EUR -> {batch.status}")
+        try:
+            payout_batch_approve(batch=batch, actor=maker)
+        except ApplicationError as exc:
+            self.line(f"{maker.email} approving their own batch: refused ({exc.code})")
+        batch = payout_batch_approve(batch=batch, actor=checker)
+        self.line(f"{checker.email} approved it -> {batch.status}")
+        PAYOUTS.mkdir(parents=True, exist_ok=True)
+        output = PAYOUTS / f"{batch.reference}.pain001.xml"
+        call_command("payout_batch_export", batch.reference, "--output", str(output),
+                     "--actor", maker.email, stdout=io.StringIO())
+        content = output.read_text()
+        count = re.search(r"<NbOfTxs>(\d+)</NbOfTxs>", content).group(1)
+        total = re.search(r"<CtrlSum>([\d.]+)</CtrlSum>", content).group(1)
+        self.line(f"exported {output} (pain.001.001.03, XSD-valid): NbOfTxs {count}, "
+                  f"CtrlSum {total} EUR")
+        self.check_books()
 
     def ocr_showcase(self) -> None:
         for path in OCR_INVOICES:
