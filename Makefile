@@ -74,5 +74,13 @@ security: venv
 		CELERY_BROKER_URL=redis://127.0.0.1:6379/0 REDIS_URL=redis://127.0.0.1:6379/1 \
 		$(PY) manage.py check --deploy --fail-level WARNING
 
+# Load test (issue #19): locust with the real mix, headless, against gunicorn on PostgreSQL
+# (a scratch database); p50/p95/p99 per endpoint into benchmarks/README.md, the HTML report in
+# benchmarks/reports/. BENCH_USERS / BENCH_TIME change the user count and the duration.
+BENCH_USERS ?= 20
+BENCH_TIME ?= 60s
+bench: venv
+	@$(PY) benchmarks/load_test.py --users $(BENCH_USERS) --time $(BENCH_TIME)
+
 clean:
 	rm -rf $(VENV) db.sqlite3 media .test-media staticfiles

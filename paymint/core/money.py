@@ -19,6 +19,10 @@ from .errors import ValidationFailed
 #: the default of ISO 4217 accounting systems), so that rounding errors do not drift one way.
 MONEY_ROUNDING = ROUND_HALF_EVEN
 
+#: The largest amount PayMint accepts from a client: amounts are stored as
+#: ``DecimalField(max_digits=20, decimal_places=7)``, so 13 integer digits at most.
+MAX_MONEY_AMOUNT = Decimal("9999999999999.99")
+
 #: ISO 4217 minor-unit exponents of the currencies PayMint can hold.
 MINOR_UNITS: dict[str, int] = {
     "EUR": 2,
@@ -74,9 +78,9 @@ def parse_money_amount(raw, currency: str, *, field: str = "amount", message: st
 
     Raises:
         InvalidAmount: ``INVALID_AMOUNT`` on ``field``: not a finite positive number ("Enter a
-            positive amount."), or more decimals than the currency's minor unit ("Too many
-            decimals for EUR."). ``message`` (and ``field_message``, for the field) replace
-            both messages.
+            positive amount."), above :data:`MAX_MONEY_AMOUNT` ("Enter an amount of at most
+            ..."), or more decimals than the currency's minor unit ("Too many decimals for
+            EUR."). ``message`` (and ``field_message``, for the field) replace the messages.
     """
     try:
         amount = Decimal(str(raw))
@@ -84,6 +88,8 @@ def parse_money_amount(raw, currency: str, *, field: str = "amount", message: st
         amount = None
     if amount is None or not amount.is_finite() or amount <= 0:
         text = short = "Enter a positive amount."
+    elif amount > MAX_MONEY_AMOUNT:
+        text = short = f"Enter an amount of at most {MAX_MONEY_AMOUNT:,}."
     elif quantize_money(amount, currency) != amount:
         text, short = f"Too many decimals for {currency}.", "Too many decimals."
     else:

@@ -9,12 +9,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from paymint.core.money import (
+    MAX_MONEY_AMOUNT,
     MINOR_UNITS,
+    InvalidAmount,
     Money,
     UnsupportedCurrency,
     allocate,
     from_minor,
     minor_unit,
+    parse_money_amount,
     quantize_money,
     to_minor,
 )
@@ -186,3 +189,17 @@ class TestAllocate:
                 assert part >= 0
             else:
                 assert part <= 0
+
+
+@pytest.mark.parametrize("raw", ["3.6509168722399774e+136", "1e13", "10000000000000.00",
+                                 "99999999999999999999"])
+def test_amounts_too_large_to_store_are_refused(raw):
+    """Found by the API fuzzer: a quote for 3.65e136 answered 500. Every amount a client sends
+    is read by parse_money_amount, which refuses what the columns cannot hold."""
+    with pytest.raises(InvalidAmount) as info:
+        parse_money_amount(raw, "EUR")
+    assert info.value.fields == {"amount": [f"Enter an amount of at most {MAX_MONEY_AMOUNT:,}."]}
+
+
+def test_the_largest_storable_amount_is_accepted():
+    assert parse_money_amount(str(MAX_MONEY_AMOUNT), "EUR") == MAX_MONEY_AMOUNT

@@ -21,6 +21,7 @@ from invoices.extraction.ranker import (
 )
 from invoices.extraction.ranker import model as ranker_model
 from invoices.extraction.ranker.features import feature_count
+from invoices.extraction.ranker.model import KEEP_RULES_RATIO
 from invoices.extraction.ranker.training import BaseResults, FoldFitter, add_rows
 from invoices.extraction.schema import FIELD_NAMES
 from tests.invoices.test_extraction import INVOICE_LINES, make_text_pdf
@@ -216,3 +217,13 @@ def test_the_rules_confidence_of_other_fields_is_calibrated():
         fields["currency"] = ExtractedField("EUR", raw, "text-layer")
         result = ExtractionResult(fields, "text-layer", "application/pdf", 1, (), layout=doc)
         assert ranker.rerank(result).fields["currency"].confidence == pytest.approx(expected)
+
+
+def test_the_rules_pick_stands_unless_the_model_clearly_prefers_another():
+    ranker = FieldRanker.fit(_training_rows(), seed=3)
+    doc = _invoice("2,400.00", "2,000.00", "400.00", None, "INV-9")
+    # The rules read a credit note's total with its minus sign: same magnitude as the best
+    # candidate, so the rules' signed value is kept.
+    kept = ranker.rerank(_result(doc, total_amount=Decimal("-2400.00")))
+    assert kept.value("total_amount") == Decimal("-2400.00")
+    assert 0 < KEEP_RULES_RATIO < 1

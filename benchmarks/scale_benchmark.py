@@ -1,0 +1,127 @@
+"""Reads at scale: p95 of the API's lists and the ops invoice list with ``N`` invoices against
+``10,000``.
+
+    .venv/bin/python benchmarks/scale_benchmark.py [--sizes 10000,100000] [--requests 30]
+
+For each size: a scratch database (``paymint_bench_scale``), migrated, seeded with
+``manage.py seed_scale --invoices N`` (timed: rows/s), then a KYC-approved reader investor made
+through the services takes over the first seeded investor's investments and wallet. Each read
+runs ``--requests`` times in-process (Django's test client, JWT / signed-in staff, test
+settings); the table gives each read's p95 wall time per size and the ratio to the smallest
+size (target: <= 1.5x).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ["BENCH_DB"] = os.environ.get("BENCH_DB", "paymint_bench_scale")
+
+from benchmarks.money_benchmark import (  # noqa: E402
+    create_database,
+    drop_database,
+    setup_django,
+)
+
+
+def arg(name: str, default: str) -> str:
+    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
+
+
+SIZES = [int(s) for s in arg("--sizes", "10000,100000").split(",")]
+REQUESTS = int(arg("--requests", "30"))
+READS = [
+    ("marketplace", "/api/v1/marketplace"),
+    ("marketplace grade=A", "/api/v1/marketplace?grade=A"),
+    ("marketplace currency=USD", "/api/v1/marketplace?currency=USD"),
+    ("marketplace tenor 30-90", "/api/v1/marketplace?min_tenor=30&max_tenor=90"),
+    ("marketplace min_amount=20000", "/api/v1/marketplace?min_amount=20000"),
+    ("marketplace min_yield=0.12", "/api/v1/marketplace?min_yield=0.12"),
+    ("marketplace industry=F", "/api/v1/marketplace?industry=F"),
+    ("investments", "/api/v1/investments"),
+    ("wallet", "/api/v1/wallet"),
+    ("ops invoice list (admin)", "/admin/invoices/invoice/"),
+    ("ops invoice list, status filter", "/admin/invoices/invoice/?status__exact=LISTED"),
+]
+
+
+def measure(size: int) -> dict:
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+
+    from accounts.models import User
+    from accounts.services import kyc_approve, kyc_submit, staff_user_create
+    from tests.helpers import STRONG_PASSWORD, admin_sign_in, api_client_for, kyc_ready
+
+    started = time.perf_counter()
+    call_command("seed_scale", invoices=size)
+    seeded = time.perf_counter() - started
+    staff = staff_user_create(
+        email="ops@scale.example", password=STRONG_PASSWORD, roles=("operations", "compliance")
+    )
+    # The reader: the first seeded investor (its investments and wallet), onboarded through
+    # the services (the ledger's rows are immutable: they cannot change owner).
+    reader = User.objects.filter(role="INVESTOR", email__startswith="scale-").order_by("id")[0]
+    kyc_ready(reader)
+    profile = kyc_submit(
+        user=reader, legal_name="Scale Reader", country="FR", tax_id="FR40303265045"
+    )
+    kyc_approve(profile=profile, reviewer=staff)
+    reader = User.objects.get(pk=reader.pk)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    api = api_client_for(reader)
+    root = User.objects.create_superuser(email="root@scale.example", password=STRONG_PASSWORD)
+    ops = admin_sign_in(Client(), root)
+    out = {"seed_seconds": seeded, "reads": {}}
+    for label, path in READS:
+        client = ops if path.startswith("/admin/") else api
+        for _ in range(3):
+            assert client.get(path).status_code == 200, (label, path)
+        times = []
+        for _ in range(REQUESTS):
+            t0 = time.perf_counter()
+            client.get(path)
+            times.append(time.perf_counter() - t0)
+        times.sort()
+        out["reads"][label] = statistics.quantiles(times, n=20)[18] * 1000  # p95, ms
+    return out
+
+
+def main() -> None:
+    results = {}
+    for size in SIZES:
+        create_database()
+        try:
+            with tempfile.TemporaryDirectory() as media:
+                setup_django(media)
+                print(f"seeding {size} invoices ...", flush=True)
+                results[size] = measure(size)
+                print(f"  seeded in {results[size]['seed_seconds']:.0f} s", flush=True)
+        finally:
+            drop_database()
+    base = SIZES[0]
+    print(
+        "| read | "
+        + " | ".join(f"p95 ms at {s:,}" for s in SIZES)
+        + f" | ratio {SIZES[-1]:,} / {base:,} |"
+    )
+    print("|---|" + "---|" * (len(SIZES) + 1))
+    for label, _ in READS:
+        cells = [f"{results[s]['reads'][label]:.1f}" for s in SIZES]
+        ratio = results[SIZES[-1]]["reads"][label] / results[base]["reads"][label]
+        print(f"| {label} | " + " | ".join(cells) + f" | {ratio:.2f}x |")
+    for size in SIZES:
+        print(f"seed_scale --invoices {size}: {results[size]['seed_seconds']:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
