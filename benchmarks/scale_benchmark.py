@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ["BENCH_DB"] = os.environ.get("BENCH_DB", "paymint_bench_scale")
+os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 
 from benchmarks.money_benchmark import (  # noqa: E402
     create_database,
