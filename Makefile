@@ -37,10 +37,11 @@ demo: setup
 	@DJANGO_SETTINGS_MODULE=paymint.settings.local $(PY) manage.py migrate -v 0
 	@DJANGO_SETTINGS_MODULE=paymint.settings.local $(PY) manage.py demo
 
-# Serve the site with the demo's users (run `make demo` first).
+# Serve the site with the demo's users (run `make demo` first), under uvicorn (ASGI) so that the
+# live event stream (GET /api/v1/events) stays open.
 serve: setup
 	@test -f db.sqlite3 || (echo "Run 'make demo' first." && exit 1)
-	@DJANGO_SETTINGS_MODULE=paymint.settings.local $(PY) manage.py runserver 127.0.0.1:8000
+	@DJANGO_SETTINGS_MODULE=paymint.settings.local $(VENV)/bin/uvicorn paymint.asgi:application --host 127.0.0.1 --port 8000
 
 # The test suite on PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/paymint).
 test: setup

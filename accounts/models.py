@@ -286,3 +286,29 @@ class SignInChallenge(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.method} sign-in of user {self.user_id}"
+
+
+class SignInOrigin(TimeStampedModel):
+    """Where a user has signed in from: one row per (IP address, browser or app) pair.
+
+    Written by :func:`accounts.sign_in.sign_in_origin_record` at every completed sign-in (web
+    page, API token, wallet sign-in); a pair not seen before (once the user has signed in at
+    least once) emits ``security.new_sign_in``. ``fingerprint`` is the SHA-256 of the address
+    and the user agent; both are kept for the user to recognise them.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sign_in_origins"
+    )
+    fingerprint = models.CharField(max_length=64)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    last_seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "fingerprint"], name="sign_in_origin_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ip_address} / {self.user_agent[:40]}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Callable, Iterable
 
 from django.conf import settings
@@ -15,6 +16,7 @@ from compliance.public import user_has_screening_hold, validate_tax_id
 from paymint.core.crypto import lookup_hash
 from paymint.core.error_codes import CoreError
 from paymint.core.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
+from paymint.core.events import EventName, event_emit
 from paymint.core.permissions import require_staff
 from paymint.core.queue import enqueue_on_commit
 
@@ -191,6 +193,11 @@ def user_password_set(*, user: User, password: str, via_reset: bool = False) -> 
         user.set_password(password)
         user.save(update_fields=["password"])
         revoked = user_refresh_tokens_revoke(user=user)
+        # Keyed by the new (salted) hash: one event per change, none twice for it.
+        digest = hashlib.sha256(user.password.encode()).hexdigest()[:24]
+        event_emit(name=EventName.SECURITY_PASSWORD_CHANGED,
+                   key=f"security.password_changed:{user.pk}:{digest}",
+                   recipients={user: {"via_reset": via_reset}})
     if via_reset:
         lockout_clear(email=user.email)
     return revoked
@@ -330,6 +337,13 @@ def kyc_profile_draft_get_or_create(*, user: User) -> KycProfile:
     return profile
 
 
+#: The decisions the applicant hears of (with the reason of a rejection).
+KYC_DECISION_EVENTS = {
+    KycStatus.APPROVED: EventName.KYC_APPROVED,
+    KycStatus.REJECTED: EventName.KYC_REJECTED,
+}
+
+
 def kyc_transition(
     *, profile: KycProfile, to_status: str, actor: User | None, reason: str = ""
 ) -> KycProfile:
@@ -362,13 +376,18 @@ def kyc_transition(
             locked.decision_reason = reason
             fields += ["decided_at", "decided_by", "decision_reason"]
         locked.save(update_fields=fields)
-        KycStatusEvent.objects.create(
+        status_event = KycStatusEvent.objects.create(
             profile=locked,
             from_status=from_status,
             to_status=to_status,
             actor=actor,
             reason=reason,
         )
+        if to_status in KYC_DECISION_EVENTS:
+            name = KYC_DECISION_EVENTS[to_status]
+            shown = {"reason": reason} if to_status == KycStatus.REJECTED else {}
+            event_emit(name=name, key=f"{name}:{status_event.pk}",
+                       recipients={locked.user_id: shown})
     profile.refresh_from_db()
     return profile
 

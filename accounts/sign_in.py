@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import ipaddress
 import secrets
 
 from axes.handlers.proxy import AxesProxyHandler
@@ -41,11 +42,13 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
 from paymint.core.error_codes import CoreError
 from paymint.core.errors import ApplicationError, ValidationFailed
+from paymint.core.events import EventName, event_emit
+from paymint.core.throttling import client_ip
 
 from .auth_tokens import token_pair_issue
 from .error_codes import AccountsError, SignInError
 from .lockout import account_locked_error
-from .models import SignInChallenge, User
+from .models import SignInChallenge, SignInOrigin, User
 from .two_factor import totp_device_for_user, totp_verify
 
 #: How long an ``mfa_token`` may be exchanged, in seconds (the browser's pending sign-in lasts
@@ -87,11 +90,49 @@ def sign_in_code_check(*, request: HttpRequest, user: User, code: str) -> TOTPDe
 
 def sign_in_succeeded(*, request: HttpRequest, user: User) -> None:
     """Every factor passed: clear the failure count of the email and address, record the
-    sign-in time. Called by the API and by the browser's code step."""
+    sign-in time and where it came from (:func:`sign_in_origin_record`). Called by the API
+    sign-ins; the browser's sign-in pages call :func:`sign_in_origin_record` themselves."""
     ip_address = getattr(request, "axes_ip_address", None)
     if ip_address:
         axes_reset(ip=ip_address, username=user.email.strip().lower())
     update_last_login(None, user)
+    sign_in_origin_record(request=request, user=user)
+
+
+def _valid_ip(raw: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(raw.strip()))
+    except ValueError:
+        return None
+
+
+def sign_in_origin_record(*, request: HttpRequest, user: User) -> bool:
+    """Record that ``user`` completed a sign-in from this request's address and user agent;
+    a pair not seen before emits ``security.new_sign_in`` to the user (not for the very first
+    sign-in of an account: there is nothing to compare it with).
+
+    Returns:
+        True when the pair is new.
+    """
+    ip = _valid_ip(client_ip(request))
+    agent = (request.META.get("HTTP_USER_AGENT") or "")[:300]
+    fingerprint = hashlib.sha256(f"{ip}|{agent}".encode()).hexdigest()
+    now = timezone.now()
+    with transaction.atomic():
+        known = SignInOrigin.objects.filter(user=user).exists()
+        origin, created = SignInOrigin.objects.get_or_create(
+            user=user, fingerprint=fingerprint,
+            defaults={"ip_address": ip, "user_agent": agent, "last_seen_at": now},
+        )
+        if not created:
+            SignInOrigin.objects.filter(pk=origin.pk).update(last_seen_at=now, updated_at=now)
+        elif known:
+            event_emit(
+                name=EventName.SECURITY_NEW_SIGN_IN,
+                key=f"security.new_sign_in:{origin.pk}",
+                recipients={user: {"ip": ip or "", "device": agent[:120]}},
+            )
+    return created
 
 
 def sign_in_complete(

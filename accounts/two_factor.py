@@ -21,6 +21,7 @@ from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from paymint.core.errors import PermissionDenied, ValidationFailed
+from paymint.core.events import EventName, event_emit
 
 from .error_codes import AccountsError
 from .models import User
@@ -68,6 +69,9 @@ def totp_enrolment_confirm(*, user: User, token: str) -> TOTPDevice:
         if valid:
             device.confirmed = True
             device.save(update_fields=["confirmed"])
+            event_emit(name=EventName.SECURITY_TWO_FACTOR_CHANGED,
+                       key=f"security.two_factor_changed:on:{device.pk}",
+                       recipients={user: {"enabled": True}})
     if not valid:
         raise _invalid_code()
     return device
@@ -139,8 +143,12 @@ def totp_disable(*, user: User, password: str, token: str) -> None:
         raise ValidationFailed(
             "Two-factor sign-in is not on.", code=AccountsError.TWO_FACTOR_NOT_ON
         )
-    totp_verify(user=user, token=token)
-    TOTPDevice.objects.filter(user=user).delete()
+    device = totp_verify(user=user, token=token)
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=user).delete()
+        event_emit(name=EventName.SECURITY_TWO_FACTOR_CHANGED,
+                   key=f"security.two_factor_changed:off:{device.pk}",
+                   recipients={user: {"enabled": False}})
 
 
 def totp_status(*, user: User) -> dict[str, bool]:

@@ -56,7 +56,7 @@ from .links import email_verification_link_for
 from .lockout import lockout_response
 from .selectors import kyc_profile_for_user
 from .services import user_sign_up
-from .sign_in import sign_in_code_check
+from .sign_in import sign_in_code_check, sign_in_origin_record
 from .two_factor import (
     totp_device_for_user,
     totp_disable,
@@ -105,7 +105,9 @@ class TwoStepLoginView(auth_views.LoginView):
     def form_valid(self, form):
         user = form.get_user()
         if totp_device_for_user(user=user) is None:
-            return super().form_valid(form)
+            response = super().form_valid(form)
+            sign_in_origin_record(request=self.request, user=user)
+            return response
         self.request.session[PENDING_SIGN_IN] = {
             "user": user.pk,
             "backend": user.backend,
@@ -153,6 +155,7 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
             if pending is not None:
                 request.session.pop(PENDING_SIGN_IN, None)
                 login(request, user, backend=pending["backend"])
+                sign_in_origin_record(request=request, user=user)
             otp_login(request, device)
             return redirect(_safe_next(request))
     return render(

@@ -18,10 +18,12 @@ from django.utils import timezone
 
 from compliance.public import AlertKind, AlertSeverity, alert_raise
 from paymint.core.errors import ApplicationError, InvalidTransition, PermissionDenied
+from paymint.core.events import EventName
 from paymint.core.outbox import outbox_enqueue_email
 
 from .enums import InvoiceStatus
 from .error_codes import InvoicesError
+from .events import invoice_event_emit
 from .models import DebtorConfirmation, Invoice
 from .services import invoice_rescore
 
@@ -122,6 +124,9 @@ def debtor_confirmation_respond(*, token: str, confirmed: bool, note: str = ""
         locked.response_note = note.strip()[:2000]
         locked.save(update_fields=["status", "responded_at", "response_note", "updated_at"])
         invoice = locked.invoice
+        name = EventName.DEBTOR_CONFIRMED if confirmed else EventName.DEBTOR_DISPUTED
+        invoice_event_emit(invoice=invoice, name=name, key=f"{name}:{locked.public_id}",
+                           reason=locked.response_note)
         if confirmed:
             Invoice.objects.filter(pk=invoice.pk).update(debtor_confirmed_at=locked.responded_at)
             if invoice.status == InvoiceStatus.PRICED:

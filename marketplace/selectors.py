@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import Any
 
 from django.db.models import DecimalField, ExpressionWrapper, F, QuerySet
 
@@ -14,6 +17,7 @@ from invoices.verification import checks_for_investors
 from paymint.core import clock
 from paymint.core.error_codes import CoreError
 from paymint.core.errors import NotFound, PermissionDenied, ValidationFailed
+from paymint.core.money import quantize_money
 from paymint.core.permissions import is_active_staff
 from settlements.ledger import investor_invoice_postings
 
@@ -188,3 +192,86 @@ def investment_statement_lines(*, investment: Investment) -> QuerySet:
     that belong to the investment's invoice (funding, distributions, refunds), oldest first."""
     return investor_invoice_postings(investor_id=investment.investor_id,
                                      invoice_id=investment.listing.invoice_id)
+
+
+def investor_audience(
+    investments: Iterable, *, listing: Listing, value: Callable[[Any], Decimal] | None = None
+) -> dict[int, dict[str, str]]:
+    """Who among investors hears of an event on ``listing`` and what each may be told
+    (:mod:`paymint.core.events` recipients): investor id -> their own total of ``value``
+    (default: the amount funded) over their ``investments``, the listing's currency and id,
+    and the id of one of their investments (for the link). Never another investor's figure.
+
+    ``investments``: :class:`~marketplace.models.Investment` rows or objects with
+    ``investor_id`` (and ``public_id`` when there is one).
+    """
+    value = value or (lambda inv: inv.amount)
+    audience: dict[int, dict[str, str]] = {}
+    totals: dict[int, Decimal] = {}
+    for inv in investments:
+        totals[inv.investor_id] = totals.get(inv.investor_id, Decimal(0)) + value(inv)
+        entry = audience.setdefault(
+            inv.investor_id,
+            {"currency": listing.currency, "listing_id": str(listing.public_id)},
+        )
+        if getattr(inv, "public_id", None) and "investment_id" not in entry:
+            entry["investment_id"] = str(inv.public_id)
+    for investor_id, total in totals.items():
+        audience[investor_id]["amount"] = str(quantize_money(total, listing.currency))
+    return audience
+
+
+def listing_progress(*, listing_ids: Iterable[str]) -> list[dict]:
+    """Funding progress of the listings ``listing_ids`` (public UUIDs; malformed ones are
+    skipped): ``{"listing_id", "seller_id", "funded_amount", "advance_amount", "currency",
+    "percent", "investor_count", "status"}`` (amounts as strings; percent 0-100, rounded down),
+    one query. For the live progress bars (:mod:`notifications.live`)."""
+    ids = []
+    for raw in listing_ids:
+        try:
+            ids.append(uuid.UUID(str(raw)))
+        except ValueError:
+            continue
+    rows = Listing.objects.filter(public_id__in=ids).values(
+        "public_id", "invoice__seller_id", "funded_amount", "advance_amount", "currency",
+        "investor_count", "invoice__status",
+    )
+    return [
+        {
+            "listing_id": str(r["public_id"]),
+            "seller_id": r["invoice__seller_id"],
+            "funded_amount": str(quantize_money(r["funded_amount"], r["currency"])),
+            "advance_amount": str(quantize_money(r["advance_amount"], r["currency"])),
+            "currency": r["currency"],
+            "percent": (int(r["funded_amount"] * 100 // r["advance_amount"])
+                        if r["advance_amount"] else 0),
+            "investor_count": r["investor_count"],
+            "status": r["invoice__status"],
+        }
+        for r in rows
+    ]
+
+
+def listing_progress_for_reader(*, user, listing_ids: Iterable[str]) -> list[dict]:
+    """:func:`listing_progress` of the listings among ``listing_ids`` that ``user`` may see:
+    their own (a seller's invoices) and, for a marketplace reader, the open ones and those
+    they invested in (:func:`listing_get_visible`'s rule). Others are left out silently."""
+    rows = listing_progress(listing_ids=list(listing_ids)[:50])
+    try:
+        marketplace_access_check(user=user)
+        reader = True
+    except PermissionDenied:
+        reader = False
+    invested = set()
+    if reader:
+        invested = {
+            str(pk) for pk in Investment.objects.filter(
+                investor=user, listing__public_id__in=[r["listing_id"] for r in rows]
+            ).values_list("listing__public_id", flat=True)
+        }
+    return [
+        r for r in rows
+        if r["seller_id"] == user.pk
+        or (reader and (r["status"] == InvoiceStatus.LISTED or is_active_staff(user)
+                        or r["listing_id"] in invested))
+    ]

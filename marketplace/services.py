@@ -42,6 +42,7 @@ from invoices.services import invoice_transition, raise_double_financing_alerts
 from paymint.core import clock
 from paymint.core.db import update_columns
 from paymint.core.errors import ApplicationError, Conflict, PermissionDenied, ValidationFailed
+from paymint.core.events import EventName, event_emit
 from paymint.core.idempotency import idempotent_replay
 from paymint.core.money import parse_money_amount, quantize_money
 from paymint.core.queue import enqueue_on_commit
@@ -63,6 +64,7 @@ from .enums import InvestmentStatus
 from .error_codes import MarketplaceError
 from .lock_objects import listing_and_invoice_lock, listing_lock
 from .models import Investment, Listing
+from .selectors import investor_audience
 from .signals import advance_disbursed
 
 
@@ -295,10 +297,22 @@ def investment_create(
                 investor_count=F("investor_count") + 1,
                 updated_at=timezone.now(),
             )
+            event_emit(
+                name=EventName.INVESTMENT_CONFIRMED,
+                key=f"investment.confirmed:{investment.public_id}",
+                recipients=investor_audience([investment], listing=locked),
+                data={"invoice_number": invoice.invoice_number,
+                      "debtor_name": invoice.debtor_name},
+            )
             if fills:
                 Listing.objects.filter(pk=locked.pk).update(funded_at=now)
-                invoice_transition(invoice=invoice, to_status=InvoiceStatus.FUNDED,
-                                   actor=investor, reason="advance amount fully funded")
+                invoice_transition(
+                    invoice=invoice, to_status=InvoiceStatus.FUNDED, actor=investor,
+                    reason="advance amount fully funded",
+                    audience=investor_audience(
+                        Investment.objects.filter(listing=locked).order_by("id"), listing=locked
+                    ),
+                )
                 _disburse(listing_id=locked.pk)
             return investment, True
     except IntegrityError:
@@ -341,9 +355,11 @@ def _disburse(*, listing_id: int) -> None:
     update_columns(Investment, pks=[inv.pk for inv in investments],
                    columns={"discount_fee": [inv.discount_fee for inv in investments]})
     Listing.objects.filter(pk=listing.pk).update(disbursed_on=today)
+    net = listing.funded_amount - listing.platform_fee
     invoice_transition(invoice=invoice, to_status=InvoiceStatus.DISBURSED,
-                       reason=f"advance {listing.funded_amount - listing.platform_fee} "
-                       f"{currency} paid to seller, fee {listing.platform_fee}")
+                       reason=f"advance {net} {currency} paid to seller, fee "
+                       f"{listing.platform_fee}",
+                       audience={invoice.seller_id: {"amount": str(net)}})
     # The on-chain mirror (settlements.stellar): the invoice token and each investor's share,
     # outbox rows in this transaction.
     advance_disbursed.send(sender=Listing, invoice=invoice, investments=investments)
@@ -369,7 +385,10 @@ def listing_expire(*, listing_id: int) -> Listing:
             Listing.objects.filter(pk=listing.pk).update(funded_at=clock.now())
             invoice_transition(invoice=invoice, to_status=InvoiceStatus.FUNDED,
                                reason=f"listing expired {funded}/{listing.advance_amount} "
-                               f"funded, above the seller's minimum fill")
+                               f"funded, above the seller's minimum fill",
+                               audience=investor_audience(
+                                   Investment.objects.filter(listing=listing).order_by("id"),
+                                   listing=listing))
             _disburse(listing_id=listing.pk)
             listing.refresh_from_db()
             return listing
@@ -387,7 +406,8 @@ def listing_expire(*, listing_id: int) -> Listing:
             Investment.objects.bulk_update(investments, ["status", "updated_at"])
         invoice_transition(invoice=invoice, to_status=InvoiceStatus.CANCELLED,
                            reason=f"listing expired with {funded}/{listing.advance_amount} "
-                           f"funded; {len(investments)} investor(s) refunded")
+                           f"funded; {len(investments)} investor(s) refunded",
+                           audience=investor_audience(investments, listing=listing))
         return listing
 
 

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from paymint.core.errors import NotFound
 
-from .selectors import notification_list, notification_unread_count
-from .services import notification_mark_read, notifications_mark_all_read
+from .enums import Channel
+from .forms import PreferencesForm
+from .selectors import (
+    notification_list,
+    notification_preferences_of,
+    notification_unread_count,
+    push_device_list,
+)
+from .services import (
+    notification_mark_read,
+    notification_preferences_set,
+    notifications_mark_all_read,
+)
 
 PER_PAGE = 25
 
@@ -69,4 +81,26 @@ def notification_bell(request: HttpRequest) -> HttpResponse:
         request,
         "notifications/_bell.html",
         {"notifications_unread": notification_unread_count(user=request.user)},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def notification_preferences(request: HttpRequest) -> HttpResponse:
+    """Which notifications go by email and push, per category (security emails always go)."""
+    form = PreferencesForm(
+        request.POST or None, preferences=notification_preferences_of(user=request.user)
+    )
+    if request.method == "POST" and form.is_valid():
+        notification_preferences_set(user=request.user, changes=form.changes())
+        messages.success(request, "Your notification preferences were saved.")
+        return redirect("notification-preferences")
+    return render(
+        request,
+        "notifications/preferences.html",
+        {
+            "form": form,
+            "channels": Channel.choices,
+            "devices": push_device_list(user=request.user)[:20],
+        },
     )

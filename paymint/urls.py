@@ -41,7 +41,15 @@ from marketplace.api import (
     MarketplaceStatsApi,
     PortfolioApi,
 )
-from notifications.api import NotificationListApi, NotificationReadAllApi, NotificationReadApi
+from notifications.api import (
+    NotificationListApi,
+    NotificationPreferencesApi,
+    NotificationReadAllApi,
+    NotificationReadApi,
+    PushDeviceCollectionApi,
+    PushDeviceDetailApi,
+)
+from notifications.stream import event_stream
 from pools.api import (
     AutoInvestLogApi,
     AutoInvestRuleApi,
@@ -87,6 +95,10 @@ api_v1 = [
     path("me/two-factor", TwoFactorApi.as_view(), name="two-factor"),
     path("me/two-factor/confirm", TwoFactorConfirmApi.as_view(), name="two-factor-confirm"),
     path("me/export", MeDataExportApi.as_view(), name="me-export"),
+    path("me/devices", PushDeviceCollectionApi.as_view(), name="devices"),
+    path("me/devices/<str:device_id>", PushDeviceDetailApi.as_view(), name="device-detail"),
+    path("me/notification-preferences", NotificationPreferencesApi.as_view(),
+         name="notification-preferences"),
     path("me/erasure-request", MeErasureRequestApi.as_view(), name="me-erasure-request"),
     path("invoices", InvoiceCollectionApi.as_view(), name="invoices"),
     path("invoices/<str:invoice_id>", InvoiceDetailApi.as_view(), name="invoice-detail"),
@@ -120,6 +132,7 @@ api_v1 = [
     path("pools/<str:pool_id>/quote", PoolQuoteApi.as_view(), name="pool-quote"),
     path("investments/<str:investment_id>", InvestmentStatementApi.as_view(),
          name="investment-statement"),
+    path("events", event_stream, name="events"),
     path("notifications", NotificationListApi.as_view(), name="notifications"),
     path("notifications/read-all", NotificationReadAllApi.as_view(), name="notifications-read-all"),
     path("notifications/<str:notification_id>/read", NotificationReadApi.as_view(),

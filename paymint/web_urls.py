@@ -91,6 +91,8 @@ urlpatterns = [
     ),
     # Notifications
     path("notifications/", notifications_views.notification_list_page, name="notifications"),
+    path("notifications/preferences/", notifications_views.notification_preferences,
+         name="notification-preferences"),
     path("notifications/bell/", notifications_views.notification_bell, name="notification-bell"),
     path("notifications/read-all/", notifications_views.notification_read_all,
          name="notifications-read-all"),

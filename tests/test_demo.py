@@ -44,6 +44,10 @@ def test_demo_runs_the_whole_lifecycle_and_balances(tmp_path: Path):
         "lifecycle complete",
         "approving their own batch: refused (PAYOUT_MAKER_CANNOT_APPROVE)",
         "NbOfTxs 2, CtrlSum 750.00 EUR",
+        # What each party was told (issue #12): the seller and each investor, their own events.
+        "invoice.disbursed",
+        "investment.confirmed",
+        "repayment.received",
     ):
         assert expected in out, expected
     assert out.count("(zero) - every entry balanced") >= 8

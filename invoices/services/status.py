@@ -3,6 +3,9 @@ operations staff's actions on an invoice (verify, reject, mark disputed)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -13,14 +16,19 @@ from paymint.core.permissions import require_staff
 
 from ..enums import INVOICE_TRANSITIONS, InvoiceStatus
 from ..error_codes import InvoicesError
+from ..events import invoice_status_event_emit
 from ..models import Invoice, InvoiceStatusEvent
 
 
 def invoice_transition(
-    *, invoice: Invoice, to_status: str, actor=None, reason: str = ""
+    *, invoice: Invoice, to_status: str, actor=None, reason: str = "",
+    audience: Mapping[Any, Mapping[str, Any]] | None = None,
 ) -> Invoice:
     """Move ``invoice`` to ``to_status``: locks the row, checks
-    :data:`invoices.enums.INVOICE_TRANSITIONS`, writes an :class:`InvoiceStatusEvent`.
+    :data:`invoices.enums.INVOICE_TRANSITIONS`, writes an :class:`InvoiceStatusEvent` and,
+    for the moves people hear about (:data:`invoices.events.STATUS_EVENTS`), the domain event
+    told to the seller and ``audience`` (user -> what that user may be told: the investors
+    concerned, named by the caller).
 
     Must run inside a transaction (the caller's business change commits with it). Updates
     ``invoice.status`` in place.
@@ -38,9 +46,13 @@ def invoice_transition(
                 f"{InvoiceStatus(to_status).label.lower()}.",
             )
         Invoice.objects.filter(pk=invoice.pk).update(status=to_status, updated_at=timezone.now())
-        InvoiceStatusEvent.objects.create(
+        status_event = InvoiceStatusEvent.objects.create(
             invoice=invoice, from_status=current, to_status=to_status, actor=actor,
             reason=reason[:2000],
+        )
+        invoice_status_event_emit(
+            invoice=invoice, from_status=current, to_status=to_status,
+            status_event_id=status_event.pk, reason=reason, audience=audience,
         )
     invoice.status = to_status
     return invoice

@@ -629,3 +629,26 @@ PERMISSIONS_POLICY = {
     "magnetometer": [], "microphone": [], "midi": [], "payment": [], "serial": [], "usb": [],
     "fullscreen": ["self"],
 }
+
+# --- Notifications (issue #12: notifications/) ------------------------------------------------
+# Push to the mobile app: off unless PUSH_BACKEND names a backend. FCM HTTP v1 goes to
+# PUSH_FCM_ENDPOINT: the local stand-in (devtools/fcm_local, 127.0.0.1) in tests and the demo;
+# production sets Google's endpoint, the project and an OAuth 2 access token.
+PUSH_BACKEND = env("PUSH_BACKEND", default="notifications.push.DisabledPushBackend")
+PUSH_FCM_ENDPOINT = env("PUSH_FCM_ENDPOINT", default="http://127.0.0.1:9099")
+PUSH_FCM_PROJECT_ID = env("PUSH_FCM_PROJECT_ID", default="paymint-local")
+PUSH_FCM_ACCESS_TOKEN = env("PUSH_FCM_ACCESS_TOKEN", default="local-fcm-token")
+PUSH_TIMEOUT_SECONDS = env.float("PUSH_TIMEOUT_SECONDS", default=10.0)
+# A delivery (email into the outbox, a push) is tried this many times, with backoff, then FAILED.
+NOTIFICATION_DELIVERY_MAX_ATTEMPTS = env.int("NOTIFICATION_DELIVERY_MAX_ATTEMPTS", default=6)
+# Live updates (notifications/live.py, notifications/stream.py): Redis pub/sub between the
+# processes that commit and the ones serving GET /api/v1/events (ASGI: uvicorn). Off when unset.
+LIVE_UPDATES_REDIS_URL = env("LIVE_UPDATES_REDIS_URL", default=REDIS_URL)
+LIVE_UPDATES_CHANNEL_PREFIX = env("LIVE_UPDATES_CHANNEL_PREFIX", default="paymint")
+LIVE_UPDATES_HEARTBEAT_SECONDS = env.float("LIVE_UPDATES_HEARTBEAT_SECONDS", default=15.0)
+# A stream is closed after this long (the browser reconnects with Last-Event-ID at once), so
+# that proxies and deploys never hold one for ever.
+LIVE_UPDATES_MAX_SECONDS = env.float("LIVE_UPDATES_MAX_SECONDS", default=300.0)
+# Under WSGI (no streaming without pinning a worker) the endpoint answers what is pending and
+# closes; EventSource comes back after this many milliseconds (polling).
+LIVE_UPDATES_POLL_RETRY_MS = env.int("LIVE_UPDATES_POLL_RETRY_MS", default=10000)

@@ -31,3 +31,9 @@ CACHES["throttle"]["KEY_PREFIX"] = f"throttle-test-{os.getpid()}"  # noqa: F405
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {  # noqa: F405
     scope: "100000/min" for scope in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]  # noqa: F405
 }
+
+# Live updates through the local Redis; each pytest process on its own channels.
+LIVE_UPDATES_REDIS_URL = os.environ.get("LIVE_UPDATES_REDIS_URL", "redis://127.0.0.1:6379/12")
+LIVE_UPDATES_CHANNEL_PREFIX = os.environ.get(
+    "LIVE_UPDATES_CHANNEL_PREFIX", f"paymint-test-{os.getpid()}"
+)

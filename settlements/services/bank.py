@@ -163,6 +163,8 @@ def _apply_deposit(event: BankEvent):
                                code=SettlementsError.UNKNOWN_REFERENCE, http_status=422)
     bank = platform_account(AccountKind.PLATFORM_BANK_CLEARING, event.currency)
     cash = ledger_account(AccountKind.INVESTOR_CASH, event.currency, owner=user)
+    event_emit(name=EventName.DEPOSIT_RECEIVED, key=f"deposit.received:{event.event_id}",
+               recipients={user: {"amount": str(event.amount), "currency": event.currency}})
     return ledger_post(
         kind=EntryKind.DEPOSIT,
         idempotency_key=f"bank:{event.event_id}",

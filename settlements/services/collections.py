@@ -28,6 +28,7 @@ from invoices.services import invoice_transition
 from marketplace.enums import InvestmentStatus
 from marketplace.lock_objects import listing_lock
 from marketplace.models import Investment, Listing
+from marketplace.selectors import investor_audience
 from paymint.core import clock
 from paymint.core.money import quantize_money
 
@@ -60,6 +61,9 @@ def invoice_age(*, invoice_id: int) -> Invoice:
                 invoice=invoice, to_status=InvoiceStatus.OVERDUE,
                 reason=f"{dpd} days past due (grace period {config['GRACE_PERIOD_DAYS']} "
                 f"days); late fee {listing.late_fee} {listing.currency}",
+                audience=investor_audience(
+                    Investment.objects.filter(listing=listing, status=InvestmentStatus.ACTIVE)
+                    .order_by("id"), listing=listing),
             )
         if invoice.status == InvoiceStatus.OVERDUE:
             investments = list(
@@ -69,7 +73,8 @@ def invoice_age(*, invoice_id: int) -> Invoice:
             accrue_late_interest(listing=listing, investments=investments, until=today)
             if dpd >= config["DEFAULT_AFTER_DAYS_PAST_DUE"]:
                 invoice_transition(invoice=invoice, to_status=InvoiceStatus.DEFAULTED,
-                                   reason=f"{dpd} days past due")
+                                   reason=f"{dpd} days past due",
+                                   audience=investor_audience(investments, listing=listing))
                 if listing.recourse:
                     _recourse(listing=listing, invoice=invoice, investments=investments)
                 else:
@@ -116,7 +121,9 @@ def _write_off(*, listing: Listing, invoice: Invoice, investments: list[Investme
     total = sum((inv.loss for inv in investments), ZERO)
     invoice_transition(invoice=invoice, to_status=InvoiceStatus.WRITTEN_OFF,
                        reason=f"non-recourse default: {total} {listing.currency} written off "
-                       f"across {len(investments)} investor(s)")
+                       f"across {len(investments)} investor(s)",
+                       audience=investor_audience(investments, listing=listing,
+                                                  value=lambda inv: inv.loss))
     # The on-chain mirror (outbox row only, in this transaction): claw the tokens back and
     # record the write-off on the issuer.
     chain_on_write_off(invoice=invoice, investments=investments, currency=listing.currency)

@@ -22,9 +22,11 @@ from invoices.services import invoice_transition
 from marketplace.enums import InvestmentStatus
 from marketplace.lock_objects import listing_lock
 from marketplace.models import Investment, Listing
+from marketplace.selectors import investor_audience
 from paymint.core import clock
 from paymint.core.db import update_columns
 from paymint.core.errors import ApplicationError
+from paymint.core.events import EventName, event_emit
 from paymint.core.money import quantize_money
 from paymint.core.queue import enqueue_on_commit
 
@@ -290,6 +292,20 @@ def settlement_distribute(settlement: Settlement) -> Settlement:
                                    "updated_at"])
     late_fee_cleared = result.platform_late_fee == late_fee_owed
     seller_total = result.seller_receivable + result.seller_reserve
+    # Each investor hears of their own payout only; the seller of the reserve released and
+    # the recourse debt repaid.
+    paid = investor_audience(
+        [inv for inv in investments if result.investors[inv.pk].total],
+        listing=listing, value=lambda inv: result.investors[inv.pk].total,
+    )
+    if seller_total:
+        paid[invoice.seller_id] = {"amount": str(seller_total), "currency": currency,
+                                   "invoice_id": str(invoice.public_id)}
+    if paid:
+        event_emit(name=EventName.REPAYMENT_RECEIVED,
+                   key=f"repayment.received:{settlement.public_id}", recipients=paid,
+                   data={"invoice_number": invoice.invoice_number,
+                         "debtor_name": invoice.debtor_name, "currency": currency})
     if (fully_paid and late_fee_cleared
             and InvoiceStatus.SETTLED in INVOICE_TRANSITIONS[invoice.status]):
         invoice_transition(
@@ -297,6 +313,7 @@ def settlement_distribute(settlement: Settlement) -> Settlement:
             reason=f"investors paid in full; this payment {settlement.repaid_amount} "
             f"{currency}: investors {result.investors_total}, late fee "
             f"{result.platform_late_fee}, seller {seller_total}",
+            audience={inv.investor_id: {} for inv in investments},
         )
     # The on-chain mirror of the investors' payouts (outbox rows only; after the status move,
     # so that the final settlement also claws the invoice tokens back).

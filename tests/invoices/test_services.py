@@ -73,7 +73,8 @@ class TestUpload:
             invoice = invoice_upload(
                 seller=seller, uploaded_file=uploaded(data, name="../../etc/RE-508.pdf")
             )
-        assert len(callbacks) == 1
+        # extraction, then (it committed) invoice.extracted's dispatch and its live update
+        assert len(callbacks) == 3
         invoice.refresh_from_db()
         assert invoice.status == InvoiceStatus.EXTRACTED  # the eager task ran on commit
         assert invoice.document_sha256 == hashlib.sha256(data).hexdigest()
@@ -250,7 +251,8 @@ class TestSubmit:
         with clock.frozen_at(LISTING_DAY), committed() as callbacks:
             invoice = invoice_submit(invoice=extracted, actor=seller)
             assert invoice.status == InvoiceStatus.SUBMITTED
-        assert len(callbacks) == 2  # sanctions screening of the debtor, then scoring
+        # sanctions screening of the debtor, scoring, invoice.priced's dispatch, its live update
+        assert len(callbacks) == 4
         invoice.refresh_from_db()
         assert invoice.status == InvoiceStatus.PRICED
         assert {c["code"] for c in invoice.verification} >= {

@@ -30,6 +30,8 @@ PINNED = {
     "wallet": 3,  # user, balances, entries
     "withdrawals": 2,  # user, the page
     "notifications": 3,  # user, the page, the unread count
+    "devices": 2,  # user, the page of push devices
+    "notification-preferences": 2,  # user, the preferences set
     "auto-invest": 3,  # (the investor has no rule: 404, counted all the same)
     "auto-invest-log": 3,
 }

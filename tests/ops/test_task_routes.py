@@ -26,7 +26,7 @@ def test_every_task_is_routed_to_a_queue_a_worker_consumes():
         name
         for name in app.tasks
         if name.split(".")[0] in {"accounts", "invoices", "marketplace", "settlements",
-                                  "compliance", "paymint"}
+                                  "compliance", "notifications", "paymint"}
     )
     assert len(ours) >= 10, ours
     consumed = _compose_queues()
@@ -42,5 +42,5 @@ def test_no_task_sets_the_deprecated_queue_attribute():
     app.loader.import_default_modules()
     for name, task in app.tasks.items():
         if name.split(".")[0] in {"accounts", "invoices", "marketplace", "settlements",
-                                  "compliance", "paymint"}:
+                                  "compliance", "notifications", "paymint"}:
             assert "queue" not in type(task).__dict__, name

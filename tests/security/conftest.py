@@ -161,6 +161,7 @@ def world(staff) -> World:
     from accounts.models import KycDocument
     from invoices.confirmation import debtor_confirmation_request
     from marketplace.services import investment_create
+    from notifications.services import push_device_register
     from paymint.core import clock
     from settlements.services import withdrawal_request
 
@@ -210,6 +211,11 @@ def world(staff) -> World:
         key: KycDocument.objects.get(profile__user=user) for key, user in w.users.items()
     }
     w.notifications = {key: _notify(user, f"authz:{key}") for key, user in w.users.items()}
+    w.devices = {
+        key: push_device_register(user=user, platform="ANDROID",
+                                  token=f"authz-fcm-token-{key}-0123456789")[0]
+        for key, user in w.users.items()
+    }
     return w
 
 

@@ -241,6 +241,11 @@ def _notifications(w) -> list[Target]:
                    key) for key in ("seller_a", "investor_a")]
 
 
+def _devices(w) -> list[Target]:
+    return [Target(f"{key} push device", {"device_id": w.devices[key].public_id}, key)
+            for key in ("seller_a", "investor_a")]
+
+
 HACK = "HACKED-BY-ATTACKER"
 
 #: Object routes (full pattern) -> targets. Payloads are what an attacker would send to change
@@ -265,6 +270,7 @@ OBJECT_ROUTES: dict[str, Callable] = {
         for t in _listings(w, {})],
     "api/v1/settlements/<str:settlement_id>": _settlements,
     "api/v1/notifications/<str:notification_id>/read": _notifications,
+    "api/v1/me/devices/<str:device_id>": _devices,
     "api/v1/pools/<str:pool_id>/redemptions/<str:redemption_id>": lambda w: [
         Target("queued pool redemption",
                {"pool_id": w.pool.public_id, "redemption_id": w.redemption_a.public_id},

@@ -692,29 +692,60 @@ def case_csp_report(world):
     assert not diff_snapshots(before, snapshot())
 
 
+def _notification_rows():
+    from notifications.models import Notification, NotificationPreference, PushDevice
+
+    return {
+        "notifications": list(Notification.objects.order_by("pk").values_list(
+            "pk", "recipient_id", "event_id", "title", "read_at")),
+        "preferences": list(NotificationPreference.objects.order_by("pk").values_list(
+            "pk", "user_id", "category", "channel", "enabled")),
+        "devices": list(PushDevice.objects.order_by("pk").values_list(
+            "pk", "user_id", "token", "disabled_at")),
+    }
+
+
+def _others(rows: dict, user_id: int) -> dict:
+    """The rows of every user but ``user_id``."""
+    return {k: [r for r in v if r[1] != user_id] for k, v in rows.items()}
+
+
 def case_notifications(world, route: str):
-    """The notification centre (read, read-all, over the API and the web): extra fields never
-    move a notification to another recipient or rewrite what it says, and change no user."""
-    from notifications.models import Notification
+    """Reading notifications, preferences and push devices (API and pages): the user's own
+    rows change in their input columns only, nobody else's, no privilege column."""
+    from notifications.models import Notification, NotificationPreference, PushDevice
 
-    def contents() -> list:
-        return list(Notification.objects.order_by("pk").values_list(
-            "pk", "recipient_id", "name", "category", "title", "body", "link"))
-
-    before, users = contents(), privileges()
-    own = str(world.notifications["investor_b"].public_id)
-    path = "/" + route.replace("<str:notification_id>", own).replace(
-        "<uuid:notification_id>", own)
-    data = {**extras(world), "recipient": str(world.investor_a.public_id), "title": "forged"}
+    user = world.investor_b
+    mine = world.notifications["investor_b"]
+    before, privileged = _notification_rows(), privileges()
+    path = "/" + route.replace("<str:notification_id>", str(mine.public_id)).replace(
+        "<uuid:notification_id>", str(mine.public_id)).replace(
+        "<str:device_id>", str(world.devices["investor_b"].public_id))
+    data = {**extras(world), "preferences": [
+        {"category": "MONEY", "channel": "PUSH", "enabled": False, **extras(world)}],
+        "platform": "IOS", "token": "mass-assignment-token-0123456789",
+        "money_push": "", "recipient": str(world.investor_a.public_id),
+        "read_at": "2000-01-01T00:00:00Z", "locked": False, "disabled_at": None}
     if route.startswith("api/"):
-        client = api_client_for(world.investor_b)
+        client = api_client_for(user)
         for method in sorted(set(supported_methods_for(route)) - {"GET"}):
-            getattr(client, method.lower())(path, data, format="json")
+            response = getattr(client, method.lower())(path, data, format="json")
+            assert response.status_code < 300, (route, method, response.content)
     else:
-        web_client(world.investor_b).post(
-            path, {k: v for k, v in data.items() if not isinstance(v, dict)})
-    assert contents() == before, route
-    assert privileges() == users, route
+        response = form_post(web_client(user), path,
+                             {k: v for k, v in data.items() if not isinstance(v, list | dict)
+                              and v is not None})
+        assert response.status_code == 302, (route, response.status_code)
+    after = _notification_rows()
+    assert _others(after, user.pk) == _others(before, user.pk), route
+    assert privileges() == privileged, route
+    read = Notification.objects.filter(recipient=user).exclude(read_at=None)
+    assert all(n.read_at.year > 2000 for n in read), route
+    assert not PushDevice.objects.filter(public_id=FORGED_ID).exists()
+    assert all(d.user_id == user.pk for d in PushDevice.objects.filter(
+        token="mass-assignment-token-0123456789"))
+    assert not NotificationPreference.objects.filter(
+        category="SECURITY", channel="EMAIL", enabled=False).exists()
 
 
 def case_auto_invest_rule(world):
@@ -786,6 +817,8 @@ GENERIC = (
     ("account/", case_account_flow),
     ("verify-email/", case_account_flow),
     ("password-reset/", case_account_flow),
+    ("api/v1/me/devices", case_notifications),
+    ("api/v1/me/notification-preferences", case_notifications),
 )
 
 

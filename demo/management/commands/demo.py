@@ -126,6 +126,9 @@ class Command(BaseCommand):
 
         self.late_and_partial(staff, investor_tokens)
 
+        self.section("9b. What each party was told (GET /api/v1/notifications)")
+        self.notifications_report({SELLER["email"]: seller_token, **investor_tokens})
+
         self.section("10. OCR on scanned invoices (same pipeline as the Celery task)")
         self.ocr_showcase()
 
@@ -142,6 +145,17 @@ class Command(BaseCommand):
             self.line(f"  {email:24} password {PASSWORD}")
         self.line(f"  {STAFF['email']:24} password {PASSWORD}  (admin: "
                   f"http://127.0.0.1:8000/{settings.ADMIN_URL})")
+
+    def notifications_report(self, tokens: dict) -> None:
+        """Each party's in-app notifications, oldest first, as their API returns them."""
+        for email, token in tokens.items():
+            page = self.api("get", "notifications?page_size=100", token)
+            rows = list(reversed(page["results"]))
+            self.line(f"{email}: {len(rows)} notification(s)")
+            for row in rows:
+                body = row["body"].splitlines()[0] if row["body"] else ""
+                self.line(f"    {row['event']:28} {row['title']}"
+                          + (f" - {body}" if body else ""))
 
     # --- output -----------------------------------------------------------------------------
     def section(self, title: str) -> None:

@@ -1,0 +1,124 @@
+"""The delivery channels behind one interface: where a notification goes besides the in-app
+list (which is the :class:`~notifications.models.Notification` row itself).
+
+A channel says which targets a user has (:meth:`ChannelBackend.targets`: the email address;
+each active push device) and delivers one :class:`~notifications.models.NotificationDelivery`
+(:meth:`ChannelBackend.deliver`) with an :class:`Outcome`. The planning and the retries are
+the service's (:mod:`notifications.services`), the same for every channel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils import translation
+
+from paymint.core.models import OutboundMessage
+from paymint.core.outbox import outbox_enqueue_email
+
+from .enums import Channel, DeliveryStatus
+from .models import NotificationDelivery, PushDevice
+from .push import push_backend
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a delivery attempt came to: ``status`` SENT, FAILED or SKIPPED (final), or
+    ``retry`` (a transient error: try again later)."""
+
+    status: str = DeliveryStatus.SENT
+    retry: bool = False
+    error: str = ""
+    message: OutboundMessage | None = None
+    device_unregistered: bool = False
+
+
+class ChannelBackend(Protocol):
+    channel: Channel
+
+    def enabled(self) -> bool: ...
+
+    def targets(self, *, user, devices: list[PushDevice]) -> list[tuple[str, PushDevice | None]]:
+        """``(target, device)`` pairs of ``user`` (``devices``: their active push devices)."""
+        ...
+
+    def deliver(self, delivery: NotificationDelivery) -> Outcome: ...
+
+
+class EmailChannel:
+    """Email through the outbox (:mod:`paymint.core.outbox`: written in the delivery's
+    transaction, sent by its task after commit with retries, through Django's email API so
+    that any provider's backend plugs in). Subject and text in the recipient's language."""
+
+    channel = Channel.EMAIL
+
+    def enabled(self) -> bool:
+        return True
+
+    def targets(self, *, user, devices: list[PushDevice]) -> list[tuple[str, PushDevice | None]]:
+        if not user.is_active or not user.email or user.email.endswith("@invalid"):
+            return []  # deactivated or erased accounts get no mail
+        return [("email", None)]
+
+    def deliver(self, delivery: NotificationDelivery) -> Outcome:
+        notification = delivery.notification
+        user = notification.recipient
+        with translation.override(user.language or "en"):
+            text = render_to_string(
+                "notifications/email.txt",
+                {"notification": notification, "user": user, "site_url": settings.SITE_URL},
+            )
+        message = outbox_enqueue_email(
+            dedupe_key=f"notification-delivery:{delivery.pk}",
+            recipient=user.email,
+            subject=f"PayMint: {notification.title}",
+            body=text,
+        )
+        return Outcome(status=DeliveryStatus.SENT, message=message)
+
+
+class PushChannel:
+    """Push to each of the user's active devices through the configured provider backend
+    (:mod:`notifications.push`); a token the provider no longer knows is dropped."""
+
+    channel = Channel.PUSH
+
+    def enabled(self) -> bool:
+        return push_backend().enabled
+
+    def targets(self, *, user, devices: list[PushDevice]) -> list[tuple[str, PushDevice | None]]:
+        return [(f"device:{d.pk}", d) for d in devices]
+
+    def deliver(self, delivery: NotificationDelivery) -> Outcome:
+        device = delivery.device
+        if device is None or device.disabled_at is not None:
+            return Outcome(status=DeliveryStatus.SKIPPED, error="the device was removed")
+        notification = delivery.notification
+        result = push_backend().send(
+            token=device.token,
+            title=notification.title,
+            body=notification.body,
+            data={
+                "event": notification.name,
+                "notification_id": str(notification.public_id),
+                "link": notification.link,
+            },
+        )
+        if result.ok:
+            return Outcome(status=DeliveryStatus.SENT)
+        if result.unregistered:
+            return Outcome(
+                status=DeliveryStatus.FAILED, error=result.error, device_unregistered=True
+            )
+        if result.transient:
+            return Outcome(status=DeliveryStatus.PENDING, retry=True, error=result.error)
+        return Outcome(status=DeliveryStatus.FAILED, error=result.error)
+
+
+CHANNELS: dict[str, ChannelBackend] = {
+    Channel.EMAIL: EmailChannel(),
+    Channel.PUSH: PushChannel(),
+}
