@@ -48,10 +48,11 @@ test: setup
 	@DJANGO_SETTINGS_MODULE=paymint.settings.test $(PY) -W ignore::RuntimeWarning manage.py makemigrations --check --dry-run -v 0
 	@$(VENV)/bin/pytest -q -p no:cacheprovider
 
-# Everything but the slow (concurrency, demo), OCR, browser and fuzz tests, on two processes
+# Everything but the slow (concurrency, demo, security sweeps), OCR, browser, fuzz and fault
+# tests, on two processes
 # (pytest-xdist; each has its own test database). `make test` stays the whole suite.
 test-fast: setup
-	@$(VENV)/bin/pytest -q -p no:cacheprovider -n 2 -m "not slow and not e2e and not ocr and not fuzz"
+	@$(VENV)/bin/pytest -q -p no:cacheprovider -n 2 -m "not slow and not e2e and not ocr and not fuzz and not faults"
 
 # Style (ruff) and the architecture: the import contracts of docs/architecture.md
 # (.importlinter; also run by tests/test_architecture.py).
