@@ -25,7 +25,14 @@ def outbox_enqueue_email(*, dedupe_key: str, recipient: str, subject: str, body:
 
 def outbox_deliver(*, message_id: int) -> OutboundMessage:
     """Send one pending message (the delivery task's body). Safe to run twice: a sent message
-    is not sent again (the row is locked while sending)."""
+    is not sent again (the row is locked while sending).
+
+    Raises:
+        OSError: the mail server could not be reached; the message stays pending with its
+            ``attempts`` and ``last_error`` saved (committed before the error is raised, so the
+            task's retry sees them).
+    """
+    failure: OSError | None = None
     with transaction.atomic():
         message = OutboundMessage.objects.select_for_update().get(pk=message_id)
         if message.status == OutboundMessage.Status.SENT:
@@ -36,8 +43,11 @@ def outbox_deliver(*, message_id: int) -> OutboundMessage:
         except OSError as exc:  # SMTP/network: keep pending for a retry
             message.last_error = str(exc)[:300]
             message.save(update_fields=["attempts", "last_error", "updated_at"])
-            raise
-        message.status = OutboundMessage.Status.SENT
-        message.sent_at = timezone.now()
-        message.save(update_fields=["status", "attempts", "sent_at", "updated_at"])
+            failure = exc
+        else:
+            message.status = OutboundMessage.Status.SENT
+            message.sent_at = timezone.now()
+            message.save(update_fields=["status", "attempts", "sent_at", "updated_at"])
+    if failure is not None:
+        raise failure
     return message

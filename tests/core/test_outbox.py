@@ -1,0 +1,32 @@
+"""The outbox keeps its retry bookkeeping when the mail server is down."""
+
+from __future__ import annotations
+
+import pytest
+
+from paymint.core import outbox
+from paymint.core.models import OutboundMessage
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_failed_send_keeps_the_attempt_and_the_error_then_a_retry_sends(monkeypatch, mailoutbox):
+    message = outbox.outbox_enqueue_email(dedupe_key="outbox-test", recipient="a@example.com",
+                                          subject="Hello", body="Body")
+
+    def smtp_down(*args, **kwargs):
+        raise ConnectionRefusedError("mail server down")
+
+    monkeypatch.setattr(outbox, "send_mail", smtp_down)
+    with pytest.raises(OSError):
+        outbox.outbox_deliver(message_id=message.pk)
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (OutboundMessage.Status.PENDING, 1)
+    assert message.last_error == "mail server down"
+
+    monkeypatch.undo()
+    outbox.outbox_deliver(message_id=message.pk)
+    outbox.outbox_deliver(message_id=message.pk)  # twice: sent once
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (OutboundMessage.Status.SENT, 2)
+    assert [m.subject for m in mailoutbox] == ["Hello"]
