@@ -13,6 +13,9 @@ os.environ.setdefault(
     base64.urlsafe_b64encode(hashlib.sha256(b"paymint-test-field-key").digest()).decode(),
 )
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/paymint")
+# Mail stays in memory in every process that runs these settings (pytest-django does this for
+# the test process; the servers and commands the fault tests start need it too: no SMTP here).
+os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
 # Rate-limit counters in a real Redis (DB 11, reserved for them in tests).
 os.environ.setdefault("THROTTLE_CACHE_URL", "redis://127.0.0.1:6379/11")
 

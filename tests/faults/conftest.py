@@ -207,15 +207,18 @@ def load_schema(source_url: str, pg: LocalPostgres, name: str = "paymint") -> st
 
 
 def manage(*args: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(
+    """``manage.py *args`` in a subprocess; fails with the command's own error output."""
+    result = subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), *args],
         env=env,
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
-        check=True,
+        check=False,
     )
+    assert result.returncode == 0, f"manage.py {args[0]} failed:\n{result.stderr[-3000:]}"
+    return result
 
 
 class Server:
