@@ -52,6 +52,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import django_setup  # noqa: E402 - after sys.path
+
 BENCH_DB = os.environ.get("BENCH_DB", "paymint_bench_api")
 SERVER = os.environ.get("BENCH_SERVER", "postgres://postgres@127.0.0.1:5432")
 REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/14")
@@ -107,23 +109,7 @@ def drop_database() -> None:
 
 def seed(media: str) -> str:
     """Migrate and seed through the services; returns the investor's access token."""
-    import django
-    from django.conf import settings
-
-    django.setup()
-    settings.MEDIA_ROOT = media
-    settings.UPLOAD_QUOTA_FILES_PER_DAY = 0
-    settings.UPLOAD_QUOTA_BYTES_PER_DAY = 0
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": media},
-        },
-    }
-    import logging
-
-    logging.getLogger("kombu").setLevel(logging.ERROR)
+    django_setup.setup_django(media)
     from django.core.management import call_command
     from django.db import connections
     from django.utils import timezone

@@ -28,6 +28,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks import django_setup  # noqa: E402 - after sys.path
+
 os.environ["BENCH_DB"] = os.environ.get("BENCH_DB", "paymint_bench_load")
 os.environ["MIN_TICKET"] = "1"  # read by the settings of the seed and of the server
 
@@ -56,23 +59,7 @@ EINVOICE = (
 
 
 def seed(media: str) -> dict:
-    import django
-    from django.conf import settings
-
-    django.setup()
-    settings.MEDIA_ROOT = media
-    settings.UPLOAD_QUOTA_FILES_PER_DAY = 0
-    settings.UPLOAD_QUOTA_BYTES_PER_DAY = 0
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": media},
-        },
-    }
-    import logging
-
-    logging.getLogger("kombu").setLevel(logging.ERROR)
+    django_setup.setup_django(media)
     from django.core.management import call_command
     from django.db import connections
     from django.utils import timezone

@@ -43,6 +43,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import django_setup  # noqa: E402 - after sys.path
+
 BENCH_DB = os.environ.get("BENCH_DB", "paymint_bench")
 SERVER = os.environ.get("BENCH_SERVER", "postgres://postgres@127.0.0.1:5432")
 os.environ["DATABASE_URL"] = f"{SERVER}/{BENCH_DB}"
@@ -82,26 +84,8 @@ def drop_database() -> None:
 
 
 def setup_django(media: str) -> None:
-    import django
-    from django.conf import settings
-
-    django.setup()
-    settings.MEDIA_ROOT = media
-    # The benchmark's one seller uploads a copy of the invoice per listing (over a hundred).
-    settings.UPLOAD_QUOTA_FILES_PER_DAY = 0
-    settings.UPLOAD_QUOTA_BYTES_PER_DAY = 0
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": media},
-        },
-    }
-    import logging
-
-    logging.getLogger("celery").setLevel(logging.WARNING)
-    # Eager tasks still open a kombu connection object: one warning per client otherwise.
-    logging.getLogger("kombu").setLevel(logging.ERROR)
+    """Django set up for the benchmark (:mod:`benchmarks.django_setup`), then migrated."""
+    django_setup.setup_django(media)
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
