@@ -14,7 +14,7 @@ from invoices.models import Invoice
 from marketplace.models import Investment
 from settlements.models import Withdrawal
 from tests.e2e.test_journeys import business_day_all_threads  # noqa: F401 - fixture
-from tests.helpers import MUSTANG_PDF, STRONG_PASSWORD, deposit, listed_invoice
+from tests.helpers import MUSTANG_PDF, STRONG_PASSWORD, deposit, listed_invoice, wait_for_menu
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -53,6 +53,7 @@ def key_sign_in(page, email: str) -> None:
 
 def key_nav(page, name: str) -> None:
     """Follow a main-menu link by keyboard, opening the phone menu first when it is shown."""
+    wait_for_menu(page)
     nav = page.get_by_role("navigation", name="Main")
     toggle = nav.get_by_role("button", name="Menu")
     if toggle.is_visible():

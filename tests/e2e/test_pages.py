@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from invoices.services import invoice_upload
-from tests.helpers import STRONG_PASSWORD, make_user, nav_link, sign_in, uploaded
+from tests.helpers import STRONG_PASSWORD, make_user, nav_link, sign_in, uploaded, wait_for_menu
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -54,6 +54,7 @@ def test_account_pages_of_a_new_seller(page, check_page, viewport):
     check_page(page, "newcomer-seller-dashboard")
     expect(page.get_by_text(re.compile(r"0\.00 EUR")).first).to_be_visible()
 
+    wait_for_menu(page)
     menu = page.get_by_role("navigation", name="Main").get_by_role("button", name="Menu")
     if viewport == "phone":
         expect(menu).to_be_visible()

@@ -8,7 +8,7 @@ which holds only fixtures).
 - :mod:`.web` and :mod:`.browser` - dashboard forms and browser steps.
 """
 
-from .browser import nav_link, sign_in
+from .browser import nav_link, sign_in, wait_for_menu
 from .concurrency import run_in_threads
 from .documents import (
     LISTING_DAY,
@@ -38,6 +38,6 @@ __all__ = [
     "SHARED_INVOICES", "STRONG_PASSWORD", "TINY_PNG", "admin_sign_in", "api_client_for",
     "assert_books_balanced", "bank_event", "db_counts", "deposit", "form_data", "id_card_png",
     "kyc_ready", "list_mustang_invoice", "listed_invoice", "make_user", "mark_email_verified",
-    "mustang_bytes", "nav_link", "priced_invoice", "run_in_threads", "sign_in",
+    "mustang_bytes", "nav_link", "priced_invoice", "run_in_threads", "sign_in", "wait_for_menu",
     "signed_webhook", "uploaded", "verify_from_outbox",
 ]
