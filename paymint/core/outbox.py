@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.core.mail import send_mail
+from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.utils import timezone
 
@@ -10,17 +10,37 @@ from .models import OutboundMessage
 from .queue import enqueue_on_commit
 
 
-def outbox_enqueue_email(*, dedupe_key: str, recipient: str, subject: str, body: str
-                         ) -> OutboundMessage:
+def outbox_enqueue_email(*, dedupe_key: str, recipient: str, subject: str, body: str,
+                         html_body: str = "") -> OutboundMessage:
     """Write an email to the outbox (inside the caller's transaction) and schedule its
-    delivery after commit. Idempotent by ``dedupe_key``."""
+    delivery after commit. Idempotent by ``dedupe_key``.
+
+    Args:
+        body: the plain-text part, always sent.
+        html_body: an HTML alternative of the same content (``multipart/alternative``), or
+            "" for a plain-text email.
+    """
     message, created = OutboundMessage.objects.get_or_create(
         dedupe_key=dedupe_key,
-        defaults={"recipient": recipient, "subject": subject[:200], "body": body},
+        defaults={"recipient": recipient, "subject": subject[:200], "body": body,
+                  "html_body": html_body},
     )
     if created:
         enqueue_on_commit("paymint.core.tasks.outbox_deliver_task", message.pk)
     return message
+
+
+def email_send(message: OutboundMessage) -> None:
+    """Hand ``message`` to Django's email backend (whichever provider the settings name): the
+    plain-text body, with its HTML alternative when it has one (``multipart/alternative``).
+
+    Raises:
+        OSError: the mail server could not be reached.
+    """
+    email = EmailMultiAlternatives(message.subject, message.body, None, [message.recipient])
+    if message.html_body:
+        email.attach_alternative(message.html_body, "text/html")
+    email.send()
 
 
 def outbox_deliver(*, message_id: int) -> OutboundMessage:
@@ -39,7 +59,7 @@ def outbox_deliver(*, message_id: int) -> OutboundMessage:
             return message
         message.attempts += 1
         try:
-            send_mail(message.subject, message.body, None, [message.recipient])
+            email_send(message)
         except OSError as exc:  # SMTP/network: keep pending for a retry
             message.last_error = str(exc)[:300]
             message.save(update_fields=["attempts", "last_error", "updated_at"])
