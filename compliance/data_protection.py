@@ -362,7 +362,7 @@ def erasure_execute(*, erasure_request: DataErasureRequest, actor: User, reason:
             refresh_tokens = user_refresh_tokens_revoke(user=user)
             idempotency, _ = IdempotencyRecord.objects.filter(user=user).delete()
             messages = OutboundMessage.objects.filter(recipient__iexact=old_email).update(
-                recipient=erased_email, subject="[erased]", body="[erased]",
+                recipient=erased_email, subject="[erased]", body="[erased]", html_body="",
                 updated_at=timezone.now())
         locked.status = DataErasureRequest.Status.EXECUTED
         locked.decided_at = timezone.now()

@@ -172,8 +172,13 @@ def _fingerprint(listing_id, amount: Decimal) -> str:
     return hashlib.sha256(f"{listing_id}|{amount.normalize()}".encode()).hexdigest()
 
 
+#: ``investment_create(via=...)``: the investor's auto-invest rule made the investment (the
+#: ``investment.confirmed`` event says so; there is no second event for it).
+VIA_AUTO_INVEST = "auto_invest"
+
+
 def investment_create(
-    *, investor, listing: Listing, amount, idempotency_key: str = ""
+    *, investor, listing: Listing, amount, idempotency_key: str = "", via: str = ""
 ) -> tuple[Investment, bool]:
     """Fund ``amount`` (listing currency) of a listing from the investor's cash.
 
@@ -197,6 +202,10 @@ def investment_create(
 
     Idempotent per investor and ``idempotency_key``: a replay returns the first investment
     (``created`` is False); the same key with another listing or amount is refused.
+
+    Tells the investor once (``investment.confirmed``, with the amount and the expected return;
+    ``via`` - e.g. :data:`VIA_AUTO_INVEST` - says what made the investment when it was not the
+    investor's own click).
 
     Returns:
         ``(investment, created)``.
@@ -301,10 +310,15 @@ def investment_create(
                 investor_count=F("investor_count") + 1,
                 updated_at=timezone.now(),
             )
+            audience = investor_audience([investment], listing=locked)
+            audience[investor.pk]["expected_return"] = str(
+                quantize_money(investment.expected_return, locked.currency))
+            if via:
+                audience[investor.pk]["via"] = via
             event_emit(
                 name=EventName.INVESTMENT_CONFIRMED,
                 key=f"investment.confirmed:{investment.public_id}",
-                recipients=investor_audience([investment], listing=locked),
+                recipients=audience,
                 data={"invoice_number": invoice.invoice_number,
                       "debtor_name": invoice.debtor_name},
             )

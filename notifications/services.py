@@ -229,7 +229,7 @@ def notification_deliver(*, delivery_id: int) -> NotificationDelivery | None:
     with transaction.atomic():
         delivery = (
             NotificationDelivery.objects.select_for_update(of=("self",))
-            .select_related("notification__recipient", "device")
+            .select_related("notification__recipient", "notification__event", "device")
             .filter(pk=delivery_id)
             .first()
         )

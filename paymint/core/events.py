@@ -60,7 +60,6 @@ class EventName(StrEnum):
     INVOICE_WRITTEN_OFF = "invoice.written_off"
     INVOICE_SETTLED = "invoice.settled"
     INVESTMENT_CONFIRMED = "investment.confirmed"
-    AUTO_INVESTMENT_MADE = "auto_invest.invested"
     REPAYMENT_RECEIVED = "repayment.received"
     DEPOSIT_RECEIVED = "deposit.received"
     WITHDRAWAL_PAID = "withdrawal.paid"

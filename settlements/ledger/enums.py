@@ -36,6 +36,7 @@ class EntryKind(models.TextChoices):
     WITHDRAWAL_RELEASE = "WITHDRAWAL_RELEASE", "Withdrawal failed, hold released"
     SUSPENSE_IN = "SUSPENSE_IN", "Unmatched credit held in suspense"
     SUSPENSE_RELEASE = "SUSPENSE_RELEASE", "Suspense allocated (four eyes)"
+    SUSPENSE_REFUND = "SUSPENSE_REFUND", "Suspense refunded to the sender"
     POOL_SUBSCRIPTION = "POOL_SUBSCRIPTION", "Pool shares bought"
     POOL_REDEMPTION = "POOL_REDEMPTION", "Pool shares redeemed"
 
@@ -51,11 +52,13 @@ class BankEventStatus(models.TextChoices):
     """A stored bank event was applied, or - a deposit or repayment whose reference matched
     no one - credited to the suspense account (``UNMATCHED``) until finance allocates it
     (``ALLOCATED``). Other refused events are answered with their error and not stored, so
-    that the bank's retry is applied once it can be."""
+    that the bank's retry is applied once it can be. A suspense credit finance refunds to
+    its sender is ``REFUNDED`` (back to ``UNMATCHED`` if the refund payout fails)."""
 
     APPLIED = "APPLIED", "Applied"
     UNMATCHED = "UNMATCHED", "Reference matched no one: in suspense"
     ALLOCATED = "ALLOCATED", "Was in suspense, allocated by finance"
+    REFUNDED = "REFUNDED", "Was in suspense, refunded to the sender"
 
 
 class WithdrawalStatus(models.TextChoices):

@@ -36,7 +36,12 @@ from ..ledger.posting import Leg, ledger_account, ledger_post, platform_account
 from ..ledger.selectors import cash_account_kind
 from ..models import BankEvent, PayoutItem, Withdrawal
 from .distribution import repayment_receive
-from .payouts import payout_item_outcome, payout_item_require_open
+from .payouts import (
+    payout_item_outcome,
+    payout_item_require_open,
+    payout_refund_item,
+    payout_refund_outcome,
+)
 from .withdrawals import withdrawal_status_set
 
 
@@ -82,7 +87,10 @@ def bank_event_apply(*, payload: dict, unmatched_to_suspense: bool = True,
     (bank clearing -> investor cash). ``repayment.received`` records the debtor's payment of a
     disbursed invoice (bank clearing -> invoice escrow), creates its settlement and enqueues the
     settlement task after commit. ``withdrawal.paid`` / ``withdrawal.failed`` complete a
-    withdrawal (hold -> bank clearing) or release its hold (hold -> cash).
+    withdrawal (hold -> bank clearing) or release its hold (hold -> cash); quoting the
+    end-to-end id of a refund's payout item, they complete the refund of a suspense credit
+    (refund hold -> bank clearing) or return it to suspense
+    (:func:`~settlements.services.payouts.payout_refund_outcome`).
 
     A deposit or repayment whose reference matches no investor wallet and no invoice is money
     in PayMint's bank account all the same: it is stored ``UNMATCHED`` and credited to the
@@ -179,6 +187,12 @@ def _apply_deposit(event: BankEvent):
 def _apply_withdrawal_outcome(event: BankEvent):
     # The bank quotes the withdrawal's reference, or a payout item's end-to-end id.
     payout_item_require_open(reference=event.reference)
+    refund_item = payout_refund_item(reference=event.reference)
+    if refund_item is not None:  # the refund of a suspense credit to its sender
+        return payout_refund_outcome(
+            item=refund_item, event=event,
+            paid=event.event_type == BankEventType.WITHDRAWAL_PAID,
+            reason=_failure_reason(event))
     withdrawal = (
         Withdrawal.objects.select_for_update(of=("self",))
         .select_related("user")
@@ -213,8 +227,7 @@ def _apply_withdrawal_outcome(event: BankEvent):
         effective_date=clock.today(),
         description=f"Withdrawal {withdrawal.reference} {to_status.lower()}",
     )
-    reason = "" if paid else str(
-        (event.payload.get("data") or {}).get("reason", "bank reported a failure"))[:300]
+    reason = "" if paid else _failure_reason(event)
     withdrawal_status_set(withdrawal=withdrawal, to_status=to_status, failure_reason=reason)
     payout_item_outcome(withdrawal=withdrawal, event=event, paid=paid, reason=reason)
     event_emit(
@@ -225,3 +238,9 @@ def _apply_withdrawal_outcome(event: BankEvent):
                            "reason": reason}},
     )
     return entry
+
+
+def _failure_reason(event: BankEvent) -> str:
+    """The bank's reason of a failed or returned payout (``data.reason``), at most 300
+    characters."""
+    return str((event.payload.get("data") or {}).get("reason", "bank reported a failure"))[:300]
