@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.utils import timezone
 
 from .models import OutboundMessage
-from .queue import enqueue_on_commit
+from .queue import enqueue, enqueue_on_commit
+
+DELIVER_TASK = "paymint.core.tasks.outbox_deliver_task"
 
 
 def outbox_enqueue_email(*, dedupe_key: str, recipient: str, subject: str, body: str,
@@ -26,7 +30,7 @@ def outbox_enqueue_email(*, dedupe_key: str, recipient: str, subject: str, body:
                   "html_body": html_body},
     )
     if created:
-        enqueue_on_commit("paymint.core.tasks.outbox_deliver_task", message.pk)
+        enqueue_on_commit(DELIVER_TASK, message.pk)
     return message
 
 
@@ -71,3 +75,26 @@ def outbox_deliver(*, message_id: int) -> OutboundMessage:
     if failure is not None:
         raise failure
     return message
+
+
+def outbox_pending_sweep(*, idle_for: dt.timedelta = dt.timedelta(minutes=15),
+                         limit: int = 1000) -> int:
+    """Enqueue the delivery of messages still PENDING and untouched for ``idle_for`` (the beat
+    sweep's body): their task gave up its retries during a long mail-server outage, or was
+    lost. Returns how many were enqueued.
+
+    Safe beside a retry still scheduled: :func:`outbox_deliver` locks the row and a sent
+    message is never sent again. ``idle_for`` stays above the longest backoff between two
+    attempts of the delivery task (2**8 s = 256 s at its last retry), so a message whose task
+    is still retrying is normally left to it.
+    """
+    cutoff = timezone.now() - idle_for
+    ids = list(
+        OutboundMessage.objects.filter(status=OutboundMessage.Status.PENDING,
+                                       updated_at__lte=cutoff)
+        .order_by("id")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for message_id in ids:
+        enqueue(DELIVER_TASK, message_id)
+    return len(ids)
