@@ -12,13 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from django.conf import settings
-from django.template.loader import render_to_string
-from django.utils import translation
-
 from paymint.core.models import OutboundMessage
 from paymint.core.outbox import outbox_enqueue_email
 
+from .emails import notification_email_render
 from .enums import Channel, DeliveryStatus
 from .models import NotificationDelivery, PushDevice
 from .push import push_backend
@@ -51,7 +48,8 @@ class ChannelBackend(Protocol):
 class EmailChannel:
     """Email through the outbox (:mod:`paymint.core.outbox`: written in the delivery's
     transaction, sent by its task after commit with retries, through Django's email API so
-    that any provider's backend plugs in). Subject and text in the recipient's language."""
+    that any provider's backend plugs in): plain text with an HTML alternative, in the
+    recipient's language (:mod:`notifications.emails`)."""
 
     channel = Channel.EMAIL
 
@@ -65,17 +63,13 @@ class EmailChannel:
 
     def deliver(self, delivery: NotificationDelivery) -> Outcome:
         notification = delivery.notification
-        user = notification.recipient
-        with translation.override(user.language or "en"):
-            text = render_to_string(
-                "notifications/email.txt",
-                {"notification": notification, "user": user, "site_url": settings.SITE_URL},
-            )
+        email = notification_email_render(notification)
         message = outbox_enqueue_email(
             dedupe_key=f"notification-delivery:{delivery.pk}",
-            recipient=user.email,
-            subject=f"PayMint: {notification.title}",
-            body=text,
+            recipient=notification.recipient.email,
+            subject=email.subject,
+            body=email.text,
+            html_body=email.html,
         )
         return Outcome(status=DeliveryStatus.SENT, message=message)
 

@@ -68,11 +68,20 @@ AGING_ORDER = ("current", "1-30", "31-60", "61-90", "90+")
 @dataclass
 class Queue:
     """One work queue of the index: ``count`` items at ``admin_path`` (a changelist and
-    its filter, relative to the admin root)."""
+    its filter, relative to the admin root), which needs ``permission`` (the changelist's
+    view permission, ``app_label.codename``) to open."""
 
     label: str
     count: int
     admin_path: str
+    permission: str = ""
+
+
+def queues_visible_to(user, queues: list[Queue]) -> list[Queue]:
+    """The queues ``user``'s roles may open (their view permission): the index shows no
+    queue, count or link, whose list the user would be refused (e.g. alerts to finance)."""
+    return [queue for queue in queues
+            if not queue.permission or user.has_perm(queue.permission)]
 
 
 @dataclass
@@ -128,7 +137,8 @@ def dashboard_queues() -> list[Queue]:
     alerts = alert_counts_open_by_severity()
     withdrawals = Withdrawal.objects.aggregate(
         requested=Count("id", filter=Q(status=WithdrawalStatus.REQUESTED)),
-        failed=Count("id", filter=Q(status=WithdrawalStatus.FAILED)))
+        failed=Count("id", filter=Q(status__in=(WithdrawalStatus.FAILED,
+                                                WithdrawalStatus.RETURNED))))
     batches = PayoutBatch.objects.aggregate(
         draft=Count("id", filter=Q(status=PayoutBatchStatus.DRAFT)),
         approved=Count("id", filter=Q(status=PayoutBatchStatus.APPROVED)))
@@ -139,24 +149,30 @@ def dashboard_queues() -> list[Queue]:
         | Q(status__in=(ChainTxStatus.PENDING, ChainTxStatus.SUBMITTED, ChainTxStatus.EXPIRED),
             created_at__lt=now - CHAIN_STUCK_AFTER)).count()
     queues = [Queue("KYC/KYB to review", kyc,
-                    "accounts/kycprofile/?status__exact=PENDING_REVIEW")]
+                    "accounts/kycprofile/?status__exact=PENDING_REVIEW",
+                    "accounts.view_kycprofile")]
     queues += [Queue(f"Alerts open: {severity.lower()}", count,
-                     f"compliance/compliancealert/?severity__exact={severity}")
+                     f"compliance/compliancealert/?severity__exact={severity}",
+                     "compliance.view_compliancealert")
                for severity, count in alerts.items()]
     queues += [
         Queue("Withdrawals awaiting payout", withdrawals["requested"],
-              "settlements/withdrawal/?status__exact=REQUESTED"),
-        Queue("Failed payouts to retry", withdrawals["failed"],
-              "settlements/withdrawal/?status__exact=FAILED"),
+              "settlements/withdrawal/?status__exact=REQUESTED", "settlements.view_withdrawal"),
+        Queue("Failed or returned payouts to retry", withdrawals["failed"],
+              "settlements/withdrawal/?status__in=FAILED,RETURNED",
+              "settlements.view_withdrawal"),
         Queue("Payout batches awaiting approval", batches["draft"],
-              "settlements/payoutbatch/?status__exact=DRAFT"),
+              "settlements/payoutbatch/?status__exact=DRAFT", "settlements.view_payoutbatch"),
         Queue("Payout batches to export", batches["approved"],
-              "settlements/payoutbatch/?status__exact=APPROVED"),
+              "settlements/payoutbatch/?status__exact=APPROVED",
+              "settlements.view_payoutbatch"),
         Queue("Unmatched credits (suspense)", unmatched,
-              "settlements/bankevent/?status__exact=UNMATCHED"),
+              "settlements/bankevent/?status__exact=UNMATCHED", "settlements.view_bankevent"),
         Queue("Allocations awaiting approval", allocations,
-              "settlements/suspenseallocation/?status__exact=PROPOSED"),
-        Queue("Chain transactions stuck", stuck, "settlements/chaintransaction/"),
+              "settlements/suspenseallocation/?status__exact=PROPOSED",
+              "settlements.view_suspenseallocation"),
+        Queue("Chain transactions stuck", stuck, "settlements/chaintransaction/",
+              "settlements.view_chaintransaction"),
     ]
     return queues
 
