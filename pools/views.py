@@ -10,6 +10,7 @@ resent form acts once.
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -44,6 +45,7 @@ from .selectors import (
 from .services import auto_invest_rule_set, pool_deposit, redemption_cancel, redemption_request
 
 LOG_PER_PAGE = 25
+CENT = Decimal("0.01")
 
 
 def _pool_or_404(request: HttpRequest, pool_id):
@@ -246,10 +248,11 @@ def auto_invest_page(request: HttpRequest) -> HttpResponse:
                 "grades": rule.grades,
                 "min_tenor_days": rule.min_tenor_days,
                 "max_tenor_days": rule.max_tenor_days,
-                "min_discount_rate": rule.min_discount_rate * 100,
-                "amount_per_invoice": rule.amount_per_invoice,
-                "max_per_debtor": rule.max_per_debtor,
-                "cash_to_keep": rule.cash_to_keep,
+                # Shown with the form's two decimals (stored with the ledger's seven).
+                "min_discount_rate": (rule.min_discount_rate * 100).quantize(CENT),
+                "amount_per_invoice": rule.amount_per_invoice.quantize(CENT),
+                "max_per_debtor": rule.max_per_debtor.quantize(CENT),
+                "cash_to_keep": rule.cash_to_keep.quantize(CENT),
                 "paused": rule.paused,
             }
         )

@@ -314,7 +314,8 @@ def _has_perm(request, codename: str) -> bool:
 class WithdrawalPayoutInline(ReadOnlyInline):
     model = PayoutItem
     fk_name = "withdrawal"
-    fields = ("batch", "attempt", "end_to_end_id", "status", "failure_reason", "settled_at")
+    fields = ("batch", "attempt", "end_to_end_id", "status", "failure_reason", "settled_at",
+              "return_event")
     verbose_name_plural = "payout attempts"
 
 
@@ -336,11 +337,13 @@ class WithdrawalAdmin(AuditHistoryMixin, ReadOnlyAdmin):
     def has_retry_permission(self, request) -> bool:
         return _has_perm(request, "retry_payout")
 
-    @admin.action(description="Retry failed payouts (reason required)", permissions=["retry"])
+    @admin.action(description="Retry failed or returned payouts (reason required)",
+                  permissions=["retry"])
     def retry(self, request, queryset):
-        failed = list(queryset.filter(status=WithdrawalStatus.FAILED))
+        failed = list(queryset.filter(status__in=(WithdrawalStatus.FAILED,
+                                                  WithdrawalStatus.RETURNED)))
         if not failed:
-            self.message_user(request, "Only failed withdrawals can be retried.",
+            self.message_user(request, "Only failed or returned withdrawals can be retried.",
                               messages.ERROR)
             return None
         if "apply" in request.POST:
@@ -497,6 +500,7 @@ class PayoutBatchAdmin(AuditHistoryMixin, ReadOnlyAdmin):
             else:
                 self.message_user(request, f"Statement {outcome.message_id}: "
                                   f"{len(outcome.paid)} paid, {len(outcome.failed)} failed, "
+                                  f"{len(outcome.returned)} returned after payment, "
                                   f"{len(outcome.duplicates)} already applied.")
                 for e2e, code, message in outcome.refused:
                     self.message_user(request, f"{e2e} refused ({code}): {message}",

@@ -64,12 +64,14 @@ PAYOUT_BATCH_TRANSITIONS: dict[str, frozenset[str]] = {
 class PayoutItemStatus(models.TextChoices):
     """One withdrawal (or refund of a suspense credit) in a batch. ``PENDING`` until the
     file is exported, ``SENT`` with the bank, then ``PAID`` or ``FAILED`` (the bank's
-    webhook or a camt.054 statement)."""
+    webhook or a camt.054 statement); a ``PAID`` one the bank sends back later is
+    ``RETURNED``."""
 
     PENDING = "PENDING", "In a batch not yet exported"
     SENT = "SENT", "Sent to the bank"
     PAID = "PAID", "Paid"
     FAILED = "FAILED", "Failed, funds back in the wallet"
+    RETURNED = "RETURNED", "Returned by the bank after it was paid"
 
 
 #: Item statuses that keep a withdrawal in a batch: at most one such item per withdrawal.

@@ -270,8 +270,9 @@ class PayoutItem(PublicModel):
     ``end_to_end_id`` (``<withdrawal reference>-<attempt>``, ``<refund reference>-1`` for a
     refund) is what the bank quotes back (webhook ``reference`` or camt.054 ``EndToEndId``).
     A withdrawal or refund has at most one live item (pending, sent or paid); a failed
-    withdrawal may be retried in a later batch. ``creditor_iban`` is encrypted at rest like
-    the profile's.
+    withdrawal may be retried in a later batch. ``bank_event`` is the bank's answer (paid or
+    failed), ``return_event`` its later return of a paid item. ``creditor_iban`` is
+    encrypted at rest like the profile's.
     """
 
     batch = models.ForeignKey(PayoutBatch, on_delete=models.PROTECT, related_name="items")
@@ -291,6 +292,9 @@ class PayoutItem(PublicModel):
     failure_reason = models.CharField(max_length=300, blank=True)
     bank_event = models.OneToOneField("settlements.BankEvent", null=True, blank=True,
                                       on_delete=models.PROTECT, related_name="payout_item")
+    return_event = models.OneToOneField("settlements.BankEvent", null=True, blank=True,
+                                        on_delete=models.PROTECT,
+                                        related_name="returned_payout_item")
     settled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

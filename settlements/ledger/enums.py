@@ -34,6 +34,7 @@ class EntryKind(models.TextChoices):
     WITHDRAWAL_HOLD = "WITHDRAWAL_HOLD", "Withdrawal requested"
     WITHDRAWAL_PAID = "WITHDRAWAL_PAID", "Withdrawal paid"
     WITHDRAWAL_RELEASE = "WITHDRAWAL_RELEASE", "Withdrawal failed, hold released"
+    WITHDRAWAL_RETURNED = "WITHDRAWAL_RETURNED", "Payout returned by the bank after payment"
     SUSPENSE_IN = "SUSPENSE_IN", "Unmatched credit held in suspense"
     SUSPENSE_RELEASE = "SUSPENSE_RELEASE", "Suspense allocated (four eyes)"
     SUSPENSE_REFUND = "SUSPENSE_REFUND", "Suspense refunded to the sender"
@@ -46,6 +47,7 @@ class BankEventType(models.TextChoices):
     REPAYMENT_RECEIVED = "repayment.received", "Repayment received"
     WITHDRAWAL_PAID = "withdrawal.paid", "Withdrawal paid out"
     WITHDRAWAL_FAILED = "withdrawal.failed", "Withdrawal failed"
+    WITHDRAWAL_RETURNED = "withdrawal.returned", "Payout returned by the bank"
 
 
 class BankEventStatus(models.TextChoices):
@@ -65,12 +67,16 @@ class WithdrawalStatus(models.TextChoices):
     REQUESTED = "REQUESTED", "Requested, amount on hold"
     PAID = "PAID", "Paid out"
     FAILED = "FAILED", "Failed, amount released"
+    RETURNED = "RETURNED", "Returned by the bank after payment, back in the wallet"
 
 
 #: A failed withdrawal goes back to ``REQUESTED`` when ops retry its payout (after the user
-#: fixed their bank details): the amount is held again, in a new entry.
+#: fixed their bank details): the amount is held again, in a new entry. A paid one the bank
+#: returns later (an R-transaction: ``withdrawal.returned``, a camt.054 return) is
+#: ``RETURNED``, its amount back in the wallet, and may be retried the same way.
 WITHDRAWAL_TRANSITIONS: dict[str, frozenset[str]] = {
     WithdrawalStatus.REQUESTED: frozenset({WithdrawalStatus.PAID, WithdrawalStatus.FAILED}),
-    WithdrawalStatus.PAID: frozenset(),
+    WithdrawalStatus.PAID: frozenset({WithdrawalStatus.RETURNED}),
     WithdrawalStatus.FAILED: frozenset({WithdrawalStatus.REQUESTED}),
+    WithdrawalStatus.RETURNED: frozenset({WithdrawalStatus.REQUESTED}),
 }

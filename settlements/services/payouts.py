@@ -20,6 +20,13 @@ The flow (README, "Payouts"):
    when its last item is final.
 6. A failed payout can be retried once the user fixed their bank details
    (:func:`payout_retry`): the amount is held again and the withdrawal is ``REQUESTED``.
+7. A payout the bank sends back after it was paid (an R-transaction: the
+   ``withdrawal.returned`` webhook, or a camt.054 line with return information quoting a
+   paid item) is ``RETURNED``: the money came back to the bank account and goes back to the
+   user's wallet (bank clearing -> cash, one balanced entry, idempotent by the event id),
+   the user is notified, and finance may retry it like a failed one
+   (:func:`payout_item_returned`, called by
+   :func:`~settlements.services.bank.bank_event_apply`).
 
 Refunds of unmatched money (:func:`settlements.services.suspense.refund_propose`): an
 approved refund has left suspense for the platform's refund hold (the ownerless
@@ -376,17 +383,19 @@ def payout_batch_export(*, batch: PayoutBatch, actor) -> PayoutBatch:
         return locked
 
 
-def payout_item_require_open(*, reference: str) -> None:
+def payout_item_require_open(*, reference: str, returned: bool = False) -> None:
     """Refuse a bank outcome quoting the end-to-end id of an item that is already paid or
     failed (a late or repeated statement line): the withdrawal may have been retried since,
-    and its new hold must not be released by the old attempt's news.
+    and its new hold must not be released by the old attempt's news. A return
+    (``returned``) may also quote a paid item, never a failed or returned one.
 
     Raises:
         InvalidTransition: ``WITHDRAWAL_ALREADY_FINAL``.
     """
+    allowed = (PayoutItemStatus.PENDING, PayoutItemStatus.SENT) + (
+        (PayoutItemStatus.PAID,) if returned else ())
     item = PayoutItem.objects.filter(end_to_end_id=reference).only("status").first()
-    if item is not None and item.status not in (PayoutItemStatus.PENDING,
-                                                PayoutItemStatus.SENT):
+    if item is not None and item.status not in allowed:
         raise InvalidTransition(f"Payout {reference} is already {item.status.lower()}.",
                                 code=SettlementsError.WITHDRAWAL_ALREADY_FINAL)
 
@@ -423,6 +432,21 @@ def _item_settle(*, item: PayoutItem, event: BankEvent, paid: bool, reason: str)
     return item
 
 
+def payout_item_returned(*, withdrawal: Withdrawal, event: BankEvent,
+                         reason: str) -> PayoutItem | None:
+    """Mark the withdrawal's paid item ``RETURNED`` with the return's bank event and reason
+    (inside the event's transaction, after the money moved); its batch stays settled.
+    ``None`` when the withdrawal was paid outside any batch."""
+    item = (PayoutItem.objects.filter(withdrawal=withdrawal, status=PayoutItemStatus.PAID)
+            .order_by("-id").first())
+    if item is None:
+        return None
+    item.status, item.failure_reason = PayoutItemStatus.RETURNED, reason[:300]
+    item.return_event = event
+    item.save(update_fields=["status", "failure_reason", "return_event", "updated_at"])
+    return item
+
+
 def payout_refund_item(*, reference: str) -> PayoutItem | None:
     """The refund item whose end-to-end id the bank quotes, or ``None`` (a withdrawal's)."""
     return (PayoutItem.objects.filter(end_to_end_id=reference, allocation__isnull=False)
@@ -430,13 +454,14 @@ def payout_refund_item(*, reference: str) -> PayoutItem | None:
 
 
 def payout_refund_outcome(*, item: PayoutItem, event: BankEvent, paid: bool,
-                          reason: str = "") -> JournalEntry:
+                          reason: str = "", returned: bool = False) -> JournalEntry:
     """The bank's answer to the refund of a suspense credit (inside the bank event's
     transaction): paid, the refund hold goes to bank clearing (the money left the bank);
     failed, it goes back to suspense, the refund is ``RETURNED`` and the credit ``UNMATCHED``
-    again, for finance to refund to a corrected account or allocate. One balanced entry,
-    idempotent by the event id (``bank:<event id>``); the item and its batch are settled as a
-    withdrawal's are.
+    again, for finance to refund to a corrected account or allocate. A return
+    (``returned``) of a paid refund moves bank clearing -> suspense the same way (of one not
+    yet paid: its failure). One balanced entry, idempotent by the event id
+    (``bank:<event id>``); the item and its batch are settled as a withdrawal's are.
 
     Raises:
         ApplicationError: ``AMOUNT_MISMATCH`` (422) when the bank's amount or currency is not
@@ -445,6 +470,8 @@ def payout_refund_outcome(*, item: PayoutItem, event: BankEvent, paid: bool,
     """
     refund = SuspenseAllocation.objects.select_for_update().get(pk=item.allocation_id)
     item = PayoutItem.objects.get(pk=item.pk)  # read again under the refund's lock
+    if returned and item.status == PayoutItemStatus.PAID:
+        return _refund_return(refund=refund, item=item, event=event, reason=reason)
     if (item.status not in (PayoutItemStatus.PENDING, PayoutItemStatus.SENT)
             or refund.status != AllocationStatus.POSTED):
         raise InvalidTransition(f"Refund {item.end_to_end_id} is already "
@@ -477,10 +504,36 @@ def payout_refund_outcome(*, item: PayoutItem, event: BankEvent, paid: bool,
     return entry
 
 
+def _refund_return(*, refund: SuspenseAllocation, item: PayoutItem, event: BankEvent,
+                   reason: str) -> JournalEntry:
+    if event.amount != item.amount or event.currency != item.currency:
+        raise ApplicationError("The amount or currency does not match the refund.",
+                               code=SettlementsError.AMOUNT_MISMATCH, http_status=422)
+    memo = "refund returned by the bank, back in suspense"
+    entry = ledger_post(
+        kind=EntryKind.WITHDRAWAL_RETURNED,
+        idempotency_key=f"bank:{event.event_id}",
+        currency=item.currency,
+        legs=[Leg(platform_account(AccountKind.PLATFORM_BANK_CLEARING, item.currency),
+                  -item.amount, memo),
+              Leg(platform_account(AccountKind.SUSPENSE, item.currency), item.amount, memo)],
+        effective_date=clock.today(),
+        description=f"Refund {refund.refund_reference} returned",
+    )
+    refund.status = AllocationStatus.RETURNED
+    refund.save(update_fields=["status", "updated_at"])
+    BankEvent.objects.filter(pk=refund.bank_event_id).update(
+        status=BankEventStatus.UNMATCHED, updated_at=timezone.now())
+    item.status, item.failure_reason = PayoutItemStatus.RETURNED, reason[:300]
+    item.return_event = event
+    item.save(update_fields=["status", "failure_reason", "return_event", "updated_at"])
+    return entry
+
+
 def payout_retry(*, withdrawal: Withdrawal, actor, reason: str = "") -> Withdrawal:
-    """Retry a failed payout once the user fixed their bank details: hold the amount again
-    (cash -> withdrawal hold, one balanced entry, idempotent per attempt) and put the
-    withdrawal back to ``REQUESTED`` for the next batch.
+    """Retry a failed (or returned) payout once the user fixed their bank details: hold the
+    amount again (cash -> withdrawal hold, one balanced entry, idempotent per attempt) and
+    put the withdrawal back to ``REQUESTED`` for the next batch.
 
     Raises:
         PermissionDenied: the actor lacks ``settlements.retry_payout``; ``ACCOUNT_ON_HOLD``.
@@ -493,9 +546,10 @@ def payout_retry(*, withdrawal: Withdrawal, actor, reason: str = "") -> Withdraw
     with transaction.atomic(durable=True):
         locked = (Withdrawal.objects.select_for_update(of=("self",))
                   .select_related("user", "user__kyc").get(pk=withdrawal.pk))
-        if locked.status != WithdrawalStatus.FAILED:
+        if locked.status not in (WithdrawalStatus.FAILED, WithdrawalStatus.RETURNED):
             raise InvalidTransition(
-                f"Withdrawal {locked.reference} is {locked.status.lower()}, not failed.",
+                f"Withdrawal {locked.reference} is {locked.status.lower()}, not failed or "
+                "returned.",
                 code=SettlementsError.WITHDRAWAL_NOT_FAILED)
         if user_is_on_hold(locked.user):
             raise PermissionDenied("The user's account is on compliance hold.",
@@ -521,10 +575,10 @@ def payout_retry(*, withdrawal: Withdrawal, actor, reason: str = "") -> Withdraw
             description=f"Withdrawal {locked.reference} retried",
             actor=actor,
         )
-        previous = locked.failure_reason
+        previous, previous_status = locked.failure_reason, locked.status
         withdrawal_status_set(withdrawal=locked, to_status=WithdrawalStatus.REQUESTED)
         audit_record(action="withdrawal.payout_retry", actor=actor, target=locked,
                      reason=reason, subject_user=user,
-                     changes={"status": [WithdrawalStatus.FAILED, WithdrawalStatus.REQUESTED],
+                     changes={"status": [previous_status, WithdrawalStatus.REQUESTED],
                               "previous_failure": previous, "attempt": attempt})
         return locked
