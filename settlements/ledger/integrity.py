@@ -6,7 +6,7 @@ On PostgreSQL, migration ``settlements.0007_ledger_enforced_by_database`` instal
   entry that received postings sums to zero per currency (legs are non-zero: a lone leg never
   balances), has each leg in its entry's and its account's currency, and leaves no debited
   account that may not go negative below zero (the accounts are locked, so two raw debits
-  cannot both pass). Since ``settlements.0010`` it runs once per entry, not per posting: a
+  cannot both pass). Since ``settlements.0011`` it runs once per entry, not per posting: a
   statement-level trigger on the postings queues the entries each INSERT touched
   (``settlements_entry_unchecked``, empty outside a transaction) and the constraint trigger
   sits on that queue;

@@ -1,5 +1,5 @@
 """The books enforced by PostgreSQL: raw SQL that breaks a ledger rule is refused by the
-database itself (triggers and CHECK constraints of migrations settlements.0007 and 0010),
+database itself (triggers and CHECK constraints of migrations settlements.0007 and 0011),
 whatever the application does. Deferred checks are fired with ``SET CONSTRAINTS ALL
 IMMEDIATE``, which is what a commit does (every ``db`` test's teardown does it too, so the
 whole suite runs with them on)."""
@@ -312,7 +312,7 @@ def test_columns_with_a_rule_are_checked(accounts, statement, constraint):
 
 
 def test_each_entry_is_queued_for_its_check_once_not_per_leg(accounts):
-    """settlements.0010: the postings' statement trigger queues each entry it touched once
+    """settlements.0011: the postings' statement trigger queues each entry it touched once
     (however many legs and statements); the commit check empties the queue."""
     first, second = raw_entry("raw-queue-1"), raw_entry("raw-queue-2")
     raw_legs(first, [(0, accounts["bank"], "-3.00"), (1, accounts["cash"], "1.00")])

@@ -93,7 +93,7 @@ def _on_postgresql(sql):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("settlements", "0009_suspense_refunds"),
+        ("settlements", "0010_payout_returns"),
     ]
 
     operations = [
