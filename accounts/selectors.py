@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
+from compliance.public import open_hold_exists
 from paymint.core.crypto import lookup_hashes
 
 from .enums import KycStatus
@@ -13,6 +14,18 @@ from .models import KycProfile, User
 def kyc_is_approved(*, user: User) -> bool:
     """True when the user has an approved KYC/KYB profile."""
     return KycProfile.objects.filter(user=user, status=KycStatus.APPROVED).exists()
+
+
+def kyc_approved_and_on_hold(*, user: User) -> tuple[bool, bool]:
+    """``(KYC/KYB approved, on compliance hold)`` for ``user`` in one query: the two questions
+    a money service asks first (:func:`kyc_is_approved` and
+    :func:`compliance.public.user_is_on_hold`, same rules)."""
+    row = User.objects.filter(pk=user.pk).values(
+        approved=Exists(KycProfile.objects.filter(user=OuterRef("pk"),
+                                                  status=KycStatus.APPROVED)),
+        on_hold=open_hold_exists(OuterRef("pk")),
+    ).get()
+    return row["approved"], row["on_hold"]
 
 
 def kyc_profile_for_user(*, user: User) -> KycProfile | None:

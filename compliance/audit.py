@@ -38,9 +38,10 @@ from .middleware import USER_AGENT_MAX, client_ip
 from .models import AuditEvent
 
 #: Fields whose values never enter the audit trail (the change itself is recorded): the
-#: password hash and the KYC fields encrypted at rest.
+#: password hash and the fields encrypted at rest (KYC, the payees' IBANs of payouts).
 MASKED_FIELDS = ("password", "tax_id", "tax_id_hash", "address", "date_of_birth",
-                 "identity_document_number", "bank_account_iban")
+                 "identity_document_number", "bank_account_iban", "creditor_iban",
+                 "payee_iban")
 #: Timestamps every save touches: noise in a diff.
 NOISE_FIELDS = ("updated_at", "last_login")
 
@@ -60,6 +61,9 @@ AUDITED_MODELS: dict[str, dict] = {
     "settlements.Withdrawal": {"exclude_fields": ["request_fingerprint"]},
     "settlements.Settlement": {},
     "settlements.BankEvent": {"exclude_fields": ["payload"]},
+    "settlements.PayoutBatch": {"exclude_fields": ["file_content"]},  # kept, with its SHA-256
+    "settlements.PayoutItem": {},
+    "settlements.SuspenseAllocation": {},
     "settlements.StellarAccount": {},
     "compliance.ComplianceAlert": {},
     "compliance.AlertNote": {},
@@ -81,6 +85,7 @@ SUBJECT_PATHS: dict[str, str] = {
     "marketplace.listing": "invoice.seller_id",
     "marketplace.investment": "investor_id",
     "settlements.withdrawal": "user_id",
+    "settlements.payoutitem": "withdrawal.user_id",
     "settlements.stellaraccount": "user_id",
     "compliance.compliancealert": "user_id",
     "compliance.alertnote": "alert.user_id",

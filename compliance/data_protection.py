@@ -12,7 +12,10 @@ Erasure
     The user asks (:func:`erasure_request_create`); staff execute the request in the back
     office (:func:`erasure_execute`). Execution anonymizes the personal data - name, email
     (``erased-<uuid>@invalid``), password (unusable), address, tax id, date of birth, identity
-    document number, bank account, two-factor devices; the KYC document files are deleted
+    document number, bank account, two-factor devices, the places signed in from (IP address
+    and browser), what the domain events and notifications told the user (their texts, a new
+    sign-in's address) and their push devices (the apps' registered erasers,
+    ``paymint.core.registries.PERSONAL_DATA_ERASERS``); the KYC document files are deleted
     from storage after commit - and deactivates the account, so the user can no longer sign
     in (session, password, access and refresh tokens all refused). Financial records the law
     requires are kept: journal entries, invoices, investments, settlements, withdrawals and
@@ -30,17 +33,19 @@ from auditlog.context import disable_auditlog
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.auth_tokens import user_refresh_tokens_revoke
-from accounts.models import KycProfile, User
+from accounts.models import KycProfile, SignInOrigin, User
 from invoices.models import Invoice
 from marketplace.enums import InvestmentStatus
 from marketplace.models import Investment
 from paymint.core.error_codes import CoreError
 from paymint.core.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
-from paymint.core.models import IdempotencyRecord, OutboundMessage
+from paymint.core.models import DomainEvent, IdempotencyRecord, OutboundMessage
 from paymint.core.permissions import require_staff
+from paymint.core.registries import PERSONAL_DATA_ERASERS
 from settlements.ledger import (
     exact_sum,
     wallet_balances,
@@ -362,8 +367,14 @@ def erasure_execute(*, erasure_request: DataErasureRequest, actor: User, reason:
             refresh_tokens = user_refresh_tokens_revoke(user=user)
             idempotency, _ = IdempotencyRecord.objects.filter(user=user).delete()
             messages = OutboundMessage.objects.filter(recipient__iexact=old_email).update(
-                recipient=erased_email, subject="[erased]", body="[erased]",
+                recipient=erased_email, subject="[erased]", body="[erased]", html_body="",
                 updated_at=timezone.now())
+            origins, _ = SignInOrigin.objects.filter(user=user).delete()
+            events = _domain_events_erase(user)
+            by_apps: dict[str, int] = {}
+            for eraser in PERSONAL_DATA_ERASERS:
+                for what, count in import_string(eraser)(user=user).items():
+                    by_apps[what] = by_apps.get(what, 0) + count
         locked.status = DataErasureRequest.Status.EXECUTED
         locked.decided_at = timezone.now()
         locked.decided_by = actor
@@ -377,10 +388,25 @@ def erasure_execute(*, erasure_request: DataErasureRequest, actor: User, reason:
                      "refresh_tokens_revoked": refresh_tokens,
                      "idempotency_records_deleted": idempotency,
                      "outbound_messages_anonymized": messages,
+                     "sign_in_origins_deleted": origins,
+                     "domain_events_erased": events, **by_apps,
                      "erasure_request": str(locked.public_id)},
         )
         transaction.on_commit(lambda: _delete_files(files))
     return locked
+
+
+def _domain_events_erase(user: User) -> int:
+    """Blank what the domain events told ``user`` (their own entry of ``recipients``: amounts,
+    a rejection's reason, a new sign-in's IP address and browser); what every recipient saw
+    (``data``) names no one person. Returns how many events held an entry."""
+    key = str(user.pk)
+    rows = [e for e in DomainEvent.objects.select_for_update().filter(recipients__has_key=key)
+            if e.recipients[key]]
+    for event in rows:
+        event.recipients[key] = {}
+    DomainEvent.objects.bulk_update(rows, ["recipients"])
+    return len(rows)
 
 
 def _delete_files(files: list) -> None:

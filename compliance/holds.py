@@ -4,6 +4,8 @@ released by :mod:`compliance.screening` (and AML monitoring)."""
 
 from __future__ import annotations
 
+from django.db.models import Exists
+
 from paymint.core.errors import PermissionDenied
 
 from .enums import AlertKind, AlertStatus
@@ -16,14 +18,22 @@ def user_is_on_hold(user) -> bool:
     return AccountHold.objects.filter(user=user, released_at__isnull=True).exists()
 
 
-def require_no_hold(user) -> None:
+def open_hold_exists(user_ref) -> Exists:
+    """The rule of :func:`user_is_on_hold` as an ``EXISTS`` expression on ``user_ref`` (a user
+    pk or an ``OuterRef``), for a caller that asks it in the same query as its own checks
+    (:func:`accounts.selectors.kyc_approved_and_on_hold`)."""
+    return Exists(AccountHold.objects.filter(user=user_ref, released_at__isnull=True))
+
+
+def require_no_hold(user, *, on_hold: bool | None = None) -> None:
     """Refuse a money movement of an account on compliance hold (a sanctions or PEP match, an
-    AML hold) - what every money service asks first.
+    AML hold) - what every money service asks first. ``on_hold``: the answer already read in
+    the caller's query (:func:`open_hold_exists`); None reads it here.
 
     Raises:
         PermissionDenied: ``ACCOUNT_ON_HOLD`` (403).
     """
-    if user_is_on_hold(user):
+    if user_is_on_hold(user) if on_hold is None else on_hold:
         raise PermissionDenied(
             "Your account is under compliance review.", code=ComplianceError.ACCOUNT_ON_HOLD
         )

@@ -3,7 +3,8 @@ contract keeps the rest of the app to itself, ``docs/architecture.md``).
 
 - raise an alert for compliance staff: :func:`alert_raise` with an :class:`AlertKind` and an
   :class:`AlertSeverity`; count the alerts still to work: :func:`alert_counts_open_by_severity`;
-- ask before moving money or approving KYC: :func:`require_no_hold`, :func:`user_is_on_hold`,
+- ask before moving money or approving KYC: :func:`require_no_hold`, :func:`user_is_on_hold`
+  (:func:`open_hold_exists` asks it inside the caller's own query),
   :func:`user_has_screening_hold`, :func:`invoice_has_sanctions_hit`;
 - record a staff action in the audit trail: :func:`audit_record`; show a record's trail in
   the admin: :class:`AuditHistoryMixin`;
@@ -19,6 +20,7 @@ from .audit import audit_record
 from .enums import AlertKind, AlertSeverity
 from .holds import (
     invoice_has_sanctions_hit,
+    open_hold_exists,
     require_no_hold,
     user_has_screening_hold,
     user_is_on_hold,
@@ -37,6 +39,7 @@ __all__ = [
     "audit_record",
     "detect_tax_id",
     "invoice_has_sanctions_hit",
+    "open_hold_exists",
     "require_no_hold",
     "user_has_screening_hold",
     "user_is_on_hold",

@@ -5,7 +5,7 @@ listed invoice - funding, expiry, settlement, collections - takes these first.""
 
 from __future__ import annotations
 
-from invoices.models import Invoice
+from django.db.models import F
 
 from .models import Listing
 
@@ -13,14 +13,21 @@ from .models import Listing
 def listing_and_invoice_lock(*, listing_id: int) -> tuple[Listing, dict]:
     """Lock a listing row, then its invoice row; return the listing and the invoice's
     ``status`` and ``disputed_at`` as read by the locking statement (no second read under the
-    lock)."""
-    listing = Listing.objects.select_for_update().get(pk=listing_id)
-    state = (
-        Invoice.objects.select_for_update()
-        .filter(pk=listing.invoice_id)
-        .values("status", "disputed_at")
-        .get()
+    lock).
+
+    One statement: ``SELECT listing.*, invoice.status, invoice.disputed_at FROM listing JOIN
+    invoice ... FOR UPDATE`` locks both rows (no ``OF``: every table of the join), the listing's
+    first - PostgreSQL locks a joined row's tables in the query's range-table order, the
+    listing being the query's base table - so the lock order is the same as two statements'.
+    """
+    listing = (
+        Listing.objects.select_for_update()
+        .annotate(locked_invoice_status=F("invoice__status"),
+                  locked_invoice_disputed_at=F("invoice__disputed_at"))
+        .get(pk=listing_id)
     )
+    state = {"status": listing.locked_invoice_status,
+             "disputed_at": listing.locked_invoice_disputed_at}
     return listing, state
 
 

@@ -3,8 +3,8 @@
 Lock order for every money-moving operation on an invoice: the one of the ledger
 (:mod:`settlements.ledger.posting`), whose first two steps are :mod:`.lock_objects` (``Listing``
 row -> ``Invoice`` row) and whose account batch is taken by the ledger's narrow API
-(:func:`settlements.ledger.funding_accounts_lock`: the investor's cash, plus the invoice escrow
-when the funding fills the listing, before the investor's concentration check). Money moves
+(:func:`settlements.ledger.funding_accounts_lock`: the investor's cash and the invoice escrow,
+read and locked in one statement, before the investor's concentration check). Money moves
 only through that API: :func:`~settlements.ledger.funding_post`,
 :func:`~settlements.ledger.disbursement_post`, :func:`~settlements.ledger.refund_post`.
 
@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from accounts.enums import Role
 from accounts.error_codes import AccountsError
-from accounts.selectors import kyc_is_approved
+from accounts.selectors import kyc_approved_and_on_hold, kyc_is_approved
 from compliance.public import invoice_has_sanctions_hit, require_no_hold
 from invoices.enums import CANCELLABLE_STATUSES, InvoiceStatus
 from invoices.error_codes import InvoicesError
@@ -172,8 +172,13 @@ def _fingerprint(listing_id, amount: Decimal) -> str:
     return hashlib.sha256(f"{listing_id}|{amount.normalize()}".encode()).hexdigest()
 
 
+#: ``investment_create(via=...)``: the investor's auto-invest rule made the investment (the
+#: ``investment.confirmed`` event says so; there is no second event for it).
+VIA_AUTO_INVEST = "auto_invest"
+
+
 def investment_create(
-    *, investor, listing: Listing, amount, idempotency_key: str = ""
+    *, investor, listing: Listing, amount, idempotency_key: str = "", via: str = ""
 ) -> tuple[Investment, bool]:
     """Fund ``amount`` (listing currency) of a listing from the investor's cash.
 
@@ -185,15 +190,22 @@ def investment_create(
     ledger accounts) is read before the locks, so that the listing is held only for the
     checks and writes that need it. AML monitoring of the entry runs after commit.
 
-    Locks, in this order: the listing row, the invoice row, then in one batch (ascending id)
-    the investor's cash account and - when the funding fills the listing and so disburses - the
-    invoice escrow, before the concentration check (the investor's cash account serializes
-    the investor's fundings of any listing, so the exposure read next includes the investor's
-    investments committed before). ``ledger_post`` and the disbursement re-lock what the batch
-    holds and lock nothing else: the seller's cash and the fee revenue are only credited.
+    Locks, in this order: the listing row and the invoice row (one statement), then in one
+    batch (ascending id) the investor's cash account and the invoice escrow (the disbursement
+    debits it when the funding fills the listing), before the concentration check (the
+    investor's cash account serializes the investor's fundings of any listing, so the exposure
+    read next includes the investor's investments committed before). ``ledger_post`` and the
+    disbursement lock nothing else: the seller's cash and the fee revenue are only credited.
+
+    Statements: 12 for a funding that does not fill the listing (no idempotency key, accounts
+    existing), pinned by ``tests/marketplace/test_funding_queries.py``.
 
     Idempotent per investor and ``idempotency_key``: a replay returns the first investment
     (``created`` is False); the same key with another listing or amount is refused.
+
+    Tells the investor once (``investment.confirmed``, with the amount and the expected return;
+    ``via`` - e.g. :data:`VIA_AUTO_INVEST` - says what made the investment when it was not the
+    investor's own click).
 
     Returns:
         ``(investment, created)``.
@@ -208,10 +220,11 @@ def investment_create(
     if investor.role != Role.INVESTOR:
         raise PermissionDenied("Only investors can fund invoices.",
                                code=MarketplaceError.NOT_AN_INVESTOR)
-    if not kyc_is_approved(user=investor):
+    approved, on_hold = kyc_approved_and_on_hold(user=investor)  # one query for both
+    if not approved:
         raise PermissionDenied("Your KYC must be approved before you invest.",
                                code=AccountsError.KYC_NOT_APPROVED)
-    require_no_hold(investor)
+    require_no_hold(investor, on_hold=on_hold)
     amount = parse_money_amount(amount, listing.currency)
     fingerprint = _fingerprint(listing.public_id, amount)
     key = (idempotency_key or "").strip()[:255]
@@ -266,9 +279,9 @@ def investment_create(
                 )
             fills = amount == remaining
             # The transaction's one batch of account locks (missing accounts are created
-            # here, rolled back with a refused funding): the investor's cash and, when
-            # _disburse runs below, the escrow it debits.
-            funding_accounts_lock(accounts, fills=fills)
+            # here, rolled back with a refused funding): the investor's cash and the escrow
+            # (which _disburse debits below when this fills the listing).
+            funding_accounts_lock(accounts)
             check_investor_concentration(investor=investor, invoice=invoice,
                                           currency=locked.currency, amount=amount)
             if (locked.discount_rate, locked.due_date) != (listing.discount_rate,
@@ -297,10 +310,15 @@ def investment_create(
                 investor_count=F("investor_count") + 1,
                 updated_at=timezone.now(),
             )
+            audience = investor_audience([investment], listing=locked)
+            audience[investor.pk]["expected_return"] = str(
+                quantize_money(investment.expected_return, locked.currency))
+            if via:
+                audience[investor.pk]["via"] = via
             event_emit(
                 name=EventName.INVESTMENT_CONFIRMED,
                 key=f"investment.confirmed:{investment.public_id}",
-                recipients=investor_audience([investment], listing=locked),
+                recipients=audience,
                 data={"invoice_number": invoice.invoice_number,
                       "debtor_name": invoice.debtor_name},
             )

@@ -12,16 +12,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from django.conf import settings
-from django.template.loader import render_to_string
-from django.utils import translation
-
 from paymint.core.models import OutboundMessage
 from paymint.core.outbox import outbox_enqueue_email
 
+from .emails import notification_email_render
 from .enums import Channel, DeliveryStatus
 from .models import NotificationDelivery, PushDevice
 from .push import push_backend
+
+
+def email_deliverable(address: str) -> bool:
+    """False for no address or one in the reserved ``invalid`` top-level domain (RFC 2606,
+    RFC 6761): erased accounts (``erased-<uuid>@invalid``) and platform-owned ones such as a
+    liquidity pool's (``pool-eur@pools.paymint.invalid``), which no mailbox reads."""
+    domain = (address or "").rpartition("@")[2].lower()
+    return bool(address) and domain != "invalid" and not domain.endswith(".invalid")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +56,8 @@ class ChannelBackend(Protocol):
 class EmailChannel:
     """Email through the outbox (:mod:`paymint.core.outbox`: written in the delivery's
     transaction, sent by its task after commit with retries, through Django's email API so
-    that any provider's backend plugs in). Subject and text in the recipient's language."""
+    that any provider's backend plugs in): plain text with an HTML alternative, in the
+    recipient's language (:mod:`notifications.emails`)."""
 
     channel = Channel.EMAIL
 
@@ -59,23 +65,19 @@ class EmailChannel:
         return True
 
     def targets(self, *, user, devices: list[PushDevice]) -> list[tuple[str, PushDevice | None]]:
-        if not user.is_active or not user.email or user.email.endswith("@invalid"):
-            return []  # deactivated or erased accounts get no mail
+        if not user.is_active or not email_deliverable(user.email):
+            return []  # deactivated, erased and platform-owned accounts get no mail
         return [("email", None)]
 
     def deliver(self, delivery: NotificationDelivery) -> Outcome:
         notification = delivery.notification
-        user = notification.recipient
-        with translation.override(user.language or "en"):
-            text = render_to_string(
-                "notifications/email.txt",
-                {"notification": notification, "user": user, "site_url": settings.SITE_URL},
-            )
+        email = notification_email_render(notification)
         message = outbox_enqueue_email(
             dedupe_key=f"notification-delivery:{delivery.pk}",
-            recipient=user.email,
-            subject=f"PayMint: {notification.title}",
-            body=text,
+            recipient=notification.recipient.email,
+            subject=email.subject,
+            body=email.text,
+            html_body=email.html,
         )
         return Outcome(status=DeliveryStatus.SENT, message=message)
 

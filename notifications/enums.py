@@ -52,7 +52,6 @@ EVENT_CATEGORY: dict[EventName, Category] = {
     EventName.DEBTOR_CONFIRMED: Category.INVOICES,
     EventName.DEBTOR_DISPUTED: Category.INVOICES,
     EventName.INVESTMENT_CONFIRMED: Category.MONEY,
-    EventName.AUTO_INVESTMENT_MADE: Category.MONEY,
     EventName.REPAYMENT_RECEIVED: Category.MONEY,
     EventName.DEPOSIT_RECEIVED: Category.MONEY,
     EventName.WITHDRAWAL_PAID: Category.MONEY,

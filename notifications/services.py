@@ -229,7 +229,7 @@ def notification_deliver(*, delivery_id: int) -> NotificationDelivery | None:
     with transaction.atomic():
         delivery = (
             NotificationDelivery.objects.select_for_update(of=("self",))
-            .select_related("notification__recipient", "device")
+            .select_related("notification__recipient", "notification__event", "device")
             .filter(pk=delivery_id)
             .first()
         )
@@ -356,3 +356,33 @@ def notifications_mark_all_read(*, user) -> int:
         if marked:
             _publish_unread(user)
     return marked
+
+
+#: What an erased user's notifications say instead of their text.
+ERASED_TEXT = "[erased]"
+
+
+def notifications_personal_data_erase(*, user) -> dict[str, int]:
+    """Erase what the notifications of ``user`` say about them (the data-subject erasure,
+    GDPR Art. 17, called inside ``compliance.data_protection.erasure_execute``'s transaction;
+    registered in ``apps.py``): every notification's title and body become ``[erased]`` and
+    its link is dropped (they held amounts, invoice and debtor names, sign-in addresses and
+    browsers), the delivery errors are blanked, and the push devices are deleted (their
+    tokens identify the phone; the deliveries that named them keep their status). Rows stay,
+    so delivery counts and read state remain. Safe to call twice.
+
+    Returns:
+        ``{"notifications_erased": n, "push_devices_deleted": n}``.
+    """
+    now = timezone.now()
+    erased = (
+        Notification.objects.filter(recipient=user)
+        .exclude(title=ERASED_TEXT, body="", link="")
+        .update(title=ERASED_TEXT, body="", link="", updated_at=now)
+    )
+    NotificationDelivery.objects.filter(notification__recipient=user).exclude(
+        last_error=""
+    ).update(last_error="", updated_at=now)
+    _, deleted = PushDevice.objects.filter(user=user).delete()
+    devices = deleted.get(PushDevice._meta.label, 0)
+    return {"notifications_erased": erased, "push_devices_deleted": devices}

@@ -55,6 +55,7 @@ from .services import (
     payout_batch_create,
     payout_batch_export,
     payout_retry,
+    refund_propose,
 )
 from .stellar.enums import ChainTxStatus
 from .stellar.outbox import chain_tx_requeue
@@ -140,6 +141,17 @@ class AllocationForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
 
 
+class RefundForm(forms.Form):
+    """Where an unmatched credit goes back to: the sender's account (IBAN and BIC checked
+    by the service)."""
+
+    payee_name = forms.CharField(max_length=70, label="Sender's account holder")
+    payee_iban = forms.CharField(max_length=42, label="Sender's IBAN")
+    payee_bic = forms.CharField(max_length=11, required=False, label="Sender's BIC",
+                                help_text="Derived from the IBAN when left empty.")
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+
+
 class ReceiptForm(AllocationForm):
     """A receipt no webhook announced (a cheque, a transfer the bank did not report)."""
 
@@ -154,13 +166,39 @@ class ReceiptForm(AllocationForm):
 @admin.register(BankEvent)
 class BankEventAdmin(AuditHistoryMixin, ReadOnlyAdmin):
     """Every bank event applied. Filter on status "Reference matched no one: in suspense":
-    the unmatched queue, whose credits finance allocates (four eyes)."""
+    the unmatched queue, whose credits finance allocates or refunds to the sender (four
+    eyes)."""
 
     list_display = ("event_id", "event_type", "reference", "amount", "currency", "status",
                     "created_at")
     list_filter = ("event_type", "status")
     search_fields = ("event_id", "reference")
-    actions = ["allocate"]
+    actions = ["allocate", "refund"]
+
+    @admin.action(description="Refund an unmatched credit to its sender (four eyes, as a "
+                  "payout)", permissions=["allocate"])
+    def refund(self, request, queryset):
+        events = list(queryset.filter(status=BankEventStatus.UNMATCHED)[:2])
+        if len(events) != 1:
+            self.message_user(request, "Select one unmatched credit.", messages.ERROR)
+            return None
+        form = RefundForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            try:
+                refund = refund_propose(actor=request.user, bank_event=events[0],
+                                        **form.cleaned_data)
+            except ApplicationError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+                return None
+            self.message_user(request, f"Refund {refund.refund_reference} proposed: another "
+                              "finance user must approve it (Suspense allocations); it is "
+                              "then paid out in the next payout batch.")
+            return None
+        return TemplateResponse(request, "admin/reason_action.html", {
+            **self.admin_site.each_context(request),
+            "title": "Refund an unmatched credit to its sender",
+            "objects": events, "form": form, "action": "refund", "opts": self.model._meta,
+        })
 
     def has_allocate_permission(self, request) -> bool:
         return _has_perm(request, "propose_allocation")
@@ -276,7 +314,8 @@ def _has_perm(request, codename: str) -> bool:
 class WithdrawalPayoutInline(ReadOnlyInline):
     model = PayoutItem
     fk_name = "withdrawal"
-    fields = ("batch", "attempt", "end_to_end_id", "status", "failure_reason", "settled_at")
+    fields = ("batch", "attempt", "end_to_end_id", "status", "failure_reason", "settled_at",
+              "return_event")
     verbose_name_plural = "payout attempts"
 
 
@@ -298,11 +337,13 @@ class WithdrawalAdmin(AuditHistoryMixin, ReadOnlyAdmin):
     def has_retry_permission(self, request) -> bool:
         return _has_perm(request, "retry_payout")
 
-    @admin.action(description="Retry failed payouts (reason required)", permissions=["retry"])
+    @admin.action(description="Retry failed or returned payouts (reason required)",
+                  permissions=["retry"])
     def retry(self, request, queryset):
-        failed = list(queryset.filter(status=WithdrawalStatus.FAILED))
+        failed = list(queryset.filter(status__in=(WithdrawalStatus.FAILED,
+                                                  WithdrawalStatus.RETURNED)))
         if not failed:
-            self.message_user(request, "Only failed withdrawals can be retried.",
+            self.message_user(request, "Only failed or returned withdrawals can be retried.",
                               messages.ERROR)
             return None
         if "apply" in request.POST:
@@ -329,7 +370,8 @@ class WithdrawalAdmin(AuditHistoryMixin, ReadOnlyAdmin):
 
 class PayoutItemInline(ReadOnlyInline):
     model = PayoutItem
-    fields = ("end_to_end_id", "withdrawal", "amount", "currency", "creditor_name",
+    fields = ("end_to_end_id", "withdrawal", "allocation", "amount", "currency",
+              "creditor_name",
               "masked_iban", "creditor_bic", "status", "failure_reason", "settled_at")
     readonly_fields = fields
 
@@ -458,6 +500,7 @@ class PayoutBatchAdmin(AuditHistoryMixin, ReadOnlyAdmin):
             else:
                 self.message_user(request, f"Statement {outcome.message_id}: "
                                   f"{len(outcome.paid)} paid, {len(outcome.failed)} failed, "
+                                  f"{len(outcome.returned)} returned after payment, "
                                   f"{len(outcome.duplicates)} already applied.")
                 for e2e, code, message in outcome.refused:
                     self.message_user(request, f"{e2e} refused ({code}): {message}",
@@ -487,12 +530,25 @@ class PayoutBatchAdmin(AuditHistoryMixin, ReadOnlyAdmin):
 @admin.register(SuspenseAllocation)
 class SuspenseAllocationAdmin(AuditHistoryMixin, ReadOnlyAdmin):
     """Unmatched money allocated by hand, four eyes: proposals (from the unmatched queue in
-    Bank events, or "Record a bank receipt" for money no webhook announced) approved or
-    rejected by a second finance user."""
+    Bank events - an allocation or a refund to the sender -, or "Record a bank receipt" for
+    money no webhook announced) approved or rejected by a second finance user. An approved
+    refund is paid out in the next payout batch of its currency."""
 
     change_list_template = "admin/settlements/suspenseallocation/change_list.html"
     list_display = ("created_at", "kind", "reference", "amount", "currency", "status",
-                    "bank_event", "proposed_by", "decided_by")
+                    "bank_event", "refund_to", "proposed_by", "decided_by")
+    exclude = ("payee_iban",)  # shown masked ("refund to"), never in full
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*(f for f in super().get_readonly_fields(request, obj) if f != "payee_iban"),
+                "refund_to"]
+
+    @admin.display(description="refund to")
+    def refund_to(self, obj: SuspenseAllocation) -> str:
+        if obj.kind != AllocationKind.REFUND:
+            return "-"
+        iban = obj.payee_iban or ""
+        return f"{obj.payee_name} ({iban[:4]} **** {iban[-4:]})"
     list_filter = ("status", "kind", "currency")
     search_fields = ("reference", "bank_event__event_id")
     list_select_related = ("bank_event", "proposed_by", "decided_by")

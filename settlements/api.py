@@ -241,7 +241,8 @@ class BankWebhookApi(APIView):
 
     Signature: ``X-PayMint-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`` with
     ``BANK_WEBHOOK_SECRET``. Events: ``deposit.received``, ``repayment.received``,
-    ``withdrawal.paid``, ``withdrawal.failed``. Bad or stale
+    ``withdrawal.paid``, ``withdrawal.failed``, ``withdrawal.returned`` (a paid payout sent
+    back). Bad or stale
     signatures answer 401; a replayed event id 409 ``DUPLICATE_EVENT``.
     """
 
@@ -259,7 +260,8 @@ class BankWebhookApi(APIView):
 
         id = serializers.CharField(help_text="The bank's event id (applied once).")
         type = serializers.ChoiceField(choices=["deposit.received", "repayment.received",
-                                                "withdrawal.paid", "withdrawal.failed"])
+                                                "withdrawal.paid", "withdrawal.failed",
+                                                "withdrawal.returned"])
         created = serializers.IntegerField(help_text="Unix time.")
         data = DataSerializer()
 

@@ -62,13 +62,16 @@ PAYOUT_BATCH_TRANSITIONS: dict[str, frozenset[str]] = {
 
 
 class PayoutItemStatus(models.TextChoices):
-    """One withdrawal in a batch. ``PENDING`` until the file is exported, ``SENT`` with the
-    bank, then ``PAID`` or ``FAILED`` (the bank's webhook or a camt.054 statement)."""
+    """One withdrawal (or refund of a suspense credit) in a batch. ``PENDING`` until the
+    file is exported, ``SENT`` with the bank, then ``PAID`` or ``FAILED`` (the bank's
+    webhook or a camt.054 statement); a ``PAID`` one the bank sends back later is
+    ``RETURNED``."""
 
     PENDING = "PENDING", "In a batch not yet exported"
     SENT = "SENT", "Sent to the bank"
     PAID = "PAID", "Paid"
     FAILED = "FAILED", "Failed, funds back in the wallet"
+    RETURNED = "RETURNED", "Returned by the bank after it was paid"
 
 
 #: Item statuses that keep a withdrawal in a batch: at most one such item per withdrawal.
@@ -82,20 +85,25 @@ class BankFileFormat(models.TextChoices):
 
 class AllocationKind(models.TextChoices):
     """What money finance allocates becomes: an investor's deposit or a debtor's repayment
-    (the same bank event a matched webhook would have been)."""
+    (the same bank event a matched webhook would have been), or - for a suspense credit - a
+    refund to its sender, paid out in a payout batch."""
 
     DEPOSIT = "DEPOSIT", "Investor deposit"
     REPAYMENT = "REPAYMENT", "Invoice repayment"
+    REFUND = "REFUND", "Refund to the sender"
 
 
 class AllocationStatus(models.TextChoices):
     """Four eyes: ``PROPOSED`` by one finance user, ``APPROVING`` once another took it (the
-    posting runs), ``POSTED`` when the money moved, or ``REJECTED``."""
+    posting runs), ``POSTED`` when the money moved, or ``REJECTED``. A refund is ``POSTED``
+    once out of suspense (awaiting or in a payout batch) and ``RETURNED`` when its payout
+    failed and the money went back to suspense (the credit may be allocated again)."""
 
     PROPOSED = "PROPOSED", "Awaiting a second finance user"
     APPROVING = "APPROVING", "Approved, posting"
     POSTED = "POSTED", "Posted"
     REJECTED = "REJECTED", "Rejected"
+    RETURNED = "RETURNED", "Refund failed, back in suspense"
 
 
 #: Allocation statuses that hold the credit: at most one per suspense bank event.

@@ -263,17 +263,23 @@ class PayoutBatchEvent(models.Model):
 
 
 class PayoutItem(PublicModel):
-    """One withdrawal in a :class:`PayoutBatch`, with the payee's account as sent.
+    """One withdrawal - or one refund of a suspense credit to its sender (``allocation``, a
+    ``REFUND`` :class:`SuspenseAllocation`) - in a :class:`PayoutBatch`, with the payee's
+    account as sent. Exactly one of ``withdrawal`` and ``allocation`` is set (a constraint).
 
-    ``end_to_end_id`` (``<withdrawal reference>-<attempt>``) is what the bank quotes back
-    (webhook ``reference`` or camt.054 ``EndToEndId``). A withdrawal has at most one live
-    item (pending, sent or paid); a failed one may be retried in a later batch.
-    ``creditor_iban`` is encrypted at rest like the profile's.
+    ``end_to_end_id`` (``<withdrawal reference>-<attempt>``, ``<refund reference>-1`` for a
+    refund) is what the bank quotes back (webhook ``reference`` or camt.054 ``EndToEndId``).
+    A withdrawal or refund has at most one live item (pending, sent or paid); a failed
+    withdrawal may be retried in a later batch. ``bank_event`` is the bank's answer (paid or
+    failed), ``return_event`` its later return of a paid item. ``creditor_iban`` is
+    encrypted at rest like the profile's.
     """
 
     batch = models.ForeignKey(PayoutBatch, on_delete=models.PROTECT, related_name="items")
-    withdrawal = models.ForeignKey("settlements.Withdrawal", on_delete=models.PROTECT,
-                                   related_name="payout_items")
+    withdrawal = models.ForeignKey("settlements.Withdrawal", null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="payout_items")
+    allocation = models.ForeignKey("settlements.SuspenseAllocation", null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="payout_items")
     attempt = models.PositiveSmallIntegerField(default=1)
     end_to_end_id = models.CharField(max_length=35, unique=True)
     amount = models.DecimalField(max_digits=20, decimal_places=7)
@@ -286,6 +292,9 @@ class PayoutItem(PublicModel):
     failure_reason = models.CharField(max_length=300, blank=True)
     bank_event = models.OneToOneField("settlements.BankEvent", null=True, blank=True,
                                       on_delete=models.PROTECT, related_name="payout_item")
+    return_event = models.OneToOneField("settlements.BankEvent", null=True, blank=True,
+                                        on_delete=models.PROTECT,
+                                        related_name="returned_payout_item")
     settled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -297,7 +306,21 @@ class PayoutItem(PublicModel):
             models.UniqueConstraint(fields=["withdrawal"],
                                     condition=Q(status__in=PAYOUT_ITEM_LIVE),
                                     name="payout_item_one_live_per_withdrawal"),
+            models.UniqueConstraint(fields=["allocation"],
+                                    condition=Q(status__in=PAYOUT_ITEM_LIVE),
+                                    name="payout_item_one_live_per_refund"),
+            models.CheckConstraint(
+                condition=Q(withdrawal__isnull=False, allocation__isnull=True)
+                | Q(withdrawal__isnull=True, allocation__isnull=False),
+                name="payout_item_withdrawal_or_refund"),
         ]
+
+    @property
+    def payout_reference(self) -> str:
+        """The reference the payee sees: the withdrawal's, or the refund's."""
+        if self.withdrawal_id:
+            return self.withdrawal.reference
+        return self.allocation.refund_reference
 
     def __str__(self) -> str:
         return f"{self.end_to_end_id} {self.amount} {self.currency} ({self.status})"
@@ -314,6 +337,11 @@ class SuspenseAllocation(PublicModel):
     ``currency`` units. ``decided_by`` is never ``proposed_by`` (a database constraint too).
     Posted as the bank event ``allocation:<public_id>`` (``posted_event``) through the same
     service as a webhook.
+
+    A ``REFUND`` sends a suspense credit back to its sender (``payee_name``, ``payee_iban``
+    - encrypted at rest -, ``payee_bic``; ``reference`` is the credit's own): approved, it
+    leaves suspense for the refund hold and is paid out as a :class:`PayoutItem` of the next
+    batch of its currency.
     """
 
     bank_event = models.ForeignKey(BankEvent, null=True, blank=True, on_delete=models.PROTECT,
@@ -333,6 +361,12 @@ class SuspenseAllocation(PublicModel):
     decision_reason = models.TextField(blank=True)
     posted_event = models.OneToOneField(BankEvent, null=True, blank=True,
                                         on_delete=models.PROTECT, related_name="allocation")
+    payee_name = models.CharField(max_length=70, blank=True)
+    payee_iban = EncryptedCharField(max_length=34, blank=True)
+    payee_bic = models.CharField(max_length=11, blank=True)
+    refund_entry = models.OneToOneField(JournalEntry, null=True, blank=True,
+                                        on_delete=models.PROTECT,
+                                        related_name="suspense_refund")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -352,7 +386,17 @@ class SuspenseAllocation(PublicModel):
             models.UniqueConstraint(fields=["bank_event"],
                                     condition=Q(status__in=ALLOCATION_LIVE),
                                     name="allocation_one_live_per_credit"),
+            # A refund returns a suspense credit, to an account named on it.
+            models.CheckConstraint(
+                condition=~Q(kind=AllocationKind.REFUND)
+                | (Q(bank_event__isnull=False) & ~Q(payee_name="")),
+                name="allocation_refund_of_a_credit_to_an_account"),
         ]
+
+    @property
+    def refund_reference(self) -> str:
+        """What the refund is known by at the bank (its end-to-end ids start with it)."""
+        return f"RF-{self.public_id.hex[:12].upper()}"
 
     def __str__(self) -> str:
         return (f"{self.get_kind_display()} {self.reference} {self.amount} {self.currency} "

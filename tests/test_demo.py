@@ -48,7 +48,17 @@ def test_demo_runs_the_whole_lifecycle_and_balances(tmp_path: Path):
         "invoice.disbursed",
         "investment.confirmed",
         "repayment.received",
+        # The liquidity pool (issue #17): a deposit at NAV, the pool's automatic allocation
+        # beside an auto-invest rule, the repayment, the NAV rising, a redemption paid FIFO.
+        "deposits 300.00 EUR (POST /api/v1/pools/{id}/deposits): 300.0000000000 shares at "
+        "NAV 1.0000000000",
+        "the pool funds 256.97 EUR",
+        "chiara's rule: INVESTED 100.00 EUR",
+        "accrued fee 1.13 - provisions 0.00 - owed 0.00 = net assets 301.13 EUR",
+        "NAV per share 1.0000000000 -> 1.0038000000 (rose 0.3800%); redemption paid in full",
+        "100.37 EUR to bram@paymint.demo's wallet (0.88 -> 101.25 EUR",
+        "the register reconciles",
     ):
         assert expected in out, expected
-    assert out.count("(zero) - every entry balanced") >= 8
+    assert out.count("(zero) - every entry balanced") >= 12
     assert "Traceback" not in demo.stderr

@@ -30,8 +30,10 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.db.models import F
+from django.db.models.constants import OnConflict
+from django.db.models.sql import InsertQuery
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -58,7 +60,6 @@ class EventName(StrEnum):
     INVOICE_WRITTEN_OFF = "invoice.written_off"
     INVOICE_SETTLED = "invoice.settled"
     INVESTMENT_CONFIRMED = "investment.confirmed"
-    AUTO_INVESTMENT_MADE = "auto_invest.invested"
     REPAYMENT_RECEIVED = "repayment.received"
     DEPOSIT_RECEIVED = "deposit.received"
     WITHDRAWAL_PAID = "withdrawal.paid"
@@ -100,18 +101,37 @@ def event_emit(
     name = EventName(name)
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("event_emit must run inside the transaction of the change it reports")
-    event, created = DomainEvent.objects.get_or_create(
+    event = DomainEvent(
         key=key[:200],
-        defaults={
-            "name": name,
-            "data": dict(data or {}),
-            "recipients": {_recipient_key(u): dict(v) for u, v in recipients.items()},
-            "occurred_at": occurred_at or timezone.now(),
-        },
+        name=name,
+        data=dict(data or {}),
+        recipients={_recipient_key(u): dict(v) for u, v in recipients.items()},
+        occurred_at=occurred_at or timezone.now(),
     )
-    if created:
-        enqueue_on_commit(DISPATCH_TASK, event.pk)
+    event.pk = _insert_unless_exists(event)
+    if event.pk is None:
+        return DomainEvent.objects.get(key=event.key)
+    event._state.adding, event._state.db = False, router.db_for_write(DomainEvent)
+    enqueue_on_commit(DISPATCH_TASK, event.pk)
     return event
+
+
+def _insert_unless_exists(event: DomainEvent) -> int | None:
+    """``INSERT ... ON CONFLICT DO NOTHING RETURNING id``: the new row's id, or None when an
+    event with the same key exists (one statement, where ``get_or_create`` takes a read, a
+    savepoint, the insert and the savepoint's release)."""
+    query = InsertQuery(DomainEvent, on_conflict=OnConflict.IGNORE)
+    query.insert_values(
+        [f for f in DomainEvent._meta.concrete_fields if not f.primary_key], [event]
+    )
+    using = router.db_for_write(DomainEvent)
+    compiler = query.get_compiler(using=using)
+    compiler.returning_fields = [DomainEvent._meta.pk]
+    [(sql, params)] = compiler.as_sql()
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return None if row is None else row[0]
 
 
 def event_dispatch(*, event_id: int) -> DomainEvent | None:

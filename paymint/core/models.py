@@ -67,7 +67,10 @@ class OutboundMessage(TimeStampedModel):
     channel = models.CharField(max_length=10, default="EMAIL")
     recipient = models.EmailField()
     subject = models.CharField(max_length=200)
-    body = models.TextField()
+    body = models.TextField(help_text="The plain-text part (every email has one).")
+    html_body = models.TextField(
+        blank=True, help_text="The HTML alternative of the body (empty: plain text only)."
+    )
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     sent_at = models.DateTimeField(null=True, blank=True)

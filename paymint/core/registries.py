@@ -4,7 +4,10 @@ its ``AppConfig.ready``. Importable while the apps load (it imports nothing of D
 - :data:`UPLOAD_SOURCES` - the models whose rows count in a user's upload quota
   (:mod:`paymint.core.uploads`);
 - :data:`PRIVATE_FILE_RESOLVERS` - the kinds of private file served through signed URLs
-  (:mod:`paymint.core.storage`).
+  (:mod:`paymint.core.storage`);
+- :data:`EVENT_HANDLERS` - what listens to domain events (:mod:`paymint.core.events`);
+- :data:`PERSONAL_DATA_ERASERS` - what erases an app's personal data of a user (the
+  data-subject erasure).
 """
 
 from __future__ import annotations
@@ -50,3 +53,18 @@ def register_event_handler(handler: str) -> None:
     a dispatch that fails part-way is retried and calls every handler again."""
     if handler not in EVENT_HANDLERS:
         EVENT_HANDLERS.append(handler)
+
+
+#: Dotted paths of ``eraser(*, user) -> dict[str, int]``, called by the erasure of a user's
+#: personal data (``compliance.data_protection.erasure_execute``) inside its transaction, for
+#: the personal data an app above compliance keeps (notification texts, push tokens); each
+#: returns what it erased (``{"what": count}``, recorded in the audit event). Registered by
+#: those apps (:func:`register_personal_data_eraser`, in their ``AppConfig.ready``).
+PERSONAL_DATA_ERASERS: list[str] = []
+
+
+def register_personal_data_eraser(eraser: str) -> None:
+    """Call ``eraser`` (a dotted path) when a user's personal data is erased. It must write
+    only inside the caller's transaction and be safe to call twice."""
+    if eraser not in PERSONAL_DATA_ERASERS:
+        PERSONAL_DATA_ERASERS.append(eraser)

@@ -11,6 +11,13 @@ def outbox_deliver_task(message_id: int) -> str:
     return outbox.outbox_deliver(message_id=message_id).status
 
 
+@shared_task(acks_late=True)
+def outbox_pending_sweep_task() -> int:
+    """Beat: re-enqueue outbox messages left pending after their task gave up (a long SMTP
+    outage) or was lost; a sent message is never sent again."""
+    return outbox.outbox_pending_sweep()
+
+
 @shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=8)
 def domain_event_dispatch_task(event_id: int) -> str:
     """Dispatch one domain event to the registered handlers; retried with backoff (handlers

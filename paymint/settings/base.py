@@ -148,6 +148,14 @@ OTP_TOTP_ISSUER = "PayMint"
 # Email: SMTP unless EMAIL_BACKEND says otherwise (local.py: console; tests: locmem).
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="PayMint <no-reply@paymint.example>")
+# The SMTP server (Django's names); a short timeout so that a hung server fails the send (the
+# outbox keeps the message and its task retries with backoff) instead of holding a worker.
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
 EMAIL_VERIFICATION_MAX_AGE = env.int("EMAIL_VERIFICATION_MAX_AGE", default=3 * 24 * 60 * 60)
 
 LANGUAGE_CODE = "en"
@@ -365,6 +373,9 @@ CELERY_BEAT_SCHEDULE = {
     # Tasks whose publication failed while the broker was down (paymint.core.queue).
     "deferred-tasks-publish": {
         "task": "paymint.core.tasks.deferred_tasks_publish_task", "schedule": 60.0},
+    # Outbox messages still pending after their task gave up (a long SMTP outage).
+    "outbox-pending-sweep": {
+        "task": "paymint.core.tasks.outbox_pending_sweep_task", "schedule": 600.0},
 }
 
 # Public base URL of the site (links in emails).
@@ -433,8 +444,12 @@ CELERY_BEAT_SCHEDULE["compliance-monitoring-sweep"] = {
 # passphrase default to the network's own.
 STELLAR_NETWORK = env("STELLAR_NETWORK", default="local")
 # What builds the gateway on the "local" network: the development and test stand-in, which
-# production code never imports (devtools/stellar_local/).
-STELLAR_LOCAL_NETWORK = "devtools.stellar_local.network.local_gateway"
+# production code never imports (devtools/stellar_local/): the process's own in-memory network,
+# or (devtools.stellar_local.network.remote_gateway) one served over HTTP by another process -
+# the fault suite's Horizon stand-in, which outlives the worker it kills.
+STELLAR_LOCAL_NETWORK = env(
+    "STELLAR_LOCAL_NETWORK", default="devtools.stellar_local.network.local_gateway"
+)
 STELLAR_HORIZON_URL = env("STELLAR_HORIZON_URL", default="")
 STELLAR_NETWORK_PASSPHRASE = env("STELLAR_NETWORK_PASSPHRASE", default="")
 # Off by default: chain_on_funding/chain_on_settlement write nothing until enabled.

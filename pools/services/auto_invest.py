@@ -24,10 +24,9 @@ from accounts.selectors import kyc_is_approved
 from invoices.enums import InvoiceStatus
 from marketplace.error_codes import MarketplaceError
 from marketplace.models import Investment, Listing
-from marketplace.services import investment_create
+from marketplace.services import VIA_AUTO_INVEST, investment_create
 from paymint.core import clock
 from paymint.core.errors import ApplicationError, PermissionDenied, ValidationFailed
-from paymint.core.events import EventName, event_emit
 from paymint.core.idempotency import IdempotencyKeyReused
 from paymint.core.money import minor_unit, parse_money_amount, quantize_money
 
@@ -195,10 +194,10 @@ def _log_skip(*, who: _Participant, listing: Listing, reason: str) -> AutoInvest
 def _log_investment(
     *, who: _Participant, listing: Listing, investment: Investment
 ) -> AutoInvestLog:
-    """Log the investment with the rule (or the pool's policy) that made it, move the
-    participant to the back of the fair order and tell the investor (a domain event,
-    dispatched after commit; a pool is told nothing), in one transaction; a second call
-    changes nothing and tells nobody twice."""
+    """Log the investment with the rule (or the pool's policy) that made it and move the
+    participant to the back of the fair order, in one transaction; a second call changes
+    nothing. The investor was told by the funding itself (one ``investment.confirmed`` event
+    that says the auto-invest rule made it: ``investment_create(via=VIA_AUTO_INVEST)``)."""
     with transaction.atomic():
         log, _ = AutoInvestLog.objects.update_or_create(
             investor_id=who.investor.pk,
@@ -217,20 +216,6 @@ def _log_investment(
             Pool.objects.filter(pk=who.pool.pk).update(last_allocated_at=timezone.now())
             return log
         AutoInvestRule.objects.filter(pk=who.rule.pk).update(last_invested_at=timezone.now())
-        event_emit(
-            name=EventName.AUTO_INVESTMENT_MADE,
-            key=f"auto_invest.invested:{investment.public_id}",
-            recipients={
-                who.investor.pk: {
-                    "investment_id": str(investment.public_id),
-                    "amount": f"{investment.amount:.2f}",
-                    "currency": investment.currency,
-                    "expected_return": f"{investment.expected_return:.2f}",
-                    "invoice_number": listing.invoice.invoice_number,
-                }
-            },
-            data={"listing_id": str(listing.public_id)},
-        )
     return log
 
 
@@ -370,6 +355,7 @@ def auto_invest_listing(*, listing_id: int) -> list[AutoInvestLog]:
                     listing=listing,
                     amount=decision.amount,
                     idempotency_key=key,
+                    via=VIA_AUTO_INVEST,
                 )
             except IdempotencyKeyReused:
                 continue  # a concurrent run invested for this participant (another amount)

@@ -34,8 +34,10 @@ class EntryKind(models.TextChoices):
     WITHDRAWAL_HOLD = "WITHDRAWAL_HOLD", "Withdrawal requested"
     WITHDRAWAL_PAID = "WITHDRAWAL_PAID", "Withdrawal paid"
     WITHDRAWAL_RELEASE = "WITHDRAWAL_RELEASE", "Withdrawal failed, hold released"
+    WITHDRAWAL_RETURNED = "WITHDRAWAL_RETURNED", "Payout returned by the bank after payment"
     SUSPENSE_IN = "SUSPENSE_IN", "Unmatched credit held in suspense"
     SUSPENSE_RELEASE = "SUSPENSE_RELEASE", "Suspense allocated (four eyes)"
+    SUSPENSE_REFUND = "SUSPENSE_REFUND", "Suspense refunded to the sender"
     POOL_SUBSCRIPTION = "POOL_SUBSCRIPTION", "Pool shares bought"
     POOL_REDEMPTION = "POOL_REDEMPTION", "Pool shares redeemed"
 
@@ -45,29 +47,36 @@ class BankEventType(models.TextChoices):
     REPAYMENT_RECEIVED = "repayment.received", "Repayment received"
     WITHDRAWAL_PAID = "withdrawal.paid", "Withdrawal paid out"
     WITHDRAWAL_FAILED = "withdrawal.failed", "Withdrawal failed"
+    WITHDRAWAL_RETURNED = "withdrawal.returned", "Payout returned by the bank"
 
 
 class BankEventStatus(models.TextChoices):
     """A stored bank event was applied, or - a deposit or repayment whose reference matched
     no one - credited to the suspense account (``UNMATCHED``) until finance allocates it
     (``ALLOCATED``). Other refused events are answered with their error and not stored, so
-    that the bank's retry is applied once it can be."""
+    that the bank's retry is applied once it can be. A suspense credit finance refunds to
+    its sender is ``REFUNDED`` (back to ``UNMATCHED`` if the refund payout fails)."""
 
     APPLIED = "APPLIED", "Applied"
     UNMATCHED = "UNMATCHED", "Reference matched no one: in suspense"
     ALLOCATED = "ALLOCATED", "Was in suspense, allocated by finance"
+    REFUNDED = "REFUNDED", "Was in suspense, refunded to the sender"
 
 
 class WithdrawalStatus(models.TextChoices):
     REQUESTED = "REQUESTED", "Requested, amount on hold"
     PAID = "PAID", "Paid out"
     FAILED = "FAILED", "Failed, amount released"
+    RETURNED = "RETURNED", "Returned by the bank after payment, back in the wallet"
 
 
 #: A failed withdrawal goes back to ``REQUESTED`` when ops retry its payout (after the user
-#: fixed their bank details): the amount is held again, in a new entry.
+#: fixed their bank details): the amount is held again, in a new entry. A paid one the bank
+#: returns later (an R-transaction: ``withdrawal.returned``, a camt.054 return) is
+#: ``RETURNED``, its amount back in the wallet, and may be retried the same way.
 WITHDRAWAL_TRANSITIONS: dict[str, frozenset[str]] = {
     WithdrawalStatus.REQUESTED: frozenset({WithdrawalStatus.PAID, WithdrawalStatus.FAILED}),
-    WithdrawalStatus.PAID: frozenset(),
+    WithdrawalStatus.PAID: frozenset({WithdrawalStatus.RETURNED}),
     WithdrawalStatus.FAILED: frozenset({WithdrawalStatus.REQUESTED}),
+    WithdrawalStatus.RETURNED: frozenset({WithdrawalStatus.REQUESTED}),
 }

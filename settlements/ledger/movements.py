@@ -23,54 +23,58 @@ from .posting import (
     Leg,
     account_key,
     ledger_account,
-    ledger_accounts_by_key,
     ledger_accounts_for_owners,
     ledger_post,
     lock_accounts,
+    lock_accounts_by_key,
     platform_account,
 )
 
 
 @dataclass
 class FundingAccounts:
-    """The investor's cash and the invoice's escrow for one funding. Read before the caller's
-    row locks by :func:`funding_accounts`; an account that does not exist yet is ``None`` and
-    created under the locks by :func:`funding_accounts_lock`."""
+    """The investor's cash and the invoice's escrow for one funding: named before the caller's
+    row locks by :func:`funding_accounts` (no query), read, locked and - when missing -
+    created under them by :func:`funding_accounts_lock`."""
 
     investor: object
     invoice: object
     currency: str
-    cash: LedgerAccount | None
-    escrow: LedgerAccount | None
+    cash: LedgerAccount | None = None
+    escrow: LedgerAccount | None = None
 
 
 def funding_accounts(*, investor, invoice, currency: str) -> FundingAccounts:
-    """The existing accounts a funding of ``invoice`` by ``investor`` posts on, in one query;
-    none is created or locked (read before the locks, so that a refused funding leaves
-    nothing behind)."""
+    """The accounts a funding of ``invoice`` by ``investor`` posts on, not yet read: nothing is
+    queried, created or locked here (so that a refused funding leaves nothing behind);
+    :func:`funding_accounts_lock` reads and locks them in one statement."""
+    return FundingAccounts(investor=investor, invoice=invoice, currency=currency)
+
+
+def funding_accounts_lock(accounts: FundingAccounts) -> FundingAccounts:
+    """Read and lock the transaction's one batch of accounts in one statement (``SELECT ...
+    WHERE key IN (cash, escrow) ORDER BY id FOR NO KEY UPDATE``), then create a missing one
+    (the escrow only ever under its listing's lock, so the insert never waits).
+
+    The batch is the investor's cash (the funding debits it; this also serializes the
+    investor's fundings, which the investor's concentration check relies on) and the invoice's
+    escrow, which a funding that fills the listing debits when it disburses in the same
+    transaction. The escrow is locked by every funding, filling or not: every writer of an
+    escrow holds its listing's row lock first (:mod:`marketplace.lock_objects`), so this adds
+    no waiting, and one statement does what a read before the locks and a lock did."""
     cash_key = account_key(
-        AccountKind.INVESTOR_CASH, currency, owner_id=investor.pk, invoice_id=None
+        AccountKind.INVESTOR_CASH, accounts.currency, owner_id=accounts.investor.pk,
+        invoice_id=None,
     )
     escrow_key = account_key(
-        AccountKind.INVOICE_ESCROW, currency, owner_id=None, invoice_id=invoice.pk
+        AccountKind.INVOICE_ESCROW, accounts.currency, owner_id=None,
+        invoice_id=accounts.invoice.pk,
     )
-    found = ledger_accounts_by_key([cash_key, escrow_key])
-    return FundingAccounts(
-        investor=investor,
-        invoice=invoice,
-        currency=currency,
-        cash=found.get(cash_key),
-        escrow=found.get(escrow_key),
-    )
-
-
-def funding_accounts_lock(accounts: FundingAccounts, *, fills: bool) -> FundingAccounts:
-    """Create the missing accounts (the escrow only ever under its listing's lock, so the
-    insert never waits) and take the transaction's one batch of account locks: the investor's
-    cash (the funding debits it; this also serializes the investor's fundings, which the
-    investor's concentration check relies on) and, when the funding ``fills`` the listing and
-    so disburses in the same transaction, the escrow the disbursement debits."""
+    found = lock_accounts_by_key([cash_key, escrow_key])
+    accounts.cash = found.get(cash_key)
+    accounts.escrow = found.get(escrow_key)
     if accounts.cash is None:
+        # Created by this transaction: no other transaction can lock it before commit.
         accounts.cash = ledger_account(
             AccountKind.INVESTOR_CASH, accounts.currency, owner=accounts.investor
         )
@@ -78,7 +82,6 @@ def funding_accounts_lock(accounts: FundingAccounts, *, fills: bool) -> FundingA
         accounts.escrow = ledger_account(
             AccountKind.INVOICE_ESCROW, accounts.currency, invoice=accounts.invoice
         )
-    lock_accounts([accounts.cash, accounts.escrow] if fills else [accounts.cash])
     return accounts
 
 

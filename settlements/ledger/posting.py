@@ -169,6 +169,18 @@ def lock_accounts(accounts: Iterable[LedgerAccount | AccountRef]) -> None:
              .order_by("pk").values_list("pk", flat=True))
 
 
+def lock_accounts_by_key(keys: Iterable[str]) -> dict[str, LedgerAccount]:
+    """Read and lock the existing accounts among ``keys`` (:func:`account_key`) in one
+    statement, ``FOR NO KEY UPDATE`` in ascending id order as :func:`lock_accounts` does (the
+    transaction's batch, for a caller that has not read the accounts yet): ``{key: account}``;
+    a missing key is left out (the caller creates it)."""
+    return {
+        a.key: a
+        for a in LedgerAccount.objects.select_for_update(no_key=True)
+        .filter(key__in=sorted(set(keys))).order_by("pk")
+    }
+
+
 #: Storage precision of amounts (7 places, Stellar's). Database sums are brought back to it:
 #: exact already on PostgreSQL's numeric, and it removes binary float noise on SQLite, whose
 #: SUM works in doubles.

@@ -15,7 +15,7 @@ from .payouts import (
     payout_batch_export,
     payout_retry,
 )
-from .suspense import allocation_approve, allocation_propose, allocation_reject
+from .suspense import allocation_approve, allocation_propose, allocation_reject, refund_propose
 from .withdrawals import withdrawal_needs_otp, withdrawal_request
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "payout_batch_create",
     "payout_batch_export",
     "payout_retry",
+    "refund_propose",
     "settlement_execute",
     "withdrawal_needs_otp",
     "withdrawal_request",

@@ -36,7 +36,13 @@ from ..ledger.posting import Leg, ledger_account, ledger_post, platform_account
 from ..ledger.selectors import cash_account_kind
 from ..models import BankEvent, PayoutItem, Withdrawal
 from .distribution import repayment_receive
-from .payouts import payout_item_outcome, payout_item_require_open
+from .payouts import (
+    payout_item_outcome,
+    payout_item_require_open,
+    payout_item_returned,
+    payout_refund_item,
+    payout_refund_outcome,
+)
 from .withdrawals import withdrawal_status_set
 
 
@@ -82,7 +88,12 @@ def bank_event_apply(*, payload: dict, unmatched_to_suspense: bool = True,
     (bank clearing -> investor cash). ``repayment.received`` records the debtor's payment of a
     disbursed invoice (bank clearing -> invoice escrow), creates its settlement and enqueues the
     settlement task after commit. ``withdrawal.paid`` / ``withdrawal.failed`` complete a
-    withdrawal (hold -> bank clearing) or release its hold (hold -> cash).
+    withdrawal (hold -> bank clearing) or release its hold (hold -> cash); quoting the
+    end-to-end id of a refund's payout item, they complete the refund of a suspense credit
+    (refund hold -> bank clearing) or return it to suspense
+    (:func:`~settlements.services.payouts.payout_refund_outcome`). ``withdrawal.returned``
+    is the bank sending back a payout it had paid (bank clearing -> cash, the withdrawal
+    ``RETURNED``, the user notified); of one not yet reported paid, it is its failure.
 
     A deposit or repayment whose reference matches no investor wallet and no invoice is money
     in PayMint's bank account all the same: it is stored ``UNMATCHED`` and credited to the
@@ -178,7 +189,14 @@ def _apply_deposit(event: BankEvent):
 
 def _apply_withdrawal_outcome(event: BankEvent):
     # The bank quotes the withdrawal's reference, or a payout item's end-to-end id.
-    payout_item_require_open(reference=event.reference)
+    returned = event.event_type == BankEventType.WITHDRAWAL_RETURNED
+    payout_item_require_open(reference=event.reference, returned=returned)
+    refund_item = payout_refund_item(reference=event.reference)
+    if refund_item is not None:  # the refund of a suspense credit to its sender
+        return payout_refund_outcome(
+            item=refund_item, event=event,
+            paid=event.event_type == BankEventType.WITHDRAWAL_PAID,
+            reason=_failure_reason(event), returned=returned)
     withdrawal = (
         Withdrawal.objects.select_for_update(of=("self",))
         .select_related("user")
@@ -192,6 +210,9 @@ def _apply_withdrawal_outcome(event: BankEvent):
     if event.amount != withdrawal.amount or event.currency != withdrawal.currency:
         raise ApplicationError("The amount or currency does not match the withdrawal.",
                                code=SettlementsError.AMOUNT_MISMATCH, http_status=422)
+    if returned and withdrawal.status == WithdrawalStatus.PAID:
+        return _apply_withdrawal_return(event, withdrawal)
+    # A return of a payout not yet reported paid is its failure.
     paid = event.event_type == BankEventType.WITHDRAWAL_PAID
     to_status = WithdrawalStatus.PAID if paid else WithdrawalStatus.FAILED
     if to_status not in WITHDRAWAL_TRANSITIONS[withdrawal.status]:
@@ -213,8 +234,7 @@ def _apply_withdrawal_outcome(event: BankEvent):
         effective_date=clock.today(),
         description=f"Withdrawal {withdrawal.reference} {to_status.lower()}",
     )
-    reason = "" if paid else str(
-        (event.payload.get("data") or {}).get("reason", "bank reported a failure"))[:300]
+    reason = "" if paid else _failure_reason(event)
     withdrawal_status_set(withdrawal=withdrawal, to_status=to_status, failure_reason=reason)
     payout_item_outcome(withdrawal=withdrawal, event=event, paid=paid, reason=reason)
     event_emit(
@@ -225,3 +245,40 @@ def _apply_withdrawal_outcome(event: BankEvent):
                            "reason": reason}},
     )
     return entry
+
+
+def _apply_withdrawal_return(event: BankEvent, withdrawal: Withdrawal):
+    """A paid withdrawal the bank sent back: the money is in PayMint's bank account again
+    (bank clearing -> the user's cash), the withdrawal and its item ``RETURNED``, the user
+    told (a ``withdrawal.failed`` notification with the bank's reason)."""
+    user, currency = withdrawal.user, withdrawal.currency
+    reason = f"returned by the bank after payment: {_failure_reason(event)}"[:300]
+    memo = "payout returned by the bank"
+    entry = ledger_post(
+        kind=EntryKind.WITHDRAWAL_RETURNED,
+        idempotency_key=f"bank:{event.event_id}",
+        currency=currency,
+        legs=[Leg(platform_account(AccountKind.PLATFORM_BANK_CLEARING, currency),
+                  -withdrawal.amount, memo),
+              Leg(ledger_account(cash_account_kind(user), currency, owner=user),
+                  withdrawal.amount, f"{memo}, back in the wallet")],
+        effective_date=clock.today(),
+        description=f"Withdrawal {withdrawal.reference} returned",
+    )
+    withdrawal_status_set(withdrawal=withdrawal, to_status=WithdrawalStatus.RETURNED,
+                          failure_reason=reason)
+    payout_item_returned(withdrawal=withdrawal, event=event, reason=reason)
+    event_emit(
+        name=EventName.WITHDRAWAL_FAILED,
+        key=f"withdrawal.returned:{event.event_id}",
+        recipients={user: {"reference": withdrawal.reference,
+                           "amount": f"{withdrawal.amount:f}", "currency": currency,
+                           "reason": reason}},
+    )
+    return entry
+
+
+def _failure_reason(event: BankEvent) -> str:
+    """The bank's reason of a failed or returned payout (``data.reason``), at most 300
+    characters."""
+    return str((event.payload.get("data") or {}).get("reason", "bank reported a failure"))[:300]

@@ -1,7 +1,8 @@
 """Bank statements ops upload: a camt.054 debit notification settles payout items.
 
 Each transaction of the file becomes the bank event a webhook would have sent
-(``withdrawal.paid``, or ``withdrawal.failed`` when returned) and goes through the same
+(``withdrawal.paid``, or ``withdrawal.returned`` when it carries return information: the
+failure of a payout still open, or the return of one already paid) and goes through the same
 :func:`~settlements.services.bank.bank_event_apply`: the same postings, the same
 notifications, each applied once (the event id is ``camt054:<MsgId>:<EndToEndId>``, so an
 uploaded file applied twice changes nothing the second time).
@@ -16,7 +17,7 @@ from paymint.core.errors import ApplicationError, ValidationFailed
 from paymint.core.permissions import require_staff
 
 from ..bankfiles import InvalidBankStatement, camt054_parse
-from ..enums import BankEventType
+from ..enums import BankEventType, EntryKind
 from ..error_codes import SettlementsError
 from .bank import DuplicateEvent, bank_event_apply
 from .payouts import PERMISSION_SETTLE
@@ -27,12 +28,14 @@ MAX_STATEMENT_BYTES = 5 * 1024 * 1024
 
 @dataclass
 class StatementOutcome:
-    """What an upload did: end-to-end ids applied (paid, failed), already applied before,
-    and refused (``[(end-to-end id, code, message)]``, e.g. an unknown reference)."""
+    """What an upload did: end-to-end ids applied (paid, failed, returned after payment),
+    already applied before, and refused (``[(end-to-end id, code, message)]``, e.g. an
+    unknown reference)."""
 
     message_id: str
     paid: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    returned: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     refused: list[tuple[str, str, str]] = field(default_factory=list)
 
@@ -61,7 +64,7 @@ def bank_statement_apply(*, data: bytes, actor, file_name: str = "") -> Statemen
     outcome = StatementOutcome(message_id=statement.message_id)
     for line in statement.lines:
         event_type = (BankEventType.WITHDRAWAL_PAID if line.paid
-                      else BankEventType.WITHDRAWAL_FAILED)
+                      else BankEventType.WITHDRAWAL_RETURNED)
         payload = {
             "id": f"camt054:{statement.message_id}:{line.end_to_end_id}"[:100],
             "type": event_type.value,
@@ -72,17 +75,23 @@ def bank_statement_apply(*, data: bytes, actor, file_name: str = "") -> Statemen
                      else ""},
         }
         try:
-            bank_event_apply(payload=payload)
+            event = bank_event_apply(payload=payload)
         except DuplicateEvent:
             outcome.duplicates.append(line.end_to_end_id)
             continue
         except ApplicationError as exc:
             outcome.refused.append((line.end_to_end_id, str(exc.code), exc.message))
             continue
-        (outcome.paid if line.paid else outcome.failed).append(line.end_to_end_id)
+        if line.paid:
+            outcome.paid.append(line.end_to_end_id)
+        elif event.entry.kind == EntryKind.WITHDRAWAL_RETURNED:
+            outcome.returned.append(line.end_to_end_id)
+        else:
+            outcome.failed.append(line.end_to_end_id)
     audit_record(action="bank_statement.upload", actor=actor, kind="create",
                  changes={"file": file_name[:200], "message_id": statement.message_id,
                           "paid": outcome.paid, "failed": outcome.failed,
+                          "returned": outcome.returned,
                           "duplicates": outcome.duplicates,
                           "refused": [list(r) for r in outcome.refused]})
     return outcome

@@ -20,6 +20,20 @@ The flow (README, "Payouts"):
    when its last item is final.
 6. A failed payout can be retried once the user fixed their bank details
    (:func:`payout_retry`): the amount is held again and the withdrawal is ``REQUESTED``.
+7. A payout the bank sends back after it was paid (an R-transaction: the
+   ``withdrawal.returned`` webhook, or a camt.054 line with return information quoting a
+   paid item) is ``RETURNED``: the money came back to the bank account and goes back to the
+   user's wallet (bank clearing -> cash, one balanced entry, idempotent by the event id),
+   the user is notified, and finance may retry it like a failed one
+   (:func:`payout_item_returned`, called by
+   :func:`~settlements.services.bank.bank_event_apply`).
+
+Refunds of unmatched money (:func:`settlements.services.suspense.refund_propose`): an
+approved refund has left suspense for the platform's refund hold (the ownerless
+``WITHDRAWAL_HOLD`` account of its currency, :func:`refund_hold_account`) and is batched like
+a withdrawal; the bank's answer settles its item through :func:`payout_refund_outcome`
+(paid: refund hold -> bank clearing; failed: refund hold -> suspense, the credit back in the
+unmatched queue).
 
 Every step checks the actor's back-office permission (the ``finance`` role,
 :mod:`accounts.roles`) itself, whatever the entry point (admin, management command), and
@@ -30,6 +44,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -63,6 +78,9 @@ from ..enums import (
     PAYOUT_BATCH_TRANSITIONS,
     PAYOUT_ITEM_LIVE,
     AccountKind,
+    AllocationKind,
+    AllocationStatus,
+    BankEventStatus,
     BankFileFormat,
     EntryKind,
     PayoutBatchStatus,
@@ -70,9 +88,17 @@ from ..enums import (
     WithdrawalStatus,
 )
 from ..error_codes import SettlementsError
-from ..ledger.posting import Leg, ledger_account, ledger_post, lock_accounts
+from ..ledger.posting import Leg, ledger_account, ledger_post, lock_accounts, platform_account
 from ..ledger.selectors import cash_account_kind
-from ..models import BankEvent, PayoutBatch, PayoutBatchEvent, PayoutItem, Withdrawal
+from ..models import (
+    BankEvent,
+    JournalEntry,
+    PayoutBatch,
+    PayoutBatchEvent,
+    PayoutItem,
+    SuspenseAllocation,
+    Withdrawal,
+)
 from .withdrawals import withdrawal_status_set
 
 PERMISSION_CREATE = "settlements.create_payoutbatch"
@@ -104,6 +130,24 @@ def payee_account_for(user):
     return payee_account_check(iban=profile.bank_account_iban, name=profile.legal_name)
 
 
+def refund_hold_account(currency: str):
+    """The platform's refund hold in ``currency``: refunds of suspense credits between their
+    approval and the bank's answer (an ownerless ``WITHDRAWAL_HOLD`` account)."""
+    return ledger_account(AccountKind.WITHDRAWAL_HOLD, currency)
+
+
+#: Characters a SEPA remittance line may carry (the Latin subset banks accept).
+_SEPA_UNSAFE = re.compile(r"[^A-Za-z0-9 /\-?:().,'+]")
+
+
+def _remittance(item: PayoutItem) -> str:
+    if item.withdrawal_id:
+        return f"PayMint withdrawal {item.withdrawal.reference}"
+    sender_reference = _SEPA_UNSAFE.sub("", item.allocation.bank_event.reference)
+    return f"PayMint refund {item.allocation.refund_reference} of your transfer " \
+           f"{sender_reference}"[:140]
+
+
 def payout_batch_transition(*, batch: PayoutBatch, to_status: str, actor=None,
                             reason: str = "") -> PayoutBatch:
     """The one writer of ``PayoutBatch.status``: ``batch`` is locked by the caller, inside
@@ -133,8 +177,10 @@ def _batch_reference(currency: str) -> str:
 
 def payout_batch_create(*, actor, currency: str) -> PayoutBatchResult:
     """Make a ``DRAFT`` batch of every payable withdrawal in ``currency`` (see the module
-    docstring, step 2), in one durable transaction. Each item records the payee's name, IBAN
-    and BIC as they are sent, and its end-to-end id ``<withdrawal reference>-<attempt>``.
+    docstring, step 2), and of every approved refund of a suspense credit not yet in a live
+    item, in one durable transaction. Each item records the payee's name, IBAN and BIC as
+    they are sent, and its end-to-end id ``<withdrawal reference>-<attempt>`` (a refund:
+    ``<refund reference>-1``).
 
     Concurrent makers never batch one withdrawal twice: the candidate withdrawals are locked
     (``FOR UPDATE``, id order) and the live items read again after the locks; a partial unique
@@ -182,6 +228,29 @@ def payout_batch_create(*, actor, currency: str) -> PayoutBatchResult:
                 withdrawal=withdrawal, attempt=attempt,
                 end_to_end_id=f"{withdrawal.reference}-{attempt}",
                 amount=withdrawal.amount, currency=currency, creditor_name=account.name,
+                creditor_iban=account.iban, creditor_bic=account.bic,
+            ))
+        refunds = list(
+            SuspenseAllocation.objects.select_for_update(of=("self",))
+            .filter(kind=AllocationKind.REFUND, status=AllocationStatus.POSTED,
+                    currency=currency)
+            .order_by("id")
+        )
+        refunded_live = set(PayoutItem.objects.filter(
+            allocation_id__in=[r.pk for r in refunds], status__in=PAYOUT_ITEM_LIVE)
+            .values_list("allocation_id", flat=True))
+        for refund in refunds:
+            if refund.pk in refunded_live:
+                continue
+            try:
+                account = payee_account_check(iban=refund.payee_iban, bic=refund.payee_bic,
+                                              name=refund.payee_name)
+            except InvalidPayeeAccount as exc:
+                skipped.append((refund.refund_reference, str(exc)))
+                continue
+            items.append(PayoutItem(
+                allocation=refund, attempt=1, end_to_end_id=f"{refund.refund_reference}-1",
+                amount=refund.amount, currency=currency, creditor_name=account.name,
                 creditor_iban=account.iban, creditor_bic=account.bic,
             ))
         if not items:
@@ -273,7 +342,7 @@ def payout_batch_export(*, batch: PayoutBatch, actor) -> PayoutBatch:
                 f"Payout batch {locked.reference} must be approved before it is exported.",
                 code=SettlementsError.INVALID_PAYOUT_BATCH_TRANSITION)
         items = list(locked.items.select_for_update(of=("self",))
-                     .select_related("withdrawal").order_by("id"))
+                     .select_related("withdrawal", "allocation__bank_event").order_by("id"))
         execution_date = clock.today() + dt.timedelta(
             days=settings.PAYMINT.get("PAYOUT_EXECUTION_DAYS", 1))
         file_items = [
@@ -281,7 +350,7 @@ def payout_batch_export(*, batch: PayoutBatch, actor) -> PayoutBatch:
                          amount=quantize_money(i.amount, i.currency), currency=i.currency,
                          creditor_name=i.creditor_name, creditor_iban=i.creditor_iban,
                          creditor_bic=i.creditor_bic,
-                         remittance=f"PayMint withdrawal {i.withdrawal.reference}")
+                         remittance=_remittance(i))
             for i in items
         ]
         if locked.currency == "EUR":
@@ -314,17 +383,19 @@ def payout_batch_export(*, batch: PayoutBatch, actor) -> PayoutBatch:
         return locked
 
 
-def payout_item_require_open(*, reference: str) -> None:
+def payout_item_require_open(*, reference: str, returned: bool = False) -> None:
     """Refuse a bank outcome quoting the end-to-end id of an item that is already paid or
     failed (a late or repeated statement line): the withdrawal may have been retried since,
-    and its new hold must not be released by the old attempt's news.
+    and its new hold must not be released by the old attempt's news. A return
+    (``returned``) may also quote a paid item, never a failed or returned one.
 
     Raises:
         InvalidTransition: ``WITHDRAWAL_ALREADY_FINAL``.
     """
+    allowed = (PayoutItemStatus.PENDING, PayoutItemStatus.SENT) + (
+        (PayoutItemStatus.PAID,) if returned else ())
     item = PayoutItem.objects.filter(end_to_end_id=reference).only("status").first()
-    if item is not None and item.status not in (PayoutItemStatus.PENDING,
-                                                PayoutItemStatus.SENT):
+    if item is not None and item.status not in allowed:
         raise InvalidTransition(f"Payout {reference} is already {item.status.lower()}.",
                                 code=SettlementsError.WITHDRAWAL_ALREADY_FINAL)
 
@@ -340,6 +411,10 @@ def payout_item_outcome(*, withdrawal: Withdrawal, event: BankEvent, paid: bool,
             .order_by("-id").first())
     if item is None:
         return None
+    return _item_settle(item=item, event=event, paid=paid, reason=reason)
+
+
+def _item_settle(*, item: PayoutItem, event: BankEvent, paid: bool, reason: str) -> PayoutItem:
     batch = _locked_batch(item.batch_id)
     item.status = PayoutItemStatus.PAID if paid else PayoutItemStatus.FAILED
     item.failure_reason = "" if paid else reason[:300]
@@ -357,10 +432,108 @@ def payout_item_outcome(*, withdrawal: Withdrawal, event: BankEvent, paid: bool,
     return item
 
 
+def payout_item_returned(*, withdrawal: Withdrawal, event: BankEvent,
+                         reason: str) -> PayoutItem | None:
+    """Mark the withdrawal's paid item ``RETURNED`` with the return's bank event and reason
+    (inside the event's transaction, after the money moved); its batch stays settled.
+    ``None`` when the withdrawal was paid outside any batch."""
+    item = (PayoutItem.objects.filter(withdrawal=withdrawal, status=PayoutItemStatus.PAID)
+            .order_by("-id").first())
+    if item is None:
+        return None
+    item.status, item.failure_reason = PayoutItemStatus.RETURNED, reason[:300]
+    item.return_event = event
+    item.save(update_fields=["status", "failure_reason", "return_event", "updated_at"])
+    return item
+
+
+def payout_refund_item(*, reference: str) -> PayoutItem | None:
+    """The refund item whose end-to-end id the bank quotes, or ``None`` (a withdrawal's)."""
+    return (PayoutItem.objects.filter(end_to_end_id=reference, allocation__isnull=False)
+            .select_related("allocation").first())
+
+
+def payout_refund_outcome(*, item: PayoutItem, event: BankEvent, paid: bool,
+                          reason: str = "", returned: bool = False) -> JournalEntry:
+    """The bank's answer to the refund of a suspense credit (inside the bank event's
+    transaction): paid, the refund hold goes to bank clearing (the money left the bank);
+    failed, it goes back to suspense, the refund is ``RETURNED`` and the credit ``UNMATCHED``
+    again, for finance to refund to a corrected account or allocate. A return
+    (``returned``) of a paid refund moves bank clearing -> suspense the same way (of one not
+    yet paid: its failure). One balanced entry, idempotent by the event id
+    (``bank:<event id>``); the item and its batch are settled as a withdrawal's are.
+
+    Raises:
+        ApplicationError: ``AMOUNT_MISMATCH`` (422) when the bank's amount or currency is not
+            the refund's.
+        InvalidTransition: ``WITHDRAWAL_ALREADY_FINAL`` when the item is no longer open.
+    """
+    refund = SuspenseAllocation.objects.select_for_update().get(pk=item.allocation_id)
+    item = PayoutItem.objects.get(pk=item.pk)  # read again under the refund's lock
+    if returned and item.status == PayoutItemStatus.PAID:
+        return _refund_return(refund=refund, item=item, event=event, reason=reason)
+    if (item.status not in (PayoutItemStatus.PENDING, PayoutItemStatus.SENT)
+            or refund.status != AllocationStatus.POSTED):
+        raise InvalidTransition(f"Refund {item.end_to_end_id} is already "
+                                f"{item.status.lower()}.",
+                                code=SettlementsError.WITHDRAWAL_ALREADY_FINAL)
+    if event.amount != item.amount or event.currency != item.currency:
+        raise ApplicationError("The amount or currency does not match the refund.",
+                               code=SettlementsError.AMOUNT_MISMATCH, http_status=422)
+    hold = refund_hold_account(item.currency)
+    if paid:
+        other = platform_account(AccountKind.PLATFORM_BANK_CLEARING, item.currency)
+        kind, memo = EntryKind.WITHDRAWAL_PAID, "refund paid out to the sender"
+    else:
+        other = platform_account(AccountKind.SUSPENSE, item.currency)
+        kind, memo = EntryKind.WITHDRAWAL_RELEASE, "refund failed, back in suspense"
+    entry = ledger_post(
+        kind=kind,
+        idempotency_key=f"bank:{event.event_id}",
+        currency=item.currency,
+        legs=[Leg(hold, -item.amount, memo), Leg(other, item.amount, memo)],
+        effective_date=clock.today(),
+        description=f"Refund {refund.refund_reference} {'paid' if paid else 'failed'}",
+    )
+    if not paid:
+        refund.status = AllocationStatus.RETURNED
+        refund.save(update_fields=["status", "updated_at"])
+        BankEvent.objects.filter(pk=refund.bank_event_id).update(
+            status=BankEventStatus.UNMATCHED, updated_at=timezone.now())
+    _item_settle(item=item, event=event, paid=paid, reason=reason)
+    return entry
+
+
+def _refund_return(*, refund: SuspenseAllocation, item: PayoutItem, event: BankEvent,
+                   reason: str) -> JournalEntry:
+    if event.amount != item.amount or event.currency != item.currency:
+        raise ApplicationError("The amount or currency does not match the refund.",
+                               code=SettlementsError.AMOUNT_MISMATCH, http_status=422)
+    memo = "refund returned by the bank, back in suspense"
+    entry = ledger_post(
+        kind=EntryKind.WITHDRAWAL_RETURNED,
+        idempotency_key=f"bank:{event.event_id}",
+        currency=item.currency,
+        legs=[Leg(platform_account(AccountKind.PLATFORM_BANK_CLEARING, item.currency),
+                  -item.amount, memo),
+              Leg(platform_account(AccountKind.SUSPENSE, item.currency), item.amount, memo)],
+        effective_date=clock.today(),
+        description=f"Refund {refund.refund_reference} returned",
+    )
+    refund.status = AllocationStatus.RETURNED
+    refund.save(update_fields=["status", "updated_at"])
+    BankEvent.objects.filter(pk=refund.bank_event_id).update(
+        status=BankEventStatus.UNMATCHED, updated_at=timezone.now())
+    item.status, item.failure_reason = PayoutItemStatus.RETURNED, reason[:300]
+    item.return_event = event
+    item.save(update_fields=["status", "failure_reason", "return_event", "updated_at"])
+    return entry
+
+
 def payout_retry(*, withdrawal: Withdrawal, actor, reason: str = "") -> Withdrawal:
-    """Retry a failed payout once the user fixed their bank details: hold the amount again
-    (cash -> withdrawal hold, one balanced entry, idempotent per attempt) and put the
-    withdrawal back to ``REQUESTED`` for the next batch.
+    """Retry a failed (or returned) payout once the user fixed their bank details: hold the
+    amount again (cash -> withdrawal hold, one balanced entry, idempotent per attempt) and
+    put the withdrawal back to ``REQUESTED`` for the next batch.
 
     Raises:
         PermissionDenied: the actor lacks ``settlements.retry_payout``; ``ACCOUNT_ON_HOLD``.
@@ -373,9 +546,10 @@ def payout_retry(*, withdrawal: Withdrawal, actor, reason: str = "") -> Withdraw
     with transaction.atomic(durable=True):
         locked = (Withdrawal.objects.select_for_update(of=("self",))
                   .select_related("user", "user__kyc").get(pk=withdrawal.pk))
-        if locked.status != WithdrawalStatus.FAILED:
+        if locked.status not in (WithdrawalStatus.FAILED, WithdrawalStatus.RETURNED):
             raise InvalidTransition(
-                f"Withdrawal {locked.reference} is {locked.status.lower()}, not failed.",
+                f"Withdrawal {locked.reference} is {locked.status.lower()}, not failed or "
+                "returned.",
                 code=SettlementsError.WITHDRAWAL_NOT_FAILED)
         if user_is_on_hold(locked.user):
             raise PermissionDenied("The user's account is on compliance hold.",
@@ -401,10 +575,10 @@ def payout_retry(*, withdrawal: Withdrawal, actor, reason: str = "") -> Withdraw
             description=f"Withdrawal {locked.reference} retried",
             actor=actor,
         )
-        previous = locked.failure_reason
+        previous, previous_status = locked.failure_reason, locked.status
         withdrawal_status_set(withdrawal=locked, to_status=WithdrawalStatus.REQUESTED)
         audit_record(action="withdrawal.payout_retry", actor=actor, target=locked,
                      reason=reason, subject_user=user,
-                     changes={"status": [WithdrawalStatus.FAILED, WithdrawalStatus.REQUESTED],
+                     changes={"status": [previous_status, WithdrawalStatus.REQUESTED],
                               "previous_failure": previous, "attempt": attempt})
         return locked

@@ -122,7 +122,7 @@ def withdrawal_status_set(*, withdrawal: Withdrawal, to_status: str,
     """The one writer of ``Withdrawal.status`` (the caller holds the row's lock, inside its
     transaction, and posts the entry that goes with the move): checks
     :data:`~settlements.enums.WITHDRAWAL_TRANSITIONS` and saves the status and the failure
-    reason (kept only on ``FAILED``). The model's changes are in the audit trail
+    reason (kept only on ``FAILED`` and ``RETURNED``). The model's changes are in the audit trail
     (django-auditlog).
 
     Raises:
@@ -133,6 +133,7 @@ def withdrawal_status_set(*, withdrawal: Withdrawal, to_status: str,
                                 code=SettlementsError.WITHDRAWAL_ALREADY_FINAL)
     withdrawal.status = to_status
     withdrawal.failure_reason = (
-        failure_reason[:300] if to_status == WithdrawalStatus.FAILED else "")
+        failure_reason[:300]
+        if to_status in (WithdrawalStatus.FAILED, WithdrawalStatus.RETURNED) else "")
     withdrawal.save(update_fields=["status", "failure_reason", "updated_at"])
     return withdrawal

@@ -14,14 +14,17 @@ from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import reverse
 
-from accounts.models import KycDocument, KycProfile, User
+from accounts.models import KycDocument, KycProfile, SignInOrigin, User
 from compliance.data_protection import erasure_execute, erasure_request_create
 from compliance.models import AccountHold, AuditEvent, DataErasureRequest
 from compliance.screening import account_hold_place
 from compliance.services import alert_raise
 from marketplace.services import investment_create
+from notifications.models import Notification, PushDevice
+from notifications.services import notifications_personal_data_erase, push_device_register
 from paymint.core import clock
 from paymint.core.errors import ApplicationError
+from paymint.core.models import DomainEvent
 from settlements.models import JournalEntry, LedgerAccount, Withdrawal
 from settlements.services import bank_event_apply
 from settlements.services.withdrawals import withdrawal_request
@@ -264,3 +267,50 @@ def test_only_staff_execute_and_only_once(investor, staff):
     with pytest.raises(ApplicationError) as staff_self:
         erasure_request_create(user=staff)
     assert staff_self.value.code == "ERASURE_NOT_FOR_STAFF"
+
+
+def _sign_in(user_agent: str) -> None:
+    response = Client(HTTP_USER_AGENT=user_agent, REMOTE_ADDR="203.0.113.9").post(
+        "/api/v1/auth/token", {"email": "ada@example.com", "password": STRONG_PASSWORD},
+        content_type="application/json")
+    assert response.status_code == 200, response.content
+
+
+def test_erasure_erases_notifications_sign_in_origins_and_push_tokens(
+        investor, make_investor, staff, django_capture_on_commit_callbacks):
+    other = make_investor(email="grace@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        _sign_in("Mozilla/5.0 Firefox/128.0")
+        _sign_in("PayMintApp/3.1 (Pixel 8)")  # a new device: security.new_sign_in
+        deposit(investor, "40.00")
+        deposit(other, "70.00")
+    push_device_register(user=investor, platform="ANDROID", token="fcm-token-ada-0123456789")
+    push_device_register(user=other, platform="IOS", token="fcm-token-grace-0123456789")
+    told = Notification.objects.filter(recipient=investor)
+    assert {"security.new_sign_in", "deposit.received"} <= set(told.values_list("name",
+                                                                                flat=True))
+    sign_in = told.get(name="security.new_sign_in")
+    assert "203.0.113.9" in sign_in.body and "PayMintApp/3.1" in sign_in.body
+    _pay_out(investor, "40.00")
+
+    erasure = erasure_request_create(user=investor)
+    erasure_execute(erasure_request=erasure, actor=staff, reason="Art. 17")
+
+    notes = list(Notification.objects.filter(recipient=investor))
+    assert notes and {(n.title, n.body, n.link) for n in notes} == {("[erased]", "", "")}
+    assert not SignInOrigin.objects.filter(user=investor).exists()
+    assert not PushDevice.objects.filter(user=investor).exists()
+    dump = json.dumps([[e.data, e.recipients] for e in DomainEvent.objects.all()])
+    for value in ("203.0.113.9", "PayMintApp", "Firefox", "40.00"):
+        assert value not in dump
+    assert "70.00" in dump  # another user's events are left alone
+    # Another user keeps their notification, device and sign-in origin.
+    assert Notification.objects.get(recipient=other, name="deposit.received").body
+    assert PushDevice.objects.filter(user=other).count() == 1
+    event = AuditEvent.objects.get(event="user.erase")
+    assert event.changes["sign_in_origins_deleted"] == 2
+    assert event.changes["push_devices_deleted"] == 1
+    assert event.changes["notifications_erased"] == len(notes)
+    assert event.changes["domain_events_erased"] >= 2
+    erase_again = notifications_personal_data_erase(user=investor)
+    assert erase_again == {"notifications_erased": 0, "push_devices_deleted": 0}

@@ -8,19 +8,24 @@ Marked ``faults`` (and ``slow``): ``make test`` runs them; ``-m "not faults"`` l
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import signal
 import socket
+import socketserver
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -300,3 +305,131 @@ def server_env(database_url: str, **extra: str) -> dict:
         }
     )
     return env
+
+
+class FakeSmtpServer:
+    """A minimal SMTP server on 127.0.0.1 (the fault suite's mail server): answers EHLO/HELO,
+    MAIL, RCPT, DATA, RSET, NOOP and QUIT, and keeps every accepted message's raw text in
+    :attr:`messages`. ``stop()`` closes the port (clients get connection refused);
+    ``start()`` listens again on the same port, keeping what it received."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.messages: list[str] = []
+        self._server: socketserver.ThreadingTCPServer | None = None
+
+    def start(self) -> FakeSmtpServer:
+        received = self.messages
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                def say(line: str) -> None:
+                    self.wfile.write(f"{line}\r\n".encode())
+                    self.wfile.flush()
+
+                say("220 faults.local ESMTP")
+                while line := self.rfile.readline():
+                    verb = line.decode(errors="replace").strip().split(" ")[0].upper()
+                    if verb == "EHLO":
+                        say("250-faults.local")
+                        say("250 8BITMIME")
+                    elif verb == "DATA":
+                        say("354 end with <CR><LF>.<CR><LF>")
+                        lines = []
+                        while (data := self.rfile.readline()) not in (b".\r\n", b".\n", b""):
+                            lines.append(data.decode(errors="replace"))
+                        received.append("".join(lines))
+                        say("250 queued")
+                    elif verb == "QUIT":
+                        say("221 bye")
+                        return
+                    elif verb in ("HELO", "MAIL", "RCPT", "RSET", "NOOP"):
+                        say("250 ok")
+                    else:
+                        say("502 not implemented")
+
+        socketserver.ThreadingTCPServer.allow_reuse_address = True
+        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+class HorizonHttpServer:
+    """Horizon's HTTP API on 127.0.0.1 in front of a local ledger (the in-process network of
+    :mod:`devtools.stellar_local`, answered by its SDK client :class:`LocalHorizonClient`), so
+    that Horizon can really be stopped: ``stop()`` closes the port, ``start()`` listens again
+    on the same one. The ledger lives on in between (the network does not stop when the
+    Horizon node in front of it does)."""
+
+    def __init__(self, ledger) -> None:
+        # Imported here: the fault suite's other tests need no Stellar stand-in.
+        from devtools.stellar_local import LocalHorizonClient
+
+        self.client = LocalHorizonClient(ledger)
+        self.port = free_port()
+        self._server: ThreadingHTTPServer | None = None
+        # hold_submissions: a submission is applied, then its answer held back until
+        # ``release`` is set (``submitted`` says one arrived) - the window in which a worker
+        # that sent it can be killed before it learns the outcome.
+        self.hold_submissions = False
+        self.submitted = threading.Event()
+        self.release = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> HorizonHttpServer:
+        horizon = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:  # quiet
+                return
+
+            def _answer(self, response) -> None:
+                data = response.text.encode()
+                self.send_response(response.status_code)
+                self.send_header("Content-Type", response.headers["Content-Type"])
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:  # noqa: N802 - the http.server API
+                self._answer(horizon.client.get(f"{horizon.url}{self.path}"))
+
+            def do_POST(self) -> None:  # noqa: N802 - the http.server API
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                form = {k: v[-1] for k, v in parse_qs(raw.decode()).items()}
+                response = horizon.client.post(f"{horizon.url}{self.path}", data=form)
+                if horizon.hold_submissions:
+                    horizon.submitted.set()
+                    horizon.release.wait(timeout=120)
+                with contextlib.suppress(OSError):  # the client may be gone (killed)
+                    self._answer(response)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[FakeSmtpServer]:
+    server = FakeSmtpServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()

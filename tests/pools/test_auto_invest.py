@@ -6,10 +6,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.core import mail
 
 from accounts.models import KycProfile
 from marketplace.models import Investment, Listing
 from marketplace.services import listing_create
+from notifications.models import Notification
 from paymint.core import clock
 from paymint.core.models import DomainEvent
 from pools import tasks
@@ -72,8 +74,30 @@ def test_matching_rules_fund_through_the_funding_service(listing, make_investor)
     assert log.rule_snapshot["amount_per_invoice"] == "100.0000000"
     listing.refresh_from_db()
     assert listing.funded_amount == D("200.00")
-    assert DomainEvent.objects.filter(name="auto_invest.invested").count() == 2
+    # One event per investment (the funding's own), none for the auto-invest log.
+    names = list(DomainEvent.objects.values_list("name", flat=True))
+    assert names.count("investment.confirmed") == 2
+    assert not [n for n in names if n.startswith("auto_invest")]
     assert_books_balanced()
+
+
+def test_an_automatic_investment_is_one_notification_saying_the_rule_made_it(
+    listing, make_investor, django_capture_on_commit_callbacks
+):
+    person = make_investor()
+    deposit(person, D("1000.00"))
+    rule_for(person, listing.invoice.risk_grade)
+    with django_capture_on_commit_callbacks(execute=True):
+        run(listing)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert run(listing) == []  # a second run tells nobody again
+    [note] = Notification.objects.filter(recipient=person)
+    investment = Investment.objects.get(investor=person)
+    assert note.name == "investment.confirmed"
+    assert note.title.startswith("Auto-invest funded")
+    assert "Your auto-invest rule invested 100.00 EUR" in note.body
+    assert f"expected return {investment.expected_return:,.2f} EUR" in note.body
+    assert [m.subject for m in mail.outbox] == [f"PayMint: {note.title}"]
 
 
 def test_running_twice_invests_once(listing, make_investor):

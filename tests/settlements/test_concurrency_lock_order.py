@@ -38,7 +38,7 @@ from paymint.core import clock
 from settlements.enums import AccountKind, EntryKind, SettlementStatus, WithdrawalStatus
 from settlements.ledger import movements as ledger_movements
 from settlements.ledger.posting import account_balance, ledger_account
-from settlements.models import JournalEntry, Settlement, Withdrawal
+from settlements.models import JournalEntry, LedgerAccount, Settlement, Withdrawal
 from settlements.services import bank as bank_services
 from settlements.services import bank_event_apply, invoice_age, settlement_execute
 from settlements.services import collections as collections_services
@@ -180,7 +180,7 @@ def test_settlement_of_one_invoice_and_filling_funding_of_another(
     # The settlement holds the escrow of A and has posted (credits to X and S pending).
     meet.after(distribution_services, "ledger_post", side="settlement")
     # The funding holds X (and whatever it locks with it).
-    meet.after(ledger_movements, "lock_accounts", side="funding")
+    meet.after(ledger_movements, "lock_accounts_by_key", side="funding")
 
     def settle():
         with clock.frozen_at(paid_on):
@@ -215,7 +215,7 @@ def test_recourse_on_the_seller_and_filling_funding_of_another_invoice(
 
     meet = Rendezvous(monkeypatch, "recourse", "funding")
     meet.after(collections_services, "lock_accounts", side="recourse")  # holds S
-    meet.after(ledger_movements, "lock_accounts", side="funding")  # holds X
+    meet.after(ledger_movements, "lock_accounts_by_key", side="funding")  # holds X
 
     def recourse():
         with clock.frozen_at(default_day):
@@ -251,7 +251,7 @@ def test_listing_expiry_refunds_and_filling_funding_by_a_refunded_investor(
 
     meet = Rendezvous(monkeypatch, "expiry", "funding")
     meet.after(ledger_movements, "ledger_post", side="expiry")  # holds A's escrow, posted
-    meet.after(ledger_movements, "lock_accounts", side="funding")  # holds X
+    meet.after(ledger_movements, "lock_accounts_by_key", side="funding")  # holds X
 
     def expire():
         with clock.frozen_at(expiry_day):
@@ -275,7 +275,7 @@ def test_deposit_and_filling_funding_of_the_same_investor(seller_and_investor, m
 
     meet = Rendezvous(monkeypatch, "deposit", "funding")
     meet.after(bank_services, "ledger_post", side="deposit")  # posted, credit to X pending
-    meet.after(ledger_movements, "lock_accounts", side="funding")  # holds X
+    meet.after(ledger_movements, "lock_accounts_by_key", side="funding")  # holds X
 
     def pay_in():
         return deposit(investor, "25.00", event_id="evt_deposit_race")
@@ -328,8 +328,13 @@ def account_lock_batches(queries) -> list[set[int]]:
     for query in queries:
         sql = query["sql"]
         if '"settlements_ledgeraccount"' in sql and re.search(r"FOR (NO KEY )?UPDATE", sql):
-            ids = re.search(r'"id" IN \(([\d, ]+)\)', sql).group(1)
-            batches.append({int(pk) for pk in ids.split(",")})
+            ids = re.search(r'"id" IN \(([\d, ]+)\)', sql)
+            if ids:
+                batches.append({int(pk) for pk in ids.group(1).split(",")})
+            else:  # locked by key (a funding reads and locks its accounts in one statement)
+                keys = re.search(r'"key" IN \(([^)]*)\)', sql).group(1)
+                batches.append(set(LedgerAccount.objects.filter(
+                    key__in=re.findall(r"'([^']*)'", keys)).values_list("pk", flat=True)))
     return batches
 
 

@@ -4,8 +4,10 @@ Creates demo users through the real services, then drives the lifecycle through 
 (the same endpoints the mobile app uses) and signed bank webhooks, printing each stage:
 registration and KYB/KYC approval, upload and extraction, corrections and submission, grade and
 offer, listing, funding by three investors in fractions, disbursement, the debtor's repayment,
-settlement per investor, and the trial balance after every step. Also shows OCR extraction of a
-scanned invoice.
+settlement per investor, and the trial balance after every step; then a second invoice paid
+late and in parts, the liquidity pool (a deposit at NAV, the pool's automatic allocation beside an
+investor's auto-invest rule, the repayment, the NAV per share rising, a redemption paid to the
+investor's wallet) and the payouts. Also shows OCR extraction of a scanned invoice.
 
 The shared invoices are historical (2013-2020), so the business clock is set to the day after
 the invoice's issue date for the financing steps and to its due date for the repayment.
@@ -37,6 +39,8 @@ from invoices.services import extraction_limits
 from paymint.core import clock
 from paymint.core.errors import ApplicationError
 from paymint.core.models import OutboundMessage
+from pools.services import pool_create
+from pools.tasks import pools_nav_daily_task, pools_redemptions_pay_task
 from settlements.enums import AccountKind
 from settlements.ledger import account_balances_table, trial_balance, unbalanced_entries
 from settlements.models import ChainTransaction, Settlement
@@ -51,6 +55,8 @@ LIFECYCLE_INVOICE = SHARED / "zugferd" / "MustangGnuaccountingBeispielRE-2020112
 LATE_INVOICE = SHARED / "invoice2data" / "AzureInterior.pdf"
 LATE_SELLER = {"email": "azure@paymint.demo", "legal_name": "Azure Interior Inc.",
                "country": "US", "tax_id": "04-2103594", "address": "4557 De Silva St, Fremont"}
+#: The pool's invoice (issue #17): the same seller's earlier invoice to the same debtor.
+POOL_INVOICE = SHARED / "zugferd" / "MustangGnuaccountingBeispielRE-20190610_507.pdf"
 OCR_INVOICES = [SHARED / "google-docai" / "invoice1.pdf",
                 SHARED / "invoice2data" / "FlipkartInvoice.png"]
 PASSWORD = "PayMint-demo-2026!"
@@ -126,7 +132,9 @@ class Command(BaseCommand):
 
         self.late_and_partial(staff, investor_tokens)
 
-        self.section("9b. What each party was told (GET /api/v1/notifications)")
+        self.liquidity_pool(staff, seller_token, investor_tokens)
+
+        self.section("9c. What each party was told (GET /api/v1/notifications)")
         self.notifications_report({SELLER["email"]: seller_token, **investor_tokens})
 
         self.section("10. OCR on scanned invoices (same pipeline as the Celery task)")
@@ -501,6 +509,145 @@ class Command(BaseCommand):
         self.check_books()
         self.chain_report(invoice["id"], "token in custody, a USDC payout per payment, "
                           "clawback after the last")
+
+    def liquidity_pool(self, staff, seller_token: str, tokens: dict) -> None:
+        """Issue #17: ops open the EUR pool; Bram buys shares (API); the seller lists an invoice
+        and the pool funds its share automatically in the same run as Chiara's auto-invest
+        rule (the listing's after-commit task, the funding service); Anna funds the rest; the
+        debtor repays through the waterfall; the NAV per share rises; Bram's redemption, queued
+        for the notice period, is paid to his wallet by the beat job. Every figure is read
+        back from the API; the stage fails if the NAV did not rise, the redemption was not
+        paid in full, the register does not reconcile or the books do not balance."""
+        self.section("9b. The liquidity pool: a deposit, automatic allocation, repayment, "
+                     "the NAV rises, a redemption is paid")
+        anna, bram, chiara = (tokens[inv["email"]] for inv in INVESTORS)
+        bram_email = INVESTORS[1]["email"]
+        listing_day = dt.date(2019, 6, 11)  # the day after the invoice's issue
+        with clock.frozen_at(listing_day, all_threads=True):
+            self.line(f"business date {clock.today()}")
+            pool = pool_create(currency="EUR", actor=staff, max_listing_share=Decimal("0.5"),
+                               cash_buffer_rate=Decimal("0.10"))
+            pool_id = str(pool.public_id)
+            self.line(f"ops {staff.email} open {pool.name}: grades {', '.join(pool.grades)}, "
+                      f"tenor {pool.min_tenor_days}-{pool.max_tenor_days} days, at most "
+                      f"{pool.max_listing_share:.0%} of a listing, cash buffer "
+                      f"{pool.cash_buffer_rate:.0%} of net assets")
+            before_cash = self.eur_balance(bram)
+            made = self.api("post", f"pools/{pool_id}/deposits", bram,
+                            json={"amount": "300.00"},
+                            headers={"HTTP_IDEMPOTENCY_KEY": "demo-pool-deposit"})
+            self.line(f"{bram_email:22} deposits {made['amount']} EUR "
+                      f"(POST /api/v1/pools/{{id}}/deposits): {made['shares']} shares at NAV "
+                      f"{made['nav_per_share']} (wallet {before_cash} -> "
+                      f"{self.eur_balance(bram)} EUR)")
+            self.check_books()
+            rule = self.api("put", "auto-invest", chiara, json={
+                "currencies": ["EUR"], "grades": ["A", "B", "C"], "min_tenor_days": 7,
+                "max_tenor_days": 90, "amount_per_invoice": "100.00",
+                "max_per_debtor": "1000.00", "cash_to_keep": "50.00"})
+            self.line(f"{INVESTORS[2]['email']:22} sets an auto-invest rule (PUT "
+                      f"/api/v1/auto-invest): {rule['amount_per_invoice']} EUR an invoice, "
+                      f"grades {', '.join(rule['grades'])}, keeps {rule['cash_to_keep']} EUR")
+            with POOL_INVOICE.open("rb") as handle:
+                invoice = self.api("post", "invoices", seller_token, data={"document": handle})
+            self.api("patch", f"invoices/{invoice['id']}", seller_token,
+                     json={"debtor_tax_id": "", "debtor_name": "Theodor Est"})
+            invoice = self.api("post", f"invoices/{invoice['id']}/submit", seller_token)
+            invoice = self.api("post", f"invoices/{invoice['id']}/list", seller_token, json={})
+            listing = invoice["listing"]
+            self.line(f"the seller lists {invoice['invoice_number']} ({POOL_INVOICE.name}): "
+                      f"grade {invoice['risk_grade']}, advance {listing['advance_amount']} EUR, "
+                      f"due {invoice['due_date']}")
+            self.line("the listing's task runs the auto-invest round after commit "
+                      "(least recently served first), each through the funding service:")
+            detail = self.api("get", f"pools/{pool_id}", bram)["stats"]
+            self.line(f"  the pool funds {detail['principal']} EUR (half the advance at most; "
+                      f"cash {detail['cash']} EUR left, the buffer kept)")
+            log = self.api("get", "auto-invest/log", chiara)["results"]
+            for row in log:
+                self.line(f"  chiara's rule: {row['outcome']} {row['amount'] or ''} EUR "
+                          f"{row['reason']}".rstrip())
+            remaining = self.api("get", f"marketplace/{listing['id']}", anna)["remaining_amount"]
+            receipt = self.api("post", f"marketplace/{listing['id']}/investments", anna,
+                               json={"amount": remaining},
+                               headers={"HTTP_IDEMPOTENCY_KEY": "demo-pool-remainder"})
+            self.line(f"{INVESTORS[0]['email']:22} funds the remaining {receipt['amount']} EUR")
+            invoice = self.api("get", f"invoices/{invoice['id']}", seller_token)
+            self.line(f"invoice {invoice['status']}")
+            pools_nav_daily_task()  # the beat job stores the day's NAV
+            start = self.pool_report(bram, pool_id, "after the allocation")
+            self.check_books()
+
+        due = dt.date.fromisoformat(invoice["due_date"])
+        with clock.frozen_at(due, all_threads=True):
+            self.line(f"business date {clock.today()} (due date)")
+            pools_nav_daily_task()
+            self.pool_report(bram, pool_id, "discount fee accrued daily (ACT/365F)")
+            event = self.webhook("repayment.received", invoice["repayment_reference"],
+                                 invoice["face_value"], "EUR")
+            invoice = self.api("get", f"invoices/{invoice['id']}", seller_token)
+            self.line(f"{event['id']}: the debtor pays {invoice['face_value']} EUR -> invoice "
+                      f"{invoice['status']}; the waterfall pays the pool like any investor")
+            repaid = self.pool_report(bram, pool_id, "after the repayment")
+            self.check_books()
+            request = self.api("post", f"pools/{pool_id}/redemptions", bram,
+                               json={"shares": "100"},
+                               headers={"HTTP_IDEMPOTENCY_KEY": "demo-pool-redemption"})
+            position = self.api("get", f"pools/{pool_id}/position", bram)
+            queued = position["redemptions"][0]
+            self.line(f"{bram_email:22} asks to redeem {request['shares']} shares "
+                      f"(POST /api/v1/pools/{{id}}/redemptions): {request['status']}, place "
+                      f"{queued['place']} in the queue, payable from {queued['payable_from']} "
+                      f"(notice period), estimate {queued['estimate']} EUR")
+
+        with clock.frozen_at(due + dt.timedelta(days=1), all_threads=True):
+            before_cash = Decimal(self.eur_balance(bram))
+            paid = pools_redemptions_pay_task()  # the beat job, as repayments reach the pool
+            after_cash = Decimal(self.eur_balance(bram))
+            pools_nav_daily_task()
+            position = self.api("get", f"pools/{pool_id}/position", bram)
+            redeemed = next(e for e in self.api("get", "wallet", bram)["entries"]
+                            if e["kind"] == "POOL_REDEMPTION")
+            self.line(f"{clock.today()}: the beat job pays {paid} redemption(s) first-in, "
+                      f"first-out: {redeemed['amount']} EUR to {bram_email}'s wallet "
+                      f"({before_cash} -> {after_cash} EUR; {redeemed['description']})")
+            self.line(f"{bram_email:22} keeps {position['shares']} shares worth "
+                      f"{position['value']} EUR (cost {position['invested']}, gain "
+                      f"{position['gain']}), {len(position['redemptions'])} queued")
+            end = self.pool_report(bram, pool_id, "after the redemption")
+            history = self.api("get", f"pools/{pool_id}/nav-history", bram)["results"]
+            self.line("NAV history (GET /api/v1/pools/{id}/nav-history): " + ", ".join(
+                f"{row['date']} {Decimal(row['nav_per_share']):.6f}" for row in history))
+            self.check_books()
+        start_nav, end_nav = Decimal(start["nav_per_share"]), Decimal(end["nav_per_share"])
+        # A redemption is paid towards zero: the holders who stay keep the sub-cent, so the
+        # NAV per share after it is never below the one it was paid at.
+        if not (start_nav < Decimal(repaid["nav_per_share"]) <= end_nav):
+            raise DemoFailed(f"the NAV per share did not rise: {start_nav} -> {end_nav}")
+        if paid != 1 or after_cash - before_cash != Decimal(redeemed["amount"]) or (
+                position["redemptions"]):
+            raise DemoFailed(f"the redemption was not paid in full: {redeemed}")
+        if Decimal(position["value"]) != Decimal(end["net_assets"]):
+            raise DemoFailed(f"the register does not reconcile: {position} vs {end}")
+        self.line(self.style.SUCCESS(
+            f"NAV per share {start_nav:.10f} -> {end_nav:.10f} (rose "
+            f"{(end_nav / start_nav - 1):.4%}); redemption paid in full; the only holder's "
+            f"value = net assets {end['net_assets']} EUR (the register reconciles)"))
+
+    def eur_balance(self, token: str) -> str:
+        balances = self.api("get", "wallet", token)["balances"]
+        return next(b["balance"] for b in balances if b["currency"] == "EUR")
+
+    def pool_report(self, token: str, pool_id: str, when: str) -> dict:
+        """The pool's NAV and its terms, as ``GET /api/v1/pools/{id}`` answers them."""
+        pool = self.api("get", f"pools/{pool_id}", token)
+        stats = pool["stats"]
+        self.line(f"  NAV {when}: cash {stats['cash']} + principal {stats['principal']} + "
+                  f"accrued fee {stats['accrued_fee']} - provisions {stats['provisions']} - "
+                  f"owed {stats['redemptions_owed']} = net assets {stats['net_assets']} EUR; "
+                  f"{Decimal(pool['shares_outstanding']):f} shares, NAV per share "
+                  f"{stats['nav_per_share']}")
+        return stats
 
     def payouts(self, seller_token: str, investor_token: str) -> None:
         """The seller and an investor withdraw (API); a finance user makes the EUR batch,
