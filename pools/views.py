@@ -10,6 +10,7 @@ resent form acts once.
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -44,6 +45,7 @@ from .selectors import (
 from .services import auto_invest_rule_set, pool_deposit, redemption_cancel, redemption_request
 
 LOG_PER_PAGE = 25
+CENT = Decimal("0.01")
 
 
 def _pool_or_404(request: HttpRequest, pool_id):
@@ -64,6 +66,31 @@ def _nav_chart(pool) -> dict:
     }
 
 
+def _allocation_charts(pool, stats: dict) -> dict:
+    """Chart.js data of the page's allocation charts (the same figures are listed beside
+    them): outstanding principal by grade and by days-past-due bucket, and utilisation
+    (invested vs uninvested cash). Money in the pool's currency."""
+    nav = stats["nav"]
+    by_grade = stats["outstanding_by_grade"]
+    by_bucket = stats["outstanding_by_bucket"]
+    return {
+        "grade_chart": {
+            "labels": [f"Grade {g}" for g in by_grade],
+            "datasets": [{"label": pool.currency, "data": [float(v) for v in by_grade.values()]}],
+            "currencies": [pool.currency] * len(by_grade),
+        },
+        "bucket_chart": {
+            "labels": list(by_bucket),
+            "datasets": [{"label": pool.currency, "data": [float(v) for v in by_bucket.values()]}],
+        },
+        "utilisation_chart": {
+            "labels": ["Invested", "Uninvested cash"],
+            "datasets": [{"label": pool.currency, "data": [float(nav.principal), float(nav.cash)]}],
+            "currencies": [pool.currency, pool.currency],
+        },
+    }
+
+
 def _pool_context(request, pool, **forms) -> dict:
     stats = pool_stats(pool=pool)
     calculator = CalculatorForm(request.GET or None)
@@ -77,6 +104,7 @@ def _pool_context(request, pool, **forms) -> dict:
         "position": pool_position(pool=pool, investor=request.user, nav=stats["nav"]),
         "history": list(pool_nav_history(pool=pool))[-30:],
         "nav_chart": _nav_chart(pool),
+        **_allocation_charts(pool, stats),
         "calculator": calculator,
         "quote": quote,
         "deposit_form": forms.get("deposit_form") or PoolAmountForm(auto_id="deposit_%s"),
@@ -246,10 +274,11 @@ def auto_invest_page(request: HttpRequest) -> HttpResponse:
                 "grades": rule.grades,
                 "min_tenor_days": rule.min_tenor_days,
                 "max_tenor_days": rule.max_tenor_days,
-                "min_discount_rate": rule.min_discount_rate * 100,
-                "amount_per_invoice": rule.amount_per_invoice,
-                "max_per_debtor": rule.max_per_debtor,
-                "cash_to_keep": rule.cash_to_keep,
+                # Shown with the form's two decimals (stored with the ledger's seven).
+                "min_discount_rate": (rule.min_discount_rate * 100).quantize(CENT),
+                "amount_per_invoice": rule.amount_per_invoice.quantize(CENT),
+                "max_per_debtor": rule.max_per_debtor.quantize(CENT),
+                "cash_to_keep": rule.cash_to_keep.quantize(CENT),
                 "paused": rule.paused,
             }
         )

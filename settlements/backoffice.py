@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Max, Q, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from reportlab.lib.pagesizes import A4
@@ -101,7 +101,9 @@ class Dashboard:
     - ``fee_revenue``, ``investor_cash``: balances of the platform's fee revenue and of all
       investors' cash accounts;
     - ``volume_chart``: Chart.js data, funded volume per month over the last 12 months, one
-      dataset per currency; ``aging_chart``: overdue face value per aging bucket today.
+      dataset per currency; ``aging_chart``: overdue face value per aging bucket today;
+      ``aging_history_chart``: the overdue face value by bucket at each month's end over
+      the last 12 months (:func:`aging_history`).
     """
 
     queues: list[Queue]
@@ -115,6 +117,7 @@ class Dashboard:
     investor_cash: dict[str, Decimal] = field(default_factory=dict)
     volume_chart: dict = field(default_factory=dict)
     aging_chart: dict = field(default_factory=dict)
+    aging_history_chart: dict = field(default_factory=dict)
 
     @property
     def books_balance(self) -> bool:
@@ -128,6 +131,66 @@ def _month_start(day: dt.date) -> dt.date:
 def _add_months(day: dt.date, months: int) -> dt.date:
     index = day.year * 12 + day.month - 1 + months
     return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def _month_end(month: dt.date, today: dt.date) -> dt.date:
+    """The last day of ``month`` (its first day), or ``today`` for the current month."""
+    return min(_add_months(month, 1) - dt.timedelta(days=1), today)
+
+
+def aging_history(*, months: list[dt.date], today: dt.date) -> dict:
+    """Chart.js data of the overdue book over ``months`` (first days, oldest first): at each
+    month's end (``today`` for the current month), the face value of the invoices then
+    overdue, by aging bucket and currency (a dataset per currency and bucket, stacked per
+    currency). One query; the rows read are the invoices past due that are open or were
+    closed within the window.
+
+    An invoice counts at a day ``E`` when its days past due at ``E`` exceed the grace period
+    (``PAYMINT["GRACE_PERIOD_DAYS"]``: the daily aging had made it overdue) and it was still
+    open at ``E``: a settled invoice until the business date of its last settlement entry,
+    a written-off one until its write-off (the aging job writes off at
+    ``DEFAULT_AFTER_DAYS_PAST_DUE``); overdue and defaulted invoices are open. Dates are the
+    business dates of the ledger and the due dates, never the rows' real-time timestamps (the
+    demo replays past invoices).
+    """
+    config = settings.PAYMINT
+    grace, write_off = config["GRACE_PERIOD_DAYS"], config["DEFAULT_AFTER_DAYS_PAST_DUE"]
+    window_start = months[0]
+    rows = (
+        Invoice.objects.filter(
+            status__in=(InvoiceStatus.OVERDUE, InvoiceStatus.DEFAULTED, InvoiceStatus.SETTLED,
+                        InvoiceStatus.WRITTEN_OFF),
+            due_date__lt=today - dt.timedelta(days=grace))
+        .annotate(settled_on=Max("journal_entries__effective_date",
+                                 filter=Q(journal_entries__kind=EntryKind.SETTLEMENT)))
+        .filter(Q(status__in=(InvoiceStatus.OVERDUE, InvoiceStatus.DEFAULTED))
+                | Q(status=InvoiceStatus.SETTLED, settled_on__gte=window_start)
+                | Q(status=InvoiceStatus.WRITTEN_OFF,
+                    due_date__gte=window_start - dt.timedelta(days=write_off)))
+        .values_list("currency", "due_date", "face_value", "status", "settled_on")
+    )
+    ends = [_month_end(month, today) for month in months]
+    buckets = AGING_ORDER[1:]
+    totals: dict[str, dict[str, list[Decimal]]] = defaultdict(
+        lambda: {bucket: [Decimal(0)] * len(ends) for bucket in buckets})
+    for currency, due, face, status, settled_on in rows:
+        if status == InvoiceStatus.SETTLED:
+            closed = settled_on
+        elif status == InvoiceStatus.WRITTEN_OFF:
+            closed = due + dt.timedelta(days=write_off + 1)
+        else:
+            closed = None
+        for index, end in enumerate(ends):
+            dpd = days_past_due(due, end)
+            if dpd > grace and (closed is None or end < closed):
+                totals[currency][aging_bucket(dpd)][index] += face or 0
+    return {
+        "labels": [month.strftime("%Y-%m") for month in months],
+        "datasets": [{"label": f"{currency} {bucket}", "stack": currency,
+                      "data": [float(value) for value in by_bucket[bucket]]}
+                     for currency, by_bucket in sorted(totals.items())
+                     for bucket in buckets],
+    }
 
 
 def dashboard_queues() -> list[Queue]:
@@ -265,6 +328,7 @@ def dashboard_build(*, today: dt.date | None = None) -> Dashboard:
                           "data": [float(buckets.get(b, (0, 0))[1]) for b in AGING_ORDER[1:]]}
                          for currency, buckets in sorted(overdue.items())],
         },
+        aging_history_chart=aging_history(months=months, today=today),
     )
 
 

@@ -4,7 +4,7 @@
 
     result = extract_document(pdf_bytes, limits=ExtractionLimits(max_pages=20))
     result.value("total_amount")   # Decimal("571.04") or None
-    result.to_json_dict()          # 10 fields + "confidence" + "method"
+    result.to_json_dict()          # 10 fields + "confidence" + "method" + "document_kind"
 
 Order of methods in mode "auto": embedded Factur-X/ZUGFeRD/XRechnung XML (or a bare CII/UBL
 upload) -> the PDF text layer -> OCR (scans and images). Every failure raises an

@@ -18,6 +18,7 @@ from . import labels as L
 from .layout import Document, Line, Segment
 from .parsing import (
     AmountMatch,
+    find_amounts,
     find_dates,
     looks_like_date,
     parse_money_value,
@@ -211,7 +212,8 @@ def clean_name(text: str) -> str | None:
     letters = sum(c.isalpha() for c in t)
     if letters < 2 or letters < 0.5 * len(t.replace(" ", "")):
         return None
-    if L.PARTY_NOISE.match(t) or re.search(r"@|www\.|https?:|\.com\b", t, re.I):
+    # "S.Com." (a Spanish sociedad comanditaria) is a legal form, not a web address
+    if L.PARTY_NOISE.match(t) or re.search(r"@|www\.|https?:|(?<!\b[A-Z])\.com\b", t, re.I):
         return None
     if L.DOCUMENT_TITLES.match(t) and len(t) < 30:
         return None
@@ -237,11 +239,58 @@ def make_field(value: Any, conf: float, source: str) -> ExtractedField:
     return ExtractedField(value=value, confidence=round(min(max(conf, 0.0), 1.0), 3), source=source)
 
 
+def is_credit_note(doc: Document) -> bool:
+    """True when the top of page 1 carries a credit-note title (``labels.CREDIT_NOTE_TITLE``):
+    its total and amount due are then reported as positive magnitudes, whatever sign is
+    printed. A corrected invoice ("Rechnungskorrektur") is not a credit note and keeps its
+    sign."""
+    if not doc.pages:
+        return False
+    page = doc.pages[0]
+    for line in page.lines:
+        if line.top > 0.4 * page.height:
+            break
+        if any(L.CREDIT_NOTE_TITLE.match(seg.text) for seg in line.segments):
+            return True
+    return False
+
+
+def document_kind(doc: Document) -> str:
+    """``"credit_note"``, ``"receipt"`` or ``"invoice"`` from the layout: a credit-note title
+    at the top of page 1; a receipt title there (``labels.RECEIPT_TITLE``: "Sales Receipt",
+    "Kassenbon", "RESIT", "SIMPLIFIED TAX INVOICE") or a till's change line under the
+    amounts (``labels.TILL_CHANGE``); else an invoice."""
+    if is_credit_note(doc):
+        return "credit_note"
+    if not doc.pages:
+        return "invoice"
+    page = doc.pages[0]
+    for line in page.lines:
+        if line.top > 0.4 * page.height:
+            break
+        if any(L.RECEIPT_TITLE.match(seg.text) for seg in line.segments):
+            return "receipt"
+    for line in doc.lines:
+        first = line.segments[0].text if line.segments else ""
+        if L.TILL_CHANGE.match(first) and find_amounts(line.text):
+            return "receipt"
+    return "invoice"
+
+
+def credit_magnitude(value: Any, credit_note: bool) -> Any:
+    """``abs(value)`` for an amount of a credit note, else ``value`` unchanged."""
+    if credit_note and value is not None and hasattr(value, "copy_abs"):
+        return value.copy_abs()
+    return value
+
+
 def doc_date_order(doc: Document) -> str:
     """'MDY' when the document looks US (dollar amounts, no euro/pound), else 'DMY'."""
     text = doc.text
     if "$" in text and not re.search(r"€|EUR\b|£|GBP\b|₹|\bRs\b", text):
         return "MDY"
+    if re.search(r"\b(?:F?EIN)\b\s*[:#]?\s*\d{2}-\d{7}\b", text) and not re.search(r"€|£|₹", text):
+        return "MDY"  # a US employer id: the issuer is American
     if re.search(r"\b(?:USD|U\.S\.A?|United States)\b", text) and "€" not in text:
         return "MDY"
     return "DMY"

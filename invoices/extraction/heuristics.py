@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -22,9 +23,12 @@ from .candidates import (
     Cand,
     best_candidate,
     clean_name,
+    credit_magnitude,
     date_parser,
     doc_date_order,
+    document_kind,
     find_labeled,
+    is_credit_note,
     lines_below,
     make_field,
     money_parser,
@@ -39,8 +43,8 @@ from .parsing import (
     find_amounts,
     find_dates,
 )
-from .schema import FIELD_NAMES, ExtractedField
-from .taxids import TaxIdMatch, find_tax_ids
+from .schema import FIELD_NAMES, RECEIPT_ABSENT_FIELDS, ExtractedField
+from .taxids import NATIONAL_TAX_ID_KINDS, TaxIdMatch, find_tax_ids
 
 #: Country prefixes of VAT numbers whose country's currency is the euro.
 EURO_VAT_PREFIXES = frozenset(
@@ -51,7 +55,9 @@ EURO_VAT_PREFIXES = frozenset(
 
 def currency_of_tax_id(tax_id: str) -> str | None:
     """The currency of the country a tax id belongs to, when its form says it: an EU VAT
-    number of a euro country -> EUR, GB VAT -> GBP, a 15-character GSTIN -> INR; else None."""
+    number of a euro country -> EUR, GB VAT -> GBP, a 15-character GSTIN -> INR, a US EIN
+    (NN-NNNNNNN) -> USD, a Malaysian SST registration (W10-NNNN-NNNNNNNN) -> MYR; else None.
+    Only called with a tax id found under a tax label."""
     t = re.sub(r"[^0-9A-Za-z]", "", tax_id).upper()
     if re.fullmatch(r"\d{2}[A-Z]{5}\d{4}[A-Z][0-9A-Z]Z[0-9A-Z]", t):
         return "INR"
@@ -60,6 +66,10 @@ def currency_of_tax_id(tax_id: str) -> str | None:
         return "EUR"
     if prefix == "GB" and t[2:].isdigit():
         return "GBP"
+    if re.fullmatch(r"\d{2}-\d{7}", tax_id.strip()):
+        return "USD"  # a US employer id (EIN)
+    if re.fullmatch(r"[A-Z]\d{2}-\d{4}-\d{8}", tax_id.strip()):
+        return "MYR"  # a Malaysian SST registration
     return None
 
 
@@ -113,9 +123,14 @@ class FieldExtractor:
             out["issuer_name"] = issuer
         if buyer:
             out["buyer_name"] = buyer
-        if due is None and total and self._payment_requested():
+        requested = self._payment_requested() or out["due_date"].value is not None
+        if due is None and total and requested:
             value = total[0].value
             out["amount_due"] = make_field(value, min(0.4, total[0].confidence), self.source)
+        if is_credit_note(self.doc):
+            for name in ("total_amount", "amount_due"):
+                got = out[name]
+                out[name] = replace(got, value=credit_magnitude(got.value, True))
         return out
 
     # invoice number
@@ -295,14 +310,14 @@ class FieldExtractor:
         if best:
             return make_field(best.value, self.conf(0.9, best.at), self.source)
         for m in (total, due):
-            if m is not None and m.currency:
+            if m is not None and m.currency and self._trusted_mark(m.currency):
                 return make_field(
                     m.currency, self.conf(0.8 if m.currency != "USD" else 0.7), self.source
                 )
         counts: Counter[str] = Counter()
         text = self.doc.text
         for am in find_amounts(text):
-            if am.currency and am.has_decimals:
+            if am.currency and am.has_decimals and self._trusted_mark(am.currency):
                 counts[am.currency] += 1
         for code in re.findall(r"\b[A-Z]{3}\b", text):
             if code in ISO_CODES:
@@ -317,6 +332,16 @@ class FieldExtractor:
             return make_field(code, self.conf(0.6), self.source)
         return ExtractedField.missing(self.source)
 
+    def _trusted_mark(self, code: str) -> bool:
+        """False for a yen read from OCR noise: in an OCR'd page a lone "¥" is usually a
+        misread "Y", "V" or "%" (the issue's receipts from Malaysia came out as JPY). A yen
+        counts there only with a corroborating word ("JPY", "円", "yen") or at least three
+        "¥" marks. Text layers print what they mean and are trusted."""
+        if code != "JPY" or self.source != "ocr":
+            return True
+        text = self.doc.text
+        return bool(re.search(r"\bJPY\b|円|\byen\b", text, re.I)) or text.count("¥") >= 3
+
     # tax ids
     def tax_ids(self) -> tuple[ExtractedField | None, ExtractedField | None]:
         matches = find_tax_ids(self.doc)
@@ -327,7 +352,17 @@ class FieldExtractor:
             if not ms:
                 return None
             counts = Counter(m.value for m in ms)
-            best = max(ms, key=lambda m: (m.valid, m.labelled, counts[m.value], -m.order))
+            # an international VAT/GST number before a national one (SIREN, Steuernummer)
+            best = max(
+                ms,
+                key=lambda m: (
+                    m.kind not in NATIONAL_TAX_ID_KINDS,
+                    m.valid,
+                    m.labelled,
+                    counts[m.value],
+                    -m.order,
+                ),
+            )
             conf = 0.6 + (0.2 if best.valid else 0.0) + (0.1 if best.labelled else 0.0)
             return make_field(best.value, self.conf(conf, best.segment), self.source)
 
@@ -399,7 +434,7 @@ class FieldExtractor:
         if not self.doc.pages:
             return None
         page = self.doc.pages[0]
-        for line in page.lines:
+        for line_index, line in enumerate(page.lines):
             if line.top > 0.4 * page.height:
                 break
             # chain segments separated by moderate gaps ("Name  ●  Street 1  ●  12345 Town")
@@ -413,6 +448,15 @@ class FieldExtractor:
                 text = " ".join(s.text for s in chain)
                 parts = [p for p in SENDER_SPLIT.split(text) if p.strip()]
                 if len(parts) >= 3 and re.search(r"\b(?:[A-Z]{1,2}-?)?\d{4,5}\b", text):
+                    words = [w for s in chain for w in s.words]
+                    return Segment(words, chain[0].page, chain[0].line_no)
+                # a letterhead's first line "Name · Street 12": a name, then an address
+                if (
+                    len(parts) == 2
+                    and line_index < 3
+                    and not re.search(r"\d", parts[0])
+                    and (ADDRESS.search(parts[1]) or re.search(r"\d", parts[1]))
+                ):
                     words = [w for s in chain for w in s.words]
                     return Segment(words, chain[0].page, chain[0].line_no)
         return None
@@ -464,7 +508,7 @@ class FieldExtractor:
             for seg in line.segments:
                 if seg in buyer_zone:
                     continue
-                name = clean_name(seg.text)
+                name = clean_name(_first_part(seg.text))
                 if name and L.LEGAL_FORMS.search(name) and name != buyer_name:
                     return make_field(name, self.conf(0.6, seg), self.source)
         # the footer: a company name with a legal form, or the line above the legal notice
@@ -491,10 +535,12 @@ class FieldExtractor:
         # the first plausible line of the letterhead, preferring one that heads an address block
         plausible: list[tuple[Segment, str]] = []
         for line in page.lines[:8]:
+            if not line.segments or self._is_table_header(line.segments[0]):
+                continue  # "Item  Qty  Line Total": column headings, not a name
             for seg in line.segments:
                 if seg in buyer_zone or self._is_label_value(seg):
                     continue
-                name = clean_name(seg.text)
+                name = clean_name(_first_part(seg.text))
                 if (
                     name
                     and len(name.split()) <= 6
@@ -539,13 +585,26 @@ class FieldExtractor:
         return zone
 
 
-def extract_fields(doc: Document) -> tuple[dict[str, ExtractedField], list[str]]:
-    """Extract all FIELD_NAMES from a laid-out document; returns (fields, warnings)."""
+def _first_part(text: str) -> str:
+    """The name of a "Name · Street 1 · Town" letterhead line: its first part."""
+    parts = [p for p in SENDER_SPLIT.split(text) if p.strip()]
+    return parts[0] if parts else text
+
+
+def extract_fields(doc: Document) -> tuple[dict[str, ExtractedField], list[str], str]:
+    """Extract all FIELD_NAMES from a laid-out document; returns (fields, warnings, kind) with
+    kind ``"invoice"``, ``"credit_note"`` or ``"receipt"`` (:func:`candidates.document_kind`).
+    For a receipt the issuer is the merchant, and no buyer or amount due is read."""
     ex = FieldExtractor(doc)
     fields = ex.extract()
+    kind = document_kind(doc)
+    if kind == "receipt":
+        # paid at the till: the "buyer" and "amount due" a rule found are a cashier or the change
+        for name in RECEIPT_ABSENT_FIELDS:
+            fields[name] = ExtractedField.missing(doc.source)
     if all(f.value is None for f in fields.values()):
         ex.warnings.append("NO_INVOICE_FIELDS")
-    return fields, ex.warnings
+    return fields, ex.warnings, kind
 
 
 __all__ = ["extract_fields", "clean_name", "parse_invoice_number", "Decimal"]

@@ -1,4 +1,5 @@
-"""Multilingual label dictionaries (English, German, French, Dutch) compiled to regexes.
+"""Multilingual label dictionaries (English, German, French, Dutch, Italian, Spanish, Malay)
+compiled to regexes.
 
 Plain phrases are compiled tolerant of letter-spaced PDF text ("Br uttosumme"), optional dots
 and flexible spaces/hyphens; entries starting with ``re:`` are raw regexes. Each label has a
@@ -49,8 +50,17 @@ def compile_labels(specs: dict[str, int]) -> list[tuple[int, re.Pattern[str]]]:
 
 # Invoice number. The pattern after the label must contain a digit.
 INVOICE_NUMBER = {
-    "re:(?:invoice|inv|bill|receipt|rechnungs?|facture|factuur|gutschrift|beleg|credit note)"
-    r"[\s.\-]*(?:no|nr|nummer|number|num|n°|nº|no\.|#|id)\.?": 1,
+    "re:(?:invoice|inv|bill|receipt|rechnungs?|facture|factuur|gutschrift|beleg|credit note|"
+    r"fattura|factura|avoir|creditnota|rectificativa|nota di credito|korrektur|ticket|"
+    r"scontrino|bon|cn|trans(?:action)?)"
+    r"[\s.\-]*(?:no|nr|nummer|number|num|n°|nº|no\.|#|id|n)\.?": 1,
+    "re:(?:n[º°]|no\\.?|n\\.|num(?:ero|éro)?)\\s*(?:de\\s+)?(?:factura|fattura|facture|invois)": 1,
+    "número de factura": 1,
+    "numero fattura": 1,
+    "n. documento": 1,
+    "número": 2,
+    "numero": 2,
+    "numéro": 2,
     r"re:[^\W\d_]*rechnung\)?[\s(\d)]*(?:nr|no|n°)\.?": 1,
     r"re:(?:gutschrift|credit note)[^\n]{0,40}?\b(?:nr|no|n°)\.?": 1,
     "rechnungsnummer": 1,
@@ -88,6 +98,18 @@ ISSUE_DATE = {
     "date of issue": 1,
     "issued on": 1,
     "issued at": 1,
+    "émise le": 1,
+    "fecha de emisión": 1,
+    "fecha de factura": 1,
+    "fecha factura": 1,
+    "data documento": 1,
+    "data fattura": 1,
+    "data emissione": 1,
+    "tarikh invois": 1,
+    "issued": 2,
+    "fecha": 2,
+    "data": 2,
+    "tarikh": 2,
     "ausstellungsdatum": 1,
     "datum": 2,
     "date": 2,
@@ -99,7 +121,7 @@ ISSUE_DATE = {
 ISSUE_DATE_EXCLUDE = re.compile(
     r"due|fällig|faellig|échéance|echeance|verval|leistung|liefer|delivery|bestell-?datum|"
     r"auftrag|lieferschein|payment|zahl|vertrag|contract|service|period|zeitraum|geburt|"
-    r"expir|until|bis",
+    r"expir|until|bis|vencimiento|scadenza|vervaldatum|entrega|consegna",
     re.I,
 )
 
@@ -126,6 +148,13 @@ DUE_DATE = {
     "à payer avant le": 1,
     "vervaldatum": 1,
     "uiterste betaaldatum": 1,
+    "te betalen voor": 1,
+    "fecha de vencimiento": 1,
+    "vencimiento": 1,
+    "data scadenza": 1,
+    "scadenza": 1,
+    "tarikh akhir": 1,
+    "re:(?<!amount )(?<!balance )due(?=\\s*:?\\s*(?:\\d|$))": 2,
     "re:(?:remit|pay(?:ment)?|zahlbar|überweisen)[^\n]{0,30}?\b(?:until|by|bis zum|bis)": 2,
 }
 DUE_DATE_EXCLUDE = re.compile(r"skonto|discount|escompte|korting|rabatt", re.I)
@@ -154,6 +183,14 @@ TOTAL = {
     "factuur totaal": 1,
     "totaalbedrag": 1,
     "totaal incl": 1,
+    "factuurbedrag": 1,
+    "total factura": 1,
+    "importe total": 1,
+    "totale documento": 1,
+    "totale fattura": 1,
+    "re:total\\s*\\(?\\s*incl": 1,
+    "totale": 2,
+    "jumlah": 2,
     "re:tota[l1|I]?": 2,
     "summe": 2,
     "totaal": 2,
@@ -167,7 +204,8 @@ TOTAL_EXCLUDE = re.compile(
     r"\btax\b|\bvat\b|mwst|ust\b|u\.?st\.|umsatzsteuer|steuer|\btva\b|\bbtw\b|gst|"
     r"discount|rabatt|skonto|remise|korting|qty|quantity|menge|items|weight|gewicht|paid|"
     r"bezahlt|anzahlung|payé|saving|zuschl|abschl|positionssumme|warenwert|"
-    r"\bunit\b|einzel|price|preis|basis|grundbetrag|teilzahlung",
+    r"\bunit\b|einzel|price|preis|basis|grundbetrag|teilzahlung|imponibile|\biva\b|\bsst\b|"
+    r"a pagar|da pagare|acconto|anticipo|pagado|aanbetaling|reeds betaald",
     re.I,
 )
 TOTAL_INCLUDE_OVERRIDE = re.compile(r"inkl|incl|ttc|brutto|gross|including", re.I)
@@ -191,6 +229,13 @@ AMOUNT_DUE = {
     "reste à payer": 1,
     "solde dû": 1,
     "te betalen": 1,
+    "openstaand": 1,
+    "total a pagar": 1,
+    "importe pendiente": 1,
+    "pendiente": 1,
+    "netto a pagare": 1,
+    "da pagare": 1,
+    "please pay": 1,
     "balance": 2,
 }
 AMOUNT_DUE_EXCLUDE = re.compile(r"previous|vorherig|opening|brought forward", re.I)
@@ -223,6 +268,10 @@ SELLER = {
     "émetteur": 1,
     "leverancier": 1,
     "verkoper": 1,
+    "emisor": 1,
+    "proveedor": 1,
+    "fornitore": 1,
+    "cedente": 1,
 }
 
 BUYER = {
@@ -244,6 +293,13 @@ BUYER = {
     "adresse de facturation": 1,
     "destinataire": 2,
     "factuuradres": 1,
+    "facturar a": 1,
+    "facturado a": 1,
+    "spett.le": 1,
+    "spettabile": 1,
+    "cliente": 2,
+    "herrn": 2,
+    "aan": 2,
     "klant": 2,
     "to": 2,
     "an": 3,
@@ -260,7 +316,8 @@ PARTY_NOISE = re.compile(
 LEGAL_FORMS = re.compile(
     r"(?<![^\W\d_])(?:gmbh|ag|kg|ohg|ug|e\.\s?k\.|gbr|mbh|ltd|limited|llc|l\.l\.c|inc|"
     r"incorporated|corp|corporation|plc|llp|lp|co\.|s\.?a\.?r\.?l|sarl|sas|s\.a\.s|s\.a\.|sa|"
-    r"b\.v\.|bv|n\.v\.|nv|pvt|private limited|pty|s\.r\.l|srl|spa|s\.p\.a|oy|ab|as|a/s)"
+    r"b\.v\.|bv|n\.v\.|nv|pvt|private limited|pty|s\.r\.l|srl|spa|s\.p\.a|oy|ab|as|a/s|"
+    r"sdn\.?\s?bhd|bhd|berhad|s\.\s?l\.|s\.\s?l\.\s?u\.|s\.\s?coop|s\.\s?com|s\.\s?c\.\s?p)"
     r"(?![^\W\d_])",
     re.I,
 )
@@ -268,7 +325,10 @@ LEGAL_FORMS = re.compile(
 DOCUMENT_TITLES = re.compile(
     r"^(?:tax\s+)?(?:invoice|rechnung|facture|factuur|bill|receipt|gutschrift|credit note|"
     r"retail invoices?(?:/bill)?|kopie factuur|copy|original|duplicate|rechnungskorrektur|"
-    r"proforma|quittung|devis|avoir)\b",
+    r"proforma|quittung|devis|avoir|factura(?: rectificativa)?|fattura|nota di credito|abono|"
+    r"creditnota|creditfactuur|kassenbon|kassabon|bon(?=\s*$)|ticket(?: de caisse)?(?=\s*$)|"
+    r"tique|scontrino|"
+    r"ricevuta|reçu|resit|(?:sales |cash )?receipt|simplified tax invoice|rechnungs-?korrektur)\b",
     re.I,
 )
 
@@ -289,7 +349,7 @@ PAYMENT_TERMS_DAYS = re.compile(
 
 TAX_ID_LABEL = re.compile(
     r"ust|vat|tva|btw|mwst|uid|steuer|tax|iva|gst|abn|ident|id-?nr|nif|cif|p\.?iva|"
-    r"n° tva|siren",
+    r"n° tva|siren|\bein\b|\btin\b|\bsst\b|st\.?-?nr",
     re.I,
 )
 BUYER_TAX_CONTEXT = re.compile(
@@ -301,6 +361,31 @@ PAID_HINT = re.compile(
 )
 PAYMENT_REQUEST = re.compile(
     r"zahlbar|überweisen|zahlung|payment|payable|please pay|remit|due date|fällig|"
-    r"échéance|à payer|règlement|betaling|te betalen|pay by",
+    r"échéance|à payer|règlement|betaling|te betalen|pay by|vencimiento|a pagar|scadenza|"
+    r"da pagare|vervaldatum",
+    re.I,
+)
+
+#: Titles of a till receipt (the merchant is the issuer; there is no buyer or due date).
+RECEIPT_TITLE = re.compile(
+    r"^\s*(?:(?:sales |cash |payment )?receipt|kassenbon|kassabon|kassenbeleg|quittung|bon|"
+    r"ticket(?: de caisse)?|tique|ticket de compra|scontrino(?: fiscale)?|ricevuta|reçu|resit|"
+    r"simplified tax invoice|cash bill)\s*$",
+    re.I,
+)
+#: The lines a till prints under the total: cash tendered and change given.
+TILL_CHANGE = re.compile(
+    r"^\s*(?:change(?: due)?|rückgeld|zurück|rendu|monnaie rendue|resto|cambio|wisselgeld|"
+    r"baki)\b",
+    re.I,
+)
+
+#: Titles of a credit note: its amounts are reported as positive magnitudes (the document kind
+#: says the direction). Not credit notes: a self-billed invoice ("Gutschrift (Selbst
+#: ausgestellte Rechnung)", type code 389) and a corrected invoice ("Rechnungskorrektur", type
+#: code 380 in the shared set's ZUGFeRD sample), which keeps its printed sign.
+CREDIT_NOTE_TITLE = re.compile(
+    r"^\s*(?:credit\s*note|gutschrift(?!\s*\(?\s*selbst)|avoir|facture d'avoir|"
+    r"nota di credito|abono|factura rectificativa|creditnota|creditfactuur|nota kredit)\b",
     re.I,
 )

@@ -186,18 +186,18 @@ def parse_money_value(text: str) -> AmountMatch | None:
 
 MONTHS: dict[str, int] = {}
 _MONTH_NAMES = {
-    1: "january jan januar jänner janvier janv janvier januari",
-    2: "february feb februar fevrier février fevr févr februari",
-    3: "march mar märz maerz marz mars mrt maart",
-    4: "april apr avril avr",
-    5: "may mai mei",
-    6: "june jun juni juin",
-    7: "july jul juli juillet juil",
-    8: "august aug august aout août augustus",
-    9: "september sep sept septembre",
-    10: "october oct oktober okt octobre",
-    11: "november nov novembre",
-    12: "december dec dezember dez decembre décembre",
+    1: "january jan januar jänner janvier janv janvier januari enero ene gennaio gen",
+    2: "february feb februar fevrier février fevr févr februari febrero febbraio",
+    3: "march mar märz maerz marz mars mrt maart marzo mac",
+    4: "april apr avril avr abril abr aprile",
+    5: "may mai mei mayo maggio mag",
+    6: "june jun juni juin junio giugno giu",
+    7: "july jul juli juillet juil julio luglio lug julai",
+    8: "august aug august aout août augustus agosto ago ogos",
+    9: "september sep sept septembre septiembre setiembre settembre set",
+    10: "october oct oktober okt octobre octubre ottobre ott",
+    11: "november nov novembre noviembre",
+    12: "december dec dezember dez decembre décembre diciembre dic dicembre disember dis",
 }
 for _num, _names in _MONTH_NAMES.items():
     for _n in _names.split():

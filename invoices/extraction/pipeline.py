@@ -161,9 +161,10 @@ def _result_from_pages(pages, source, content_type, page_count, warnings) -> Ext
     doc = build_document(pages, source)
     if doc.word_count == 0:
         raise NoTextFound()
-    fields, more = extract_fields(doc)
+    fields, more, kind = extract_fields(doc)
     return ExtractionResult(
         fields=fields,
+        document_kind=kind,
         method=source,
         content_type=content_type,
         page_count=page_count,

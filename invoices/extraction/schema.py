@@ -23,6 +23,8 @@ FIELD_NAMES = (
 )
 
 AMOUNT_FIELDS = frozenset({"total_amount", "amount_due"})
+#: Fields a till receipt does not have (paid at the till, sold to whoever walked in).
+RECEIPT_ABSENT_FIELDS = frozenset({"buyer_name", "buyer_tax_id", "amount_due", "due_date"})
 DATE_FIELDS = frozenset({"issue_date", "due_date"})
 
 FieldValue = str | Decimal | date | None
@@ -65,13 +67,17 @@ class ExtractionResult:
     #: The laid-out text (``layout.Document``) the fields were read from (text layer, OCR),
     #: for the ranker and the evaluation; None for e-invoices. Not serialized.
     layout: object | None = field(default=None, compare=False, repr=False)
+    #: "invoice" | "credit_note" | "receipt" (read from the layout; e-invoices: "invoice").
+    #: A receipt's issuer is the merchant; it has no buyer, due date or amount due.
+    document_kind: str = "invoice"
 
     def value(self, name: str) -> FieldValue:
         """Return the value of field ``name`` (KeyError for unknown names)."""
         return self.fields[name].value
 
     def to_json_dict(self) -> dict:
-        """JSON-safe dict: the 10 field names, ``confidence`` per field and ``method``.
+        """JSON-safe dict: the 10 field names, ``confidence`` per field, ``method`` and
+        ``document_kind``.
 
         Amounts are strings with their printed precision (``"571.04"``), never floats; dates are
         ISO strings; missing values are ``None``.
@@ -81,6 +87,7 @@ class ExtractionResult:
             out[name] = json_value(self.fields[name].value)
         out["confidence"] = {name: round(self.fields[name].confidence, 3) for name in FIELD_NAMES}
         out["method"] = self.method
+        out["document_kind"] = self.document_kind
         return out
 
 

@@ -1,8 +1,11 @@
-"""Tax identifier detection (EU VAT, Indian GSTIN, Australian ABN) with python-stdnum.
+"""Tax identifier detection (EU VAT, Indian GSTIN, Australian ABN; with a tax label: US EIN,
+Malaysian SST registration, French SIREN, German Steuernummer) with python-stdnum.
 
 A number counts when it has the exact national format and either a tax label nearby or a
-valid check digit. The role (issuer/buyer) comes from the label ("Ihre USt-IdNr", "Your VAT")
-or from the nearest party heading above it in the same column; the default is the issuer.
+valid check digit. The labelled-only kinds (EIN, SST, SIREN, Steuernummer) need the label:
+their formats alone are too common (dates, phone numbers, article numbers).
+The role (issuer/buyer) comes from the label ("Ihre USt-IdNr", "Your VAT") or from the
+nearest party heading above it in the same column; the default is the issuer.
 """
 
 from __future__ import annotations
@@ -11,11 +14,15 @@ import re
 from dataclasses import dataclass
 
 from stdnum.au import abn as au_abn
+from stdnum.de import stnr as de_stnr
 from stdnum.eu import vat as eu_vat
+from stdnum.fr import siren as fr_siren
 from stdnum.in_ import gstin as in_gstin
+from stdnum.us import ein as us_ein
 
 from . import labels as L
 from .layout import Document, Segment
+from .parsing import find_amounts
 
 # national VAT formats after the country prefix (EU + GB/CH/NO)
 _VAT_FORMATS = {
@@ -58,11 +65,47 @@ _VAT_RE = re.compile(
 _GSTIN_RE = re.compile(r"(?<![0-9A-Z])\d{2}[A-Z]{5}\d{4}[A-Z][0-9A-Z]Z[0-9A-Z](?![0-9A-Z])")
 _ABN_RE = re.compile(r"\bABN\b[\s:.#]*((?:\d\s?){10}\d)(?!\d)")
 
+#: Labelled-only national numbers: (kind, label before the number, number, validator).
+#: Sources: IRS EIN format NN-NNNNNNN (stdnum.us.ein checks the campus prefix); Royal
+#: Malaysian Customs SST registration numbers, printed "W10-1808-31000123" (no published
+#: check digit); INSEE SIREN, 9 digits with a Luhn check (stdnum.fr.siren); German
+#: Steuernummer in its regional form, e.g. "21/815/08150" (stdnum.de.stnr).
+_LABELLED_IDS: tuple[tuple[str, re.Pattern[str], re.Pattern[str], object], ...] = (
+    (
+        "ein",
+        re.compile(r"\b(?:EIN|FEIN|TIN|Tax\s*ID|Employer\s+ID)\b", re.I),
+        re.compile(r"(?<![\d-])\d{2}-\d{7}(?![\d-])"),
+        us_ein.is_valid,
+    ),
+    (
+        "sst",
+        re.compile(r"\b(?:SST|GST|Tax|Cukai)\b", re.I),
+        re.compile(r"(?<![0-9A-Z-])[A-Z]\d{2}-\d{4}-\d{8}(?![0-9-])"),
+        lambda v: False,
+    ),
+    (
+        "siren",
+        re.compile(r"\b(?:SIREN|SIRET|RCS)\b", re.I),
+        re.compile(r"(?<![\d ])\d{3}\s?\d{3}\s?\d{3}(?![\d])"),
+        lambda v: fr_siren.is_valid(re.sub(r"\s", "", v)),
+    ),
+    (
+        "stnr",
+        re.compile(r"\b(?:Steuer-?\s?(?:nummer|nr)|St\.?-?\s?Nr)\b", re.I),
+        re.compile(r"(?<![\d/])\d{2,3}/\d{3,4}/\d{4,5}(?![\d/])"),
+        lambda v: de_stnr.is_valid(v),
+    ),
+)
+
+
+#: Kinds that are a second, national number where a VAT number is usually printed too.
+NATIONAL_TAX_ID_KINDS = frozenset({"siren", "stnr"})
+
 
 @dataclass(frozen=True)
 class TaxIdMatch:
     value: str  # compact, e.g. "DE136695976", "11119159741"
-    kind: str  # "vat" | "gstin" | "abn"
+    kind: str  # "vat" | "gstin" | "abn" | "ein" | "sst" | "siren" | "stnr"
     valid: bool  # check digit verified
     labelled: bool  # a tax label on the same line / just before
     role: str  # "issuer" | "buyer"
@@ -95,6 +138,8 @@ def _role(doc: Document, seg: Segment, context: str) -> str:
     seller = L.compile_labels(L.SELLER)
     buyer = L.compile_labels(L.BUYER)
     for above in reversed(lines[max(0, idx - 12) : idx]):
+        if any(a.has_decimals for a in find_amounts(above.text)):
+            break  # an item or totals row: a party block above it is not this id's heading
         for s in above.segments:
             if not s.overlaps_x(anchor, slack=2 * anchor.height):
                 continue
@@ -103,7 +148,10 @@ def _role(doc: Document, seg: Segment, context: str) -> str:
                 continue
             if ":" in head:
                 continue  # "Label: value" lines are not headings
-            if any(t == 1 and rx.match(head) for t, rx in buyer):
+            # a specific heading ("Bill to") or a generic one standing alone ("Kunde:")
+            if any(
+                (t == 1 and rx.match(head)) or (t == 2 and rx.fullmatch(head)) for t, rx in buyer
+            ):
                 return "buyer"
             if any(t == 1 and rx.match(head) for t, rx in seller):
                 return "issuer"
@@ -148,6 +196,21 @@ def find_tax_ids(doc: Document) -> list[TaxIdMatch]:
                         order,
                     )
                 )
+            for kind, label_rx, number_rx, is_valid in _LABELLED_IDS:
+                for m in number_rx.finditer(text):
+                    context = prev + " " + text[: m.start()]
+                    if not label_rx.search(context[-40:]):
+                        continue
+                    value = m.group(0)
+                    if kind == "siren":
+                        value = re.sub(r"\s", "", value)
+                    valid = bool(is_valid(value))
+                    if kind in ("ein", "siren") and not valid:
+                        continue
+                    order += 1
+                    out.append(
+                        TaxIdMatch(value, kind, valid, True, _role(doc, seg, context), seg, order)
+                    )
             for m in _ABN_RE.finditer(prev + " " + text if not _ABN_RE.search(text) else text):
                 digits = re.sub(r"\s", "", m.group(1))
                 order += 1

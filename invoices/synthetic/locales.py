@@ -83,7 +83,7 @@ COUNTRIES: dict[str, Country] = {
         ",",
         _labels(
             invoice=("RECHNUNG", "Rechnung"),
-            credit_note=("GUTSCHRIFT", "Rechnungskorrektur"),
+            credit_note=("GUTSCHRIFT", "Gutschrift"),
             receipt=("Kassenbon", "Quittung"),
             number=("Rechnungsnummer", "Rechnungs-Nr.", "Rechnung Nr."),
             credit_number=("Gutschrift-Nr.", "Korrektur-Nr."),

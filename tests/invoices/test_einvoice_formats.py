@@ -1,7 +1,8 @@
-"""Structured e-invoice formats read from real public samples (tests/fixtures/einvoices, each
-folder with its source's licence): XRechnung UBL and CII, Peppol BIS 3 UBL, Italian FatturaPA,
-and the Indian GST e-invoice JSON with the IRP's signed answer. Sniffing reads the XML root,
-however long the comments before it."""
+"""Structured e-invoice formats read from samples in tests/fixtures/einvoices: real public
+ones (each folder with its source's licence) for XRechnung UBL and CII, Peppol BIS 3 UBL and
+Italian FatturaPA; a generated one (``india/generate_sample.py``, our own data, no third-party
+licence) for the Indian GST e-invoice JSON with the IRP's signed answer. Sniffing reads the XML
+root, however long the comments before it."""
 
 from __future__ import annotations
 
@@ -96,34 +97,42 @@ SAMPLES = {
     "india/e-invoice-request.json": (
         "einvoice-gst-json",
         {
-            "invoice_number": "test_invoice_no",
-            "issue_date": dt.date(2022, 9, 16),
-            "total_amount": Decimal("118000.00"),
-            "amount_due": Decimal("118000.00"),
+            "invoice_number": "PM/24-25/0042",
+            "issue_date": dt.date(2025, 3, 15),
+            "due_date": dt.date(2025, 4, 14),  # 30 credit days (PayDtls.CrDay)
+            "total_amount": Decimal("58800.00"),
+            "amount_due": Decimal("58800.00"),
             "currency": "INR",
-            "issuer_name": "_Test Indian Registered Company",
-            "issuer_tax_id": "02AMBPG7773M002",
-            "buyer_tax_id": "36AMBPG7773M002",
+            "issuer_name": "Sahyadri Looms Private Limited",
+            "buyer_name": "Kaveri Fabrics and Co",
+            "issuer_tax_id": "27AAKCS4821M1ZW",
+            "buyer_tax_id": "29AAFFK7310Q1ZT",
         },
     ),
     # The IRP's answer: its SignedInvoice (a JWS) holds the registered invoice.
     "india/irp-response.json": (
         "einvoice-gst-json",
         {
-            "invoice_number": "SINV-CFY-00067",
-            "issue_date": dt.date(2022, 9, 16),
-            "total_amount": Decimal("100.00"),
+            "invoice_number": "PM/24-25/0042",
+            "issue_date": dt.date(2025, 3, 15),
+            "total_amount": Decimal("58800.00"),
             "currency": "INR",
-            "issuer_tax_id": "01AMBPG7773M002",
-            "buyer_name": "_Test Registered Customer",
+            "issuer_tax_id": "27AAKCS4821M1ZW",
+            "buyer_name": "Kaveri Fabrics and Co",
         },
     ),
 }
+#: Folders whose sample we generated ourselves (README says how; no third-party licence).
+GENERATED = {"india": "generate_sample.py"}
 
 
-def test_every_sample_folder_carries_its_licence():
+def test_every_sample_folder_carries_its_licence_or_is_generated_here():
     folders = {Path(name).parts[0] for name in SAMPLES}
     for folder in folders:
+        if folder in GENERATED:
+            assert (FIXTURES / folder / GENERATED[folder]).is_file(), folder
+            assert not (FIXTURES / folder / "LICENSE").exists(), folder
+            continue
         assert (FIXTURES / folder / "LICENSE").stat().st_size > 1000, folder
     readme = (FIXTURES / "README.md").read_text()
     for name in SAMPLES:
@@ -196,18 +205,32 @@ def _irp_answer(key) -> bytes:
     ).encode()
 
 
+def test_the_sample_irp_answer_verifies_with_its_published_key_and_its_qr_agrees():
+    data = (FIXTURES / "india/irp-response.json").read_bytes()
+    pem = (FIXTURES / "india/irp-sample-public-key.pem").read_text()
+    result = extract_document(data, limits=ExtractionLimits(gst_qr_public_key=pem))
+    assert result.warnings == ()  # both signatures check out against the sample's key
+    assert result.value("total_amount") == Decimal("58800.00")
+    qr = jwt.decode(
+        json.loads(data)["result"]["SignedQRCode"], pem, algorithms=["RS256"]
+    )
+    claims = json.loads(qr["data"])
+    assert (claims["DocNo"], claims["TotInvVal"]) == ("PM/24-25/0042", 58800.0)
+    assert claims["SellerGstin"] == result.value("issuer_tax_id")
+
+
 def test_signed_invoice_is_verified_with_the_configured_key(irp_key):
     limits = ExtractionLimits(gst_qr_public_key=_pem(irp_key))
     result = extract_document(_irp_answer(irp_key), limits=limits)
     assert result.warnings == ()
     assert result.fields["total_amount"].confidence == pytest.approx(0.98)
-    assert result.value("due_date") == dt.date(2022, 10, 16)  # issued 16/09 + 30 credit days
+    assert result.value("due_date") == dt.date(2025, 4, 14)  # issued 15/03 + 30 credit days
 
 
 def test_without_a_key_the_signed_invoice_is_used_but_flagged(irp_key):
     result = extract_document(_irp_answer(irp_key))
     assert result.warnings == ("GST_SIGNATURE_NOT_VERIFIED",)
-    assert result.value("invoice_number") == "test_invoice_no"
+    assert result.value("invoice_number") == "PM/24-25/0042"
 
 
 def test_a_forged_signed_invoice_is_not_trusted(irp_key):
@@ -240,8 +263,8 @@ def test_json_uploads_are_allowed_and_stored_as_json(seller):
     assert invoice.document.name.endswith(".json")
     assert invoice.status == InvoiceStatus.EXTRACTED
     assert invoice.extraction_method == "einvoice-gst-json"
-    assert invoice.invoice_number == "SINV-CFY-00067"
-    assert invoice.face_value == Decimal("100.00") and invoice.currency == "INR"
+    assert invoice.invoice_number == "PM/24-25/0042"
+    assert invoice.face_value == Decimal("58800.00") and invoice.currency == "INR"
 
 
 def test_a_fatturapa_upload_is_stored_as_xml(seller):

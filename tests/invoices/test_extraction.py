@@ -181,7 +181,8 @@ def test_simple_text_invoice_end_to_end():
     assert result.value("issuer_name") == "ACME Widgets GmbH"
     assert result.value("buyer_name") == "Beispiel Kunde AG"
     payload = result.to_json_dict()
-    assert set(payload) == {*FIELD_NAMES, "confidence", "method"}
+    assert set(payload) == {*FIELD_NAMES, "confidence", "method", "document_kind"}
+    assert payload["document_kind"] == "invoice"
     assert payload["total_amount"] == "1234.56"
     assert payload["issue_date"] == "2024-03-12"
 

@@ -25,6 +25,7 @@ from settlements.backoffice import (
     platform_report_rows,
 )
 from settlements.services import bank_event_apply, withdrawal_request
+from settlements.tasks import invoices_age_task
 from tests.helpers import (
     LISTING_DAY,
     MUSTANG_DUE,
@@ -81,7 +82,42 @@ def test_the_dashboard_reads_in_a_constant_number_of_queries(disbursed, make_inv
         bank_event_apply(payload=bank_event(f"evt_u{n}", "repayment.received", f"X-{n}", "1"))
     with CaptureQueriesContext(connection) as many:
         dashboard_build(today=NOVEMBER)
-    assert len(few) == len(many) == 12, [q["sql"][:80] for q in many]
+    assert len(few) == len(many) == 13, [q["sql"][:80] for q in many]
+
+
+def _history(board, currency: str = "EUR") -> dict[str, dict[str, float]]:
+    """``{bucket: {month label: face value}}`` of the 12-month aging chart, non-zero only."""
+    labels = board.aging_history_chart["labels"]
+    return {ds["label"].split(" ", 1)[1]: {m: v for m, v in zip(labels, ds["data"],
+                                                                strict=True) if v}
+            for ds in board.aging_history_chart["datasets"]
+            if ds["stack"] == currency and any(ds["data"])}
+
+
+@pytest.mark.parametrize("repaid", [False, True])
+def test_the_12_month_aging_chart_follows_each_month_end(disbursed, repaid):  # noqa: F811
+    listing, _, _ = disbursed()
+    invoice = listing.invoice  # 571.04 EUR due 2020-12-12
+    with clock.frozen_at(dt.date(2020, 12, 20)):  # 8 days past due: overdue after the grace
+        invoices_age_task()
+    if repaid:  # paid in full on 2021-01-10, through the waterfall
+        with clock.frozen_at(dt.date(2021, 1, 10)), \
+                TestCase.captureOnCommitCallbacks(execute=True):
+            bank_event_apply(payload=bank_event("evt_late", "repayment.received",
+                                                invoice.repayment_reference, "571.04"))
+    board = dashboard_build(today=dt.date(2021, 2, 15))
+    labels = board.aging_history_chart["labels"]
+    assert (labels[0], labels[-1], len(labels)) == ("2020-03", "2021-02", 12)
+    if repaid:
+        # Open at the end of December (19 days late), settled before the end of January.
+        assert _history(board) == {"1-30": {"2020-12": 571.04}}
+    else:
+        # 19 days late at 2020-12-31, 50 at 2021-01-31, 65 today (2021-02-15).
+        assert _history(board) == {"1-30": {"2020-12": 571.04}, "31-60": {"2021-01": 571.04},
+                                   "61-90": {"2021-02": 571.04}}
+        # Today's column is the aging table's figure.
+        assert board.overdue == {"EUR": {"61-90": (1, D("571.04"))}}
+    assert all(ds["stack"] == "EUR" for ds in board.aging_history_chart["datasets"])
 
 
 def test_the_index_shows_the_dashboard_to_finance_and_a_red_banner_when_off(
@@ -94,6 +130,7 @@ def test_the_index_shows_the_dashboard_to_finance_and_a_red_banner_when_off(
     assert "PayMint back office" in html and "Today's queues" in html
     assert 'id="kpis"' in html and "513.94" in html and 'id="books-alert"' not in html
     assert 'data-chart="volume-data"' in html
+    assert 'data-chart="aging-history-data"' in html and 'id="aging-history-data"' in html
 
     # Books that do not balance (the database refuses to commit them since #18, so the read
     # is stood in for) turn the banner on.

@@ -21,7 +21,8 @@ from pathlib import Path
 import joblib
 from threadpoolctl import threadpool_limits
 
-from ..schema import ExtractedField, ExtractionResult
+from ..candidates import credit_magnitude, is_credit_note
+from ..schema import AMOUNT_FIELDS, RECEIPT_ABSENT_FIELDS, ExtractedField, ExtractionResult
 from .features import RANKED_FIELDS, document_candidates
 
 logger = logging.getLogger(__name__)
@@ -154,6 +155,7 @@ class FieldRanker:
             return result
         rules = {name: result.fields[name].value for name in RANKED_FIELDS}
         candidates = document_candidates(doc, rules)
+        credit_note = is_credit_note(doc)
         fields = dict(result.fields)
         for name, got in result.fields.items():
             if name in self.models or name not in self.calibrators or got.value is None:
@@ -164,6 +166,8 @@ class FieldRanker:
         for name, model in self.models.items():
             cands = candidates.get(name) or []
             if not cands or result.fields[name].source in AUTHORITATIVE_SOURCES:
+                continue
+            if result.document_kind == "receipt" and name in RECEIPT_ABSENT_FIELDS:
                 continue
             with threadpool_limits(limits=1):
                 scores = model.predict_proba([c.features for c in cands])[:, 1]
@@ -176,6 +180,7 @@ class FieldRanker:
                 if rules_score >= KEEP_RULES_RATIO * score:
                     value, score = result.fields[name].value, rules_score
             source = result.fields[name].source
+            value = credit_magnitude(value, name in AMOUNT_FIELDS and credit_note)
             fields[name] = ExtractedField(value, round(self.confidence(name, score), 3), source)
         return replace(result, fields=fields)
 
