@@ -21,6 +21,14 @@ from .models import NotificationDelivery, PushDevice
 from .push import push_backend
 
 
+def email_deliverable(address: str) -> bool:
+    """False for no address or one in the reserved ``invalid`` top-level domain (RFC 2606,
+    RFC 6761): erased accounts (``erased-<uuid>@invalid``) and platform-owned ones such as a
+    liquidity pool's (``pool-eur@pools.paymint.invalid``), which no mailbox reads."""
+    domain = (address or "").rpartition("@")[2].lower()
+    return bool(address) and domain != "invalid" and not domain.endswith(".invalid")
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What a delivery attempt came to: ``status`` SENT, FAILED or SKIPPED (final), or
@@ -57,8 +65,8 @@ class EmailChannel:
         return True
 
     def targets(self, *, user, devices: list[PushDevice]) -> list[tuple[str, PushDevice | None]]:
-        if not user.is_active or not user.email or user.email.endswith("@invalid"):
-            return []  # deactivated or erased accounts get no mail
+        if not user.is_active or not email_deliverable(user.email):
+            return []  # deactivated, erased and platform-owned accounts get no mail
         return [("email", None)]
 
     def deliver(self, delivery: NotificationDelivery) -> Outcome:

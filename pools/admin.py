@@ -1,15 +1,17 @@
-"""Back office of the liquidity pools: the pool with its figures, holdings (the share
-register), redemption queue and daily NAV computations, all read-only; actions call one
-service each: pause or resume deposits, pause allocation (four eyes: a second member of
-staff confirms), resume allocation."""
+"""Back office of the liquidity pools: the pool with its figures, its holdings (each active
+investment with its accrued fee, days-past-due bucket and provision), the share register, the
+redemption queue and the daily NAV computations, all read-only; actions call one service each:
+pause or resume deposits, pause allocation (four eyes: a second member of staff confirms),
+resume allocation."""
 
 from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
 
 from paymint.core.admin import ReadOnlyAdmin, ReadOnlyInline
 from paymint.core.errors import ApplicationError
 
 from .models import NavSnapshot, Pool, PoolHolding, RedemptionRequest
-from .selectors import pool_stats
+from .selectors import pool_holdings, pool_stats
 from .services import pool_allocation_pause, pool_settings_update
 
 
@@ -59,12 +61,13 @@ class PoolAdmin(ReadOnlyAdmin):
         "max_seller_exposure",
         "cash_buffer_rate",
         "figures",
+        "investments",
     )
     inlines = [PoolHoldingInline, RedemptionInline]
     actions = ["pause_deposits", "resume_deposits", "pause_allocation", "resume_allocation"]
 
     def get_readonly_fields(self, request, obj=None):
-        return [*super().get_readonly_fields(request, obj), "figures"]
+        return [*super().get_readonly_fields(request, obj), "figures", "investments"]
 
     @admin.display(description="Figures now (NAV terms, provisions by bucket, queue)")
     def figures(self, obj: Pool) -> str:
@@ -138,6 +141,52 @@ class PoolAdmin(ReadOnlyAdmin):
             ),
             "allocation resumed",
         )
+
+
+    @admin.display(description="Holdings (active investments, valued as the NAV values them)")
+    def investments(self, obj: Pool) -> str:
+        rows = pool_holdings(pool=obj)
+        if not rows:
+            return "None."
+        head = format_html(
+            "<tr>{}</tr>",
+            format_html_join(
+                "",
+                '<th scope="col">{}</th>',
+                (
+                    (h,)
+                    for h in (
+                        "Invoice",
+                        "Debtor",
+                        "Grade",
+                        "Due",
+                        "Principal",
+                        "Accrued fee",
+                        "Days past due",
+                        "Provision",
+                    )
+                ),
+            ),
+        )
+        body = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+            "<td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    r["invoice_number"],
+                    r["debtor"],
+                    r["grade"],
+                    r["due_date"],
+                    r["principal"],
+                    r["accrued_fee"],
+                    r["bucket"],
+                    r["provision"],
+                )
+                for r in rows
+            ),
+        )
+        return format_html("<table><thead>{}</thead><tbody>{}</tbody></table>", head, body)
 
 
 @admin.register(NavSnapshot)

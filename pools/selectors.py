@@ -35,6 +35,7 @@ from .nav import (
     annualised,
     holder_values,
     net_asset_value,
+    position_value,
     projected_value,
 )
 from .nav import Position as NavPosition
@@ -168,39 +169,73 @@ def pool_for_currency(*, currency: str) -> Pool | None:
     return Pool.objects.filter(currency=currency).select_related("account").first()
 
 
+def pool_holdings(*, pool: Pool, today: dt.date | None = None) -> list[dict]:
+    """The pool's active investments as the back office reads them, each valued as the NAV
+    values it (:func:`pools.nav.position_value`): invoice number, debtor, grade, due date,
+    outstanding principal, accrued discount fee, days-past-due bucket and provision (money in
+    the pool's currency, rounded for display only; the NAV sums the exact figures). One
+    query."""
+    today = today or clock.today()
+    rates = settings.PAYMINT["POOL_PROVISION_RATES"]
+    rows = []
+    for row in _active_investments(pool).values(
+        *_POSITION_FIELDS, "listing__invoice__invoice_number", "listing__invoice__debtor_name"
+    ):
+        position = _as_position(row)
+        value = position_value(position, today, rates)
+        rows.append(
+            {
+                "invoice_number": row["listing__invoice__invoice_number"],
+                "debtor": row["listing__invoice__debtor_name"],
+                "grade": position.grade,
+                "due_date": position.due_date,
+                "principal": quantize_money(value.principal, pool.currency),
+                "accrued_fee": quantize_money(value.accrued_fee, pool.currency),
+                "bucket": value.bucket,
+                "provision": quantize_money(value.provision, pool.currency),
+            }
+        )
+    return rows
+
+
+_POSITION_FIELDS = (
+    "amount",
+    "principal_repaid",
+    "discount_rate",
+    "discount_fee",
+    "fee_repaid",
+    "listing__disbursed_on",
+    "listing__due_date",
+    "listing__invoice__status",
+    "listing__invoice__risk_grade",
+    "listing__invoice__debtor_key",
+)
+
+
+def _active_investments(pool: Pool) -> QuerySet[Investment]:
+    return Investment.objects.filter(
+        investor_id=pool.account_id, status=InvestmentStatus.ACTIVE
+    ).order_by("id")
+
+
+def _as_position(row: dict) -> NavPosition:
+    return NavPosition(
+        principal=row["amount"],
+        principal_repaid=row["principal_repaid"],
+        discount_rate=row["discount_rate"],
+        discount_fee=row["discount_fee"],
+        fee_repaid=row["fee_repaid"],
+        disbursed_on=row["listing__disbursed_on"],
+        due_date=row["listing__due_date"],
+        defaulted=row["listing__invoice__status"] in DEFAULTED_STATUSES,
+        grade=row["listing__invoice__risk_grade"],
+        debtor_key=row["listing__invoice__debtor_key"],
+    )
+
+
 def pool_positions(*, pool: Pool) -> list[NavPosition]:
     """The pool's active investments as :class:`pools.nav.Position` rows (one query)."""
-    rows = (
-        Investment.objects.filter(investor_id=pool.account_id, status=InvestmentStatus.ACTIVE)
-        .order_by("id")
-        .values_list(
-            "amount",
-            "principal_repaid",
-            "discount_rate",
-            "discount_fee",
-            "fee_repaid",
-            "listing__disbursed_on",
-            "listing__due_date",
-            "listing__invoice__status",
-            "listing__invoice__risk_grade",
-            "listing__invoice__debtor_key",
-        )
-    )
-    return [
-        NavPosition(
-            principal=r[0],
-            principal_repaid=r[1],
-            discount_rate=r[2],
-            discount_fee=r[3],
-            fee_repaid=r[4],
-            disbursed_on=r[5],
-            due_date=r[6],
-            defaulted=r[7] in DEFAULTED_STATUSES,
-            grade=r[8],
-            debtor_key=r[9],
-        )
-        for r in rows
-    ]
+    return [_as_position(row) for row in _active_investments(pool).values(*_POSITION_FIELDS)]
 
 
 def pool_nav(*, pool: Pool, today: dt.date | None = None) -> NavBreakdown:

@@ -66,6 +66,31 @@ def _nav_chart(pool) -> dict:
     }
 
 
+def _allocation_charts(pool, stats: dict) -> dict:
+    """Chart.js data of the page's allocation charts (the same figures are listed beside
+    them): outstanding principal by grade and by days-past-due bucket, and utilisation
+    (invested vs uninvested cash). Money in the pool's currency."""
+    nav = stats["nav"]
+    by_grade = stats["outstanding_by_grade"]
+    by_bucket = stats["outstanding_by_bucket"]
+    return {
+        "grade_chart": {
+            "labels": [f"Grade {g}" for g in by_grade],
+            "datasets": [{"label": pool.currency, "data": [float(v) for v in by_grade.values()]}],
+            "currencies": [pool.currency] * len(by_grade),
+        },
+        "bucket_chart": {
+            "labels": list(by_bucket),
+            "datasets": [{"label": pool.currency, "data": [float(v) for v in by_bucket.values()]}],
+        },
+        "utilisation_chart": {
+            "labels": ["Invested", "Uninvested cash"],
+            "datasets": [{"label": pool.currency, "data": [float(nav.principal), float(nav.cash)]}],
+            "currencies": [pool.currency, pool.currency],
+        },
+    }
+
+
 def _pool_context(request, pool, **forms) -> dict:
     stats = pool_stats(pool=pool)
     calculator = CalculatorForm(request.GET or None)
@@ -79,6 +104,7 @@ def _pool_context(request, pool, **forms) -> dict:
         "position": pool_position(pool=pool, investor=request.user, nav=stats["nav"]),
         "history": list(pool_nav_history(pool=pool))[-30:],
         "nav_chart": _nav_chart(pool),
+        **_allocation_charts(pool, stats),
         "calculator": calculator,
         "quote": quote,
         "deposit_form": forms.get("deposit_form") or PoolAmountForm(auto_id="deposit_%s"),

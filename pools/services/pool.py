@@ -54,6 +54,9 @@ from ..nav import SHARE_QUANTUM, NavBreakdown, amount_for_shares, shares_for_amo
 from ..selectors import pool_nav
 
 ZERO = Decimal(0)
+#: The back-office permission to open, pause and resume pools (the ``operations`` role's:
+#: ``accounts.roles``); each service checks it, whatever calls it (admin action, command).
+MANAGE_POOLS = "pools.change_pool"
 PAY_TASK = "pools.tasks.pool_redemptions_pay_task"
 
 
@@ -74,14 +77,33 @@ def pool_create(
     (:func:`accounts.services.platform_investor_create`).
 
     Raises:
-        PermissionDenied: ``actor`` is not active staff.
+        PermissionDenied: ``actor`` is not active staff with ``pools.change_pool``.
         Conflict: ``POOL_EXISTS``.
         UnsupportedCurrency: a currency PayMint does not finance.
+        ValidationFailed: ``INVALID_POOL_POLICY`` (an unknown grade, a tenor range that is
+            empty, a listing share outside (0, 1], a buffer outside [0, 1), an exposure cap
+            not positive).
     """
-    require_staff(actor)
+    require_staff(actor, permission=MANAGE_POOLS)
     if currency not in settings.PAYMINT["CURRENCIES"]:
         raise UnsupportedCurrency(
             f"PayMint does not finance {currency}.", fields={"currency": ["Unsupported."]}
+        )
+    known = settings.PAYMINT["GRADE_PRICING"]
+    problems = {
+        "grades": grades is not None and (not grades or any(g not in known for g in grades)),
+        "max_tenor_days": not 0 <= min_tenor_days <= max_tenor_days,
+        "max_listing_share": not 0 < max_listing_share <= 1,
+        "cash_buffer_rate": not 0 <= cash_buffer_rate < 1,
+        "max_debtor_exposure": max_debtor_exposure <= 0,
+        "max_seller_exposure": max_seller_exposure <= 0,
+    }
+    wrong = [name for name, bad in problems.items() if bad]
+    if wrong:
+        raise ValidationFailed(
+            f"Invalid pool policy: {', '.join(wrong)}.",
+            code=PoolsError.INVALID_POOL_POLICY,
+            fields={name: ["Out of range."] for name in wrong},
         )
     if Pool.objects.filter(currency=currency).exists():
         raise Conflict(f"There is already a {currency} pool.", code=PoolsError.POOL_EXISTS)
@@ -508,9 +530,9 @@ def pool_settings_update(
     :func:`pool_allocation_pause`.
 
     Raises:
-        PermissionDenied: ``actor`` is not active staff.
+        PermissionDenied: ``actor`` is not active staff with ``pools.change_pool``.
     """
-    require_staff(actor)
+    require_staff(actor, permission=MANAGE_POOLS)
     with transaction.atomic(durable=True):
         locked = _lock_pool(pool)
         fields = []
@@ -534,10 +556,10 @@ def pool_allocation_pause(*, pool: Pool, actor) -> Pool:
     (the auto-invest run skips the pool). Resuming is :func:`pool_settings_update`.
 
     Raises:
-        PermissionDenied: ``actor`` is not active staff.
+        PermissionDenied: ``actor`` is not active staff with ``pools.change_pool``.
         Conflict: ``FOUR_EYES_SAME_REVIEWER`` (the same person confirming their own request).
     """
-    require_staff(actor)
+    require_staff(actor, permission=MANAGE_POOLS)
     with transaction.atomic(durable=True):
         locked = _lock_pool(pool)
         if locked.allocation_paused:

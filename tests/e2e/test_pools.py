@@ -69,6 +69,8 @@ def test_investor_deposits_redeems_and_cancels_in_the_pool(
     expect(page.get_by_role("heading", name=pool.name)).to_be_visible()
     expect(page.locator("canvas[data-chart='nav-data']")).to_be_visible()
     expect(page.get_by_text("Utilisation", exact=True)).to_be_visible()
+    for chart in ("utilisation-data", "grade-data", "bucket-data"):  # allocation charts
+        expect(page.locator(f"canvas[data-chart='{chart}'][data-chart-ready]")).to_be_visible()
     check_page(page, "pool")
 
     # Deposit, with a confirmation step at the NAV it buys at.

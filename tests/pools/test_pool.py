@@ -5,19 +5,25 @@ cancellation, refusals that write nothing, and the worked example of the README.
 from __future__ import annotations
 
 import datetime as dt
+import io
 from decimal import Decimal
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.test import TestCase
 
+from accounts.models import User
 from accounts.services import staff_user_create
 from marketplace.models import Investment
+from notifications.channels import email_deliverable
+from notifications.models import Notification
 from paymint.core import clock
 from paymint.core.errors import ApplicationError
+from paymint.core.models import OutboundMessage
 from pools.enums import AutoInvestOutcome, RedemptionStatus
 from pools.models import AutoInvestLog, NavSnapshot, Pool, PoolDeposit, PoolHolding
 from pools.nav import holder_values
-from pools.selectors import pool_nav, pool_position
+from pools.selectors import pool_holdings, pool_nav, pool_position
 from pools.services import (
     auto_invest_listing,
     pool_allocation_pause,
@@ -211,6 +217,22 @@ def test_worked_example_deposit_allocate_repay_nav_rises_redeem(pool, seller, ma
         alice_after = pool_position(pool=reload(pool), investor=alice)["value"]
     assert nav10.nav_per_share > 1 and made.shares < 500
     assert abs(alice_after - alice_before) <= D("0.01")
+    # The back office's holdings value each investment as the NAV does: current at day 10,
+    # 25 % provisioned 45 days past due (principal + the whole fee, accrued by then).
+    current, late = (
+        pool_holdings(pool=reload(pool), today=day)
+        for day in (day10, MUSTANG_DUE + dt.timedelta(days=45))
+    )
+    number = listing.invoice.invoice_number
+    assert [(h["invoice_number"], h["bucket"], h["principal"]) for h in current] == [
+        (number, "current", investment.amount)
+    ]
+    assert current[0]["accrued_fee"] == nav10.accrued_fee.quantize(D("0.01"))
+    assert current[0]["provision"] == 0
+    assert (late[0]["bucket"], late[0]["provision"]) == (
+        "31-60",
+        ((investment.amount + investment.discount_fee) * D("0.25")).quantize(D("0.01")),
+    )
     with clock.frozen_at(MUSTANG_DUE), TestCase.captureOnCommitCallbacks(execute=True):
         bank_event_apply(
             payload=bank_event(
@@ -236,3 +258,76 @@ def test_worked_example_deposit_allocate_repay_nav_rises_redeem(pool, seller, ma
     assert NavSnapshot.objects.filter(pool=pool).count() == 1
     register_reconciles(pool, MUSTANG_DUE)
     assert_books_balanced()
+
+
+def test_managing_pools_takes_the_operations_role_and_a_valid_policy(staff, pool):
+    """Services check the back-office permission themselves (not only the admin's actions),
+    and a policy the database would refuse is a typed error that writes nothing."""
+    auditor = staff_user_create(
+        email="auditor@example.com", password=STRONG_PASSWORD, roles=("compliance",)
+    )
+    for attempt in (
+        lambda: pool_create(currency="USD", actor=auditor),
+        lambda: pool_settings_update(pool=pool, actor=auditor, deposits_paused=True),
+        lambda: pool_allocation_pause(pool=pool, actor=auditor),
+    ):
+        with pytest.raises(ApplicationError) as refused:
+            attempt()
+        assert refused.value.code == "PERMISSION_DENIED"
+    before = (Pool.objects.count(), User.objects.count())
+    for policy in (
+        {"max_listing_share": D("1.5")},
+        {"cash_buffer_rate": D("1")},
+        {"grades": ["Z"]},
+        {"min_tenor_days": 90, "max_tenor_days": 30},
+        {"max_debtor_exposure": D("0")},
+    ):
+        with pytest.raises(ApplicationError) as invalid:
+            pool_create(currency="USD", actor=staff, **policy)
+        assert invalid.value.code == "INVALID_POOL_POLICY"
+    assert (Pool.objects.count(), User.objects.count()) == before
+    assert reload(pool).deposits_paused is False
+
+
+def test_the_pool_create_command_opens_one_pool_per_currency(staff):
+    out = io.StringIO()
+    call_command(
+        "pool_create", "--currency", "usd", "--actor", staff.email, "--grades", "A,B",
+        "--max-listing-share", "0.5", stdout=out,
+    )
+    pool = Pool.objects.get(currency="USD")
+    assert (pool.grades, pool.max_listing_share) == (["A", "B"], D("0.5"))
+    assert str(pool.public_id) in out.getvalue()
+    with pytest.raises(CommandError, match="POOL_EXISTS"):
+        call_command("pool_create", "--currency", "USD", "--actor", staff.email)
+
+
+@pytest.mark.parametrize(
+    ("address", "deliverable"),
+    [
+        ("anna@example.com", True),
+        ("erased-1@invalid", False),
+        ("pool-eur@pools.paymint.invalid", False),
+        ("someone@invalid.example.com", True),
+        ("", False),
+    ],
+)
+def test_mail_is_never_addressed_to_the_reserved_invalid_domain(address, deliverable):
+    assert email_deliverable(address) is deliverable
+
+
+def test_the_pools_own_account_is_told_in_the_app_but_never_mailed(
+    staff, seller, make_investor, django_capture_on_commit_callbacks
+):
+    alice = make_investor()
+    deposit(alice, D("1000.00"))
+    with django_capture_on_commit_callbacks(execute=True), clock.frozen_at(LISTING_DAY):
+        pool = pool_create(currency="EUR", actor=staff, max_listing_share=D("1"))
+        pool_deposit(pool=pool, investor=alice, amount="900.00")
+    listing = listed_invoice(seller)
+    with django_capture_on_commit_callbacks(execute=True), clock.frozen_at(LISTING_DAY):
+        auto_invest_listing(listing_id=listing.pk)
+    assert Investment.objects.filter(listing=listing, investor=pool.account).exists()
+    assert Notification.objects.filter(recipient=pool.account).exists()
+    assert not OutboundMessage.objects.filter(recipient=pool.account.email).exists()
+    assert OutboundMessage.objects.filter(recipient=seller.email).exists()  # mail works

@@ -130,6 +130,7 @@ def test_ops_see_the_pool_and_pause_deposits_and_allocation_with_four_eyes(
 
     page = ops_client.get(reverse("admin:pools_pool_change", args=[pool.pk]))
     assert page.status_code == 200 and "NAV/share" in page.content.decode()
+    assert "Holdings (active investments" in page.content.decode()
     assert ops_client.get(reverse("admin:pools_navsnapshot_changelist")).status_code == 200
     assert ops_client.get(reverse("admin:pools_redemptionrequest_changelist")).status_code == 200
     changelist = reverse("admin:pools_pool_changelist")
