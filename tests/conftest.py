@@ -21,6 +21,7 @@ from tests.helpers import (
     make_user,
     signed_webhook,
 )
+from tests.helpers.database import cloned_test_database, template_enabled
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +33,33 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
         test = connections[alias].settings_dict.setdefault("TEST", {})
         base = test.get("NAME") or f"test_{connections[alias].settings_dict['NAME']}"
         test["NAME"] = f"{base}_{suffix}"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(request, django_test_environment, django_db_blocker,
+                    django_db_modify_db_settings, django_db_keepdb):
+    """pytest-django's database set-up, with the test database cloned from a migrated template
+    when one exists (:mod:`tests.helpers.database`: migrating costs each process about ten
+    seconds of CPU). Dropped at the end, as pytest-django does."""
+    from django.test.utils import setup_databases, teardown_databases
+
+    serialized = {"default"} if any(
+        marker.kwargs.get("serialized_rollback")
+        for item in request.session.items for marker in item.iter_markers("django_db")
+    ) else set()
+    verbosity = request.config.option.verbose
+    with django_db_blocker.unblock():
+        if template_enabled() and not django_db_keepdb:
+            with cloned_test_database() as state:
+                db_cfg = setup_databases(verbosity=verbosity, interactive=False,
+                                         keepdb=state["cloned"], serialized_aliases=serialized)
+        else:
+            db_cfg = setup_databases(verbosity=verbosity, interactive=False,
+                                     keepdb=django_db_keepdb, serialized_aliases=serialized)
+    yield
+    if not django_db_keepdb:
+        with django_db_blocker.unblock():
+            teardown_databases(db_cfg, verbosity=verbosity)
 
 
 @pytest.fixture(autouse=True)

@@ -64,3 +64,11 @@ def local_gateway(*, horizon_url: str, network_passphrase: str) -> HorizonGatewa
             ledger, gateway, currencies=tuple(settings.STELLAR_STABLECOIN_CODES)
         )
     return gateway
+
+
+def remote_gateway(*, horizon_url: str, network_passphrase: str) -> HorizonGateway:
+    """A gateway to a local network served over HTTP by another process at ``horizon_url``
+    (``STELLAR_HORIZON_URL``; the fault suite's Horizon stand-in,
+    ``tests/faults/conftest.py``), spoken to like a real Horizon; that process set up the
+    platform's accounts. Chosen with ``STELLAR_LOCAL_NETWORK``."""
+    return HorizonGateway(horizon_url=horizon_url, network_passphrase=network_passphrase)

@@ -444,8 +444,12 @@ CELERY_BEAT_SCHEDULE["compliance-monitoring-sweep"] = {
 # passphrase default to the network's own.
 STELLAR_NETWORK = env("STELLAR_NETWORK", default="local")
 # What builds the gateway on the "local" network: the development and test stand-in, which
-# production code never imports (devtools/stellar_local/).
-STELLAR_LOCAL_NETWORK = "devtools.stellar_local.network.local_gateway"
+# production code never imports (devtools/stellar_local/): the process's own in-memory network,
+# or (devtools.stellar_local.network.remote_gateway) one served over HTTP by another process -
+# the fault suite's Horizon stand-in, which outlives the worker it kills.
+STELLAR_LOCAL_NETWORK = env(
+    "STELLAR_LOCAL_NETWORK", default="devtools.stellar_local.network.local_gateway"
+)
 STELLAR_HORIZON_URL = env("STELLAR_HORIZON_URL", default="")
 STELLAR_NETWORK_PASSPHRASE = env("STELLAR_NETWORK_PASSPHRASE", default="")
 # Off by default: chain_on_funding/chain_on_settlement write nothing until enabled.

@@ -6,7 +6,10 @@ On PostgreSQL, migration ``settlements.0007_ledger_enforced_by_database`` instal
   entry that received postings sums to zero per currency (legs are non-zero: a lone leg never
   balances), has each leg in its entry's and its account's currency, and leaves no debited
   account that may not go negative below zero (the accounts are locked, so two raw debits
-  cannot both pass);
+  cannot both pass). Since ``settlements.0011`` it runs once per entry, not per posting: a
+  statement-level trigger on the postings queues the entries each INSERT touched
+  (``settlements_entry_unchecked``, empty outside a transaction) and the constraint trigger
+  sits on that queue;
 - immutability triggers: UPDATE and DELETE of postings and journal entries, and any change of
   a ledger account but its ``updated_at`` (key, kind, currency, owner, invoice,
   ``may_go_negative``) or its deletion, are refused with SQLSTATE 42501

@@ -17,7 +17,7 @@ from django.db.backends.postgresql.base import DatabaseWrapper
 from paymint.core import health
 
 SHOW_DATABASE = (
-    "import json, django; django.setup(); from django.conf import settings; "
+    "import json; from django.conf import settings; "
     "d = settings.DATABASES['default']; "
     "print(json.dumps({'pool': d.get('OPTIONS', {}).get('pool'), "
     "'conn_max_age': d['CONN_MAX_AGE'], 'health_checks': d['CONN_HEALTH_CHECKS']}))"

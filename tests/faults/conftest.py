@@ -8,6 +8,7 @@ Marked ``faults`` (and ``slow``): ``make test`` runs them; ``-m "not faults"`` l
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -374,6 +375,12 @@ class HorizonHttpServer:
         self.client = LocalHorizonClient(ledger)
         self.port = free_port()
         self._server: ThreadingHTTPServer | None = None
+        # hold_submissions: a submission is applied, then its answer held back until
+        # ``release`` is set (``submitted`` says one arrived) - the window in which a worker
+        # that sent it can be killed before it learns the outcome.
+        self.hold_submissions = False
+        self.submitted = threading.Event()
+        self.release = threading.Event()
 
     @property
     def url(self) -> str:
@@ -400,7 +407,12 @@ class HorizonHttpServer:
             def do_POST(self) -> None:  # noqa: N802 - the http.server API
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 form = {k: v[-1] for k, v in parse_qs(raw.decode()).items()}
-                self._answer(horizon.client.post(f"{horizon.url}{self.path}", data=form))
+                response = horizon.client.post(f"{horizon.url}{self.path}", data=form)
+                if horizon.hold_submissions:
+                    horizon.submitted.set()
+                    horizon.release.wait(timeout=120)
+                with contextlib.suppress(OSError):  # the client may be gone (killed)
+                    self._answer(response)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True

@@ -10,8 +10,11 @@ ends exactly as an uninterrupted run.
   PostgreSQL, nothing is half-written (the batch still APPROVED, no file, items PENDING), and
   the export asked again gives the batch EXPORTED once with one file.
 
-(The settlement task: ``test_worker_killed.py``; a chain submission re-run: the look-up by hash
-of ``test_providers_down.py`` and ``tests/settlements/stellar/test_outbox.py``.)
+* Chain submission: the pool process killed after its envelope was applied by the network
+  (the Horizon stand-in holds its answer back), before it learnt the outcome: the task runs
+  again, finds the envelope by hash and records it - CONFIRMED, one submission, paid once.
+
+(The settlement task: ``test_worker_killed.py``.)
 
 Each case is held in the middle deterministically, as in ``test_worker_killed.py``: another
 connection holds the row lock the work needs next; the process is killed while it waits on
@@ -22,14 +25,32 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 
 import psycopg
 import pytest
 from django.db import connection
+from stellar_sdk import ChangeTrust, Keypair, TransactionBuilder
 
-from tests.faults.conftest import ROOT, load_schema, manage, server_env, wait_until
+from devtools.stellar_local import LocalHorizonClient, LocalLedger
+from devtools.stellar_local.bootstrap import local_platform_bootstrap
+from settlements.stellar.gateway import (
+    HorizonGateway,
+    network_config,
+    platform_keys,
+    stablecoin_asset,
+)
+from tests.faults.conftest import (
+    ROOT,
+    HorizonHttpServer,
+    load_schema,
+    manage,
+    server_env,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow, pytest.mark.django_db]
 
@@ -223,3 +244,97 @@ def test_the_process_killed_mid_payout_export_leaves_nothing_and_the_export_ends
         f"WHERE batch_id = {batch_id} AND to_status = 'EXPORTED'",
     ) == "1"
     assert '"ok": true' in manage("verify_books", "--json", env=env).stdout
+
+
+CHAIN_PAYMENT = """
+from django.db import transaction
+from settlements.stellar.enums import ChainPurpose
+from settlements.stellar.outbox import chain_tx_enqueue
+with transaction.atomic():
+    row = chain_tx_enqueue(
+        purpose=ChainPurpose.OTHER, idempotency_key="faults-killed-chain",
+        source="{source}",
+        operations=[{{"type": "payment", "destination": "{destination}",
+                      "asset": "{asset}", "amount": "25.5"}}])
+print(row.pk)
+"""
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the SDK on set_flags
+def test_a_worker_killed_after_its_envelope_landed_does_not_pay_twice(
+    local_postgres, local_redis, tmp_path, settings
+):
+    """The chain submission's worst moment: the envelope was applied by the network, the
+    worker killed before it heard back. The re-run finds it by hash: CONFIRMED, sent once."""
+    settings.STELLAR_NETWORK = "local"
+    for name in ("STELLAR_ISSUER_SECRET", "STELLAR_DISTRIBUTION_SECRET",
+                 "STELLAR_CUSTODY_SECRET", "STELLAR_STABLECOIN_ISSUER_SECRET",
+                 "STELLAR_SEP10_SIGNING_SECRET", "STELLAR_HORIZON_URL",
+                 "STELLAR_NETWORK_PASSPHRASE"):
+        setattr(settings, name, "")
+    passphrase = network_config()[2]
+    ledger = LocalLedger(network_passphrase=passphrase)
+    local = HorizonGateway(horizon_url="http://stellar.local/", network_passphrase=passphrase,
+                           client=LocalHorizonClient(ledger), ledger=ledger)
+    local_platform_bootstrap(ledger, local)
+    keys, eurc = platform_keys(), stablecoin_asset("EUR")
+    wallet = Keypair.random()
+    ledger.fund(wallet.public_key, "100")
+    account = local.load_account(wallet.public_key)
+    trust = (
+        TransactionBuilder(account, passphrase, base_fee=100)
+        .add_time_bounds(0, int(time.time()) + 300)
+        .append_operation(ChangeTrust(eurc))
+        .build()
+    )
+    trust.sign(wallet)
+    local.submit(trust.to_xdr())
+
+    horizon = HorizonHttpServer(ledger).start()
+    url, env = fault_env(
+        local_postgres,
+        tmp_path,
+        CELERY_BROKER_URL=f"{local_redis.url}/0",
+        CELERY_TASK_ALWAYS_EAGER="false",
+        STELLAR_NETWORK="local",
+        STELLAR_ENABLED="true",
+        STELLAR_HORIZON_URL=horizon.url,
+        STELLAR_LOCAL_NETWORK="devtools.stellar_local.network.remote_gateway",
+    )
+    try:
+        script = CHAIN_PAYMENT.format(
+            source=keys.distribution.public_key,
+            destination=wallet.public_key,
+            asset=f"EURC:{eurc.issuer}",
+        )
+        # Not eager: the submission task waits in Redis until a worker takes it.
+        row_id = int(manage("shell", "-c", script, env=env).stdout.split()[-1])
+        submissions = ledger.submissions
+        horizon.hold_submissions = True
+        with celery_worker(env, "settlement") as worker:
+            assert horizon.submitted.wait(timeout=120), "the worker's submission"
+            children = subprocess.run(
+                ["pgrep", "-P", str(worker.pid)], capture_output=True, text=True
+            ).stdout.split()
+            assert children, "the worker's pool process"
+            subprocess.run(["kill", "-9", *children], check=True)  # before the answer
+            horizon.hold_submissions = False
+            horizon.release.set()
+            wait_until(
+                lambda: one(
+                    local_postgres,
+                    f"SELECT status FROM settlements_chaintransaction WHERE id = {row_id}",
+                )
+                == "CONFIRMED",
+                timeout=120,
+                what="the submission re-run",
+            )
+    finally:
+        horizon.release.set()
+        horizon.stop()
+    assert ledger.submissions == submissions + 1  # found by hash, never sent again
+    assert ledger.balance(wallet.public_key, eurc) == Decimal("25.5")
+    assert one(
+        local_postgres,
+        f"SELECT attempts FROM settlements_chaintransaction WHERE id = {row_id}",
+    ) == "1"

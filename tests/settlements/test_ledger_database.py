@@ -1,8 +1,8 @@
 """The books enforced by PostgreSQL: raw SQL that breaks a ledger rule is refused by the
-database itself (triggers and CHECK constraints of migration settlements.0007), whatever the
-application does. Deferred checks are fired with ``SET CONSTRAINTS ALL IMMEDIATE``, which is
-what a commit does (every ``db`` test's teardown does it too, so the whole suite runs with
-them on)."""
+database itself (triggers and CHECK constraints of migrations settlements.0007 and 0011),
+whatever the application does. Deferred checks are fired with ``SET CONSTRAINTS ALL
+IMMEDIATE``, which is what a commit does (every ``db`` test's teardown does it too, so the
+whole suite runs with them on)."""
 
 from __future__ import annotations
 
@@ -309,3 +309,16 @@ def test_columns_with_a_rule_are_checked(accounts, statement, constraint):
         transaction.atomic(),
     ):
         sql(statement)
+
+
+def test_each_entry_is_queued_for_its_check_once_not_per_leg(accounts):
+    """settlements.0011: the postings' statement trigger queues each entry it touched once
+    (however many legs and statements); the commit check empties the queue."""
+    first, second = raw_entry("raw-queue-1"), raw_entry("raw-queue-2")
+    raw_legs(first, [(0, accounts["bank"], "-3.00"), (1, accounts["cash"], "1.00")])
+    raw_legs(first, [(2, accounts["cash"], "2.00")])
+    raw_legs(second, [(0, accounts["bank"], "-1.00"), (1, accounts["cash"], "1.00")])
+    queued = "SELECT entry_id FROM settlements_entry_unchecked ORDER BY entry_id"
+    assert sql(queued) == [(first,), (second,)]
+    commit_checks()
+    assert sql(queued) == []
