@@ -10,8 +10,10 @@ Messages are JSON ``{"event": name, "id": optional id, "data": {...}}``; streams
 SSE frames. Publishing is best effort and happens after commit (a rolled-back change publishes
 nothing): when Redis is down the pages still show everything on reload.
 
-A stream marks its user online (``online:<user id>``, a key that expires unless refreshed by
-the stream's heartbeats), so that wallet balances are computed only for users watching.
+Who is watching is what Redis says: a user with an open stream is subscribed to their
+channel (``PUBSUB NUMSUB``), so wallet balances are computed only for users watching, and a
+stream needs no other Redis connection than its subscription's (one per open stream, named
+``<prefix>:stream`` in ``CLIENT LIST``; see docs/operations.md for the limits that follow).
 """
 
 from __future__ import annotations
@@ -38,8 +40,9 @@ def user_channel(user_id: int) -> str:
     return channel_name(f"user:{user_id}")
 
 
-def online_key(user_id: int) -> str:
-    return channel_name(f"online:{user_id}")
+#: The Redis client name of a stream's connection (``CLIENT LIST``: one per open stream).
+def stream_client_name() -> str:
+    return channel_name("stream")
 
 
 def live_enabled() -> bool:
@@ -97,13 +100,14 @@ def live_publish(
 
 
 def users_online(user_ids: Iterable[int]) -> set[int]:
-    """Which of ``user_ids`` have an event stream open (one round trip)."""
+    """Which of ``user_ids`` have an event stream open: those whose channel has a subscriber
+    (``PUBSUB NUMSUB``, one round trip; every open stream of a user subscribes to it)."""
     ids = list(dict.fromkeys(user_ids))
     if not ids or not live_enabled():
         return set()
     try:
-        flags = redis_client().mget([online_key(i) for i in ids])
+        counts = redis_client().pubsub_numsub(*[user_channel(i) for i in ids])
     except redis.RedisError as exc:
         logger.warning("live updates: presence read failed: %s", exc)
         return set()
-    return {i for i, flag in zip(ids, flags, strict=True) if flag}
+    return {i for i, (_, subscribers) in zip(ids, counts, strict=True) if subscribers}

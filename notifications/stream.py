@@ -52,7 +52,7 @@ from .live import (
     frame,
     live_enabled,
     notification_data,
-    online_key,
+    stream_client_name,
     user_channel,
 )
 from .selectors import notification_list, notification_unread_count
@@ -123,15 +123,18 @@ def _channels(user) -> list[str]:
     return [*channels, channel_name(LISTINGS)]
 
 
-async def _stream(user_id: int, channels: list[str], pending):
+async def _stream(channels: list[str], pending):
     heartbeat = settings.LIVE_UPDATES_HEARTBEAT_SECONDS
-    client = aioredis.Redis.from_url(settings.LIVE_UPDATES_REDIS_URL)
+    # One Redis connection per open stream: its subscription's. Nothing else is sent on the
+    # client, so its pool opens no second one (who is watching is PUBSUB NUMSUB: live.py).
+    client = aioredis.Redis.from_url(
+        settings.LIVE_UPDATES_REDIS_URL, client_name=stream_client_name()
+    )
     pubsub = client.pubsub()
     try:
         # Subscribed before the pending notifications are read: nothing committed in between is
         # missed (it may come twice; the client ignores a notification id it has shown).
         await pubsub.subscribe(*channels)
-        await client.set(online_key(user_id), 1, ex=int(heartbeat * 3) + 1)
         yield "retry: 3000\n\n"
         for chunk in await pending():
             yield chunk
@@ -139,7 +142,6 @@ async def _stream(user_id: int, channels: list[str], pending):
         while time.monotonic() < deadline:
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=heartbeat)
             if message is None:
-                await client.set(online_key(user_id), 1, ex=int(heartbeat * 3) + 1)
                 yield ": ping\n\n"
                 continue
             payload = json.loads(message["data"])
@@ -178,5 +180,5 @@ async def event_stream(request: HttpRequest) -> HttpResponse:
         return await _db(_pending_frames, request)(user, last_id, listing_ids, wallet)
 
     return StreamingHttpResponse(
-        _stream(user.pk, channels, pending), content_type="text/event-stream", headers=headers
+        _stream(channels, pending), content_type="text/event-stream", headers=headers
     )

@@ -1,10 +1,18 @@
 /* Live updates (notifications/stream.py): the bell, funding progress bars and wallet balances
    follow GET /api/v1/events (server-sent events) without a reload. Without JavaScript, or
-   while the stream is down, the pages show the same on reload. */
+   while the stream is down, the pages show the same on reload.
+
+   The connection is htmx's SSE extension's (static/vendor/htmx-ext-sse): base.html has
+   <div id="live-updates" hx-ext="sse">; this script gives it the stream's URL (with what the
+   page shows) as sse-connect and lets htmx open it. The extension opens the EventSource,
+   reconnects with backoff when it fails and closes it when the element goes; the browser
+   resumes with Last-Event-ID. The messages are JSON (the same stream serves the mobile
+   app), so nothing is swapped in as HTML: each is applied to the page below, as text. */
 (function () {
   "use strict";
   var url = document.body && document.body.getAttribute("data-live-url");
-  if (!url || !window.EventSource) return;
+  var holder = document.getElementById("live-updates");
+  if (!url || !holder || !window.EventSource || !window.htmx) return;
   var locale = document.documentElement.getAttribute("data-number-locale") || undefined;
   var seen = {};
 
@@ -84,15 +92,46 @@
   if (document.querySelector("[data-wallet-balance]")) params.push("wallet=1");
   if (params.length) url += (url.indexOf("?") < 0 ? "?" : "&") + params.join("&");
 
-  var source = new EventSource(url);
-  source.addEventListener("unread", function (e) { setBell(JSON.parse(e.data).count); });
-  source.addEventListener("notification", function (e) {
-    var n = JSON.parse(e.data);
-    setBell(n.unread);
-    if (seen[n.id]) return;
-    seen[n.id] = true;
-    announce(n.title);
+  function listen(source) {
+    source.addEventListener("unread", function (e) { setBell(JSON.parse(e.data).count); });
+    source.addEventListener("notification", function (e) {
+      var n = JSON.parse(e.data);
+      setBell(n.unread);
+      if (seen[n.id]) return;
+      seen[n.id] = true;
+      announce(n.title);
+    });
+    source.addEventListener("listing.progress", function (e) { setProgress(JSON.parse(e.data)); });
+    source.addEventListener("wallet.balance", function (e) { setBalances(JSON.parse(e.data).balances); });
+  }
+
+  // The extension announces each EventSource it opens (a new one after a failed connection;
+  // the same one again after the browser's own reconnection): listen to each once.
+  var listening = [];
+  holder.addEventListener("htmx:sseOpen", function (e) {
+    var source = e.detail && e.detail.source;
+    if (!source || listening.indexOf(source) >= 0) return;
+    listening = listening.filter(function (s) { return s.readyState !== 2; });  // CLOSED
+    listening.push(source);
+    listen(source);
   });
-  source.addEventListener("listing.progress", function (e) { setProgress(JSON.parse(e.data)); });
-  source.addEventListener("wallet.balance", function (e) { setBalances(JSON.parse(e.data).balances); });
+  // The extension takes every "error" event for a failure: it logs it (console.error) and, once
+  // the source is CLOSED, opens a new one with backoff. The browser's own reconnection (after
+  // the stream's `retry:` under WSGI, or its time limit under uvicorn) fires "error" too, with
+  // the source CONNECTING again: routine, so only the errors that closed the source reach the
+  // extension (htmx.createEventSource is its documented hook for making the EventSource).
+  window.htmx.createEventSource = function (streamUrl) {
+    var source = new EventSource(streamUrl, { withCredentials: true });
+    var extensionHandler = null;
+    Object.defineProperty(source, "onerror", {
+      get: function () { return extensionHandler; },
+      set: function (fn) { extensionHandler = fn; },
+    });
+    source.addEventListener("error", function (e) {
+      if (source.readyState === EventSource.CLOSED && extensionHandler) extensionHandler.call(source, e);
+    });
+    return source;
+  };
+  holder.setAttribute("sse-connect", url);
+  window.htmx.process(holder);
 })();

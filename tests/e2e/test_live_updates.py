@@ -32,8 +32,16 @@ def test_the_bell_and_the_funding_bar_follow_another_investors_funding(
         listing.refresh_from_db()
         rest = listing.advance_amount - listing.funded_amount
 
+        # Count the connections htmx's SSE extension opens (the page's only way in).
+        page.add_init_script(
+            "document.addEventListener('htmx:sseOpen', function () {"
+            " window.__sseOpens = (window.__sseOpens || 0) + 1; }, true);"
+        )
         sign_in(page, watcher.email, STRONG_PASSWORD)
         page.goto(f"/marketplace/{listing.public_id}/")
+        expect(page.locator("#live-updates")).to_have_attribute(
+            "sse-connect", re.compile(rf"^/api/v1/events\?listing={listing.public_id}")
+        )
         box = page.locator(f"[data-listing-progress='{listing.public_id}']")
         expect(box.locator("progress")).to_have_attribute("value", "19")  # 100 of 513.94
         bell = page.locator("#notification-bell")
@@ -58,3 +66,7 @@ def test_the_bell_and_the_funding_bar_follow_another_investors_funding(
         expect(bell).to_have_attribute("data-unread", str(before + 1))
         expect(bell.locator(".bell-count")).to_contain_text(str(before + 1))
         assert page.evaluate("window.__notReloaded") is True
+        # Under WSGI each answer ends with `retry:`: the browser reconnected many times, the
+        # extension saw each opening, and none of them was logged as an error (the page
+        # fixture fails the test on any console error).
+        assert page.evaluate("window.__sseOpens") >= 2

@@ -21,7 +21,13 @@ from django.db import connection, transaction
 from django.test import Client
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from notifications.live import LISTINGS, channel_name, user_channel
+from notifications.live import (
+    LISTINGS,
+    channel_name,
+    stream_client_name,
+    user_channel,
+    users_online,
+)
 from notifications.models import Notification
 from paymint.core.events import EventName, event_emit
 from tests.factories import UserFactory
@@ -130,7 +136,7 @@ def test_publishing_reaches_each_users_channel_and_the_marketplace(
     from paymint.core import clock
     from tests.helpers import LISTING_DAY, deposit, listed_invoice
 
-    a, b = make_investor(), make_investor()
+    a, b, investor_offline = make_investor(), make_investor(), make_investor()
     listing = listed_invoice(seller)
     deposit(a, "100.00")
     client = redis.Redis.from_url(settings.LIVE_UPDATES_REDIS_URL)
@@ -140,13 +146,16 @@ def test_publishing_reaches_each_users_channel_and_the_marketplace(
     )
     for _ in range(4):
         pubsub.get_message(timeout=1)
-    client.set(f"{settings.LIVE_UPDATES_CHANNEL_PREFIX}:online:{a.pk}", 1, ex=30)
+    # Subscribed to their channel, as their open stream is: a is watching, and so gets the
+    # new wallet balance; an investor with no stream open is not.
+    assert users_online([a.pk, b.pk, investor_offline.pk]) == {a.pk, b.pk}
     with django_capture_on_commit_callbacks(execute=True), clock.frozen_at(LISTING_DAY):
         investment_create(investor=a, listing=listing, amount="60.00")
     got = []
     while (message := pubsub.get_message(ignore_subscribe_messages=True, timeout=1)) is not None:
         got.append((message["channel"].decode(), json.loads(message["data"])))
     pubsub.close()
+    assert users_online([a.pk]) == set()  # the subscription is gone
     by_channel = {}
     for channel, payload in got:
         by_channel.setdefault(channel, []).append(payload["event"])
@@ -203,9 +212,9 @@ def uvicorn_server(transactional_db):
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            requests.get(f"{base}/healthz", timeout=1)
+            requests.get(f"{base}/healthz", timeout=5)
             break
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or a busy machine
             if process.poll() is not None:
                 raise RuntimeError(process.stdout.read().decode()[-3000:]) from None
             time.sleep(0.3)
@@ -273,6 +282,12 @@ def test_two_streams_each_get_only_their_own_events_within_two_seconds(uvicorn_s
     for listener in listeners.values():
         assert listener.connected.wait(20), "the stream did not open"
     time.sleep(0.3)  # the subscription is made before the first frame is sent
+    time.sleep(1.5)  # a heartbeat has passed too
+    # One Redis connection per open stream (its subscription), named for CLIENT LIST.
+    names = [
+        c.get("name") for c in redis.Redis.from_url(settings.LIVE_UPDATES_REDIS_URL).client_list()
+    ]
+    assert names.count(stream_client_name()) == 2
 
     with transaction.atomic():
         event_emit(
