@@ -8,14 +8,17 @@ simplejwt's own checks (signature, expiry, type, user, password changed) is refu
 
 from __future__ import annotations
 
+from django.db.models import OuterRef
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework import exceptions
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import Token
+from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from .auth_tokens import access_token_is_revoked
 from .error_codes import AccountsError
+from .selectors import kyc_approved_expression
 
 
 class TokenRevoked(exceptions.AuthenticationFailed):
@@ -30,7 +33,32 @@ class TokenRevoked(exceptions.AuthenticationFailed):
 
 class RevocableJWTAuthentication(JWTAuthentication):
     """simplejwt's ``JWTAuthentication`` that also refuses access tokens revoked at logout.
-    The denylist is read before the user is loaded: one cache read per request."""
+    The denylist is read before the user is loaded: one cache read per request, no query.
+
+    The user is loaded with ``kyc_approved`` (whether their KYC/KYB profile is approved, the
+    rule of :func:`accounts.selectors.kyc_is_approved`) in the same query, so that the read
+    permissions of the request (:func:`accounts.selectors.kyc_is_approved_cached`) ask no
+    second one.
+    """
+
+    def get_user(self, validated_token: Token):
+        """simplejwt's ``get_user`` on a queryset that also reads ``kyc_approved``. A token that
+        fails its checks (no user id, unknown or inactive user, password changed since) is
+        handed to simplejwt's own ``get_user``, which refuses it with its own errors (one more
+        query, on the failure path only)."""
+        user_id = validated_token.get(jwt_settings.USER_ID_CLAIM)
+        user = None if user_id is None else (
+            self.user_model.objects.annotate(kyc_approved=kyc_approved_expression(OuterRef("pk")))
+            .filter(**{jwt_settings.USER_ID_FIELD: user_id}).first()
+        )
+        if (
+            user is None
+            or (jwt_settings.CHECK_USER_IS_ACTIVE and not user.is_active)
+            or (jwt_settings.CHECK_REVOKE_TOKEN and validated_token.get(
+                jwt_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(user.password))
+        ):
+            return super().get_user(validated_token)
+        return user
 
     def get_validated_token(self, raw_token: bytes) -> Token:
         token = super().get_validated_token(raw_token)

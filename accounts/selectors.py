@@ -16,13 +16,29 @@ def kyc_is_approved(*, user: User) -> bool:
     return KycProfile.objects.filter(user=user, status=KycStatus.APPROVED).exists()
 
 
+def kyc_approved_expression(user_ref) -> Exists:
+    """The rule of :func:`kyc_is_approved` as an ``EXISTS`` on ``user_ref`` (a pk or an
+    ``OuterRef``), to read it in another query (the API's authentication loads the user with
+    it)."""
+    return Exists(KycProfile.objects.filter(user=user_ref, status=KycStatus.APPROVED))
+
+
+def kyc_is_approved_cached(*, user: User) -> bool:
+    """:func:`kyc_is_approved` as the request's authentication read it with the user
+    (``user.kyc_approved``, :class:`accounts.authentication.RevocableJWTAuthentication`): no
+    query. A user loaded otherwise (a session) is asked with a query. For read permissions
+    only - a money service asks :func:`kyc_is_approved` (or
+    :func:`kyc_approved_and_on_hold`) at the time it moves the money."""
+    approved = getattr(user, "kyc_approved", None)
+    return kyc_is_approved(user=user) if approved is None else approved
+
+
 def kyc_approved_and_on_hold(*, user: User) -> tuple[bool, bool]:
     """``(KYC/KYB approved, on compliance hold)`` for ``user`` in one query: the two questions
     a money service asks first (:func:`kyc_is_approved` and
     :func:`compliance.public.user_is_on_hold`, same rules)."""
     row = User.objects.filter(pk=user.pk).values(
-        approved=Exists(KycProfile.objects.filter(user=OuterRef("pk"),
-                                                  status=KycStatus.APPROVED)),
+        approved=kyc_approved_expression(OuterRef("pk")),
         on_hold=open_hold_exists(OuterRef("pk")),
     ).get()
     return row["approved"], row["on_hold"]

@@ -2,6 +2,7 @@
 ``10,000``.
 
     .venv/bin/python benchmarks/scale_benchmark.py [--sizes 10000,100000] [--requests 30]
+        [--keep-db]
 
 For each size: a scratch database (``paymint_bench_scale``), migrated, seeded with
 ``manage.py seed_scale --invoices N`` (timed: rows/s), then a KYC-approved reader investor made
@@ -38,6 +39,7 @@ def arg(name: str, default: str) -> str:
 
 SIZES = [int(s) for s in arg("--sizes", "10000,100000").split(",")]
 REQUESTS = int(arg("--requests", "30"))
+KEEP_DB = "--keep-db" in sys.argv  # leave the last size's database, for EXPLAIN
 READS = [
     ("marketplace", "/api/v1/marketplace"),
     ("marketplace grade=A", "/api/v1/marketplace?grade=A"),
@@ -50,6 +52,8 @@ READS = [
     ("wallet", "/api/v1/wallet"),
     ("ops invoice list (admin)", "/admin/invoices/invoice/"),
     ("ops invoice list, status filter", "/admin/invoices/invoice/?status__exact=LISTED"),
+    ("ops index: balances, aging report", "/admin/"),
+    ("seller dashboard", "/seller/"),
 ]
 
 
@@ -82,9 +86,13 @@ def measure(size: int) -> dict:
     api = api_client_for(reader)
     root = User.objects.create_superuser(email="root@scale.example", password=STRONG_PASSWORD)
     ops = admin_sign_in(Client(), root)
+    # The seller of the most invoices (seed_scale spreads invoices evenly: the first one).
+    seller = Client()
+    seller.force_login(User.objects.filter(role="SELLER", email__startswith="scale-")
+                       .order_by("id")[0])
     out = {"seed_seconds": seeded, "reads": {}}
     for label, path in READS:
-        client = ops if path.startswith("/admin/") else api
+        client = ops if path.startswith("/admin/") else seller if path == "/seller/" else api
         for _ in range(3):
             assert client.get(path).status_code == 200, (label, path)
         times = []
@@ -108,7 +116,8 @@ def main() -> None:
                 results[size] = measure(size)
                 print(f"  seeded in {results[size]['seed_seconds']:.0f} s", flush=True)
         finally:
-            drop_database()
+            if not (KEEP_DB and size == SIZES[-1]):
+                drop_database()
     base = SIZES[0]
     print(
         "| read | "

@@ -102,7 +102,14 @@ class Invoice(PublicModel):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["seller", "invoice_number", "debtor_name"])]
+        indexes = [
+            models.Index(fields=["seller", "invoice_number", "debtor_name"]),
+            # The ops invoice list's order (-created_at, -id), and the same under a status
+            # filter: chosen from EXPLAIN (ANALYZE, BUFFERS) at 1M invoices (migration 0007).
+            models.Index(fields=["created_at", "id"], name="invoice_created_id"),
+            models.Index(fields=["status", "created_at", "id"],
+                         name="invoice_status_created_id"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=InvoiceStatus.values), name="invoice_status_valid"

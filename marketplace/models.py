@@ -58,6 +58,11 @@ class Listing(PublicModel):
 
     class Meta:
         ordering = ["-listed_at", "-id"]
+        indexes = [
+            # The marketplace list's order (-created_at, -id): chosen from EXPLAIN (ANALYZE,
+            # BUFFERS) at 200,000 listings (migration 0002).
+            models.Index(fields=["created_at", "id"], name="listing_created_id"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(funded_amount__gte=0, funded_amount__lte=F("advance_amount")),

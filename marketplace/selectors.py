@@ -11,7 +11,7 @@ from django.db.models import DecimalField, ExpressionWrapper, F, QuerySet
 
 from accounts.enums import Role
 from accounts.error_codes import AccountsError
-from accounts.selectors import kyc_is_approved
+from accounts.selectors import kyc_is_approved_cached
 from invoices.enums import InvoiceStatus
 from invoices.verification import checks_for_investors
 from paymint.core import clock
@@ -52,7 +52,7 @@ def marketplace_access_check(*, user) -> None:
     if user.role != Role.INVESTOR:
         raise PermissionDenied("The marketplace is open to investors only.",
                                code=MarketplaceError.NOT_AN_INVESTOR)
-    if not kyc_is_approved(user=user):
+    if not kyc_is_approved_cached(user=user):
         raise PermissionDenied("Your KYC must be approved before you can see the marketplace.",
                                code=AccountsError.KYC_NOT_APPROVED)
 
