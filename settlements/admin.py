@@ -11,6 +11,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 
 from accounts.selectors import kyc_profile_for_user, user_by_email
 from compliance.public import AuditHistoryMixin, audit_record
@@ -370,13 +371,24 @@ class WithdrawalAdmin(AuditHistoryMixin, ReadOnlyAdmin):
 
 class PayoutItemInline(ReadOnlyInline):
     model = PayoutItem
-    fields = ("end_to_end_id", "withdrawal", "allocation", "amount", "currency",
-              "creditor_name",
+    fields = ("end_to_end_id", "paid_for", "amount", "currency", "creditor_name",
               "masked_iban", "creditor_bic", "status", "failure_reason", "settled_at")
     readonly_fields = fields
 
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("withdrawal", "allocation")
+
+    @admin.display(description="for")
+    def paid_for(self, obj: PayoutItem) -> str:
+        """The withdrawal, or the refund of a suspense credit: a link to its page."""
+        if obj.withdrawal_id:
+            url = reverse("admin:settlements_withdrawal_change", args=[obj.withdrawal_id])
+            return format_html('<a href="{}">{}</a>', url, obj.payout_reference)
+        url = reverse("admin:settlements_suspenseallocation_change", args=[obj.allocation_id])
+        return format_html('refund <a href="{}">{}</a>', url, obj.payout_reference)
 
     @admin.display(description="IBAN")
     def masked_iban(self, obj: PayoutItem) -> str:

@@ -264,3 +264,7 @@ def test_finance_refunds_from_the_unmatched_queue_in_the_admin(proposer, approve
     assert SuspenseAllocation.objects.get().status == AllocationStatus.POSTED
     assert PayoutItem.objects.count() == 0  # paid out with the next batch
     assert balance(AccountKind.WITHDRAWAL_HOLD) == Decimal("30.00")
+    batch = payout_batch_create(actor=proposer, currency="EUR").batch
+    page = maker_client.get(reverse("admin:settlements_payoutbatch_change", args=[batch.pk]))
+    link = reverse("admin:settlements_suspenseallocation_change", args=[refund.pk])
+    assert f'refund <a href="{link}">{refund.refund_reference}</a>' in page.content.decode()
