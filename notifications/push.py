@@ -9,6 +9,13 @@
   (``devtools/fcm_local``, same protocol, 127.0.0.1): nothing calls another host unless
   production configures Google's endpoint and a token.
 
+The bearer token: with ``PUSH_FCM_SERVICE_ACCOUNT_FILE`` (the service account's JSON key, as
+Google's console downloads it) the backend mints OAuth 2 access tokens itself with the JWT
+bearer grant (RFC 7523; Google's "OAuth 2.0 for server to server applications": an RS256 JWT
+signed with the account's key, scope ``firebase.messaging``, exchanged at the key's
+``token_uri``) and reuses each until a minute before it expires; without it,
+``PUSH_FCM_ACCESS_TOKEN`` is used as is (the stand-in's fixed token).
+
 The backend classifies the provider's answer (:class:`PushResult`): sent; the token is no
 longer registered (FCM ``UNREGISTERED``/404, or ``INVALID_ARGUMENT`` about the token - the
 device is dropped); transient (429, 5xx, network: retried with backoff); anything else is a
@@ -17,10 +24,14 @@ permanent failure.
 
 from __future__ import annotations
 
+import json
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
+import jwt
 import requests
 from django.conf import settings
 from django.utils.module_loading import import_string
@@ -33,6 +44,90 @@ class PushResult:
     transient: bool = False
     error: str = ""
     provider_id: str = ""
+
+
+#: The OAuth 2 scope of FCM's HTTP v1 API.
+FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
+#: RFC 7523's grant type: a signed JWT exchanged for an access token.
+JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+#: Google's token endpoint, when the key file names none.
+GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
+#: How long a minted assertion is valid (Google accepts at most an hour), in seconds.
+ASSERTION_SECONDS = 3600
+#: A token is renewed this many seconds before it expires.
+TOKEN_MARGIN_SECONDS = 60
+
+
+class AccessTokenError(Exception):
+    """The token endpoint refused the service account's assertion or could not be reached."""
+
+
+class ServiceAccountTokens:
+    """OAuth 2 access tokens for FCM from a Google service account key
+    (``{"client_email", "private_key", "private_key_id", "token_uri"}``), minted with the JWT
+    bearer grant and cached until :data:`TOKEN_MARGIN_SECONDS` before they expire. Thread-safe
+    (one token request at a time per process)."""
+
+    def __init__(self, info: Mapping[str, str], *, session: requests.Session) -> None:
+        self.client_email = info["client_email"]
+        self.private_key = info["private_key"]
+        self.key_id = info.get("private_key_id") or None
+        self.token_uri = info.get("token_uri") or GOOGLE_TOKEN_URI
+        self.session = session
+        self._token = ""
+        self._expires_at = 0.0
+        self._lock = threading.Lock()
+
+    def token(self) -> str:
+        """A valid access token (a cached one, or a new one from the token endpoint).
+
+        Raises:
+            AccessTokenError: refused (4xx: a wrong or revoked key) or unreachable.
+        """
+        with self._lock:
+            if self._token and time.time() < self._expires_at - TOKEN_MARGIN_SECONDS:
+                return self._token
+            now = int(time.time())
+            assertion = jwt.encode(
+                {
+                    "iss": self.client_email,
+                    "scope": FCM_SCOPE,
+                    "aud": self.token_uri,
+                    "iat": now,
+                    "exp": now + ASSERTION_SECONDS,
+                },
+                self.private_key,
+                algorithm="RS256",
+                headers={"kid": self.key_id} if self.key_id else None,
+            )
+            try:
+                response = self.session.post(
+                    self.token_uri,
+                    data={"grant_type": JWT_BEARER_GRANT, "assertion": assertion},
+                    timeout=settings.PUSH_TIMEOUT_SECONDS,
+                )
+                body = response.json()
+            except (requests.RequestException, ValueError) as exc:
+                raise AccessTokenError(f"token endpoint: {type(exc).__name__}: {exc}") from exc
+            if response.status_code != 200 or "access_token" not in body:
+                raise AccessTokenError(
+                    f"token endpoint: {response.status_code} {body.get('error', '')} "
+                    f"{body.get('error_description', '')}".strip()
+                )
+            self._token = str(body["access_token"])
+            self._expires_at = now + int(body.get("expires_in", ASSERTION_SECONDS))
+            return self._token
+
+    def forget(self) -> None:
+        """Drop the cached token (FCM answered 401: it was revoked or expired early)."""
+        with self._lock:
+            self._token, self._expires_at = "", 0.0
+
+
+@cache
+def _service_account_tokens(path: str) -> ServiceAccountTokens:
+    with open(path, encoding="utf-8") as key_file:
+        return ServiceAccountTokens(json.load(key_file), session=requests.Session())
 
 
 class DisabledPushBackend:
@@ -48,8 +143,10 @@ class FcmHttpV1Backend:
     """FCM HTTP v1 ``messages:send`` (one request per device token).
 
     Settings: ``PUSH_FCM_ENDPOINT`` (e.g. the local stand-in ``http://127.0.0.1:9099``),
-    ``PUSH_FCM_PROJECT_ID``, ``PUSH_FCM_ACCESS_TOKEN`` (an OAuth 2 access token; production
-    mints it from the service account), ``PUSH_TIMEOUT_SECONDS``.
+    ``PUSH_FCM_PROJECT_ID``, ``PUSH_FCM_SERVICE_ACCOUNT_FILE`` (production: tokens minted from
+    the service account, :class:`ServiceAccountTokens`) or ``PUSH_FCM_ACCESS_TOKEN`` (a fixed
+    token), ``PUSH_TIMEOUT_SECONDS``. A token that cannot be had, or a 401, is a transient
+    failure (retried with backoff; the cached token is dropped after a 401).
     """
 
     enabled = True
@@ -74,15 +171,24 @@ class FcmHttpV1Backend:
                 "apns": {"headers": {"apns-priority": "10"}},
             }
         }
+        key_file = getattr(settings, "PUSH_FCM_SERVICE_ACCOUNT_FILE", "")
+        tokens = _service_account_tokens(key_file) if key_file else None
+        try:
+            bearer = tokens.token() if tokens else settings.PUSH_FCM_ACCESS_TOKEN
+        except AccessTokenError as exc:
+            return PushResult(transient=True, error=str(exc)[:300])
         try:
             response = self.session.post(
                 self.url,
                 json=message,
-                headers={"Authorization": f"Bearer {settings.PUSH_FCM_ACCESS_TOKEN}"},
+                headers={"Authorization": f"Bearer {bearer}"},
                 timeout=settings.PUSH_TIMEOUT_SECONDS,
             )
         except requests.RequestException as exc:
             return PushResult(transient=True, error=f"{type(exc).__name__}: {exc}"[:300])
+        if response.status_code == 401 and tokens:
+            tokens.forget()
+            return PushResult(transient=True, error="401 UNAUTHENTICATED (token dropped)")
         if response.status_code == 200:
             return PushResult(ok=True, provider_id=str(response.json().get("name", "")))
         try:

@@ -12,6 +12,11 @@ with ``Authorization: Bearer <token>`` and ``{"message": {"token", "notification
 * a missing or wrong bearer token -> 401 ``UNAUTHENTICATED``; a message without ``token`` -> 400
   ``INVALID_ARGUMENT``.
 
+``POST /token`` is Google's OAuth 2 token endpoint for service accounts (the JWT bearer grant):
+an RS256 assertion signed by the configured service account's key, for the FCM scope and this
+endpoint as audience, gets a fresh access token (kept in :attr:`FakeFcmServer.minted`, then
+accepted by ``messages:send``); anything else is ``400 invalid_grant``.
+
 Accepted messages are kept in :attr:`FakeFcmServer.messages`. Used by the tests (like moto for
 S3) and by ``manage.py demo``; production code never imports it (an import contract).
 """

@@ -7,6 +7,13 @@ import re
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+import jwt
+
+#: What Google's token endpoint checks in a service account's assertion (the JWT bearer grant).
+JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 
 _SEND = re.compile(r"^/v1/projects/(?P<project>[\w-]+)/messages:send$")
 
@@ -33,8 +40,16 @@ class FakeFcmServer:
         access_token: str = "local-fcm-token",  # noqa: S107 - the stand-in's fixed test token
         host: str = "127.0.0.1",
         port: int = 0,
+        service_account_public_key: str = "",
+        service_account_email: str = "",
     ) -> None:
         self.access_token = access_token
+        #: The token endpoint (``POST /token``, the JWT bearer grant): assertions signed by the
+        #: key of ``service_account_public_key`` (PEM) for ``service_account_email`` get a
+        #: fresh access token, which ``messages:send`` then accepts.
+        self.service_account_public_key = service_account_public_key
+        self.service_account_email = service_account_email
+        self.minted: list[str] = []
         self.messages: list[dict] = []
         self.unregistered: set[str] = set()
         self.fail_next = 0
@@ -53,13 +68,43 @@ class FakeFcmServer:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _token(self, raw: bytes) -> None:
+                form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+                refused = {"error": "invalid_grant", "error_description": "Invalid JWT."}
+                if form.get("grant_type") != JWT_BEARER_GRANT or not (
+                    server.service_account_public_key
+                ):
+                    return self._answer(400, {"error": "unsupported_grant_type"})
+                try:
+                    claims = jwt.decode(
+                        form.get("assertion", ""),
+                        server.service_account_public_key,
+                        algorithms=["RS256"],
+                        audience=f"{server.url}/token",
+                        issuer=server.service_account_email,
+                        options={"require": ["iss", "aud", "iat", "exp", "scope"]},
+                    )
+                except jwt.PyJWTError as exc:
+                    return self._answer(400, {**refused, "error_description": str(exc)})
+                if FCM_SCOPE not in str(claims.get("scope", "")).split():
+                    return self._answer(400, {"error": "invalid_scope"})
+                token = f"ya29.local-{uuid.uuid4().hex}"
+                with server.lock:
+                    server.minted.append(token)
+                return self._answer(
+                    200, {"access_token": token, "expires_in": 3599, "token_type": "Bearer"}
+                )
+
             def do_POST(self) -> None:  # noqa: N802 - the http.server API
                 match = _SEND.match(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
+                if self.path == "/token":
+                    return self._token(raw)
                 if not match:
                     return self._answer(404, _error(404, "NOT_FOUND", "Unknown path."))
-                if self.headers.get("Authorization") != f"Bearer {server.access_token}":
+                accepted = {f"Bearer {t}" for t in [server.access_token, *server.minted]}
+                if self.headers.get("Authorization") not in accepted:
                     return self._answer(
                         401, _error(401, "UNAUTHENTICATED", "Request had invalid credentials.")
                     )

@@ -653,6 +653,9 @@ PUSH_BACKEND = env("PUSH_BACKEND", default="notifications.push.DisabledPushBacke
 PUSH_FCM_ENDPOINT = env("PUSH_FCM_ENDPOINT", default="http://127.0.0.1:9099")
 PUSH_FCM_PROJECT_ID = env("PUSH_FCM_PROJECT_ID", default="paymint-local")
 PUSH_FCM_ACCESS_TOKEN = env("PUSH_FCM_ACCESS_TOKEN", default="local-fcm-token")
+# Production: the service account's JSON key; the backend mints OAuth 2 tokens from it (the
+# JWT bearer grant) instead of using PUSH_FCM_ACCESS_TOKEN.
+PUSH_FCM_SERVICE_ACCOUNT_FILE = env("PUSH_FCM_SERVICE_ACCOUNT_FILE", default="")
 PUSH_TIMEOUT_SECONDS = env.float("PUSH_TIMEOUT_SECONDS", default=10.0)
 # A delivery (email into the outbox, a push) is tried this many times, with backoff, then FAILED.
 NOTIFICATION_DELIVERY_MAX_ATTEMPTS = env.int("NOTIFICATION_DELIVERY_MAX_ATTEMPTS", default=6)

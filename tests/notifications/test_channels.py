@@ -5,7 +5,11 @@ device registry - each delivery once, whatever the replays."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from django.core import mail
 from django.test import Client
 from django.urls import reverse
@@ -235,3 +239,83 @@ class TestDevices:
         assert theirs.get("/api/v1/me/devices").json()["results"][0]["active"] is False
         bad = mine.post("/api/v1/me/devices", {"platform": "WINDOWS", "token": "x"}, format="json")
         assert bad.status_code == 400 and set(bad.json()["fields"]) == {"platform", "token"}
+
+
+class TestServiceAccountTokens:
+    """Production's bearer tokens: minted from the service account's key with the JWT bearer
+    grant at the stand-in's token endpoint, reused until they near expiry."""
+
+    @pytest.fixture
+    def key_pair(self):
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        private = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+        public = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode()
+        return private, public
+
+    def key_file(self, tmp_path, server, private_key, name="key.json"):
+        path = tmp_path / name
+        path.write_text(
+            json.dumps(
+                {
+                    "type": "service_account",
+                    "client_email": "push@paymint-test.iam.gserviceaccount.com",
+                    "private_key_id": "k1",
+                    "private_key": private_key,
+                    "token_uri": f"{server.url}/token",
+                }
+            )
+        )
+        return str(path)
+
+    def test_tokens_are_minted_once_and_used_for_every_send(
+        self, emit, alice, settings, tmp_path, key_pair
+    ):
+        private, public = key_pair
+        with FakeFcmServer(
+            access_token="static-token-not-used",
+            service_account_public_key=public,
+            service_account_email="push@paymint-test.iam.gserviceaccount.com",
+        ) as server:
+            settings.PUSH_BACKEND = "notifications.push.FcmHttpV1Backend"
+            settings.PUSH_FCM_ENDPOINT = server.url
+            settings.PUSH_FCM_PROJECT_ID = "paymint-test"
+            settings.PUSH_FCM_ACCESS_TOKEN = "wrong-static-token"
+            settings.PUSH_FCM_SERVICE_ACCOUNT_FILE = self.key_file(tmp_path, server, private)
+            push_device_register(user=alice, platform="ANDROID", token=TOKEN_A)
+            deposit_event(emit, alice, "deposit.received:sa1")
+            deposit_event(emit, alice, "deposit.received:sa2")
+            assert len(server.messages) == 2 and len(server.minted) == 1
+            assert server.minted[0].startswith("ya29.local-")
+
+    def test_a_key_the_endpoint_refuses_fails_the_push_as_transient(
+        self, emit, alice, settings, tmp_path, key_pair
+    ):
+        _, public = key_pair
+        other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        forged = other.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+        with FakeFcmServer(
+            service_account_public_key=public,
+            service_account_email="push@paymint-test.iam.gserviceaccount.com",
+        ) as server:
+            settings.PUSH_BACKEND = "notifications.push.FcmHttpV1Backend"
+            settings.PUSH_FCM_ENDPOINT = server.url
+            settings.PUSH_FCM_SERVICE_ACCOUNT_FILE = self.key_file(
+                tmp_path, server, forged, name="forged.json"
+            )
+            settings.NOTIFICATION_DELIVERY_MAX_ATTEMPTS = 1
+            push_device_register(user=alice, platform="ANDROID", token=TOKEN_A)
+            deposit_event(emit, alice, "deposit.received:forged")
+            delivery = NotificationDelivery.objects.get(channel=Channel.PUSH)
+            assert delivery.status == DeliveryStatus.FAILED
+            assert "token endpoint: 400 invalid_grant" in delivery.last_error
+            assert server.messages == [] and server.minted == []
