@@ -20,6 +20,7 @@ from accounts.services import kyc_reject, user_register
 from invoices.verification import INVESTOR_WORDING, checks_for_investors
 from marketplace.services import investment_create
 from paymint.core import clock
+from tests.factories import ListingFactory
 from tests.helpers import (
     LISTING_DAY,
     STRONG_PASSWORD,
@@ -37,13 +38,19 @@ SELLER_WORDING = ("your KYB", "your company", "you ")
 
 @pytest.fixture
 def listing(seller):
-    from invoices.models import Invoice
+    """An open listing of ``seller``, made on :data:`LISTING_DAY` from a factory invoice (who
+    may read it does not depend on what a document said), graded A and with the debtor's
+    industry (declared by the seller), so that every filter below matches it."""
+    with clock.frozen_at(LISTING_DAY):
+        return ListingFactory(seller=seller, invoice__debtor_industry="C", invoice__risk_grade="A",
+                              invoice__risk_score=85)
 
-    listing = listed_invoice(seller)
-    # The debtor's industry (declared by the seller), so that every filter can match.
-    Invoice.objects.filter(pk=listing.invoice_id).update(debtor_industry="C")
-    listing.invoice.debtor_industry = "C"
-    return listing
+
+@pytest.fixture
+def checked_listing(seller):
+    """The Mustang invoice listed: read, verified and scored, so that it carries the stored
+    verification checks (the seller's wording) that investors must read neutrally."""
+    return listed_invoice(seller)
 
 
 @pytest.fixture
@@ -261,7 +268,8 @@ def test_seller_follows_the_own_listing_on_the_invoice_pages(people, listing):
 # --- Checks in the investor's words ---------------------------------------------------------
 
 
-def test_listing_shows_investors_neutral_checks(people, listing):
+def test_listing_shows_investors_neutral_checks(people, checked_listing):
+    listing = checked_listing
     stored = listing.invoice.verification
     assert any(w in c["message"] for c in stored for w in SELLER_WORDING), stored
     seller_only = [c["message"] for c in stored if any(w in c["message"] for w in SELLER_WORDING)]
