@@ -2,8 +2,10 @@
 
 Configured first in ``REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"]``. A token that fails
 simplejwt's own checks (signature, expiry, type, user, password changed) is refused as before
-(401 ``AUTHENTICATION_FAILED``); a valid one whose ``jti`` is in the access-token denylist
-(:func:`accounts.auth_tokens.access_token_is_revoked`) is refused with 401 ``TOKEN_REVOKED``.
+(401 ``AUTHENTICATION_FAILED``), except an expired one, refused with 401 ``TOKEN_EXPIRED`` so
+that a client knows to refresh rather than sign in again; a valid one whose ``jti`` is in the
+access-token denylist (:func:`accounts.auth_tokens.access_token_is_revoked`) is refused with
+401 ``TOKEN_REVOKED``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from django.db.models import OuterRef
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework import exceptions
 from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import ExpiredTokenError, InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import Token
 from rest_framework_simplejwt.utils import get_md5_hash_password
@@ -29,6 +32,28 @@ class TokenRevoked(exceptions.AuthenticationFailed):
     error_code = AccountsError.TOKEN_REVOKED
     default_detail = "This access token was revoked (logged out); sign in again."
     default_code = "token_revoked"
+
+
+class TokenExpired(exceptions.AuthenticationFailed):
+    """401 ``TOKEN_EXPIRED``: the access token is genuine but past its ``exp`` (plus
+    ``SIMPLE_JWT["LEEWAY"]``). The client should refresh it (``POST auth/token/refresh``)."""
+
+    error_code = AccountsError.TOKEN_EXPIRED
+    default_detail = "This access token has expired; refresh it."
+    default_code = "token_expired"
+
+
+def _is_expired(raw_token: bytes) -> bool:
+    """Whether ``raw_token`` fails only by having expired: its signature was checked first
+    (PyJWT verifies the signature before the claims), so a forged token is never "expired"."""
+    for token_class in jwt_settings.AUTH_TOKEN_CLASSES:
+        try:
+            token_class(raw_token)
+        except ExpiredTokenError:
+            return True
+        except TokenError:
+            continue
+    return False
 
 
 class RevocableJWTAuthentication(JWTAuthentication):
@@ -61,7 +86,20 @@ class RevocableJWTAuthentication(JWTAuthentication):
         return user
 
     def get_validated_token(self, raw_token: bytes) -> Token:
-        token = super().get_validated_token(raw_token)
+        """simplejwt's validation, then the denylist (one cache read).
+
+        Raises:
+            TokenExpired: 401 ``TOKEN_EXPIRED`` for a genuine token past its expiry (checked
+                on the failure path only).
+            InvalidToken: 401 ``AUTHENTICATION_FAILED`` for any other invalid token.
+            TokenRevoked: 401 ``TOKEN_REVOKED`` for a logged-out token.
+        """
+        try:
+            token = super().get_validated_token(raw_token)
+        except InvalidToken:
+            if _is_expired(raw_token):
+                raise TokenExpired() from None
+            raise
         jti = token.get(jwt_settings.JTI_CLAIM)
         if jti and access_token_is_revoked(jti=str(jti)):
             raise TokenRevoked()

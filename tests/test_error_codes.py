@@ -144,4 +144,4 @@ def test_the_codes_of_funding_submission_webhooks_and_withdrawals(schema):
     withdrawal = operation(schema, "post", "wallet/withdrawals")
     assert {"OTP_REQUIRED", "INVALID_OTP"} <= set(withdrawal["400"])
     assert "INSUFFICIENT_FUNDS" in withdrawal["409"]
-    assert "TOKEN_REVOKED" in operation(schema, "get", "wallet")["401"]
+    assert {"TOKEN_REVOKED", "TOKEN_EXPIRED"} <= set(operation(schema, "get", "wallet")["401"])

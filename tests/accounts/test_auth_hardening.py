@@ -246,6 +246,20 @@ def test_invalid_expired_and_wrong_type_tokens_are_refused(seller):
     assert (response.status_code, response.json()["code"]) == (401, "TOKEN_EXPIRED")
 
 
+def test_an_expired_access_token_says_so_and_a_forged_one_does_not(seller):
+    # A mobile client refreshes on TOKEN_EXPIRED and signs in again on anything else.
+    expired = AccessToken.for_user(seller)
+    expired.set_exp(lifetime=dt.timedelta(seconds=-10))
+    response = bearer(str(expired)).get("/api/v1/me")
+    assert (response.status_code, response.json()["code"]) == (401, "TOKEN_EXPIRED")
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    raw = str(expired)
+    forged = raw[:-4] + ("AAAA" if not raw.endswith("AAAA") else "BBBB")
+    response = bearer(forged).get("/api/v1/me")
+    assert (response.status_code, response.json()["code"]) == (401, "AUTHENTICATION_FAILED")
+    assert bearer(pair(seller)["access"]).get("/api/v1/me").status_code == 200
+
+
 def test_logout_revokes_the_refresh_token(seller, make_investor):
     tokens = pair(seller)
     client = bearer(tokens["access"])
