@@ -34,7 +34,9 @@ from compliance.public import require_no_hold
 from marketplace.error_codes import MarketplaceError
 from paymint.core import clock
 from paymint.core.errors import Conflict, PermissionDenied, ValidationFailed
+from paymint.core.events import EventName
 from paymint.core.idempotency import idempotent_replay
+from paymint.core.models import DomainEvent
 from paymint.core.money import UnsupportedCurrency, parse_money_amount, quantize_money
 from paymint.core.permissions import require_staff
 from paymint.core.queue import enqueue_on_commit
@@ -404,6 +406,32 @@ def redemption_cancel(*, request: RedemptionRequest, investor) -> RedemptionRequ
         locked.status = RedemptionStatus.CANCELLED
         locked.save(update_fields=["status", "updated_at"])
         return locked
+
+
+def pool_repayment_received(event: DomainEvent) -> list[int]:
+    """Domain event handler (registered in ``PoolsConfig.ready``): when a repayment reaches a
+    pool, pay its queued redemptions at once rather than at the next beat run.
+
+    ``repayment.received`` events (``settlements.services.distribution``) name each investor
+    paid in ``recipients`` (user pk -> their share); a pool's investments are ordinary
+    ``Investment`` rows owned by the pool's ``account``, so a recipient that is a pool's
+    account means cash reached that pool. For each such pool the redemption payment task
+    (:func:`pool_redemptions_pay`, by name) is enqueued after the dispatch commits; other
+    events are ignored. Idempotent: a replayed dispatch only enqueues the task again, which
+    pays nothing twice (one entry per request and part). The beat job
+    (``pools_redemptions_pay_task``) stays the safety net for a lost task.
+
+    Returns the ids of the pools whose payment task was enqueued.
+    """
+    if event.name != EventName.REPAYMENT_RECEIVED:
+        return []
+    user_ids = [int(k) for k in (event.recipients or {}) if str(k).isdigit()]
+    pool_ids = list(
+        Pool.objects.filter(account_id__in=user_ids).order_by("pk").values_list("pk", flat=True)
+    )
+    for pool_id in pool_ids:
+        enqueue_on_commit(PAY_TASK, pool_id)
+    return pool_ids
 
 
 def pool_redemptions_pay(*, pool_id: int) -> list[RedemptionPayment]:

@@ -331,3 +331,61 @@ def test_the_pools_own_account_is_told_in_the_app_but_never_mailed(
     assert Notification.objects.filter(recipient=pool.account).exists()
     assert not OutboundMessage.objects.filter(recipient=pool.account.email).exists()
     assert OutboundMessage.objects.filter(recipient=seller.email).exists()  # mail works
+
+
+def test_a_repayment_reaching_the_pool_pays_its_queued_redemptions_at_once_fifo_once(
+    pool, seller, make_investor
+):
+    """A repayment of a listing the pool funded pays the queued redemptions right after it
+    commits (the pool's handler of ``repayment.received``), first in first out, without the
+    beat job; running the payment task (or the dispatch) again pays nothing more."""
+    from paymint.core.events import event_dispatch
+    from paymint.core.models import DomainEvent
+    from pools.models import RedemptionPayment
+    from pools.tasks import pool_redemptions_pay_task
+
+    alice, bob, carol = make_investor(), make_investor(), make_investor()
+    for person, amount in ((alice, "300.00"), (bob, "200.00"), (carol, "300.00")):
+        deposit(person, D("1000.00"))
+        with clock.frozen_at(LISTING_DAY):
+            pool_deposit(pool=pool, investor=person, amount=amount)
+    listing = listed_invoice(seller)
+    with clock.frozen_at(LISTING_DAY):
+        auto_invest_listing(listing_id=listing.pk)
+        cash = pool_nav(pool=reload(pool)).cash.quantize(D("0.01"))
+        assert cash == D("800.00") - listing.advance_amount and 0 < cash < 300
+        # Carol takes all the uninvested cash, so that the requests below wait for repayment.
+        drained, _ = redemption_request(pool=pool, investor=carol, amount=str(cash))
+        pool_redemptions_pay(pool_id=pool.pk)
+        assert pool_nav(pool=reload(pool)).cash == 0
+        first, _ = redemption_request(pool=pool, investor=alice, shares="300")
+        second, _ = redemption_request(pool=pool, investor=bob, amount="100.00")
+    # Queued (their after-commit task never ran): nothing paid before the repayment.
+    assert not RedemptionPayment.objects.filter(request__in=[first, second]).exists()
+    before = RedemptionPayment.objects.count()
+    with clock.frozen_at(MUSTANG_DUE), TestCase.captureOnCommitCallbacks(execute=True):
+        bank_event_apply(
+            payload=bank_event(
+                "evt_pool_repay_queue",
+                "repayment.received",
+                listing.invoice.repayment_reference,
+                listing.face_value,
+            )
+        )
+    event = DomainEvent.objects.get(name="repayment.received")
+    assert str(reload(pool).account_id) in event.recipients and event.dispatched_at
+    new = list(RedemptionPayment.objects.order_by("id")[before:])
+    # The queue is paid in order, in full: Alice, then Bob.
+    assert [p.request_id for p in new] == [first.pk, second.pk]
+    for request in (drained, first, second):
+        request.refresh_from_db()
+        assert request.status == RedemptionStatus.PAID
+    assert first.amount_paid > D("300.00")  # at the day's NAV, raised by the fee
+    # Safe to run twice: the task again, and a replayed dispatch, pay nothing more.
+    with clock.frozen_at(MUSTANG_DUE), TestCase.captureOnCommitCallbacks(execute=True):
+        assert pool_redemptions_pay_task(pool.pk) == 0
+        event_dispatch(event_id=event.pk)
+        assert pool_redemptions_pay_task(pool.pk) == 0
+    assert RedemptionPayment.objects.count() == before + 2
+    register_reconciles(pool, MUSTANG_DUE)
+    assert_books_balanced()
