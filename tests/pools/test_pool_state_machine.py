@@ -1,24 +1,38 @@
 """A hypothesis state machine over the pool's real services on PostgreSQL: deposits,
 redemption requests, FIFO payments, cancellations, allocation to listings and their repayment
-(on time or late), default and write-off, and the daily NAV. After every step: the books
-balance, the share register reconciles to the minor unit, the pool's cash is never negative,
-redemptions were paid in FIFO order, and a deposit or a redemption payment never lowered
-another holder's value."""
+(on time, late, partial), default (with recourse: the seller pays), write-off (without
+recourse) and recovery after it, and the daily NAV. After every step: the books balance, the
+share register reconciles to the minor unit, the pool's cash is never negative, redemptions
+were paid in FIFO order, and a deposit or a redemption payment never lowered another holder's
+value.
+
+A listing the pool allocates to is filled by a backer (an investor outside the pool), so that
+it disburses and can be repaid, age and default; the ``default`` rule moves the clock past
+``DEFAULT_AFTER_DAYS_PAST_DUE`` of an allocated invoice, so the default and write-off paths
+are reached in a few steps rather than by luck. Hypothesis ``event`` statistics name the paths
+each run took (``pytest --hypothesis-show-statistics``), and the deterministic companion test
+drives the same machine through allocate, write-off, recovery and a recourse default.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.conf import settings as django_settings
 from django.test import TestCase
-from hypothesis import HealthCheck
+from hypothesis import HealthCheck, event
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from marketplace.models import Listing
+from marketplace.services import investment_create, listing_create
 from paymint.core import clock
+from paymint.core.models import DomainEvent
 from pools.enums import RedemptionStatus
 from pools.models import Pool, PoolHolding, RedemptionPayment, RedemptionRequest
 from pools.nav import holder_values
@@ -34,7 +48,14 @@ from pools.services import (
 )
 from settlements.services import bank_event_apply
 from settlements.services.collections import invoice_age
-from tests.helpers import LISTING_DAY, assert_books_balanced, bank_event, deposit, listed_invoice
+from tests.helpers import (
+    LISTING_DAY,
+    assert_books_balanced,
+    bank_event,
+    deposit,
+    listed_invoice,
+    priced_invoice,
+)
 
 D = Decimal
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
@@ -50,8 +71,16 @@ def exact_values(pool, today):
     return {k: v * nav.net_assets / total for k, v in register.items()}
 
 
-def test_pool_state_machine(staff, seller, make_investor, settings):
-    settings.PAYMINT = {**settings.PAYMINT, "POOL_REDEMPTION_NOTICE_DAYS": 0}
+def _note(reached, what):
+    """Count a path the machine took, and tell hypothesis's statistics when under a test."""
+    reached[what] = reached.get(what, 0) + 1
+    with contextlib.suppress(InvalidArgument):  # driven by hand, outside a hypothesis test
+        event(what)
+
+
+def pool_machine(staff, seller, make_investor):
+    """The machine class over one pool, three holders, a backer and three listings (the third
+    without recourse), and ``reached``: path name -> how many times it was taken."""
     with clock.frozen_at(LISTING_DAY):
         pool = pool_create(
             currency="EUR", actor=staff, max_listing_share=D("0.5"), cash_buffer_rate=D("0.05")
@@ -59,15 +88,35 @@ def test_pool_state_machine(staff, seller, make_investor, settings):
     people = [make_investor() for _ in range(3)]
     for person in people:
         deposit(person, D("5000.00"))
-    listings = [listed_invoice(seller)] + [
-        listed_invoice(seller, variant=f"sm-{n}", invoice_number=f"SM-{n}") for n in (2, 3)
+    backer = make_investor()
+    deposit(backer, D("2000.00"))
+    listings = [
+        listed_invoice(seller),
+        listed_invoice(seller, variant="sm-2", invoice_number="SM-2"),
     ]
+    with clock.frozen_at(LISTING_DAY):
+        listings.append(
+            listing_create(
+                invoice=priced_invoice(seller, variant="sm-3", invoice_number="SM-3"),
+                seller=seller,
+                recourse=False,
+            )
+        )
     counter = {"event": 0}
+    reached: dict[str, int] = {}
 
     class PoolMachine(RuleBasedStateMachine):
         @initialize()
         def start(self):
+            """Every holder deposits and the listings still listed are allocated (the pool's
+            part, the backer the rest), so each run starts with invoices that can be repaid,
+            age, default and be written off."""
             self.day = LISTING_DAY
+            with clock.frozen_at(self.day):
+                for person in people:
+                    pool_deposit(pool=pool, investor=person, amount=D("300.00"))
+            for k in range(len(listings)):
+                self.allocate(k)
 
         def _moved(self, action, who):
             """Run ``action``; no holder but ``who`` (the depositor; for payments, the holders
@@ -125,26 +174,67 @@ def test_pool_state_machine(staff, seller, make_investor, settings):
 
         @rule(k=st.integers(0, 2))
         def allocate(self, k):
-            if self.day == LISTING_DAY:
-                with clock.frozen_at(self.day):
-                    auto_invest_listing(listing_id=listings[k].pk)
+            """The pool funds listing ``k`` (its policy caps it at half); the backer fills
+            the rest, so that the invoice disburses."""
+            if self.day != LISTING_DAY:
+                return
+            funds = pool.account.investments.filter(listing_id=listings[k].pk)
+            had = funds.exists()
+            with clock.frozen_at(self.day):
+                auto_invest_listing(listing_id=listings[k].pk)
+                listing = Listing.objects.select_related("invoice").get(pk=listings[k].pk)
+                left = listing.advance_amount - listing.funded_amount
+                if listing.invoice.status == "LISTED" and left > 0:
+                    with TestCase.captureOnCommitCallbacks(execute=True):
+                        investment_create(investor=backer, listing=listing, amount=str(left))
+            if not had and funds.exists():
+                _note(reached, "allocated")
+
+        def _age(self):
+            for listing in listings:
+                listing.refresh_from_db()
+                status = listing.invoice.status
+                if status in ("DISBURSED", "OVERDUE"):
+                    with clock.frozen_at(self.day), TestCase.captureOnCommitCallbacks(execute=True):
+                        invoice_age(invoice_id=listing.invoice_id)
+                    listing.invoice.refresh_from_db()
+                    now = listing.invoice.status
+                    if now != status:
+                        _note(reached, f"{status} -> {now}")
+                    if now == "WRITTEN_OFF":
+                        _note(reached, "default: written off (no recourse)")
+                    elif now in ("DEFAULTED", "SETTLED"):  # aging settles only by recourse
+                        _note(reached, "default: the seller pays (recourse)")
+            with clock.frozen_at(self.day):
+                pool_nav_snapshot(pool_id=pool.pk)
 
         @rule(days=st.integers(1, 60))
         def time_passes(self, days):
             self.day += dt.timedelta(days=days)
-            for listing in listings:
-                listing.refresh_from_db()
-                if listing.invoice.status in ("DISBURSED", "OVERDUE"):
-                    with clock.frozen_at(self.day), TestCase.captureOnCommitCallbacks(execute=True):
-                        invoice_age(invoice_id=listing.invoice_id)
-            with clock.frozen_at(self.day):
-                pool_nav_snapshot(pool_id=pool.pk)
+            self._age()
+
+        @rule(k=st.integers(0, 2))
+        def default(self, k):
+            """Move the clock past the default threshold of listing ``k``'s invoice (if it
+            is disbursed and unpaid): with recourse it defaults and the seller pays, without
+            it is written off."""
+            listing = Listing.objects.select_related("invoice").get(pk=listings[k].pk)
+            if listing.invoice.status not in ("DISBURSED", "OVERDUE"):
+                return
+            days = django_settings.PAYMINT["DEFAULT_AFTER_DAYS_PAST_DUE"]
+            self.day = max(self.day, listing.due_date + dt.timedelta(days=days))
+            self._age()
 
         @rule(k=st.integers(0, 2), part=st.sampled_from([D("1"), D("0.5")]))
         def repay(self, k, part):
             listing = Listing.objects.select_related("invoice").get(pk=listings[k].pk)
-            if listing.invoice.status in ("DISBURSED", "OVERDUE", "DEFAULTED", "WRITTEN_OFF"):
+            status = listing.invoice.status
+            if status in ("DISBURSED", "OVERDUE", "DEFAULTED", "WRITTEN_OFF"):
                 counter["event"] += 1
+                if status == "WRITTEN_OFF":
+                    _note(reached, "recovery after write-off")
+                elif part < 1:
+                    _note(reached, f"partial repayment ({status})")
                 amount = (listing.face_value * part).quantize(D("0.01"))
                 with clock.frozen_at(self.day), TestCase.captureOnCommitCallbacks(execute=True):
                     bank_event_apply(
@@ -187,6 +277,12 @@ def test_pool_state_machine(staff, seller, make_investor, settings):
                         != RedemptionStatus.QUEUED
                     )
 
+    return PoolMachine, reached
+
+
+def test_pool_state_machine(staff, seller, make_investor, settings):
+    settings.PAYMINT = {**settings.PAYMINT, "POOL_REDEMPTION_NOTICE_DAYS": 0}
+    PoolMachine, reached = pool_machine(staff, seller, make_investor)
     PoolMachine.TestCase.settings = hypothesis_settings(
         max_examples=4,
         stateful_step_count=12,
@@ -194,3 +290,52 @@ def test_pool_state_machine(staff, seller, make_investor, settings):
         suppress_health_check=list(HealthCheck),
     )
     PoolMachine.TestCase().runTest()
+    # The examples share the database: the first one's start allocates the three listings,
+    # so its steps can repay, age, default and write them off (which paths a run took is in
+    # ``reached``; the companion test below asserts each of them on a fixed path).
+    assert reached.get("allocated") == 3, reached
+
+
+def test_the_machine_reaches_default_write_off_and_recovery(staff, seller, make_investor, settings):
+    """The state machine's rules and invariants, driven through a fixed path: deposits, the
+    three listings allocated (two with recourse, one without), a redemption queued and paid
+    in part, the invoices overdue, then defaulted: the non-recourse one written off and
+    recovered in part from the debtor, the recourse ones paid by the seller; the queue paid.
+    Every invariant holds after every step."""
+    settings.PAYMINT = {**settings.PAYMINT, "POOL_REDEMPTION_NOTICE_DAYS": 0}
+    PoolMachine, reached = pool_machine(staff, seller, make_investor)
+    machine = PoolMachine()
+    steps = [
+        lambda: machine.start(),
+        lambda: machine.deposit(0, D("400.00")),
+        lambda: machine.deposit(1, D("300.00")),
+        lambda: machine.deposit(2, D("300.00")),
+        lambda: machine.request(0, D("1")),
+        lambda: machine.pay(),
+        lambda: machine.time_passes(40),
+        lambda: machine.default(2),
+        lambda: machine.repay(2, D("0.5")),
+        lambda: machine.request(1, D("0.5")),
+        lambda: machine.pay(),
+    ]
+    for step in steps:
+        step()
+        machine.books_and_register()
+        machine.fifo()
+    assert reached == {
+        "allocated": 3,
+        "DISBURSED -> OVERDUE": 3,
+        "OVERDUE -> WRITTEN_OFF": 1,
+        "default: written off (no recourse)": 1,
+        "recovery after write-off": 1,
+        # With recourse the seller pays in full on default: DEFAULTED, then SETTLED at once.
+        "OVERDUE -> SETTLED": 2,
+        "default: the seller pays (recourse)": 2,
+    }, reached
+    assert DomainEvent.objects.filter(name="invoice.defaulted").count() == 3
+    assert DomainEvent.objects.filter(name="invoice.written_off").count() == 1
+    # The pool lost part of the written-off investment: some of its value, not all.
+    pool = Pool.objects.select_related("account").get(currency="EUR")
+    written_off = pool.account.investments.get(listing__invoice__status="WRITTEN_OFF")
+    assert written_off.loss > 0
+    assert RedemptionPayment.objects.count() >= 2
