@@ -176,30 +176,37 @@ class BankEventAdmin(AuditHistoryMixin, ReadOnlyAdmin):
     search_fields = ("event_id", "reference")
     actions = ["allocate", "refund"]
 
-    @admin.action(description="Refund an unmatched credit to its sender (four eyes, as a "
-                  "payout)", permissions=["allocate"])
-    def refund(self, request, queryset):
+    def _credit_action(self, request, queryset, *, form_class, propose, done, action: str,
+                       title: str):
+        """One unmatched credit, a form, then ``propose(actor=, bank_event=, **cleaned_data)``;
+        ``done(result)`` is the success message. Service errors come back as admin messages."""
         events = list(queryset.filter(status=BankEventStatus.UNMATCHED)[:2])
         if len(events) != 1:
             self.message_user(request, "Select one unmatched credit.", messages.ERROR)
             return None
-        form = RefundForm(request.POST if "apply" in request.POST else None)
+        form = form_class(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
             try:
-                refund = refund_propose(actor=request.user, bank_event=events[0],
-                                        **form.cleaned_data)
+                result = propose(actor=request.user, bank_event=events[0], **form.cleaned_data)
             except ApplicationError as exc:
                 self.message_user(request, exc.message, messages.ERROR)
                 return None
-            self.message_user(request, f"Refund {refund.refund_reference} proposed: another "
-                              "finance user must approve it (Suspense allocations); it is "
-                              "then paid out in the next payout batch.")
+            self.message_user(request, done(result))
             return None
         return TemplateResponse(request, "admin/reason_action.html", {
-            **self.admin_site.each_context(request),
-            "title": "Refund an unmatched credit to its sender",
-            "objects": events, "form": form, "action": "refund", "opts": self.model._meta,
+            **self.admin_site.each_context(request), "title": title,
+            "objects": events, "form": form, "action": action, "opts": self.model._meta,
         })
+
+    @admin.action(description="Refund an unmatched credit to its sender (four eyes, as a "
+                  "payout)", permissions=["allocate"])
+    def refund(self, request, queryset):
+        return self._credit_action(
+            request, queryset, form_class=RefundForm, propose=refund_propose, action="refund",
+            title="Refund an unmatched credit to its sender",
+            done=lambda refund: (f"Refund {refund.refund_reference} proposed: another finance "
+                                 "user must approve it (Suspense allocations); it is then "
+                                 "paid out in the next payout batch."))
 
     def has_allocate_permission(self, request) -> bool:
         return _has_perm(request, "propose_allocation")
@@ -207,25 +214,11 @@ class BankEventAdmin(AuditHistoryMixin, ReadOnlyAdmin):
     @admin.action(description="Allocate an unmatched credit (four eyes, reason required)",
                   permissions=["allocate"])
     def allocate(self, request, queryset):
-        events = list(queryset.filter(status=BankEventStatus.UNMATCHED)[:2])
-        if len(events) != 1:
-            self.message_user(request, "Select one unmatched credit.", messages.ERROR)
-            return None
-        form = AllocationForm(request.POST if "apply" in request.POST else None)
-        if "apply" in request.POST and form.is_valid():
-            try:
-                allocation = allocation_propose(actor=request.user, bank_event=events[0],
-                                                **form.cleaned_data)
-            except ApplicationError as exc:
-                self.message_user(request, exc.message, messages.ERROR)
-                return None
-            self.message_user(request, f"Proposed: {allocation}. Another finance user must "
-                              "approve it (Suspense allocations).")
-            return None
-        return TemplateResponse(request, "admin/reason_action.html", {
-            **self.admin_site.each_context(request), "title": "Allocate an unmatched credit",
-            "objects": events, "form": form, "action": "allocate", "opts": self.model._meta,
-        })
+        return self._credit_action(
+            request, queryset, form_class=AllocationForm, propose=allocation_propose,
+            action="allocate", title="Allocate an unmatched credit",
+            done=lambda allocation: (f"Proposed: {allocation}. Another finance user must "
+                                     "approve it (Suspense allocations)."))
 
 
 @admin.register(Settlement)

@@ -71,6 +71,22 @@ _EVENT_TYPES = {AllocationKind.DEPOSIT: BankEventType.DEPOSIT_RECEIVED,
                 AllocationKind.REPAYMENT: BankEventType.REPAYMENT_RECEIVED}
 
 
+def _open_credit_lock(bank_event: BankEvent) -> BankEvent:
+    """Lock ``bank_event`` and check it is an open suspense credit: UNMATCHED, with no live
+    (proposed or posted) allocation or refund. Call inside a transaction.
+
+    Raises:
+        Conflict: ``ALLOCATION_NOT_OPEN`` otherwise.
+    """
+    event = BankEvent.objects.select_for_update().get(pk=bank_event.pk)
+    live = event.allocations.exclude(
+        status__in=(AllocationStatus.REJECTED, AllocationStatus.RETURNED)).exists()
+    if event.status != BankEventStatus.UNMATCHED or live:
+        raise Conflict(f"{event.event_id} is not an open suspense credit.",
+                       code=SettlementsError.ALLOCATION_NOT_OPEN)
+    return event
+
+
 def allocation_propose(*, actor, kind: str, reference: str, reason: str,
                        bank_event: BankEvent | None = None, amount=None,
                        currency: str = "") -> SuspenseAllocation:
@@ -104,12 +120,7 @@ def allocation_propose(*, actor, kind: str, reference: str, reason: str,
         amount = parse_money_amount(amount, currency)
     with transaction.atomic(durable=True):
         if bank_event is not None:
-            event = BankEvent.objects.select_for_update().get(pk=bank_event.pk)
-            live = event.allocations.exclude(
-                status__in=(AllocationStatus.REJECTED, AllocationStatus.RETURNED)).exists()
-            if event.status != BankEventStatus.UNMATCHED or live:
-                raise Conflict(f"{event.event_id} is not an open suspense credit.",
-                               code=SettlementsError.ALLOCATION_NOT_OPEN)
+            event = _open_credit_lock(bank_event)
             amount, currency = event.amount, event.currency
         try:
             with transaction.atomic():
@@ -158,12 +169,7 @@ def refund_propose(*, actor, bank_event: BankEvent, payee_name: str, payee_iban:
         raise ApplicationError(f"The sender's account is not usable: {exc}.",
                                code=SettlementsError.PAYOUT_ACCOUNT_INVALID) from None
     with transaction.atomic(durable=True):
-        event = BankEvent.objects.select_for_update().get(pk=bank_event.pk)
-        live = event.allocations.exclude(
-            status__in=(AllocationStatus.REJECTED, AllocationStatus.RETURNED)).exists()
-        if event.status != BankEventStatus.UNMATCHED or live:
-            raise Conflict(f"{event.event_id} is not an open suspense credit.",
-                           code=SettlementsError.ALLOCATION_NOT_OPEN)
+        event = _open_credit_lock(bank_event)
         try:
             with transaction.atomic():
                 allocation = SuspenseAllocation.objects.create(
