@@ -15,9 +15,10 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pypdfium2 as pdfium
 import pytesseract
-from PIL import Image, ImageOps
+from PIL import Image, ImageFilter, ImageOps
 
 from .errors import (
     CorruptDocument,
@@ -177,6 +178,25 @@ def _skew_angle(binary: Image.Image) -> float:
     return best_angle
 
 
+BACKGROUND_CELL = 8  # the background is estimated on a 1/8 image (text strokes vanish there)
+
+
+def flatten_background(gray: Image.Image) -> Image.Image:
+    """Divide out uneven lighting (a shadow across a photo, a dark table around the page).
+
+    The background is the image's local maximum on a 1/8 copy (wide enough to swallow the
+    strokes of body text and bold titles), smoothed and scaled back; each pixel becomes its
+    share of that background, so paper is white and ink dark in the shade as in the light.
+    A page lit evenly comes out unchanged but for a stretch of its contrast.
+    """
+    small = gray.reduce(BACKGROUND_CELL) if min(gray.size) >= 8 * BACKGROUND_CELL else gray
+    background = small.filter(ImageFilter.MaxFilter(5)).filter(ImageFilter.GaussianBlur(2))
+    background = background.resize(gray.size, Image.Resampling.BILINEAR)
+    page = np.asarray(gray, dtype=np.float32)
+    light = np.maximum(np.asarray(background, dtype=np.float32), 16.0)
+    return Image.fromarray(np.clip(page * (255.0 / light), 0, 255).astype(np.uint8))
+
+
 def preprocess(img: Image.Image, limits: ExtractionLimits) -> Image.Image:
     """Grayscale, upscale small images, autocontrast and deskew (angle from an Otsu copy)."""
     if img.mode in ("RGBA", "LA", "P"):
@@ -190,7 +210,7 @@ def preprocess(img: Image.Image, limits: ExtractionLimits) -> Image.Image:
             gray = gray.resize(
                 (int(gray.width * factor), int(gray.height * factor)), Image.Resampling.LANCZOS
             )
-    gray = ImageOps.autocontrast(gray, cutoff=1)
+    gray = ImageOps.autocontrast(flatten_background(gray), cutoff=1)
     # the skew is measured on an Otsu-binarised copy; tesseract gets the grayscale image
     # (its own binarisation handles inverted header bars better than a global threshold)
     threshold = _otsu_threshold(gray)
