@@ -60,9 +60,11 @@ def test_flattening_whitens_a_shadow_and_keeps_the_ink_dark():
     import numpy as np  # why: only this test builds pixel arrays
     from PIL import Image
 
-    page = np.full((400, 400), 240, dtype=np.uint8)
-    page[:, 250:] = 110  # the shadow
-    page[100:104, 20:380] = 30  # a line of "ink" across both sides
+    page = np.full((1000, 1000), 240, dtype=np.uint8)
+    page[:, 500:] = 110  # the shadow
+    page[300:304, 20:980] = 30  # a line of "ink" across both sides
+    page[600:680, 100:400] = 40  # a dark bar (white text on it must stay readable)
     flat = np.asarray(flatten_background(Image.fromarray(page)))
-    assert flat[300, 100] > 240 and flat[300, 330] > 240
-    assert flat[102, 100] < 60 and flat[102, 330] < 100
+    assert flat[800, 200] > 240 and flat[800, 800] > 240
+    assert flat[302, 200] < 60 and flat[302, 800] < 100
+    assert flat[640, 250] < 100
