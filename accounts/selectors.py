@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db import connection
+from django.db.models import Exists, QuerySet
 
-from compliance.public import open_hold_exists
+from compliance.public import OPEN_HOLD_EXISTS_SQL
 from paymint.core.crypto import lookup_hashes
 
 from .enums import KycStatus
@@ -33,15 +34,25 @@ def kyc_is_approved_cached(*, user: User) -> bool:
     return kyc_is_approved(user=user) if approved is None else approved
 
 
+#: :func:`kyc_is_approved` (:func:`kyc_approved_expression`) as SQL, ``%s`` the user's id and
+#: the approved status.
+_KYC_APPROVED_SQL = (
+    f'EXISTS (SELECT 1 FROM "{KycProfile._meta.db_table}" WHERE "user_id" = %s AND "status" = %s)'  # noqa: S608
+)
+_KYC_APPROVED_AND_ON_HOLD_SQL = f"SELECT {_KYC_APPROVED_SQL}, {OPEN_HOLD_EXISTS_SQL}"
+
+
 def kyc_approved_and_on_hold(*, user: User) -> tuple[bool, bool]:
     """``(KYC/KYB approved, on compliance hold)`` for ``user`` in one query: the two questions
     a money service asks first (:func:`kyc_is_approved` and
-    :func:`compliance.public.user_is_on_hold`, same rules)."""
-    row = User.objects.filter(pk=user.pk).values(
-        approved=kyc_approved_expression(OuterRef("pk")),
-        on_hold=open_hold_exists(OuterRef("pk")),
-    ).get()
-    return row["approved"], row["on_hold"]
+    :func:`compliance.public.user_is_on_hold`, same rules).
+
+    The statement is written out (``SELECT EXISTS (...), EXISTS (...)``): the ORM's compile of
+    the two ``EXISTS`` cost about 1 ms of CPU per funding, more than the query (issue #19)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_KYC_APPROVED_AND_ON_HOLD_SQL, [user.pk, KycStatus.APPROVED, user.pk])
+        approved, on_hold = cursor.fetchone()
+    return bool(approved), bool(on_hold)
 
 
 def kyc_profile_for_user(*, user: User) -> KycProfile | None:
