@@ -60,6 +60,19 @@ def kyc_profile_for_user(*, user: User) -> KycProfile | None:
     return KycProfile.objects.filter(user=user).first()
 
 
+#: The profile's columns that ``GET /api/v1/me`` answers (:func:`kyc_summary_for_user`).
+KYC_SUMMARY_FIELDS = ("kind", "legal_name", "country", "tax_id", "bank_account_iban", "status",
+                      "decision_reason", "decided_at")
+
+
+def kyc_summary_for_user(*, user: User) -> dict | None:
+    """The user's own KYC/KYB profile as the API's ``me`` answers it - a dict of
+    :data:`KYC_SUMMARY_FIELDS` - or None before onboarding. One query of those columns only:
+    two of the profile's five encrypted fields are decrypted (tax id, IBAN), not its address,
+    date of birth or identity document number, and no model instance is built (issue #19)."""
+    return KycProfile.objects.filter(user=user).values(*KYC_SUMMARY_FIELDS).first()
+
+
 def kyc_profiles_with_tax_id(*, tax_id: str) -> QuerySet[KycProfile]:
     """Profiles whose tax id is ``tax_id`` (spacing, punctuation and case ignored).
 
