@@ -55,6 +55,13 @@ class Listing(PublicModel):
     expires_at = models.DateTimeField()
     funded_at = models.DateTimeField(null=True, blank=True)
     disbursed_on = models.DateField(null=True, blank=True)
+    is_open = models.BooleanField(
+        default=False, editable=False,
+        help_text="The invoice is LISTED (open for funding until expires_at). Kept by "
+        "the database: the invoice status writer's UPDATE sets it, in its statement "
+        "(marketplace migration 0003), so that the marketplace's open-listing test "
+        "reads the listing alone and a partial index serves it.",
+    )
 
     class Meta:
         ordering = ["-listed_at", "-id"]

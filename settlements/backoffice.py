@@ -20,7 +20,6 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import Count, F, Max, Q, Sum
-from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
@@ -45,7 +44,7 @@ from .enums import (
     PayoutBatchStatus,
     WithdrawalStatus,
 )
-from .ledger import exact_sum
+from .ledger import exact_sum, ledger_balances_by_kind, ledger_credits_by_month
 from .models import (
     BankEvent,
     ChainTransaction,
@@ -241,17 +240,10 @@ def dashboard_queues() -> list[Queue]:
 
 
 def balances_by_kind(*, through: dt.date | None = None) -> dict[str, dict[str, Decimal]]:
-    """``{currency: {account kind: balance}}`` from every posting (of entries effective on or
-    before ``through`` when given). One query."""
-    postings = Posting.objects.all()
-    if through is not None:
-        postings = postings.filter(entry__effective_date__lte=through)
-    rows = postings.values("currency", "account__kind").annotate(total=Sum("amount")) \
-        .order_by("currency", "account__kind")
-    out: dict[str, dict[str, Decimal]] = defaultdict(dict)
-    for row in rows:
-        out[row["currency"]][row["account__kind"]] = exact_sum(row["total"])
-    return dict(out)
+    """``{currency: {account kind: balance}}`` of every posting (of entries effective on or
+    before ``through`` when given). One query, over the ledger's day totals
+    (:func:`settlements.ledger.ledger_balances_by_kind`), not the postings."""
+    return ledger_balances_by_kind(through=through)
 
 
 def _kind_totals(balances: dict[str, dict[str, Decimal]], kind: str) -> dict[str, Decimal]:
@@ -267,15 +259,10 @@ def dashboard_build(*, today: dt.date | None = None) -> Dashboard:
     trial = {currency: sum(kinds.values(), Decimal(0)) + 0
              for currency, kinds in balances.items()}
 
-    funding = (Posting.objects.filter(entry__kind=EntryKind.FUNDING, amount__gt=0,
-                                      entry__effective_date__gte=_add_months(month, -11))
-               .annotate(month=TruncMonth("entry__effective_date"))
-               .values("currency", "month").annotate(total=Sum("amount"))
-               .order_by("month", "currency"))
+    # The funded volume from the ledger's day totals (one query, not the FUNDING postings).
+    volume = ledger_credits_by_month(entry_kind=EntryKind.FUNDING,
+                                     since=_add_months(month, -11))
     months = [_add_months(month, -offset) for offset in range(11, -1, -1)]
-    volume: dict[str, dict[dt.date, Decimal]] = defaultdict(dict)
-    for row in funding:
-        volume[row["currency"]][row["month"]] = exact_sum(row["total"])
     funded_this_month = {c: by_month[month] for c, by_month in volume.items()
                          if month in by_month}
 
