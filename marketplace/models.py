@@ -69,6 +69,10 @@ class Listing(PublicModel):
             # The marketplace list's order (-created_at, -id): chosen from EXPLAIN (ANALYZE,
             # BUFFERS) at 200,000 listings (migration 0002).
             models.Index(fields=["created_at", "id"], name="listing_created_id"),
+            # The open listings alone, in the same order: the marketplace list and its filters
+            # (migration 0004, EXPLAIN at 200,000 listings of which 20,000 open).
+            models.Index(fields=["created_at", "id"], name="listing_open_created_id",
+                         condition=Q(is_open=True)),
         ]
         constraints = [
             models.CheckConstraint(
