@@ -7,7 +7,6 @@ from marketplace.models import Listing
 from paymint.core import clock
 
 from . import services
-from .ledger import ledger_day_totals_compact
 
 
 @shared_task(acks_late=True, autoretry_for=(ConnectionError,), retry_backoff=True,
@@ -35,10 +34,3 @@ def books_verify_task() -> int:
     is raised as a compliance alert. Returns the number of findings."""
     return len(services.books_verify().findings)
 
-
-@shared_task(acks_late=True)
-def ledger_day_totals_compact_task() -> int:
-    """Fold the ledger's day totals (beat, every few minutes;
-    :func:`settlements.ledger.ledger_day_totals_compact`): keeps the back office's balances a
-    few rows per business day. Returns the rows removed; safe to run twice."""
-    return ledger_day_totals_compact()

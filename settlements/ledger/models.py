@@ -104,6 +104,12 @@ class JournalEntry(PublicModel):
     class Meta:
         verbose_name_plural = "journal entries"
         ordering = ["created_at", "id"]
+        indexes = [
+            # The settlement entries by business date (the aging history's invoices settled
+            # within its window): small, written by settlements only (migration 0013).
+            models.Index(fields=["effective_date"], include=["invoice"],
+                         condition=Q(kind="SETTLEMENT"), name="journal_entry_settlement_date"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(kind__in=EntryKind.values), name="journal_entry_kind_valid"

@@ -14,20 +14,27 @@ import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 
-from django.db import connection, transaction
 from django.db.models import Count, F, Sum
 from django.db.models.functions import Greatest, TruncMonth
+
+from paymint.core.tallies import Tally, tallies_kept, tally_compact
 
 from .models import LedgerDayTotal, Posting
 from .posting import exact_sum
 
-#: pg_advisory_xact_lock key of the compaction (one at a time; readers and writers never wait).
-COMPACT_LOCK_KEY = 0x1ED6E7_0012
+#: :class:`LedgerDayTotal` as a tally (:mod:`paymint.core.tallies`; its triggers are the
+#: ledger's own, settlements migration 0012), registered in ``SettlementsConfig.ready``.
+LEDGER_DAY_TOTALS = Tally(
+    table="settlements_ledgerdaytotal",
+    keys=("effective_date", "entry_kind", "account_kind", "currency"),
+    sums=("amount", "credits", "postings"),
+    lock_key=0x1ED6E7_0012,
+)
 
 
 def _kept() -> bool:
     """Whether the triggers keep :class:`LedgerDayTotal` (PostgreSQL)."""
-    return connection.vendor == "postgresql"
+    return tallies_kept()
 
 
 def ledger_balances_by_kind(*, through: dt.date | None = None) -> dict[str, dict[str, Decimal]]:
@@ -78,39 +85,10 @@ def ledger_credits_by_month(
 
 def ledger_day_totals_compact() -> int:
     """Fold each key's rows of :class:`LedgerDayTotal` into one row (the same sums); returns the
-    rows removed. One statement under a transaction-scoped advisory lock (one compaction at a
-    time); postings written meanwhile keep their own rows (not in the statement's snapshot), so
-    the totals stay exact throughout. Nothing to do on SQLite. Safe to run any number of times.
-    """
-    if not _kept():
-        return 0
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [COMPACT_LOCK_KEY])
-        cursor.execute(
-            """
-            WITH spread AS (
-                SELECT effective_date, entry_kind, account_kind, currency
-                  FROM settlements_ledgerdaytotal
-                 GROUP BY effective_date, entry_kind, account_kind, currency
-                HAVING count(*) > 1),
-            moved AS (
-                DELETE FROM settlements_ledgerdaytotal t USING spread s
-                 WHERE (t.effective_date, t.entry_kind, t.account_kind, t.currency)
-                     = (s.effective_date, s.entry_kind, s.account_kind, s.currency)
-             RETURNING t.*),
-            folded AS (
-                INSERT INTO settlements_ledgerdaytotal
-                    (effective_date, entry_kind, account_kind, currency, amount, credits,
-                     postings)
-                SELECT effective_date, entry_kind, account_kind, currency, sum(amount),
-                       sum(credits), sum(postings)
-                  FROM moved
-                 GROUP BY effective_date, entry_kind, account_kind, currency
-             RETURNING 1)
-            SELECT (SELECT count(*) FROM moved) - (SELECT count(*) FROM folded)
-            """
-        )
-        return cursor.fetchone()[0]
+    rows removed (:func:`paymint.core.tallies.tally_compact`: one statement under an advisory
+    lock; postings written meanwhile keep their own rows, so the totals stay exact throughout).
+    Nothing to do on SQLite. Safe to run any number of times."""
+    return tally_compact(LEDGER_DAY_TOTALS)
 
 
 def ledger_day_totals_differences() -> list[dict]:
