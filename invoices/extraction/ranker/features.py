@@ -270,7 +270,7 @@ def feature_count(field: str) -> int:
 
 #: Identifies the feature layout (cached training rows are only reused under the same key).
 FEATURES_KEY = (
-    "v2:"
+    "v3:"
     + ",".join(LABEL_CLASSES)
     + ":"
     + ",".join(f"{name}={feature_count(name)}" for name in RANKED_FIELDS)
