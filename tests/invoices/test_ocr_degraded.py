@@ -68,3 +68,5 @@ def test_flattening_whitens_a_shadow_and_keeps_the_ink_dark():
     assert flat[800, 200] > 240 and flat[800, 800] > 240
     assert flat[302, 200] < 60 and flat[302, 800] < 100
     assert flat[640, 250] < 100
+    even = Image.fromarray(np.full((1000, 1000), 235, dtype=np.uint8))
+    assert flatten_background(even) is even  # nothing to flatten: no work done
