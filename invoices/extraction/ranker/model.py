@@ -40,6 +40,12 @@ CALIBRATION_FOLDS = 3
 MIN_KIND_CALIBRATION = 40
 #: Kinds of reading with their own calibration, from ``ExtractionResult.method``.
 KINDS = ("text", "ocr")
+#: Share of a calibrator's weight given to real documents (the shared set's training folds)
+#: against the synthetic corpus: synthetic invoices are read right far more often than real
+#: ones at the same score, and real ones are what the confidence is shown on.
+REAL_CALIBRATION_SHARE = 0.5
+#: One calibration point: (score, right, kind, real document).
+Pair = tuple[float, int, str, bool]
 #: Training rows under ``confidence:<field>`` calibrate the rules' confidence of the fields
 #: the ranker does not pick (names, currency, tax ids): one feature, the raw confidence.
 CONFIDENCE_PREFIX = "confidence:"
@@ -58,6 +64,8 @@ class TrainingRows:
     groups: list[str] = field(default_factory=list)
     #: The kind of reading of each row's document ("text" or "ocr", see :func:`kind_of_method`).
     kinds: list[str] = field(default_factory=list)
+    #: Whether each row comes from a real document (not the synthetic corpus).
+    real: list[bool] = field(default_factory=list)
 
     def add(self, features, label: bool, document: str, group: str, kind: str = "text") -> None:
         self.features.append(features)
@@ -72,22 +80,33 @@ def kind_of_method(method: str) -> str:
     return "ocr" if method == "ocr" else "text"
 
 
-def _isotonic(pairs: list[tuple[float, int]]):
+def _isotonic(pairs: list[Pair]):
+    """Isotonic regression of being right on the score; real documents weigh as much, all
+    together, as the synthetic ones (``REAL_CALIBRATION_SHARE``)."""
     from sklearn.isotonic import IsotonicRegression  # why: lazy, sklearn ~1 s
 
+    real = sum(1 for p in pairs if p[3])
+    synthetic = len(pairs) - real
+    heavy = 1.0
+    if real and synthetic:
+        heavy = REAL_CALIBRATION_SHARE / (1 - REAL_CALIBRATION_SHARE) * synthetic / real
     calibrator = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
-    calibrator.fit([p[0] for p in pairs], [p[1] for p in pairs])
+    calibrator.fit(
+        [p[0] for p in pairs],
+        [p[1] for p in pairs],
+        sample_weight=[heavy if p[3] else 1.0 for p in pairs],
+    )
     return calibrator
 
 
-def _calibrators(name: str, pairs: list[tuple[float, int, str]]) -> dict:
+def _calibrators(name: str, pairs: list[Pair]) -> dict:
     """The pooled calibrator of ``name`` and one per kind with enough documents (see
-    ``MIN_KIND_CALIBRATION``), from (score, right, kind) per document."""
+    ``MIN_KIND_CALIBRATION``), from (score, right, kind, real) per document."""
     out = {}
     if len({p[1] for p in pairs}) == 2:
-        out[name] = _isotonic([(p[0], p[1]) for p in pairs])
+        out[name] = _isotonic(pairs)
     for kind in KINDS:
-        mine = [(p[0], p[1]) for p in pairs if p[2] == kind]
+        mine = [p for p in pairs if p[2] == kind]
         if len(mine) >= MIN_KIND_CALIBRATION and len({p[1] for p in mine}) == 2:
             out[f"{name}@{kind}"] = _isotonic(mine)
     return out
@@ -106,19 +125,24 @@ def _classifier(seed: int):
     )
 
 
-def _top_per_document(scores, rows: TrainingRows, indices) -> list[tuple[float, int, str]]:
-    """(best score, whether that best candidate is right, kind) per document among
+def _top_per_document(scores, rows: TrainingRows, indices) -> list[Pair]:
+    """(best score, whether that best candidate is right, kind, real) per document among
     ``indices``."""
-    best: dict[str, tuple[float, int, str]] = {}
+    best: dict[str, Pair] = {}
     for i, score in zip(indices, scores, strict=True):
         doc = rows.documents[i]
         if doc not in best or score > best[doc][0]:
-            best[doc] = (float(score), rows.labels[i], _kind(rows, i))
+            best[doc] = (float(score), rows.labels[i], _kind(rows, i), _real(rows, i))
     return list(best.values())
 
 
 def _kind(rows: TrainingRows, i: int) -> str:
     return rows.kinds[i] if i < len(rows.kinds) else "text"  # rows cached before kinds
+
+
+def _real(rows: TrainingRows, i: int) -> bool:
+    real = getattr(rows, "real", None) or ()  # rows cached before the mark: synthetic
+    return bool(real[i]) if i < len(real) else False
 
 
 #: The rules' pick is kept when the model scores it at least this share of its best candidate.
@@ -157,7 +181,7 @@ class FieldRanker:
             if not key.startswith(CONFIDENCE_PREFIX) or len(set(data.labels)) < 2:
                 continue
             pairs = [
-                (f[0], label, _kind(data, i))
+                (f[0], label, _kind(data, i), _real(data, i))
                 for i, (f, label) in enumerate(zip(data.features, data.labels, strict=True))
             ]
             ranker.calibrators.update(_calibrators(key.removeprefix(CONFIDENCE_PREFIX), pairs))
@@ -168,7 +192,7 @@ class FieldRanker:
             groups = sorted(set(data.groups))
             random.Random(seed).shuffle(groups)  # noqa: S311 - reproducible folds, no secret
             folds = [set(groups[k::CALIBRATION_FOLDS]) for k in range(CALIBRATION_FOLDS)]
-            pairs: list[tuple[float, int, str]] = []
+            pairs: list[Pair] = []
             for held in folds:
                 train = [i for i, g in enumerate(data.groups) if g not in held]
                 test = [i for i, g in enumerate(data.groups) if g in held]

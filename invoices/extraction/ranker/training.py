@@ -109,6 +109,14 @@ def cached_training_rows(
     return rows
 
 
+def as_real(rows: dict[str, TrainingRows]) -> dict[str, TrainingRows]:
+    """``rows`` marked as coming from real documents (they weigh more in calibration, see
+    :data:`~.model.REAL_CALIBRATION_SHARE`)."""
+    for data in rows.values():
+        data.real = [True] * len(data.labels)
+    return rows
+
+
 def merge_rows(*parts: dict[str, TrainingRows]) -> dict[str, TrainingRows]:
     merged: dict[str, TrainingRows] = {}
     for part in parts:
@@ -119,6 +127,7 @@ def merge_rows(*parts: dict[str, TrainingRows]) -> dict[str, TrainingRows]:
             target.documents += data.documents
             target.groups += data.groups
             target.kinds += data.kinds or ["text"] * len(data.labels)
+            target.real += getattr(data, "real", None) or [False] * len(data.labels)
     return merged
 
 
@@ -138,7 +147,8 @@ class FoldFitter:
         self.base, self.synthetic_rows, self.seed, self.mode = base, synthetic_rows, seed, mode
 
     def __call__(self, training: list[ManifestEntry]) -> Callable[..., ExtractionResult]:
-        rows = merge_rows(self.synthetic_rows, training_rows(training, self.base, self.mode))
+        real = as_real(training_rows(training, self.base, self.mode))
+        rows = merge_rows(self.synthetic_rows, real)
         ranker = FieldRanker.fit(rows, seed=self.seed)
         return self.extractor(ranker)
 
