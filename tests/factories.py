@@ -19,16 +19,19 @@ import hashlib
 from decimal import Decimal
 
 import factory
+from django.utils import timezone
 
 from accounts.enums import KycKind, KycStatus, Role
 from accounts.models import KycProfile, User
 from accounts.roles import DEFAULT_ROLES, role_groups
+from compliance.taxids import validate_tax_id
 from invoices.enums import InvoiceStatus, RiskGrade
 from invoices.fingerprints import debtor_key
 from invoices.models import Invoice
 from marketplace.models import Investment, Listing
 from marketplace.services import investment_create, listing_create
 from paymint.core import clock
+from paymint.core.crypto import lookup_hash
 from settlements.models import Withdrawal
 from settlements.services import bank_event_apply, withdrawal_request
 from tests.helpers.money import bank_event, deposit
@@ -91,6 +94,25 @@ class KycProfileFactory(factory.django.DjangoModelFactory):
         pending = factory.Trait(status=KycStatus.PENDING_REVIEW)
         approved = factory.Trait(status=KycStatus.APPROVED, decision_reason="Approved")
         rejected = factory.Trait(status=KycStatus.REJECTED, decision_reason="Blurry document")
+
+
+def approved_user(role: str, email: str, *, kyc: dict, reviewer: User | None = None) -> User:
+    """A seller (KYB) or investor (KYC) with a confirmed email address and an approved profile
+    of ``kyc`` (``legal_name``, ``country``, ``tax_id``; the tax id validated and stored as
+    :func:`accounts.services.kyc_submit` stores it), decided by ``reviewer``: the state that
+    registration, the document upload, submission and review reach
+    (:func:`tests.helpers.make_user`), written directly - without the document, the status
+    events and the decision notification. For tests where onboarding is not the point."""
+    tax = validate_tax_id(kyc["tax_id"], kyc["country"])
+    now = timezone.now()
+    user = UserFactory(role=role, email=email, email_verified_at=now)
+    KycProfileFactory(
+        user=user, legal_name=kyc["legal_name"], country=kyc["country"], tax_id=tax.compact,
+        tax_id_hash=lookup_hash(tax.compact), tax_id_scheme=tax.scheme,
+        status=KycStatus.APPROVED, submitted_at=now, decided_at=now, decided_by=reviewer,
+        decision_reason="Approved",
+    )
+    return User.objects.get(pk=user.pk)  # as a request would load it: no stale caches
 
 
 class InvoiceFactory(factory.django.DjangoModelFactory):

@@ -4,6 +4,7 @@ execution by staff (anonymized, financial records kept, sign-in refused), blocki
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import re
@@ -39,6 +40,13 @@ from tests.helpers import (
 
 PERSONAL = {"date_of_birth": dt.date(1990, 5, 17), "identity_document_number": "X1234567",
             "bank_account_iban": "DE89370400440532013000", "address": "Hauptstr. 1, Berlin"}
+
+
+@pytest.fixture
+def make_investor(make_investor):
+    """Investors onboarded through the real services: the export and the erasure read their
+    KYC document."""
+    return functools.partial(make_investor, onboarded=True)
 
 
 def _with_personal_data(user) -> KycProfile:
