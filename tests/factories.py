@@ -34,6 +34,7 @@ from paymint.core import clock
 from paymint.core.crypto import lookup_hash
 from settlements.models import Withdrawal
 from settlements.services import bank_event_apply, withdrawal_request
+from tests.helpers.documents import LISTING_DAY, MUSTANG_DUE
 from tests.helpers.money import bank_event, deposit
 
 PASSWORD = "correct-horse-battery-42"
@@ -148,6 +149,30 @@ class InvoiceFactory(factory.django.DjangoModelFactory):
             probability_of_default=Decimal("0.05"), advance_rate=Decimal("0.80"),
             discount_rate=Decimal("0.13"),
         )
+        #: Priced with the figures the real upload, extraction and scoring give the Mustang
+        #: e-invoice (``tests.helpers.priced_invoice``): 571.04 EUR from Bei Spiel GmbH to
+        #: Theodor Est, issued 2020-11-21, due 2020-12-12 (20 days after the listing day),
+        #: grade A (score 83, PD 0.01), advance rate 0.90 (513.94 EUR), discount rate 0.08.
+        mustang = factory.Trait(
+            status=InvoiceStatus.PRICED, issuer_name="Bei Spiel GmbH",
+            issuer_tax_id="DE136695976", debtor_name="Theodor Est", debtor_tax_id="",
+            face_value=Decimal("571.04"), issue_date=dt.date(2020, 11, 21),
+            due_date=MUSTANG_DUE, extraction_method="einvoice-cii", risk_score=83,
+            risk_grade=RiskGrade.A, probability_of_default=Decimal("0.01"),
+            advance_rate=Decimal("0.90"), discount_rate=Decimal("0.08"),
+        )
+
+
+def mustang_listing(seller: User, *, advance_rate=None, min_fill_rate=None,
+                    **invoice_fields) -> Listing:
+    """A listing of an ``InvoiceFactory(mustang=True)`` invoice of ``seller`` made by
+    :func:`marketplace.services.listing_create` on :data:`tests.helpers.LISTING_DAY`: the
+    listing :func:`tests.helpers.listed_invoice` makes (513.94 EUR advanced for 20 days),
+    without uploading and reading the document. ``invoice_fields`` override the invoice's."""
+    invoice = InvoiceFactory(mustang=True, seller=seller, **invoice_fields)
+    with clock.frozen_at(LISTING_DAY):
+        return listing_create(invoice=invoice, seller=seller, advance_rate=advance_rate,
+                              min_fill_rate=min_fill_rate)
 
 
 class ListingFactory(factory.django.DjangoModelFactory):
