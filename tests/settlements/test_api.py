@@ -15,12 +15,12 @@ from settlements import webhooks
 from settlements.enums import EntryKind
 from settlements.models import BankEvent, JournalEntry, Posting
 from settlements.webhooks import sign
+from tests.factories import mustang_listing
 from tests.helpers import (
     api_client_for,
     assert_books_balanced,
     bank_event,
     db_counts,
-    listed_invoice,
     signed_webhook,
 )
 
@@ -175,7 +175,7 @@ class TestWebhookRefusals:
         assert_refused(response, 400, "INVALID_EVENT", before)
 
     def test_repayment_for_an_invoice_not_yet_disbursed(self, bank, seller):
-        listing = listed_invoice(seller)
+        listing = mustang_listing(seller)
         before = db_counts()
         event = bank_event(
             "evt_r", "repayment.received", listing.invoice.repayment_reference, "571.04"
