@@ -2,14 +2,20 @@
 ``10,000``.
 
     .venv/bin/python benchmarks/scale_benchmark.py [--sizes 10000,100000] [--requests 30]
-        [--keep-db]
+        [--keep-db | --reuse-db]
 
-For each size: a scratch database (``paymint_bench_scale``), migrated, seeded with
+For each size: a scratch database (``paymint_bench_scale``, ``BENCH_DB`` overrides), migrated,
+seeded with
 ``manage.py seed_scale --invoices N`` (timed: rows/s), then a KYC-approved reader investor made
 through the services takes over the first seeded investor's investments and wallet. Each read
 runs ``--requests`` times in-process (Django's test client, JWT / signed-in staff, test
 settings); the table gives each read's p95 wall time per size and the ratio to the smallest
 size (target: <= 1.5x).
+
+``--reuse-db``: one database per size, ``<BENCH_DB>_<size>``, kept; seeded (and its reader made)
+only when it holds no invoice, migrated every run - so a 1M database seeded once serves every
+run after (and a database seeded before a migration shows what the migration does to existing
+rows). Drop them with ``--drop-db`` (with ``--reuse-db``: after the run).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 os.environ["BENCH_DB"] = os.environ.get("BENCH_DB", "paymint_bench_scale")
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 
+from benchmarks import money_benchmark  # noqa: E402
 from benchmarks.money_benchmark import (  # noqa: E402
     create_database,
     drop_database,
@@ -40,6 +47,9 @@ def arg(name: str, default: str) -> str:
 SIZES = [int(s) for s in arg("--sizes", "10000,100000").split(",")]
 REQUESTS = int(arg("--requests", "30"))
 KEEP_DB = "--keep-db" in sys.argv  # leave the last size's database, for EXPLAIN
+REUSE_DB = "--reuse-db" in sys.argv  # one kept database per size, seeded once
+DROP_DB = "--drop-db" in sys.argv
+BASE_DB = os.environ["BENCH_DB"]
 READS = [
     ("marketplace", "/api/v1/marketplace"),
     ("marketplace grade=A", "/api/v1/marketplace?grade=A"),
@@ -57,18 +67,26 @@ READS = [
 ]
 
 
+if "--reads" in sys.argv:  # only the reads whose label contains one of these (comma-separated)
+    _wanted = arg("--reads", "").split(",")
+    READS = [(label, path) for label, path in READS if any(w in label for w in _wanted)]
+
+
 def measure(size: int) -> dict:
     from django.core.management import call_command
-    from django.db import connection
-    from django.test import Client
 
     from accounts.models import User
     from accounts.services import kyc_approve, kyc_submit, staff_user_create
-    from tests.helpers import STRONG_PASSWORD, admin_sign_in, api_client_for, kyc_ready
+    from invoices.models import Invoice
+    from tests.helpers import STRONG_PASSWORD, kyc_ready
 
-    started = time.perf_counter()
-    call_command("seed_scale", invoices=size)
-    seeded = time.perf_counter() - started
+    seeded = None
+    if not (REUSE_DB and Invoice.objects.exists()):
+        started = time.perf_counter()
+        call_command("seed_scale", invoices=size)
+        seeded = time.perf_counter() - started
+    if User.objects.filter(email="ops@scale.example").exists():
+        return measure_reads(seeded=seeded)
     staff = staff_user_create(
         email="ops@scale.example", password=STRONG_PASSWORD, roles=("operations", "compliance")
     )
@@ -80,12 +98,22 @@ def measure(size: int) -> dict:
         user=reader, legal_name="Scale Reader", country="FR", tax_id="FR40303265045"
     )
     kyc_approve(profile=profile, reviewer=staff)
-    reader = User.objects.get(pk=reader.pk)
+    User.objects.create_superuser(email="root@scale.example", password=STRONG_PASSWORD)
+    return measure_reads(seeded=seeded)
+
+
+def measure_reads(*, seeded: float | None) -> dict:
+    from django.db import connection
+    from django.test import Client
+
+    from accounts.models import User
+    from tests.helpers import admin_sign_in, api_client_for
+
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
+    reader = User.objects.filter(role="INVESTOR", email__startswith="scale-").order_by("id")[0]
     api = api_client_for(reader)
-    root = User.objects.create_superuser(email="root@scale.example", password=STRONG_PASSWORD)
-    ops = admin_sign_in(Client(), root)
+    ops = admin_sign_in(Client(), User.objects.get(email="root@scale.example"))
     # The seller of the most invoices (seed_scale spreads invoices evenly: the first one).
     seller = Client()
     seller.force_login(User.objects.filter(role="SELLER", email__startswith="scale-")
@@ -105,19 +133,49 @@ def measure(size: int) -> dict:
     return out
 
 
+def _use_database(name: str) -> None:
+    """Point the benchmark (and Django, once set up) at database ``name``."""
+    money_benchmark.BENCH_DB = name
+    os.environ["DATABASE_URL"] = f"{money_benchmark.SERVER}/{name}"
+    try:
+        from django.conf import settings
+        from django.db import connections
+
+        if settings.configured:
+            connections.close_all()
+            settings.DATABASES["default"]["NAME"] = name
+            connections["default"].settings_dict["NAME"] = name
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def _database_exists(name: str) -> bool:
+    with money_benchmark._admin_connection() as conn:
+        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() \
+            is not None
+
+
 def main() -> None:
     results = {}
+    print(f"load average at the start: {os.getloadavg()}", flush=True)
+    media_dir = tempfile.TemporaryDirectory()
     for size in SIZES:
-        create_database()
+        if REUSE_DB:
+            _use_database(f"{BASE_DB}_{size}")
+            if not _database_exists(money_benchmark.BENCH_DB):
+                create_database()
+        else:
+            create_database()
         try:
-            with tempfile.TemporaryDirectory() as media:
-                setup_django(media)
-                print(f"seeding {size} invoices ...", flush=True)
-                results[size] = measure(size)
+            setup_django(media_dir.name)
+            print(f"{money_benchmark.BENCH_DB}: {size} invoices ...", flush=True)
+            results[size] = measure(size)
+            if results[size]["seed_seconds"] is not None:
                 print(f"  seeded in {results[size]['seed_seconds']:.0f} s", flush=True)
         finally:
-            if not (KEEP_DB and size == SIZES[-1]):
+            if (REUSE_DB and DROP_DB) or not (REUSE_DB or (KEEP_DB and size == SIZES[-1])):
                 drop_database()
+    print(f"load average at the end: {os.getloadavg()}", flush=True)
     base = SIZES[0]
     print(
         "| read | "
@@ -130,7 +188,8 @@ def main() -> None:
         ratio = results[SIZES[-1]]["reads"][label] / results[base]["reads"][label]
         print(f"| {label} | " + " | ".join(cells) + f" | {ratio:.2f}x |")
     for size in SIZES:
-        print(f"seed_scale --invoices {size}: {results[size]['seed_seconds']:.1f} s")
+        if results[size]["seed_seconds"] is not None:
+            print(f"seed_scale --invoices {size}: {results[size]['seed_seconds']:.1f} s")
 
 
 if __name__ == "__main__":

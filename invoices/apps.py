@@ -1,6 +1,7 @@
 from django.apps import AppConfig
 
 from paymint.core.registries import register_private_file_kind, register_upload_source
+from paymint.core.tallies import tally_register
 
 
 class InvoicesConfig(AppConfig):
@@ -12,3 +13,6 @@ class InvoicesConfig(AppConfig):
         register_upload_source("invoices.Invoice", user_field="seller",
                                size_field="document_size", time_field="created_at")
         register_private_file_kind("invoice", "invoices.selectors.invoice_document_for_viewer")
+        from .models import INVOICE_TOTALS  # why: models load only once apps are ready
+
+        tally_register(INVOICE_TOTALS)

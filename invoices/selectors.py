@@ -13,11 +13,12 @@ from PIL import Image
 
 from paymint.core.errors import NotFound
 from paymint.core.storage import PrivateFile, is_verified_staff
+from paymint.core.tallies import tallies_kept
 
 from .enums import InvoiceStatus
 from .error_codes import InvoicesError
 from .fingerprints import PHASH_MAX_DISTANCE, normalize_reference, phash_distance
-from .models import Invoice, InvoiceStatusEvent
+from .models import Invoice, InvoiceStatusEvent, InvoiceTotal
 
 #: Statuses of invoices that count as already submitted for financing (duplicate checks).
 ACTIVE_FINANCING_STATUSES = frozenset({
@@ -329,3 +330,16 @@ def invoice_preview_png(*, invoice: Invoice, scale: float = 1.5, page: int = 0) 
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()
+
+
+def invoice_counts_by_grade_and_status(*, statuses) -> dict[tuple[str, str], int]:
+    """``{(risk grade, status): invoices}`` of the graded invoices in ``statuses`` (the back
+    office's default rates). One query over the invoice tally (:class:`~.models.InvoiceTotal`,
+    a few dozen rows, kept by PostgreSQL), or over the invoices on SQLite."""
+    if tallies_kept():
+        rows = (InvoiceTotal.objects.filter(status__in=statuses).exclude(risk_grade="")
+                .values("risk_grade", "status").annotate(n=Sum("invoices")))
+    else:
+        rows = (Invoice.objects.filter(status__in=statuses).exclude(risk_grade="")
+                .values("risk_grade", "status").annotate(n=Count("id")).order_by())
+    return {(r["risk_grade"], r["status"]): int(r["n"]) for r in rows if r["n"]}

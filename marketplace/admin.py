@@ -3,7 +3,7 @@
 from django.contrib import admin
 
 from compliance.public import AuditHistoryMixin
-from paymint.core.admin import ReadOnlyAdmin
+from paymint.core.admin import CurrencyFilter, ReadOnlyAdmin
 
 from .models import Investment, Listing
 
@@ -32,4 +32,4 @@ class ListingAdmin(AuditHistoryMixin, ReadOnlyAdmin):
 class InvestmentAdmin(AuditHistoryMixin, ReadOnlyAdmin):
     list_display = ("investor", "listing", "amount", "currency", "status", "created_at")
     list_select_related = ("investor", "listing")
-    list_filter = ("status", "currency")
+    list_filter = ("status", CurrencyFilter)

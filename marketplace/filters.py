@@ -48,8 +48,10 @@ class ListingFilter(django_filters.FilterSet):
     """Filters of open listings. The queryset must carry ``remaining`` (the amount still to be
     funded), as :func:`marketplace.selectors.listing_search` annotates it."""
 
+    # distinct=False: the invoice is a to-one join (one row per listing), so the DISTINCT that
+    # django-filter adds by default only made PostgreSQL sort every matching row (issue #19).
     grade = django_filters.MultipleChoiceFilter(
-        field_name="invoice__risk_grade", choices=RiskGrade.choices
+        field_name="invoice__risk_grade", choices=RiskGrade.choices, distinct=False
     )
     currency = django_filters.CharFilter(
         field_name="currency", method="filter_currency", max_length=3

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from paymint.core.models import PublicModel
+from paymint.core.tallies import Tally
 
 from .enums import InvestmentStatus
 
@@ -55,6 +56,13 @@ class Listing(PublicModel):
     expires_at = models.DateTimeField()
     funded_at = models.DateTimeField(null=True, blank=True)
     disbursed_on = models.DateField(null=True, blank=True)
+    is_open = models.BooleanField(
+        default=False, editable=False,
+        help_text="The invoice is LISTED (open for funding until expires_at). Kept by "
+        "the database: the invoice status writer's UPDATE sets it, in its statement "
+        "(marketplace migration 0003), so that the marketplace's open-listing test "
+        "reads the listing alone and a partial index serves it.",
+    )
 
     class Meta:
         ordering = ["-listed_at", "-id"]
@@ -62,6 +70,10 @@ class Listing(PublicModel):
             # The marketplace list's order (-created_at, -id): chosen from EXPLAIN (ANALYZE,
             # BUFFERS) at 200,000 listings (migration 0002).
             models.Index(fields=["created_at", "id"], name="listing_created_id"),
+            # The open listings alone, in the same order: the marketplace list and its filters
+            # (migration 0004, EXPLAIN at 200,000 listings of which 20,000 open).
+            models.Index(fields=["created_at", "id"], name="listing_open_created_id",
+                         condition=Q(is_open=True)),
         ]
         constraints = [
             models.CheckConstraint(
@@ -145,3 +157,26 @@ class Investment(PublicModel):
                 name="investment_unique_idempotency_key",
             ),
         ]
+
+
+class InvestmentTotal(models.Model):
+    """Investments summed per (status, currency): ``investments`` (how many), ``amount`` and
+    ``principal_repaid`` (sums, in ``currency``) - the back office's outstanding principal
+    without reading every investment. A tally (:mod:`paymint.core.tallies`): appended to by
+    PostgreSQL triggers in the statement that writes the investments (migration 0005), folded
+    by beat; read by summing the rows of a key. Nothing else writes here."""
+
+    status = models.CharField(max_length=12)
+    currency = models.CharField(max_length=3)
+    investments = models.BigIntegerField()
+    amount = models.DecimalField(max_digits=30, decimal_places=7)
+    principal_repaid = models.DecimalField(max_digits=30, decimal_places=7)
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.currency}: {self.investments}"
+
+
+#: :class:`InvestmentTotal` as a tally (registered in ``MarketplaceConfig.ready``).
+INVESTMENT_TOTALS = Tally(table="marketplace_investmenttotal", keys=("status", "currency"),
+                          sums=("investments", "amount", "principal_repaid"),
+                          lock_key=0x1ED6E7_0005)

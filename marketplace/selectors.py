@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import DecimalField, ExpressionWrapper, F, QuerySet
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, QuerySet, Sum
 
 from accounts.enums import Role
 from accounts.error_codes import AccountsError
@@ -19,11 +19,13 @@ from paymint.core.error_codes import CoreError
 from paymint.core.errors import NotFound, PermissionDenied, ValidationFailed
 from paymint.core.money import quantize_money
 from paymint.core.permissions import is_active_staff
-from settlements.ledger import investor_invoice_postings
+from paymint.core.tallies import tallies_kept
+from settlements.ledger import exact_sum, investor_invoice_postings
 
+from .enums import InvestmentStatus
 from .error_codes import MarketplaceError
 from .filters import ListingFilter
-from .models import Investment, Listing
+from .models import Investment, InvestmentTotal, Listing
 
 
 def _uuid(value, code: MarketplaceError) -> uuid.UUID:
@@ -118,8 +120,10 @@ def listing_investor_checks(*, listing: Listing) -> list[dict]:
 
 
 def listing_open_list() -> QuerySet[Listing]:
-    """Listings open for funding (invoice ``LISTED``), newest first, with the invoice joined."""
-    return Listing.objects.filter(invoice__status=InvoiceStatus.LISTED).select_related("invoice")
+    """Listings open for funding (invoice ``LISTED``: ``is_open``, which the database keeps
+    equal to it, so that the test reads the listing alone), newest first, with the invoice
+    joined."""
+    return Listing.objects.filter(is_open=True).select_related("invoice")
 
 
 def listing_get_open(*, listing_id) -> Listing:
@@ -275,3 +279,20 @@ def listing_progress_for_reader(*, user, listing_ids: Iterable[str]) -> list[dic
         or (reader and (r["status"] == InvoiceStatus.LISTED or is_active_staff(user)
                         or r["listing_id"] in invested))
     ]
+
+
+def investment_outstanding_by_currency() -> dict[str, Decimal]:
+    """``{currency: amount - principal repaid}`` of the active investments (the back office's
+    outstanding principal), storage precision. One query over the investment tally
+    (:class:`~.models.InvestmentTotal`, a few rows, kept by PostgreSQL), or over the
+    investments on SQLite."""
+    if tallies_kept():
+        rows = (InvestmentTotal.objects.filter(status=InvestmentStatus.ACTIVE)
+                .values("currency").annotate(n=Sum("investments"),
+                                             total=Sum(F("amount") - F("principal_repaid"))))
+    else:
+        rows = (Investment.objects.filter(status=InvestmentStatus.ACTIVE).values("currency")
+                .annotate(n=Count("id"), total=Sum(F("amount") - F("principal_repaid")))
+                .order_by())
+    return {r["currency"]: exact_sum(r["total"])
+            for r in sorted(rows, key=lambda r: r["currency"]) if r["n"]}

@@ -16,7 +16,7 @@ from django.utils.html import format_html
 from accounts.selectors import kyc_profile_for_user, user_by_email
 from compliance.public import AuditHistoryMixin, audit_record
 from paymint.core import clock
-from paymint.core.admin import ReadOnlyAdmin, ReadOnlyInline, ReasonForm
+from paymint.core.admin import CurrencyFilter, ReadOnlyAdmin, ReadOnlyInline, ReasonForm
 from paymint.core.errors import ApplicationError
 
 from .backoffice import (
@@ -71,7 +71,7 @@ class PostingInline(ReadOnlyInline):
 class JournalEntryAdmin(AuditHistoryMixin, ReadOnlyAdmin):
     list_display = ("created_at", "kind", "description", "currency", "invoice", "effective_date")
     list_select_related = ("invoice",)
-    list_filter = ("kind", "currency")
+    list_filter = ("kind", CurrencyFilter)
     search_fields = ("idempotency_key", "description")
     inlines = [PostingInline]
 
@@ -83,7 +83,7 @@ class LedgerAccountAdmin(ReadOnlyAdmin):
 
     list_display = ("key", "kind", "currency", "owner", "invoice")
     list_select_related = ("owner", "invoice")
-    list_filter = ("kind", "currency")
+    list_filter = ("kind", CurrencyFilter)
     search_fields = ("key", "owner__email")
 
     def get_urls(self):
@@ -320,7 +320,7 @@ class WithdrawalAdmin(AuditHistoryMixin, ReadOnlyAdmin):
 
     list_display = ("created_at", "reference", "user", "amount", "currency", "status",
                     "failure_reason")
-    list_filter = ("status", "currency")
+    list_filter = ("status", CurrencyFilter)
     search_fields = ("reference", "user__email")
     list_select_related = ("user",)
     fields = ("reference", "user", "amount", "currency", "status", "failure_reason",

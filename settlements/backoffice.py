@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, F, Max, Q, Sum
-from django.db.models.functions import TruncMonth
+from django.db.models import Count, Max, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
@@ -32,8 +31,10 @@ from compliance.public import alert_counts_open_by_severity
 from invoices.enums import InvoiceStatus
 from invoices.models import Invoice, InvoiceStatusEvent
 from invoices.pricing import aging_bucket, days_past_due
+from invoices.selectors import invoice_counts_by_grade_and_status
 from marketplace.enums import InvestmentStatus
 from marketplace.models import Investment
+from marketplace.selectors import investment_outstanding_by_currency
 from paymint.core import clock
 from paymint.core.money import quantize_money
 
@@ -45,10 +46,11 @@ from .enums import (
     PayoutBatchStatus,
     WithdrawalStatus,
 )
-from .ledger import exact_sum
+from .ledger import exact_sum, ledger_balances_by_kind, ledger_credits_by_month
 from .models import (
     BankEvent,
     ChainTransaction,
+    JournalEntry,
     PayoutBatch,
     Posting,
     SuspenseAllocation,
@@ -142,8 +144,8 @@ def aging_history(*, months: list[dt.date], today: dt.date) -> dict:
     """Chart.js data of the overdue book over ``months`` (first days, oldest first): at each
     month's end (``today`` for the current month), the face value of the invoices then
     overdue, by aging bucket and currency (a dataset per currency and bucket, stacked per
-    currency). One query; the rows read are the invoices past due that are open or were
-    closed within the window.
+    currency). Three queries, each grouped by due date in the database (the rows read are the
+    overdue book's, index-only, and the invoices settled or written off within the window).
 
     An invoice counts at a day ``E`` when its days past due at ``E`` exceed the grace period
     (``PAYMINT["GRACE_PERIOD_DAYS"]``: the daily aging had made it overdue) and it was still
@@ -156,30 +158,43 @@ def aging_history(*, months: list[dt.date], today: dt.date) -> dict:
     config = settings.PAYMINT
     grace, write_off = config["GRACE_PERIOD_DAYS"], config["DEFAULT_AFTER_DAYS_PAST_DUE"]
     window_start = months[0]
-    rows = (
-        Invoice.objects.filter(
-            status__in=(InvoiceStatus.OVERDUE, InvoiceStatus.DEFAULTED, InvoiceStatus.SETTLED,
-                        InvoiceStatus.WRITTEN_OFF),
-            due_date__lt=today - dt.timedelta(days=grace))
-        .annotate(settled_on=Max("journal_entries__effective_date",
-                                 filter=Q(journal_entries__kind=EntryKind.SETTLEMENT)))
-        .filter(Q(status__in=(InvoiceStatus.OVERDUE, InvoiceStatus.DEFAULTED))
-                | Q(status=InvoiceStatus.SETTLED, settled_on__gte=window_start)
-                | Q(status=InvoiceStatus.WRITTEN_OFF,
-                    due_date__gte=window_start - dt.timedelta(days=write_off)))
-        .values_list("currency", "due_date", "face_value", "status", "settled_on")
-    )
+    cutoff = today - dt.timedelta(days=grace)
+    # The book grouped by (currency, due date, closing date): a few rows per business day, not
+    # one per invoice. Open: overdue and defaulted (index-only on invoice_overdue_book).
+    book = list(
+        Invoice.objects.filter(status__in=(InvoiceStatus.OVERDUE, InvoiceStatus.DEFAULTED),
+                               due_date__lt=cutoff)
+        .values("currency", "due_date").annotate(face=Sum("face_value")).order_by()
+        .values_list("currency", "due_date", "face"))
+    book = [(currency, due, None, face) for currency, due, face in book]
+    # Settled within the window: the last settlement entry of the invoice is its closing date;
+    # one is in the window exactly when an entry is (journal_entry_settlement_date).
+    settled_on = (JournalEntry.objects.filter(kind=EntryKind.SETTLEMENT,
+                                              effective_date__gte=window_start,
+                                              invoice_id=OuterRef("pk"))
+                  .order_by().values("invoice_id").annotate(last=Max("effective_date"))
+                  .values("last"))
+    book += list(
+        Invoice.objects.filter(status=InvoiceStatus.SETTLED, due_date__lt=cutoff,
+                               pk__in=JournalEntry.objects.filter(
+                                   kind=EntryKind.SETTLEMENT, effective_date__gte=window_start)
+                               .values("invoice_id"))
+        .annotate(closed=Subquery(settled_on))
+        .values("currency", "due_date", "closed").annotate(face=Sum("face_value")).order_by()
+        .values_list("currency", "due_date", "closed", "face"))
+    # Written off: open until DEFAULT_AFTER_DAYS_PAST_DUE past due (the aging job's write-off).
+    book += [
+        (currency, due, due + dt.timedelta(days=write_off + 1), face)
+        for currency, due, face in Invoice.objects.filter(
+            status=InvoiceStatus.WRITTEN_OFF, due_date__lt=cutoff,
+            due_date__gte=window_start - dt.timedelta(days=write_off))
+        .values("currency", "due_date").annotate(face=Sum("face_value")).order_by()
+        .values_list("currency", "due_date", "face")]
     ends = [_month_end(month, today) for month in months]
     buckets = AGING_ORDER[1:]
     totals: dict[str, dict[str, list[Decimal]]] = defaultdict(
         lambda: {bucket: [Decimal(0)] * len(ends) for bucket in buckets})
-    for currency, due, face, status, settled_on in rows:
-        if status == InvoiceStatus.SETTLED:
-            closed = settled_on
-        elif status == InvoiceStatus.WRITTEN_OFF:
-            closed = due + dt.timedelta(days=write_off + 1)
-        else:
-            closed = None
+    for currency, due, closed, face in book:
         for index, end in enumerate(ends):
             dpd = days_past_due(due, end)
             if dpd > grace and (closed is None or end < closed):
@@ -241,17 +256,10 @@ def dashboard_queues() -> list[Queue]:
 
 
 def balances_by_kind(*, through: dt.date | None = None) -> dict[str, dict[str, Decimal]]:
-    """``{currency: {account kind: balance}}`` from every posting (of entries effective on or
-    before ``through`` when given). One query."""
-    postings = Posting.objects.all()
-    if through is not None:
-        postings = postings.filter(entry__effective_date__lte=through)
-    rows = postings.values("currency", "account__kind").annotate(total=Sum("amount")) \
-        .order_by("currency", "account__kind")
-    out: dict[str, dict[str, Decimal]] = defaultdict(dict)
-    for row in rows:
-        out[row["currency"]][row["account__kind"]] = exact_sum(row["total"])
-    return dict(out)
+    """``{currency: {account kind: balance}}`` of every posting (of entries effective on or
+    before ``through`` when given). One query, over the ledger's day totals
+    (:func:`settlements.ledger.ledger_balances_by_kind`), not the postings."""
+    return ledger_balances_by_kind(through=through)
 
 
 def _kind_totals(balances: dict[str, dict[str, Decimal]], kind: str) -> dict[str, Decimal]:
@@ -267,37 +275,35 @@ def dashboard_build(*, today: dt.date | None = None) -> Dashboard:
     trial = {currency: sum(kinds.values(), Decimal(0)) + 0
              for currency, kinds in balances.items()}
 
-    funding = (Posting.objects.filter(entry__kind=EntryKind.FUNDING, amount__gt=0,
-                                      entry__effective_date__gte=_add_months(month, -11))
-               .annotate(month=TruncMonth("entry__effective_date"))
-               .values("currency", "month").annotate(total=Sum("amount"))
-               .order_by("month", "currency"))
+    # The funded volume from the ledger's day totals (one query, not the FUNDING postings).
+    volume = ledger_credits_by_month(entry_kind=EntryKind.FUNDING,
+                                     since=_add_months(month, -11))
     months = [_add_months(month, -offset) for offset in range(11, -1, -1)]
-    volume: dict[str, dict[dt.date, Decimal]] = defaultdict(dict)
-    for row in funding:
-        volume[row["currency"]][row["month"]] = exact_sum(row["total"])
     funded_this_month = {c: by_month[month] for c, by_month in volume.items()
                          if month in by_month}
 
-    outstanding = {
-        row["currency"]: exact_sum(row["total"])
-        for row in Investment.objects.filter(status=InvestmentStatus.ACTIVE)
-        .values("currency").annotate(total=Sum(F("amount") - F("principal_repaid")))
-        .order_by("currency")
-    }
+    # From the investment tally (a few rows), not the investments.
+    outstanding = investment_outstanding_by_currency()
 
+    # The overdue book grouped by due date in the database (index-only on
+    # invoice_overdue_book: a few rows per business day), bucketed here.
     overdue: dict[str, dict[str, tuple[int, Decimal]]] = defaultdict(dict)
-    for currency, due, face in Invoice.objects.filter(
-            status__in=(InvoiceStatus.OVERDUE, InvoiceStatus.DEFAULTED),
-            due_date__isnull=False).values_list("currency", "due_date", "face_value"):
+    for currency, due, invoices, face in (
+            Invoice.objects.filter(status__in=(InvoiceStatus.OVERDUE, InvoiceStatus.DEFAULTED),
+                                   due_date__isnull=False)
+            .values("currency", "due_date").annotate(n=Count("*"), face=Sum("face_value"))
+            .order_by().values_list("currency", "due_date", "n", "face")):
         bucket = aging_bucket(days_past_due(due, today))
         count, total = overdue[currency].get(bucket, (0, Decimal(0)))
-        overdue[currency][bucket] = (count + 1, total + (face or 0))
+        overdue[currency][bucket] = (count + invoices, total + (face or 0))
 
-    grades = Invoice.objects.filter(status__in=FINANCED).exclude(risk_grade="") \
-        .values("risk_grade").annotate(
-            financed=Count("id"), defaulted=Count("id", filter=Q(status__in=DEFAULTED)))
-    found = {row["risk_grade"]: row for row in grades}
+    # From the invoice tally (a few dozen rows), not the invoices.
+    found: dict[str, dict[str, int]] = {}
+    for (grade, status), count in invoice_counts_by_grade_and_status(statuses=FINANCED).items():
+        row = found.setdefault(grade, {"financed": 0, "defaulted": 0})
+        row["financed"] += count
+        if status in DEFAULTED:
+            row["defaulted"] += count
     default_rates = {}
     for grade, predicted in settings.PAYMINT["GRADE_PD"].items():
         row = found.get(grade)

@@ -55,6 +55,17 @@ class ExtractedField:
         return cls(value=None, confidence=0.0, source=source)
 
 
+#: Every ``ExtractionResult.method`` the pipeline writes (``Invoice.extraction_method``; blank
+#: before extraction), with a label: the back office's filter offers these, not the distinct
+#: values of the table (a full scan).
+EXTRACTION_METHODS: tuple[tuple[str, str], ...] = (
+    ("einvoice-cii", "e-invoice (CII)"),
+    ("einvoice-ubl", "e-invoice (UBL)"),
+    ("text-layer", "PDF text layer"),
+    ("ocr", "OCR"),
+)
+
+
 @dataclass(frozen=True)
 class ExtractionResult:
     """The extraction of one document; ``fields`` always holds every name in FIELD_NAMES."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import connection
@@ -32,6 +33,36 @@ class EstimatedCountPaginator(Paginator):
             if row is not None and row[0] > ESTIMATE_COUNT_ABOVE:
                 return int(row[0])
         return super().count
+
+
+class FixedChoicesFilter(admin.SimpleListFilter):
+    """A list filter on ``field`` offering fixed ``choices()`` instead of the column's distinct
+    values: Django's ``AllValuesFieldListFilter`` runs ``SELECT DISTINCT field`` over the whole
+    table on every list view (a full scan - no PostgreSQL index serves a DISTINCT - about one
+    second at 1,000,000 invoices). Subclasses set ``title``, ``parameter_name`` (the field) and
+    ``choices``; a value outside the choices still filters (a link from elsewhere)."""
+
+    def choices_list(self) -> list[tuple[str, str]]:
+        raise NotImplementedError
+
+    def lookups(self, request, model_admin):
+        return self.choices_list()
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        return queryset.filter(**{self.parameter_name: self.value()})
+
+
+class CurrencyFilter(FixedChoicesFilter):
+    """``currency`` among the currencies PayMint holds (``PAYMINT["CURRENCIES"]``), not the
+    table's distinct values."""
+
+    title = "currency"
+    parameter_name = "currency"
+
+    def choices_list(self) -> list[tuple[str, str]]:
+        return [(code, code) for code in settings.PAYMINT["CURRENCIES"]]
 
 
 class LargeTableAdmin(admin.ModelAdmin):

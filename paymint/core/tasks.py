@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import events, outbox, queue
+from . import events, outbox, queue, tallies
 
 
 @shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=8)
@@ -36,3 +36,10 @@ def domain_events_redispatch_task() -> int:
 def deferred_tasks_publish_task() -> int:
     """Beat: publish the tasks deferred while the broker was down (paymint.core.queue)."""
     return queue.deferred_tasks_publish()
+
+
+@shared_task(acks_late=True)
+def tallies_compact_task() -> dict[str, int]:
+    """Fold every registered tally (beat, every 5 minutes; :mod:`paymint.core.tallies`): keeps
+    the back office's figures a few rows per key. Safe to run twice."""
+    return tallies.tallies_compact()

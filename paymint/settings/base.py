@@ -367,6 +367,9 @@ CELERY_BEAT_SCHEDULE = {
     "pools-nav-daily": {"task": "pools.tasks.pools_nav_daily_task", "schedule": 3600.0},
     # Daily (hourly run; each invoice is aged at most once per business day).
     "invoices-age": {"task": "settlements.tasks.invoices_age_task", "schedule": 3600.0},
+    # Tallies (the ledger's day totals, investments and invoices per key: the back office's
+    # figures) folded, one row per key (paymint.core.tallies).
+    "tallies-compact": {"task": "paymint.core.tasks.tallies_compact_task", "schedule": 300.0},
     # Domain events whose dispatch task was lost (paymint.core.events).
     "domain-events-redispatch": {
         "task": "paymint.core.tasks.domain_events_redispatch_task", "schedule": 300.0},

@@ -10,7 +10,9 @@ It imports only :mod:`paymint.core` and :mod:`accounts` (an import-linter contra
   workflows (``settlements.services``) use it (a protected contract): no other app builds
   legs, account keys or locks;
 - :mod:`.movements` - the narrow API the marketplace calls (this package's exports);
-- :mod:`.selectors` - reads: wallets, an investor's cash flows, the accounts table.
+- :mod:`.selectors` - reads: wallets, an investor's cash flows, the accounts table;
+- :mod:`.totals` - the books' totals per day, entry kind and account kind, kept by PostgreSQL
+  with the postings (balances by account kind, funded volume) and their compaction.
 """
 
 from .enums import AccountKind, EntryKind
@@ -42,6 +44,12 @@ from .selectors import (
     wallet_entries,
     withdrawal_list_for_user,
 )
+from .totals import (
+    ledger_balances_by_kind,
+    ledger_credits_by_month,
+    ledger_day_totals_compact,
+    ledger_day_totals_differences,
+)
 
 __all__ = [
     "CASH_TRANSFER_KINDS",
@@ -57,6 +65,10 @@ __all__ = [
     "disbursement_post",
     "exact_sum",
     "funding_accounts",
+    "ledger_balances_by_kind",
+    "ledger_credits_by_month",
+    "ledger_day_totals_compact",
+    "ledger_day_totals_differences",
     "funding_accounts_lock",
     "funding_post",
     "investment_refunds_post",

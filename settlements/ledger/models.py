@@ -2,8 +2,9 @@
 events (each webhook applied once) and withdrawals.
 
 A :class:`JournalEntry` is immutable and balanced: the signed ``amount`` of its postings sums to
-zero in its currency. Balances are derived from postings; nothing stores a balance. Part of the
-``settlements`` app (app label ``settlements``, tables ``settlements_*``).
+zero in its currency. Balances are derived from postings; the one figure kept beside them,
+:class:`LedgerDayTotal`, is written by PostgreSQL in the transaction of the postings it sums.
+Part of the ``settlements`` app (app label ``settlements``, tables ``settlements_*``).
 """
 
 from __future__ import annotations
@@ -103,6 +104,12 @@ class JournalEntry(PublicModel):
     class Meta:
         verbose_name_plural = "journal entries"
         ordering = ["created_at", "id"]
+        indexes = [
+            # The settlement entries by business date (the aging history's invoices settled
+            # within its window): small, written by settlements only (migration 0013).
+            models.Index(fields=["effective_date"], include=["invoice"],
+                         condition=Q(kind="SETTLEMENT"), name="journal_entry_settlement_date"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(kind__in=EntryKind.values), name="journal_entry_kind_valid"
@@ -140,6 +147,39 @@ class Posting(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount:+} {self.currency} on {self.account_id}"
+
+
+class LedgerDayTotal(models.Model):
+    """The postings summed per (effective date, entry kind, account kind, currency): the books'
+    totals without reading every posting (the back office's balances by account kind, the
+    monthly report's balance sheet, the funded volume per month).
+
+    Written only by PostgreSQL triggers (``settlements`` migration 0012), in the transaction and
+    statement that insert the postings (or, under the ledger's override, change them): each
+    INSERT statement of postings appends one row per key it touches, so that concurrent
+    postings never update a shared row (no hot row, no new lock, no lock order to keep);
+    :func:`settlements.ledger.totals.ledger_day_totals_compact` (beat) folds each key's rows
+    into one. A read sums the rows of its keys: exact at any instant, whatever has been folded.
+    ``amount`` is the signed sum, ``credits`` the sum of the positive amounts, ``postings`` how
+    many; all in ``currency``. Nothing but those triggers and the compaction writes here; the
+    books check (``verify_books``, ``cached_balance``) compares it with the postings.
+    Not kept on SQLite (the embedded demo): reads there sum the postings.
+    """
+
+    effective_date = models.DateField()
+    entry_kind = models.CharField(max_length=20, choices=EntryKind.choices)
+    account_kind = models.CharField(max_length=32, choices=AccountKind.choices)
+    currency = models.CharField(max_length=3)
+    amount = models.DecimalField(max_digits=30, decimal_places=7)
+    credits = models.DecimalField(max_digits=30, decimal_places=7)
+    postings = models.BigIntegerField()
+
+    # No index: every read scans the table, a few rows per business day once compacted
+    # (benchmarks/README.md, issue #19, third round).
+
+    def __str__(self) -> str:
+        return (f"{self.effective_date} {self.entry_kind} {self.account_kind}: "
+                f"{self.amount:+} {self.currency}")
 
 
 class LedgerOverride(models.Model):

@@ -11,8 +11,9 @@ Checks (amounts in each row's currency, storage precision):
   ledger: a partial trial balance means nothing);
 - ``entry_unbalanced``: each journal entry's legs sum to zero per currency, there are at least
   two, each in its entry's currency;
-- ``cached_balance``: PayMint caches no balance (every balance is derived from the postings),
-  so there is nothing to compare; the check is named so that a cache added later is added here;
+- ``cached_balance``: the one figure kept beside the postings, the ledger's day totals
+  (:class:`settlements.ledger.models.LedgerDayTotal`, kept by PostgreSQL), equals the postings
+  summed per (effective date, entry kind, account kind, currency) - always the whole ledger;
 - ``listing_funded``: each listing's ``funded_amount`` equals the sum of its investments
   (refunded ones included: a refund does not change what was funded);
 - ``investment_funding``: each investment's funding entry moved exactly its amount;
@@ -38,7 +39,8 @@ from marketplace.models import Investment, Listing
 
 from ..enums import SettlementStatus
 from ..ledger.posting import exact_sum, trial_balance
-from ..models import JournalEntry, Posting, Settlement
+from ..ledger.totals import ledger_day_totals_differences
+from ..models import JournalEntry, LedgerDayTotal, Posting, Settlement
 from ..stellar.reconciliation import chain_reconcile
 
 
@@ -71,6 +73,13 @@ def _trial_balance(report: BooksReport) -> None:
     for currency, total in totals.items():
         if total != 0:
             report.findings.append(Finding("trial_balance", currency, {"total": str(total)}))
+
+
+def _cached_balances(report: BooksReport) -> None:
+    differences = ledger_day_totals_differences()
+    report.counts["cached_balances"] = LedgerDayTotal.objects.count()
+    for difference in differences:
+        report.findings.append(Finding("cached_balance", difference["key"], difference))
 
 
 def _entries(report: BooksReport) -> None:
@@ -204,7 +213,7 @@ def books_verify(*, since: dt.date | None = None, alert: bool = True) -> BooksRe
     report = BooksReport(since=since)
     _trial_balance(report)
     _entries(report)
-    report.counts["cached_balances"] = 0  # none cached: balances are derived from postings
+    _cached_balances(report)
     _listings(report)
     _settlements(report)
     _chain(report)
