@@ -55,7 +55,9 @@ def arg(name: str, default: str) -> str:
 class QueryCounter:
     """Counts the SQL statements of this thread's connection, split at the commit."""
 
-    def __init__(self) -> None:
+    def __init__(self, usage=None, profiler=None) -> None:
+        self.usage = usage
+        self.profiler = profiler
         self.in_tx = 0
         self.after = 0
         self.committed = False
@@ -72,11 +74,20 @@ class QueryCounter:
 
             # Registered before the service's own callbacks: runs first after the commit.
             connection.on_commit(self.mark)
-        return execute(sql, params, many, context)
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.last_statement_end = time.perf_counter()
 
     def mark(self) -> None:
+        # The COMMIT's round trip (WAL flush included): the listing stays locked through it.
+        self.commit_wall = time.perf_counter() - self.last_statement_end
         self.committed = True
         self.cpu_at_commit = time.thread_time()
+        if self.profiler is not None:  # profile the call up to its commit only
+            self.profiler.disable()
+        # The backend's CPU to the commit (reading /proc runs no statement once the pid is known).
+        self.db_at_commit = self.usage._backend_seconds() if self.usage is not None else 0.0
 
 
 def main() -> None:
@@ -113,9 +124,10 @@ def run(count: int) -> None:
                          all_threads=True):
         for n in range(count + 20):
             investor = investors[n % len(investors)]
-            counter = QueryCounter()
+            usage = Usage()
+            counter = QueryCounter(usage, profiler if n >= 20 else None)
             started = time.thread_time()
-            with connection.execute_wrapper(counter), Usage() as usage:
+            with connection.execute_wrapper(counter), usage:
                 if profiler is not None and n >= 20:
                     profiler.enable()
                 investment_create(investor=investor, listing=listing,
@@ -123,6 +135,7 @@ def run(count: int) -> None:
                 if profiler is not None:
                     profiler.disable()
             counter.cpu_in_request = counter.cpu_at_commit - started
+            counter.db_in_request = counter.db_at_commit - usage._server0
             if n >= 20:  # the first ones warm caches up
                 rows.append((counter, usage))
     in_tx = statistics.median(c.in_tx for c, _ in rows)
@@ -130,19 +143,24 @@ def run(count: int) -> None:
     app = statistics.median(u.client for _, u in rows) * 1000
     app_tx = statistics.median(c.cpu_in_request for c, _ in rows) * 1000
     db = statistics.median(u.server for _, u in rows) * 1000
+    db_tx = statistics.median(c.db_in_request for c, _ in rows) * 1000
+    total_tx = statistics.median(c.cpu_in_request + c.db_in_request for c, _ in rows) * 1000
     held = statistics.median(u.lock_held for _, u in rows) * 1000
-    print(f"investments: {len(rows)} (median per investment)")
-    print("| queries in the transaction | after commit | app CPU ms to the commit | app CPU ms "
-          "with the after-commit work | db CPU ms | total CPU ms | listing locked ms |")
-    print("|---|---|---|---|---|---|---|")
-    print(f"| {in_tx:.0f} | {after:.0f} | {app_tx:.2f} | {app:.2f} | {db:.2f} | {app + db:.2f} "
-          f"| {held:.2f} |")
+    commit = statistics.median(c.commit_wall for c, _ in rows) * 1000
+    load = os.getloadavg()[0]
+    print(f"investments: {len(rows)} (median per investment), load average {load:.1f}")
+    print("| queries in the transaction | after commit | app CPU ms to the commit | db CPU ms to "
+          "the commit | app + db CPU ms to the commit | app CPU ms with the after-commit work "
+          "| db CPU ms with it | listing locked ms (wall) | of which COMMIT ms (wall) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    print(f"| {in_tx:.0f} | {after:.0f} | {app_tx:.2f} | {db_tx:.2f} | {total_tx:.2f} "
+          f"| {app:.2f} | {db:.2f} | {held:.2f} | {commit:.2f} |")
     if "--queries" in sys.argv:
         for sql in rows[-1][0].sql:
             print(" ", sql[:240])
     if profiler is not None:
         stats = pstats.Stats(profiler)
-        stats.sort_stats("cumulative").print_stats(int(arg("--top", "60")))
+        stats.sort_stats(arg("--sort", "cumulative")).print_stats(int(arg("--top", "60")))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from .admin_history import AuditHistoryMixin
 from .audit import audit_record
 from .enums import AlertKind, AlertSeverity
 from .holds import (
+    OPEN_HOLD_EXISTS_SQL,
     invoice_has_sanctions_hit,
     open_hold_exists,
     require_no_hold,
@@ -30,6 +31,7 @@ from .taxids import EU_COUNTRIES, InvalidTaxId, detect_tax_id, validate_tax_id
 
 __all__ = [
     "EU_COUNTRIES",
+    "OPEN_HOLD_EXISTS_SQL",
     "AlertKind",
     "AlertSeverity",
     "AuditHistoryMixin",

@@ -14,7 +14,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import F, Sum
+from django.db import connection
 
 from invoices.models import Invoice
 from invoices.selectors import exposure
@@ -23,7 +23,17 @@ from paymint.core.errors import Conflict
 
 from .enums import InvestmentStatus
 from .error_codes import MarketplaceError
-from .models import Investment
+from .models import Investment, Listing
+
+#: The investor's outstanding principal on one debtor, written out (the ORM's compile of the
+#: two joins and the aggregate cost about 0.5 ms of CPU per funding, issue #19).
+_INVESTOR_DEBTOR_EXPOSURE_SQL = (
+    f'SELECT SUM(i."amount" - i."principal_repaid") FROM "{Investment._meta.db_table}" i '  # noqa: S608
+    f'INNER JOIN "{Listing._meta.db_table}" l ON (i."listing_id" = l."id") '
+    f'INNER JOIN "{Invoice._meta.db_table}" v ON (l."invoice_id" = v."id") '
+    f'WHERE i."investor_id" = %s AND i."status" = %s AND i."currency" = %s '
+    f'AND v."debtor_key" = %s'
+)
 
 
 class ConcentrationLimit(Conflict):
@@ -66,10 +76,11 @@ def check_investor_concentration(*, investor, invoice: Invoice, currency: str,
     locked (every funding by the investor locks it first), or two fundings of different
     listings of one debtor both pass."""
     cap = settings.PAYMINT["MAX_INVESTOR_DEBTOR_EXPOSURE"]
-    current = Investment.objects.filter(
-        investor=investor, status=InvestmentStatus.ACTIVE, currency=currency,
-        listing__invoice__debtor_key=invoice.debtor_key,
-    ).aggregate(total=Sum(F("amount") - F("principal_repaid")))["total"] or Decimal(0)
+    with connection.cursor() as cursor:
+        cursor.execute(_INVESTOR_DEBTOR_EXPOSURE_SQL,
+                       [investor.pk, InvestmentStatus.ACTIVE, currency, invoice.debtor_key])
+        total = cursor.fetchone()[0]
+    current = Decimal(0) if total is None else Decimal(total)  # a float on SQLite
     if current + amount > cap:
         raise ConcentrationLimit(
             f"Your exposure to this debtor would exceed {cap} {currency} "

@@ -5,9 +5,24 @@ listed invoice - funding, expiry, settlement, collections - takes these first.""
 
 from __future__ import annotations
 
+from django.db import connection
 from django.db.models import F
 
+from invoices.models import Invoice
+
 from .models import Listing
+
+_LISTING = Listing._meta.db_table
+_INVOICE = Invoice._meta.db_table
+#: The locking statement written out (the ORM's compile of the join and its annotations cost
+#: about 0.5 ms of CPU per funding, issue #19); the listing is the base table, so its row is
+#: locked first.
+_LISTING_AND_INVOICE_LOCK_SQL = (
+    f'SELECT "{_LISTING}".*, "{_INVOICE}"."status" AS "locked_invoice_status", '  # noqa: S608
+    f'"{_INVOICE}"."disputed_at" AS "locked_invoice_disputed_at" '
+    f'FROM "{_LISTING}" INNER JOIN "{_INVOICE}" ON ("{_LISTING}"."invoice_id" = "{_INVOICE}"."id") '
+    f'WHERE "{_LISTING}"."id" = %s FOR UPDATE'
+)
 
 
 def listing_and_invoice_lock(*, listing_id: int) -> tuple[Listing, dict]:
@@ -19,13 +34,20 @@ def listing_and_invoice_lock(*, listing_id: int) -> tuple[Listing, dict]:
     invoice ... FOR UPDATE`` locks both rows (no ``OF``: every table of the join), the listing's
     first - PostgreSQL locks a joined row's tables in the query's range-table order, the
     listing being the query's base table - so the lock order is the same as two statements'.
+
+    Raises:
+        Listing.DoesNotExist: no listing ``listing_id``.
     """
-    listing = (
-        Listing.objects.select_for_update()
-        .annotate(locked_invoice_status=F("invoice__status"),
-                  locked_invoice_disputed_at=F("invoice__disputed_at"))
-        .get(pk=listing_id)
-    )
+    if not connection.features.has_select_for_update:  # SQLite: no row locks to take
+        listing = (Listing.objects
+                   .annotate(locked_invoice_status=F("invoice__status"),
+                             locked_invoice_disputed_at=F("invoice__disputed_at"))
+                   .get(pk=listing_id))
+    else:
+        found = list(Listing.objects.raw(_LISTING_AND_INVOICE_LOCK_SQL, [listing_id]))
+        if not found:
+            raise Listing.DoesNotExist(f"Listing {listing_id} does not exist.")
+        listing = found[0]
     state = {"status": listing.locked_invoice_status,
              "disputed_at": listing.locked_invoice_disputed_at}
     return listing, state

@@ -18,8 +18,7 @@ import hashlib
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.enums import Role
@@ -172,6 +171,14 @@ def _fingerprint(listing_id, amount: Decimal) -> str:
     return hashlib.sha256(f"{listing_id}|{amount.normalize()}".encode()).hexdigest()
 
 
+#: The listing's counters after a funding, written out (the ORM's compile of the ``F()``
+#: update cost about 0.2 ms of CPU per funding, issue #19).
+_LISTING_FUNDED_SQL = (
+    f'UPDATE "{Listing._meta.db_table}" SET "funded_amount" = "funded_amount" + %s, '  # noqa: S608
+    f'"investor_count" = "investor_count" + 1, "updated_at" = %s WHERE "id" = %s'
+)
+
+
 #: ``investment_create(via=...)``: the investor's auto-invest rule made the investment (the
 #: ``investment.confirmed`` event says so; there is no second event for it).
 VIA_AUTO_INVEST = "auto_invest"
@@ -305,11 +312,8 @@ def investment_create(
                 request_fingerprint=fingerprint,
                 funding_entry=entry,
             )
-            Listing.objects.filter(pk=locked.pk).update(
-                funded_amount=F("funded_amount") + amount,
-                investor_count=F("investor_count") + 1,
-                updated_at=timezone.now(),
-            )
+            with connection.cursor() as cursor:
+                cursor.execute(_LISTING_FUNDED_SQL, [amount, timezone.now(), locked.pk])
             audience = investor_audience([investment], listing=locked)
             audience[investor.pk]["expected_return"] = str(
                 quantize_money(investment.expected_return, locked.currency))

@@ -174,11 +174,17 @@ def lock_accounts_by_key(keys: Iterable[str]) -> dict[str, LedgerAccount]:
     statement, ``FOR NO KEY UPDATE`` in ascending id order as :func:`lock_accounts` does (the
     transaction's batch, for a caller that has not read the accounts yet): ``{key: account}``;
     a missing key is left out (the caller creates it)."""
-    return {
-        a.key: a
-        for a in LedgerAccount.objects.select_for_update(no_key=True)
-        .filter(key__in=sorted(set(keys))).order_by("pk")
-    }
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    if not connection.features.has_select_for_no_key_update:  # SQLite: no row locks
+        return {a.key: a for a in LedgerAccount.objects.filter(key__in=wanted).order_by("pk")}
+    # Written out: the ORM's compile cost about 0.3 ms of CPU per funding (issue #19).
+    sql = (
+        f'SELECT * FROM "{LedgerAccount._meta.db_table}" WHERE "key" IN '  # noqa: S608
+        f'({", ".join(["%s"] * len(wanted))}) ORDER BY "id" FOR NO KEY UPDATE'
+    )
+    return {a.key: a for a in LedgerAccount.objects.raw(sql, wanted)}
 
 
 #: Storage precision of amounts (7 places, Stellar's). Database sums are brought back to it:
@@ -203,12 +209,16 @@ def account_balance(account: LedgerAccount) -> Decimal:
 
 def balances(accounts: Sequence[LedgerAccount | AccountRef]) -> dict[int, Decimal]:
     """Balances of several accounts in one query: ``{account_id: balance}``."""
-    rows = (
-        Posting.objects.filter(account_id__in=[a.pk for a in accounts])
-        .values("account_id")
-        .annotate(total=Sum("amount"))
-    )
-    found = {row["account_id"]: exact_sum(row["total"]) for row in rows}
+    ids = sorted({a.pk for a in accounts})
+    if not ids:
+        return {}
+    # Written out: the ORM's compile cost about 0.3 ms of CPU per funding (issue #19).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT "account_id", SUM("amount") FROM "{Posting._meta.db_table}" '  # noqa: S608
+            f'WHERE "account_id" IN ({", ".join(["%s"] * len(ids))}) GROUP BY "account_id"',
+            ids)
+        found = {account_id: exact_sum(total) for account_id, total in cursor.fetchall()}
     return {a.pk: found.get(a.pk, Decimal(0)) for a in accounts}
 
 

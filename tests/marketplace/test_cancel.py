@@ -205,11 +205,12 @@ def test_cancel_races_fundings(seller, make_investor, fill):
             ).count() == len(investments)
             assert {p.pk: cash(p) for p in investors} == before  # everyone whole
             assert account_balance(escrow) == 0
-            assert set(fundings) <= {
-                (201, None),
-                (409, "LISTING_NOT_OPEN"),
-                (404, "LISTING_NOT_FOUND"),
-            }, fundings
+            allowed = {(201, None), (409, "LISTING_NOT_OPEN"), (404, "LISTING_NOT_FOUND")}
+            if fill:
+                # The filling ticket (the whole advance) refused for its amount: a 50.00
+                # committed first (then the cancel ran), a refusal that moved nothing.
+                allowed.add((409, "AMOUNT_EXCEEDS_REMAINING"))
+            assert set(fundings) <= allowed, fundings
             assert fundings[(201, None)] == len(investments)
         else:
             assert fill, cancel_result
