@@ -15,9 +15,10 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pypdfium2 as pdfium
 import pytesseract
-from PIL import Image, ImageOps
+from PIL import Image, ImageFilter, ImageOps
 
 from .errors import (
     CorruptDocument,
@@ -177,6 +178,32 @@ def _skew_angle(binary: Image.Image) -> float:
     return best_angle
 
 
+BACKGROUND_CELL = 8  # the background is estimated on a 1/8 image (text strokes vanish there)
+BACKGROUND_WINDOW = 15  # cells (120 px) in the local maximum: wider than text and black bars
+
+
+def flatten_background(gray: Image.Image) -> Image.Image:
+    """Divide out uneven lighting (a shadow across a photo, a dark table around the page).
+
+    The background is the image's local maximum over 15 x 15 cells of a 1/8 copy (wider than
+    the strokes of body text and bold titles, and than a black bar with white text in it, so
+    those stay dark), smoothed; each pixel becomes its share of that background, so paper is
+    white and ink dark in the shade as in the light. A page lit evenly comes out unchanged
+    but for a stretch of its contrast. Costs about 40 ms of CPU for a 2000 x 2800 page.
+    """
+    if min(gray.size) < 8 * BACKGROUND_CELL:
+        return gray
+    small = gray.reduce(BACKGROUND_CELL).filter(ImageFilter.MaxFilter(BACKGROUND_WINDOW))
+    small = small.filter(ImageFilter.GaussianBlur(2))
+    # the gain 255 / background is computed on the small image and scaled up as floats
+    gain = 255.0 / np.maximum(np.asarray(small, dtype=np.float32), 16.0)
+    gain_full = Image.fromarray(gain, mode="F").resize(gray.size, Image.Resampling.BILINEAR)
+    page = np.asarray(gray, dtype=np.float32)
+    page *= np.asarray(gain_full)
+    np.minimum(page, 255.0, out=page)
+    return Image.fromarray(page.astype(np.uint8))
+
+
 def preprocess(img: Image.Image, limits: ExtractionLimits) -> Image.Image:
     """Grayscale, upscale small images, autocontrast and deskew (angle from an Otsu copy)."""
     if img.mode in ("RGBA", "LA", "P"):
@@ -190,14 +217,14 @@ def preprocess(img: Image.Image, limits: ExtractionLimits) -> Image.Image:
             gray = gray.resize(
                 (int(gray.width * factor), int(gray.height * factor)), Image.Resampling.LANCZOS
             )
-    gray = ImageOps.autocontrast(gray, cutoff=1)
+    gray = ImageOps.autocontrast(flatten_background(gray), cutoff=1)
     # the skew is measured on an Otsu-binarised copy; tesseract gets the grayscale image
     # (its own binarisation handles inverted header bars better than a global threshold)
     threshold = _otsu_threshold(gray)
     binary = gray.point(lambda p: 255 if p > threshold else 0)
     angle = _skew_angle(binary)
     if abs(angle) >= 0.5:
-        gray = gray.rotate(angle, fillcolor=255, expand=True, resample=Image.Resampling.BICUBIC)
+        gray = gray.rotate(angle, fillcolor=255, expand=True, resample=Image.Resampling.BILINEAR)
     return gray
 
 

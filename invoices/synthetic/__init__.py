@@ -5,11 +5,13 @@
 
 writes, per document, a text PDF (``syn-00001.pdf``), sometimes a phone photo
 (``syn-00001-photo.jpg``) or a scanned, image-only PDF (``syn-00001-scan.pdf``), a ``.gt.json``
-beside each in the shared set's format, and a ``MANIFEST.tsv`` (same columns as
-``../shared/invoices/MANIFEST.tsv``; ``group`` = template + country) that
-``manage.py evaluate_extraction`` and ``manage.py train_extractor`` read. Everything follows
-from the seed. Modules: :mod:`.locales` (country conventions, valid tax ids), :mod:`.layout`
-(content and placement), :mod:`.render` (PDF and page images), :mod:`.degrade` (photo, scan).
+beside each in the shared set's format (a photo's or scan's also records the degradation
+drawn under ``degradation``: rotation, blur, shadow, noise, JPEG quality, scale), and a
+``MANIFEST.tsv`` (same columns as ``../shared/invoices/MANIFEST.tsv``; ``group`` = template +
+country) that ``manage.py evaluate_extraction`` and ``manage.py train_extractor`` read.
+Everything follows from the seed. Modules: :mod:`.locales` (country conventions, valid tax
+ids), :mod:`.layout` (content and placement), :mod:`.render` (PDF and page images),
+:mod:`.degrade` (photo, scan).
 The corpus is never committed.
 """
 
@@ -51,14 +53,23 @@ class CorpusFile:
     document: SyntheticDocument
 
 
-def _write(out_dir: Path, name: str, data: bytes, doc: SyntheticDocument) -> str:
+def _write(
+    out_dir: Path, name: str, data: bytes, doc: SyntheticDocument, degradation: dict | None
+) -> dict:
+    """Write the file and its ``.gt.json`` (a photo shows the first page only); returns the
+    truth written."""
     (out_dir / name).write_bytes(data)
     stem = name.rsplit(".", 1)[0]
-    truth = {**doc.ground_truth(), "document": name}
+    photo = bool(degradation) and degradation.get("degradation") == "photo"
+    truth = {**doc.ground_truth(first_page_only=photo), "document": name}
+    if degradation:
+        truth["degradation"] = {
+            k: round(v, 3) if isinstance(v, float) else v for k, v in degradation.items()
+        }
     (out_dir / f"{stem}.gt.json").write_text(
         json.dumps(truth, indent=1, ensure_ascii=False), encoding="utf-8"
     )
-    return f"{stem}.gt.json"
+    return truth
 
 
 def generate_corpus(
@@ -74,22 +85,40 @@ def generate_corpus(
     for index in range(count):
         doc = build_document(index, rng)
         pdf = render_pdf(doc)
-        variants = [(f"{doc.name}.pdf", "pdf-text", pdf)]
+        variants = [(f"{doc.name}.pdf", "pdf-text", pdf, None)]
         if rng.random() < image_share:
             page = render_page_image(pdf, dpi=dpi)
+            record: dict = {}
             if rng.random() < 0.5:
                 buf = io.BytesIO()
-                phone_photo(page, rng).save(buf, format="JPEG", quality=85)
-                variants.append((f"{doc.name}-photo.jpg", "image", buf.getvalue()))
+                phone_photo(page, rng, record).save(buf, format="JPEG", quality=85)
+                variants.append((f"{doc.name}-photo.jpg", "image", buf.getvalue(), record))
             else:
                 buf = io.BytesIO()
-                office_scan(page, rng).save(
-                    buf, format="PDF", resolution=dpi, creationDate=FIXED_DATE, modDate=FIXED_DATE
+                scanned = office_scan(page, rng, record)
+                # every page is scanned; pages after the first draw from their own generator,
+                # so the corpus's main stream (and every other document) is as before
+                more = [
+                    office_scan(
+                        render_page_image(pdf, page=number, dpi=dpi),
+                        random.Random(f"{seed}:{index}:{number}"),  # noqa: S311
+                    )
+                    for number in range(1, doc.pages)
+                ]
+                scanned.save(
+                    buf,
+                    format="PDF",
+                    resolution=dpi,
+                    creationDate=FIXED_DATE,
+                    modDate=FIXED_DATE,
+                    save_all=bool(more),
+                    append_images=more,
                 )
-                variants.append((f"{doc.name}-scan.pdf", "pdf-scan", buf.getvalue()))
-        labelled = ",".join(k for k, v in doc.fields.items() if v is not None)
-        for name, kind, data in variants:
-            gt = _write(out_dir, name, data, doc)
+                variants.append((f"{doc.name}-scan.pdf", "pdf-scan", buf.getvalue(), record))
+        for name, kind, data, degradation in variants:
+            truth = _write(out_dir, name, data, doc, degradation)
+            labelled = ",".join(k for k, v in truth["fields"].items() if v is not None)
+            gt = f"{name.rsplit('.', 1)[0]}.gt.json"
             rows.append(
                 "\t".join(
                     (

@@ -60,12 +60,20 @@ class SyntheticDocument:
     texts: list[Text] = field(default_factory=list)
     fields: dict = field(default_factory=dict)
     pages: int = 1
+    #: Fields printed only on pages after the first (totals and footers that the items
+    #: pushed over): a photo of the first page does not show them.
+    later_page_fields: set[str] = field(default_factory=set)
 
-    def ground_truth(self) -> dict:
+    def ground_truth(self, *, first_page_only: bool = False) -> dict:
+        """The ``.gt.json`` content; ``first_page_only``: for an image of the first page
+        alone, the fields it does not show are null (not scored)."""
+        fields = self.fields
+        if first_page_only:
+            fields = {k: None if k in self.later_page_fields else v for k, v in fields.items()}
         return {
             "document": self.name,
             "gt_origin": "synthetic",
-            "fields": self.fields,
+            "fields": fields,
             "notes": f"synthetic {self.kind}, template {self.group}",
             "extra": {"kind": self.kind, "country": self.country.code, "group": self.group},
         }
@@ -336,17 +344,25 @@ def _invoice(
     ]
     if deposit:
         rows += [(pick(labels["deposit"]), -deposit), (pick(labels["due"]), amount_due)]
-    for label, value in rows:
+    for row, (label, value) in enumerate(rows):
         w.put(330, f"{label}{colon}", 9.5, bold=label in labels["total"] + labels["due"])
         w.put(
             right, money(value), 9.5, align="right", bold=label in labels["total"] + labels["due"]
         )
+        if w.page > 0 and row == 2:  # the total (also the amount due when no deposit)
+            doc.later_page_fields.update(
+                ("total_amount",) if deposit else ("total_amount", "amount_due")
+            )
+        if w.page > 0 and row == 4:
+            doc.later_page_fields.add("amount_due")
         w.down(14)
     w.down(16)
     w.put(50, f"IBAN {country.code}{rng.randrange(10, 99)} {rng.randrange(10**15, 10**16)}", 8)
     w.down(11)
     if template == "letter":
         w.put(50, f"{issuer} — {tax_label} {issuer_tax}", 8)
+        if w.page > 0:  # the letterhead prints no tax id: the footer is its only place
+            doc.later_page_fields.add("issuer_tax_id")
     for page in range(doc.pages):
         doc.texts.append(
             Text(

@@ -118,3 +118,30 @@ def test_the_command_writes_the_corpus(tmp_path):
     assert "pdf-text" in out.getvalue()
     assert (tmp_path / "MANIFEST.tsv").exists()
     assert len(list(tmp_path.glob("*.gt.json"))) >= 3
+
+
+def test_images_record_their_degradation_and_label_only_what_they_show(tmp_path):
+    """A photo or scan's truth records the degradation drawn; a multi-page invoice is scanned
+    page by page, and its photo (of the first page) does not label the totals printed on the
+    last."""
+    files = generate_corpus(25, seed=1, out_dir=tmp_path, image_share=1.0, dpi=TEST_DPI)
+    multi = {f.kind for f in files if f.document.pages > 1 and f.kind != "pdf-text"}
+    assert multi == {"image", "pdf-scan"}  # seed 1 has a multi-page photo and scan
+    for f in files:
+        truth = json.loads((tmp_path / f"{f.path.rsplit('.', 1)[0]}.gt.json").read_text())
+        if f.kind == "pdf-text":
+            assert "degradation" not in truth
+            assert truth["fields"] == f.document.fields
+            continue
+        degradation = truth["degradation"]
+        assert degradation["degradation"] == ("photo" if f.kind == "image" else "scan")
+        assert {"rotation", "noise", "jpeg"} <= set(degradation)
+        assert ("blur" in degradation and "shadow" in degradation) or "scale" in degradation
+        if f.kind == "pdf-scan":
+            with pdfplumber.open(tmp_path / f.path) as pdf:
+                assert len(pdf.pages) == f.document.pages
+            assert truth["fields"] == f.document.fields
+        elif f.document.pages > 1:
+            assert f.document.later_page_fields >= {"total_amount"}
+            assert truth["fields"]["total_amount"] is None
+            assert truth["fields"]["invoice_number"] == f.document.fields["invoice_number"]
