@@ -16,7 +16,8 @@ from django.test.utils import CaptureQueriesContext
 from marketplace.models import Listing
 from marketplace.services import investment_create
 from paymint.core import clock
-from tests.helpers import LISTING_DAY, deposit, listed_invoice
+from tests.factories import mustang_listing
+from tests.helpers import LISTING_DAY, deposit
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +37,7 @@ def test_a_funding_takes_twelve_statements(seller, make_investor):
     first, second = make_investor(), make_investor()
     for investor in (first, second):
         deposit(investor, "1000.00")
-    listing = listed_invoice(seller)
+    listing = mustang_listing(seller)
     funding_statements(first, listing, "60.00")  # the escrow account is created here
 
     # As the API's selectors load it: with its invoice.

@@ -35,6 +35,7 @@ from settlements.enums import AccountKind
 from settlements.ledger.posting import account_balance, ledger_account
 from settlements.services import bank_event_apply
 from settlements.waterfall import InvestorClaim, settlement_waterfall
+from tests.factories import mustang_listing
 from tests.helpers import (
     LISTING_DAY,
     MUSTANG_DUE,
@@ -43,7 +44,6 @@ from tests.helpers import (
     bank_event,
     db_counts,
     deposit,
-    listed_invoice,
     mustang_bytes,
     uploaded,
 )
@@ -136,7 +136,8 @@ def test_the_old_rule_breaks_quotes():
 
 @pytest.fixture
 def listing(seller):
-    return listed_invoice(seller)
+    """The Mustang invoice's listing (513.94 EUR for 20 days), made by factories."""
+    return mustang_listing(seller)
 
 
 @pytest.fixture
