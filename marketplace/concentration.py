@@ -80,7 +80,8 @@ def check_investor_concentration(*, investor, invoice: Invoice, currency: str,
         cursor.execute(_INVESTOR_DEBTOR_EXPOSURE_SQL,
                        [investor.pk, InvestmentStatus.ACTIVE, currency, invoice.debtor_key])
         total = cursor.fetchone()[0]
-    current = Decimal(0) if total is None else Decimal(total)  # a float on SQLite
+    # str(): exact for PostgreSQL's numeric, and no binary noise from SQLite's float SUM.
+    current = Decimal(0) if total is None else Decimal(str(total))
     if current + amount > cap:
         raise ConcentrationLimit(
             f"Your exposure to this debtor would exceed {cap} {currency} "
