@@ -110,6 +110,10 @@ class Invoice(PublicModel):
             models.Index(fields=["created_at", "id"], name="invoice_created_id"),
             models.Index(fields=["status", "created_at", "id"],
                          name="invoice_status_created_id"),
+            # The seller's own invoices newest first, and their count per status (index-only):
+            # the seller dashboard and the seller's API list (migration 0011).
+            models.Index(fields=["seller", "created_at", "id"], include=["status"],
+                         name="invoice_seller_created_id"),
         ]
         constraints = [
             models.CheckConstraint(
