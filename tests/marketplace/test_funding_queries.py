@@ -1,10 +1,12 @@
-"""What one funding costs the database (issue #19: at most 12 statements per investment).
+"""What one funding costs the database (issue #19: at most 12 statements per investment;
+11 now).
 
 ``investment_create`` for an investor whose cash account exists, on a listing it does not fill,
 without an idempotency key: the checks before the locks (KYC and hold in one query), the
 listing and invoice locked in one statement, the accounts read and locked in one, the two sums
-(concentration, balance) in one after those locks, the entry, its postings and the investment with their audit rows,
-the listing's counters and the domain event (one ``INSERT ... ON CONFLICT DO NOTHING``).
+(concentration, balance) in one after those locks, the entry, its postings and the investment
+with their audit rows, the listing's counters and the domain event (one ``INSERT ... ON
+CONFLICT DO NOTHING``).
 """
 
 from __future__ import annotations
