@@ -9,13 +9,15 @@ seeded with
 ``manage.py seed_scale --invoices N`` (timed: rows/s), then a KYC-approved reader investor made
 through the services takes over the first seeded investor's investments and wallet. Each read
 runs ``--requests`` times in-process (Django's test client, JWT / signed-in staff, test
-settings); the table gives each read's p95 wall time per size and the ratio to the smallest
-size (target: <= 1.5x).
+settings) after ``VACUUM ANALYZE``; the table gives each read's p95 wall time per size and the
+ratio to the smallest size (target: <= 1.5x).
 
 ``--reuse-db``: one database per size, ``<BENCH_DB>_<size>``, kept; seeded (and its reader made)
 only when it holds no invoice, migrated every run - so a 1M database seeded once serves every
 run after (and a database seeded before a migration shows what the migration does to existing
-rows). Drop them with ``--drop-db`` (with ``--reuse-db``: after the run).
+rows). Drop them with ``--drop-db`` (after the run). The sizes' databases stay open side by side
+and the reads are timed request by request in turn across the sizes (one at 10,000, one at
+1,000,000, ...), so that the machine's changing load falls on every size alike.
 """
 
 from __future__ import annotations
@@ -64,6 +66,11 @@ READS = [
     ("ops invoice list, status filter", "/admin/invoices/invoice/?status__exact=LISTED"),
     ("ops index: balances, aging report", "/admin/"),
     ("seller dashboard", "/seller/"),
+    # The other admin lists of large tables ("usable": no full count, no DISTINCT filter).
+    ("admin listings", "/admin/marketplace/listing/"),
+    ("admin investments", "/admin/marketplace/investment/"),
+    ("admin journal entries", "/admin/settlements/journalentry/"),
+    ("admin ledger accounts", "/admin/settlements/ledgeraccount/"),
 ]
 
 
@@ -103,14 +110,19 @@ def measure(size: int) -> dict:
 
 
 def measure_reads(*, seeded: float | None) -> dict:
+    """The database made ready (VACUUM ANALYZE) and its signed-in clients; with
+    ``--reuse-db`` the reads are timed later, interleaved with the other sizes
+    (:func:`time_interleaved`), else here."""
     from django.db import connection
     from django.test import Client
 
     from accounts.models import User
     from tests.helpers import admin_sign_in, api_client_for
 
+    # VACUUM too: a table just written by COPY has no visibility map yet, which autovacuum
+    # builds on a live database (index-only scans read it).
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+        cursor.execute("VACUUM ANALYZE")
     reader = User.objects.filter(role="INVESTOR", email__startswith="scale-").order_by("id")[0]
     api = api_client_for(reader)
     ops = admin_sign_in(Client(), User.objects.get(email="root@scale.example"))
@@ -118,9 +130,11 @@ def measure_reads(*, seeded: float | None) -> dict:
     seller = Client()
     seller.force_login(User.objects.filter(role="SELLER", email__startswith="scale-")
                        .order_by("id")[0])
-    out = {"seed_seconds": seeded, "reads": {}}
+    out = {"seed_seconds": seeded, "reads": {}, "clients": (api, ops, seller)}
+    if REUSE_DB:
+        return out
     for label, path in READS:
-        client = ops if path.startswith("/admin/") else seller if path == "/seller/" else api
+        client = _client(out["clients"], path)
         for _ in range(3):
             assert client.get(path).status_code == 200, (label, path)
         times = []
@@ -128,25 +142,68 @@ def measure_reads(*, seeded: float | None) -> dict:
             t0 = time.perf_counter()
             client.get(path)
             times.append(time.perf_counter() - t0)
-        times.sort()
-        out["reads"][label] = statistics.quantiles(times, n=20)[18] * 1000  # p95, ms
+        out["reads"][label] = _p95(times)
     return out
 
 
+def _client(clients, path: str):
+    api, ops, seller = clients
+    return ops if path.startswith("/admin/") else seller if path == "/seller/" else api
+
+
+def _p95(times: list[float]) -> float:
+    return statistics.quantiles(sorted(times), n=20)[18] * 1000  # ms
+
+
+#: With --reuse-db, each size's own database connection (Django's "default" swapped in per
+#: request), so that the sizes are timed request by request in turn under the same load.
+WRAPPERS: dict[int, object] = {}
+
+
+def _activate(size: int) -> None:
+    from django.db import connections
+
+    connections._connections.default = WRAPPERS[size]
+
+
+def time_interleaved(results: dict) -> None:
+    """Each read timed ``REQUESTS`` times per size, the sizes in turn request by request (one
+    request at 10,000, one at 1,000,000, ...): a change in the machine's load falls on every
+    size alike, and the ratio compares like with like."""
+    for label, path in READS:
+        times: dict[int, list[float]] = {size: [] for size in SIZES}
+        for size in SIZES:
+            _activate(size)
+            from django.db import connection
+
+            assert connection.settings_dict["NAME"] == f"{BASE_DB}_{size}"
+            client = _client(results[size]["clients"], path)
+            for _ in range(3):
+                assert client.get(path).status_code == 200, (size, label, path)
+        for _ in range(REQUESTS):
+            for size in SIZES:
+                _activate(size)
+                client = _client(results[size]["clients"], path)
+                t0 = time.perf_counter()
+                client.get(path)
+                times[size].append(time.perf_counter() - t0)
+        for size in SIZES:
+            results[size]["reads"][label] = _p95(times[size])
+
+
 def _use_database(name: str) -> None:
-    """Point the benchmark (and Django, once set up) at database ``name``."""
+    """Point the benchmark (and Django, once set up) at database ``name``: a new "default"
+    connection (the previous one is kept, in :data:`WRAPPERS`)."""
     money_benchmark.BENCH_DB = name
     os.environ["DATABASE_URL"] = f"{money_benchmark.SERVER}/{name}"
-    try:
-        from django.conf import settings
+    from django.apps import apps
+
+    if apps.ready:
         from django.db import connections
 
-        if settings.configured:
-            connections.close_all()
-            settings.DATABASES["default"]["NAME"] = name
-            connections["default"].settings_dict["NAME"] = name
-    except ImportError:  # pragma: no cover
-        pass
+        connections.settings["default"] = {**connections.settings["default"], "NAME": name}
+        if hasattr(connections._connections, "default"):
+            delattr(connections._connections, "default")
 
 
 def _database_exists(name: str) -> bool:
@@ -170,10 +227,22 @@ def main() -> None:
             setup_django(media_dir.name)
             print(f"{money_benchmark.BENCH_DB}: {size} invoices ...", flush=True)
             results[size] = measure(size)
+            if REUSE_DB:
+                from django.db import connections
+
+                WRAPPERS[size] = connections["default"]
             if results[size]["seed_seconds"] is not None:
                 print(f"  seeded in {results[size]['seed_seconds']:.0f} s", flush=True)
         finally:
-            if (REUSE_DB and DROP_DB) or not (REUSE_DB or (KEEP_DB and size == SIZES[-1])):
+            if not (REUSE_DB or (KEEP_DB and size == SIZES[-1])):
+                drop_database()
+    if REUSE_DB:
+        print(f"timing, sizes interleaved; load average {os.getloadavg()}", flush=True)
+        time_interleaved(results)
+        if DROP_DB:
+            for size in SIZES:
+                WRAPPERS[size].close()
+                _use_database(f"{BASE_DB}_{size}")
                 drop_database()
     print(f"load average at the end: {os.getloadavg()}", flush=True)
     base = SIZES[0]

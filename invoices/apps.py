@@ -13,6 +13,7 @@ class InvoicesConfig(AppConfig):
         register_upload_source("invoices.Invoice", user_field="seller",
                                size_field="document_size", time_field="created_at")
         register_private_file_kind("invoice", "invoices.selectors.invoice_document_for_viewer")
-        from .models import INVOICE_TOTALS  # why: models load only once apps are ready
+        from .models import INVOICE_TOTALS, OVERDUE_BOOK_TOTALS  # why: models load once ready
 
         tally_register(INVOICE_TOTALS)
+        tally_register(OVERDUE_BOOK_TOTALS)

@@ -110,11 +110,10 @@ class Invoice(PublicModel):
             models.Index(fields=["created_at", "id"], name="invoice_created_id"),
             models.Index(fields=["status", "created_at", "id"],
                          name="invoice_status_created_id"),
-            # The overdue book by due date, index-only (the back office's aging report and its
-            # monthly history): migration 0009.
-            models.Index(fields=["due_date"], include=["currency", "face_value"],
-                         condition=Q(status__in=["OVERDUE", "DEFAULTED"]),
-                         name="invoice_overdue_book"),
+            # The seller's own invoices newest first, and their count per status (index-only):
+            # the seller dashboard and the seller's API list (migration 0011).
+            models.Index(fields=["seller", "created_at", "id"], include=["status"],
+                         name="invoice_seller_created_id"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -218,6 +217,27 @@ class InvoiceTotal(models.Model):
         return f"{self.status} {self.risk_grade} {self.currency}: {self.invoices}"
 
 
+class OverdueBookTotal(models.Model):
+    """The overdue book - invoices OVERDUE or DEFAULTED with a due date - counted per (status,
+    currency, due date), with their face value summed (in ``currency``): the back office's aging
+    table and its 12-month history read a few rows per due date, not every overdue invoice.
+    A tally (:mod:`paymint.core.tallies`) kept by PostgreSQL triggers (migration 0010), folded
+    by beat; read by summing the rows of a key. Nothing else writes here."""
+
+    status = models.CharField(max_length=20)
+    currency = models.CharField(max_length=3, blank=True)
+    due_date = models.DateField()
+    invoices = models.BigIntegerField()
+    face_value = models.DecimalField(max_digits=30, decimal_places=7)
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.currency} {self.due_date}: {self.invoices}"
+
+
 #: :class:`InvoiceTotal` as a tally (registered in ``InvoicesConfig.ready``).
 INVOICE_TOTALS = Tally(table="invoices_invoicetotal", keys=("status", "risk_grade", "currency"),
                        sums=("invoices", "face_value"), lock_key=0x1ED6E7_0008)
+#: :class:`OverdueBookTotal` as a tally (registered in ``InvoicesConfig.ready``).
+OVERDUE_BOOK_TOTALS = Tally(table="invoices_overduebooktotal",
+                            keys=("status", "currency", "due_date"),
+                            sums=("invoices", "face_value"), lock_key=0x1ED6E7_0010)

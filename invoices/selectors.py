@@ -18,7 +18,7 @@ from paymint.core.tallies import tallies_kept
 from .enums import InvoiceStatus
 from .error_codes import InvoicesError
 from .fingerprints import PHASH_MAX_DISTANCE, normalize_reference, phash_distance
-from .models import Invoice, InvoiceStatusEvent, InvoiceTotal
+from .models import Invoice, InvoiceStatusEvent, InvoiceTotal, OverdueBookTotal
 
 #: Statuses of invoices that count as already submitted for financing (duplicate checks).
 ACTIVE_FINANCING_STATUSES = frozenset({
@@ -343,3 +343,26 @@ def invoice_counts_by_grade_and_status(*, statuses) -> dict[tuple[str, str], int
         rows = (Invoice.objects.filter(status__in=statuses).exclude(risk_grade="")
                 .values("risk_grade", "status").annotate(n=Count("id")).order_by())
     return {(r["risk_grade"], r["status"]): int(r["n"]) for r in rows if r["n"]}
+
+
+def invoice_overdue_book(*, due_before=None) -> list[tuple[str, object, int, Decimal]]:
+    """The overdue book (OVERDUE and DEFAULTED invoices with a due date, due before
+    ``due_before`` when given) as ``(currency, due date, invoices, face value)`` rows, one per
+    currency and due date (face value in the currency, storage precision). One query over the
+    overdue book tally (:class:`~.models.OverdueBookTotal`: a few rows per due date, kept by
+    PostgreSQL), or over the invoices on SQLite."""
+    if tallies_kept():
+        rows = OverdueBookTotal.objects.all()
+        if due_before is not None:
+            rows = rows.filter(due_date__lt=due_before)
+        rows = rows.values("currency", "due_date").annotate(
+            n=Sum("invoices"), face=Sum("face_value"))
+    else:
+        rows = Invoice.objects.filter(
+            status__in=(InvoiceStatus.OVERDUE, InvoiceStatus.DEFAULTED), due_date__isnull=False)
+        if due_before is not None:
+            rows = rows.filter(due_date__lt=due_before)
+        rows = rows.values("currency", "due_date").annotate(
+            n=Count("*"), face=Sum("face_value")).order_by()
+    return sorted((r["currency"], r["due_date"], int(r["n"]), r["face"] or Decimal(0))
+                  for r in rows if r["n"])

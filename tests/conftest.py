@@ -10,9 +10,11 @@ import pytest
 from django.db import connections
 from django.test import Client
 
+from accounts.enums import Role
 from accounts.models import User
 from accounts.roles import role_groups
 from accounts.services import staff_user_create
+from tests.factories import approved_user
 from tests.helpers import (
     INVESTOR_TAX_IDS,
     STRONG_PASSWORD,
@@ -82,28 +84,34 @@ def staff(db):
 
 @pytest.fixture
 def seller(staff):
-    """An approved seller whose KYB matches the Mustang e-invoice's issuer (Bei Spiel GmbH)."""
-    return make_user(
-        "SELLER", "seller@example.com",
+    """An approved seller whose KYB matches the Mustang e-invoice's issuer (Bei Spiel GmbH),
+    approved by ``staff``. Written by factories (:func:`tests.factories.approved_user`): tests of
+    onboarding itself go through :func:`tests.helpers.make_user`."""
+    return approved_user(
+        Role.SELLER, "seller@example.com",
         kyc={"legal_name": "Bei Spiel GmbH", "country": "DE", "tax_id": "DE136695976"},
-        approve_by=staff,
+        reviewer=staff,
     )
 
 
 @pytest.fixture
 def make_investor(staff):
+    """``make_investor()``: a new investor, ``investor<n>@example.com``, approved by ``staff``
+    (written by factories, :func:`tests.factories.approved_user`). ``onboarded=True``: through
+    the real services instead (registered, KYC document uploaded, profile sent and approved),
+    for tests that read the document, the status events or the decision notification;
+    ``approved=False``: sent that way and left pending review."""
     counter = {"n": 0}
 
-    def _make(*, approved: bool = True, email: str | None = None):
+    def _make(*, approved: bool = True, email: str | None = None, onboarded: bool = False):
         n = counter["n"]
         counter["n"] += 1
         tax_id = INVESTOR_TAX_IDS[n % len(INVESTOR_TAX_IDS)]
-        return make_user(
-            "INVESTOR", email or f"investor{n}@example.com",
-            kyc={"legal_name": f"Investor {n}", "country": tax_id[:2] if tax_id[:2] != "AT"
-                 else "AT", "tax_id": tax_id},
-            approve_by=staff if approved else None,
-        )
+        email = email or f"investor{n}@example.com"
+        kyc = {"legal_name": f"Investor {n}", "country": tax_id[:2], "tax_id": tax_id}
+        if approved and not onboarded:
+            return approved_user(Role.INVESTOR, email, kyc=kyc, reviewer=staff)
+        return make_user("INVESTOR", email, kyc=kyc, approve_by=staff if approved else None)
 
     return _make
 

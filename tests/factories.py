@@ -19,18 +19,22 @@ import hashlib
 from decimal import Decimal
 
 import factory
+from django.utils import timezone
 
 from accounts.enums import KycKind, KycStatus, Role
 from accounts.models import KycProfile, User
 from accounts.roles import DEFAULT_ROLES, role_groups
+from compliance.taxids import validate_tax_id
 from invoices.enums import InvoiceStatus, RiskGrade
 from invoices.fingerprints import debtor_key
 from invoices.models import Invoice
 from marketplace.models import Investment, Listing
 from marketplace.services import investment_create, listing_create
 from paymint.core import clock
+from paymint.core.crypto import lookup_hash
 from settlements.models import Withdrawal
 from settlements.services import bank_event_apply, withdrawal_request
+from tests.helpers.documents import LISTING_DAY, MUSTANG_DUE
 from tests.helpers.money import bank_event, deposit
 
 PASSWORD = "correct-horse-battery-42"
@@ -93,6 +97,25 @@ class KycProfileFactory(factory.django.DjangoModelFactory):
         rejected = factory.Trait(status=KycStatus.REJECTED, decision_reason="Blurry document")
 
 
+def approved_user(role: str, email: str, *, kyc: dict, reviewer: User | None = None) -> User:
+    """A seller (KYB) or investor (KYC) with a confirmed email address and an approved profile
+    of ``kyc`` (``legal_name``, ``country``, ``tax_id``; the tax id validated and stored as
+    :func:`accounts.services.kyc_submit` stores it), decided by ``reviewer``: the state that
+    registration, the document upload, submission and review reach
+    (:func:`tests.helpers.make_user`), written directly - without the document, the status
+    events and the decision notification. For tests where onboarding is not the point."""
+    tax = validate_tax_id(kyc["tax_id"], kyc["country"])
+    now = timezone.now()
+    user = UserFactory(role=role, email=email, email_verified_at=now)
+    KycProfileFactory(
+        user=user, legal_name=kyc["legal_name"], country=kyc["country"], tax_id=tax.compact,
+        tax_id_hash=lookup_hash(tax.compact), tax_id_scheme=tax.scheme,
+        status=KycStatus.APPROVED, submitted_at=now, decided_at=now, decided_by=reviewer,
+        decision_reason="Approved",
+    )
+    return User.objects.get(pk=user.pk)  # as a request would load it: no stale caches
+
+
 class InvoiceFactory(factory.django.DjangoModelFactory):
     """An invoice whose fields are set directly, without a document to read (no OCR): for
     tests of what happens after scoring. ``priced`` is ready to list: grade C, an advance rate
@@ -126,6 +149,30 @@ class InvoiceFactory(factory.django.DjangoModelFactory):
             probability_of_default=Decimal("0.05"), advance_rate=Decimal("0.80"),
             discount_rate=Decimal("0.13"),
         )
+        #: Priced with the figures the real upload, extraction and scoring give the Mustang
+        #: e-invoice (``tests.helpers.priced_invoice``): 571.04 EUR from Bei Spiel GmbH to
+        #: Theodor Est, issued 2020-11-21, due 2020-12-12 (20 days after the listing day),
+        #: grade A (score 83, PD 0.01), advance rate 0.90 (513.94 EUR), discount rate 0.08.
+        mustang = factory.Trait(
+            status=InvoiceStatus.PRICED, issuer_name="Bei Spiel GmbH",
+            issuer_tax_id="DE136695976", debtor_name="Theodor Est", debtor_tax_id="",
+            face_value=Decimal("571.04"), issue_date=dt.date(2020, 11, 21),
+            due_date=MUSTANG_DUE, extraction_method="einvoice-cii", risk_score=83,
+            risk_grade=RiskGrade.A, probability_of_default=Decimal("0.01"),
+            advance_rate=Decimal("0.90"), discount_rate=Decimal("0.08"),
+        )
+
+
+def mustang_listing(seller: User, *, advance_rate=None, min_fill_rate=None,
+                    **invoice_fields) -> Listing:
+    """A listing of an ``InvoiceFactory(mustang=True)`` invoice of ``seller`` made by
+    :func:`marketplace.services.listing_create` on :data:`tests.helpers.LISTING_DAY`: the
+    listing :func:`tests.helpers.listed_invoice` makes (513.94 EUR advanced for 20 days),
+    without uploading and reading the document. ``invoice_fields`` override the invoice's."""
+    invoice = InvoiceFactory(mustang=True, seller=seller, **invoice_fields)
+    with clock.frozen_at(LISTING_DAY):
+        return listing_create(invoice=invoice, seller=seller, advance_rate=advance_rate,
+                              min_fill_rate=min_fill_rate)
 
 
 class ListingFactory(factory.django.DjangoModelFactory):

@@ -105,7 +105,7 @@ def operation(schema, method: str, path: str) -> dict[str, list[str]]:
 
 def test_every_operation_lists_the_codes_it_can_raise(schema):
     generator = SchemaGenerator()
-    generator.get_schema(request=None, public=True)
+    generator._initialise_endpoints()  # the views of the schema, without building it again
     views = {}
     for path, _regex, method, view in generator._get_paths_and_endpoints():
         if method.lower() in schema["paths"].get(path, {}):  # not the schema and docs views

@@ -88,6 +88,7 @@ def tally_sql(
     keys: dict[str, str],
     sums: dict[str, str],
     row_level_update: bool = False,
+    where: str = "",
 ) -> tuple[str, str]:
     """The SQL (forward, backward) of the triggers that keep ``tally`` from ``source``.
 
@@ -98,6 +99,8 @@ def tally_sql(
     UPDATE too, unless ``row_level_update``: then a row trigger that runs only WHEN a key or
     summed expression changed - for tables whose rows are wide and mostly updated in other
     columns (a statement trigger would copy every updated row into its transition tables).
+    ``where`` (an expression over ``r``) limits the tally to the rows it holds for: a row
+    counts while it holds, and an UPDATE that makes it hold or stop holding moves it in or out.
     Finally the existing rows are tallied (one scan).
     """
     cols = ", ".join([*keys, *sums])
@@ -106,7 +109,8 @@ def tally_sql(
     def select(rows: str, sign: str) -> str:
         out = [f"{expr}" for expr in keys.values()]
         out += [f"{sign}sum({expr})" for expr in sums.values()]
-        return (f"SELECT {', '.join(out)} FROM {rows} AS r GROUP BY {group}")
+        filtered = f" WHERE {where}" if where else ""
+        return (f"SELECT {', '.join(out)} FROM {rows} AS r{filtered} GROUP BY {group}")
 
     def function(name: str, body: str) -> str:
         return (f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger AS $$\nBEGIN\n{body}\n"
@@ -128,10 +132,18 @@ def tally_sql(
                                + [f"-({old(e)})" for e in sums.values()])
         values_new = ", ".join([new(e) for e in keys.values()] + [new(e) for e in sums.values()])
         changed = " OR ".join(f"({old(e)}) IS DISTINCT FROM ({new(e)})"
-                              for e in [*keys.values(), *sums.values()])
+                              for e in [*keys.values(), *sums.values(),
+                                        *([where] if where else [])])
+        holds_old = f"({old(where)})" if where else "true"
+        holds_new = f"({new(where)})" if where else "true"
+        if where:  # a row outside the tally before and after: no call at all
+            changed = f"({holds_old} OR {holds_new}) AND ({changed})"
         forward += [
             function(f"{tally}_upd",
-                     f"    {insert} VALUES ({values_old}), ({values_new});"),
+                     f"    IF {holds_old} IS TRUE THEN\n        {insert} VALUES ({values_old});\n"
+                     f"    END IF;\n"
+                     f"    IF {holds_new} IS TRUE THEN\n        {insert} VALUES ({values_new});\n"
+                     f"    END IF;"),
             f"CREATE TRIGGER {tally}_upd AFTER UPDATE ON {source} FOR EACH ROW "
             f"WHEN ({changed}) EXECUTE FUNCTION {tally}_upd();",
         ]

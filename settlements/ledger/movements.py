@@ -20,6 +20,7 @@ from uuid import uuid4
 from .enums import AccountKind, EntryKind
 from .models import JournalEntry, LedgerAccount
 from .posting import (
+    BALANCE_SUBQUERY_SQL,
     Leg,
     account_key,
     ledger_account,
@@ -85,12 +86,22 @@ def funding_accounts_lock(accounts: FundingAccounts) -> FundingAccounts:
     return accounts
 
 
+def funding_cash_balance_sql(accounts: FundingAccounts) -> tuple[str, list]:
+    """The investor's cash balance as an SQL scalar subquery and its parameters, for the
+    caller to read in its own statement after :func:`funding_accounts_lock` (the funding reads
+    it with its concentration check: one statement for both), then hand to
+    :func:`funding_post` (``cash_balance``, converted with :func:`exact_sum`)."""
+    return BALANCE_SUBQUERY_SQL, [accounts.cash.pk]
+
+
 def funding_post(
-    *, accounts: FundingAccounts, amount: Decimal, idempotency_key: str, effective_date: dt.date
+    *, accounts: FundingAccounts, amount: Decimal, idempotency_key: str, effective_date: dt.date,
+    cash_balance: Decimal | None = None,
 ) -> JournalEntry:
     """Investor cash -> invoice escrow, ``amount`` in the accounts' currency (locked by
     :func:`funding_accounts_lock`). Idempotent per investor and ``idempotency_key`` (an
-    empty key: a new entry).
+    empty key: a new entry). ``cash_balance``: the cash account's balance as the caller read
+    it after the lock (:func:`funding_cash_balance_sql`); None reads it here.
 
     Raises:
         InsufficientFunds: the investor's cash is short (409).
@@ -103,6 +114,7 @@ def funding_post(
         ),
         accounts_locked=True,  # funding_accounts_lock took them
         new_key=not idempotency_key,
+        balances_read=None if cash_balance is None else {accounts.cash.pk: cash_balance},
         currency=accounts.currency,
         legs=[
             Leg(accounts.cash, -amount, "investment"),

@@ -207,6 +207,15 @@ def account_balance(account: LedgerAccount) -> Decimal:
     )
 
 
+#: One account's posted balance as an SQL scalar subquery, ``%s`` the account's id: for a
+#: caller that reads it in one statement with its own checks, after this transaction locked
+#: the account (:func:`settlements.ledger.funding_cash_balance_sql`). Same sum as
+#: :func:`balances` (convert the result with :func:`exact_sum`).
+BALANCE_SUBQUERY_SQL = (
+    f'(SELECT SUM("amount") FROM "{Posting._meta.db_table}" WHERE "account_id" = %s)'  # noqa: S608
+)
+
+
 def balances(accounts: Sequence[LedgerAccount | AccountRef]) -> dict[int, Decimal]:
     """Balances of several accounts in one query: ``{account_id: balance}``."""
     ids = sorted({a.pk for a in accounts})
@@ -234,6 +243,7 @@ def ledger_post(
     actor=None,
     accounts_locked: bool = False,
     new_key: bool = False,
+    balances_read: dict[int, Decimal] | None = None,
 ) -> JournalEntry:
     """Write one balanced journal entry, or return the entry already written under
     ``idempotency_key``.
@@ -242,6 +252,9 @@ def ledger_post(
     accounts (:func:`lock_accounts`), so they are not locked again (one statement less).
     ``new_key``: the key was made for this call (a fresh UUID): no entry can hold it yet, so
     none is looked up (the unique key still refuses a duplicate).
+    ``balances_read``: ``{account id: balance}`` of the debited accounts, read by the caller
+    in a statement after this transaction locked them (with ``accounts_locked``); they are
+    not read again here. An account missing from it is read here.
 
     Must run inside the caller's transaction (it is one step of a business operation). Legs
     with a zero amount are dropped; amounts must already be rounded to the currency's minor unit.
@@ -295,7 +308,9 @@ def ledger_post(
         guarded = [by_id[pk] for pk in debits]
         if not accounts_locked:
             lock_accounts(guarded)
-        current = balances(guarded)
+        known = balances_read if accounts_locked and balances_read else {}
+        unread = [account for account in guarded if account.pk not in known]
+        current = {**known, **(balances(unread) if unread else {})}
         for pk, needed in debits.items():
             if current[pk] < needed:
                 raise InsufficientFunds(

@@ -4,6 +4,7 @@ execution by staff (anonymized, financial records kept, sign-in refused), blocki
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import re
@@ -28,17 +29,24 @@ from paymint.core.models import DomainEvent
 from settlements.models import JournalEntry, LedgerAccount, Withdrawal
 from settlements.services import bank_event_apply
 from settlements.services.withdrawals import withdrawal_request
+from tests.factories import mustang_listing
 from tests.helpers import (
     LISTING_DAY,
     STRONG_PASSWORD,
     api_client_for,
     bank_event,
     deposit,
-    listed_invoice,
 )
 
 PERSONAL = {"date_of_birth": dt.date(1990, 5, 17), "identity_document_number": "X1234567",
             "bank_account_iban": "DE89370400440532013000", "address": "Hauptstr. 1, Berlin"}
+
+
+@pytest.fixture
+def make_investor(make_investor):
+    """Investors onboarded through the real services: the export and the erasure read their
+    KYC document."""
+    return functools.partial(make_investor, onboarded=True)
 
 
 def _with_personal_data(user) -> KycProfile:
@@ -76,7 +84,7 @@ def _pay_out(user, amount: str) -> Withdrawal:
 
 def test_export_api_returns_the_users_own_data_as_a_json_file(
         investor, make_investor, seller, staff):
-    listing = listed_invoice(seller)
+    listing = mustang_listing(seller)
     other = make_investor(email="someone.else@example.com")
     deposit(investor, "500.00")
     deposit(other, "400.00")
@@ -142,7 +150,7 @@ def test_dashboard_page_downloads_and_requests_erasure(client, make_investor):
 
 
 def test_erasure_is_refused_while_positions_or_a_balance_are_open(investor, seller):
-    listing = listed_invoice(seller)
+    listing = mustang_listing(seller)
     deposit(investor, "500.00")
     with clock.frozen_at(LISTING_DAY):
         investment_create(investor=investor, listing=listing, amount="300.00")

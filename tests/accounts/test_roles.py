@@ -33,7 +33,8 @@ from compliance.screening import (
 from compliance.services import alert_raise
 from invoices.models import Invoice
 from paymint.core.errors import ValidationFailed
-from tests.helpers import STRONG_PASSWORD, admin_sign_in, kyc_ready, make_user, priced_invoice
+from tests.factories import InvoiceFactory
+from tests.helpers import STRONG_PASSWORD, admin_sign_in, kyc_ready, make_user
 
 PEP_CSV = Path(settings.BASE_DIR) / "compliance/sanctions_data/opensanctions_peps_sample.csv"
 
@@ -170,7 +171,7 @@ def test_operations_delete_nothing(operator, operator_client, seller):
         assert not model_admin.has_delete_permission(request), model._meta.label
         assert "delete_selected" not in model_admin.get_actions(request), model._meta.label
     assert not [p for p in operator.get_all_permissions() if ".delete_" in p]
-    invoice = priced_invoice(seller)
+    invoice = InvoiceFactory(mustang=True, seller=seller)
     delete = reverse("admin:invoices_invoice_delete", args=[invoice.pk])
     assert operator_client.post(delete, {"post": "yes"}).status_code == 403
     assert Invoice.objects.filter(pk=invoice.pk).exists()
@@ -191,7 +192,7 @@ def test_operations_approve_a_kyb_in_the_admin(operator_client, operator):
 
 
 def test_operations_verify_an_invoice_in_the_admin(operator_client, operator, seller):
-    invoice = priced_invoice(seller)
+    invoice = InvoiceFactory(mustang=True, seller=seller)
     response = operator_client.post(reverse("admin:invoices_invoice_changelist"),
                                     {"action": "verify", "_selected_action": [invoice.pk]})
     assert response.status_code == 302
@@ -332,7 +333,7 @@ def test_services_check_the_role_whatever_the_entry_point(db, seller):
     profile.refresh_from_db()
     assert profile.status == KycStatus.APPROVED
 
-    invoice = priced_invoice(seller)
+    invoice = InvoiceFactory(mustang=True, seller=seller)
     before = Invoice.objects.filter(pk=invoice.pk).values_list("status", flat=True).get()
     with pytest.raises(PermissionDenied, match="invoices.change_invoice") as refused:
         invoice_ops_verify(invoice=invoice, actor=compliance_only)
@@ -381,7 +382,7 @@ def test_private_documents_and_requeue_need_the_role_not_just_staff(db, seller):
     assert kyc_document_get_for_viewer(user=operator, document_id=document.public_id) == document
     assert kyc_document_get_for_viewer(user=applicant, document_id=document.public_id) == document
 
-    invoice = priced_invoice(seller)
+    invoice = InvoiceFactory(mustang=True, seller=seller)
     with pytest.raises(NotFound):
         invoice_document_for_viewer(user=pep_approver, object_id=invoice.public_id)
     assert invoice_document_for_viewer(user=operator, object_id=invoice.public_id)

@@ -21,6 +21,7 @@ from compliance.audit import audit_events_for_object, audit_events_purge_before,
 from compliance.enums import AlertKind, AlertStatus
 from compliance.models import AuditEvent, ComplianceAlert
 from compliance.services import alert_raise
+from tests.factories import mustang_listing
 from tests.helpers import STRONG_PASSWORD, kyc_ready
 
 UA = "Mozilla/5.0 (AuditTest)"
@@ -307,9 +308,9 @@ def test_investment_through_the_api_is_audited_and_has_a_history(ops_client, sel
                                                                    make_investor, api_client):
     from marketplace.models import Investment
     from paymint.core import clock
-    from tests.helpers import LISTING_DAY, deposit, listed_invoice
+    from tests.helpers import LISTING_DAY, deposit
 
-    listing = listed_invoice(seller)
+    listing = mustang_listing(seller)
     investor = make_investor()
     deposit(investor, "200.00")
     with clock.frozen_at(LISTING_DAY):

@@ -43,6 +43,7 @@ from compliance.monitoring import (
 from compliance.sar import sar_export
 from settlements.ledger.integrity import ledger_override
 from settlements.models import JournalEntry
+from tests.factories import mustang_listing
 from tests.helpers import deposit, make_user
 
 T0 = dt.datetime(2025, 3, 3, 9, 0, tzinfo=dt.UTC)
@@ -418,12 +419,12 @@ def test_monitoring_an_investment_does_not_read_the_investors_history(seller, ma
 
     from marketplace.services import investment_create
     from paymint.core import clock
-    from tests.helpers import LISTING_DAY, listed_invoice
+    from tests.helpers import LISTING_DAY
 
     investor = make_investor()
     for _ in range(5):
         deposit_entry(investor, "1000")
-    listing = listed_invoice(seller)
+    listing = mustang_listing(seller)
     with clock.frozen_at(LISTING_DAY):
         investment, _ = investment_create(investor=investor, listing=listing, amount="200.00")
     with CaptureQueriesContext(connection) as queries:
@@ -443,7 +444,7 @@ def test_dormant_account_through_the_ledger(make_investor):
 def test_linked_investor_funding_their_own_seller(seller, staff):
     from marketplace.services import investment_create
     from paymint.core import clock
-    from tests.helpers import LISTING_DAY, listed_invoice
+    from tests.helpers import LISTING_DAY
 
     twin = make_user(
         "INVESTOR",
@@ -452,7 +453,7 @@ def test_linked_investor_funding_their_own_seller(seller, staff):
         approve_by=staff,
     )
     deposit_entry(twin, "5000")
-    listing = listed_invoice(seller)
+    listing = mustang_listing(seller)
     with clock.frozen_at(LISTING_DAY):
         investment, _ = investment_create(investor=twin, listing=listing, amount="200.00")
     hits = monitor_movement(investment.funding_entry_id)
@@ -466,11 +467,11 @@ def test_linked_investor_funding_their_own_seller(seller, staff):
 def test_an_unrelated_investor_funding_is_not_linked(seller, make_investor):
     from marketplace.services import investment_create
     from paymint.core import clock
-    from tests.helpers import LISTING_DAY, listed_invoice
+    from tests.helpers import LISTING_DAY
 
     investor = make_investor()  # investor0@example.com: reserved domain, other tax id
     deposit_entry(investor, "5000")
-    listing = listed_invoice(seller)
+    listing = mustang_listing(seller)
     with clock.frozen_at(LISTING_DAY):
         investment, _ = investment_create(investor=investor, listing=listing, amount="200.00")
     assert monitor_movement(investment.funding_entry_id) == []

@@ -25,6 +25,7 @@ from compliance.screening import (
     screen_user,
 )
 from compliance.services import alert_transition
+from tests.factories import InvoiceFactory
 from tests.helpers import make_user
 
 DATA = Path(settings.BASE_DIR) / "compliance" / "sanctions_data"
@@ -302,9 +303,9 @@ def test_a_user_both_sanctioned_and_pep_gets_both_alerts_and_holds(peps):
 def test_a_debtor_matching_a_pep_entity_is_reviewed_but_not_blocked(peps, seller):
     from marketplace.services import listing_create
     from paymint.core import clock
-    from tests.helpers import LISTING_DAY, priced_invoice
+    from tests.helpers import LISTING_DAY
 
-    invoice = priced_invoice(seller)
+    invoice = InvoiceFactory(mustang=True, seller=seller)
     type(invoice).objects.filter(pk=invoice.pk).update(
         debtor_name="Fiktivov Family Holdings Limited"
     )
@@ -333,11 +334,10 @@ def test_a_debtor_matching_a_pep_entity_is_reviewed_but_not_blocked(peps, seller
 
 @pytest.mark.django_db
 def test_loading_the_pep_list_rescreens_existing_users_and_debtors(seller, make_investor):
-    from tests.helpers import priced_invoice
 
     pep = _applicant("Radomir Fiktivov")
     clear = make_investor()
-    invoice = priced_invoice(seller)
+    invoice = InvoiceFactory(mustang=True, seller=seller)
     type(invoice).objects.filter(pk=invoice.pk).update(debtor_name="Exampleton Municipal Works")
     assert screen_user(pep) == []  # nothing loaded yet
 

@@ -4,6 +4,7 @@ pending and live records stay, journal entries are never touched, a second run i
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import os
 
@@ -21,6 +22,12 @@ from paymint.core import clock
 from paymint.core.models import IdempotencyRecord, OutboundMessage
 from settlements.models import JournalEntry, Posting
 from tests.helpers import deposit
+
+
+@pytest.fixture
+def make_investor(make_investor):
+    """Investors onboarded through the real services: retention reads their KYC document."""
+    return functools.partial(make_investor, onboarded=True)
 
 
 def _document(user) -> KycDocument:

@@ -26,6 +26,7 @@ from compliance.screening import (
     screen_user,
 )
 from compliance.services import alert_transition
+from tests.factories import InvoiceFactory
 from tests.helpers import make_user
 
 DATA = Path(settings.BASE_DIR) / "compliance" / "sanctions_data"
@@ -347,9 +348,8 @@ def test_only_staff_release_holds_with_a_note(lists, make_investor, staff):
 
 
 def test_a_debtor_hit_raises_an_alert_on_the_invoice(lists, seller):
-    from tests.helpers import priced_invoice
 
-    invoice = priced_invoice(seller)
+    invoice = InvoiceFactory(mustang=True, seller=seller)
     assert screen_debtor(invoice) == []
     assert not invoice_has_sanctions_hit(invoice)
     invoice.debtor_name = "Northwind Sample Trading FZE"
@@ -364,13 +364,12 @@ def test_a_debtor_hit_raises_an_alert_on_the_invoice(lists, seller):
 
 def test_rescreen_all_task_screens_users_and_open_invoices(lists, seller, make_investor):
     from compliance.tasks import rescreen_all_task
-    from tests.helpers import priced_invoice
 
     clear = make_investor()
     listed = make_investor()
     listed.first_name, listed.last_name = "Muhammad", "Al-Samplei"
     listed.save(update_fields=["first_name", "last_name"])
-    invoice = priced_invoice(seller)
+    invoice = InvoiceFactory(mustang=True, seller=seller)
     type(invoice).objects.filter(pk=invoice.pk).update(debtor_name="Globex Sample Shipping")
     result = rescreen_all_task.delay().get()
     assert result["users_hit"] == 1 and result["invoices_hit"] == 1

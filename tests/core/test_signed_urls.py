@@ -16,7 +16,14 @@ from accounts.kyc_documents import kyc_submit_with_document
 from accounts.models import KycDocument
 from invoices.services import invoice_upload
 from paymint.core.storage import DOWNLOAD_SALT, private_file_token
-from tests.helpers import MUSTANG_PDF, PNG_BYTES, api_client_for, make_user, uploaded
+from tests.helpers import (
+    MUSTANG_PDF,
+    PNG_BYTES,
+    api_client_for,
+    make_user,
+    signing_clock_ahead,
+    uploaded,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -64,13 +71,14 @@ def assert_attachment(response, data: bytes, content_type: str, filename: str) -
     assert b"".join(response.streaming_content) == data
 
 
-def test_the_seller_downloads_the_invoice_through_a_signed_url(seller, invoice, login):
+def test_the_seller_downloads_the_invoice_through_a_signed_url(seller, invoice, login,
+                                                               monkeypatch):
     client = login(seller)
     location = signed_location(client, reverse("invoice-document", args=[invoice.public_id]))
     assert_attachment(client.get(location), PDF, "application/pdf",
                       f"invoice-{invoice.public_id}.pdf")
-    # Each request mints a new URL (a link on a page never goes stale).
-    time.sleep(1.1)
+    # Each request mints a new URL (a link on a page never goes stale): a second later...
+    signing_clock_ahead(monkeypatch, 1)
     assert signed_location(
         client, reverse("invoice-document", args=[invoice.public_id])
     ) != location

@@ -4,6 +4,7 @@ outside the tally) and deletes, before and after compaction; the back office rea
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from decimal import Decimal
 
@@ -13,8 +14,8 @@ from django.db.models import Count, F, Sum
 from django.db.models.functions import Coalesce
 
 from invoices.enums import InvoiceStatus
-from invoices.models import INVOICE_TOTALS, Invoice, InvoiceTotal
-from invoices.selectors import invoice_counts_by_grade_and_status
+from invoices.models import INVOICE_TOTALS, Invoice, InvoiceTotal, OverdueBookTotal
+from invoices.selectors import invoice_counts_by_grade_and_status, invoice_overdue_book
 from marketplace.enums import InvestmentStatus
 from marketplace.models import INVESTMENT_TOTALS, Investment, InvestmentTotal
 from marketplace.selectors import investment_outstanding_by_currency
@@ -129,3 +130,47 @@ def test_deletes_are_tallied(seller, make_investor):
     fund(make_investor(), listing, "100.00")
     Investment.objects.all().delete()
     assert investment_tally() == investment_truth() == {}
+
+
+def overdue_tally() -> dict:
+    rows = OverdueBookTotal.objects.values("status", "currency", "due_date").annotate(
+        n=Sum("invoices"), f=Sum("face_value"))
+    return {(r["status"], r["currency"], r["due_date"]): (r["n"], r["f"])
+            for r in rows if r["n"]}
+
+
+def overdue_truth() -> dict:
+    rows = Invoice.objects.filter(status__in=(InvoiceStatus.OVERDUE, InvoiceStatus.DEFAULTED),
+                                  due_date__isnull=False) \
+        .values("status", "currency", "due_date").annotate(
+            n=Count("id"), f=Coalesce(Sum("face_value"), D(0))).order_by()
+    return {(r["status"], r["currency"], r["due_date"]): (r["n"], r["f"]) for r in rows}
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_overdue_book_tally_follows_invoices_in_and_out_of_the_book(seed, seller):
+    rng = random.Random(seed)
+    invoices = [list_mustang_invoice(seller).invoice]
+    ids = [invoices[0].pk]
+    statuses = [InvoiceStatus.OVERDUE, InvoiceStatus.DEFAULTED, InvoiceStatus.SETTLED,
+                InvoiceStatus.DISBURSED]
+    for _ in range(30):
+        what = rng.random()
+        if what < 0.5:
+            Invoice.objects.filter(pk__in=ids).update(status=rng.choice(statuses))
+        elif what < 0.7:
+            Invoice.objects.filter(pk__in=ids).update(
+                due_date=dt.date(2026, 1, 1) + dt.timedelta(days=rng.randrange(60)))
+        elif what < 0.85:
+            Invoice.objects.filter(pk__in=ids).update(face_value=D(rng.randrange(100, 900)))
+        else:
+            Invoice.objects.filter(pk__in=ids).update(due_date=None)
+        assert overdue_tally() == overdue_truth()
+    tallies_compact()
+    assert overdue_tally() == overdue_truth()
+    expected = sorted((c, d, n, f) for (_s, c, d), (n, f) in overdue_truth().items())
+    merged: dict = {}
+    for currency, due, n, face in expected:
+        count, total = merged.get((currency, due), (0, D(0)))
+        merged[(currency, due)] = (count + n, total + face)
+    assert invoice_overdue_book() == sorted((c, d, n, f) for (c, d), (n, f) in merged.items())

@@ -23,13 +23,13 @@ from accounts.models import User
 from marketplace.models import Investment
 from paymint.core import clock
 from paymint.core.throttling import LoginThrottle, client_ip, parse_rate
+from tests.factories import mustang_listing
 from tests.helpers import (
     LISTING_DAY,
     STRONG_PASSWORD,
     api_client_for,
     bank_event,
     deposit,
-    listed_invoice,
     run_in_threads,
     signed_webhook,
 )
@@ -229,7 +229,7 @@ def test_registration_scope_per_ip(rates):
 @pytest.mark.django_db
 def test_funding_scope_per_investor(rates, seller, make_investor):
     rates(funding="2/d")
-    listing = listed_invoice(seller)
+    listing = mustang_listing(seller)
     investor, other = make_investor(), make_investor()
     deposit(investor, "1000.00")
     deposit(other, "1000.00")

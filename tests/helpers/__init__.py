@@ -31,7 +31,14 @@ from .users import (
     kyc_ready,
     make_user,
 )
-from .web import PNG_BYTES, form_data, id_card_png, mark_email_verified, verify_from_outbox
+from .web import (
+    PNG_BYTES,
+    form_data,
+    id_card_png,
+    mark_email_verified,
+    signing_clock_ahead,
+    verify_from_outbox,
+)
 
 __all__ = [
     "INVESTOR_TAX_IDS", "LISTING_DAY", "MUSTANG_DUE", "MUSTANG_PDF", "PNG_BYTES",
@@ -39,5 +46,5 @@ __all__ = [
     "assert_books_balanced", "bank_event", "db_counts", "deposit", "form_data", "id_card_png",
     "kyc_ready", "list_mustang_invoice", "listed_invoice", "make_user", "mark_email_verified",
     "mustang_bytes", "nav_link", "priced_invoice", "run_in_threads", "sign_in", "wait_for_menu",
-    "signed_webhook", "uploaded", "verify_from_outbox",
+    "signed_webhook", "signing_clock_ahead", "uploaded", "verify_from_outbox",
 ]

@@ -1,12 +1,14 @@
 """Helpers for the dashboard tests: forms as a browser posts them, onboarding documents, the
-confirmation link from the sent mail."""
+confirmation link from the sent mail, the clock of signed links."""
 
 from __future__ import annotations
 
 import io
 import re
+import time
+import types
 
-from django.core import mail
+from django.core import mail, signing
 from django.test import Client
 from PIL import Image, ImageDraw
 
@@ -60,3 +62,12 @@ def id_card_png() -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def signing_clock_ahead(monkeypatch, seconds: float) -> None:
+    """Run the clock of Django's signed tokens (:class:`django.core.signing.TimestampSigner`:
+    the timestamp it writes and the age it checks; signed download links, debtor confirmation
+    links) ``seconds`` ahead of real time for the rest of the test, instead of sleeping until
+    a token has aged."""
+    real = time.time
+    monkeypatch.setattr(signing, "time", types.SimpleNamespace(time=lambda: real() + seconds))

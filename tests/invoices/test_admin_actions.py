@@ -12,7 +12,8 @@ from invoices.enums import InvoiceStatus
 from marketplace.services import investment_create, listing_create
 from paymint.core import clock
 from paymint.core.errors import ApplicationError
-from tests.helpers import LISTING_DAY, deposit, listed_invoice, priced_invoice
+from tests.factories import InvoiceFactory, mustang_listing
+from tests.helpers import LISTING_DAY, deposit
 
 
 def changelist():
@@ -20,7 +21,7 @@ def changelist():
 
 
 def test_verify_action_records_who_checked(ops_client, staff, seller):
-    invoice = priced_invoice(seller)
+    invoice = InvoiceFactory(mustang=True, seller=seller)
     response = ops_client.post(changelist(), {"action": "verify",
                                               "_selected_action": [invoice.pk]})
     assert response.status_code == 302
@@ -30,7 +31,7 @@ def test_verify_action_records_who_checked(ops_client, staff, seller):
 
 
 def test_reject_needs_a_reason_and_moves_the_invoice(ops_client, seller):
-    invoice = priced_invoice(seller)
+    invoice = InvoiceFactory(mustang=True, seller=seller)
     form = ops_client.post(changelist(), {"action": "reject", "_selected_action": [invoice.pk],
                                           "apply": "1", "reason": ""})
     assert form.status_code == 200 and b"This field is required" in form.content
@@ -44,8 +45,8 @@ def test_reject_needs_a_reason_and_moves_the_invoice(ops_client, seller):
 
 
 def test_a_disputed_invoice_cannot_be_listed_or_funded(ops_client, seller, make_investor):
-    listing = listed_invoice(seller)
-    other = priced_invoice(seller, variant="x", invoice_number="X-9")
+    listing = mustang_listing(seller)
+    other = InvoiceFactory(mustang=True, seller=seller, invoice_number="X-9")
     for invoice in (listing.invoice, other):
         ops_client.post(changelist(), {"action": "mark_disputed",
                                        "_selected_action": [invoice.pk], "apply": "1",
@@ -64,7 +65,7 @@ def test_a_disputed_invoice_cannot_be_listed_or_funded(ops_client, seller, make_
 
 
 def test_invoices_export_to_csv(ops_client, seller):
-    invoice = priced_invoice(seller)
+    invoice = InvoiceFactory(mustang=True, seller=seller)
     response = ops_client.post(changelist(), {"action": "export_csv",
                                               "_selected_action": [invoice.pk]})
     assert response["Content-Type"] == "text/csv"
@@ -74,7 +75,7 @@ def test_invoices_export_to_csv(ops_client, seller):
 def test_sellers_cannot_use_the_ops_services(seller):
     from invoices.services import invoice_ops_reject
 
-    invoice = priced_invoice(seller)
+    invoice = InvoiceFactory(mustang=True, seller=seller)
     with pytest.raises(ApplicationError) as caught:
         invoice_ops_reject(invoice=invoice, actor=seller, reason="mine")
     assert caught.value.code == "STAFF_ONLY"

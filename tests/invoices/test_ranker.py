@@ -4,7 +4,9 @@ fallback when no model is there."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import functools
 from decimal import Decimal
 
 import pytest
@@ -102,6 +104,13 @@ def _training_rows(count: int = 40) -> dict[str, TrainingRows]:
     return rows
 
 
+@functools.cache
+def _fitted(count: int, seed: int) -> FieldRanker:
+    """``FieldRanker.fit(_training_rows(count), seed=seed)``, trained once per process and
+    shared by the tests that only read it (a test that changes it takes a deep copy)."""
+    return FieldRanker.fit(_training_rows(count), seed=seed)
+
+
 def test_candidates_cover_every_value_with_fixed_length_features():
     doc = _invoice("1,200.00", "1,000.00", "200.00", "300.00", "INV-77")
     cands = document_candidates(doc, {"total_amount": Decimal("1000.00")})
@@ -116,7 +125,7 @@ def test_candidates_cover_every_value_with_fixed_length_features():
 
 
 def test_the_trained_ranker_prefers_the_total_over_the_subtotal_the_rules_took():
-    ranker = FieldRanker.fit(_training_rows(), seed=3)
+    ranker = _fitted(40, seed=3)
     doc = _invoice("2,400.00", "2,000.00", "400.00", "600.00", "INV-9")
     result = ranker.rerank(_result(doc, total_amount=Decimal("2000.00")))
     assert result.value("total_amount") == Decimal("2400.00")
@@ -135,7 +144,7 @@ def test_training_is_reproducible_from_the_seed():
 
 
 def test_confidence_is_calibrated_by_isotonic_regression():
-    ranker = FieldRanker.fit(_training_rows(60), seed=1)
+    ranker = _fitted(60, seed=1)
     assert ranker.calibrators  # out-of-fold scores -> probability of being right
     for name, calibrator in ranker.calibrators.items():
         probs = [ranker.confidence(name, s) for s in (0.0, 0.25, 0.5, 0.75, 1.0)]
@@ -157,7 +166,7 @@ def test_without_a_model_file_the_rules_answer(tmp_path, monkeypatch):
 
 def test_a_saved_model_is_loaded_once(tmp_path, monkeypatch):
     path = tmp_path / "ranker.joblib"
-    FieldRanker.fit(_training_rows(20), seed=1).save(path)
+    _fitted(20, seed=1).save(path)
     monkeypatch.setattr(ranker_model, "MODEL_PATH", path)
     ranker_model.default_ranker.cache_clear()
     try:
@@ -169,7 +178,7 @@ def test_a_saved_model_is_loaded_once(tmp_path, monkeypatch):
 
 def test_a_model_of_another_version_is_ignored(tmp_path, monkeypatch):
     path = tmp_path / "ranker.joblib"
-    old = FieldRanker.fit(_training_rows(20), seed=1)
+    old = copy.deepcopy(_fitted(20, seed=1))
     old.version = 0
     old.save(path)
     monkeypatch.setattr(ranker_model, "MODEL_PATH", path)
@@ -181,7 +190,7 @@ def test_a_model_of_another_version_is_ignored(tmp_path, monkeypatch):
 
 
 def test_e_invoice_results_are_not_reranked():
-    ranker = FieldRanker.fit(_training_rows(20), seed=1)
+    ranker = _fitted(20, seed=1)
     fields = {n: ExtractedField("x", 0.98, "cii-xml") for n in FIELD_NAMES}
     result = ExtractionResult(fields, "einvoice-cii", "application/xml", 1, ())
     assert ranker.rerank(result) is result
@@ -198,7 +207,7 @@ def test_the_fold_fitter_extracts_each_document_once(monkeypatch):
     monkeypatch.setattr(training, "extract_document", counting)
     base = BaseResults()
     pdf = make_text_pdf(INVOICE_LINES)
-    ranker = FieldRanker.fit(_training_rows(20), seed=1)
+    ranker = _fitted(20, seed=1)
     for _fold in range(3):
         FoldFitter(base, {}, seed=1).extractor(ranker)(pdf, mode="auto")
     assert calls == [None]  # once, by the rules alone; each fold re-scores that result
@@ -287,7 +296,7 @@ def test_the_dates_of_a_service_period_are_no_issue_or_due_date_candidates():
 
 
 def test_the_rules_pick_stands_unless_the_model_clearly_prefers_another():
-    ranker = FieldRanker.fit(_training_rows(), seed=3)
+    ranker = _fitted(40, seed=3)
     doc = _invoice("2,400.00", "2,000.00", "400.00", None, "INV-9")
     # The rules read a credit note's total with its minus sign: same magnitude as the best
     # candidate, so the rules' signed value is kept.

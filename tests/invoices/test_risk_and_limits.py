@@ -22,7 +22,8 @@ from marketplace.services import investment_create, listing_create
 from paymint.core import clock
 from paymint.core.errors import ApplicationError
 from paymint.core.models import OutboundMessage
-from tests.helpers import LISTING_DAY, deposit, priced_invoice
+from tests.factories import InvoiceFactory
+from tests.helpers import LISTING_DAY, deposit, priced_invoice, signing_clock_ahead
 
 
 def request_confirmation(client, invoice, seller):
@@ -34,7 +35,7 @@ def request_confirmation(client, invoice, seller):
 
 
 def test_debtor_confirmation_improves_the_score_and_shows_a_badge(seller, client, api_client):
-    invoice = priced_invoice(seller)
+    invoice = priced_invoice(seller)  # scored from the document: the score is the point
     score_before = invoice.risk_score
     token = request_confirmation(client, invoice, seller)
     assert OutboundMessage.objects.get().status == "SENT"
@@ -58,7 +59,7 @@ def test_debtor_confirmation_improves_the_score_and_shows_a_badge(seller, client
 
 
 def test_a_dispute_raises_an_alert(seller, client):
-    invoice = priced_invoice(seller)
+    invoice = InvoiceFactory(mustang=True, seller=seller)
     token = request_confirmation(client, invoice, seller)
     client.post(f"/debtor/confirm/{token}/", {"answer": "dispute", "note": "Never ordered"})
     alert = ComplianceAlert.objects.get()
@@ -68,14 +69,12 @@ def test_a_dispute_raises_an_alert(seller, client):
     assert invoice.debtor_confirmed_at is None
 
 
-def test_tampered_and_expired_links_are_refused(seller, client, settings):
-    invoice = priced_invoice(seller)
+def test_tampered_and_expired_links_are_refused(seller, client, settings, monkeypatch):
+    invoice = InvoiceFactory(mustang=True, seller=seller)
     token = request_confirmation(client, invoice, seller)
     assert client.get(f"/debtor/confirm/{token}x/").status_code == 404
     settings.DEBTOR_CONFIRMATION_DAYS = 0
-    import time
-
-    time.sleep(1.1)
+    signing_clock_ahead(monkeypatch, 2)  # the link is two seconds old: past a zero-day limit
     expired = client.post(f"/debtor/confirm/{token}/", {"answer": "confirm"})
     assert expired.status_code == 410
     assert DebtorConfirmation.objects.get().status == "REQUESTED"
@@ -83,10 +82,10 @@ def test_tampered_and_expired_links_are_refused(seller, client, settings):
 
 def test_debtor_exposure_cap_across_sellers(seller, settings):
     settings.PAYMINT = {**settings.PAYMINT, "MAX_DEBTOR_EXPOSURE": Decimal("900")}
-    first = priced_invoice(seller, variant="a", invoice_number="A-1")
+    first = InvoiceFactory(mustang=True, seller=seller, invoice_number="A-1")
     with clock.frozen_at(LISTING_DAY):
         listing_create(invoice=first, seller=seller)  # 513.94 on debtor Theodor Est
-    second = priced_invoice(seller, variant="b", invoice_number="A-2")
+    second = InvoiceFactory(mustang=True, seller=seller, invoice_number="A-2")
     with clock.frozen_at(LISTING_DAY), pytest.raises(ApplicationError) as caught:
         listing_create(invoice=second, seller=seller)
     assert caught.value.code == "DEBTOR_CONCENTRATION_LIMIT"
@@ -98,8 +97,8 @@ def test_investor_exposure_cap_on_one_debtor(seller, make_investor, settings):
     settings.PAYMINT = {**settings.PAYMINT, "MAX_INVESTOR_DEBTOR_EXPOSURE": Decimal("400")}
     investor = make_investor()
     deposit(investor, "1000.00")
-    first = priced_invoice(seller, variant="a", invoice_number="B-1")
-    second = priced_invoice(seller, variant="b", invoice_number="B-2")
+    first = InvoiceFactory(mustang=True, seller=seller, invoice_number="B-1")
+    second = InvoiceFactory(mustang=True, seller=seller, invoice_number="B-2")
     with clock.frozen_at(LISTING_DAY):
         l1 = listing_create(invoice=first, seller=seller)
         l2 = listing_create(invoice=second, seller=seller)
@@ -111,6 +110,7 @@ def test_investor_exposure_cap_on_one_debtor(seller, make_investor, settings):
 
 
 def test_concentration_and_debtor_record_enter_the_score(seller):
+    # scored from the documents: the score is the point
     first = priced_invoice(seller, variant="a", invoice_number="C-1")
     with clock.frozen_at(LISTING_DAY):
         listing_create(invoice=first, seller=seller)
@@ -125,7 +125,7 @@ def test_risk_report_compares_predicted_and_realized(seller, make_investor, caps
 
     investor = make_investor()
     deposit(investor, "600.00")
-    invoice = priced_invoice(seller)
+    invoice = InvoiceFactory(mustang=True, seller=seller)
     with clock.frozen_at(LISTING_DAY):
         listing = listing_create(invoice=invoice, seller=seller)
         investment_create(investor=investor, listing=listing, amount=listing.advance_amount)

@@ -12,13 +12,12 @@ from marketplace.models import Investment
 from paymint.core import clock
 from settlements.enums import EntryKind
 from settlements.models import JournalEntry
+from tests.factories import InvoiceFactory, mustang_listing
 from tests.helpers import (
     LISTING_DAY,
     api_client_for,
     db_counts,
     deposit,
-    listed_invoice,
-    priced_invoice,
 )
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +25,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def listing(seller):
-    return listed_invoice(seller)
+    """The Mustang invoice's listing (513.94 EUR for 20 days), made by factories."""
+    return mustang_listing(seller)
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def wallet(client) -> Decimal:
 
 class TestListing:
     def test_list_a_priced_invoice(self, seller):
-        invoice = priced_invoice(seller)
+        invoice = InvoiceFactory(mustang=True, seller=seller)
         client = api_client_for(seller)
         with clock.frozen_at(LISTING_DAY):
             response = client.post(
@@ -78,7 +78,7 @@ class TestListing:
         assert response.json()["listing"]["platform_fee"] == "4.57"
 
     def test_advance_rate_above_cap(self, seller):
-        invoice = priced_invoice(seller)
+        invoice = InvoiceFactory(mustang=True, seller=seller)
         before = db_counts()
         with clock.frozen_at(LISTING_DAY):
             response = api_client_for(seller).post(
@@ -89,7 +89,7 @@ class TestListing:
         assert_refused(response, 400, "ADVANCE_RATE_ABOVE_CAP", before)
 
     def test_advance_rate_out_of_range(self, seller):
-        invoice = priced_invoice(seller)
+        invoice = InvoiceFactory(mustang=True, seller=seller)
         before = db_counts()
         with clock.frozen_at(LISTING_DAY):
             response = api_client_for(seller).post(

@@ -26,7 +26,8 @@ from marketplace.selectors import investment_list_for_investor, listing_search
 from marketplace.services import investment_create
 from paymint.core import clock
 from paymint.core.api import datetime_text, decimal_text
-from tests.helpers import LISTING_DAY, deposit, listed_invoice
+from tests.factories import mustang_listing
+from tests.helpers import LISTING_DAY, deposit
 
 
 @given(
@@ -94,7 +95,7 @@ def test_datetime_text_is_drf_datetime_field():
 @pytest.fixture
 def holdings(seller, make_investor, settings):
     listings = [
-        listed_invoice(seller, variant=f"row{n}", invoice_number=f"ROW-{n}") for n in range(3)
+        mustang_listing(seller, invoice_number=f"ROW-{n}") for n in range(3)
     ]
     investor = make_investor()
     deposit(investor, "5000.00")

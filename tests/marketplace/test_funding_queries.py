@@ -1,10 +1,12 @@
-"""What one funding costs the database (issue #19: at most 12 statements per investment).
+"""What one funding costs the database (issue #19: at most 12 statements per investment;
+11 now).
 
 ``investment_create`` for an investor whose cash account exists, on a listing it does not fill,
 without an idempotency key: the checks before the locks (KYC and hold in one query), the
 listing and invoice locked in one statement, the accounts read and locked in one, the two sums
-(concentration, balance), the entry, its postings and the investment with their audit rows,
-the listing's counters and the domain event (one ``INSERT ... ON CONFLICT DO NOTHING``).
+(concentration, balance) in one after those locks, the entry, its postings and the investment
+with their audit rows, the listing's counters and the domain event (one ``INSERT ... ON
+CONFLICT DO NOTHING``).
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from django.test.utils import CaptureQueriesContext
 from marketplace.models import Listing
 from marketplace.services import investment_create
 from paymint.core import clock
-from tests.helpers import LISTING_DAY, deposit, listed_invoice
+from tests.factories import mustang_listing
+from tests.helpers import LISTING_DAY, deposit
 
 pytestmark = pytest.mark.django_db
 
 #: investment_create's statements (BEGIN/COMMIT not counted: Django does not run them as
 #: queries), the after-commit work (AML monitoring, the event's dispatch) left out.
-FUNDING_STATEMENTS = 12
+FUNDING_STATEMENTS = 11
 
 
 def funding_statements(investor, listing, amount: str) -> list[str]:
@@ -32,11 +35,11 @@ def funding_statements(investor, listing, amount: str) -> list[str]:
     return [q["sql"] for q in captured.captured_queries if "SAVEPOINT" not in q["sql"]]
 
 
-def test_a_funding_takes_twelve_statements(seller, make_investor):
+def test_a_funding_takes_eleven_statements(seller, make_investor):
     first, second = make_investor(), make_investor()
     for investor in (first, second):
         deposit(investor, "1000.00")
-    listing = listed_invoice(seller)
+    listing = mustang_listing(seller)
     funding_statements(first, listing, "60.00")  # the escrow account is created here
 
     # As the API's selectors load it: with its invoice.
@@ -50,3 +53,7 @@ def test_a_funding_takes_twelve_statements(seller, make_investor):
     assert '"invoices_invoice"' in locks[0] and locks[0].startswith(
         'SELECT "marketplace_listing"'), locks[0]
     assert '"settlements_ledgeraccount"' in locks[1] and "FOR NO KEY UPDATE" in locks[1]
+    # The exposure and the cash balance: one statement, after the account lock.
+    sums = [sql for sql in statements if '"settlements_posting"' in sql and "SUM(" in sql]
+    assert len(sums) == 1 and '"marketplace_investment"' in sums[0], sums
+    assert statements.index(sums[0]) > statements.index(locks[1])

@@ -12,7 +12,8 @@ from marketplace.tasks import listings_expire_task
 from paymint.core import clock
 from settlements.ledger.posting import trial_balance
 from settlements.ledger.selectors import wallet_balances
-from tests.helpers import LISTING_DAY, deposit, list_mustang_invoice
+from tests.factories import mustang_listing
+from tests.helpers import LISTING_DAY, deposit
 
 
 def _cash(user) -> Decimal:
@@ -25,7 +26,7 @@ def _fund(investor, listing, amount):
 
 
 def test_expired_listing_is_cancelled_and_every_investor_refunded(seller, make_investor):
-    listing = list_mustang_invoice(seller)
+    listing = mustang_listing(seller)
     a, b = make_investor(), make_investor()
     deposit(a, "300.00")
     deposit(b, "300.00")
@@ -47,7 +48,7 @@ def test_expired_listing_is_cancelled_and_every_investor_refunded(seller, make_i
 
 
 def test_minimum_fill_disburses_partially_with_fee_on_funded_amount(seller, make_investor):
-    listing = list_mustang_invoice(seller, min_fill_rate=Decimal("0.5"))
+    listing = mustang_listing(seller, min_fill_rate=Decimal("0.5"))
     investor = make_investor()
     deposit(investor, "400.00")
     _fund(investor, listing, "300.00")  # 300 of 513.94 = 58 % >= 50 %

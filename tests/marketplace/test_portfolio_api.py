@@ -14,13 +14,13 @@ from marketplace.services import investment_create
 from marketplace.web_selectors import investor_portfolio
 from paymint.core import clock
 from settlements.services import bank_event_apply
+from tests.factories import mustang_listing
 from tests.helpers import (
     LISTING_DAY,
     MUSTANG_DUE,
     api_client_for,
     bank_event,
     deposit,
-    listed_invoice,
 )
 
 pytestmark = pytest.mark.django_db
@@ -34,8 +34,8 @@ def positions(seller, make_investor):
     anna, bram = make_investor(), make_investor()
     deposit(anna, "500.00")
     deposit(bram, "400.00")
-    settled = listed_invoice(seller, variant="pf-1", invoice_number="PF-1")
-    open_ = listed_invoice(seller, variant="pf-2", invoice_number="PF-2")
+    settled = mustang_listing(seller, invoice_number="PF-1")
+    open_ = mustang_listing(seller, invoice_number="PF-2")
     with clock.frozen_at(LISTING_DAY):
         investment_create(investor=anna, listing=settled, amount="200.00")
         investment_create(investor=bram, listing=settled, amount="313.94")

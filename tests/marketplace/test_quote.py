@@ -19,15 +19,8 @@ import pytest
 from django.test import TestCase
 
 from invoices.pricing import accrual_days, discount_fee_exact, investment_quote
-from invoices.services import (
-    invoice_run_extraction,
-    invoice_score,
-    invoice_submit,
-    invoice_update_fields,
-    invoice_upload,
-)
 from marketplace.models import Investment
-from marketplace.services import investment_create, listing_create
+from marketplace.services import investment_create
 from marketplace.web_selectors import listing_quote
 from paymint.core import clock
 from paymint.core.money import allocate, quantize_money
@@ -35,6 +28,7 @@ from settlements.enums import AccountKind
 from settlements.ledger.posting import account_balance, ledger_account
 from settlements.services import bank_event_apply
 from settlements.waterfall import InvestorClaim, settlement_waterfall
+from tests.factories import mustang_listing
 from tests.helpers import (
     LISTING_DAY,
     MUSTANG_DUE,
@@ -43,9 +37,6 @@ from tests.helpers import (
     bank_event,
     db_counts,
     deposit,
-    listed_invoice,
-    mustang_bytes,
-    uploaded,
 )
 
 D = Decimal
@@ -136,7 +127,8 @@ def test_the_old_rule_breaks_quotes():
 
 @pytest.fixture
 def listing(seller):
-    return listed_invoice(seller)
+    """The Mustang invoice's listing (513.94 EUR for 20 days), made by factories."""
+    return mustang_listing(seller)
 
 
 @pytest.fixture
@@ -217,20 +209,10 @@ class TestQuoteApi:
 
 
 def _listed(seller, number: int):
+    """A listing of a factory invoice with the Mustang invoice's figures but a face value of
+    571.04 + ``number`` EUR (reading the document is not the point)."""
     face = D("571.04") + number
-    with clock.frozen_at(LISTING_DAY):
-        invoice = invoice_upload(
-            seller=seller, uploaded_file=uploaded(mustang_bytes(f"quote-{number}"))
-        )
-        invoice = invoice_run_extraction(invoice_id=invoice.pk)
-        invoice = invoice_update_fields(
-            invoice=invoice,
-            actor=seller,
-            changes={"invoice_number": f"QUOTE-{number}", "face_value": face, "amount_due": face},
-        )
-        invoice = invoice_submit(invoice=invoice, actor=seller)
-        invoice = invoice_score(invoice_id=invoice.pk)
-        return listing_create(invoice=invoice, seller=seller), face
+    return mustang_listing(seller, invoice_number=f"QUOTE-{number}", face_value=face), face
 
 
 def _cash(user) -> D:

@@ -16,15 +16,14 @@ from paymint.core.errors import ApplicationError
 from settlements.enums import AccountKind, EntryKind
 from settlements.ledger.posting import account_balance, ledger_account, platform_account
 from settlements.models import JournalEntry
+from tests.factories import InvoiceFactory, mustang_listing
 from tests.helpers import (
     LISTING_DAY,
     MUSTANG_DUE,
     assert_books_balanced,
     db_counts,
     deposit,
-    listed_invoice,
     make_user,
-    priced_invoice,
 )
 
 D = Decimal
@@ -39,7 +38,8 @@ def cash(user) -> Decimal:
 
 @pytest.fixture
 def listing(seller):
-    return listed_invoice(seller)
+    """The Mustang invoice's listing (513.94 EUR for 20 days), made by factories."""
+    return mustang_listing(seller)
 
 
 @pytest.fixture
@@ -87,7 +87,7 @@ class TestListingCreate:
         assert (event.to_status, event.reason) == ("LISTED", "listed for 513.94 EUR")
 
     def test_lower_advance_rate(self, seller):
-        listing = listed_invoice(seller, advance_rate=D("0.5"))
+        listing = mustang_listing(seller, advance_rate=D("0.5"))
         assert listing.advance_amount == D("285.52")  # 571.04 x 0.5
 
     def refused(self, invoice, seller, code, status, when=LISTING_DAY, **kwargs):
@@ -99,12 +99,12 @@ class TestListingCreate:
         assert Invoice.objects.get(pk=invoice.pk).status == invoice.status
 
     def test_advance_rate_above_the_grade_cap(self, seller):
-        invoice = priced_invoice(seller)
+        invoice = InvoiceFactory(mustang=True, seller=seller)
         self.refused(invoice, seller, "ADVANCE_RATE_ABOVE_CAP", 400, advance_rate=D("0.91"))
         self.refused(invoice, seller, "ADVANCE_RATE_ABOVE_CAP", 400, advance_rate=D("0"))
 
     def test_not_the_owner(self, seller, staff):
-        invoice = priced_invoice(seller)
+        invoice = InvoiceFactory(mustang=True, seller=seller)
         other = make_user(
             "SELLER",
             "other@example.com",
@@ -117,7 +117,7 @@ class TestListingCreate:
         self.refused(listing.invoice, seller, "INVALID_STATUS_TRANSITION", 409)
 
     def test_due_date_too_close_since_scoring(self, seller):
-        invoice = priced_invoice(seller)
+        invoice = InvoiceFactory(mustang=True, seller=seller)
         self.refused(invoice, seller, "DUE_DATE_NOT_IN_FUTURE", 422, when=dt.date(2020, 12, 6))
 
 
@@ -234,7 +234,7 @@ class TestIdempotency:
 
     def test_same_key_other_listing(self, listing, investors, seller):
         fund(investors[0], listing, "100.00", key="k-1")
-        other = listed_invoice(seller, variant="2", invoice_number="RE-20201121/509")
+        other = mustang_listing(seller, invoice_number="RE-20201121/509")
         refused("IDEMPOTENCY_KEY_REUSED", 422, investors[0], other, "100.00", key="k-1")
 
     def test_keys_are_per_investor(self, listing, investors):

@@ -10,11 +10,12 @@ from django.test import TestCase
 from marketplace.services import investment_create
 from paymint.core import clock
 from settlements.services import bank_event_apply
-from tests.helpers import LISTING_DAY, MUSTANG_DUE, bank_event, deposit, list_mustang_invoice
+from tests.factories import mustang_listing
+from tests.helpers import LISTING_DAY, MUSTANG_DUE, bank_event, deposit
 
 
 def test_statement_itemizes_funding_and_each_distribution(seller, make_investor, api_client):
-    listing = list_mustang_invoice(seller)
+    listing = mustang_listing(seller)
     a, b = make_investor(), make_investor()
     deposit(a, "400.00")
     deposit(b, "400.00")

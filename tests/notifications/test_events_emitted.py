@@ -86,7 +86,8 @@ def test_the_invoice_lifecycle_tells_each_party_once_and_only_their_share(
     seller, make_investor, other_seller
 ):
     with after_commit():
-        a, b = make_investor(), make_investor()
+        # onboarded through the real services: the KYC decision is one of what they are told
+        a, b = make_investor(onboarded=True), make_investor(onboarded=True)
         deposit(a, "400.00", event_id="evt_dep_a")
         deposit(b, "300.00", event_id="evt_dep_b")
         listing = listed_invoice(seller)
@@ -201,7 +202,7 @@ def test_overdue_default_and_write_off_reach_the_seller_and_each_investor_with_t
 
 def test_money_in_and_out_kyc_and_rejections(seller, make_investor, staff):
     with after_commit():
-        investor = make_investor()
+        investor = make_investor(onboarded=True)  # told of the KYC decision
         deposit(investor, "100.00", event_id="evt_dep")
         paid, _ = withdrawal_request(
             user=investor, amount=Decimal("30.00"), currency="EUR", idempotency_key="wd-1"

@@ -30,7 +30,7 @@ from notifications.live import (
 )
 from notifications.models import Notification
 from paymint.core.events import EventName, event_emit
-from tests.factories import UserFactory
+from tests.factories import UserFactory, mustang_listing
 from tests.helpers import api_client_for
 
 ROOT = Path(settings.BASE_DIR)
@@ -105,9 +105,9 @@ class TestPolling:
 def test_a_page_gets_the_state_of_what_it_shows_and_nothing_it_may_not_see(
     seller, make_investor, staff
 ):
-    from tests.helpers import deposit, listed_invoice, make_user
+    from tests.helpers import deposit, make_user
 
-    listing = listed_invoice(seller)
+    listing = mustang_listing(seller)
     investor = make_investor()
     deposit(investor, "75.00")
     stranger = make_user("SELLER", "stranger@example.com")
@@ -134,10 +134,10 @@ def test_publishing_reaches_each_users_channel_and_the_marketplace(
     progress on the marketplace channel and the seller's."""
     from marketplace.services import investment_create
     from paymint.core import clock
-    from tests.helpers import LISTING_DAY, deposit, listed_invoice
+    from tests.helpers import LISTING_DAY, deposit
 
     a, b, investor_offline = make_investor(), make_investor(), make_investor()
-    listing = listed_invoice(seller)
+    listing = mustang_listing(seller)
     deposit(a, "100.00")
     client = redis.Redis.from_url(settings.LIVE_UPDATES_REDIS_URL)
     pubsub = client.pubsub()

@@ -12,7 +12,8 @@ from marketplace.services import investment_create
 from paymint.core import admin as core_admin
 from paymint.core import clock
 from paymint.core.admin import EstimatedCountPaginator
-from tests.helpers import LISTING_DAY, deposit, listed_invoice
+from tests.factories import mustang_listing
+from tests.helpers import LISTING_DAY, deposit
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +24,7 @@ def investments(seller, make_investor):
     deposit(investor, "1000.00")
     made = []
     for n in range(3):
-        listing = listed_invoice(seller, variant=f"adm{n}", invoice_number=f"ADM-{n}")
+        listing = mustang_listing(seller, invoice_number=f"ADM-{n}")
         with clock.frozen_at(LISTING_DAY):
             made.append(investment_create(investor=investor, listing=listing, amount="60.00")[0])
     return made
@@ -59,7 +60,7 @@ def test_investment_changelist_queries_do_not_grow_with_rows(investments, superu
         assert superuser_client.get(url).status_code == 200
     investor = investments[0].investor
     for n in range(3, 6):
-        listing = listed_invoice(seller, variant=f"adm{n}", invoice_number=f"ADM-{n}")
+        listing = mustang_listing(seller, invoice_number=f"ADM-{n}")
         with clock.frozen_at(LISTING_DAY):
             investment_create(investor=investor, listing=listing, amount="60.00")
     with CaptureQueriesContext(connection) as more:

@@ -11,6 +11,7 @@ from invoices.models import Invoice
 from marketplace.models import Investment, Listing
 from settlements.ledger.models import LedgerAccount, Posting
 from settlements.ledger.posting import balances, trial_balance, unbalanced_entries
+from settlements.ledger.totals import ledger_day_totals_differences
 from tests.helpers import api_client_for
 
 pytestmark = pytest.mark.django_db
@@ -29,6 +30,12 @@ def test_seed_scale_writes_the_promised_shape(capsys, staff, make_investor):
     cash = list(LedgerAccount.objects.filter(kind="INVESTOR_CASH"))
     assert all(balance >= 0 for balance in balances(cash).values())
     assert Posting.objects.count() == 2 * 1000 + 2 * 50
+    # What the database keeps beside the rows is kept for seeded rows too: the ledger's day
+    # totals equal the postings, and a listing is open exactly when its invoice is LISTED.
+    assert ledger_day_totals_differences() == []
+    assert Listing.objects.filter(is_open=True).count() == 10
+    assert set(Listing.objects.filter(is_open=True).values_list("invoice__status", flat=True)) == {
+        "LISTED"}
 
     # The marketplace shows the open listings (N / 50) to an approved investor.
     reader = make_investor()

@@ -18,13 +18,12 @@ from pools import tasks
 from pools.enums import AutoInvestOutcome, AutoInvestSkip
 from pools.models import AutoInvestLog, AutoInvestRule
 from pools.services import AUTO_INVEST_KEY, auto_invest_listing, auto_invest_rule_set
+from tests.factories import InvoiceFactory, mustang_listing
 from tests.helpers import (
     LISTING_DAY,
     api_client_for,
     assert_books_balanced,
     deposit,
-    listed_invoice,
-    priced_invoice,
 )
 
 D = Decimal
@@ -53,7 +52,7 @@ def run(listing):
 
 @pytest.fixture
 def listing(seller):
-    return listed_invoice(seller)
+    return mustang_listing(seller)
 
 
 def test_matching_rules_fund_through_the_funding_service(listing, make_investor):
@@ -143,7 +142,7 @@ def test_limits_cash_to_keep_debtor_cap_and_ticket(listing, make_investor):
         AutoInvestSkip.AMOUNT_BELOW_MIN_TICKET,
     )
     # The capped investor's next listing of the same debtor: the cap is reached.
-    second = listed_invoice(listing.invoice.seller, variant="2", invoice_number="RE-2")
+    second = mustang_listing(listing.invoice.seller, invoice_number="RE-2")
     run(second)
     log = AutoInvestLog.objects.get(investor=capped, listing=second)
     assert log.reason == AutoInvestSkip.DEBTOR_CAP_REACHED
@@ -162,8 +161,8 @@ def test_a_refusal_of_the_funding_service_is_logged_with_its_code(listing, make_
 
 
 def test_the_fair_order_rotates_across_listings(seller, make_investor):
-    listings = [listed_invoice(seller)] + [
-        listed_invoice(seller, variant=str(n), invoice_number=f"RE-{n}") for n in (2, 3, 4)
+    listings = [mustang_listing(seller)] + [
+        mustang_listing(seller, invoice_number=f"RE-{n}") for n in (2, 3, 4)
     ]
     advance = listings[0].advance_amount
     people = [make_investor() for _ in range(3)]
@@ -187,7 +186,7 @@ def test_listing_create_enqueues_the_run_after_commit(
 ):
     calls = []
     monkeypatch.setattr(tasks.listing_opened_task, "delay", lambda *a: calls.append(a))
-    invoice = priced_invoice(seller)
+    invoice = InvoiceFactory(mustang=True, seller=seller)
     with clock.frozen_at(LISTING_DAY), django_capture_on_commit_callbacks(execute=True):
         listing = listing_create(invoice=invoice, seller=seller)
     assert calls == [(listing.pk,)]

@@ -36,6 +36,7 @@ from pools.services import (
     redemption_request,
 )
 from settlements.services import bank_event_apply
+from tests.factories import mustang_listing
 from tests.helpers import (
     LISTING_DAY,
     MUSTANG_DUE,
@@ -44,7 +45,6 @@ from tests.helpers import (
     bank_event,
     db_counts,
     deposit,
-    listed_invoice,
 )
 
 D = Decimal
@@ -130,7 +130,7 @@ def test_the_pool_funds_a_listing_through_the_funding_service_within_its_policy(
     deposit(alice, D("1000.00"))
     with clock.frozen_at(LISTING_DAY):
         pool_deposit(pool=pool, investor=alice, amount="300.00")
-    listing = listed_invoice(seller)
+    listing = mustang_listing(seller)
     with clock.frozen_at(LISTING_DAY):
         auto_invest_listing(listing_id=listing.pk)
     investment = Investment.objects.get(listing=listing)
@@ -150,7 +150,7 @@ def test_the_pool_funds_a_listing_through_the_funding_service_within_its_policy(
         pool_allocation_pause(pool=pool, actor=staff)
     assert same.value.code == "FOUR_EYES_SAME_REVIEWER"
     assert pool_allocation_pause(pool=pool, actor=other).allocation_paused
-    second = listed_invoice(seller, variant="2", invoice_number="RE-2")
+    second = mustang_listing(seller, invoice_number="RE-2")
     with clock.frozen_at(LISTING_DAY):
         auto_invest_listing(listing_id=second.pk)
     assert not Investment.objects.filter(listing=second).exists()
@@ -164,7 +164,7 @@ def test_redemptions_are_paid_fifo_in_part_and_can_be_cancelled(pool, seller, ma
     with clock.frozen_at(LISTING_DAY):
         for person in (alice, bob, carol):
             pool_deposit(pool=pool, investor=person, amount="300.00")
-    listing = listed_invoice(seller)  # the pool invests most of its cash
+    listing = mustang_listing(seller)  # the pool invests most of its cash
     with clock.frozen_at(LISTING_DAY):
         auto_invest_listing(listing_id=listing.pk)
         cash = pool_nav(pool=reload(pool)).cash
@@ -203,7 +203,7 @@ def test_worked_example_deposit_allocate_repay_nav_rises_redeem(pool, seller, ma
     deposit(bob, D("500.00"))
     with clock.frozen_at(LISTING_DAY):
         pool_deposit(pool=pool, investor=alice, amount="1000.00")
-    listing = listed_invoice(seller)
+    listing = mustang_listing(seller)
     with clock.frozen_at(LISTING_DAY):
         auto_invest_listing(listing_id=listing.pk)
     listing.refresh_from_db()
@@ -324,7 +324,7 @@ def test_the_pools_own_account_is_told_in_the_app_but_never_mailed(
     with django_capture_on_commit_callbacks(execute=True), clock.frozen_at(LISTING_DAY):
         pool = pool_create(currency="EUR", actor=staff, max_listing_share=D("1"))
         pool_deposit(pool=pool, investor=alice, amount="900.00")
-    listing = listed_invoice(seller)
+    listing = mustang_listing(seller)
     with django_capture_on_commit_callbacks(execute=True), clock.frozen_at(LISTING_DAY):
         auto_invest_listing(listing_id=listing.pk)
     assert Investment.objects.filter(listing=listing, investor=pool.account).exists()
@@ -349,7 +349,7 @@ def test_a_repayment_reaching_the_pool_pays_its_queued_redemptions_at_once_fifo_
         deposit(person, D("1000.00"))
         with clock.frozen_at(LISTING_DAY):
             pool_deposit(pool=pool, investor=person, amount=amount)
-    listing = listed_invoice(seller)
+    listing = mustang_listing(seller)
     with clock.frozen_at(LISTING_DAY):
         auto_invest_listing(listing_id=listing.pk)
         cash = pool_nav(pool=reload(pool)).cash.quantize(D("0.01"))

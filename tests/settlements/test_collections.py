@@ -21,7 +21,8 @@ from settlements.enums import AccountKind
 from settlements.ledger.posting import account_balance, ledger_account, trial_balance
 from settlements.services import bank_event_apply
 from settlements.tasks import invoices_age_task
-from tests.helpers import LISTING_DAY, MUSTANG_DUE, bank_event, deposit, list_mustang_invoice
+from tests.factories import InvoiceFactory, mustang_listing
+from tests.helpers import LISTING_DAY, MUSTANG_DUE, bank_event, deposit
 
 GRACE = 5
 DEFAULT_AFTER = 90
@@ -74,7 +75,7 @@ def disbursed(seller, make_investor):
     investment's own fee, rounded once) = 2.26."""
 
     def _make(*, recourse=True):
-        listing = list_mustang_invoice(seller) if recourse else _non_recourse(seller)
+        listing = mustang_listing(seller) if recourse else _non_recourse(seller)
         a, b = make_investor(), make_investor()
         deposit(a, "300.00")
         deposit(b, "300.00")
@@ -91,9 +92,8 @@ def disbursed(seller, make_investor):
 
 def _non_recourse(seller):
     from marketplace.services import listing_create
-    from tests.helpers import priced_invoice
 
-    invoice = priced_invoice(seller)
+    invoice = InvoiceFactory(mustang=True, seller=seller)
     with clock.frozen_at(LISTING_DAY):
         return listing_create(invoice=invoice, seller=seller, recourse=False)
 

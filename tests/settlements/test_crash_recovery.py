@@ -7,7 +7,9 @@ write exactly the postings of an uninterrupted run - and a third run nothing mor
 
 The uninterrupted run is made on the very same data inside a savepoint that is then rolled
 back, so that both runs start from identical rows (the document-duplicate checks would refuse a
-second copy of the Mustang invoice with the same face value).
+second copy of the Mustang invoice with the same face value). The invoice is made by factories
+with the Mustang invoice's figures (``InvoiceFactory(mustang=True)``): reading the document is
+not the point here.
 """
 
 from __future__ import annotations
@@ -22,13 +24,14 @@ from django.test import TestCase
 from invoices.enums import InvoiceStatus
 from invoices.models import Invoice
 from marketplace.models import Investment, Listing
-from marketplace.services import investment_create, listing_create
+from marketplace.services import investment_create
 from paymint.core import clock
 from settlements.enums import AccountKind, EntryKind, SettlementStatus
 from settlements.ledger.posting import account_balance, ledger_account
 from settlements.models import BankEvent, JournalEntry, Settlement
 from settlements.services import DuplicateEvent, bank_event_apply, distribution
 from settlements.tasks import invoices_age_task, settlement_execute_task
+from tests.factories import mustang_listing
 from tests.helpers import (
     LISTING_DAY,
     MUSTANG_DUE,
@@ -36,7 +39,6 @@ from tests.helpers import (
     bank_event,
     db_counts,
     deposit,
-    priced_invoice,
 )
 
 D = Decimal
@@ -58,9 +60,8 @@ SCENARIOS = {
 def disbursed_and_repaid(seller, make_investor, scenario: str, queued: list[int]):
     """Two investors fund the Mustang invoice (300.00 + the rest) on the listing day; the
     debtor pays per ``scenario``; the settlement task is queued, not run."""
-    invoice = priced_invoice(seller)
-    with clock.frozen_at(LISTING_DAY):
-        listing = listing_create(invoice=invoice, seller=seller)
+    listing = mustang_listing(seller)
+    invoice = listing.invoice
     a, b = make_investor(), make_investor()
     deposit(a, "300.00")
     deposit(b, "300.00")
@@ -268,9 +269,8 @@ def test_a_crash_at_any_step_then_a_rerun_posts_what_an_uninterrupted_run_posts(
 def test_a_crash_inside_the_repayment_webhook_leaves_nothing_and_a_redelivery_applies_once(
     seller, make_investor, monkeypatch, point
 ):
-    invoice = priced_invoice(seller)
-    with clock.frozen_at(LISTING_DAY):
-        listing = listing_create(invoice=invoice, seller=seller)
+    listing = mustang_listing(seller)
+    invoice = listing.invoice
     a = make_investor()
     deposit(a, "600.00")
     with clock.frozen_at(LISTING_DAY):

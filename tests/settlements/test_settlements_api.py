@@ -15,13 +15,13 @@ from rest_framework.test import APIClient
 from marketplace.services import investment_create
 from paymint.core import clock
 from settlements.services import bank_event_apply
+from tests.factories import mustang_listing
 from tests.helpers import (
     LISTING_DAY,
     MUSTANG_DUE,
     api_client_for,
     bank_event,
     deposit,
-    list_mustang_invoice,
 )
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +31,7 @@ D = Decimal
 @pytest.fixture
 def settled(seller, make_investor):
     """The Mustang invoice funded 200.00 + 313.94 and paid 571.04 on the due date."""
-    listing = list_mustang_invoice(seller)
+    listing = mustang_listing(seller)
     anna, bram = make_investor(), make_investor()
     deposit(anna, "300.00")
     deposit(bram, "400.00")

@@ -19,12 +19,12 @@ from settlements.enums import WithdrawalStatus
 from settlements.models import Withdrawal
 from settlements.services import bank_event_apply
 from settlements.tasks import invoices_age_task
+from tests.factories import mustang_listing
 from tests.helpers import (
     LISTING_DAY,
     MUSTANG_DUE,
     bank_event,
     deposit,
-    list_mustang_invoice,
     make_user,
 )
 
@@ -41,7 +41,7 @@ def repay(invoice, amount, event_id, on: dt.date):
 @pytest.fixture
 def funded(seller, make_investor):
     """The Mustang invoice funded on the listing day: 300.00 by ``a``, 213.94 by ``b``."""
-    listing = list_mustang_invoice(seller)
+    listing = mustang_listing(seller)
     a, b = make_investor(), make_investor()
     deposit(a, "400.00")
     deposit(b, "400.00")
@@ -120,7 +120,7 @@ def test_statement_page_itemizes_and_shows_realised_return(funded, login):
 
 
 def test_seller_dashboard_has_receivables_by_maturity(seller, login):
-    list_mustang_invoice(seller)  # 571.04 EUR due 2020-12-12
+    mustang_listing(seller)  # 571.04 EUR due 2020-12-12
     with clock.frozen_at(LISTING_DAY):
         page = login(seller).get(reverse("seller-dashboard"))
     assert page.context["maturity"] == [

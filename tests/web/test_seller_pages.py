@@ -11,6 +11,7 @@ from invoices.enums import InvoiceStatus
 from invoices.models import Invoice
 from invoices.services import invoice_run_extraction
 from marketplace.models import Listing
+from tests.factories import InvoiceFactory
 from tests.helpers import MUSTANG_PDF, form_data, make_user
 
 pytestmark = pytest.mark.django_db
@@ -160,9 +161,8 @@ def test_submit_with_unsaved_changes_is_refused(seller, login, committed, busine
 
 
 def test_listing_above_the_cap_shows_the_error_next_to_the_field(seller, login, business_day):
-    from tests.helpers import priced_invoice
 
-    invoice = priced_invoice(seller)
+    invoice = InvoiceFactory(mustang=True, seller=seller)
     client = login(seller)
     url = reverse("seller-invoice", args=[invoice.public_id])
     response = client.post(url, {"action": "list", "advance_rate": "100"})
@@ -255,9 +255,8 @@ def test_unknown_invoice_id_is_404(seller, login):
 
 
 def test_listing_twice_shows_why_on_the_page(seller, login, business_day):
-    from tests.helpers import priced_invoice
 
-    invoice = priced_invoice(seller)
+    invoice = InvoiceFactory(mustang=True, seller=seller)
     client = login(seller)
     url = reverse("seller-invoice", args=[invoice.public_id])
     assert client.post(url, {"action": "list", "advance_rate": ""}).status_code == 302

@@ -120,13 +120,19 @@ class Command(BaseCommand):
         started = time.perf_counter()
         n = invoices
         with transaction.atomic():
-            with connection.cursor() as cursor:
-                # The ledger's constraint triggers check every posting's entry and account
-                # (balanced, not negative): per row, millions of times. The rows written here
-                # are balanced by construction (each entry's two legs, deposits covering every
-                # investor's fundings); this transaction skips the triggers (superuser only).
-                cursor.execute("SET LOCAL session_replication_role = replica")
+            # The ledger's balance check queues every new posting's entry for a deferred
+            # constraint check (settlements migration 0011): millions of entries here, all
+            # balanced by construction (each entry's two legs, deposits covering every
+            # investor's fundings), so this transaction turns that one trigger off. Every other
+            # trigger runs: the listing's is_open, the back office's tallies and the ledger's
+            # day totals stay exact for the rows written here. ALTER TABLE needs no pending
+            # deferred checks on the table (SET CONSTRAINTS ... IMMEDIATE runs them now; every
+            # deferrable constraint here is initially deferred, so ... DEFERRED restores the
+            # defaults), and locks the postings table until commit: a seeding command, never
+            # run on live data.
+            self._ledger_balance_check(enabled=False)
             written = self.seed(n)
+            self._ledger_balance_check(enabled=True)
         with connection.cursor() as cursor:
             for model in (User, Invoice, Listing, Investment, JournalEntry, Posting, LedgerAccount):
                 cursor.execute(f'ANALYZE "{model._meta.db_table}"')
@@ -136,6 +142,18 @@ class Command(BaseCommand):
             ", ".join(f"{count} {name}" for name, count in written.items())
             + f": {total} rows in {elapsed:.1f} s ({total / elapsed:,.0f} rows/s)"
         )
+
+    @staticmethod
+    def _ledger_balance_check(*, enabled: bool) -> None:
+        """Turn the postings' balance-check trigger on or off for this transaction."""
+        action = "ENABLE" if enabled else "DISABLE"
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute(
+                f"ALTER TABLE settlements_posting {action} TRIGGER "
+                "settlements_posting_entries_to_check"
+            )
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
     def seed(self, n: int) -> dict[str, int]:
         sellers, investors = max(1, n // 1000), max(1, n // 10)

@@ -29,13 +29,13 @@ from settlements.stellar.tokens import (
     document_hash_on_chain,
     invoice_asset,
 )
+from tests.factories import mustang_listing
 from tests.helpers import (
     LISTING_DAY,
     MUSTANG_DUE,
     api_client_for,
     bank_event,
     deposit,
-    list_mustang_invoice,
 )
 
 pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -58,7 +58,7 @@ def test_three_investors_lifecycle_pays_to_the_stroop_and_claws_back(
 ):
     anna, bram, carl = make_investor(), make_investor(), make_investor()
     wallets = {anna.pk: connect_wallet(chain, anna), bram.pk: connect_wallet(chain, bram)}
-    listing = list_mustang_invoice(seller)
+    listing = mustang_listing(seller)
     invoice = listing.invoice
     token = invoice_asset(invoice.pk)
     for wallet in wallets.values():  # the wallets opt in to the token and the stablecoin
@@ -176,7 +176,7 @@ def test_three_investors_lifecycle_pays_to_the_stroop_and_claws_back(
 def test_investor_without_trustline_is_issued_to_custody(chain, seller, make_investor, committed):
     dora = make_investor()
     connect_wallet(chain, dora)  # connected, but never opened a trustline to the token
-    listing = list_mustang_invoice(seller)
+    listing = mustang_listing(seller)
     deposit(dora, "600.00")
     with clock.frozen_at(LISTING_DAY), committed():
         investment, _ = investment_create(investor=dora, listing=listing, amount="513.94")
@@ -190,7 +190,7 @@ def test_investor_without_trustline_is_issued_to_custody(chain, seller, make_inv
 def test_nothing_is_written_when_stellar_is_disabled(chain, settings, seller, make_investor):
     settings.STELLAR_ENABLED = False
     eve = make_investor()
-    listing = list_mustang_invoice(seller)
+    listing = mustang_listing(seller)
     deposit(eve, "600.00")
     with clock.frozen_at(LISTING_DAY):
         investment, _ = investment_create(investor=eve, listing=listing, amount="513.94")
@@ -229,7 +229,7 @@ def test_reconciliation_finds_nothing_then_an_out_of_band_mint(
     from settlements.stellar.reconciliation import chain_reconcile
 
     fay = make_investor()
-    listing = list_mustang_invoice(seller)
+    listing = mustang_listing(seller)
     deposit(fay, "600.00")
     with clock.frozen_at(LISTING_DAY), committed():
         investment, _ = investment_create(investor=fay, listing=listing, amount="513.94")
@@ -253,7 +253,7 @@ def test_cancelled_listing_mints_nothing_and_min_fill_mints_what_was_paid(
     from marketplace.services import listing_expire
 
     gus, hal = make_investor(), make_investor()
-    cancelled = list_mustang_invoice(seller)
+    cancelled = mustang_listing(seller)
     deposit(gus, "600.00")
     with clock.frozen_at(LISTING_DAY), committed():
         investment_create(investor=gus, listing=cancelled, amount="100.00")
@@ -263,7 +263,7 @@ def test_cancelled_listing_mints_nothing_and_min_fill_mints_what_was_paid(
     assert cancelled.invoice.status == InvoiceStatus.CANCELLED
     assert ChainTransaction.objects.count() == 0
 
-    partial = list_mustang_invoice(seller, min_fill_rate=Decimal("0.5"))
+    partial = mustang_listing(seller, min_fill_rate=Decimal("0.5"))
     deposit(hal, "600.00")
     with clock.frozen_at(LISTING_DAY), committed():
         investment_create(investor=hal, listing=partial, amount="300.00")
@@ -279,7 +279,7 @@ def test_partial_payments_pay_the_ledger_amounts_and_only_the_last_claws_back(
 ):
     ida, jon = make_investor(), make_investor()
     wallet = connect_wallet(chain, ida)
-    listing = list_mustang_invoice(seller)
+    listing = mustang_listing(seller)
     token = invoice_asset(listing.invoice_id)
     chain.submit(wallet, [ChangeTrust(token), ChangeTrust(chain.eurc)])
     for user, amount in ((ida, "313.94"), (jon, "200.00")):

@@ -34,13 +34,12 @@ from settlements.stellar.tokens import (
     run_virtual_step,
 )
 from settlements.tasks import invoices_age_task
+from tests.factories import InvoiceFactory, mustang_listing
 from tests.helpers import (
     LISTING_DAY,
     MUSTANG_DUE,
     bank_event,
     deposit,
-    list_mustang_invoice,
-    priced_invoice,
 )
 from tests.settlements.stellar.test_lifecycle_on_chain import connect_wallet
 
@@ -81,9 +80,9 @@ def fund(chain, seller, make_investor, committed, *, recourse: bool):
     anna, bram, carl = make_investor(), make_investor(), make_investor()
     wallets = {anna.pk: connect_wallet(chain, anna), bram.pk: connect_wallet(chain, bram)}
     if recourse:
-        listing = list_mustang_invoice(seller)
+        listing = mustang_listing(seller)
     else:
-        invoice = priced_invoice(seller)
+        invoice = InvoiceFactory(mustang=True, seller=seller)
         with clock.frozen_at(LISTING_DAY):
             listing = listing_create(invoice=invoice, seller=seller, recourse=False)
     token = invoice_asset(listing.invoice_id)
