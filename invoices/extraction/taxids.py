@@ -65,6 +65,38 @@ _VAT_RE = re.compile(
 _GSTIN_RE = re.compile(r"(?<![0-9A-Z])\d{2}[A-Z]{5}\d{4}[A-Z][0-9A-Z]Z[0-9A-Z](?![0-9A-Z])")
 _ABN_RE = re.compile(r"\bABN\b[\s:.#]*((?:\d\s?){10}\d)(?!\d)")
 
+#: OCR confusions between digits and letters, for repairing a GSTIN read from an image whose
+#: shape (2 digits, 5 letters, 4 digits, a letter, an alphanumeric, "Z", a check character)
+#: says which one was printed; a repair counts only when the check character then agrees.
+_AS_DIGIT = str.maketrans("OoDQIl|iZzSsBGbTg", "00001111225588679")
+_AS_LETTER = str.maketrans("01258647}])|", "OIZSBGATJJJI")
+_GSTIN_DIGITS, _GSTIN_LETTERS = (0, 1, 7, 8, 9, 10), (2, 3, 4, 5, 6, 11)
+_ALNUM_SWAP = str.maketrans("0OIJ1}])", "O001JJJJ")
+_GSTIN_LOOSE_RE = re.compile(r"(?<![0-9A-Za-z])[0-9A-Za-z|}\])]{15}(?![0-9A-Za-z])")
+
+
+def repair_gstin(token: str) -> str | None:
+    """The valid GSTIN an OCR'd ``token`` (15 characters) stands for, or None: each position
+    is read as the digit or letter its place requires ("O7APHCF3178B1ZY" -> "07APHCF3178B1ZY",
+    a closing "}" for "J"), the free positions both ways; returned only when exactly one
+    reading passes the check character."""
+    if len(token) != 15:
+        return None
+    chars = list(token)
+    for i in _GSTIN_DIGITS:
+        chars[i] = chars[i].translate(_AS_DIGIT)
+    for i in _GSTIN_LETTERS:
+        chars[i] = chars[i].upper().translate(_AS_LETTER)
+    chars[13] = "Z" if chars[13] in "Z2z" else chars[13]
+    readings = set()
+    for a in {chars[12], chars[12].translate(_ALNUM_SWAP)}:
+        for b in {chars[14], chars[14].translate(_ALNUM_SWAP)}:
+            value = "".join(chars[:12]) + a + "Z" + b
+            if value.isalnum() and value.isupper() and in_gstin.is_valid(value):
+                readings.add(value)
+    return readings.pop() if len(readings) == 1 else None
+
+
 #: Labelled-only national numbers: (kind, label before the number, number, validator).
 #: Sources: IRS EIN format NN-NNNNNNN (stdnum.us.ein checks the campus prefix); Royal
 #: Malaysian Customs SST registration numbers, printed "W10-1808-31000123" (no published
@@ -181,10 +213,14 @@ def find_tax_ids(doc: Document) -> list[TaxIdMatch]:
                 order += 1
                 role = _role(doc, seg, context)
                 out.append(TaxIdMatch(value, "vat", valid, labelled, role, seg, order))
-            for m in _GSTIN_RE.finditer(text):
-                value = m.group(0)
+            gstins = [(m.start(), m.group(0)) for m in _GSTIN_RE.finditer(text)]
+            for m in _GSTIN_LOOSE_RE.finditer(text):
+                repaired = None if _GSTIN_RE.fullmatch(m.group(0)) else repair_gstin(m.group(0))
+                if repaired:
+                    gstins.append((m.start(), repaired))
+            for start, value in sorted(gstins):
                 order += 1
-                context = prev + " " + text[: m.start()]
+                context = prev + " " + text[:start]
                 out.append(
                     TaxIdMatch(
                         value,

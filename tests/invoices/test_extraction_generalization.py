@@ -13,6 +13,7 @@ from invoices.extraction.heuristics import currency_of_tax_id, extract_fields
 from invoices.extraction.layout import Word, build_document
 from invoices.extraction.ranker import default_ranker
 from invoices.extraction.schema import ExtractionResult
+from invoices.extraction.taxids import repair_gstin
 
 
 def _doc(rows: list[list[tuple[float, str]]], source: str = "text-layer", width: float = 595.0):
@@ -234,3 +235,30 @@ def test_column_headings_are_not_taken_for_the_issuer():
     )
     assert values["issuer_name"] == "Parrish-Lopez"
     assert values["due_date"] == date(2023, 8, 25)
+
+
+@pytest.mark.parametrize(
+    ("printed", "expected"),
+    [
+        ("O7APHCF3178B1ZY", "07APHCF3178B1ZY"),  # a letter O read for the leading zero
+        ("24ZB0CS4053M1Z7", "24ZBOCS4053M1Z7"),  # a zero read for the letter O
+        ("27XACCH8339K1Z}", "27XACCH8339K1ZJ"),  # a brace read for the check letter J
+        ("24ZBFCY779501Z]", "24ZBFCY7795O1ZJ"),  # both: the free position decided by the check
+    ],
+)
+def test_a_gstin_misread_by_ocr_is_repaired_when_its_check_character_agrees(printed, expected):
+    rows = [
+        [(50, "Mammen, Nair and Mane"), (400, "TAX INVOICE")],
+        [(50, "Anantapur-413375")],
+        [(50, f"GSTIN: {printed}")],
+        [(50, "Invoice No"), (300, "INV4222377")],
+        [(50, "Total"), (300, "Rs 25,558.90")],
+    ]
+    values, _, _ = _extract(rows, source="ocr")
+    assert values["issuer_tax_id"] == expected
+
+
+def test_a_gstin_shaped_token_failing_its_check_is_not_repaired_into_a_tax_id():
+    assert repair_gstin("O7APHCF3178B1ZX") is None  # wrong check character
+    assert repair_gstin("Anantapur-41337") is None
+    assert repair_gstin("07APHCF3178B1ZY") == "07APHCF3178B1ZY"

@@ -35,14 +35,16 @@ def _truth(path: Path) -> dict:
     return json.loads(path.with_name(path.name.rsplit(".", 1)[0] + ".gt.json").read_text())
 
 
-def test_a_shadowed_phone_photo_gives_every_field(corpus):
+def test_a_shadowed_phone_photo_gives_the_fields_in_the_shade(corpus):
     photo = corpus["syn-00001-photo.jpg"]
     truth = _truth(photo)
     assert truth["degradation"]["shadow"] >= 90 and abs(truth["degradation"]["rotation"]) > 3
     result = extract_document(photo.read_bytes())
     matches = score_document(result.to_json_dict(), truth)
-    assert [name for name, ok in matches.items() if ok is False] == []
-    assert sum(ok is True for ok in matches.values()) >= 8
+    # printed right-aligned, in the shade: all empty before the background was flattened
+    for name in ("total_amount", "amount_due", "issue_date", "due_date"):
+        assert matches[name] is True, name
+    assert sum(ok is True for ok in matches.values()) >= 9  # of 10 labelled
 
 
 def test_a_low_resolution_scan_gives_its_dates_number_and_total(corpus):
@@ -68,3 +70,5 @@ def test_flattening_whitens_a_shadow_and_keeps_the_ink_dark():
     assert flat[800, 200] > 240 and flat[800, 800] > 240
     assert flat[302, 200] < 60 and flat[302, 800] < 100
     assert flat[640, 250] < 100
+    even = Image.fromarray(np.full((1000, 1000), 235, dtype=np.uint8))
+    assert flatten_background(even) is even  # nothing to flatten: no work done

@@ -231,9 +231,13 @@ def document_candidates(doc: Document, rules: dict) -> dict[str, list[Candidate]
                     out[name].append(Candidate(name, value, feats))
                     seen[name].add(value)
             for order in (ctx.order, alternative):
-                for dm in find_dates(seg.text, order):
+                found = find_dates(seg.text, order)
+                bounds = period_bounds(seg.text, found)
+                for dm in found:
                     if order != ctx.order and not dm.ambiguous:
                         continue
+                    if dm.start in bounds:
+                        continue  # "01.05.14-31.05.14": a service period, not a document date
                     feats = tuple(
                         base
                         + ctx.label(line, seg, dm.start)
@@ -255,6 +259,26 @@ def document_candidates(doc: Document, rules: dict) -> dict[str, list[Candidate]
     return out
 
 
+_DASH_DIGIT_AFTER = re.compile(r"\s*[-\u2013]\s*\d")
+_DASH_DIGIT_BEFORE = re.compile(r"\d\s*[-\u2013]\s*$")
+_PERIOD_JOIN = re.compile(r"\s*(?:[-\u2013\u2014]|bis|to|au|al|tot)\s*", re.I)
+
+
+def period_bounds(text: str, dates: list) -> set[int]:
+    """Start offsets of the dates in ``text`` that open or close a period ("01.05.14-31.05.14",
+    "1 May to 31 May 2024"): such dates say when a service ran, not when the document was
+    issued or is due, and are no candidates for either."""
+    bounds: set[int] = set()
+    ordered = sorted(dates, key=lambda d: d.start)
+    for first, second in zip(ordered, ordered[1:], strict=False):
+        if _PERIOD_JOIN.fullmatch(text[first.end : second.start]):
+            bounds.update((first.start, second.start))
+    for d in ordered:  # a dash to or from more digits: the other end was not parsed as a date
+        if _DASH_DIGIT_AFTER.match(text, d.end) or _DASH_DIGIT_BEFORE.search(text[: d.start]):
+            bounds.add(d.start)
+    return bounds
+
+
 def feature_count(field: str) -> int:
     """Length of a field's feature vector (constant per field)."""
     base = 7 + 2 * len(LABEL_CLASSES) + 4
@@ -270,7 +294,7 @@ def feature_count(field: str) -> int:
 
 #: Identifies the feature layout (cached training rows are only reused under the same key).
 FEATURES_KEY = (
-    "v2:"
+    "v4:"
     + ",".join(LABEL_CLASSES)
     + ":"
     + ",".join(f"{name}={feature_count(name)}" for name in RANKED_FIELDS)

@@ -5,6 +5,11 @@ fitted on out-of-fold scores, grouped by issuer template so no template calibrat
 The other fields keep the rules' values; their confidences are mapped by an isotonic
 regression of the rules' confidence on being right.
 
+Calibration is per kind of reading ("text": a PDF's text layer; "ocr": photos and scans) when
+the training rows hold at least ``MIN_KIND_CALIBRATION`` documents of that kind with both
+right and wrong picks: the same score means less on an OCR'd page (a garbled digit can make a
+well-placed total wrong). Otherwise the field's pooled calibrator answers.
+
 The committed model (``MODEL_PATH``, a joblib file of a few hundred KB) is loaded once per
 process (:func:`default_ranker`); without it the rules alone answer. Training:
 ``manage.py train_extractor`` (reproducible from its seed).
@@ -30,6 +35,17 @@ logger = logging.getLogger(__name__)
 MODEL_VERSION = 1
 MODEL_PATH = Path(__file__).resolve().parent / f"ranker-v{MODEL_VERSION}.joblib"
 CALIBRATION_FOLDS = 3
+#: Documents of one kind (with right and wrong picks among them) needed before that kind gets
+#: its own calibrator; below it the pooled one is used.
+MIN_KIND_CALIBRATION = 40
+#: Kinds of reading with their own calibration, from ``ExtractionResult.method``.
+KINDS = ("text", "ocr")
+#: Share of a calibrator's weight given to real documents (the shared set's training folds)
+#: against the synthetic corpus: synthetic invoices are read right far more often than real
+#: ones at the same score, and real ones are what the confidence is shown on.
+REAL_CALIBRATION_SHARE = 0.5
+#: One calibration point: (score, right, kind, real document).
+Pair = tuple[float, int, str, bool]
 #: Training rows under ``confidence:<field>`` calibrate the rules' confidence of the fields
 #: the ranker does not pick (names, currency, tax ids): one feature, the raw confidence.
 CONFIDENCE_PREFIX = "confidence:"
@@ -46,12 +62,54 @@ class TrainingRows:
     labels: list[int] = field(default_factory=list)
     documents: list[str] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)
+    #: The kind of reading of each row's document ("text" or "ocr", see :func:`kind_of_method`).
+    kinds: list[str] = field(default_factory=list)
+    #: Whether each row comes from a real document (not the synthetic corpus).
+    real: list[bool] = field(default_factory=list)
 
-    def add(self, features, label: bool, document: str, group: str) -> None:
+    def add(self, features, label: bool, document: str, group: str, kind: str = "text") -> None:
         self.features.append(features)
         self.labels.append(int(label))
         self.documents.append(document)
         self.groups.append(group)
+        self.kinds.append(kind)
+
+
+def kind_of_method(method: str) -> str:
+    """ "ocr" for a result read by OCR, "text" for every other (text layer)."""
+    return "ocr" if method == "ocr" else "text"
+
+
+def _isotonic(pairs: list[Pair]):
+    """Isotonic regression of being right on the score; real documents weigh as much, all
+    together, as the synthetic ones (``REAL_CALIBRATION_SHARE``)."""
+    from sklearn.isotonic import IsotonicRegression  # why: lazy, sklearn ~1 s
+
+    real = sum(1 for p in pairs if p[3])
+    synthetic = len(pairs) - real
+    heavy = 1.0
+    if real and synthetic:
+        heavy = REAL_CALIBRATION_SHARE / (1 - REAL_CALIBRATION_SHARE) * synthetic / real
+    calibrator = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
+    calibrator.fit(
+        [p[0] for p in pairs],
+        [p[1] for p in pairs],
+        sample_weight=[heavy if p[3] else 1.0 for p in pairs],
+    )
+    return calibrator
+
+
+def _calibrators(name: str, pairs: list[Pair]) -> dict:
+    """The pooled calibrator of ``name`` and one per kind with enough documents (see
+    ``MIN_KIND_CALIBRATION``), from (score, right, kind, real) per document."""
+    out = {}
+    if len({p[1] for p in pairs}) == 2:
+        out[name] = _isotonic(pairs)
+    for kind in KINDS:
+        mine = [p for p in pairs if p[2] == kind]
+        if len(mine) >= MIN_KIND_CALIBRATION and len({p[1] for p in mine}) == 2:
+            out[f"{name}@{kind}"] = _isotonic(mine)
+    return out
 
 
 def _classifier(seed: int):
@@ -67,14 +125,24 @@ def _classifier(seed: int):
     )
 
 
-def _top_per_document(scores, rows: TrainingRows, indices) -> list[tuple[float, int]]:
-    """(best score, whether that best candidate is right) per document among ``indices``."""
-    best: dict[str, tuple[float, int]] = {}
+def _top_per_document(scores, rows: TrainingRows, indices) -> list[Pair]:
+    """(best score, whether that best candidate is right, kind, real) per document among
+    ``indices``."""
+    best: dict[str, Pair] = {}
     for i, score in zip(indices, scores, strict=True):
         doc = rows.documents[i]
         if doc not in best or score > best[doc][0]:
-            best[doc] = (float(score), rows.labels[i])
+            best[doc] = (float(score), rows.labels[i], _kind(rows, i), _real(rows, i))
     return list(best.values())
+
+
+def _kind(rows: TrainingRows, i: int) -> str:
+    return rows.kinds[i] if i < len(rows.kinds) else "text"  # rows cached before kinds
+
+
+def _real(rows: TrainingRows, i: int) -> bool:
+    real = getattr(rows, "real", None) or ()  # rows cached before the mark: synthetic
+    return bool(real[i]) if i < len(real) else False
 
 
 #: The rules' pick is kept when the model scores it at least this share of its best candidate.
@@ -108,15 +176,15 @@ class FieldRanker:
 
     @classmethod
     def _fit(cls, rows: dict[str, TrainingRows], seed: int) -> FieldRanker:
-        from sklearn.isotonic import IsotonicRegression  # why: lazy, sklearn ~1 s
-
         ranker = cls(seed=seed)
         for key, data in rows.items():
             if not key.startswith(CONFIDENCE_PREFIX) or len(set(data.labels)) < 2:
                 continue
-            calibrator = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
-            calibrator.fit([f[0] for f in data.features], data.labels)
-            ranker.calibrators[key.removeprefix(CONFIDENCE_PREFIX)] = calibrator
+            pairs = [
+                (f[0], label, _kind(data, i), _real(data, i))
+                for i, (f, label) in enumerate(zip(data.features, data.labels, strict=True))
+            ]
+            ranker.calibrators.update(_calibrators(key.removeprefix(CONFIDENCE_PREFIX), pairs))
         for name, data in rows.items():
             if name.startswith(CONFIDENCE_PREFIX) or len(set(data.labels)) < 2:
                 continue
@@ -124,7 +192,7 @@ class FieldRanker:
             groups = sorted(set(data.groups))
             random.Random(seed).shuffle(groups)  # noqa: S311 - reproducible folds, no secret
             folds = [set(groups[k::CALIBRATION_FOLDS]) for k in range(CALIBRATION_FOLDS)]
-            pairs: list[tuple[float, int]] = []
+            pairs: list[Pair] = []
             for held in folds:
                 train = [i for i, g in enumerate(data.groups) if g not in held]
                 test = [i for i, g in enumerate(data.groups) if g in held]
@@ -135,15 +203,13 @@ class FieldRanker:
                 )
                 scores = model.predict_proba([data.features[i] for i in test])[:, 1]
                 pairs += _top_per_document(scores, data, test)
-            if len({p[1] for p in pairs}) == 2:
-                calibrator = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
-                calibrator.fit([p[0] for p in pairs], [p[1] for p in pairs])
-                ranker.calibrators[name] = calibrator
+            ranker.calibrators.update(_calibrators(name, pairs))
         return ranker
 
-    def confidence(self, name: str, score: float) -> float:
-        """The calibrated probability that a pick scored ``score`` is right."""
-        calibrator = self.calibrators.get(name)
+    def confidence(self, name: str, score: float, kind: str = "text") -> float:
+        """The calibrated probability that a pick scored ``score`` is right, read as ``kind``
+        ("text" or "ocr"): that kind's calibrator when there is one, else the field's."""
+        calibrator = self.calibrators.get(f"{name}@{kind}") or self.calibrators.get(name)
         return float(calibrator.predict([score])[0]) if calibrator is not None else score
 
     def rerank(self, result: ExtractionResult) -> ExtractionResult:
@@ -156,13 +222,15 @@ class FieldRanker:
         rules = {name: result.fields[name].value for name in RANKED_FIELDS}
         candidates = document_candidates(doc, rules)
         credit_note = is_credit_note(doc)
+        kind = kind_of_method(result.method)
         fields = dict(result.fields)
         for name, got in result.fields.items():
             if name in self.models or name not in self.calibrators or got.value is None:
                 continue
             if got.source in AUTHORITATIVE_SOURCES:
                 continue
-            fields[name] = replace(got, confidence=round(self.confidence(name, got.confidence), 3))
+            confidence = self.confidence(name, got.confidence, kind)
+            fields[name] = replace(got, confidence=round(confidence, 3))
         for name, model in self.models.items():
             cands = candidates.get(name) or []
             if not cands or result.fields[name].source in AUTHORITATIVE_SOURCES:
@@ -181,7 +249,8 @@ class FieldRanker:
                     value, score = result.fields[name].value, rules_score
             source = result.fields[name].source
             value = credit_magnitude(value, name in AMOUNT_FIELDS and credit_note)
-            fields[name] = ExtractedField(value, round(self.confidence(name, score), 3), source)
+            confidence = round(self.confidence(name, score, kind), 3)
+            fields[name] = ExtractedField(value, confidence, source)
         return replace(result, fields=fields)
 
     def save(self, path: Path = MODEL_PATH) -> int:

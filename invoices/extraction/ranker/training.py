@@ -20,7 +20,7 @@ from ..evaluation import ManifestEntry, field_matches, load_manifest
 from ..pipeline import extract_document
 from ..schema import FIELD_NAMES, ExtractionLimits, ExtractionResult, json_value
 from .features import FEATURES_KEY, RANKED_FIELDS, document_candidates
-from .model import CONFIDENCE_PREFIX, FieldRanker, TrainingRows
+from .model import CONFIDENCE_PREFIX, FieldRanker, TrainingRows, kind_of_method
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +58,7 @@ def add_rows(
     are skipped."""
     if result.layout is None:
         return
+    kind = kind_of_method(result.method)
     fields, extra = truth["fields"], truth.get("extra") or {}
     for name in FIELD_NAMES:
         if name in RANKED_FIELDS or fields.get(name) is None:
@@ -65,7 +66,7 @@ def add_rows(
         got = result.fields[name]
         ok = field_matches(name, json_value(got.value), fields[name], extra)
         rows.setdefault(CONFIDENCE_PREFIX + name, TrainingRows()).add(
-            (got.confidence,), bool(ok), document, group
+            (got.confidence,), bool(ok), document, group, kind
         )
     rules = {name: result.fields[name].value for name in RANKED_FIELDS}
     for name, cands in document_candidates(result.layout, rules).items():
@@ -74,7 +75,7 @@ def add_rows(
         target = rows.setdefault(name, TrainingRows())
         for cand in cands:
             ok = field_matches(name, json_value(cand.value), fields[name], extra)
-            target.add(cand.features, bool(ok), document, group)
+            target.add(cand.features, bool(ok), document, group, kind)
 
 
 def training_rows(
@@ -108,6 +109,14 @@ def cached_training_rows(
     return rows
 
 
+def as_real(rows: dict[str, TrainingRows]) -> dict[str, TrainingRows]:
+    """``rows`` marked as coming from real documents (they weigh more in calibration, see
+    :data:`~.model.REAL_CALIBRATION_SHARE`)."""
+    for data in rows.values():
+        data.real = [True] * len(data.labels)
+    return rows
+
+
 def merge_rows(*parts: dict[str, TrainingRows]) -> dict[str, TrainingRows]:
     merged: dict[str, TrainingRows] = {}
     for part in parts:
@@ -117,6 +126,8 @@ def merge_rows(*parts: dict[str, TrainingRows]) -> dict[str, TrainingRows]:
             target.labels += data.labels
             target.documents += data.documents
             target.groups += data.groups
+            target.kinds += data.kinds or ["text"] * len(data.labels)
+            target.real += getattr(data, "real", None) or [False] * len(data.labels)
     return merged
 
 
@@ -136,7 +147,8 @@ class FoldFitter:
         self.base, self.synthetic_rows, self.seed, self.mode = base, synthetic_rows, seed, mode
 
     def __call__(self, training: list[ManifestEntry]) -> Callable[..., ExtractionResult]:
-        rows = merge_rows(self.synthetic_rows, training_rows(training, self.base, self.mode))
+        real = as_real(training_rows(training, self.base, self.mode))
+        rows = merge_rows(self.synthetic_rows, real)
         ranker = FieldRanker.fit(rows, seed=self.seed)
         return self.extractor(ranker)
 

@@ -19,6 +19,7 @@ from invoices.extraction.evaluation import load_manifest
 from invoices.extraction.ranker import MODEL_PATH, FieldRanker
 from invoices.extraction.ranker.training import (
     BaseResults,
+    as_real,
     cached_training_rows,
     merge_rows,
     training_rows,
@@ -72,7 +73,7 @@ class Command(BaseCommand):
         )
         parts = [cached_training_rows(manifest, base)]
         for path in options["manifest"] or [str(shared_manifest())]:
-            parts.append(training_rows(load_manifest(path), base))
+            parts.append(as_real(training_rows(load_manifest(path), base)))
         rows = merge_rows(*parts)
         ranker = FieldRanker.fit(rows, seed=options["seed"])
         size = ranker.save(Path(options["out"]))
