@@ -18,7 +18,7 @@ _INVOICE = Invoice._meta.db_table
 #: about 0.5 ms of CPU per funding, issue #19); the listing is the base table, so its row is
 #: locked first.
 _LISTING_AND_INVOICE_LOCK_SQL = (
-    f'SELECT "{_LISTING}".*, "{_INVOICE}"."status" AS "locked_invoice_status", '  # noqa: S608
+    f'SELECT "{_LISTING}".*, "{_INVOICE}"."status" AS "locked_invoice_status", '  # noqa: S608  # nosec B608 - names from code, values bound
     f'"{_INVOICE}"."disputed_at" AS "locked_invoice_disputed_at" '
     f'FROM "{_LISTING}" INNER JOIN "{_INVOICE}" ON ("{_LISTING}"."invoice_id" = "{_INVOICE}"."id") '
     f'WHERE "{_LISTING}"."id" = %s FOR UPDATE'
