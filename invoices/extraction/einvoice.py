@@ -173,6 +173,8 @@ def _amount(elements: list[ET.Element], currency: str | None) -> Decimal | None:
 
 
 def _vat_id(party: ET.Element | None) -> str | None:
+    """The party's VAT id (SpecifiedTaxRegistration ID with schemeID ``VA``), else its first
+    other tax registration (``FC``, the fiscal number: EN 16931 BT-32, e.g. a US EIN)."""
     if party is None:
         return None
     fallback = None
@@ -182,7 +184,7 @@ def _vat_id(party: ET.Element | None) -> str | None:
             continue
         if idel.get("schemeID") == "VA":
             return _text(idel)
-        fallback = fallback or None
+        fallback = fallback or _text(idel)
     return fallback
 
 

@@ -4,7 +4,9 @@
     generate_corpus(200, seed=7, out_dir=Path("var/synthetic"))
 
 writes, per document, a text PDF (``syn-00001.pdf``), sometimes a phone photo
-(``syn-00001-photo.jpg``) or a scanned, image-only PDF (``syn-00001-scan.pdf``), a ``.gt.json``
+(``syn-00001-photo.jpg``) or a scanned, image-only PDF (``syn-00001-scan.pdf``), and, when
+asked (``einvoice_share``), a standalone CII or UBL e-invoice (``syn-00001-cii.xml``,
+``syn-00001-ubl.xml``, manifest kind ``xml``; :mod:`.einvoice`), a ``.gt.json``
 beside each in the shared set's format (a photo's or scan's also records the degradation
 drawn under ``degradation``: rotation, blur, shadow, noise, JPEG quality, scale), and a
 ``MANIFEST.tsv`` (same columns as ``../shared/invoices/MANIFEST.tsv``; ``group`` = template +
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .degrade import office_scan, phone_photo
+from .einvoice import SYNTAXES, einvoice_xml
 from .layout import SyntheticDocument, build_document
 from .render import render_page_image, render_pdf
 
@@ -49,7 +52,7 @@ MANIFEST_COLUMNS = (
 @dataclass(frozen=True)
 class CorpusFile:
     path: str  # relative to the corpus folder
-    kind: str  # pdf-text | image | pdf-scan
+    kind: str  # pdf-text | image | pdf-scan | xml
     document: SyntheticDocument
 
 
@@ -73,11 +76,20 @@ def _write(
 
 
 def generate_corpus(
-    count: int, *, seed: int, out_dir: Path, image_share: float = 0.3, dpi: int = 200
+    count: int,
+    *,
+    seed: int,
+    out_dir: Path,
+    image_share: float = 0.3,
+    dpi: int = 200,
+    einvoice_share: float = 0.0,
 ) -> list[CorpusFile]:
     """Write ``count`` documents (plus their photo/scan variants, about ``image_share`` of
-    them) to ``out_dir`` with a MANIFEST.tsv; returns what was written. Same seed, same
-    corpus (byte for byte for the PDFs)."""
+    them, and standalone CII or UBL e-invoices, about ``einvoice_share`` of the invoices and
+    credit notes: receipts have none) to ``out_dir`` with a MANIFEST.tsv; returns what was
+    written. Same seed, same corpus (byte for byte for the PDFs and XML). The e-invoice draw
+    uses its own generator per document, so ``einvoice_share`` adds files and changes
+    nothing else (0, the default, writes the corpus as before)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)  # noqa: S311 - reproducible test data, not secrets
     written: list[CorpusFile] = []
@@ -115,6 +127,11 @@ def generate_corpus(
                     append_images=more,
                 )
                 variants.append((f"{doc.name}-scan.pdf", "pdf-scan", buf.getvalue(), record))
+        einvoice_rng = random.Random(f"{seed}:{index}:einvoice")  # noqa: S311
+        if doc.kind != "receipt" and einvoice_rng.random() < einvoice_share:
+            syntax = einvoice_rng.choice(SYNTAXES)
+            xml = einvoice_xml(doc, syntax)
+            variants.append((f"{doc.name}-{syntax}.xml", "xml", xml, None))
         for name, kind, data, degradation in variants:
             truth = _write(out_dir, name, data, doc, degradation)
             labelled = ",".join(k for k, v in truth["fields"].items() if v is not None)

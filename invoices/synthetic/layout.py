@@ -63,6 +63,8 @@ class SyntheticDocument:
     #: Fields printed only on pages after the first (totals and footers that the items
     #: pushed over): a photo of the first page does not show them.
     later_page_fields: set[str] = field(default_factory=set)
+    #: The VAT printed (the total less the net amount), for the structured e-invoice variant.
+    tax_amount: Decimal = Decimal("0.00")
 
     def ground_truth(self, *, first_page_only: bool = False) -> dict:
         """The ``.gt.json`` content; ``first_page_only``: for an image of the first page
@@ -237,6 +239,7 @@ def build_document(index: int, rng: random.Random) -> SyntheticDocument:
             country,
             width,
         )
+    doc.tax_amount = tax
     doc.fields = {
         "invoice_number": number,
         "issuer_name": issuer,

@@ -1,5 +1,6 @@
-"""``manage.py make_synthetic_invoices N --seed S [--out DIR] [--image-share F]``: write N
-labelled synthetic invoices and receipts (text PDFs, some also as phone photos or scans) with
+"""``manage.py make_synthetic_invoices N --seed S [--out DIR] [--image-share F]
+[--einvoice-share F]``: write N labelled synthetic invoices and receipts (text PDFs, some also
+as phone photos or scans, invoices and credit notes also as CII/UBL e-invoices) with
 their ``.gt.json`` and a MANIFEST.tsv (see :mod:`invoices.synthetic`). The corpus is not
 committed: it is rebuilt from the seed."""
 
@@ -27,11 +28,22 @@ class Command(BaseCommand):
             default=0.3,
             help="share of documents also written as a photo or a scan",
         )
+        parser.add_argument(
+            "--einvoice-share",
+            type=float,
+            default=0.0,
+            help="share of invoices and credit notes also written as a CII or UBL XML "
+            "e-invoice (0: none, the corpus as before)",
+        )
 
     def handle(self, *args, **options):
         out = Path(options["out"])
         files = generate_corpus(
-            options["count"], seed=options["seed"], out_dir=out, image_share=options["image_share"]
+            options["count"],
+            seed=options["seed"],
+            out_dir=out,
+            image_share=options["image_share"],
+            einvoice_share=options["einvoice_share"],
         )
         kinds = Counter(f.kind for f in files)
         doc_kinds = Counter(f.document.kind for f in files if f.kind == "pdf-text")
