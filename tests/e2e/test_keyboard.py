@@ -68,6 +68,10 @@ def key_nav(page, name: str) -> None:
 def test_upload_by_keyboard(page, seller, check_page, business_day_all_threads):  # noqa: F811
     key_sign_in(page, seller.email)
     expect(page).to_have_url(re.compile(r"/seller/$"))
+    # The URL changes when the dashboard's response arrives, before the page has loaded and
+    # app.js (deferred) has run: tab only on the finished page.
+    page.wait_for_load_state("load")
+    wait_for_menu(page)
     tab_to(page, page.get_by_label("Invoice document"))
     with page.expect_file_chooser() as chooser:
         page.keyboard.press("Space")
