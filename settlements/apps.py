@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from paymint.core.tallies import tally_register
+
 
 class SettlementsConfig(AppConfig):
     name = "settlements"
@@ -9,8 +11,6 @@ class SettlementsConfig(AppConfig):
         from . import receivers  # why: receivers import models, loaded only by now
 
         receivers.connect()
-        from paymint.core.tallies import tally_register  # why: beside the import above
-
         from .ledger.totals import LEDGER_DAY_TOTALS  # why: imports models
 
         tally_register(LEDGER_DAY_TOTALS)

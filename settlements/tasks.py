@@ -33,4 +33,3 @@ def books_verify_task() -> int:
     """Check the whole books (beat, daily; ``settlements.services.books``): every difference
     is raised as a compliance alert. Returns the number of findings."""
     return len(services.books_verify().findings)
-

@@ -32,16 +32,11 @@ LEDGER_DAY_TOTALS = Tally(
 )
 
 
-def _kept() -> bool:
-    """Whether the triggers keep :class:`LedgerDayTotal` (PostgreSQL)."""
-    return tallies_kept()
-
-
 def ledger_balances_by_kind(*, through: dt.date | None = None) -> dict[str, dict[str, Decimal]]:
     """``{currency: {account kind: balance}}``: the sum of every posting (of entries effective on
     or before ``through`` when given), per currency and account kind. One query over the day
     totals (a few rows per business day), not over the postings."""
-    if _kept():
+    if tallies_kept():
         rows = LedgerDayTotal.objects.all()
         if through is not None:
             rows = rows.filter(effective_date__lte=through)
@@ -64,7 +59,7 @@ def ledger_credits_by_month(
     """``{currency: {month (first day): total}}``: the positive amounts posted by entries of
     ``entry_kind`` effective on or after ``since`` (for FUNDING: the funded volume), per
     calendar month of the effective date. One query over the day totals."""
-    if _kept():
+    if tallies_kept():
         rows = (LedgerDayTotal.objects.filter(entry_kind=entry_kind, effective_date__gte=since)
                 .annotate(month=TruncMonth("effective_date"))
                 .values("currency", "month").annotate(total=Sum("credits")))
@@ -96,7 +91,7 @@ def ledger_day_totals_differences() -> list[dict]:
     ``{"key": "date:entry kind:account kind:currency", "kept": ..., "postings": ...}`` with
     ``(amount, credits, count)`` as strings. Reads every posting (the books check's job, not a
     page's). Empty on SQLite (nothing kept)."""
-    if not _kept():
+    if not tallies_kept():
         return []
     kept = {
         (r["effective_date"], r["entry_kind"], r["account_kind"], r["currency"]):
