@@ -32,11 +32,12 @@ from settlements.stellar.tokens import invoice_asset
 from .selectors import (
     investment_get_for_investor,
     investment_list_for_investor,
+    investment_list_values_for_investor,
     investment_statement_lines,
     listing_get_open,
     listing_get_visible,
     listing_investor_checks,
-    listing_search,
+    listing_search_values,
     marketplace_access_check,
 )
 from .services import investment_create, invoice_cancel, listing_create
@@ -271,7 +272,7 @@ class MarketplaceListApi(APIView):
     :func:`~marketplace.selectors.listing_search`, as the marketplace page. For investors
     whose KYC is approved, and staff (403 otherwise)."""
 
-    # listing_search checks marketplace access itself (the same rule, before it reads the
+    # listing_search(_values) checks marketplace access itself (the same rule, before it reads the
     # filters): CanReadMarketplace here would run that query a second time.
     permission_classes = [IsAuthenticated]
 
@@ -291,10 +292,10 @@ class MarketplaceListApi(APIView):
         responses={200: ListingOutputSerializer(many=True), 403: MARKETPLACE_FORBIDDEN},
     )
     def get(self, request):
-        listings = listing_search(user=request.user, filters=request.query_params)
+        listings = listing_search_values(user=request.user, filters=request.query_params,
+                                         fields=LISTING_ROW_VALUES)
         today = clock.today()
-        return paginated_rows(self, listings.values(*LISTING_ROW_VALUES),
-                              lambda values: listing_row(values, today=today))
+        return paginated_rows(self, listings, lambda values: listing_row(values, today=today))
 
 
 class MarketplaceDetailApi(APIView):
@@ -521,5 +522,6 @@ class InvestmentListApi(APIView):
 
     @extend_schema(responses=InvestmentOutputSerializer(many=True))
     def get(self, request):
-        investments = investment_list_for_investor(investor=request.user)
-        return paginated_rows(self, investments.values(*INVESTMENT_ROW_VALUES), investment_row)
+        investments = investment_list_values_for_investor(investor=request.user,
+                                                          fields=INVESTMENT_ROW_VALUES)
+        return paginated_rows(self, investments, investment_row)

@@ -19,6 +19,7 @@ from paymint.core.error_codes import CoreError
 from paymint.core.errors import NotFound, PermissionDenied, ValidationFailed
 from paymint.core.money import quantize_money
 from paymint.core.permissions import is_active_staff
+from paymint.core.prepared import PreparedValues
 from paymint.core.tallies import tallies_kept
 from settlements.ledger import exact_sum, investor_invoice_postings
 
@@ -112,6 +113,31 @@ def listing_search(*, user, filters=None, sort: str = "yield") -> QuerySet[Listi
     return filterset.qs.order_by(*LISTING_SORTS.get(sort, LISTING_SORTS["yield"]))
 
 
+def _open_unexpired(now) -> QuerySet[Listing]:
+    """The unfiltered search of :func:`listing_search` at ``now``."""
+    return (listing_open_list().filter(expires_at__gt=now).annotate(remaining=_REMAINING)
+            .order_by(*LISTING_SORTS["yield"]))
+
+
+def listing_search_values(*, user, filters=None, fields: tuple[str, ...]):
+    """:func:`listing_search`'s listings as ``.values(*fields)`` rows (``fields`` may name
+    ``remaining``), for a list that pages them with its own ordering (the API's cursor). The
+    unfiltered search - the marketplace's default page, the most read - is a
+    :class:`~paymint.core.prepared.PreparedValues`: its SQL is compiled once per process (the
+    same statement and rows as the queryset).
+
+    Raises:
+        PermissionDenied: see :func:`marketplace_access_check`.
+        ValidationFailed: ``VALIDATION_ERROR`` with the invalid filters in ``fields``.
+    """
+    if filters and any(name in filters for name in ListingFilter.base_filters):
+        return listing_search(user=user, filters=filters).values(*fields)
+    marketplace_access_check(user=user)
+    return PreparedValues(f"marketplace.listing_search:{','.join(fields)}", Listing,
+                          lambda now: _open_unexpired(now).values(*fields),
+                          {"now": clock.now()})
+
+
 def listing_investor_checks(*, listing: Listing) -> list[dict]:
     """The invoice's verification checks as a listing shows them: outcomes in neutral words
     (:func:`invoices.verification.checks_for_investors`), never the messages written for the
@@ -173,6 +199,16 @@ def investment_list_for_investor(*, investor) -> QuerySet[Investment]:
         .select_related("listing", "listing__invoice")
         .order_by("-created_at", "-id")
     )
+
+
+def investment_list_values_for_investor(*, investor, fields: tuple[str, ...]):
+    """:func:`investment_list_for_investor` as ``.values(*fields)`` rows, compiled once per
+    process (:class:`~paymint.core.prepared.PreparedValues`; the same statement and rows)."""
+    return PreparedValues(
+        f"marketplace.investment_list_for_investor:{','.join(fields)}", Investment,
+        lambda investor_id: (Investment.objects.filter(investor_id=investor_id)
+                             .order_by("-created_at", "-id").values(*fields)),
+        {"investor_id": investor.pk})
 
 
 def investment_get_for_investor(*, investor, investment_id) -> Investment:

@@ -25,7 +25,7 @@ from paymint.core.throttling import WebhookThrottle
 
 from .enums import EntryKind
 from .error_codes import SettlementsError
-from .ledger import wallet_balances, wallet_entries, withdrawal_list_for_user
+from .ledger import wallet_balances, wallet_entries_values, withdrawal_list_for_user
 from .selectors import (
     settlement_get_for_user,
     settlement_list_for_user,
@@ -86,7 +86,7 @@ class WalletApi(APIView):
             {"currency": b["currency"], "balance": f"{b['balance']:.2f}"}
             for b in wallet_balances(user=request.user)
         ]
-        entries = wallet_entries(user=request.user).values(*WALLET_ENTRY_VALUES)[:100]
+        entries = wallet_entries_values(user=request.user, fields=WALLET_ENTRY_VALUES, limit=100)
         return Response({
             "deposit_reference": request.user.deposit_reference,
             "balances": balances,

@@ -44,6 +44,7 @@ from .selectors import (
     investor_invoice_postings,
     wallet_balances,
     wallet_entries,
+    wallet_entries_values,
     withdrawal_list_for_user,
 )
 from .totals import (
@@ -83,5 +84,6 @@ __all__ = [
     "unbalanced_entries",
     "wallet_balances",
     "wallet_entries",
+    "wallet_entries_values",
     "withdrawal_list_for_user",
 ]

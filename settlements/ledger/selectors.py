@@ -8,6 +8,8 @@ from decimal import Decimal
 
 from django.db.models import F, QuerySet, Sum
 
+from paymint.core.prepared import PreparedValues
+
 from .enums import AccountKind
 from .models import LedgerAccount, Posting, Withdrawal
 from .posting import exact_sum
@@ -23,12 +25,13 @@ def cash_account_kind(user) -> AccountKind:
 
 def wallet_balances(*, user) -> list[dict]:
     """The user's cash balance per currency: ``[{"currency", "balance"}]`` (one query)."""
-    rows = (
-        LedgerAccount.objects.filter(owner=user, kind__in=WALLET_KINDS)
-        .annotate(balance=Sum("postings__amount"))
-        .values("currency", "balance")
-        .order_by("currency")
-    )
+    rows = PreparedValues(  # compiled once per process: the wallet's API asks on every read
+        "ledger.wallet_balances", LedgerAccount,
+        lambda owner_id: (LedgerAccount.objects.filter(owner_id=owner_id, kind__in=WALLET_KINDS)
+                          .annotate(balance=Sum("postings__amount"))
+                          .values("currency", "balance")
+                          .order_by("currency")),
+        {"owner_id": user.pk})
     return [{"currency": r["currency"], "balance": exact_sum(r["balance"])} for r in rows]
 
 
@@ -39,6 +42,18 @@ def wallet_entries(*, user) -> QuerySet[Posting]:
         .select_related("entry", "account")
         .order_by("-entry__created_at", "-id")
     )
+
+
+def wallet_entries_values(*, user, fields: tuple[str, ...], limit: int):
+    """The newest ``limit`` rows of :func:`wallet_entries` as ``.values(*fields)``, compiled
+    once per process (:class:`~paymint.core.prepared.PreparedValues`; the same statement and
+    rows as the queryset)."""
+    return PreparedValues(
+        f"ledger.wallet_entries:{','.join(fields)}", Posting,
+        lambda owner_id: (Posting.objects.filter(account__owner_id=owner_id,
+                                                 account__kind__in=WALLET_KINDS)
+                          .order_by("-entry__created_at", "-id").values(*fields)),
+        {"owner_id": user.pk})[:limit]
 
 
 def account_balances_table() -> list[dict]:
