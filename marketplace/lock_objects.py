@@ -38,8 +38,8 @@ def listing_and_invoice_lock(*, listing_id: int) -> tuple[Listing, dict]:
     lock).
 
     One statement: ``SELECT listing.*, invoice.status, invoice.disputed_at FROM listing JOIN
-    invoice ... FOR NO KEY UPDATE`` locks both rows (no ``OF``: every table of the join), the listing's
-    first - PostgreSQL locks a joined row's tables in the query's range-table order, the
+    invoice ... FOR NO KEY UPDATE`` locks both rows (no ``OF``: every table of the join), the
+    listing's first - PostgreSQL locks a joined row's tables in the query's range-table order, the
     listing being the query's base table - so the lock order is the same as two statements'.
 
     Raises:

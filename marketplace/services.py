@@ -600,8 +600,8 @@ def _invoice_cancel_locked(*, invoice: Invoice, listing: Listing | None, seller,
             listing, state = listing_and_invoice_lock(listing_id=listing.pk)
             status = state["status"]
         else:
-            status = (Invoice.objects.select_for_update(no_key=True).values_list("status", flat=True)
-                      .get(pk=invoice.pk))
+            status = (Invoice.objects.select_for_update(no_key=True)
+                      .values_list("status", flat=True).get(pk=invoice.pk))
             if status == InvoiceStatus.LISTED:
                 raise _ListedMeanwhile
         if status == InvoiceStatus.CANCELLED:

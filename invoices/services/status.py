@@ -38,7 +38,8 @@ def invoice_transition(
     """
     with transaction.atomic():
         current = (
-            Invoice.objects.select_for_update(no_key=True).values_list("status", flat=True).get(pk=invoice.pk)
+            Invoice.objects.select_for_update(no_key=True).values_list("status", flat=True)
+            .get(pk=invoice.pk)
         )
         if to_status not in INVOICE_TRANSITIONS[current]:
             raise InvalidTransition(
@@ -105,7 +106,8 @@ def invoice_mark_disputed(*, invoice: Invoice, actor, reason: str) -> Invoice:
         raise ValidationFailed("A reason is required.", code=CoreError.REASON_REQUIRED,
                                fields={"reason": ["Required."]})
     with transaction.atomic():
-        locked = Invoice.objects.select_for_update(no_key=True).select_related("seller").get(pk=invoice.pk)
+        locked = (Invoice.objects.select_for_update(no_key=True).select_related("seller")
+                  .get(pk=invoice.pk))
         locked.disputed_at = timezone.now()
         locked.dispute_reason = reason.strip()
         locked.save(update_fields=["disputed_at", "dispute_reason", "updated_at"])
