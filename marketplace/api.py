@@ -25,6 +25,7 @@ from paymint.core.api import date_text, datetime_text, decimal_text, paginated_r
 from paymint.core.error_codes import CoreError
 from paymint.core.errors import ValidationFailed
 from paymint.core.idempotency import IdempotentWriteMixin
+from paymint.core.renderers import FAST_RENDERERS
 from paymint.core.schema import ErrorSerializer
 from paymint.core.throttling import FundingThrottle
 from settlements.stellar.tokens import invoice_asset
@@ -275,6 +276,7 @@ class MarketplaceListApi(APIView):
     # listing_search(_values) checks marketplace access itself (the same rule, before it reads the
     # filters): CanReadMarketplace here would run that query a second time.
     permission_classes = [IsAuthenticated]
+    renderer_classes = FAST_RENDERERS
 
     @extend_schema(
         parameters=[
@@ -519,6 +521,8 @@ class InvestmentStatementApi(APIView):
 
 class InvestmentListApi(APIView):
     """``GET /api/v1/investments``: the investor's investments (cursor-paginated)."""
+
+    renderer_classes = FAST_RENDERERS
 
     @extend_schema(responses=InvestmentOutputSerializer(many=True))
     def get(self, request):
