@@ -13,8 +13,9 @@ on the business clock of the listing day. Reported per investment, medians over 
 - application CPU (``time.thread_time`` of the client: Python, driver, Django) and database
   CPU (``/proc/<backend pid>/schedstat`` of its connection), the whole call including the
   after-commit work;
-- the listing lock's hold time: from the return of the listing's ``SELECT ... FOR UPDATE`` to
-  the commit.
+- the listing lock's hold time: from the return of the statement that locks the listing (the
+  funding's conditional ``UPDATE`` of its counters, its last statement since issue #19) to the
+  end of the commit.
 
 ``--profile`` prints the top functions by CPU (cProfile with a CPU clock), ``--queries`` the
 statements of the last investment.

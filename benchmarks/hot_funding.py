@@ -20,8 +20,10 @@ event's dispatch to notifications) runs in Celery workers in production; here it
 queued (its tasks are not run) unless ``--eager-after-commit`` runs it in the client, as the
 tests do. Reported: investments/s, CPU per investment (client process + its database backend,
 ``time.thread_time`` and ``/proc/<pid>/schedstat``), the machine's busy CPU per investment
-(``/proc/stat``: every process, other work included), time spent waiting in the listing's
-``SELECT ... FOR UPDATE`` and the listing lock's hold time (wall), and the load average.
+(``/proc/stat``: every process, other work included), time spent in the statement that locks
+the listing (the funding's conditional ``UPDATE``, its wait for the lock included) and the
+listing lock's hold time from that statement's return to the commit (wall), and the load
+average.
 """
 
 from __future__ import annotations

@@ -17,7 +17,8 @@ local server, migrates it, measures, and drops it again. Measures:
 Besides rates and wall times, every funding client and the settlement record the CPU they
 used - the Python thread (``time.thread_time``) and its PostgreSQL backend
 (``/proc/<pid>/schedstat``, when the server runs on this machine) - and each funding client
-the time it waited for the listing's row lock (the ``SELECT ... FOR UPDATE`` on the listing).
+the time it waited for the listing's row lock (in the statement that locks the listing: the
+funding's conditional ``UPDATE`` of its counters).
 CPU per investment times the investments a run made, over the cores, is the ceiling that no
 spreading over invoices can lift; lock wait is what spreading can remove.
 
@@ -176,11 +177,15 @@ def new_listing(seller, *, min_ticket: Decimal):
 
 
 class Usage:
-    """CPU of the current thread and its database connection; time spent in the listing's
-    ``SELECT ... FOR UPDATE`` (``lock_wait``) and from its return to the commit
-    (``lock_held``: the listing row is locked for that long)."""
+    """CPU of the current thread and its database connection; time spent in the statement that
+    locks the listing (``lock_wait``: since issue #19 the funding's conditional ``UPDATE`` of
+    the listing's counters, its last statement; before, a ``SELECT ... FOR UPDATE`` at the
+    start) and from its return to the commit (``lock_held``: the listing row is locked for
+    that long)."""
 
-    LOCK_SQL = re.compile(r'FROM "marketplace_listing" .*FOR UPDATE', re.S)
+    LOCK_SQL = re.compile(
+        r'FROM "marketplace_listing" .*FOR (NO KEY )?UPDATE'
+        r'|\AUPDATE "marketplace_listing" SET "funded_amount"', re.S)
 
     def __init__(self) -> None:
         self.lock_wait = 0.0
@@ -678,7 +683,7 @@ def report(r: dict) -> None:
         spread = ", ".join(f"{x:.0f}" for x in m["rates"])
         text += (f"; per investment: CPU {(m['client'] + m['server']) * 1000:.1f} ms (app "
                  f"{m['client'] * 1000:.1f} + database {m['server'] * 1000:.1f}), lock wait "
-                 f"{m['pg_lock_wait'] * 1000:.1f} ms (in the listing's FOR UPDATE "
+                 f"{m['pg_lock_wait'] * 1000:.1f} ms (in the listing's locking statement "
                  f"{m['lock_wait'] * 1000:.1f} ms), listing locked {m['lock_held'] * 1000:.1f} "
                  f"ms; runs: {spread}")
         section = "(b)" if "spread" in name else "(a)"
@@ -773,7 +778,7 @@ def write_readme(table: str, load: list[float]) -> None:
         "(Celery eager), so its CPU is counted; CPU is the client thread's plus its database "
         "backend's; lock wait is the mean number of backends waiting for a lock in "
         "`pg_stat_activity` (sampled every 20 ms) times the run's time, and in brackets the "
-        "time clients spent in the listing's `SELECT ... FOR UPDATE` (lock wait plus any CPU "
+        "time clients spent in the listing's locking statement (lock wait plus any CPU "
         "queueing). "
         "Settlement: one full repayment of an invoice "
         f"funded by {BIG} (or {SMALL}) investors, through `settlement_execute`, queries "

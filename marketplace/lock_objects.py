@@ -1,7 +1,14 @@
 """Row locks of the marketplace, in the ledger's lock order (``settlements.ledger.posting``):
-the ``Listing`` row, then its ``Invoice`` row; the ledger accounts come after, in one batch
-(:func:`settlements.ledger.funding_accounts_lock`). Every service that moves money on a
-listed invoice - funding, expiry, settlement, collections - takes these first."""
+the ``Listing`` row, then its ``Invoice`` row; the ledger accounts come after, in one batch.
+Every service that moves money on a listed invoice - expiry, cancel, settlement, collections -
+takes these first. A funding is the exception: it locks the investor's cash first and the
+listing last, with its conditional update (:func:`marketplace.services.investment_create`).
+
+Both rows are locked ``FOR NO KEY UPDATE`` (what an ``UPDATE`` of their non-key columns takes):
+it excludes every other writer as ``FOR UPDATE`` would, but not the ``FOR KEY SHARE`` that
+PostgreSQL's (deferred) foreign-key checks take at commit on the rows a new investment, entry
+or status event references. With ``FOR UPDATE`` a funding that holds the listing and commits
+would wait for an invoice lock outside the lock order."""
 
 from __future__ import annotations
 
@@ -21,7 +28,7 @@ _LISTING_AND_INVOICE_LOCK_SQL = (
     f'SELECT "{_LISTING}".*, "{_INVOICE}"."status" AS "locked_invoice_status", '  # noqa: S608  # nosec B608 - names from code, values bound
     f'"{_INVOICE}"."disputed_at" AS "locked_invoice_disputed_at" '
     f'FROM "{_LISTING}" INNER JOIN "{_INVOICE}" ON ("{_LISTING}"."invoice_id" = "{_INVOICE}"."id") '
-    f'WHERE "{_LISTING}"."id" = %s FOR UPDATE'
+    f'WHERE "{_LISTING}"."id" = %s FOR NO KEY UPDATE'
 )
 
 
@@ -31,8 +38,8 @@ def listing_and_invoice_lock(*, listing_id: int) -> tuple[Listing, dict]:
     lock).
 
     One statement: ``SELECT listing.*, invoice.status, invoice.disputed_at FROM listing JOIN
-    invoice ... FOR UPDATE`` locks both rows (no ``OF``: every table of the join), the listing's
-    first - PostgreSQL locks a joined row's tables in the query's range-table order, the
+    invoice ... FOR NO KEY UPDATE`` locks both rows (no ``OF``: every table of the join), the
+    listing's first - PostgreSQL locks a joined row's tables in the query's range-table order, the
     listing being the query's base table - so the lock order is the same as two statements'.
 
     Raises:

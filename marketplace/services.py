@@ -19,13 +19,14 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.enums import Role
 from accounts.error_codes import AccountsError
 from accounts.selectors import kyc_approved_and_on_hold, kyc_is_approved
 from compliance.public import invoice_has_sanctions_hit, require_no_hold
-from invoices.enums import CANCELLABLE_STATUSES, InvoiceStatus
+from invoices.enums import CANCELLABLE_STATUSES, INVOICE_TRANSITIONS, InvoiceStatus
 from invoices.error_codes import InvoicesError
 from invoices.models import Invoice
 from invoices.pricing import (
@@ -53,6 +54,7 @@ from settlements.ledger import (
     funding_cash_balance_sql,
     funding_post,
     investment_refunds_post,
+    invoice_escrow_open,
     refund_post,
 )
 
@@ -117,7 +119,7 @@ def listing_create(
                        "compliance will review it.",
                        code=MarketplaceError.LISTING_BLOCKED_DUPLICATE)
     with transaction.atomic(durable=True):
-        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        locked = Invoice.objects.select_for_update(no_key=True).get(pk=invoice.pk)
         if locked.status != InvoiceStatus.PRICED:
             invoice_transition(invoice=locked, to_status=InvoiceStatus.LISTED)  # raises
         cap = locked.advance_rate
@@ -164,6 +166,7 @@ def listing_create(
         )
         invoice_transition(invoice=locked, to_status=InvoiceStatus.LISTED, actor=seller,
                            reason=f"listed for {advance} {locked.currency}")
+        invoice_escrow_open(invoice=locked, currency=locked.currency)
         # Automatic investors (auto-invest rules, the liquidity pool) fund it through
         # investment_create, after this commits (by task name: pools sits above).
         enqueue_on_commit("pools.tasks.listing_opened_task", listing.pk)
@@ -174,12 +177,131 @@ def _fingerprint(listing_id, amount: Decimal) -> str:
     return hashlib.sha256(f"{listing_id}|{amount.normalize()}".encode()).hexdigest()
 
 
-#: The listing's counters after a funding, written out (the ORM's compile of the ``F()``
-#: update cost about 0.2 ms of CPU per funding, issue #19).
-_LISTING_FUNDED_SQL = (
-    f'UPDATE "{Listing._meta.db_table}" SET "funded_amount" = "funded_amount" + %s, '  # noqa: S608  # nosec B608 - names from code, values bound
-    f'"investor_count" = "investor_count" + 1, "updated_at" = %s WHERE "id" = %s'
+_LISTING = Listing._meta.db_table
+_INVOICE = Invoice._meta.db_table
+
+#: A funding's listing update, the transaction's last statement and its only lock on the
+#: listing: the counters move only if the listing is still open, unexpired, not disputed, at
+#: the terms the quote used, and the amount fits what is left and the minimum ticket
+#: (PostgreSQL re-evaluates the condition on the row's latest version when it had to wait for
+#: another funding's commit). Returns whether the funding filled the listing. Parameters:
+#: amount, updated at, amount, funded at, id, now (expiry), amount x3, discount rate, due date.
+_LISTING_FUND_SQL = (
+    f'UPDATE "{_LISTING}" SET "funded_amount" = "funded_amount" + %s, '  # noqa: S608  # nosec B608 - names from code, values bound
+    f'"investor_count" = "investor_count" + 1, "updated_at" = %s, '
+    f'"funded_at" = CASE WHEN "funded_amount" + %s = "advance_amount" THEN %s '
+    f'ELSE "funded_at" END '
+    f'WHERE "id" = %s AND "is_open" AND "expires_at" > %s '
+    f'AND "funded_amount" + %s <= "advance_amount" '
+    f'AND (%s >= "min_ticket" OR "funded_amount" + %s = "advance_amount") '
+    f'AND "discount_rate" = %s AND "due_date" = %s '
+    f'AND NOT EXISTS (SELECT 1 FROM "{_INVOICE}" WHERE "{_INVOICE}"."id" = '
+    f'"{_LISTING}"."invoice_id" AND "{_INVOICE}"."disputed_at" IS NOT NULL) '
+    f'RETURNING "funded_amount" = "advance_amount"'
 )
+
+def _reachable_from(status: str) -> frozenset[str]:
+    """Every invoice status reachable from ``status`` by one or more allowed moves."""
+    seen: set[str] = set()
+    todo = [status]
+    while todo:
+        for following in INVOICE_TRANSITIONS[todo.pop()]:
+            if following not in seen:
+                seen.add(following)
+                todo.append(following)
+    return frozenset(seen)
+
+
+#: Invoice statuses a listed invoice moves to and never leaves for ``LISTED`` again (funded,
+#: cancelled, disbursed, ...): a listing whose invoice shows one of them, however old the
+#: read, is closed for good.
+_CLOSED_FOR_GOOD = _reachable_from(InvoiceStatus.LISTED)
+assert InvoiceStatus.LISTED not in _CLOSED_FOR_GOOD  # noqa: S101 - the transitions' invariant
+
+
+def _funding_refusal(*, amount: Decimal, now, disputed: bool, is_open: bool, expires_at,
+                     remaining: Decimal, min_ticket: Decimal | None,
+                     currency: str) -> ApplicationError | None:
+    """The error that refuses funding ``amount`` of a listing in the given state, in the
+    order the investor is told (disputed, not open, expired, more than what is left, below
+    the minimum ticket), or None. ``min_ticket`` None: not checked."""
+    if disputed:
+        return Conflict("This invoice is disputed and cannot be funded.",
+                        code=MarketplaceError.INVOICE_DISPUTED)
+    if not is_open:
+        return Conflict("This listing is not open for funding.",
+                        code=MarketplaceError.LISTING_NOT_OPEN)
+    if now >= expires_at:
+        return Conflict("This listing has expired.", code=MarketplaceError.LISTING_EXPIRED)
+    if amount > remaining:
+        return Conflict(f"Only {remaining} {currency} is left to fund.",
+                        code=MarketplaceError.AMOUNT_EXCEEDS_REMAINING,
+                        fields={"amount": [f"At most {remaining}."]})
+    if min_ticket is not None and amount < min_ticket and amount != remaining:
+        return ValidationFailed(f"The minimum ticket is {min_ticket} {currency}.",
+                                code=MarketplaceError.BELOW_MIN_TICKET,
+                                fields={"amount": ["Below the minimum ticket."]})
+    return None
+
+
+def _listing_state_refusal(*, listing: Listing, amount: Decimal, now) -> ApplicationError | None:
+    """:func:`_funding_refusal` on the listing's state as committed now (a plain read; the
+    caller's update found the listing refusing)."""
+    state = (Listing.objects.filter(pk=listing.pk)
+             .values("is_open", "expires_at", "funded_amount", "advance_amount", "min_ticket",
+                     "discount_rate", "due_date", "invoice__disputed_at").get())
+    if (state["discount_rate"], state["due_date"]) != (listing.discount_rate, listing.due_date):
+        # Never after creation: the caller's Listing instance was modified.
+        raise ValueError(f"Listing {listing.pk}: its terms differ from the caller's instance.")
+    return _funding_refusal(
+        amount=amount, now=now, disputed=state["invoice__disputed_at"] is not None,
+        is_open=state["is_open"], expires_at=state["expires_at"],
+        remaining=state["advance_amount"] - state["funded_amount"],
+        min_ticket=state["min_ticket"], currency=listing.currency)
+
+
+def _listing_fund(*, listing: Listing, amount: Decimal, now) -> bool:
+    """Add a funding of ``amount`` to the listing's counters if the listing's state at ``now``
+    (the business clock: expiry, ``funded_at``) allows it (:func:`_funding_refusal`); whether
+    it filled the advance amount. One conditional
+    ``UPDATE`` on PostgreSQL (:data:`_LISTING_FUND_SQL`), which takes the listing's row lock;
+    when it refuses, the committed state says why.
+
+    Raises:
+        Conflict: ``INVOICE_DISPUTED``, ``LISTING_NOT_OPEN``, ``LISTING_EXPIRED``,
+            ``AMOUNT_EXCEEDS_REMAINING``.
+        ValidationFailed: ``BELOW_MIN_TICKET``.
+    """
+    if connection.vendor != "postgresql":
+        # SQLite (the demo): the transaction's first write serialized it against every other
+        # writer, so the state read now holds to the commit; amounts compared as Decimals.
+        refusal = _listing_state_refusal(listing=listing, amount=amount, now=now)
+        if refusal is not None:
+            raise refusal
+        state = Listing.objects.filter(pk=listing.pk).values(
+            "funded_amount", "advance_amount").get()
+        funded = state["funded_amount"] + amount
+        fills = funded == state["advance_amount"]
+        Listing.objects.filter(pk=listing.pk).update(
+            funded_amount=funded, investor_count=F("investor_count") + 1,
+            updated_at=timezone.now(),
+            **({"funded_at": now} if fills else {}))
+        return fills
+    params = [amount, timezone.now(), amount, now, listing.pk, now, amount, amount, amount,
+              listing.discount_rate, listing.due_date]
+    for _ in range(3):
+        with connection.cursor() as cursor:
+            cursor.execute(_LISTING_FUND_SQL, params)
+            row = cursor.fetchone()
+        if row is not None:
+            return row[0]
+        refusal = _listing_state_refusal(listing=listing, amount=amount, now=now)
+        if refusal is not None:
+            raise refusal
+        # Refused by the update, allowed by the state read after it: only a ticket below the
+        # minimum that the fundings committed in between made exactly the remainder. Again.
+    raise Conflict("This listing changed while you were funding it; try again.",
+                   code=MarketplaceError.AMOUNT_EXCEEDS_REMAINING)
 
 
 #: ``investment_create(via=...)``: the investor's auto-invest rule made the investment (the
@@ -192,23 +314,28 @@ def investment_create(
 ) -> tuple[Investment, bool]:
     """Fund ``amount`` (listing currency) of a listing from the investor's cash.
 
-    One durable transaction: lock the listing and invoice, check the amount against the
-    minimum ticket and what is left, post ``investor cash -> invoice escrow``, record the
-    investment with its accepted quote, and - when this fills the advance amount - disburse.
-    What does not depend on the listing's changing state (the investor's checks, a replayed
-    key, the invoice's fixed fields, the quote at the listing's fixed terms, the existing
-    ledger accounts) is read before the locks, so that the listing is held only for the
-    checks and writes that need it. AML monitoring of the entry runs after commit.
+    One durable transaction: lock the investor's cash, check the investor's concentration
+    and balance, post ``investor cash -> invoice escrow``, record the investment with its
+    accepted quote, and - last - add it to the listing's counters with one conditional
+    ``UPDATE`` that checks the amount against what is left and the minimum ticket and that the
+    listing is still open (:func:`_listing_fund`); when this fills the advance amount, the
+    invoice moves to ``FUNDED`` and the advance is disbursed in the same transaction. What does
+    not depend on the listing's changing state (the investor's checks, a replayed key, the
+    invoice's fixed fields, the quote at the listing's fixed terms) is read before the
+    transaction. AML monitoring of the entry runs after commit.
 
-    Locks, in this order: the listing row and the invoice row (one statement), then in one
-    batch (ascending id) the investor's cash account and the invoice escrow (the disbursement
-    debits it when the funding fills the listing), before the concentration check (the
-    investor's cash account serializes the investor's fundings of any listing, so the exposure
-    read next includes the investor's investments committed before). ``ledger_post`` and the
-    disbursement lock nothing else: the seller's cash and the fee revenue are only credited.
+    Locks, in this order: the investor's cash account (it serializes the investor's fundings of
+    any listing, so the exposure read next includes the investor's investments committed
+    before), then the listing row, taken by its update just before the commit - so fundings of
+    one listing queue only for that update and the commit (issue #19). A funding that fills the
+    listing then locks the invoice row and the escrow (its disbursement debits it). No
+    transaction holding a listing, an invoice or an escrow waits for an investor's cash lock
+    (refunds and distributions only credit investors), so the order cannot deadlock; see
+    :mod:`settlements.ledger.posting` and ``tests/settlements/test_concurrency_lock_order.py``.
 
-    Statements: 11 for a funding that does not fill the listing (no idempotency key, accounts
-    existing), pinned by ``tests/marketplace/test_funding_queries.py``.
+    Statements: 10 for a funding that does not fill the listing (no idempotency key, accounts
+    existing, the listing loaded with its invoice), pinned by
+    ``tests/marketplace/test_funding_queries.py``.
 
     Idempotent per investor and ``idempotency_key``: a replay returns the first investment
     (``created`` is False); the same key with another listing or amount is refused.
@@ -217,14 +344,19 @@ def investment_create(
     ``via`` - e.g. :data:`VIA_AUTO_INVEST` - says what made the investment when it was not the
     investor's own click).
 
+    Error order: the listing's state as the caller read it (disputed, closed for good, expired,
+    more than what is left), then the investor's concentration and cash, then the listing's
+    state at its update (the same checks and the minimum ticket).
+
     Returns:
         ``(investment, created)``.
 
     Raises:
         PermissionDenied: ``NOT_AN_INVESTOR``, ``KYC_NOT_APPROVED``.
         ValidationFailed: ``INVALID_AMOUNT``, ``BELOW_MIN_TICKET``.
-        Conflict: ``LISTING_NOT_OPEN``, ``LISTING_EXPIRED``, ``AMOUNT_EXCEEDS_REMAINING``,
-            ``INSUFFICIENT_FUNDS``, ``IDEMPOTENCY_KEY_REUSED`` (422).
+        Conflict: ``INVOICE_DISPUTED``, ``LISTING_NOT_OPEN``, ``LISTING_EXPIRED``,
+            ``AMOUNT_EXCEEDS_REMAINING``, ``INSUFFICIENT_FUNDS``, ``IDEMPOTENCY_KEY_REUSED``
+            (422).
         ConcentrationLimit: ``INVESTOR_CONCENTRATION_LIMIT``.
     """
     if investor.role != Role.INVESTOR:
@@ -240,17 +372,24 @@ def investment_create(
     key = (idempotency_key or "").strip()[:255]
     if key:
         # A replay is answered from the first investment without taking any lock (a
-        # concurrent first request is caught again under the lock and by the unique key).
+        # concurrent first request is caught again under the cash lock and by the unique key).
         previous = Investment.objects.filter(investor=investor, idempotency_key=key).first()
         if previous is not None:
             return idempotent_replay(previous, fingerprint=fingerprint), False
-    # Before the locks: the listing's terms are fixed when it is created, the invoice's
-    # number and debtor when it is submitted; accounts that do not exist yet are created
-    # under the locks (a refused funding leaves nothing behind).
-    # The invoice as the caller loaded it with the listing (the API's selectors join it), or
-    # read here; its status is taken from the locking statement below either way.
+    # Before the transaction: the listing's terms are fixed when it is created, the invoice's
+    # number and debtor when it is submitted. The invoice as the caller loaded it with the
+    # listing (the API's selectors join it), or read here.
     invoice = (listing.invoice if Listing.invoice.is_cached(listing)
                else Invoice.objects.get(pk=listing.invoice_id))
+    now = clock.now()
+    # Refusals that hold however old the caller's read: these states never come back.
+    refusal = _funding_refusal(
+        amount=amount, now=now, disputed=invoice.disputed_at is not None,
+        is_open=invoice.status not in _CLOSED_FOR_GOOD, expires_at=listing.expires_at,
+        remaining=listing.advance_amount - listing.funded_amount, min_ticket=None,
+        currency=listing.currency)
+    if refusal is not None:
+        raise refusal
     today = clock.today()
     quote = investment_quote(principal=amount, currency=listing.currency,
                              discount_rate=listing.discount_rate, start=today,
@@ -258,66 +397,34 @@ def investment_create(
     accounts = funding_accounts(investor=investor, invoice=invoice, currency=listing.currency)
     try:
         with transaction.atomic(durable=True):
-            locked, state = listing_and_invoice_lock(listing_id=listing.pk)
+            # The transaction's first lock: the investor's cash (missing accounts are created
+            # here, rolled back with a refused funding).
+            funding_accounts_lock(accounts)
             if key:
                 previous = Investment.objects.filter(investor=investor,
                                                      idempotency_key=key).first()
                 if previous is not None:
                     return idempotent_replay(previous, fingerprint=fingerprint), False
-            invoice.status, invoice.disputed_at = state["status"], state["disputed_at"]
-            if invoice.disputed_at is not None:
-                raise Conflict("This invoice is disputed and cannot be funded.",
-                               code=MarketplaceError.INVOICE_DISPUTED)
-            if invoice.status != InvoiceStatus.LISTED:
-                raise Conflict("This listing is not open for funding.",
-                               code=MarketplaceError.LISTING_NOT_OPEN)
-            now = clock.now()
-            if now >= locked.expires_at:
-                raise Conflict("This listing has expired.", code=MarketplaceError.LISTING_EXPIRED)
-            remaining = locked.advance_amount - locked.funded_amount
-            if amount > remaining:
-                raise Conflict(
-                    f"Only {remaining} {locked.currency} is left to fund.",
-                    code=MarketplaceError.AMOUNT_EXCEEDS_REMAINING,
-                    fields={"amount": [f"At most {remaining}."]},
-                )
-            if amount < locked.min_ticket and amount != remaining:
-                raise ValidationFailed(
-                    f"The minimum ticket is {locked.min_ticket} {locked.currency}.",
-                    code=MarketplaceError.BELOW_MIN_TICKET,
-                    fields={"amount": ["Below the minimum ticket."]},
-                )
-            fills = amount == remaining
-            # The transaction's one batch of account locks (missing accounts are created
-            # here, rolled back with a refused funding): the investor's cash and the escrow
-            # (which _disburse debits below when this fills the listing).
-            funding_accounts_lock(accounts)
-            # After those locks, one statement reads the investor's exposure to the debtor
-            # and the cash balance (a statement of its own: it sees every funding committed
-            # by the lock's previous holder); the checks and the posting use them.
+            # After that lock, one statement reads the investor's exposure to the debtor and
+            # the cash balance (a statement of its own: it sees every funding committed by the
+            # lock's previous holder); the checks and the posting use them.
             exposure_sql, exposure_params = investor_debtor_exposure_sql(
-                investor=investor, invoice=invoice, currency=locked.currency)
+                investor=investor, invoice=invoice, currency=listing.currency)
             balance_sql, balance_params = funding_cash_balance_sql(accounts)
             with connection.cursor() as cursor:
                 cursor.execute(f"SELECT {exposure_sql}, {balance_sql}",  # noqa: S608
                                exposure_params + balance_params)
                 exposure, cash_balance = cursor.fetchone()
             check_investor_concentration(investor=investor, invoice=invoice,
-                                          currency=locked.currency, amount=amount,
+                                          currency=listing.currency, amount=amount,
                                           current=Decimal(0) if exposure is None else exposure)
-            if (locked.discount_rate, locked.due_date) != (listing.discount_rate,
-                                                           listing.due_date):
-                # Never after creation; a caller's modified Listing instance must not set it.
-                quote = investment_quote(principal=amount, currency=locked.currency,
-                                         discount_rate=locked.discount_rate, start=today,
-                                         due_date=locked.due_date)
             entry = funding_post(accounts=accounts, amount=amount, idempotency_key=key,
                                  effective_date=today, cash_balance=exact_sum(cash_balance))
             investment = Investment.objects.create(
-                listing=locked,
+                listing=listing,
                 investor=investor,
                 amount=amount,
-                currency=locked.currency,
+                currency=listing.currency,
                 discount_rate=quote.discount_rate,
                 expected_days=quote.days,
                 expected_discount_fee=quote.expected_discount_fee,
@@ -326,11 +433,9 @@ def investment_create(
                 request_fingerprint=fingerprint,
                 funding_entry=entry,
             )
-            with connection.cursor() as cursor:
-                cursor.execute(_LISTING_FUNDED_SQL, [amount, timezone.now(), locked.pk])
-            audience = investor_audience([investment], listing=locked)
+            audience = investor_audience([investment], listing=listing)
             audience[investor.pk]["expected_return"] = str(
-                quantize_money(investment.expected_return, locked.currency))
+                quantize_money(investment.expected_return, listing.currency))
             if via:
                 audience[investor.pk]["via"] = via
             event_emit(
@@ -340,16 +445,16 @@ def investment_create(
                 data={"invoice_number": invoice.invoice_number,
                       "debtor_name": invoice.debtor_name},
             )
-            if fills:
-                Listing.objects.filter(pk=locked.pk).update(funded_at=now)
+            # Last: the listing (its row lock is held from here to the commit).
+            if _listing_fund(listing=listing, amount=amount, now=now):
                 invoice_transition(
                     invoice=invoice, to_status=InvoiceStatus.FUNDED, actor=investor,
                     reason="advance amount fully funded",
                     audience=investor_audience(
-                        Investment.objects.filter(listing=locked).order_by("id"), listing=locked
-                    ),
+                        Investment.objects.filter(listing=listing).order_by("id"),
+                        listing=listing),
                 )
-                _disburse(listing_id=locked.pk)
+                _disburse(listing_id=listing.pk)
             return investment, True
     except IntegrityError:
         # A concurrent request with the same idempotency key (on another listing) won the race.
@@ -495,8 +600,8 @@ def _invoice_cancel_locked(*, invoice: Invoice, listing: Listing | None, seller,
             listing, state = listing_and_invoice_lock(listing_id=listing.pk)
             status = state["status"]
         else:
-            status = (Invoice.objects.select_for_update().values_list("status", flat=True)
-                      .get(pk=invoice.pk))
+            status = (Invoice.objects.select_for_update(no_key=True)
+                      .values_list("status", flat=True).get(pk=invoice.pk))
             if status == InvoiceStatus.LISTED:
                 raise _ListedMeanwhile
         if status == InvoiceStatus.CANCELLED:

@@ -95,7 +95,7 @@ def invoice_score(*, invoice_id: int) -> Invoice:
     (not financeable) with the factors as the reason.
     """
     with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
+        invoice = Invoice.objects.select_for_update(no_key=True).get(pk=invoice_id)
         if invoice.status != InvoiceStatus.SUBMITTED:
             return invoice
         assessment = _assess(invoice)
@@ -117,7 +117,7 @@ def invoice_rescore(*, invoice_id: int) -> Invoice:
     confirmed it): the offer follows the new grade. Other statuses are left as they are (a
     listing's terms are fixed). Grade E keeps the previous offer (no status change here)."""
     with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
+        invoice = Invoice.objects.select_for_update(no_key=True).get(pk=invoice_id)
         if invoice.status != InvoiceStatus.PRICED:
             return invoice
         assessment = _assess(invoice)

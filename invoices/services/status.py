@@ -38,7 +38,8 @@ def invoice_transition(
     """
     with transaction.atomic():
         current = (
-            Invoice.objects.select_for_update().values_list("status", flat=True).get(pk=invoice.pk)
+            Invoice.objects.select_for_update(no_key=True).values_list("status", flat=True)
+            .get(pk=invoice.pk)
         )
         if to_status not in INVOICE_TRANSITIONS[current]:
             raise InvalidTransition(
@@ -67,7 +68,7 @@ def invoice_ops_verify(*, invoice: Invoice, actor, note: str = "") -> Invoice:
     check shows as a badge; the action is written to the invoice's history."""
     _require_staff(actor)
     with transaction.atomic():
-        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        locked = Invoice.objects.select_for_update(no_key=True).get(pk=invoice.pk)
         locked.ops_verified_at = timezone.now()
         locked.ops_verified_by = actor
         locked.save(update_fields=["ops_verified_at", "ops_verified_by", "updated_at"])
@@ -88,7 +89,7 @@ def invoice_ops_reject(*, invoice: Invoice, actor, reason: str) -> Invoice:
         raise ValidationFailed("A reason is required.", code=CoreError.REASON_REQUIRED,
                                fields={"reason": ["Required."]})
     with transaction.atomic():
-        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        locked = Invoice.objects.select_for_update(no_key=True).get(pk=invoice.pk)
         return invoice_transition(invoice=locked, to_status=InvoiceStatus.REJECTED, actor=actor,
                                   reason=f"rejected by operations: {reason.strip()}")
 
@@ -105,7 +106,8 @@ def invoice_mark_disputed(*, invoice: Invoice, actor, reason: str) -> Invoice:
         raise ValidationFailed("A reason is required.", code=CoreError.REASON_REQUIRED,
                                fields={"reason": ["Required."]})
     with transaction.atomic():
-        locked = Invoice.objects.select_for_update().select_related("seller").get(pk=invoice.pk)
+        locked = (Invoice.objects.select_for_update(no_key=True).select_related("seller")
+                  .get(pk=invoice.pk))
         locked.disputed_at = timezone.now()
         locked.dispute_reason = reason.strip()
         locked.save(update_fields=["disputed_at", "dispute_reason", "updated_at"])

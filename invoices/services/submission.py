@@ -89,7 +89,8 @@ def raise_double_financing_alerts(*, invoice: Invoice, duplicates: dict[str, lis
 
 def _submit(*, invoice: Invoice, actor, profile, found: dict) -> Invoice:
     with transaction.atomic():
-        locked = Invoice.objects.select_for_update().select_related("seller").get(pk=invoice.pk)
+        locked = (Invoice.objects.select_for_update(no_key=True).select_related("seller")
+                  .get(pk=invoice.pk))
         if InvoiceStatus.SUBMITTED not in INVOICE_TRANSITIONS[locked.status]:
             raise InvalidTransition(
                 f"An invoice that is {locked.get_status_display().lower()} cannot be submitted."

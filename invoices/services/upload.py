@@ -164,7 +164,7 @@ def invoice_run_extraction(*, invoice_id: int) -> Invoice:
         result = extract_document(data, limits=extraction_limits())
     except ExtractionError as exc:
         with transaction.atomic():
-            locked = Invoice.objects.select_for_update().get(pk=invoice_id)
+            locked = Invoice.objects.select_for_update(no_key=True).get(pk=invoice_id)
             if locked.status != InvoiceStatus.UPLOADED:
                 return locked
             locked.extraction_error_code = exc.code
@@ -179,7 +179,7 @@ def invoice_run_extraction(*, invoice_id: int) -> Invoice:
                             max_pixels=settings.EXTRACTION_MAX_IMAGE_PIXELS)
     phash = perceptual_hash(page) if page is not None else ""
     with transaction.atomic():
-        locked = Invoice.objects.select_for_update().get(pk=invoice_id)
+        locked = Invoice.objects.select_for_update(no_key=True).get(pk=invoice_id)
         if locked.status != InvoiceStatus.UPLOADED:
             return locked
         locked.extraction = payload
@@ -258,7 +258,7 @@ def invoice_update_fields(*, invoice: Invoice, actor, changes: dict) -> Invoice:
                     fields={name: [f"At most {MINOR_UNITS[amount_currency]} decimals."]},
                 )
     with transaction.atomic():
-        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        locked = Invoice.objects.select_for_update(no_key=True).get(pk=invoice.pk)
         if locked.status not in EDITABLE_STATUSES:
             raise InvalidTransition("This invoice can no longer be edited.",
                                     code=InvoicesError.INVOICE_NOT_EDITABLE)

@@ -26,6 +26,7 @@ from .movements import (
     funding_cash_balance_sql,
     funding_post,
     investment_refunds_post,
+    invoice_escrow_open,
     refund_post,
 )
 from .posting import (
@@ -75,6 +76,7 @@ __all__ = [
     "funding_cash_balance_sql",
     "funding_post",
     "investment_refunds_post",
+    "invoice_escrow_open",
     "investor_invoice_cashflows",
     "investor_invoice_postings",
     "refund_post",

@@ -9,10 +9,17 @@ movement is about (the invoice's ``Listing``, then its ``Invoice``; a settlement
 withdrawal's own row), then the ledger accounts the transaction will debit, all of them in ONE
 :func:`lock_accounts` call (ascending ``id``) made before any other account lock. A transaction
 never takes a second batch of account locks: it works out every account it will debit before
-the first lock (a funding that fills its listing also locks the escrow its disbursement
-debits; a recourse the escrow its distribution debits), and the locks :func:`ledger_post` takes
-are then re-locks of rows already held (no-ops). A fixed order means concurrent movements
-serialize instead of deadlocking.
+the first lock (a recourse also locks the escrow its distribution debits), and the locks
+:func:`ledger_post` takes are then re-locks of rows already held (no-ops). A fixed order means
+concurrent movements serialize instead of deadlocking.
+
+The one exception is a funding (:func:`settlements.ledger.funding_accounts_lock`), which takes
+the investor's cash first and its listing last, with the listing's conditional update, so that
+fundings of one hot invoice hold its listing only for that update and the commit (issue #19).
+It cannot deadlock: no transaction that holds a listing, an invoice or an escrow waits for an
+investor's cash (refunds and distributions only credit it). A funding that fills its listing
+then locks the escrow its disbursement debits, a second batch; every debit of an escrow runs
+under its listing's lock, which the funding then holds, so that batch never waits.
 
 Account locks are ``FOR NO KEY UPDATE``, never ``FOR UPDATE``: they guard balances against
 concurrent debits. A credit takes no explicit lock, but the foreign-key check of its posting

@@ -31,9 +31,15 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from invoices.enums import InvoiceStatus
+from marketplace import services as marketplace_services
 from marketplace.enums import InvestmentStatus
 from marketplace.models import Listing
-from marketplace.services import investment_create, listing_create, listing_expire
+from marketplace.services import (
+    investment_create,
+    invoice_cancel,
+    listing_create,
+    listing_expire,
+)
 from paymint.core import clock
 from settlements.enums import AccountKind, EntryKind, SettlementStatus, WithdrawalStatus
 from settlements.ledger import movements as ledger_movements
@@ -180,7 +186,7 @@ def test_settlement_of_one_invoice_and_filling_funding_of_another(
     # The settlement holds the escrow of A and has posted (credits to X and S pending).
     meet.after(distribution_services, "ledger_post", side="settlement")
     # The funding holds X (and whatever it locks with it).
-    meet.after(ledger_movements, "lock_accounts_by_key", side="funding")
+    meet.after(marketplace_services, "funding_accounts_lock", side="funding")
 
     def settle():
         with clock.frozen_at(paid_on):
@@ -215,7 +221,7 @@ def test_recourse_on_the_seller_and_filling_funding_of_another_invoice(
 
     meet = Rendezvous(monkeypatch, "recourse", "funding")
     meet.after(collections_services, "lock_accounts", side="recourse")  # holds S
-    meet.after(ledger_movements, "lock_accounts_by_key", side="funding")  # holds X
+    meet.after(marketplace_services, "funding_accounts_lock", side="funding")  # holds X
 
     def recourse():
         with clock.frozen_at(default_day):
@@ -251,7 +257,7 @@ def test_listing_expiry_refunds_and_filling_funding_by_a_refunded_investor(
 
     meet = Rendezvous(monkeypatch, "expiry", "funding")
     meet.after(ledger_movements, "ledger_post", side="expiry")  # holds A's escrow, posted
-    meet.after(ledger_movements, "lock_accounts_by_key", side="funding")  # holds X
+    meet.after(marketplace_services, "funding_accounts_lock", side="funding")  # holds X
 
     def expire():
         with clock.frozen_at(expiry_day):
@@ -275,7 +281,7 @@ def test_deposit_and_filling_funding_of_the_same_investor(seller_and_investor, m
 
     meet = Rendezvous(monkeypatch, "deposit", "funding")
     meet.after(bank_services, "ledger_post", side="deposit")  # posted, credit to X pending
-    meet.after(ledger_movements, "lock_accounts_by_key", side="funding")  # holds X
+    meet.after(marketplace_services, "funding_accounts_lock", side="funding")  # holds X
 
     def pay_in():
         return deposit(investor, "25.00", event_id="evt_deposit_race")
@@ -331,17 +337,21 @@ def account_lock_batches(queries) -> list[set[int]]:
             ids = re.search(r'"id" IN \(([\d, ]+)\)', sql)
             if ids:
                 batches.append({int(pk) for pk in ids.group(1).split(",")})
-            else:  # locked by key (a funding reads and locks its accounts in one statement)
-                keys = re.search(r'"key" IN \(([^)]*)\)', sql).group(1)
-                batches.append(set(LedgerAccount.objects.filter(
-                    key__in=re.findall(r"'([^']*)'", keys)).values_list("pk", flat=True)))
+            else:  # a funding locks the investor's cash by key (the escrow's id read with it)
+                key = re.search(r'WHERE "a"\."key" = \'([^\']*)\'', sql).group(1)
+                batches.append(set(LedgerAccount.objects.filter(key=key)
+                                   .values_list("pk", flat=True)))
     return batches
 
 
-def test_filling_funding_and_recourse_lock_their_accounts_in_one_batch(seller_and_investor):
+def test_filling_funding_and_recourse_lock_their_accounts_in_the_ledger_order(
+    seller_and_investor
+):
     """The rule of ``settlements.ledger``: every account lock after the first batch is a
-    re-lock. A filling funding debits the investor's cash and (disbursing) the escrow; a
-    recourse debits the seller's cash and (distributing) the escrow."""
+    re-lock - but for a filling funding's escrow. A recourse debits the seller's cash and
+    (distributing) the escrow, one batch. A filling funding debits the investor's cash (its
+    first lock), then - holding the listing, after its update - the escrow its disbursement
+    debits."""
     seller, investor = seller_and_investor
     with CaptureQueriesContext(connection) as funding:
         a = disbursed(seller, investor)
@@ -352,11 +362,108 @@ def test_filling_funding_and_recourse_lock_their_accounts_in_one_batch(seller_an
         invoice_age(invoice_id=a.invoice_id)
     seller_cash = ledger_account(AccountKind.SELLER_CASH, "EUR", owner=seller)
 
-    for captured, first in ((funding, {investor_cash.pk, escrow_a.pk}),
-                            (recourse, {seller_cash.pk, escrow_a.pk})):
-        batches = account_lock_batches(captured.captured_queries)
-        assert batches[0] == first
-        assert all(batch <= first for batch in batches[1:]), batches
+    recourse_batches = account_lock_batches(recourse.captured_queries)
+    assert recourse_batches[0] == {seller_cash.pk, escrow_a.pk}
+    assert all(batch <= recourse_batches[0] for batch in recourse_batches[1:]), recourse_batches
+
+    funding_sql = [q["sql"] for q in funding.captured_queries]
+    funding_batches = account_lock_batches(funding.captured_queries)
+    assert funding_batches[0] == {investor_cash.pk}
+    assert {escrow_a.pk} in funding_batches[1:]
+    assert all(batch <= {investor_cash.pk, escrow_a.pk} for batch in funding_batches)
+    update = next(i for i, sql in enumerate(funding_sql)
+                  if sql.startswith('UPDATE "marketplace_listing" SET "funded_amount"'))
+    escrow_lock = next(i for i, sql in enumerate(funding_sql)
+                       if '"settlements_ledgeraccount"' in sql and "FOR NO KEY UPDATE" in sql
+                       and f"({escrow_a.pk})" in sql)
+    assert update < escrow_lock, "the escrow is locked only once the listing is held"
+    for captured in (funding, recourse):
         # FOR NO KEY UPDATE, never FOR UPDATE (which the credits' foreign-key checks wait for).
         assert not [q["sql"] for q in captured.captured_queries
                     if '"settlements_ledgeraccount"' in q["sql"] and "FOR UPDATE" in q["sql"]]
+
+
+def test_funding_holding_the_investors_cash_and_cancel_refunding_that_investor(
+    seller_and_investor, monkeypatch, settings
+):
+    """X's second ticket holds X's cash (its first lock) when the seller withdraws the listing,
+    which locks the listing, its invoice and escrow and refunds X's first ticket to that cash.
+    The cancel does not wait for X (a credit); X's funding then finds the listing closed at its
+    update and writes nothing."""
+    settings.PAYMINT = {**settings.PAYMINT, "MIN_TICKET": D("10")}
+    seller, investor = seller_and_investor
+    listing = listed(seller, on=DAY, debtor_tax_id="DE100000001")
+    with clock.frozen_at(DAY):
+        investment_create(investor=investor, listing=listing, amount="30.00")
+    investor_before = cash(investor)
+
+    meet = Rendezvous(monkeypatch, "cancel", "funding")
+    # The cancel holds the listing, the invoice and the escrow, and has posted X's refund.
+    meet.after(marketplace_services, "investment_refunds_post", side="cancel")
+    meet.after(marketplace_services, "funding_accounts_lock", side="funding")  # holds X
+
+    def cancel():
+        with clock.frozen_at(DAY):
+            return invoice_cancel(invoice=listing.invoice, seller=seller)
+
+    def fund():
+        with clock.frozen_at(DAY):
+            return investment_create(investor=investor, listing=listing, amount="20.00")
+
+    results = meet.run(cancel=cancel, funding=fund)
+
+    assert not isinstance(results["cancel"], BaseException), results
+    assert getattr(results["funding"], "code", None) == "LISTING_NOT_OPEN", results
+    listing.refresh_from_db()
+    assert listing.invoice.status == InvoiceStatus.CANCELLED
+    assert (listing.funded_amount, listing.investor_count) == (D("30.00"), 1)
+    assert [i.status for i in listing.investments.all()] == [InvestmentStatus.REFUNDED]
+    assert cash(investor) == investor_before + D("30.00")
+    escrow = ledger_account(AccountKind.INVOICE_ESCROW, "EUR", invoice=listing.invoice)
+    assert account_balance(escrow) == 0
+    assert_books_balanced()
+
+
+def test_a_funding_does_not_hold_the_listing_before_its_update(
+    seller_and_investor, make_investor, monkeypatch, settings
+):
+    """Issue #19: fundings of one listing queue only for its update and the commit. X's
+    funding stops after writing its entry, investment and event (it holds X's cash, not the
+    listing); Y's funding of the same listing runs from start to commit meanwhile. Then X's
+    update sees Y's and both count."""
+    settings.PAYMINT = {**settings.PAYMINT, "MIN_TICKET": D("10")}
+    seller, investor = seller_and_investor
+    other = make_investor()
+    deposit(other, "500.00")
+    listing = listed(seller, on=DAY, debtor_tax_id="DE100000001")
+    other_done = threading.Event()
+    local = threading.local()
+    original = marketplace_services._listing_fund
+
+    def listing_fund(**kwargs):
+        if getattr(local, "side", None) == "x":
+            local.waited = other_done.wait(timeout=PATIENCE)
+        return original(**kwargs)
+
+    monkeypatch.setattr(marketplace_services, "_listing_fund", listing_fund)
+
+    def work(i):
+        with clock.frozen_at(DAY):
+            if i == 0:
+                local.side = "x"
+                result = investment_create(investor=investor, listing=listing, amount="30.00")
+                return result, local.waited
+            try:
+                return investment_create(investor=other, listing=listing, amount="40.00")
+            finally:
+                other_done.set()
+
+    (x_result, x_waited), y_result = run_in_threads(2, work, timeout=60)
+
+    assert x_waited, "Y's funding could not commit while X's was under way"
+    assert x_result[1] and y_result[1]
+    listing.refresh_from_db()
+    assert (listing.funded_amount, listing.investor_count) == (D("70.00"), 2)
+    escrow = ledger_account(AccountKind.INVOICE_ESCROW, "EUR", invoice=listing.invoice)
+    assert account_balance(escrow) == D("70.00")
+    assert_books_balanced()
