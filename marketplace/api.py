@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -127,10 +128,11 @@ LISTING_ROW_VALUES = (
 )
 
 
-def listing_row(values: dict, *, today=None) -> dict:
+def listing_row(values: dict, *, today=None, tz=None) -> dict:
     """One marketplace list item from :data:`LISTING_ROW_VALUES`: the same output as
     :class:`ListingOutputSerializer` (tests/marketplace/test_api_rows.py), built without a model
-    instance or a serializer per row. ``today`` (the business date) is read once per page."""
+    instance or a serializer per row. ``today`` (the business date) and ``tz`` (the current
+    time zone) are read once per page."""
     today = today or clock.today()
     token_asset = None
     if settings.STELLAR_ENABLED:
@@ -157,7 +159,7 @@ def listing_row(values: dict, *, today=None) -> dict:
         "discount_rate": decimal_text(values["discount_rate"], 6, 9),
         "due_date": date_text(values["due_date"]),
         "tenor_days": max((values["due_date"] - today).days, 0),
-        "expires_at": datetime_text(values["expires_at"]),
+        "expires_at": datetime_text(values["expires_at"], tz),
         "investor_count": values["investor_count"],
         "token_asset": token_asset,
     }
@@ -296,8 +298,9 @@ class MarketplaceListApi(APIView):
     def get(self, request):
         listings = listing_search_values(user=request.user, filters=request.query_params,
                                          fields=LISTING_ROW_VALUES)
-        today = clock.today()
-        return paginated_rows(self, listings, lambda values: listing_row(values, today=today))
+        today, tz = clock.today(), timezone.get_current_timezone()
+        return paginated_rows(self, listings,
+                              lambda values: listing_row(values, today=today, tz=tz))
 
 
 class MarketplaceDetailApi(APIView):
