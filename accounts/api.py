@@ -14,6 +14,7 @@ from rest_framework_simplejwt.tokens import Token
 
 from paymint.core.api import paginated
 from paymint.core.idempotency import IdempotentWriteMixin
+from paymint.core.renderers import FAST_RENDERERS
 from paymint.core.schema import ErrorSerializer
 from paymint.core.storage import private_file_url
 from paymint.core.throttling import LoginThrottle, RegistrationThrottle, UploadThrottle
@@ -135,6 +136,8 @@ class MeApi(IdempotentWriteMixin, APIView):
     """``GET /api/v1/me``: the signed-in user and their KYC/KYB status. ``PATCH`` changes the
     profile fields a user may change (names, language); the email, role and everything
     KYC-reviewed stay as they are."""
+
+    renderer_classes = FAST_RENDERERS
 
     class OutputSerializer(UserOutputSerializer):
         kyc = KycOutputSerializer(allow_null=True)

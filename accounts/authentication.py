@@ -13,6 +13,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import OuterRef
+from django.db.models.sql import Query
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework import exceptions
 from rest_framework_simplejwt.authentication import JWTAuthentication
@@ -73,6 +74,45 @@ def _user_with_kyc_sql() -> str:
 _USER_WITH_KYC_SQL = _user_with_kyc_sql()
 
 
+class _UserLoader:
+    """A :class:`User` (with ``kyc_approved``) from a row of :data:`_USER_WITH_KYC_SQL`, as
+    ``User.objects.raw`` would make it (fields by column name, the fields' converters, extra
+    columns as attributes), with the column order worked out once per process instead of on
+    every request (~0.13 ms of CPU, issue #19)."""
+
+    def __init__(self, columns: list[str]):
+        fields = {field.column: field for field in User._meta.fields}
+        self.width = len(columns)
+        init = [field for field in User._meta.fields if field.column in columns]
+        self.names = [field.attname for field in init]
+        self.positions = [columns.index(field.column) for field in init]
+        self.extra = [(column, pos) for pos, column in enumerate(columns) if column not in fields]
+        compiler = connection.ops.compiler("SQLCompiler")(Query(User), connection, "default")
+        cols = [fields[c].get_col(User._meta.db_table) if c in fields else None
+                for c in columns]
+        self.converters = list(compiler.get_converters(cols).items())
+
+    def instance(self, row) -> User:
+        if self.converters:
+            row = list(row)
+            for pos, (convs, expression) in self.converters:
+                for converter in convs:
+                    row[pos] = converter(row[pos], expression, connection)
+        user = User.from_db("default", self.names, [row[pos] for pos in self.positions])
+        for column, pos in self.extra:
+            setattr(user, column, row[pos])
+        return user
+
+
+_USER_LOADER: _UserLoader | None = None
+
+
+def _user_loader(columns: list[str]) -> _UserLoader:
+    global _USER_LOADER  # noqa: PLW0603 - one per process, replaced if the columns change
+    _USER_LOADER = _UserLoader(columns)
+    return _USER_LOADER
+
+
 class RevocableJWTAuthentication(JWTAuthentication):
     """simplejwt's ``JWTAuthentication`` that also refuses access tokens revoked at logout.
     The denylist is read before the user is loaded: one cache read per request, no query.
@@ -110,8 +150,15 @@ class RevocableJWTAuthentication(JWTAuthentication):
             value = User._meta.get_field(jwt_settings.USER_ID_FIELD).to_python(user_id)
         except ValidationError:
             return None
-        found = list(User.objects.raw(_USER_WITH_KYC_SQL, [KycStatus.APPROVED, value]))
-        return found[0] if found else None
+        with connection.cursor() as cursor:
+            cursor.execute(_USER_WITH_KYC_SQL, [KycStatus.APPROVED, value])
+            row = cursor.fetchone()
+            if row is None:
+                return None
+            loader = _USER_LOADER
+            if loader is None or loader.width != len(row):
+                loader = _user_loader([column.name for column in cursor.description])
+        return loader.instance(row)
 
     def get_validated_token(self, raw_token: bytes) -> Token:
         """simplejwt's validation, then the denylist (one cache read).

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -25,6 +26,7 @@ from paymint.core.api import date_text, datetime_text, decimal_text, paginated_r
 from paymint.core.error_codes import CoreError
 from paymint.core.errors import ValidationFailed
 from paymint.core.idempotency import IdempotentWriteMixin
+from paymint.core.renderers import FAST_RENDERERS
 from paymint.core.schema import ErrorSerializer
 from paymint.core.throttling import FundingThrottle
 from settlements.stellar.tokens import invoice_asset
@@ -126,10 +128,11 @@ LISTING_ROW_VALUES = (
 )
 
 
-def listing_row(values: dict, *, today=None) -> dict:
+def listing_row(values: dict, *, today=None, tz=None) -> dict:
     """One marketplace list item from :data:`LISTING_ROW_VALUES`: the same output as
     :class:`ListingOutputSerializer` (tests/marketplace/test_api_rows.py), built without a model
-    instance or a serializer per row. ``today`` (the business date) is read once per page."""
+    instance or a serializer per row. ``today`` (the business date) and ``tz`` (the current
+    time zone) are read once per page."""
     today = today or clock.today()
     token_asset = None
     if settings.STELLAR_ENABLED:
@@ -156,7 +159,7 @@ def listing_row(values: dict, *, today=None) -> dict:
         "discount_rate": decimal_text(values["discount_rate"], 6, 9),
         "due_date": date_text(values["due_date"]),
         "tenor_days": max((values["due_date"] - today).days, 0),
-        "expires_at": datetime_text(values["expires_at"]),
+        "expires_at": datetime_text(values["expires_at"], tz),
         "investor_count": values["investor_count"],
         "token_asset": token_asset,
     }
@@ -275,6 +278,7 @@ class MarketplaceListApi(APIView):
     # listing_search(_values) checks marketplace access itself (the same rule, before it reads the
     # filters): CanReadMarketplace here would run that query a second time.
     permission_classes = [IsAuthenticated]
+    renderer_classes = FAST_RENDERERS
 
     @extend_schema(
         parameters=[
@@ -294,8 +298,9 @@ class MarketplaceListApi(APIView):
     def get(self, request):
         listings = listing_search_values(user=request.user, filters=request.query_params,
                                          fields=LISTING_ROW_VALUES)
-        today = clock.today()
-        return paginated_rows(self, listings, lambda values: listing_row(values, today=today))
+        today, tz = clock.today(), timezone.get_current_timezone()
+        return paginated_rows(self, listings,
+                              lambda values: listing_row(values, today=today, tz=tz))
 
 
 class MarketplaceDetailApi(APIView):
@@ -519,6 +524,8 @@ class InvestmentStatementApi(APIView):
 
 class InvestmentListApi(APIView):
     """``GET /api/v1/investments``: the investor's investments (cursor-paginated)."""
+
+    renderer_classes = FAST_RENDERERS
 
     @extend_schema(responses=InvestmentOutputSerializer(many=True))
     def get(self, request):

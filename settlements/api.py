@@ -21,6 +21,7 @@ from paymint.core.api import (
     uuid_text,
 )
 from paymint.core.errors import ValidationFailed
+from paymint.core.renderers import FAST_RENDERERS
 from paymint.core.throttling import WebhookThrottle
 
 from .enums import EntryKind
@@ -70,6 +71,8 @@ def wallet_entry_row(values: dict) -> dict:
 class WalletApi(APIView):
     """``GET /api/v1/wallet``: balances per currency, the deposit reference and the latest
     entries (up to 100; older ones in the dashboard statement)."""
+
+    renderer_classes = FAST_RENDERERS
 
     class OutputSerializer(serializers.Serializer):
         class BalanceSerializer(serializers.Serializer):

@@ -142,13 +142,13 @@ def decimal_text(value, places: int = 2, max_digits: int = 20) -> str | None:
     return f"{value.quantize(_QUANTUM[places], context=context):f}"
 
 
-def datetime_text(value) -> str | None:
-    """A datetime as DRF's ``DateTimeField`` writes it: ISO 8601 in the current time zone,
-    ``Z`` for UTC; None stays None."""
+def datetime_text(value, tz=None) -> str | None:
+    """A datetime as DRF's ``DateTimeField`` writes it: ISO 8601 in the current time zone
+    (``tz`` when given: a page reads it once), ``Z`` for UTC; None stays None."""
     if value is None:
         return None
     if timezone.is_aware(value):
-        value = value.astimezone(timezone.get_current_timezone())
+        value = value.astimezone(tz or timezone.get_current_timezone())
     text = value.isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 

@@ -7,7 +7,8 @@ API always send the same statement with other values, so :class:`PreparedValues`
 once per process and *shape* (its name, the columns, the ordering, which cursor filters,
 which slice), with placeholder values in the parameters' places, and then only puts this
 request's values in those places: the same SQL text, the same parameters, the same rows (as
-``.values()`` dicts, with Django's converters) as the queryset would give.
+``.values()`` dicts, with Django's converters; JSON columns decoded by orjson,
+:func:`paymint.core.renderers.json_loads`) as the queryset would give.
 
 It stands for the queryset where DRF's :class:`~rest_framework.pagination.CursorPagination`
 (or a plain slice / ``list()``) expects one: it supports exactly what they call
@@ -17,6 +18,7 @@ It stands for the queryset where DRF's :class:`~rest_framework.pagination.Cursor
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -24,7 +26,10 @@ from decimal import Decimal
 
 from django.core.exceptions import EmptyResultSet
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import QuerySet
+from django.db.models import JSONField, QuerySet
+from django.db.models.fields.json import KeyTransform
+
+from .renderers import json_loads
 
 #: Placeholder values by type: far outside any real value, each one distinct (``n``), so that
 #: the compiled parameters can be told apart from the constants of the statement.
@@ -43,6 +48,27 @@ def _placeholder(value, n: int):
             return make(n)
     raise TypeError(f"PreparedValues cannot stand in for a {type(value).__name__} parameter "
                     "(int, str, Decimal, datetime, date only)")
+
+
+def _json_from_db(value, expression, connection):
+    """``JSONField.from_db_value`` (no custom decoder) with :func:`json_loads`: the same
+    values, decoded by orjson."""
+    if value is None:
+        return value
+    if isinstance(expression, KeyTransform) and not isinstance(value, str):
+        return value
+    try:
+        return json_loads(value)
+    except json.JSONDecodeError:
+        return value
+
+
+def _converter(converter):
+    field = getattr(converter, "__self__", None)
+    if (isinstance(field, JSONField) and field.decoder is None
+            and getattr(converter, "__func__", None) is JSONField.from_db_value):
+        return _json_from_db
+    return converter
 
 
 @dataclass(frozen=True)
@@ -178,7 +204,8 @@ class PreparedValues:
         converters = ()
         if sql is not None:
             fields = [s[0] for s in compiler.select[0:compiler.col_count]]
-            converters = tuple((pos, tuple(convs), expression) for pos, (convs, expression)
+            converters = tuple((pos, tuple(_converter(c) for c in convs), expression)
+                               for pos, (convs, expression)
                                in compiler.get_converters(fields).items())
         compiled = _Compiled(sql=sql, params=params, slots=tuple(slots),
                              names=column_names, converters=converters, width=len(column_names))

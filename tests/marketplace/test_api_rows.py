@@ -89,6 +89,10 @@ def test_datetime_text_is_drf_datetime_field():
         ),
     ):
         assert datetime_text(value) == field.to_representation(value)
+        with timezone.override("Europe/Paris"):  # the page's time zone, read once
+            assert datetime_text(value, timezone.get_current_timezone()) == (
+                field.to_representation(value))
+            assert field.to_representation(value).endswith("+01:00")
     assert datetime_text(None) is None
 
 
