@@ -5,8 +5,9 @@
 without an idempotency key: the checks before the transaction (KYC and hold in one query), the
 investor's cash locked and the escrow read in one statement, the two sums (concentration,
 balance) in one after that lock, the entry, its postings, the investment, their two audit rows
-in one ``INSERT`` (``compliance.public.audit_rows_batched``), the domain event (one ``INSERT ... ON CONFLICT DO NOTHING``), and last the listing's
-conditional update - its only lock on the listing, held from there to the commit.
+in one ``INSERT`` (``compliance.public.audit_rows_batched``), the domain event (one ``INSERT
+... ON CONFLICT DO NOTHING``), and last the listing's conditional update - its only lock on
+the listing, held from there to the commit.
 """
 
 from __future__ import annotations
