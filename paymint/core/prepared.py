@@ -7,8 +7,9 @@ API always send the same statement with other values, so :class:`PreparedValues`
 once per process and *shape* (its name, the columns, the ordering, which cursor filters,
 which slice), with placeholder values in the parameters' places, and then only puts this
 request's values in those places: the same SQL text, the same parameters, the same rows (as
-``.values()`` dicts, with Django's converters; JSON columns decoded by orjson,
-:func:`paymint.core.renderers.json_loads`) as the queryset would give.
+``.values()`` dicts, with Django's converters; JSON columns' floats as ``JSONFloat``,
+:func:`paymint.core.renderers.json_loads`, so that the fast renderer writes them as
+``json.dumps`` does) as the queryset would give.
 
 It stands for the queryset where DRF's :class:`~rest_framework.pagination.CursorPagination`
 (or a plain slice / ``list()``) expects one: it supports exactly what they call
@@ -52,7 +53,7 @@ def _placeholder(value, n: int):
 
 def _json_from_db(value, expression, connection):
     """``JSONField.from_db_value`` (no custom decoder) with :func:`json_loads`: the same
-    values, decoded by orjson."""
+    values, floats as ``JSONFloat``."""
     if value is None:
         return value
     if isinstance(expression, KeyTransform) and not isinstance(value, str):
