@@ -70,19 +70,18 @@ class QueryCounter:
             self.after += 1
         else:
             self.in_tx += 1
-        if not self.committed and Usage.LOCK_SQL.search(sql):
-            from django.db import connection
-
-            # Registered before the service's own callbacks: runs first after the commit.
-            connection.on_commit(self.mark)
         try:
             return execute(sql, params, many, context)
         finally:
             self.last_statement_end = time.perf_counter()
 
-    def mark(self) -> None:
+    def mark(self, commit_started: float, commit_ended: float) -> None:
+        """Right after the funding's COMMIT returned, before the on-commit callbacks (whose
+        own transactions' commits are not marked)."""
+        if self.committed:
+            return
         # The COMMIT's round trip (WAL flush included): the listing stays locked through it.
-        self.commit_wall = time.perf_counter() - self.last_statement_end
+        self.commit_wall = commit_ended - commit_started
         self.committed = True
         self.cpu_at_commit = time.thread_time()
         if self.profiler is not None:  # profile the call up to its commit only
@@ -127,6 +126,7 @@ def run(count: int) -> None:
             investor = investors[n % len(investors)]
             usage = Usage()
             counter = QueryCounter(usage, profiler if n >= 20 else None)
+            usage.after_commit.append(counter.mark)
             started = time.thread_time()
             with connection.execute_wrapper(counter), usage:
                 if profiler is not None and n >= 20:

@@ -191,23 +191,36 @@ class Usage:
         self.lock_wait = 0.0
         self.lock_held = 0.0
         self._pid = None
+        self._acquired: float | None = None
+        #: ``hook(commit_started, commit_ended)`` (perf_counter) run right after each COMMIT
+        #: returns - before Django's on-commit callbacks, which the lock does not wait for.
+        self.after_commit: list = []
 
     def _wrapper(self, execute, sql, params, many, context):
         if not self.LOCK_SQL.search(sql):
             return execute(sql, params, many, context)
-        from django.db import connection
-
         started = time.perf_counter()
         try:
             return execute(sql, params, many, context)
         finally:
             acquired = time.perf_counter()
             self.lock_wait += acquired - started
-            # Registered first, so it runs first after the commit (the lock is released).
-            connection.on_commit(lambda: self._released(acquired))
+            if self._acquired is None:
+                self._acquired = acquired
 
-    def _released(self, acquired: float) -> None:
-        self.lock_held += time.perf_counter() - acquired
+    def _commit(self) -> None:
+        started = time.perf_counter()
+        self._original_commit()
+        ended = time.perf_counter()
+        if self._acquired is not None:  # the COMMIT released the listing
+            self.lock_held += ended - self._acquired
+            self._acquired = None
+        for hook in self.after_commit:
+            hook(started, ended)
+
+    def _rollback(self) -> None:
+        self._original_rollback()
+        self._acquired = None
 
     def _backend_seconds(self) -> float:
         """CPU seconds of this connection's server process so far (0 if not readable)."""
@@ -230,9 +243,16 @@ class Usage:
         self._client0 = time.thread_time()
         self._wrap = connection.execute_wrapper(self._wrapper)
         self._wrap.__enter__()
+        # The connection's commit and rollback, wrapped for this thread's connection: the lock
+        # is held until the COMMIT returns (Django runs on-commit callbacks after it).
+        self._original_commit, self._original_rollback = connection.commit, connection.rollback
+        connection.commit, connection.rollback = self._commit, self._rollback
         return self
 
     def __exit__(self, *exc) -> None:
+        from django.db import connection
+
+        connection.commit, connection.rollback = self._original_commit, self._original_rollback
         self._wrap.__exit__(*exc)
         self.client = time.thread_time() - self._client0
         self.server = self._backend_seconds() - self._server0

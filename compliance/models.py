@@ -182,7 +182,13 @@ class AccountHold(TimeStampedModel):
 
 # --- Audit trail and data-subject requests -------------------------------------------------
 
+from contextvars import ContextVar  # noqa: E402
+
 from auditlog.models import AbstractLogEntry, LogEntryManager  # noqa: E402
+
+#: The rows :class:`AuditEventManager` collects instead of inserting one by one, inside
+#: :func:`compliance.audit.audit_rows_batched` (None outside it).
+AUDIT_BATCH: ContextVar[list | None] = ContextVar("paymint_audit_batch", default=None)
 
 
 class AuditEventManager(LogEntryManager):
@@ -205,6 +211,11 @@ class AuditEventManager(LogEntryManager):
         actor = kwargs.get("actor")
         if actor is not None and not kwargs.get("actor_email"):
             kwargs["actor_email"] = actor.email
+        batch = AUDIT_BATCH.get()
+        if batch is not None:  # written with the block's other rows at its end
+            event = self.model(**kwargs)
+            batch.append(event)
+            return event
         return super().create(**kwargs)
 
 

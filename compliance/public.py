@@ -6,8 +6,9 @@ contract keeps the rest of the app to itself, ``docs/architecture.md``).
 - ask before moving money or approving KYC: :func:`require_no_hold`, :func:`user_is_on_hold`
   (:func:`open_hold_exists` asks it inside the caller's own query),
   :func:`user_has_screening_hold`, :func:`invoice_has_sanctions_hit`;
-- record a staff action in the audit trail: :func:`audit_record`; show a record's trail in
-  the admin: :class:`AuditHistoryMixin`;
+- record a staff action in the audit trail: :func:`audit_record`; write the audit rows of a
+  block's model changes in one statement: :func:`audit_rows_batched`; show a record's trail
+  in the admin: :class:`AuditHistoryMixin`;
 - validate a tax id: :func:`validate_tax_id`, :func:`detect_tax_id` (:class:`InvalidTaxId`).
 
 Compliance itself sits on both sides of the apps: this surface (alerts, holds, the audit
@@ -16,7 +17,7 @@ the other apps and sit above them, reached by task name or by URL only.
 """
 
 from .admin_history import AuditHistoryMixin
-from .audit import audit_record
+from .audit import audit_record, audit_rows_batched
 from .enums import AlertKind, AlertSeverity
 from .holds import (
     OPEN_HOLD_EXISTS_SQL,
@@ -39,6 +40,7 @@ __all__ = [
     "alert_counts_open_by_severity",
     "alert_raise",
     "audit_record",
+    "audit_rows_batched",
     "detect_tax_id",
     "invoice_has_sanctions_hit",
     "open_hold_exists",

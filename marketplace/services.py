@@ -25,7 +25,7 @@ from django.utils import timezone
 from accounts.enums import Role
 from accounts.error_codes import AccountsError
 from accounts.selectors import kyc_approved_and_on_hold, kyc_is_approved
-from compliance.public import invoice_has_sanctions_hit, require_no_hold
+from compliance.public import audit_rows_batched, invoice_has_sanctions_hit, require_no_hold
 from invoices.enums import CANCELLABLE_STATUSES, INVOICE_TRANSITIONS, InvoiceStatus
 from invoices.error_codes import InvoicesError
 from invoices.models import Invoice
@@ -333,7 +333,7 @@ def investment_create(
     (refunds and distributions only credit investors), so the order cannot deadlock; see
     :mod:`settlements.ledger.posting` and ``tests/settlements/test_concurrency_lock_order.py``.
 
-    Statements: 10 for a funding that does not fill the listing (no idempotency key, accounts
+    Statements: 9 for a funding that does not fill the listing (no idempotency key, accounts
     existing, the listing loaded with its invoice), pinned by
     ``tests/marketplace/test_funding_queries.py``.
 
@@ -418,21 +418,22 @@ def investment_create(
             check_investor_concentration(investor=investor, invoice=invoice,
                                           currency=listing.currency, amount=amount,
                                           current=Decimal(0) if exposure is None else exposure)
-            entry = funding_post(accounts=accounts, amount=amount, idempotency_key=key,
-                                 effective_date=today, cash_balance=exact_sum(cash_balance))
-            investment = Investment.objects.create(
-                listing=listing,
-                investor=investor,
-                amount=amount,
-                currency=listing.currency,
-                discount_rate=quote.discount_rate,
-                expected_days=quote.days,
-                expected_discount_fee=quote.expected_discount_fee,
-                expected_return=quote.expected_return,
-                idempotency_key=key,
-                request_fingerprint=fingerprint,
-                funding_entry=entry,
-            )
+            with audit_rows_batched():  # the entry's and the investment's: one INSERT
+                entry = funding_post(accounts=accounts, amount=amount, idempotency_key=key,
+                                     effective_date=today, cash_balance=exact_sum(cash_balance))
+                investment = Investment.objects.create(
+                    listing=listing,
+                    investor=investor,
+                    amount=amount,
+                    currency=listing.currency,
+                    discount_rate=quote.discount_rate,
+                    expected_days=quote.days,
+                    expected_discount_fee=quote.expected_discount_fee,
+                    expected_return=quote.expected_return,
+                    idempotency_key=key,
+                    request_fingerprint=fingerprint,
+                    funding_entry=entry,
+                )
             audience = investor_audience([investment], listing=listing)
             audience[investor.pk]["expected_return"] = str(
                 quantize_money(investment.expected_return, listing.currency))

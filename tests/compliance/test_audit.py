@@ -331,3 +331,56 @@ def test_investment_through_the_api_is_audited_and_has_a_history(ops_client, sel
                                       args=[investment.pk]))
     listed = ops_client.get(response.url).context["cl"].result_list
     assert [e.pk for e in listed] == [created.pk]
+
+
+def _audit_row(event: AuditEvent) -> dict:
+    row = {f.attname: getattr(event, f.attname) for f in AuditEvent._meta.concrete_fields}
+    for varying in ("id", "object_pk", "object_id", "object_repr", "timestamp", "changes",
+                    "changes_text"):
+        row.pop(varying)
+    return row
+
+
+def test_batched_audit_rows_are_the_rows_written_one_by_one(applicant):
+    """``audit_rows_batched`` (a funding's entry and investment) writes, in one INSERT at the
+    block's end, the rows that django-auditlog writes change by change outside it."""
+    from compliance.audit import audit_rows_batched
+
+    def alerts(batched: bool, n: int) -> list[AuditEvent]:
+        before = AuditEvent.objects.count()
+        with transaction.atomic():
+            if batched:
+                with audit_rows_batched():
+                    for i in range(n):
+                        alert_raise(kind=AlertKind.AML_RULE, dedupe_key=f"aml:batch:{i}",
+                                    title="Large deposit", evidence={"n": i}, user=applicant)
+                    assert AuditEvent.objects.count() == before  # not yet written
+            else:
+                for i in range(n):
+                    alert_raise(kind=AlertKind.AML_RULE, dedupe_key=f"aml:one:{i}",
+                                title="Large deposit", evidence={"n": i}, user=applicant)
+        return list(AuditEvent.objects.order_by("id")[before:])
+
+    one_by_one, batched = alerts(False, 2), alerts(True, 2)
+
+    assert len(batched) == len(one_by_one) >= 2
+    assert [_audit_row(e) for e in batched] == [_audit_row(e) for e in one_by_one]
+    for single, many in zip(one_by_one, batched, strict=True):
+        assert set(many.changes) == set(single.changes)
+        assert many.changes["dedupe_key"] == [None, single.changes["dedupe_key"][1].replace(
+            "one", "batch")]
+    alert_ids = set(ComplianceAlert.objects.filter(dedupe_key__startswith="aml:batch:")
+                    .values_list("pk", flat=True))
+    assert {int(e.object_pk) for e in batched
+            if e.content_type.model == "compliancealert"} == alert_ids
+
+
+def test_batched_audit_rows_are_not_written_when_the_block_fails(applicant):
+    from compliance.audit import audit_rows_batched
+
+    before = AuditEvent.objects.count()
+    with pytest.raises(ZeroDivisionError), transaction.atomic(), audit_rows_batched():
+        alert_raise(kind=AlertKind.AML_RULE, dedupe_key="aml:failed", title="Large deposit",
+                    evidence={}, user=applicant)
+        1 / 0  # noqa: B018
+    assert AuditEvent.objects.count() == before

@@ -25,12 +25,13 @@ def investor(make_investor):
 
 
 def failing(monkeypatch, exc: BaseException) -> None:
-    """The marketplace's one selector (API and page) raises ``exc``."""
+    """The marketplace's selector (the API's rows of it and the page's queryset) raises
+    ``exc``."""
 
     def boom(**kwargs):
         raise exc
 
-    monkeypatch.setattr("marketplace.api.listing_search", boom)
+    monkeypatch.setattr("marketplace.api.listing_search_values", boom)
     monkeypatch.setattr("marketplace.views.listing_search", boom)
 
 

@@ -1,12 +1,13 @@
 """What one funding costs the database (issue #19: at most 12 statements per investment;
-10 now), and that it takes the listing last.
+9 now), and that it takes the listing last.
 
 ``investment_create`` for an investor whose cash account exists, on a listing it does not fill,
 without an idempotency key: the checks before the transaction (KYC and hold in one query), the
 investor's cash locked and the escrow read in one statement, the two sums (concentration,
-balance) in one after that lock, the entry, its postings and the investment with their audit
-rows, the domain event (one ``INSERT ... ON CONFLICT DO NOTHING``), and last the listing's
-conditional update - its only lock on the listing, held from there to the commit.
+balance) in one after that lock, the entry, its postings, the investment, their two audit rows
+in one ``INSERT`` (``compliance.public.audit_rows_batched``), the domain event (one ``INSERT
+... ON CONFLICT DO NOTHING``), and last the listing's conditional update - its only lock on
+the listing, held from there to the commit.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.django_db
 
 #: investment_create's statements (BEGIN/COMMIT not counted: Django does not run them as
 #: queries), the after-commit work (AML monitoring, the event's dispatch) left out.
-FUNDING_STATEMENTS = 10
+FUNDING_STATEMENTS = 9
 
 
 def funding_statements(investor, listing, amount: str) -> list[str]:
@@ -37,7 +38,7 @@ def funding_statements(investor, listing, amount: str) -> list[str]:
     return [q["sql"] for q in captured.captured_queries if "SAVEPOINT" not in q["sql"]]
 
 
-def test_a_funding_takes_ten_statements_and_the_listing_last(seller, make_investor):
+def test_a_funding_takes_nine_statements_and_the_listing_last(seller, make_investor):
     first, second = make_investor(), make_investor()
     for investor in (first, second):
         deposit(investor, "1000.00")
