@@ -190,9 +190,10 @@ INVESTMENT_ROW_VALUES = (
 )
 
 
-def investment_row(values: dict) -> dict:
+def investment_row(values: dict, tz=None) -> dict:
     """One investment list item from :data:`INVESTMENT_ROW_VALUES`: the same output as
-    :class:`InvestmentOutputSerializer` (tests/marketplace/test_api_rows.py)."""
+    :class:`InvestmentOutputSerializer` (tests/marketplace/test_api_rows.py); ``tz``: the
+    current time zone, read once per page."""
     return {
         "id": uuid_text(values["public_id"]),
         "listing_id": uuid_text(values["listing__public_id"]),
@@ -207,7 +208,7 @@ def investment_row(values: dict) -> dict:
         "discount_fee": decimal_text(values["discount_fee"]),
         "repaid_amount": decimal_text(values["repaid_amount"]),
         "status": values["status"],
-        "created_at": datetime_text(values["created_at"]),
+        "created_at": datetime_text(values["created_at"], tz),
     }
 
 
@@ -531,4 +532,5 @@ class InvestmentListApi(APIView):
     def get(self, request):
         investments = investment_list_values_for_investor(investor=request.user,
                                                           fields=INVESTMENT_ROW_VALUES)
-        return paginated_rows(self, investments, investment_row)
+        tz = timezone.get_current_timezone()
+        return paginated_rows(self, investments, lambda values: investment_row(values, tz))
