@@ -20,7 +20,6 @@ from rest_framework.views import APIView
 
 from invoices.api import CheckSerializer, InvoiceOutputSerializer
 from invoices.selectors import invoice_get_for_seller
-from invoices.verification import checks_for_investors
 from paymint.core import clock
 from paymint.core.api import date_text, datetime_text, decimal_text, paginated_rows, uuid_text
 from paymint.core.error_codes import CoreError
@@ -36,6 +35,7 @@ from .selectors import (
     investment_list_for_investor,
     investment_list_values_for_investor,
     investment_statement_lines,
+    investor_checks,
     listing_get_open,
     listing_get_visible,
     listing_investor_checks,
@@ -148,7 +148,7 @@ def listing_row(values: dict, *, today=None, tz=None) -> dict:
         "risk_grade": values["invoice__risk_grade"],
         "risk_score": values["invoice__risk_score"],
         "risk_factors": values["invoice__risk_factors"],
-        "verification": checks_for_investors(values["invoice__verification"]),
+        "verification": investor_checks(values["invoice__verification"]),
         "debtor_confirmed": values["invoice__debtor_confirmed_at"] is not None,
         "currency": values["currency"],
         "face_value": decimal_text(values["face_value"]),
@@ -190,9 +190,10 @@ INVESTMENT_ROW_VALUES = (
 )
 
 
-def investment_row(values: dict) -> dict:
+def investment_row(values: dict, tz=None) -> dict:
     """One investment list item from :data:`INVESTMENT_ROW_VALUES`: the same output as
-    :class:`InvestmentOutputSerializer` (tests/marketplace/test_api_rows.py)."""
+    :class:`InvestmentOutputSerializer` (tests/marketplace/test_api_rows.py); ``tz``: the
+    current time zone, read once per page."""
     return {
         "id": uuid_text(values["public_id"]),
         "listing_id": uuid_text(values["listing__public_id"]),
@@ -207,7 +208,7 @@ def investment_row(values: dict) -> dict:
         "discount_fee": decimal_text(values["discount_fee"]),
         "repaid_amount": decimal_text(values["repaid_amount"]),
         "status": values["status"],
-        "created_at": datetime_text(values["created_at"]),
+        "created_at": datetime_text(values["created_at"], tz),
     }
 
 
@@ -531,4 +532,5 @@ class InvestmentListApi(APIView):
     def get(self, request):
         investments = investment_list_values_for_investor(investor=request.user,
                                                           fields=INVESTMENT_ROW_VALUES)
-        return paginated_rows(self, investments, investment_row)
+        tz = timezone.get_current_timezone()
+        return paginated_rows(self, investments, lambda values: investment_row(values, tz))

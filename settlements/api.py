@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -53,10 +54,10 @@ WALLET_ENTRY_VALUES = ("entry__public_id", "entry__kind", "entry__description", 
                        "currency", "entry__effective_date", "entry__created_at")
 
 
-def wallet_entry_row(values: dict) -> dict:
+def wallet_entry_row(values: dict, tz=None) -> dict:
     """One wallet entry from :data:`WALLET_ENTRY_VALUES`: the same output as
     :class:`WalletEntrySerializer` (tests/settlements/test_api_rows.py), without a model
-    instance or a serializer per row."""
+    instance or a serializer per row; ``tz``: the current time zone, read once per answer."""
     return {
         "entry_id": uuid_text(values["entry__public_id"]),
         "kind": values["entry__kind"],
@@ -64,7 +65,7 @@ def wallet_entry_row(values: dict) -> dict:
         "amount": decimal_text(values["amount"]),
         "currency": values["currency"],
         "effective_date": date_text(values["entry__effective_date"]),
-        "created_at": datetime_text(values["entry__created_at"]),
+        "created_at": datetime_text(values["entry__created_at"], tz),
     }
 
 
@@ -90,10 +91,11 @@ class WalletApi(APIView):
             for b in wallet_balances(user=request.user)
         ]
         entries = wallet_entries_values(user=request.user, fields=WALLET_ENTRY_VALUES, limit=100)
+        tz = timezone.get_current_timezone()
         return Response({
             "deposit_reference": request.user.deposit_reference,
             "balances": balances,
-            "entries": [wallet_entry_row(values) for values in entries],
+            "entries": [wallet_entry_row(values, tz) for values in entries],
         })
 
 

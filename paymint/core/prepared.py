@@ -7,8 +7,9 @@ API always send the same statement with other values, so :class:`PreparedValues`
 once per process and *shape* (its name, the columns, the ordering, which cursor filters,
 which slice), with placeholder values in the parameters' places, and then only puts this
 request's values in those places: the same SQL text, the same parameters, the same rows (as
-``.values()`` dicts, with Django's converters; JSON columns decoded by orjson,
-:func:`paymint.core.renderers.json_loads`) as the queryset would give.
+``.values()`` dicts, with Django's converters; JSON columns' floats as ``JSONFloat``,
+:func:`paymint.core.renderers.json_loads`, so that the fast renderer writes them as
+``json.dumps`` does) as the queryset would give.
 
 It stands for the queryset where DRF's :class:`~rest_framework.pagination.CursorPagination`
 (or a plain slice / ``list()``) expects one: it supports exactly what they call
@@ -52,7 +53,7 @@ def _placeholder(value, n: int):
 
 def _json_from_db(value, expression, connection):
     """``JSONField.from_db_value`` (no custom decoder) with :func:`json_loads`: the same
-    values, decoded by orjson."""
+    values, floats as ``JSONFloat``."""
     if value is None:
         return value
     if isinstance(expression, KeyTransform) and not isinstance(value, str):
@@ -61,6 +62,12 @@ def _json_from_db(value, expression, connection):
         return json_loads(value)
     except json.JSONDecodeError:
         return value
+
+
+def _decoded_by(decode: Callable[[str], object]):
+    def converter(value, expression, connection):
+        return None if value is None else decode(value)
+    return converter
 
 
 def _converter(converter):
@@ -93,7 +100,9 @@ class PreparedValues:
     every set of values (no branches on them). ``name`` names that statement in the
     process-wide cache: one ``name`` per ``build`` (and per set of columns).
     ``values`` are the statement's variable parameters (int, str, Decimal, datetime, date:
-    pass a model's ``pk``, not the instance).
+    pass a model's ``pk``, not the instance). ``decoders`` (column -> function of the
+    database's text) read JSON columns instead of ``json.loads`` (e.g. a per-process memo of
+    documents that many reads share); the same ones for every read of a ``name``.
 
     Raises (at the first read of a shape):
         TypeError: a value of another type.
@@ -101,8 +110,10 @@ class PreparedValues:
     """
 
     def __init__(self, name: str, model, build: Callable[..., QuerySet],
-                 values: Mapping[str, object], *, using: str = DEFAULT_DB_ALIAS):
+                 values: Mapping[str, object], *, using: str = DEFAULT_DB_ALIAS,
+                 decoders: Mapping[str, Callable[[str], object]] | None = None):
         self._name = name
+        self._decoders = decoders or {}
         self._model = model
         self._build = build
         self._values = dict(values)
@@ -116,7 +127,7 @@ class PreparedValues:
 
     def _clone(self) -> PreparedValues:
         clone = PreparedValues(self._name, self._model, self._build, self._values,
-                               using=self._using)
+                               using=self._using, decoders=self._decoders)
         clone._ordering, clone._lookups, clone._slice = self._ordering, self._lookups, self._slice
         return clone
 
@@ -204,9 +215,16 @@ class PreparedValues:
         converters = ()
         if sql is not None:
             fields = [s[0] for s in compiler.select[0:compiler.col_count]]
-            converters = tuple((pos, tuple(_converter(c) for c in convs), expression)
-                               for pos, (convs, expression)
-                               in compiler.get_converters(fields).items())
+            by_position = {pos: (tuple(_converter(c) for c in convs), expression)
+                           for pos, (convs, expression)
+                           in compiler.get_converters(fields).items()}
+            for column, decode in self._decoders.items():
+                pos = column_names.index(column)
+                if _json_from_db not in by_position.get(pos, ((), None))[0]:
+                    raise ValueError(f"{self._name}: {column} is not a JSON column")
+                by_position[pos] = ((_decoded_by(decode),), by_position[pos][1])
+            converters = tuple((pos, convs, expression)
+                               for pos, (convs, expression) in sorted(by_position.items()))
         compiled = _Compiled(sql=sql, params=params, slots=tuple(slots),
                              names=column_names, converters=converters, width=len(column_names))
         with _LOCK:

@@ -1,12 +1,11 @@
 """JSON in and out of the hot API reads with orjson, byte for byte what the standard library
 and DRF would give (issue #19: encoding a marketplace page with DRF's ``JSONRenderer`` cost
-~0.8 ms of its ~5 ms, decoding its 50 JSON documents ~0.35 ms; orjson does each in a tenth).
+~0.5-0.8 ms of its ~5 ms; orjson writes it in a fifth of that).
 
 orjson writes some floats unlike Python (``1e-7`` for ``1e-07``, ``0.00001`` for ``1e-05``,
 ``1e16`` for ``1e+16``), so floats are kept apart:
 
-- :func:`json_loads` (database JSON text, Django's ``JSONField``): ``json.loads``'s result,
-  decoded by orjson; a document that holds a float is decoded by ``json.loads`` with its
+- :func:`json_loads` (database JSON text, Django's ``JSONField``): ``json.loads`` with its
   floats as :class:`JSONFloat` (a ``float``: same value, same ``repr``).
 - :class:`FastJSONRenderer`: DRF's :class:`~rest_framework.renderers.JSONRenderer` (compact,
   UTF-8, U+2028/U+2029 escaped) through orjson for dicts with ``str`` keys, lists, tuples,
@@ -71,30 +70,12 @@ class FastJSONRenderer(JSONRenderer):
 FAST_RENDERERS = [FastJSONRenderer, *api_settings.DEFAULT_RENDERER_CLASSES]
 
 
-def _has_float(value) -> bool:
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        kind = type(item)
-        if kind is float:
-            return True
-        if kind is dict:
-            stack.extend(item.values())
-        elif kind is list:
-            stack.extend(item)
-    return False
-
-
 def json_loads(text: str):
-    """``json.loads(text)``: the same value (floats as :class:`JSONFloat`) or the same
-    ``JSONDecodeError``; decoded by orjson unless the document holds a float (orjson also
-    reads an integer beyond 64 bits as a float: those too go to ``json.loads``)."""
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        pass
-    else:
-        if not _has_float(value):
-            return value
-    return json.loads(text, parse_float=JSONFloat,
-                      parse_constant=lambda name: JSONFloat(name.lower()))
+    """``json.loads(text)`` with its floats (and ``NaN``/``Infinity``) as :class:`JSONFloat`:
+    the same values, the same ``JSONDecodeError``. (orjson's ``loads`` reads integers beyond
+    64 bits as floats, and telling its floats apart afterwards cost as much as it saved.)"""
+    return json.loads(text, parse_float=JSONFloat, parse_constant=_constant)
+
+
+def _constant(name: str) -> JSONFloat:
+    return JSONFloat(name.lower())

@@ -12,9 +12,11 @@ from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
 from accounts.models import User
-from marketplace.api import INVESTMENT_ROW_VALUES, LISTING_ROW_VALUES
+from invoices.models import Invoice
+from marketplace.api import INVESTMENT_ROW_VALUES, LISTING_ROW_VALUES, listing_row
 from marketplace.models import Listing
 from marketplace.selectors import (
+    InvestorChecks,
     investment_list_for_investor,
     investment_list_values_for_investor,
     listing_search,
@@ -71,8 +73,8 @@ def test_same_statement_and_rows_as_the_queryset(book):
                 expected, expected_sql = run(queryset())
                 rows, sql = run(prepared())
                 assert rows == expected and len(rows) >= 3
-                assert [type(v) for v in rows[0].values()] == [
-                    type(v) for v in expected[0].values()]
+                assert all(isinstance(v, type(e))  # InvestorChecks is a list
+                           for v, e in zip(rows[0].values(), expected[0].values(), strict=True))
                 assert sql == expected_sql and len(sql) == 1
         assert wallet_balances(user=investor) == [{"currency": "EUR",
                                                    "balance": Decimal("4691.5000000")}]
@@ -106,6 +108,33 @@ def test_cursor_pages_are_the_querysets(book, page_size):
                      page_size)
     assert pages == expected
     assert len({row for page in pages for row in page[0]}) == 5
+
+
+@pytest.mark.django_db
+def test_marketplace_rows_from_shared_documents(book, settings):
+    """The prepared marketplace page decodes each invoice's documents once per process
+    (InvestorChecks with its investor wording): the rows are the queryset's, read after read."""
+    investor = book["investor"]
+    Invoice.objects.filter(pk__in=[listing.invoice_id for listing in book["listings"]]).update(
+        risk_factors=[{"code": "TENOR", "label": "Tenor", "detail": "20 days", "points": 10,
+                       "weight": 0.25}],
+        verification=[
+            {"code": "INVALID_TAX_ID", "passed": True, "blocking": False, "field": None,
+             "message": "No tax id on the invoice."},
+            {"code": "DUE_DATE", "passed": False, "blocking": True, "field": "due_date",
+             "message": "Due in 2 days."}])
+    with clock.frozen_at(LISTING_DAY):
+        expected = [listing_row(v) for v in
+                    listing_search(user=investor).values(*LISTING_ROW_VALUES)]
+        for _ in range(2):
+            values = list(listing_search_values(user=investor, fields=LISTING_ROW_VALUES))
+            assert type(values[0]["invoice__verification"]) is InvestorChecks
+            assert [listing_row(v) for v in values] == expected
+        again = list(listing_search_values(user=investor, fields=LISTING_ROW_VALUES))
+    assert again[0]["invoice__risk_factors"] is values[0]["invoice__risk_factors"]
+    assert expected[0]["risk_factors"]
+    assert [check["message"] for check in expected[0]["verification"]] == [
+        "No issuer tax id on the invoice.", "The due date is outside the financed range."]
 
 
 @pytest.mark.django_db

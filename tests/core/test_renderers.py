@@ -103,7 +103,7 @@ def test_json_loads_refuses_what_json_loads_refuses():
 @pytest.mark.django_db
 def test_read_apis_answer_drfs_bytes(seller, make_investor):
     """The four views on FAST_RENDERERS, with floats, a 2**70 and U+2028 in a listing's
-    stored risk factors (read through PreparedValues' orjson decoding)."""
+    stored risk factors (read through PreparedValues' json_loads)."""
     listings = [mustang_listing(seller, invoice_number=f"FAST-{n}") for n in range(2)]
     Invoice.objects.filter(pk=listings[0].invoice_id).update(risk_factors=[
         {"code": "X", "label": "line\u2028sep", "detail": "0.93", "points": 3,
