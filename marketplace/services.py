@@ -2,11 +2,13 @@
 
 Lock order for every money-moving operation on an invoice: the one of the ledger
 (:mod:`settlements.ledger.posting`), whose first two steps are :mod:`.lock_objects` (``Listing``
-row -> ``Invoice`` row) and whose account batch is taken by the ledger's narrow API
-(:func:`settlements.ledger.funding_accounts_lock`: the investor's cash and the invoice escrow,
-read and locked in one statement, before the investor's concentration check). Money moves
-only through that API: :func:`~settlements.ledger.funding_post`,
-:func:`~settlements.ledger.disbursement_post`, :func:`~settlements.ledger.refund_post`.
+row -> ``Invoice`` row), then the accounts the operation debits, in one batch. A funding is the
+ledger's one exception: the investor's cash first (:func:`settlements.ledger.
+funding_accounts_lock`, before the investor's concentration check), the listing last, with its
+conditional update just before the commit, then - when it fills the listing - the invoice and
+the escrow (see :func:`investment_create`). Money moves only through the ledger's narrow API:
+:func:`~settlements.ledger.funding_post`, :func:`~settlements.ledger.disbursement_post`,
+:func:`~settlements.ledger.refund_post`.
 
 Listing an invoice: ``Invoice`` row -> advisory locks on the seller and the debtor
 (:func:`paymint.core.db.advisory_xact_lock`, one call) -> the concentration check.
@@ -474,9 +476,10 @@ def _disburse(*, listing_id: int) -> None:
     rule its quote used (the invoice's discount fee is their sum), so that an investor is paid
     exactly the quoted return when the debtor pays in full on time. Runs inside the funding
     (or expiry) transaction, under its listing and invoice locks. The escrow is the only
-    account it debits, so the only one it locks: already held by a filling funding's batch, or
-    the expiry's one batch. The seller's cash and the fee revenue are credited, which locks
-    nothing.
+    account it debits, so the only one it locks: the expiry's one batch holds it already; a
+    filling funding locks it here (its second batch, which never waits: every debit of an
+    escrow runs under its listing's lock, which the funding holds). The seller's cash and the
+    fee revenue are credited, which locks nothing.
     """
     listing = Listing.objects.select_related("invoice", "invoice__seller").get(pk=listing_id)
     invoice = listing.invoice
