@@ -3,12 +3,12 @@
 Lock order for every money-moving operation on an invoice: the one of the ledger
 (:mod:`settlements.ledger.posting`), whose first two steps are :mod:`.lock_objects` (``Listing``
 row -> ``Invoice`` row), then the accounts the operation debits, in one batch. A funding is the
-ledger's one exception: the investor's cash first (:func:`settlements.ledger.
-funding_accounts_lock`, before the investor's concentration check), the listing last, with its
-conditional update just before the commit, then - when it fills the listing - the invoice and
-the escrow (see :func:`investment_create`). Money moves only through the ledger's narrow API:
-:func:`~settlements.ledger.funding_post`, :func:`~settlements.ledger.disbursement_post`,
-:func:`~settlements.ledger.refund_post`.
+ledger's one exception: the investor's cash first
+(:func:`settlements.ledger.funding_accounts_lock`, before the investor's concentration check),
+the listing last, with its conditional update just before the commit, then - when it fills the
+listing - the invoice and the escrow (see :func:`investment_create`). Money moves only
+through the ledger's narrow API: :func:`~settlements.ledger.funding_post`,
+:func:`~settlements.ledger.disbursement_post`, :func:`~settlements.ledger.refund_post`.
 
 Listing an invoice: ``Invoice`` row -> advisory locks on the seller and the debtor
 (:func:`paymint.core.db.advisory_xact_lock`, one call) -> the concentration check.
