@@ -67,7 +67,10 @@ def _user_with_kyc_sql() -> str:
     table = User._meta.db_table
     column = User._meta.get_field(jwt_settings.USER_ID_FIELD).column
     approved = kyc_approved_sql(f'"{table}"."id"')
-    return (f'SELECT "{table}".*, {approved} AS "kyc_approved" FROM "{table}" '  # noqa: S608  # nosec B608 - names from code, values bound
+    # The columns named, not "*": a prepared statement's result may not change when a
+    # migration adds a column (settings: DB_PREPARE_THRESHOLD).
+    columns = ", ".join(f'"{table}"."{field.column}"' for field in User._meta.concrete_fields)
+    return (f'SELECT {columns}, {approved} AS "kyc_approved" FROM "{table}" '  # noqa: S608  # nosec B608 - names from code, values bound
             f'WHERE "{table}"."{column}" = %s LIMIT 1')
 
 

@@ -24,8 +24,12 @@ _INVOICE = Invoice._meta.db_table
 #: The locking statement written out (the ORM's compile of the join and its annotations cost
 #: about 0.5 ms of CPU per funding, issue #19); the listing is the base table, so its row is
 #: locked first.
+#: The listing's columns named (not ``*``: a prepared statement's result may not change when
+#: a migration adds a column).
+_LISTING_COLUMNS = ", ".join(f'"{_LISTING}"."{field.column}"'
+                             for field in Listing._meta.concrete_fields)
 _LISTING_AND_INVOICE_LOCK_SQL = (
-    f'SELECT "{_LISTING}".*, "{_INVOICE}"."status" AS "locked_invoice_status", '  # noqa: S608  # nosec B608 - names from code, values bound
+    f'SELECT {_LISTING_COLUMNS}, "{_INVOICE}"."status" AS "locked_invoice_status", '  # noqa: S608  # nosec B608 - names from code, values bound
     f'"{_INVOICE}"."disputed_at" AS "locked_invoice_disputed_at" '
     f'FROM "{_LISTING}" INNER JOIN "{_INVOICE}" ON ("{_LISTING}"."invoice_id" = "{_INVOICE}"."id") '
     f'WHERE "{_LISTING}"."id" = %s FOR NO KEY UPDATE'
@@ -37,7 +41,7 @@ def listing_and_invoice_lock(*, listing_id: int) -> tuple[Listing, dict]:
     ``status`` and ``disputed_at`` as read by the locking statement (no second read under the
     lock).
 
-    One statement: ``SELECT listing.*, invoice.status, invoice.disputed_at FROM listing JOIN
+    One statement: ``SELECT listing.<columns>, invoice.status, invoice.disputed_at FROM listing JOIN
     invoice ... FOR NO KEY UPDATE`` locks both rows (no ``OF``: every table of the join), the
     listing's first - PostgreSQL locks a joined row's tables in the query's range-table order, the
     listing being the query's base table - so the lock order is the same as two statements'.

@@ -122,6 +122,15 @@ if DB_POOL and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
     }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+# Server-side parameter binding (psycopg's Cursor instead of Django's default ClientCursor)
+# and prepared statements: a statement a connection has run DB_PREPARE_THRESHOLD times is
+# prepared on it, so PostgreSQL stops parsing and planning it each time (issue #19). 0 turns
+# preparing off (e.g. behind a transaction-mode connection pooler).
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {}).update({
+        "server_side_binding": env.bool("DB_SERVER_SIDE_BINDING", default=True),
+        "prepare_threshold": env.int("DB_PREPARE_THRESHOLD", default=5) or None,
+    })
 # Seconds a client is told to wait (Retry-After) when a dependency is down and the answer is
 # 503 SERVICE_UNAVAILABLE (paymint/core/outage.py).
 SERVICE_UNAVAILABLE_RETRY_AFTER = env.int("SERVICE_UNAVAILABLE_RETRY_AFTER", default=5)

@@ -176,24 +176,6 @@ def lock_accounts(accounts: Iterable[LedgerAccount | AccountRef]) -> None:
              .order_by("pk").values_list("pk", flat=True))
 
 
-def lock_accounts_by_key(keys: Iterable[str]) -> dict[str, LedgerAccount]:
-    """Read and lock the existing accounts among ``keys`` (:func:`account_key`) in one
-    statement, ``FOR NO KEY UPDATE`` in ascending id order as :func:`lock_accounts` does (the
-    transaction's batch, for a caller that has not read the accounts yet): ``{key: account}``;
-    a missing key is left out (the caller creates it)."""
-    wanted = sorted(set(keys))
-    if not wanted:
-        return {}
-    if not connection.features.has_select_for_no_key_update:  # SQLite: no row locks
-        return {a.key: a for a in LedgerAccount.objects.filter(key__in=wanted).order_by("pk")}
-    # Written out: the ORM's compile cost about 0.3 ms of CPU per funding (issue #19).
-    sql = (
-        f'SELECT * FROM "{LedgerAccount._meta.db_table}" WHERE "key" IN '  # noqa: S608  # nosec B608 - names from code, values bound
-        f'({", ".join(["%s"] * len(wanted))}) ORDER BY "id" FOR NO KEY UPDATE'
-    )
-    return {a.key: a for a in LedgerAccount.objects.raw(sql, wanted)}
-
-
 #: Storage precision of amounts (7 places, Stellar's). Database sums are brought back to it:
 #: exact already on PostgreSQL's numeric, and it removes binary float noise on SQLite, whose
 #: SUM works in doubles.
