@@ -40,6 +40,19 @@ INVOICE_TRANSITIONS: dict[str, frozenset[str]] = {
     S.SETTLED: frozenset(),
 }
 
+def statuses_after(status: str) -> frozenset[str]:
+    """Every status an invoice in ``status`` can reach by one or more moves of
+    :data:`INVOICE_TRANSITIONS`."""
+    seen: set[str] = set()
+    todo = [status]
+    while todo:
+        for following in INVOICE_TRANSITIONS[todo.pop()]:
+            if following not in seen:
+                seen.add(following)
+                todo.append(following)
+    return frozenset(seen)
+
+
 #: Statuses in which the seller may still cancel the invoice (before disbursement): a priced
 #: invoice not listed yet, or a listing, whose investors are refunded in full
 #: (``marketplace.services.invoice_cancel``).

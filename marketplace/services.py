@@ -28,7 +28,7 @@ from accounts.enums import Role
 from accounts.error_codes import AccountsError
 from accounts.selectors import kyc_approved_and_on_hold, kyc_is_approved
 from compliance.public import audit_rows_batched, invoice_has_sanctions_hit, require_no_hold
-from invoices.enums import CANCELLABLE_STATUSES, INVOICE_TRANSITIONS, InvoiceStatus
+from invoices.enums import CANCELLABLE_STATUSES, InvoiceStatus, statuses_after
 from invoices.error_codes import InvoicesError
 from invoices.models import Invoice
 from invoices.pricing import (
@@ -202,23 +202,9 @@ _LISTING_FUND_SQL = (
     f'RETURNING "funded_amount" = "advance_amount"'
 )
 
-def _reachable_from(status: str) -> frozenset[str]:
-    """Every invoice status reachable from ``status`` by one or more allowed moves."""
-    seen: set[str] = set()
-    todo = [status]
-    while todo:
-        for following in INVOICE_TRANSITIONS[todo.pop()]:
-            if following not in seen:
-                seen.add(following)
-                todo.append(following)
-    return frozenset(seen)
-
-
-#: Invoice statuses a listed invoice moves to and never leaves for ``LISTED`` again (funded,
-#: cancelled, disbursed, ...): a listing whose invoice shows one of them, however old the
-#: read, is closed for good.
-_CLOSED_FOR_GOOD = _reachable_from(InvoiceStatus.LISTED)
-assert InvoiceStatus.LISTED not in _CLOSED_FOR_GOOD  # noqa: S101 - the transitions' invariant
+#: A listing whose invoice shows one of these statuses, however old the read, is closed for
+#: good (a listed invoice never comes back to ``LISTED`` from them).
+_CLOSED_FOR_GOOD = statuses_after(InvoiceStatus.LISTED)
 
 
 def _funding_refusal(*, amount: Decimal, now, disputed: bool, is_open: bool, expires_at,
@@ -246,15 +232,26 @@ def _funding_refusal(*, amount: Decimal, now, disputed: bool, is_open: bool, exp
     return None
 
 
-def _listing_state_refusal(*, listing: Listing, amount: Decimal, now) -> ApplicationError | None:
-    """:func:`_funding_refusal` on the listing's state as committed now (a plain read; the
-    caller's update found the listing refusing)."""
+def _committed_state(listing: Listing) -> dict:
+    """The listing's funding state as committed now (a plain read): ``is_open``,
+    ``expires_at``, ``funded_amount``, ``advance_amount``, ``min_ticket`` and the invoice's
+    ``disputed_at``.
+
+    Raises:
+        ValueError: the caller's instance has other terms than the stored listing (never after
+            creation: the instance was modified).
+    """
     state = (Listing.objects.filter(pk=listing.pk)
              .values("is_open", "expires_at", "funded_amount", "advance_amount", "min_ticket",
                      "discount_rate", "due_date", "invoice__disputed_at").get())
     if (state["discount_rate"], state["due_date"]) != (listing.discount_rate, listing.due_date):
-        # Never after creation: the caller's Listing instance was modified.
         raise ValueError(f"Listing {listing.pk}: its terms differ from the caller's instance.")
+    return state
+
+
+def _state_refusal(state: dict, *, listing: Listing, amount: Decimal,
+                   now) -> ApplicationError | None:
+    """:func:`_funding_refusal` on a state read by :func:`_committed_state`."""
     return _funding_refusal(
         amount=amount, now=now, disputed=state["invoice__disputed_at"] is not None,
         is_open=state["is_open"], expires_at=state["expires_at"],
@@ -277,11 +274,10 @@ def _listing_fund(*, listing: Listing, amount: Decimal, now) -> bool:
     if connection.vendor != "postgresql":
         # SQLite (the demo): the transaction's first write serialized it against every other
         # writer, so the state read now holds to the commit; amounts compared as Decimals.
-        refusal = _listing_state_refusal(listing=listing, amount=amount, now=now)
+        state = _committed_state(listing)
+        refusal = _state_refusal(state, listing=listing, amount=amount, now=now)
         if refusal is not None:
             raise refusal
-        state = Listing.objects.filter(pk=listing.pk).values(
-            "funded_amount", "advance_amount").get()
         funded = state["funded_amount"] + amount
         fills = funded == state["advance_amount"]
         Listing.objects.filter(pk=listing.pk).update(
@@ -297,7 +293,8 @@ def _listing_fund(*, listing: Listing, amount: Decimal, now) -> bool:
             row = cursor.fetchone()
         if row is not None:
             return row[0]
-        refusal = _listing_state_refusal(listing=listing, amount=amount, now=now)
+        refusal = _state_refusal(_committed_state(listing), listing=listing, amount=amount,
+                                 now=now)
         if refusal is not None:
             raise refusal
         # Refused by the update, allowed by the state read after it: only a ticket below the
