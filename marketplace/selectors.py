@@ -88,6 +88,12 @@ _REMAINING = ExpressionWrapper(
 )
 
 
+def _open_unexpired(now) -> QuerySet[Listing]:
+    """The listings :func:`listing_search` searches at ``now``: open, unexpired, with
+    ``remaining`` annotated."""
+    return listing_open_list().filter(expires_at__gt=now).annotate(remaining=_REMAINING)
+
+
 def listing_search(*, user, filters=None, sort: str = "yield") -> QuerySet[Listing]:
     """Open, unexpired listings matching ``filters`` (the parameters of
     :class:`~marketplace.filters.ListingFilter`: a dict or a ``QueryDict``), with the invoice
@@ -99,11 +105,8 @@ def listing_search(*, user, filters=None, sort: str = "yield") -> QuerySet[Listi
         PermissionDenied: see :func:`marketplace_access_check`.
         ValidationFailed: ``VALIDATION_ERROR`` with the invalid filters in ``fields``.
     """
-    queryset = (
-        listing_list_for_reader(user=user)
-        .filter(expires_at__gt=clock.now())
-        .annotate(remaining=_REMAINING)
-    )
+    marketplace_access_check(user=user)
+    queryset = _open_unexpired(clock.now())
     if not filters or not any(name in filters for name in ListingFilter.base_filters):
         # No filter asked for (the default list): nothing to validate or apply.
         return queryset.order_by(*LISTING_SORTS.get(sort, LISTING_SORTS["yield"]))
@@ -113,12 +116,6 @@ def listing_search(*, user, filters=None, sort: str = "yield") -> QuerySet[Listi
                                code=CoreError.VALIDATION_ERROR,
                                fields={k: list(v) for k, v in filterset.errors.items()})
     return filterset.qs.order_by(*LISTING_SORTS.get(sort, LISTING_SORTS["yield"]))
-
-
-def _open_unexpired(now) -> QuerySet[Listing]:
-    """The unfiltered search of :func:`listing_search` at ``now``."""
-    return (listing_open_list().filter(expires_at__gt=now).annotate(remaining=_REMAINING)
-            .order_by(*LISTING_SORTS["yield"]))
 
 
 def listing_search_values(*, user, filters=None, fields: tuple[str, ...]):
@@ -137,7 +134,8 @@ def listing_search_values(*, user, filters=None, fields: tuple[str, ...]):
     marketplace_access_check(user=user)
     decoders = {name: decode for name, decode in _LISTING_DOCUMENTS.items() if name in fields}
     return PreparedValues(f"marketplace.listing_search:{','.join(fields)}", Listing,
-                          lambda now: _open_unexpired(now).values(*fields),
+                          lambda now: (_open_unexpired(now).order_by(*LISTING_SORTS["yield"])
+                                       .values(*fields)),
                           {"now": clock.now()}, decoders=decoders)
 
 
@@ -249,7 +247,8 @@ def listing_get_visible(*, listing_id, user) -> Listing:
 
 
 def investment_list_for_investor(*, investor) -> QuerySet[Investment]:
-    """The investor's own investments with their listing and invoice, newest first."""
+    """The investor's own investments with their listing and invoice, newest first
+    (``investor``: the user or its id)."""
     return (
         Investment.objects.filter(investor=investor)
         .select_related("listing", "listing__invoice")
@@ -262,8 +261,7 @@ def investment_list_values_for_investor(*, investor, fields: tuple[str, ...]):
     process (:class:`~paymint.core.prepared.PreparedValues`; the same statement and rows)."""
     return PreparedValues(
         f"marketplace.investment_list_for_investor:{','.join(fields)}", Investment,
-        lambda investor_id: (Investment.objects.filter(investor_id=investor_id)
-                             .order_by("-created_at", "-id").values(*fields)),
+        lambda investor_id: investment_list_for_investor(investor=investor_id).values(*fields),
         {"investor_id": investor.pk})
 
 
