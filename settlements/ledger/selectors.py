@@ -36,7 +36,8 @@ def wallet_balances(*, user) -> list[dict]:
 
 
 def wallet_entries(*, user) -> QuerySet[Posting]:
-    """Postings on the user's cash accounts, newest first, with their journal entry."""
+    """Postings on the user's cash accounts, newest first, with their journal entry
+    (``user``: the user or its id)."""
     return (
         Posting.objects.filter(account__owner=user, account__kind__in=WALLET_KINDS)
         .select_related("entry", "account")
@@ -50,9 +51,7 @@ def wallet_entries_values(*, user, fields: tuple[str, ...], limit: int):
     rows as the queryset)."""
     return PreparedValues(
         f"ledger.wallet_entries:{','.join(fields)}", Posting,
-        lambda owner_id: (Posting.objects.filter(account__owner_id=owner_id,
-                                                 account__kind__in=WALLET_KINDS)
-                          .order_by("-entry__created_at", "-id").values(*fields)),
+        lambda owner_id: wallet_entries(user=owner_id).values(*fields),
         {"owner_id": user.pk})[:limit]
 
 
