@@ -54,6 +54,7 @@ from settlements.ledger import (
     funding_accounts,
     funding_accounts_lock,
     funding_cash_balance_sql,
+    InsufficientFunds,
     funding_post,
     investment_refunds_post,
     invoice_escrow_open,
@@ -61,6 +62,7 @@ from settlements.ledger import (
 )
 
 from .concentration import (
+    ConcentrationLimit,
     check_investor_concentration,
     check_listing_concentration,
     investor_debtor_exposure_sql,
@@ -344,8 +346,10 @@ def investment_create(
     investor's own click).
 
     Error order: the listing's state as the caller read it (disputed, closed for good, expired,
-    more than what is left), then the investor's concentration and cash, then the listing's
-    state at its update (the same checks and the minimum ticket).
+    more than what is left), then the listing's state as committed (the same checks and the
+    minimum ticket), then the investor's concentration and cash. The listing's committed state
+    is read at its update, or - when the investor's concentration or cash refuses first - read
+    then, so that a ticket below the minimum is refused as such whatever the investor's cash.
 
     Returns:
         ``(investment, created)``.
@@ -414,25 +418,33 @@ def investment_create(
                 cursor.execute(f"SELECT {exposure_sql}, {balance_sql}",  # noqa: S608
                                exposure_params + balance_params)
                 exposure, cash_balance = cursor.fetchone()
-            check_investor_concentration(investor=investor, invoice=invoice,
-                                          currency=listing.currency, amount=amount,
-                                          current=Decimal(0) if exposure is None else exposure)
-            with audit_rows_batched():  # the entry's and the investment's: one INSERT
-                entry = funding_post(accounts=accounts, amount=amount, idempotency_key=key,
-                                     effective_date=today, cash_balance=exact_sum(cash_balance))
-                investment = Investment.objects.create(
-                    listing=listing,
-                    investor=investor,
-                    amount=amount,
-                    currency=listing.currency,
-                    discount_rate=quote.discount_rate,
-                    expected_days=quote.days,
-                    expected_discount_fee=quote.expected_discount_fee,
-                    expected_return=quote.expected_return,
-                    idempotency_key=key,
-                    request_fingerprint=fingerprint,
-                    funding_entry=entry,
-                )
+            try:
+                check_investor_concentration(
+                    investor=investor, invoice=invoice, currency=listing.currency,
+                    amount=amount, current=Decimal(0) if exposure is None else exposure)
+                with audit_rows_batched():  # the entry's and the investment's: one INSERT
+                    entry = funding_post(accounts=accounts, amount=amount, idempotency_key=key,
+                                         effective_date=today,
+                                         cash_balance=exact_sum(cash_balance))
+                    investment = Investment.objects.create(
+                        listing=listing,
+                        investor=investor,
+                        amount=amount,
+                        currency=listing.currency,
+                        discount_rate=quote.discount_rate,
+                        expected_days=quote.days,
+                        expected_discount_fee=quote.expected_discount_fee,
+                        expected_return=quote.expected_return,
+                        idempotency_key=key,
+                        request_fingerprint=fingerprint,
+                        funding_entry=entry,
+                    )
+            except (ConcentrationLimit, InsufficientFunds) as investor_refusal:
+                # The listing is explained first (a ticket below the minimum, a listing closed
+                # meanwhile): its committed state, read only on this refusing path.
+                raise (_state_refusal(_committed_state(listing), listing=listing,
+                                      amount=amount, now=now)
+                       or investor_refusal) from None
             audience = investor_audience([investment], listing=listing)
             audience[investor.pk]["expected_return"] = str(
                 quantize_money(investment.expected_return, listing.currency))

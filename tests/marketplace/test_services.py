@@ -191,6 +191,18 @@ class TestInvestmentCreate:
     def test_no_wallet_at_all(self, listing, make_investor):
         refused("INSUFFICIENT_FUNDS", 409, make_investor(), listing, "50.00")
 
+    def test_a_ticket_below_the_minimum_is_refused_as_such_whatever_the_cash(
+            self, listing, make_investor):
+        # The listing explains the refusal first, before the investor's cash: an empty
+        # wallet asking for less than the minimum ticket is told about the minimum.
+        error = refused("BELOW_MIN_TICKET", 400, make_investor(), listing, "49.99")
+        assert "amount" in error.fields
+        poor = make_investor()
+        deposit(poor, "10.00")
+        refused("BELOW_MIN_TICKET", 400, poor, listing, "20.00")
+        assert cash(poor) == D("10.00")
+        assert not Investment.objects.filter(investor=poor).exists()
+
     def test_kyc_not_approved(self, listing, make_investor):
         pending = make_investor(approved=False)
         deposit(pending, "500.00")
