@@ -49,12 +49,12 @@ from paymint.core.idempotency import idempotent_replay
 from paymint.core.money import parse_money_amount, quantize_money
 from paymint.core.queue import enqueue_on_commit
 from settlements.ledger import (
+    InsufficientFunds,
     disbursement_post,
     exact_sum,
     funding_accounts,
     funding_accounts_lock,
     funding_cash_balance_sql,
-    InsufficientFunds,
     funding_post,
     investment_refunds_post,
     invoice_escrow_open,
