@@ -21,13 +21,16 @@ Net assets (currency units), the issue's formula::
   and are paid, at the day's NAV, in the same entry that fixes their amount, so this is 0
   today; the term is kept so that a later change cannot silently drop it.
 
-Rounding (documented once, here): the net assets are rounded once to the minor unit with
-:data:`paymint.core.money.MONEY_ROUNDING`. Shares have 10 decimals; :data:`POOL_ROUNDING`
-(towards zero) is used for the two conversions, so each favours the holders who stay: a deposit
-buys ``floor(amount x shares / net assets)`` shares, a redemption pays
-``floor(shares x net assets / shares)`` in minor units (both with the exact ratio; the NAV per
-share, 10 decimals towards zero, is what is shown and recorded). Hence a deposit or a
-redemption never lowers another holder's value, and raises it by less than one minor unit.
+Rounding (documented once, here): the net assets shown and recorded are rounded once to the
+minor unit with :data:`paymint.core.money.MONEY_ROUNDING`; deposits and redemptions are priced
+on the unrounded sum of the terms (``net_assets_exact``), never on that rounded figure. Shares
+have 10 decimals; :data:`POOL_ROUNDING` (towards zero) is used for the two conversions, so each
+favours the holders who stay: a deposit buys ``floor(amount x shares / net assets)`` shares, a
+redemption pays ``floor(shares x net assets / shares)`` in minor units (both with the exact
+ratio; the NAV per share, 10 decimals towards zero, is what is shown and recorded). Hence a
+deposit or a redemption never lowers another holder's value, and raises it by less than one
+minor unit. (Priced on the rounded net assets, a half-even rounding down of up to half a minor
+unit would move that much from the holders who stay to the one who enters or leaves.)
 Holders' values are the net assets split by shares with the largest-remainder method, so
 they add up to the net assets exactly (the share register reconciles to the minor unit).
 """
@@ -88,7 +91,8 @@ class PositionValue:
 @dataclass(frozen=True, slots=True)
 class NavBreakdown:
     """Each term of the formula (unrounded but ``net_assets``, rounded once), the shares and
-    the NAV per share (10 decimals)."""
+    the NAV per share (10 decimals). ``net_assets_exact``: the terms' unrounded sum, the price
+    of deposits and redemptions (:func:`shares_for_amount`, :func:`amount_for_shares`)."""
 
     cash: Decimal
     principal: Decimal
@@ -98,6 +102,7 @@ class NavBreakdown:
     net_assets: Decimal
     shares_outstanding: Decimal
     nav_per_share: Decimal
+    net_assets_exact: Decimal
     by_bucket: dict[str, Decimal] = field(default_factory=dict)
 
 
@@ -158,7 +163,8 @@ def net_asset_value(
         accrued += value.accrued_fee
         provisions += value.provision
         by_bucket[value.bucket] = by_bucket.get(value.bucket, ZERO) + value.principal
-    net = quantize_money(cash + principal + accrued - provisions - redemptions_owed, currency)
+    exact = cash + principal + accrued - provisions - redemptions_owed
+    net = quantize_money(exact, currency)
     return NavBreakdown(
         cash=cash,
         principal=principal,
@@ -168,6 +174,7 @@ def net_asset_value(
         net_assets=net,
         shares_outstanding=shares_outstanding,
         nav_per_share=nav_per_share(net, shares_outstanding),
+        net_assets_exact=exact,
         by_bucket=by_bucket,
     )
 

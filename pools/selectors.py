@@ -307,7 +307,7 @@ def pool_position(*, pool: Pool, investor, nav: NavBreakdown | None = None) -> d
                     "payable_from": request.payable_from,
                     "estimate": amount_for_shares(
                         request.shares_left,
-                        net_assets=nav.net_assets,
+                        net_assets=nav.net_assets_exact,
                         shares_outstanding=nav.shares_outstanding,
                         currency=pool.currency,
                     ),
@@ -411,7 +411,7 @@ def pool_stats(*, pool: Pool, today: dt.date | None = None) -> dict:
             "shares": queued_shares,
             "estimated_value": amount_for_shares(
                 queued_shares,
-                net_assets=nav.net_assets,
+                net_assets=nav.net_assets_exact,
                 shares_outstanding=pool.shares_outstanding,
                 currency=pool.currency,
             ),

@@ -202,7 +202,8 @@ def pool_deposit(
             nav = pool_nav(pool=locked, today=today)
             try:
                 shares = shares_for_amount(
-                    amount, net_assets=nav.net_assets, shares_outstanding=locked.shares_outstanding
+                    amount, net_assets=nav.net_assets_exact,
+                    shares_outstanding=locked.shares_outstanding
                 )
             except ZeroDivisionError:
                 raise Conflict(
@@ -323,12 +324,13 @@ def redemption_request(
                     return idempotent_replay(previous, fingerprint=fingerprint), False
             nav = pool_nav(pool=locked, today=today)
             if amount is not None:
-                if nav.net_assets <= 0:
+                if nav.net_assets_exact <= 0:
                     raise Conflict(
                         "The pool has no net assets.", code=PoolsError.POOL_HAS_NO_NET_ASSETS
                     )
                 shares = shares_for_amount(
-                    amount, net_assets=nav.net_assets, shares_outstanding=locked.shares_outstanding
+                    amount, net_assets=nav.net_assets_exact,
+                    shares_outstanding=locked.shares_outstanding
                 )
             holding = (
                 PoolHolding.objects.select_for_update()
@@ -353,7 +355,7 @@ def redemption_request(
                 )
             worth = amount_for_shares(
                 shares,
-                net_assets=nav.net_assets,
+                net_assets=nav.net_assets_exact,
                 shares_outstanding=locked.shares_outstanding,
                 currency=locked.currency,
             )
@@ -454,7 +456,7 @@ def pool_redemptions_pay(*, pool_id: int) -> list[RedemptionPayment]:
         if not queue:
             return payments
         nav = pool_nav(pool=pool, today=today)
-        net, outstanding, cash = nav.net_assets, pool.shares_outstanding, nav.cash
+        net, outstanding, cash = nav.net_assets_exact, pool.shares_outstanding, nav.cash
         for request in queue:
             left = request.shares - request.shares_paid
             amount = amount_for_shares(

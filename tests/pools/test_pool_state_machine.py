@@ -76,10 +76,10 @@ def exact_values(pool, today):
     return {k: v * net / total for k, v in register.items()}
 
 
-#: What the NAV's one rounding may move between holders: deposits and redemptions are priced on
-#: the net assets rounded half-even to the cent (``pools.nav``), so the other holders' exact
-#: value may move by up to half a cent, pro rata to their shares.
-NAV_ROUNDING = D("0.005")
+#: What a deposit or a redemption may take from the other holders' exact value: nothing.
+#: They are priced on the unrounded net assets (``pools.nav``), each conversion towards zero.
+#: (Priced on the net assets rounded half-even to the cent, they moved up to half a cent.)
+NAV_ROUNDING = D("0")
 
 
 def _note(reached, what):
@@ -379,3 +379,27 @@ def test_a_redemption_priced_on_a_tie_of_the_nav_rounding_leaves_the_others_whol
         machine.fifo()
     pool = Pool.objects.select_related("account").get(currency="EUR")
     assert RedemptionPayment.objects.filter(request__pool=pool).get().amount == D("11.95")
+
+
+def test_a_deposit_is_priced_on_the_unrounded_net_assets(staff, seller, make_investor, settings):
+    """The same path, then a deposit of 100 EUR. The NAV's terms sum to 705.305 EUR, shown as
+    705.30: priced on that figure, the deposit bought shares worth more than it paid, taken
+    from the other holders (0.0002 EUR from one of them, measured with the old pricing).
+    Priced on the unrounded sum, no other holder's exact value falls (the machine's ``_moved``
+    check, with no slack)."""
+    settings.PAYMINT = {**settings.PAYMINT, "POOL_REDEMPTION_NOTICE_DAYS": 0}
+    PoolMachine, _ = pool_machine(staff, seller, make_investor)
+    machine = PoolMachine()
+    for step in (
+        machine.start,
+        lambda: machine.time_passes(52),
+        lambda: machine.request(2, D("0.05")),
+        machine.pay,
+    ):
+        step()
+    pool = Pool.objects.get(currency="EUR")
+    with clock.frozen_at(machine.day):
+        nav = pool_nav(pool=pool, today=machine.day)
+    assert nav.net_assets < nav.net_assets_exact  # the shown figure is rounded down
+    machine.deposit(0, D("100.00"))
+    machine.books_and_register()
