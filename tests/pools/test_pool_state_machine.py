@@ -357,15 +357,10 @@ def test_the_machine_reaches_default_write_off_and_recovery(staff, seller, make_
     assert RedemptionPayment.objects.count() >= 2
 
 
-def test_a_redemption_priced_on_a_tie_of_the_nav_rounding_leaves_the_others_whole(
-    staff, seller, make_investor, settings
-):
-    """The path a random run of the machine shrank to (2026-12-06): the listings allocated, 52
-    days pass (the invoices overdue and provisioned), a holder redeems 5 % and is paid. The
-    NAV's terms sum to 717.255 EUR, a tie its rounding takes up (717.26); after the payment of
-    11.95 they sum to 705.305, taken down (705.30). The other holders' exact value must not
-    fall (it rose: the payment was rounded down), whatever the rounded figure shows."""
-    settings.PAYMINT = {**settings.PAYMINT, "POOL_REDEMPTION_NOTICE_DAYS": 0}
+def redeemed_after_52_days(staff, seller, make_investor):
+    """The machine driven along the path a random run shrank to (2026-12-06): the listings
+    allocated, 52 days pass (the invoices overdue and provisioned), the third holder redeems
+    5 % and is paid; the invariants checked after each step. The machine, on its last day."""
     PoolMachine, _ = pool_machine(staff, seller, make_investor)
     machine = PoolMachine()
     for step in (
@@ -377,6 +372,19 @@ def test_a_redemption_priced_on_a_tie_of_the_nav_rounding_leaves_the_others_whol
         step()
         machine.books_and_register()
         machine.fifo()
+    return machine
+
+
+def test_a_redemption_priced_on_a_tie_of_the_nav_rounding_leaves_the_others_whole(
+    staff, seller, make_investor, settings
+):
+    """The path a random run of the machine shrank to (2026-12-06): the listings allocated, 52
+    days pass (the invoices overdue and provisioned), a holder redeems 5 % and is paid. The
+    NAV's terms sum to 717.255 EUR, a tie its rounding takes up (717.26); after the payment of
+    11.95 they sum to 705.305, taken down (705.30). The other holders' exact value must not
+    fall (it rose: the payment was rounded down), whatever the rounded figure shows."""
+    settings.PAYMINT = {**settings.PAYMINT, "POOL_REDEMPTION_NOTICE_DAYS": 0}
+    redeemed_after_52_days(staff, seller, make_investor)
     pool = Pool.objects.select_related("account").get(currency="EUR")
     assert RedemptionPayment.objects.filter(request__pool=pool).get().amount == D("11.95")
 
@@ -388,15 +396,7 @@ def test_a_deposit_is_priced_on_the_unrounded_net_assets(staff, seller, make_inv
     Priced on the unrounded sum, no other holder's exact value falls (the machine's ``_moved``
     check, with no slack)."""
     settings.PAYMINT = {**settings.PAYMINT, "POOL_REDEMPTION_NOTICE_DAYS": 0}
-    PoolMachine, _ = pool_machine(staff, seller, make_investor)
-    machine = PoolMachine()
-    for step in (
-        machine.start,
-        lambda: machine.time_passes(52),
-        lambda: machine.request(2, D("0.05")),
-        machine.pay,
-    ):
-        step()
+    machine = redeemed_after_52_days(staff, seller, make_investor)
     pool = Pool.objects.get(currency="EUR")
     with clock.frozen_at(machine.day):
         nav = pool_nav(pool=pool, today=machine.day)
